@@ -1,0 +1,143 @@
+//! Bit-packed unsigned integers (dictionary ids, up to 32 bits each).
+//!
+//! Layout: value `i` occupies bits `[i * bits, (i + 1) * bits)` of a little-endian bit
+//! stream. The encoded buffer ends with 8 zero bytes of padding so a reader can always
+//! load one unaligned `u64` at the byte holding a value's first bit.
+
+/// Bits needed to store ids `0..cardinality` (0 when there is at most one id).
+pub fn bits_for_cardinality(cardinality: u64) -> u8 {
+    if cardinality <= 1 {
+        0
+    } else {
+        (64 - (cardinality - 1).leading_zeros()) as u8
+    }
+}
+
+/// Size in bytes of `count` packed values of `bits` bits, padding included.
+pub fn packed_len(count: usize, bits: u8) -> usize {
+    (count * usize::from(bits)).div_ceil(8) + 8
+}
+
+/// Packs values into a bit stream. Values must fit in `bits` bits.
+pub struct BitPacker {
+    bits: u8,
+    buffer: Vec<u8>,
+    accumulator: u64,
+    filled: u32,
+}
+
+impl BitPacker {
+    pub fn new(bits: u8, expected_count: usize) -> BitPacker {
+        debug_assert!(bits <= 32);
+        BitPacker {
+            bits,
+            buffer: Vec::with_capacity(packed_len(expected_count, bits)),
+            accumulator: 0,
+            filled: 0,
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, value: u32) {
+        if self.bits == 0 {
+            return;
+        }
+        debug_assert!(u64::from(value) < (1u64 << self.bits));
+        self.accumulator |= u64::from(value) << self.filled;
+        self.filled += u32::from(self.bits);
+        if self.filled >= 32 {
+            self.buffer
+                .extend_from_slice(&(self.accumulator as u32).to_le_bytes());
+            self.accumulator >>= 32;
+            self.filled -= 32;
+        }
+    }
+
+    /// Flush the tail and append the 8 padding bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        while self.filled > 0 {
+            self.buffer.push(self.accumulator as u8);
+            self.accumulator >>= 8;
+            self.filled = self.filled.saturating_sub(8);
+        }
+        self.buffer.extend_from_slice(&[0u8; 8]);
+        self.buffer
+    }
+}
+
+/// Read access to a packed buffer that has been length-checked with [`packed_len`].
+#[derive(Clone, Copy)]
+pub struct BitUnpacker<'a> {
+    data: &'a [u8],
+    bits: u8,
+    mask: u64,
+}
+
+impl<'a> BitUnpacker<'a> {
+    /// `data` must be at least `packed_len(count, bits)` bytes: the caller checks this
+    /// once when the segment is opened, so `get` never reads out of bounds for `index < count`.
+    pub fn new(data: &'a [u8], bits: u8) -> BitUnpacker<'a> {
+        let mask = if bits == 0 { 0 } else { (1u64 << bits) - 1 };
+        BitUnpacker { data, bits, mask }
+    }
+
+    #[inline]
+    pub fn get(&self, index: usize) -> u32 {
+        if self.bits == 0 {
+            return 0;
+        }
+        let bit = index * usize::from(self.bits);
+        let byte = bit / 8;
+        let word = match self.data.get(byte..byte + 8) {
+            Some(slice) => {
+                let mut array = [0u8; 8];
+                array.copy_from_slice(slice);
+                u64::from_le_bytes(array)
+            }
+            // Unreachable for a length-checked buffer; returning 0 keeps a bad caller
+            // from panicking, and the open-time check makes it impossible for files.
+            None => 0,
+        };
+        ((word >> (bit % 8)) & self.mask) as u32
+    }
+
+    /// Decode `out.len()` consecutive values starting at `start`.
+    pub fn get_range(&self, start: usize, out: &mut [u32]) {
+        for (offset, slot) in out.iter_mut().enumerate() {
+            *slot = self.get(start + offset);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn test_bits_for_cardinality() {
+        assert_eq!(bits_for_cardinality(0), 0);
+        assert_eq!(bits_for_cardinality(1), 0);
+        assert_eq!(bits_for_cardinality(2), 1);
+        assert_eq!(bits_for_cardinality(7), 3);
+        assert_eq!(bits_for_cardinality(8), 3);
+        assert_eq!(bits_for_cardinality(9), 4);
+        assert_eq!(bits_for_cardinality(1 << 32), 32);
+    }
+
+    proptest! {
+        #[test]
+        fn test_pack_roundtrip(bits in 0u8..=32, seed in proptest::collection::vec(any::<u32>(), 0..300)) {
+            let mask = if bits == 0 { 0 } else { ((1u64 << bits) - 1) as u32 };
+            let values: Vec<u32> = seed.iter().map(|v| v & mask).collect();
+            let mut packer = BitPacker::new(bits, values.len());
+            for v in &values { packer.push(*v); }
+            let packed = packer.finish();
+            prop_assert_eq!(packed.len(), packed_len(values.len(), bits));
+            let unpacker = BitUnpacker::new(&packed, bits);
+            for (i, v) in values.iter().enumerate() {
+                prop_assert_eq!(unpacker.get(i), *v);
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Building an immutable segment from columnar batches.
+//!
+//! Rows arrive in batches ([`ColumnBatch`]); each column accumulates compactly
+//! ([`ColumnBuilder`]). At [`SegmentBuilder::finish`] the table's sort column decides
+//! the output order (a stable counting sort over its dictionary ids, NULLs last, as
+//! Pinot does when it seals a segment), then each column writes its sections in turn
+//! and is dropped, and the metadata and trailer close the file. The file is written to
+//! a temporary name and renamed into place, so a crash never leaves a half-written
+//! segment under the final name.
+
+use std::path::{Path, PathBuf};
+
+use tessera_config::{DataType, Schema, TableConfig};
+
+use crate::batch::ColumnBatch;
+use crate::column_builder::{ColumnBuilder, RowOrder};
+use crate::format::{FORMAT_VERSION, SegmentFileWriter};
+use crate::metadata::SegmentMetadata;
+use crate::{Error, Result};
+
+/// Segment-level facts supplied by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Segment name; defaults to Pinot's batch naming `{table}_{minTime}_{maxTime}_{sequence}`.
+    pub segment_name: Option<String>,
+    pub sequence: u32,
+    /// Creation time (epoch ms); 0 means "now".
+    pub creation_time_ms: i64,
+    pub stream_partition: Option<u32>,
+    pub start_offset: Option<u64>,
+    pub end_offset: Option<u64>,
+}
+
+/// What a finished build produced.
+#[derive(Debug, Clone)]
+pub struct BuildSummary {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub metadata: SegmentMetadata,
+}
+
+pub struct SegmentBuilder {
+    schema: Schema,
+    table: TableConfig,
+    columns: Vec<ColumnBuilder>,
+    rows: u32,
+}
+
+impl SegmentBuilder {
+    pub fn new(schema: &Schema, table: &TableConfig) -> Result<SegmentBuilder> {
+        let columns = schema
+            .fields
+            .iter()
+            .map(|field| ColumnBuilder::new(field, table.column_index_config(&field.name)))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(sorted) = &table.indexing.sorted_column {
+            let config = table.column_index_config(sorted);
+            let field = schema
+                .field(sorted)
+                .ok_or_else(|| Error::NoSuchColumn(sorted.clone()))?;
+            if !config.dictionary || !field.single_value {
+                return Err(Error::Unsupported(format!(
+                    "the sorted column must be a single-value dictionary column column=`{sorted}`"
+                )));
+            }
+        }
+        Ok(SegmentBuilder {
+            schema: schema.clone(),
+            table: table.clone(),
+            columns,
+            rows: 0,
+        })
+    }
+
+    pub fn num_rows(&self) -> u32 {
+        self.rows
+    }
+
+    /// Append a batch (columns in schema order, values coerced to the schema).
+    pub fn add_batch(&mut self, batch: &ColumnBatch) -> Result<()> {
+        batch.validate(&self.schema)?;
+        if u64::from(self.rows) + batch.num_rows as u64 > u64::from(u32::MAX - 1) {
+            return Err(Error::InvalidInput(
+                "a segment holds at most 4294967294 rows; split the input".into(),
+            ));
+        }
+        for (column, values) in self.columns.iter_mut().zip(&batch.columns) {
+            column.add(values, batch.num_rows)?;
+        }
+        self.rows += batch.num_rows as u32;
+        Ok(())
+    }
+
+    /// Output order: the permutation that sorts rows by the sort column.
+    fn sort_permutation(&mut self) -> Option<Vec<u32>> {
+        let sorted = self.table.indexing.sorted_column.clone()?;
+        let column = self.columns.iter_mut().find(|c| c.name() == sorted)?;
+        column.seal_dictionary();
+        let cardinality = column.sealed_cardinality()?;
+        let keys: Vec<u32> = (0..self.rows)
+            .map(|row| column.final_id_of_input_row(row).unwrap_or(cardinality as u32))
+            .collect();
+        let mut starts = vec![0u32; cardinality + 2];
+        for key in &keys {
+            starts[*key as usize + 1] += 1;
+        }
+        for i in 0..=cardinality {
+            starts[i + 1] += starts[i];
+        }
+        if keys.windows(2).all(|w| w[0] <= w[1]) {
+            return None;
+        }
+        let mut permutation = vec![0u32; self.rows as usize];
+        for (row, key) in keys.iter().enumerate() {
+            let slot = &mut starts[*key as usize];
+            permutation[*slot as usize] = row as u32;
+            *slot += 1;
+        }
+        Some(permutation)
+    }
+
+    /// Write the segment file to `path`.
+    pub fn finish(mut self, path: &Path, options: &BuildOptions) -> Result<BuildSummary> {
+        let permutation = self.sort_permutation();
+        let inverse = permutation.as_ref().map(|permutation| {
+            let mut inverse = vec![0u32; permutation.len()];
+            for (doc, row) in permutation.iter().enumerate() {
+                inverse[*row as usize] = doc as u32;
+            }
+            inverse
+        });
+        let order = RowOrder {
+            permutation: permutation.as_deref(),
+            inverse: inverse.as_deref(),
+        };
+        let temporary = temporary_path(path);
+        let mut writer = SegmentFileWriter::create(&temporary)?;
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for column in std::mem::take(&mut self.columns) {
+            columns.push(column.write(&mut writer, order)?);
+        }
+        let time_column = self
+            .table
+            .time_column
+            .clone()
+            .filter(|name| self.schema.field(name).is_some());
+        let (min_time, max_time) = time_column
+            .as_ref()
+            .and_then(|name| columns.iter().find(|c| &c.name == name))
+            .filter(|c| matches!(c.data_type, DataType::Timestamp | DataType::Long | DataType::Int))
+            .map_or((None, None), |c| (c.min.as_i64(), c.max.as_i64()));
+        let creation_time_ms = if options.creation_time_ms == 0 {
+            now_ms()
+        } else {
+            options.creation_time_ms
+        };
+        let name = options.segment_name.clone().unwrap_or_else(|| {
+            format!(
+                "{}_{}_{}_{}",
+                self.table.table_name,
+                min_time.map_or("null".to_string(), |t| t.to_string()),
+                max_time.map_or("null".to_string(), |t| t.to_string()),
+                options.sequence
+            )
+        });
+        let metadata = SegmentMetadata {
+            name,
+            table_name: self.table.table_name.clone(),
+            format_version: FORMAT_VERSION,
+            row_count: self.rows,
+            creation_time_ms,
+            time_column,
+            min_time,
+            max_time,
+            sorted_column: self.table.indexing.sorted_column.clone(),
+            stream_partition: options.stream_partition,
+            start_offset: options.start_offset,
+            end_offset: options.end_offset,
+            columns,
+            sections: writer.sections().to_vec(),
+        };
+        let json = serde_json::to_vec(&metadata)
+            .map_err(|error| Error::InvalidInput(format!("metadata does not serialize: {error}")))?;
+        let bytes = writer.finish(&json)?;
+        std::fs::rename(&temporary, path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(BuildSummary {
+            path: path.to_path_buf(),
+            bytes,
+            metadata,
+        })
+    }
+}
+
+fn temporary_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,640 @@
+//! Accumulates one column's values during a build and writes its sections at the end.
+//!
+//! Dictionary columns keep provisional ids ([`IdVec`]) and the distinct values;
+//! raw columns compress their values into chunks as they arrive (in input order) and
+//! are reordered window by window when the segment is sorted (see [`crate::raw_reorder`]).
+
+use roaring::RoaringBitmap;
+use tantivy::directory::OwnedBytes;
+use tessera_config::{ColumnIndexConfig, DataType, FieldSpec};
+
+use crate::batch::{ColumnData, ColumnValues};
+use crate::bitpack::{BitPacker, bits_for_cardinality};
+use crate::bloom::{BloomBuilder, canonical_bytes};
+use crate::dictionary::{Dictionary, DictionaryBuilder, f32_bits, f64_bits, i32_bits, i64_bits};
+use crate::format::{SectionKind, SegmentFileWriter};
+use crate::hll::{HyperLogLog, hash_bytes};
+use crate::id_vec::IdVec;
+use crate::inverted::{Postings, encode_bitmap, encode_inverted, encode_sorted};
+use crate::metadata::{ColumnMetadata, Encoding};
+use crate::raw_forward::{ChunkBuffer, CompressedChunk, chunk_rows_for, compress_chunk, encode_chunks};
+use crate::raw_reorder::{RawSink, RawValueRef, reorder_chunks, replay_chunks};
+use crate::text_index::TextIndexBuilder;
+use crate::value::PhysicalType;
+use crate::{Error, Result, range_index};
+
+/// Where output doc `doc` comes from in input order, when the segment is sorted.
+#[derive(Clone, Copy)]
+pub struct RowOrder<'a> {
+    /// `permutation[output_doc] = input_row`; `None` when rows keep input order.
+    pub permutation: Option<&'a [u32]>,
+    /// `inverse[input_row] = output_doc`.
+    pub inverse: Option<&'a [u32]>,
+}
+
+impl RowOrder<'_> {
+    #[inline]
+    pub fn input_row(&self, doc: u32) -> u32 {
+        self.permutation.map_or(doc, |p| p[doc as usize])
+    }
+
+    pub fn output_bitmap(&self, input_rows: &RoaringBitmap) -> RoaringBitmap {
+        match self.inverse {
+            None => input_rows.clone(),
+            Some(inverse) => input_rows.iter().map(|row| inverse[row as usize]).collect(),
+        }
+    }
+}
+
+enum Storage {
+    Dictionary {
+        dictionary: DictionaryBuilder,
+        ids: IdVec,
+        /// Multi-value: cumulative element count after each row.
+        mv_ends: Option<Vec<u32>>,
+        /// Filled by [`ColumnBuilder::seal_dictionary`].
+        sealed: Option<(Vec<u8>, Vec<u32>)>,
+    },
+    Raw {
+        chunk_rows: u32,
+        buffer: ChunkBuffer,
+        chunks: Vec<CompressedChunk>,
+        hll: HyperLogLog,
+        min: Option<Vec<u8>>,
+        max: Option<Vec<u8>>,
+    },
+}
+
+pub struct ColumnBuilder {
+    field: FieldSpec,
+    config: ColumnIndexConfig,
+    physical: PhysicalType,
+    rows: u32,
+    nulls: RoaringBitmap,
+    storage: Storage,
+}
+
+/// Order key of a raw value's bytes (fixed-width, little-endian) for min/max and ranges.
+pub fn raw_order_key(physical: PhysicalType, bytes: &[u8]) -> u64 {
+    let mut array = [0u8; 8];
+    array[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
+    let bits = u64::from_le_bytes(array);
+    match physical {
+        PhysicalType::I32 => range_index::order_key_i64(i64::from(bits as u32 as i32)),
+        PhysicalType::I64 => range_index::order_key_i64(bits as i64),
+        PhysicalType::F32 => range_index::order_key_f64(f64::from(f32::from_bits(bits as u32))),
+        PhysicalType::F64 => range_index::order_key_f64(f64::from_bits(bits)),
+        PhysicalType::Bytes => 0,
+    }
+}
+
+impl ColumnBuilder {
+    pub fn new(field: &FieldSpec, config: ColumnIndexConfig) -> Result<ColumnBuilder> {
+        let physical = PhysicalType::of(field.data_type);
+        if !config.dictionary && !field.single_value {
+            return Err(Error::Unsupported(format!(
+                "raw encoding of multi-value columns is not supported column=`{}`",
+                field.name
+            )));
+        }
+        if !config.dictionary && (config.inverted || config.sorted) {
+            return Err(Error::Unsupported(format!(
+                "inverted and sorted indexes need a dictionary column=`{}`",
+                field.name
+            )));
+        }
+        if config.range && physical == PhysicalType::Bytes && !config.dictionary {
+            return Err(Error::Unsupported(format!(
+                "range index on a raw string or bytes column is not supported; keep it dictionary-encoded column=`{}`",
+                field.name
+            )));
+        }
+        if config.text && !matches!(field.data_type, DataType::String | DataType::Json) {
+            return Err(Error::Unsupported(format!(
+                "text index needs a STRING or JSON column column=`{}`",
+                field.name
+            )));
+        }
+        let storage = if config.dictionary {
+            Storage::Dictionary {
+                dictionary: DictionaryBuilder::new(physical),
+                ids: IdVec::default(),
+                mv_ends: (!field.single_value).then(Vec::new),
+                sealed: None,
+            }
+        } else {
+            Storage::Raw {
+                chunk_rows: chunk_rows_for(physical),
+                buffer: ChunkBuffer::default(),
+                chunks: Vec::new(),
+                hll: HyperLogLog::default(),
+                min: None,
+                max: None,
+            }
+        };
+        Ok(ColumnBuilder {
+            field: field.clone(),
+            config,
+            physical,
+            rows: 0,
+            nulls: RoaringBitmap::new(),
+            storage,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.field.name
+    }
+
+    /// Append one batch's values of this column (`values` already validated).
+    pub fn add(&mut self, values: &ColumnValues, num_rows: usize) -> Result<()> {
+        let first_row = self.rows;
+        let is_null = |row: usize| values.nulls.as_ref().is_some_and(|flags| flags[row]);
+        if let Some(flags) = &values.nulls {
+            for (row, null) in flags.iter().enumerate() {
+                if *null {
+                    self.nulls.insert(first_row + row as u32);
+                }
+            }
+        }
+        match &mut self.storage {
+            Storage::Dictionary {
+                dictionary,
+                ids,
+                mv_ends,
+                ..
+            } => match (&values.data, mv_ends) {
+                (ColumnData::Multi { offsets, values: elements }, Some(ends)) => {
+                    let mut total = ends.last().copied().unwrap_or(0);
+                    for row in 0..num_rows {
+                        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                        for element in start..end {
+                            ids.push(dictionary_id(dictionary, elements, element));
+                        }
+                        total += (end - start) as u32;
+                        ends.push(total);
+                    }
+                }
+                (data, None) => {
+                    for row in 0..num_rows {
+                        let id = if is_null(row) { 0 } else { dictionary_id(dictionary, data, row) };
+                        ids.push(id);
+                    }
+                }
+                _ => {
+                    return Err(Error::InvalidInput(format!(
+                        "batch column shape does not match column=`{}`",
+                        self.field.name
+                    )));
+                }
+            },
+            Storage::Raw {
+                chunk_rows,
+                buffer,
+                chunks,
+                hll,
+                min,
+                max,
+            } => {
+                let physical = self.physical;
+                for row in 0..num_rows {
+                    let null = is_null(row);
+                    let value_bytes: std::borrow::Cow<[u8]> = match &values.data {
+                        ColumnData::I32(v) => v[row].to_le_bytes().to_vec().into(),
+                        ColumnData::I64(v) => v[row].to_le_bytes().to_vec().into(),
+                        ColumnData::F32(v) => v[row].to_le_bytes().to_vec().into(),
+                        ColumnData::F64(v) => v[row].to_le_bytes().to_vec().into(),
+                        ColumnData::Bytes(v) => v.get(row).into(),
+                        ColumnData::Multi { .. } => {
+                            return Err(Error::InvalidInput(format!(
+                                "multi-value data for a raw column column=`{}`",
+                                self.field.name
+                            )));
+                        }
+                    };
+                    if physical == PhysicalType::Bytes {
+                        buffer.push_bytes(if null { &[] } else { &value_bytes });
+                    } else {
+                        buffer.push_fixed(&value_bytes);
+                    }
+                    if !null {
+                        let canonical = canonical_raw(physical, &value_bytes);
+                        hll.insert_hash(hash_bytes(&canonical));
+                        update_min_max(physical, min, max, &value_bytes);
+                    }
+                    if buffer.rows == *chunk_rows {
+                        chunks.push(compress_chunk(buffer, physical)?);
+                        buffer.clear();
+                    }
+                }
+            }
+        }
+        self.rows += num_rows as u32;
+        Ok(())
+    }
+
+    /// Sort a dictionary column's values; afterwards [`Self::final_id_of_input_row`] works.
+    pub fn seal_dictionary(&mut self) {
+        if let Storage::Dictionary {
+            dictionary, sealed, ..
+        } = &mut self.storage
+            && sealed.is_none()
+        {
+            let taken = std::mem::replace(dictionary, DictionaryBuilder::new(self.physical));
+            *sealed = Some(taken.finish());
+        }
+    }
+
+    /// Cardinality of a sealed dictionary column.
+    pub fn sealed_cardinality(&self) -> Option<usize> {
+        match &self.storage {
+            Storage::Dictionary {
+                sealed: Some((_, remap)),
+                ..
+            } => Some(remap.len()),
+            _ => None,
+        }
+    }
+
+    /// Final dictionary id of a single-value input row; `None` when NULL.
+    pub fn final_id_of_input_row(&self, row: u32) -> Option<u32> {
+        match &self.storage {
+            Storage::Dictionary {
+                ids,
+                sealed: Some((_, remap)),
+                mv_ends: None,
+                ..
+            } => (!self.nulls.contains(row)).then(|| remap[ids.get(row as usize) as usize]),
+            _ => None,
+        }
+    }
+
+    /// Write every section of the column and return its metadata.
+    pub fn write(mut self, writer: &mut SegmentFileWriter, order: RowOrder<'_>) -> Result<ColumnMetadata> {
+        self.seal_dictionary();
+        let output_nulls = order.output_bitmap(&self.nulls);
+        let mut metadata = ColumnMetadata {
+            name: self.field.name.clone(),
+            data_type: self.field.data_type,
+            single_value: self.field.single_value,
+            encoding: if self.config.dictionary { Encoding::Dictionary } else { Encoding::Raw },
+            cardinality: 0,
+            cardinality_is_estimate: false,
+            bits_per_id: 0,
+            min: serde_json::Value::Null,
+            max: serde_json::Value::Null,
+            null_count: self.nulls.len(),
+            total_elements: 0,
+            max_elements: 0,
+            is_sorted: false,
+            chunk_rows: 0,
+            indexes: Vec::new(),
+            bytes: 0,
+            index_bytes: 0,
+        };
+        let storage = std::mem::replace(
+            &mut self.storage,
+            Storage::Raw {
+                chunk_rows: 0,
+                buffer: ChunkBuffer::default(),
+                chunks: Vec::new(),
+                hll: HyperLogLog::default(),
+                min: None,
+                max: None,
+            },
+        );
+        match storage {
+            Storage::Dictionary {
+                ids,
+                mv_ends,
+                sealed: Some((encoded, remap)),
+                ..
+            } => self.write_dictionary_column(writer, order, &output_nulls, ids, mv_ends, encoded, remap, &mut metadata)?,
+            Storage::Dictionary { sealed: None, .. } => {
+                return Err(Error::InvalidInput("dictionary was not sealed".into()));
+            }
+            Storage::Raw {
+                chunk_rows,
+                buffer,
+                mut chunks,
+                hll,
+                min,
+                max,
+            } => {
+                if buffer.rows > 0 {
+                    chunks.push(compress_chunk(&buffer, self.physical)?);
+                }
+                drop(buffer);
+                metadata.cardinality = hll.estimate();
+                metadata.cardinality_is_estimate = true;
+                metadata.chunk_rows = chunk_rows;
+                metadata.min = self.raw_json(min.as_deref());
+                metadata.max = self.raw_json(max.as_deref());
+                self.write_raw_column(writer, order, &output_nulls, chunks, chunk_rows, metadata.cardinality, &mut metadata)?;
+            }
+        }
+        if !output_nulls.is_empty() {
+            metadata.index_bytes += writer.write_section(&self.field.name, SectionKind::Nulls, &encode_bitmap(&output_nulls))?;
+        }
+        Ok(metadata)
+    }
+
+    fn raw_json(&self, bytes: Option<&[u8]>) -> serde_json::Value {
+        bytes.map_or(serde_json::Value::Null, |b| raw_to_value(self.field.data_type, b).to_json())
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call site; the pieces of a dictionary column")]
+    fn write_dictionary_column(
+        &self,
+        writer: &mut SegmentFileWriter,
+        order: RowOrder<'_>,
+        output_nulls: &RoaringBitmap,
+        ids: IdVec,
+        mv_ends: Option<Vec<u32>>,
+        encoded: Vec<u8>,
+        remap: Vec<u32>,
+        metadata: &mut ColumnMetadata,
+    ) -> Result<()> {
+        let name = &self.field.name;
+        let cardinality = remap.len();
+        let bits = bits_for_cardinality(cardinality as u64);
+        let dictionary = Dictionary::open(self.field.data_type, cardinality, OwnedBytes::new(encoded))
+            .map_err(Error::InvalidInput)?;
+        metadata.cardinality = cardinality as u64;
+        metadata.bits_per_id = bits;
+        if cardinality > 0 {
+            metadata.min = dictionary.value(0).to_json();
+            metadata.max = dictionary.value(cardinality as u32 - 1).to_json();
+        }
+        metadata.bytes += writer.write_section(name, SectionKind::Dictionary, dictionary_bytes(&dictionary))?;
+        let rows = self.rows;
+        let final_id = |input_element: usize| remap[ids.get(input_element) as usize];
+        // (id, doc) pairs in ascending doc order, for postings.
+        let postings = match &mv_ends {
+            None => {
+                let mut packer = BitPacker::new(bits, rows as usize);
+                let mut sorted = true;
+                let mut previous = 0u32;
+                for doc in 0..rows {
+                    let input = order.input_row(doc);
+                    let id = if self.nulls.contains(input) { 0 } else { final_id(input as usize) };
+                    if !self.nulls.contains(input) {
+                        sorted &= id >= previous;
+                        previous = id;
+                    }
+                    packer.push(id);
+                }
+                metadata.is_sorted = sorted && self.nulls.is_empty();
+                metadata.bytes += writer.write_section(name, SectionKind::Forward, &packer.finish())?;
+                let needs_postings = self.config.inverted || self.config.range || self.config.sorted;
+                needs_postings.then(|| {
+                    Postings::build(
+                        cardinality,
+                        (0..rows).filter_map(|doc| {
+                            let input = order.input_row(doc);
+                            (!self.nulls.contains(input)).then(|| (final_id(input as usize), doc))
+                        }),
+                    )
+                })
+            }
+            Some(ends) => {
+                let start_of = |row: u32| if row == 0 { 0 } else { ends[row as usize - 1] as usize };
+                let end_of = |row: u32| ends[row as usize] as usize;
+                let total = ends.last().copied().unwrap_or(0);
+                let mut forward = Vec::with_capacity(4 * (rows as usize + 1));
+                let mut packer = BitPacker::new(bits, total as usize);
+                let mut running = 0u32;
+                forward.extend_from_slice(&running.to_le_bytes());
+                for doc in 0..rows {
+                    let input = order.input_row(doc);
+                    let (start, end) = (start_of(input), end_of(input));
+                    metadata.max_elements = metadata.max_elements.max((end - start) as u32);
+                    for element in start..end {
+                        packer.push(final_id(element));
+                    }
+                    running += (end - start) as u32;
+                    forward.extend_from_slice(&running.to_le_bytes());
+                }
+                metadata.total_elements = u64::from(total);
+                forward.extend_from_slice(&packer.finish());
+                metadata.bytes += writer.write_section(name, SectionKind::Forward, &forward)?;
+                (self.config.inverted || self.config.range).then(|| {
+                    Postings::build(
+                        cardinality,
+                        (0..rows).flat_map(|doc| {
+                            let input = order.input_row(doc);
+                            (start_of(input)..end_of(input)).map(move |element| (final_id(element), doc))
+                        }),
+                    )
+                })
+            }
+        };
+        if let Some(postings) = &postings {
+            if self.config.sorted {
+                let ranges: Vec<(u32, u32)> = (0..cardinality as u32)
+                    .map(|id| {
+                        let docs = postings.docs_of(id);
+                        match (docs.first(), docs.last()) {
+                            (Some(first), Some(last)) => (*first, last + 1),
+                            _ => (0, 0),
+                        }
+                    })
+                    .collect();
+                metadata.index_bytes += writer.write_section(name, SectionKind::Sorted, &encode_sorted(&ranges))?;
+                metadata.indexes.push("sorted".into());
+            }
+            if self.config.inverted {
+                metadata.index_bytes += writer.write_section(name, SectionKind::Inverted, &encode_inverted(postings))?;
+                metadata.indexes.push("inverted".into());
+            }
+            if self.config.range {
+                let encoded = range_index::build_from_postings(postings, rows as usize);
+                metadata.index_bytes += writer.write_section(name, SectionKind::Range, &encoded)?;
+                metadata.indexes.push("range".into());
+            }
+        }
+        if self.config.bloom {
+            let mut bloom = BloomBuilder::new(cardinality as u64);
+            for id in 0..cardinality as u32 {
+                if let Some(canonical) = canonical_bytes(&dictionary.value(id)) {
+                    bloom.insert(&canonical);
+                }
+            }
+            metadata.index_bytes += writer.write_section(name, SectionKind::Bloom, &bloom.finish())?;
+            metadata.indexes.push("bloom".into());
+        }
+        if self.config.text {
+            let mut text = TextIndexBuilder::new()?;
+            for doc in 0..rows {
+                if output_nulls.contains(doc) {
+                    continue;
+                }
+                let input = order.input_row(doc);
+                match &mv_ends {
+                    None => add_text(&mut text, doc, dictionary.bytes_at(final_id(input as usize)))?,
+                    Some(ends) => {
+                        let start = if input == 0 { 0 } else { ends[input as usize - 1] as usize };
+                        for element in start..ends[input as usize] as usize {
+                            add_text(&mut text, doc, dictionary.bytes_at(final_id(element)))?;
+                        }
+                    }
+                }
+            }
+            metadata.index_bytes += writer.write_section(name, SectionKind::Text, &text.finish()?)?;
+            metadata.indexes.push("text".into());
+        }
+        Ok(())
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call site; the pieces of a raw column")]
+    fn write_raw_column(
+        &self,
+        writer: &mut SegmentFileWriter,
+        order: RowOrder<'_>,
+        output_nulls: &RoaringBitmap,
+        chunks: Vec<CompressedChunk>,
+        chunk_rows: u32,
+        cardinality_estimate: u64,
+        metadata: &mut ColumnMetadata,
+    ) -> Result<()> {
+        let name = &self.field.name;
+        let mut sink = RawSink {
+            physical: self.physical,
+            nulls: output_nulls,
+            text: if self.config.text { Some(TextIndexBuilder::new()?) } else { None },
+            bloom: self.config.bloom.then(|| BloomBuilder::new(cardinality_estimate)),
+            range_keys: self.config.range.then(Vec::new),
+            sorted: true,
+            previous: None,
+        };
+        let chunks = match order.inverse {
+            Some(inverse) => reorder_chunks(chunks, self.physical, chunk_rows, self.rows, inverse, &mut sink)?,
+            None => {
+                if sink.needs_values() {
+                    replay_chunks(&chunks, self.physical, chunk_rows, self.rows, &mut sink)?;
+                }
+                chunks
+            }
+        };
+        metadata.is_sorted = sink.sorted && sink.previous.is_some() && output_nulls.is_empty();
+        metadata.bytes += writer.write_section(name, SectionKind::Forward, &encode_chunks(&chunks))?;
+        drop(chunks);
+        if let Some(keys) = sink.range_keys.take() {
+            let encoded = range_index::build_from_keys(keys, self.rows as usize);
+            metadata.index_bytes += writer.write_section(name, SectionKind::Range, &encoded)?;
+            metadata.indexes.push("range".into());
+        }
+        if let Some(bloom) = sink.bloom.take() {
+            metadata.index_bytes += writer.write_section(name, SectionKind::Bloom, &bloom.finish())?;
+            metadata.indexes.push("bloom".into());
+        }
+        if let Some(text) = sink.text.take() {
+            metadata.index_bytes += writer.write_section(name, SectionKind::Text, &text.finish()?)?;
+            metadata.indexes.push("text".into());
+        }
+        Ok(())
+    }
+}
+
+fn add_text(text: &mut TextIndexBuilder, doc: u32, bytes: &[u8]) -> Result<()> {
+    text.add(doc, &String::from_utf8_lossy(bytes))
+}
+
+/// Serialized bytes of an opened dictionary (for writing it as a section).
+fn dictionary_bytes(dictionary: &Dictionary) -> &[u8] {
+    dictionary.raw_bytes()
+}
+
+#[inline]
+fn dictionary_id(dictionary: &mut DictionaryBuilder, data: &ColumnData, index: usize) -> u32 {
+    match data {
+        ColumnData::I32(v) => dictionary.id_of_bits(i32_bits(v[index])),
+        ColumnData::I64(v) => dictionary.id_of_bits(i64_bits(v[index])),
+        ColumnData::F32(v) => dictionary.id_of_bits(f32_bits(v[index])),
+        ColumnData::F64(v) => dictionary.id_of_bits(f64_bits(v[index])),
+        ColumnData::Bytes(v) => dictionary.id_of_bytes(v.get(index)),
+        ColumnData::Multi { .. } => 0,
+    }
+}
+
+/// Canonical hashing bytes of a raw value, matching [`crate::bloom::canonical_bytes`].
+pub fn canonical_raw<'a>(physical: PhysicalType, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    let mut array = [0u8; 8];
+    let width = bytes.len().min(8);
+    array[..width].copy_from_slice(&bytes[..width]);
+    let float = |v: f64| {
+        let v = if v == 0.0 { 0.0 } else if v.is_nan() { f64::NAN } else { v };
+        v.to_le_bytes().to_vec().into()
+    };
+    match physical {
+        PhysicalType::I32 => i64::from(i32::from_le_bytes([array[0], array[1], array[2], array[3]]))
+            .to_le_bytes()
+            .to_vec()
+            .into(),
+        PhysicalType::I64 => bytes.into(),
+        PhysicalType::F32 => float(f64::from(f32::from_le_bytes([array[0], array[1], array[2], array[3]]))),
+        PhysicalType::F64 => float(f64::from_le_bytes(array)),
+        PhysicalType::Bytes => bytes.into(),
+    }
+}
+
+fn update_min_max(physical: PhysicalType, min: &mut Option<Vec<u8>>, max: &mut Option<Vec<u8>>, bytes: &[u8]) {
+    let less = |a: &[u8], b: &[u8]| match physical {
+        PhysicalType::Bytes => a < b,
+        _ => raw_order_key(physical, a) < raw_order_key(physical, b),
+    };
+    if min.as_deref().is_none_or(|current| less(bytes, current)) {
+        *min = Some(bytes.to_vec());
+    }
+    if max.as_deref().is_none_or(|current| less(current, bytes)) {
+        *max = Some(bytes.to_vec());
+    }
+}
+
+/// Typed value from a raw value's bytes.
+pub fn raw_to_value(data_type: DataType, bytes: &[u8]) -> crate::Value {
+    use crate::value::{value_from_bytes, value_from_i32, value_from_i64};
+    let mut array = [0u8; 8];
+    let width = bytes.len().min(8);
+    array[..width].copy_from_slice(&bytes[..width]);
+    match PhysicalType::of(data_type) {
+        PhysicalType::I32 => value_from_i32(data_type, i32::from_le_bytes([array[0], array[1], array[2], array[3]])),
+        PhysicalType::I64 => value_from_i64(data_type, i64::from_le_bytes(array)),
+        PhysicalType::F32 => crate::Value::Float(f32::from_le_bytes([array[0], array[1], array[2], array[3]])),
+        PhysicalType::F64 => crate::Value::Double(f64::from_le_bytes(array)),
+        PhysicalType::Bytes => value_from_bytes(data_type, bytes),
+    }
+}
+
+impl RawSink<'_> {
+    pub fn needs_values(&self) -> bool {
+        self.text.is_some() || self.bloom.is_some() || self.range_keys.is_some()
+    }
+}
+
+pub(crate) fn visit_raw(sink: &mut RawSink<'_>, doc: u32, value: RawValueRef<'_>) -> Result<()> {
+    if sink.nulls.contains(doc) {
+        return Ok(());
+    }
+    let bytes = value.0;
+    let key = match sink.physical {
+        PhysicalType::Bytes => None,
+        physical => Some(raw_order_key(physical, bytes)),
+    };
+    if let (Some(key), true) = (key, sink.sorted) {
+        if sink.previous.is_some_and(|previous| key < previous) {
+            sink.sorted = false;
+        }
+        sink.previous = Some(key);
+    }
+    if let Some(text) = &mut sink.text {
+        text.add(doc, &String::from_utf8_lossy(bytes))?;
+    }
+    if let Some(bloom) = &mut sink.bloom {
+        bloom.insert(&canonical_raw(sink.physical, bytes));
+    }
+    if let (Some(keys), Some(key)) = (&mut sink.range_keys, key) {
+        keys.push((key, doc));
+    }
+    Ok(())
+}

@@ -1,0 +1,455 @@
+//! Sorted dictionaries: value → id at build time, id → value and value → id range at
+//! read time.
+//!
+//! On disk, fixed-width values are stored back to back (little-endian, ascending in the
+//! total order of [`crate::value`]); variable-width values as `cardinality + 1` u32
+//! offsets followed by the bytes, ascending lexicographically.
+
+use std::cmp::Ordering;
+use std::ops::{Bound, Range};
+
+use rustc_hash::FxHashMap;
+use tantivy::directory::OwnedBytes;
+use tessera_config::DataType;
+
+use crate::format::read_u32;
+use crate::value::{PhysicalType, Value, value_from_bytes, value_from_i32, value_from_i64};
+
+/// A value a query compares against dictionary entries, widened so that a literal of
+/// another numeric type still compares correctly (`int_col < 2.5`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    Int(i64),
+    /// A FLOAT value, kept as f32 so FLOAT dictionaries compare it bit-exactly
+    /// (widening a NaN to f64 may change its payload and thus its total order).
+    Float32(f32),
+    Float(f64),
+    Bytes(Vec<u8>),
+}
+
+impl Probe {
+    /// The probe for a typed value; `None` for NULL and arrays.
+    pub fn from_value(value: &Value) -> Option<Probe> {
+        Some(match value {
+            Value::Int(v) => Probe::Int(i64::from(*v)),
+            Value::Long(v) | Value::Timestamp(v) => Probe::Int(*v),
+            Value::Boolean(v) => Probe::Int(i64::from(*v)),
+            Value::Float(v) => Probe::Float32(*v),
+            Value::Double(v) => Probe::Float(*v),
+            Value::String(v) | Value::Json(v) => Probe::Bytes(v.as_bytes().to_vec()),
+            Value::Bytes(v) => Probe::Bytes(v.clone()),
+            Value::Null | Value::Array(_) => return None,
+        })
+    }
+}
+
+/// Compare an integer entry with a probe.
+fn cmp_int(entry: i64, probe: &Probe) -> Ordering {
+    match probe {
+        Probe::Int(p) => entry.cmp(p),
+        Probe::Float32(p) => cmp_int(entry, &Probe::Float(f64::from(*p))),
+        Probe::Float(p) => {
+            if p.is_nan() {
+                Ordering::Less
+            } else {
+                (entry as f64).partial_cmp(p).unwrap_or(Ordering::Less)
+            }
+        }
+        Probe::Bytes(_) => Ordering::Less,
+    }
+}
+
+fn cmp_float(entry: f64, probe: &Probe) -> Ordering {
+    match probe {
+        Probe::Int(p) => entry.total_cmp(&(*p as f64)),
+        Probe::Float32(p) => entry.total_cmp(&f64::from(*p)),
+        Probe::Float(p) => entry.total_cmp(p),
+        Probe::Bytes(_) => Ordering::Less,
+    }
+}
+
+/// Accumulates distinct values and hands out provisional ids in arrival order.
+pub enum DictionaryBuilder {
+    /// Keyed by the value's bit pattern widened to u64 (i32/i64 sign-extended, floats by bits).
+    Fixed {
+        physical: PhysicalType,
+        ids: FxHashMap<u64, u32>,
+    },
+    Bytes {
+        ids: FxHashMap<Box<[u8]>, u32>,
+        total_bytes: usize,
+    },
+}
+
+impl DictionaryBuilder {
+    pub fn new(physical: PhysicalType) -> DictionaryBuilder {
+        match physical {
+            PhysicalType::Bytes => DictionaryBuilder::Bytes {
+                ids: FxHashMap::default(),
+                total_bytes: 0,
+            },
+            fixed => DictionaryBuilder::Fixed {
+                physical: fixed,
+                ids: FxHashMap::default(),
+            },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            DictionaryBuilder::Fixed { ids, .. } => ids.len(),
+            DictionaryBuilder::Bytes { ids, .. } => ids.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub fn id_of_bits(&mut self, bits: u64) -> u32 {
+        match self {
+            DictionaryBuilder::Fixed { ids, .. } => {
+                let next = ids.len() as u32;
+                *ids.entry(bits).or_insert(next)
+            }
+            DictionaryBuilder::Bytes { .. } => 0,
+        }
+    }
+
+    #[inline]
+    pub fn id_of_bytes(&mut self, value: &[u8]) -> u32 {
+        match self {
+            DictionaryBuilder::Bytes { ids, total_bytes } => {
+                if let Some(id) = ids.get(value) {
+                    return *id;
+                }
+                let next = ids.len() as u32;
+                *total_bytes += value.len();
+                ids.insert(value.into(), next);
+                next
+            }
+            DictionaryBuilder::Fixed { .. } => 0,
+        }
+    }
+
+    /// Sort the values; returns the encoded dictionary and `remap[provisional] = final id`.
+    pub fn finish(self) -> (Vec<u8>, Vec<u32>) {
+        match self {
+            DictionaryBuilder::Fixed { physical, ids } => {
+                let mut entries: Vec<(u64, u32)> = ids.into_iter().collect();
+                let compare = |a: &u64, b: &u64| compare_fixed_bits(physical, *a, *b);
+                entries.sort_unstable_by(|a, b| compare(&a.0, &b.0));
+                let width = physical.fixed_width().unwrap_or(8);
+                let mut encoded = Vec::with_capacity(entries.len() * width);
+                let mut remap = vec![0u32; entries.len()];
+                for (final_id, (bits, provisional)) in entries.iter().enumerate() {
+                    encoded.extend_from_slice(&bits.to_le_bytes()[..width]);
+                    remap[*provisional as usize] = final_id as u32;
+                }
+                (encoded, remap)
+            }
+            DictionaryBuilder::Bytes { ids, total_bytes } => {
+                let mut entries: Vec<(Box<[u8]>, u32)> = ids.into_iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                let mut encoded = Vec::with_capacity(4 * (entries.len() + 1) + total_bytes);
+                let mut offset = 0u32;
+                encoded.extend_from_slice(&offset.to_le_bytes());
+                for (value, _) in &entries {
+                    offset += value.len() as u32;
+                    encoded.extend_from_slice(&offset.to_le_bytes());
+                }
+                let mut remap = vec![0u32; entries.len()];
+                for (final_id, (value, provisional)) in entries.iter().enumerate() {
+                    encoded.extend_from_slice(value);
+                    remap[*provisional as usize] = final_id as u32;
+                }
+                (encoded, remap)
+            }
+        }
+    }
+}
+
+/// The u64 key of a fixed-width value, as used by [`DictionaryBuilder::id_of_bits`].
+#[inline]
+pub fn i32_bits(value: i32) -> u64 {
+    i64::from(value) as u64
+}
+#[inline]
+pub fn i64_bits(value: i64) -> u64 {
+    value as u64
+}
+#[inline]
+pub fn f32_bits(value: f32) -> u64 {
+    u64::from(value.to_bits())
+}
+#[inline]
+pub fn f64_bits(value: f64) -> u64 {
+    value.to_bits()
+}
+
+fn compare_fixed_bits(physical: PhysicalType, a: u64, b: u64) -> Ordering {
+    match physical {
+        PhysicalType::I32 | PhysicalType::I64 => (a as i64).cmp(&(b as i64)),
+        PhysicalType::F32 => f32::from_bits(a as u32).total_cmp(&f32::from_bits(b as u32)),
+        PhysicalType::F64 => f64::from_bits(a).total_cmp(&f64::from_bits(b)),
+        PhysicalType::Bytes => a.cmp(&b),
+    }
+}
+
+/// A sorted dictionary read in place from the segment file.
+#[derive(Clone)]
+pub struct Dictionary {
+    data_type: DataType,
+    physical: PhysicalType,
+    cardinality: usize,
+    /// Fixed: the values. Bytes: offsets then value bytes.
+    data: OwnedBytes,
+    values_start: usize,
+}
+
+impl Dictionary {
+    /// Validate the layout (lengths, monotonic offsets); `Err` holds a message for a
+    /// corruption error.
+    pub fn open(
+        data_type: DataType,
+        cardinality: usize,
+        data: OwnedBytes,
+    ) -> Result<Dictionary, String> {
+        let physical = PhysicalType::of(data_type);
+        let bytes = data.as_slice();
+        let values_start = match physical.fixed_width() {
+            Some(width) => {
+                if Some(bytes.len()) != cardinality.checked_mul(width) {
+                    return Err(format!(
+                        "dictionary is {} bytes but {cardinality} values need {}",
+                        bytes.len(),
+                        cardinality.saturating_mul(width)
+                    ));
+                }
+                0
+            }
+            None => {
+                let offsets_len = cardinality
+                    .checked_add(1)
+                    .and_then(|n| n.checked_mul(4))
+                    .filter(|len| *len <= bytes.len())
+                    .ok_or("dictionary offsets run past the section")?;
+                let value_bytes = bytes.len() - offsets_len;
+                let mut previous = 0u32;
+                for index in 0..=cardinality {
+                    let offset = read_u32(bytes, index * 4);
+                    if offset < previous || offset as usize > value_bytes || (index == 0 && offset != 0) {
+                        return Err("dictionary offsets are not monotonic".into());
+                    }
+                    previous = offset;
+                }
+                if previous as usize != value_bytes {
+                    return Err("dictionary offsets do not cover the value bytes".into());
+                }
+                if matches!(data_type, DataType::String | DataType::Json)
+                    && std::str::from_utf8(&bytes[offsets_len..]).is_err()
+                {
+                    return Err("string dictionary holds invalid UTF-8".into());
+                }
+                offsets_len
+            }
+        };
+        Ok(Dictionary {
+            data_type,
+            physical,
+            cardinality,
+            data,
+            values_start,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.cardinality
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cardinality == 0
+    }
+
+    /// The encoded dictionary, as stored in its section.
+    pub fn raw_bytes(&self) -> &[u8] {
+        self.data.as_slice()
+    }
+
+    pub fn physical_type(&self) -> PhysicalType {
+        self.physical
+    }
+
+    /// The bytes of a fixed-width entry; zeros for an id past the end, so that a
+    /// crafted file (whose checksums pass) can give a wrong value but never a panic.
+    #[inline]
+    fn fixed(&self, id: u32, width: usize) -> &[u8] {
+        const ZEROS: [u8; 8] = [0; 8];
+        let start = id as usize * width;
+        self.data.as_slice().get(start..start + width).unwrap_or(&ZEROS[..width])
+    }
+
+    /// Entry as an i64 (I32 and I64 dictionaries). `id` must be `< len()`.
+    #[inline]
+    pub fn i64_at(&self, id: u32) -> i64 {
+        match self.physical {
+            PhysicalType::I32 => i64::from(read_u32(self.fixed(id, 4), 0) as i32),
+            PhysicalType::I64 => crate::format::read_u64(self.fixed(id, 8), 0) as i64,
+            PhysicalType::F32 => self.f64_at(id) as i64,
+            PhysicalType::F64 => self.f64_at(id) as i64,
+            PhysicalType::Bytes => 0,
+        }
+    }
+
+    /// Entry as an f64 (any numeric dictionary).
+    #[inline]
+    pub fn f64_at(&self, id: u32) -> f64 {
+        match self.physical {
+            PhysicalType::F32 => f64::from(f32::from_bits(read_u32(self.fixed(id, 4), 0))),
+            PhysicalType::F64 => f64::from_bits(crate::format::read_u64(self.fixed(id, 8), 0)),
+            PhysicalType::I32 | PhysicalType::I64 => self.i64_at(id) as f64,
+            PhysicalType::Bytes => f64::NAN,
+        }
+    }
+
+    /// Entry bytes (Bytes dictionaries); empty for fixed-width ones.
+    #[inline]
+    pub fn bytes_at(&self, id: u32) -> &[u8] {
+        if self.physical != PhysicalType::Bytes {
+            return &[];
+        }
+        if id as usize >= self.cardinality {
+            return &[];
+        }
+        let bytes = self.data.as_slice();
+        let index = id as usize * 4;
+        let start = read_u32(bytes, index) as usize;
+        let end = read_u32(bytes, index + 4) as usize;
+        &bytes[self.values_start + start..self.values_start + end]
+    }
+
+    /// The typed value of an entry.
+    pub fn value(&self, id: u32) -> Value {
+        match self.physical {
+            PhysicalType::I32 => value_from_i32(self.data_type, self.i64_at(id) as i32),
+            PhysicalType::I64 => value_from_i64(self.data_type, self.i64_at(id)),
+            PhysicalType::F32 => Value::Float(f32::from_bits(read_u32(self.fixed(id, 4), 0))),
+            PhysicalType::F64 => Value::Double(self.f64_at(id)),
+            PhysicalType::Bytes => value_from_bytes(self.data_type, self.bytes_at(id)),
+        }
+    }
+
+    fn compare(&self, id: u32, probe: &Probe) -> Ordering {
+        match self.physical {
+            PhysicalType::I32 | PhysicalType::I64 => cmp_int(self.i64_at(id), probe),
+            PhysicalType::F32 => {
+                let entry = f32::from_bits(read_u32(self.fixed(id, 4), 0));
+                match probe {
+                    Probe::Float32(p) => entry.total_cmp(p),
+                    other => cmp_float(f64::from(entry), other),
+                }
+            }
+            PhysicalType::F64 => cmp_float(self.f64_at(id), probe),
+            PhysicalType::Bytes => match probe {
+                Probe::Bytes(p) => self.bytes_at(id).cmp(p.as_slice()),
+                _ => Ordering::Greater,
+            },
+        }
+    }
+
+    /// First id whose entry is `>= probe` (`len()` if none).
+    pub fn lower_bound(&self, probe: &Probe) -> u32 {
+        self.partition_point(|id| self.compare(id, probe) == Ordering::Less)
+    }
+
+    /// First id whose entry is `> probe` (`len()` if none).
+    pub fn upper_bound(&self, probe: &Probe) -> u32 {
+        self.partition_point(|id| self.compare(id, probe) != Ordering::Greater)
+    }
+
+    fn partition_point(&self, mut is_before: impl FnMut(u32) -> bool) -> u32 {
+        let (mut low, mut high) = (0u32, self.cardinality as u32);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if is_before(middle) {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
+    /// The id of an entry equal to `probe`.
+    pub fn find(&self, probe: &Probe) -> Option<u32> {
+        let id = self.lower_bound(probe);
+        (id < self.cardinality as u32 && self.compare(id, probe) == Ordering::Equal).then_some(id)
+    }
+
+    /// Ids of the entries within the bounds; empty when none.
+    pub fn id_range(&self, low: Bound<&Probe>, high: Bound<&Probe>) -> Range<u32> {
+        let start = match low {
+            Bound::Included(p) => self.lower_bound(p),
+            Bound::Excluded(p) => self.upper_bound(p),
+            Bound::Unbounded => 0,
+        };
+        let end = match high {
+            Bound::Included(p) => self.upper_bound(p),
+            Bound::Excluded(p) => self.lower_bound(p),
+            Bound::Unbounded => self.cardinality as u32,
+        };
+        start..end.max(start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(bytes: Vec<u8>) -> OwnedBytes {
+        OwnedBytes::new(bytes)
+    }
+
+    #[test]
+    fn test_string_dictionary_sorted_and_searchable() {
+        let mut builder = DictionaryBuilder::new(PhysicalType::Bytes);
+        let words = ["pear", "apple", "", "zebra", "apple", "mango"];
+        let provisional: Vec<u32> = words.iter().map(|w| builder.id_of_bytes(w.as_bytes())).collect();
+        let (encoded, remap) = builder.finish();
+        let dictionary = Dictionary::open(DataType::String, 5, owned(encoded)).expect("valid");
+        let final_ids: Vec<u32> = provisional.iter().map(|p| remap[*p as usize]).collect();
+        assert_eq!(final_ids, vec![3, 1, 0, 4, 1, 2]);
+        assert_eq!(dictionary.value(2), Value::String("mango".into()));
+        let probe = |s: &str| Probe::Bytes(s.as_bytes().to_vec());
+        assert_eq!(dictionary.find(&probe("zebra")), Some(4));
+        assert_eq!(dictionary.find(&probe("kiwi")), None);
+        assert_eq!(
+            dictionary.id_range(Bound::Included(&probe("b")), Bound::Excluded(&probe("pear"))),
+            2..3
+        );
+    }
+
+    #[test]
+    fn test_int_dictionary_compares_with_float_probe() {
+        let mut builder = DictionaryBuilder::new(PhysicalType::I32);
+        for v in [5, -3, 2, 9] {
+            builder.id_of_bits(i32_bits(v));
+        }
+        let (encoded, _) = builder.finish();
+        let dictionary = Dictionary::open(DataType::Int, 4, owned(encoded)).expect("valid");
+        assert_eq!(dictionary.i64_at(0), -3);
+        assert_eq!(dictionary.lower_bound(&Probe::Float(2.5)), 2);
+        assert_eq!(dictionary.upper_bound(&Probe::Int(5)), 3);
+    }
+
+    #[test]
+    fn test_corrupt_offsets_rejected() {
+        let mut encoded = Vec::new();
+        for offset in [0u32, 5, 3] {
+            encoded.extend_from_slice(&offset.to_le_bytes());
+        }
+        encoded.extend_from_slice(b"abc");
+        assert!(Dictionary::open(DataType::String, 2, owned(encoded)).is_err());
+    }
+}

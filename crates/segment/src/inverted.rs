@@ -1,0 +1,189 @@
+//! Inverted index (one roaring bitmap of docs per dictionary id) and the sorted-column
+//! index (one doc range per dictionary id).
+//!
+//! Inverted layout: `offsets u64 × (cardinality + 1)` relative to the first bitmap, then
+//! the bitmaps in roaring's portable serialization. Sorted layout: `(start u32, end u32)`
+//! per dictionary id, a half-open doc range (empty when `start == end`).
+
+use std::ops::Range;
+
+use roaring::RoaringBitmap;
+use tantivy::directory::OwnedBytes;
+
+use crate::format::{ByteCursor, read_u32, read_u64};
+
+/// Docs per dictionary id, grouped by id: the docs of id `i` are
+/// `docs[starts[i]..starts[i + 1]]`, ascending.
+pub struct Postings {
+    pub starts: Vec<u32>,
+    pub docs: Vec<u32>,
+}
+
+impl Postings {
+    /// Counting sort of `(id, doc)` pairs given in ascending doc order.
+    pub fn build(cardinality: usize, pairs: impl Iterator<Item = (u32, u32)> + Clone) -> Postings {
+        let mut starts = vec![0u32; cardinality + 1];
+        for (id, _) in pairs.clone() {
+            starts[id as usize + 1] += 1;
+        }
+        for i in 0..cardinality {
+            starts[i + 1] += starts[i];
+        }
+        let mut cursor = starts.clone();
+        let mut docs = vec![0u32; starts[cardinality] as usize];
+        for (id, doc) in pairs {
+            let slot = &mut cursor[id as usize];
+            docs[*slot as usize] = doc;
+            *slot += 1;
+        }
+        Postings { starts, docs }
+    }
+
+    pub fn docs_of(&self, id: u32) -> &[u32] {
+        &self.docs[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
+    }
+
+    pub fn cardinality(&self) -> usize {
+        self.starts.len() - 1
+    }
+}
+
+/// A bitmap from ascending doc ids, skipping repeats (a multi-value cell may repeat a value).
+pub fn bitmap_of(docs: &[u32]) -> RoaringBitmap {
+    let mut bitmap = RoaringBitmap::new();
+    let mut previous = None;
+    for doc in docs {
+        if previous != Some(*doc) {
+            let _ = bitmap.try_push(*doc);
+            previous = Some(*doc);
+        }
+    }
+    bitmap
+}
+
+pub fn encode_bitmap(bitmap: &RoaringBitmap) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bitmap.serialized_size());
+    // Writing into a Vec cannot fail.
+    let _ = bitmap.serialize_into(&mut out);
+    out
+}
+
+pub fn decode_bitmap(bytes: &[u8]) -> Result<RoaringBitmap, String> {
+    RoaringBitmap::deserialize_from(bytes).map_err(|error| format!("bitmap does not decode: {error}"))
+}
+
+pub fn encode_inverted(postings: &Postings) -> Vec<u8> {
+    let cardinality = postings.cardinality();
+    let mut bitmaps = Vec::new();
+    let mut offsets = Vec::with_capacity(8 * (cardinality + 1));
+    offsets.extend_from_slice(&0u64.to_le_bytes());
+    for id in 0..cardinality {
+        let bitmap = bitmap_of(postings.docs_of(id as u32));
+        let _ = bitmap.serialize_into(&mut bitmaps);
+        offsets.extend_from_slice(&(bitmaps.len() as u64).to_le_bytes());
+    }
+    offsets.extend_from_slice(&bitmaps);
+    offsets
+}
+
+#[derive(Clone)]
+pub struct InvertedIndex {
+    cardinality: usize,
+    offsets: OwnedBytes,
+    bitmaps: OwnedBytes,
+}
+
+impl InvertedIndex {
+    pub fn open(cardinality: usize, data: OwnedBytes) -> Result<InvertedIndex, String> {
+        let offsets_len = (cardinality + 1) * 8;
+        let mut cursor = ByteCursor::new(data.as_slice());
+        let offsets = cursor.take(offsets_len).ok_or("inverted index offsets are truncated")?;
+        let bitmaps_len = cursor.remaining() as u64;
+        let mut previous = 0u64;
+        for id in 0..=cardinality {
+            let offset = read_u64(offsets, id * 8);
+            if offset < previous || offset > bitmaps_len || (id == 0 && offset != 0) {
+                return Err("inverted index offsets are inconsistent".into());
+            }
+            previous = offset;
+        }
+        if previous != bitmaps_len {
+            return Err("inverted index offsets do not cover the bitmaps".into());
+        }
+        Ok(InvertedIndex {
+            cardinality,
+            offsets: data.slice(0..offsets_len),
+            bitmaps: data.slice(offsets_len..data.len()),
+        })
+    }
+
+    /// Docs holding dictionary id `id`.
+    pub fn bitmap(&self, id: u32) -> Result<RoaringBitmap, String> {
+        if id as usize >= self.cardinality {
+            return Ok(RoaringBitmap::new());
+        }
+        let offsets = self.offsets.as_slice();
+        let start = read_u64(offsets, id as usize * 8) as usize;
+        let end = read_u64(offsets, id as usize * 8 + 8) as usize;
+        decode_bitmap(&self.bitmaps.as_slice()[start..end])
+    }
+}
+
+pub fn encode_sorted(ranges: &[(u32, u32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ranges.len() * 8);
+    for (start, end) in ranges {
+        out.extend_from_slice(&start.to_le_bytes());
+        out.extend_from_slice(&end.to_le_bytes());
+    }
+    out
+}
+
+#[derive(Clone)]
+pub struct SortedIndex {
+    data: OwnedBytes,
+}
+
+impl SortedIndex {
+    pub fn open(cardinality: usize, row_count: u32, data: OwnedBytes) -> Result<SortedIndex, String> {
+        if data.len() != cardinality * 8 {
+            return Err("sorted index has the wrong size".into());
+        }
+        let bytes = data.as_slice();
+        let mut previous_end = 0u32;
+        for id in 0..cardinality {
+            let start = read_u32(bytes, id * 8);
+            let end = read_u32(bytes, id * 8 + 4);
+            if start > end || end > row_count || (start < end && start < previous_end) {
+                return Err("sorted index ranges are inconsistent".into());
+            }
+            if start < end {
+                previous_end = end;
+            }
+        }
+        Ok(SortedIndex { data })
+    }
+
+    /// Docs holding dictionary id `id`, as a half-open range.
+    pub fn range(&self, id: u32) -> Range<u32> {
+        let bytes = self.data.as_slice();
+        let index = id as usize * 8;
+        if index + 8 > bytes.len() {
+            return 0..0;
+        }
+        read_u32(bytes, index)..read_u32(bytes, index + 4)
+    }
+
+    /// Docs holding any id in `ids` (ids are sorted, so this is one range).
+    pub fn range_of_ids(&self, ids: Range<u32>) -> Range<u32> {
+        let mut start = u32::MAX;
+        let mut end = 0;
+        for id in ids {
+            let range = self.range(id);
+            if !range.is_empty() {
+                start = start.min(range.start);
+                end = end.max(range.end);
+            }
+        }
+        if start >= end { 0..0 } else { start..end }
+    }
+}

@@ -1,0 +1,246 @@
+//! Raw forward index: values in zstd-compressed chunks of a fixed number of rows.
+//!
+//! Layout: `chunk_count u32 | chunk_offsets u64 × (chunk_count + 1) | uncompressed_lengths
+//! u32 × chunk_count | compressed chunks`, offsets relative to the start of the
+//! compressed chunks. A decompressed chunk of a fixed-width column is its values back to
+//! back (little-endian); of a variable-width column, `rows + 1` u32 offsets then bytes.
+
+use tantivy::directory::OwnedBytes;
+
+use crate::format::{ByteCursor, read_u32, read_u64};
+use crate::value::PhysicalType;
+use crate::{Error, Result};
+
+/// zstd level for raw chunks: fast to write, still a good ratio on numbers and text.
+const ZSTD_LEVEL: i32 = 3;
+
+/// Rows per chunk: larger for fixed-width values, smaller for strings.
+pub fn chunk_rows_for(physical: PhysicalType) -> u32 {
+    match physical {
+        PhysicalType::Bytes => 4096,
+        _ => 16384,
+    }
+}
+
+/// Encodes one chunk's values.
+#[derive(Default)]
+pub struct ChunkBuffer {
+    pub rows: u32,
+    /// Fixed: the values. Bytes: the concatenated value bytes.
+    pub data: Vec<u8>,
+    /// Bytes only: end offset of each value in `data`.
+    pub ends: Vec<u32>,
+}
+
+impl ChunkBuffer {
+    pub fn push_fixed(&mut self, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+        self.rows += 1;
+    }
+
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+        self.ends.push(self.data.len() as u32);
+        self.rows += 1;
+    }
+
+    pub fn uncompressed(&self, physical: PhysicalType) -> Vec<u8> {
+        if physical != PhysicalType::Bytes {
+            return self.data.clone();
+        }
+        let mut out = Vec::with_capacity(4 * (self.ends.len() + 1) + self.data.len());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        for end in &self.ends {
+            out.extend_from_slice(&end.to_le_bytes());
+        }
+        out.extend_from_slice(&self.data);
+        out
+    }
+
+    pub fn clear(&mut self) {
+        self.rows = 0;
+        self.data.clear();
+        self.ends.clear();
+    }
+}
+
+/// One compressed chunk.
+pub struct CompressedChunk {
+    pub rows: u32,
+    pub uncompressed_len: u32,
+    pub bytes: Vec<u8>,
+}
+
+pub fn compress_chunk(buffer: &ChunkBuffer, physical: PhysicalType) -> Result<CompressedChunk> {
+    let raw = buffer.uncompressed(physical);
+    let uncompressed_len = u32::try_from(raw.len())
+        .map_err(|_| Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into()))?;
+    let bytes = zstd::bulk::compress(&raw, ZSTD_LEVEL).map_err(|source| Error::Io {
+        path: "<zstd>".into(),
+        source,
+    })?;
+    Ok(CompressedChunk {
+        rows: buffer.rows,
+        uncompressed_len,
+        bytes,
+    })
+}
+
+/// Decompress a chunk, checking the recorded length.
+pub fn decompress(bytes: &[u8], uncompressed_len: u32) -> Result<Vec<u8>, String> {
+    let out = zstd::bulk::decompress(bytes, uncompressed_len as usize)
+        .map_err(|error| format!("raw chunk does not decompress: {error}"))?;
+    if out.len() != uncompressed_len as usize {
+        return Err("raw chunk decompressed to the wrong length".into());
+    }
+    Ok(out)
+}
+
+/// Serialize chunks into the forward-index section layout.
+pub fn encode_chunks(chunks: &[CompressedChunk]) -> Vec<u8> {
+    let total: usize = chunks.iter().map(|c| c.bytes.len()).sum();
+    let mut out = Vec::with_capacity(4 + 12 * (chunks.len() + 1) + total);
+    out.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
+    let mut offset = 0u64;
+    out.extend_from_slice(&offset.to_le_bytes());
+    for chunk in chunks {
+        offset += chunk.bytes.len() as u64;
+        out.extend_from_slice(&offset.to_le_bytes());
+    }
+    for chunk in chunks {
+        out.extend_from_slice(&chunk.uncompressed_len.to_le_bytes());
+    }
+    for chunk in chunks {
+        out.extend_from_slice(&chunk.bytes);
+    }
+    out
+}
+
+/// A decompressed chunk, with accessors that never read out of bounds.
+pub struct DecodedChunk {
+    physical: PhysicalType,
+    rows: u32,
+    data: Vec<u8>,
+}
+
+impl DecodedChunk {
+    /// Validate the decompressed layout for `rows` rows.
+    pub fn new(physical: PhysicalType, rows: u32, data: Vec<u8>) -> Result<DecodedChunk, String> {
+        match physical.fixed_width() {
+            Some(width) => {
+                if data.len() != rows as usize * width {
+                    return Err("raw chunk has the wrong size for its rows".into());
+                }
+            }
+            None => {
+                let offsets_len = (rows as usize + 1) * 4;
+                if data.len() < offsets_len {
+                    return Err("raw chunk offsets are truncated".into());
+                }
+                let mut previous = 0u32;
+                for row in 0..=rows as usize {
+                    let offset = read_u32(&data, row * 4);
+                    if offset < previous || (row == 0 && offset != 0) {
+                        return Err("raw chunk offsets are not monotonic".into());
+                    }
+                    previous = offset;
+                }
+                if previous as usize != data.len() - offsets_len {
+                    return Err("raw chunk offsets do not cover its bytes".into());
+                }
+            }
+        }
+        Ok(DecodedChunk {
+            physical,
+            rows,
+            data,
+        })
+    }
+
+    pub fn rows(&self) -> u32 {
+        self.rows
+    }
+
+    /// The fixed-width bytes of row `row` (little-endian value).
+    #[inline]
+    pub fn fixed(&self, row: usize) -> &[u8] {
+        let width = self.physical.fixed_width().unwrap_or(0);
+        &self.data[row * width..(row + 1) * width]
+    }
+
+    #[inline]
+    pub fn bytes(&self, row: usize) -> &[u8] {
+        let offsets_len = (self.rows as usize + 1) * 4;
+        let start = read_u32(&self.data, row * 4) as usize;
+        let end = read_u32(&self.data, row * 4 + 4) as usize;
+        &self.data[offsets_len + start..offsets_len + end]
+    }
+}
+
+/// The raw forward index of one column, read in place.
+#[derive(Clone)]
+pub struct RawForward {
+    physical: PhysicalType,
+    row_count: u32,
+    chunk_rows: u32,
+    chunk_offsets: Vec<u64>,
+    uncompressed_lens: Vec<u32>,
+    chunks: OwnedBytes,
+}
+
+impl RawForward {
+    pub fn open(
+        physical: PhysicalType,
+        row_count: u32,
+        chunk_rows: u32,
+        data: OwnedBytes,
+    ) -> Result<RawForward, String> {
+        if chunk_rows == 0 {
+            return Err("raw column has zero rows per chunk".into());
+        }
+        let mut cursor = ByteCursor::new(data.as_slice());
+        let truncated = || "raw forward index header is truncated".to_string();
+        let chunk_count = cursor.u32().ok_or_else(truncated)? as usize;
+        if chunk_count != row_count.div_ceil(chunk_rows) as usize {
+            return Err("raw forward index has the wrong number of chunks".into());
+        }
+        let offsets = cursor.take((chunk_count + 1) * 8).ok_or_else(truncated)?;
+        let lens = cursor.take(chunk_count * 4).ok_or_else(truncated)?;
+        let chunk_offsets: Vec<u64> = (0..=chunk_count).map(|i| read_u64(offsets, i * 8)).collect();
+        let uncompressed_lens: Vec<u32> = (0..chunk_count).map(|i| read_u32(lens, i * 4)).collect();
+        let chunks_start = data.len() - cursor.remaining();
+        let chunks_len = cursor.remaining() as u64;
+        if chunk_offsets.first() != Some(&0)
+            || chunk_offsets.windows(2).any(|w| w[0] > w[1])
+            || chunk_offsets.last() != Some(&chunks_len)
+        {
+            return Err("raw forward index chunk offsets are inconsistent".into());
+        }
+        Ok(RawForward {
+            physical,
+            row_count,
+            chunk_rows,
+            chunk_offsets,
+            uncompressed_lens,
+            chunks: data.slice(chunks_start..data.len()),
+        })
+    }
+
+    pub fn chunk_rows(&self) -> u32 {
+        self.chunk_rows
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.uncompressed_lens.len()
+    }
+
+    /// Decompress chunk `index`.
+    pub fn chunk(&self, index: usize) -> Result<DecodedChunk, String> {
+        let start = self.chunk_offsets[index] as usize;
+        let end = self.chunk_offsets[index + 1] as usize;
+        let data = decompress(&self.chunks.as_slice()[start..end], self.uncompressed_lens[index])?;
+        let first_row = index as u32 * self.chunk_rows;
+        let rows = self.chunk_rows.min(self.row_count - first_row);
+        DecodedChunk::new(self.physical, rows, data)
+    }
+}

@@ -1,0 +1,131 @@
+//! Putting a raw column's chunks into output order when the segment is sorted.
+//!
+//! Raw values were compressed in input order as they arrived. To write them in sorted
+//! order without holding the whole column uncompressed, output docs are produced window
+//! by window: for each window of output positions, every input chunk is decompressed
+//! and the values that land in the window are copied out; the window is then compressed
+//! into output chunks. A window holds about [`WINDOW_BYTES`] of values, so memory stays
+//! at the compressed column plus one window, and a column smaller than a window is
+//! reordered in a single pass.
+
+use roaring::RoaringBitmap;
+
+use crate::column_builder::visit_raw;
+use crate::raw_forward::{ChunkBuffer, CompressedChunk, DecodedChunk, compress_chunk, decompress};
+use crate::text_index::TextIndexBuilder;
+use crate::value::PhysicalType;
+use crate::bloom::BloomBuilder;
+use crate::{Error, Result};
+
+/// Uncompressed bytes of one reorder window.
+const WINDOW_BYTES: u64 = 64 << 20;
+
+/// A raw value's bytes (fixed-width little-endian, or the string/bytes).
+#[derive(Clone, Copy)]
+pub struct RawValueRef<'a>(pub &'a [u8]);
+
+/// Consumers of a raw column's values in output order (indexes built from them).
+pub struct RawSink<'a> {
+    pub physical: PhysicalType,
+    pub nulls: &'a RoaringBitmap,
+    pub text: Option<TextIndexBuilder>,
+    pub bloom: Option<BloomBuilder>,
+    pub range_keys: Option<Vec<(u64, u32)>>,
+    pub sorted: bool,
+    pub previous: Option<u64>,
+}
+
+fn decode(chunk: &CompressedChunk, physical: PhysicalType) -> Result<DecodedChunk> {
+    let data = decompress(&chunk.bytes, chunk.uncompressed_len).map_err(Error::InvalidInput)?;
+    DecodedChunk::new(physical, chunk.rows, data).map_err(Error::InvalidInput)
+}
+
+fn value_of(chunk: &DecodedChunk, physical: PhysicalType, row: usize) -> RawValueRef<'_> {
+    if physical == PhysicalType::Bytes {
+        RawValueRef(chunk.bytes(row))
+    } else {
+        RawValueRef(chunk.fixed(row))
+    }
+}
+
+/// Feed the values of chunks already in output order to the sink.
+pub fn replay_chunks(
+    chunks: &[CompressedChunk],
+    physical: PhysicalType,
+    chunk_rows: u32,
+    rows: u32,
+    sink: &mut RawSink<'_>,
+) -> Result<()> {
+    let _ = rows;
+    for (index, chunk) in chunks.iter().enumerate() {
+        let decoded = decode(chunk, physical)?;
+        for row in 0..decoded.rows() as usize {
+            let doc = index as u32 * chunk_rows + row as u32;
+            visit_raw(sink, doc, value_of(&decoded, physical, row))?;
+        }
+    }
+    Ok(())
+}
+
+/// Rewrite chunks so that output doc `d` holds input row `r` where `inverse[r] == d`.
+pub fn reorder_chunks(
+    chunks: Vec<CompressedChunk>,
+    physical: PhysicalType,
+    chunk_rows: u32,
+    rows: u32,
+    inverse: &[u32],
+    sink: &mut RawSink<'_>,
+) -> Result<Vec<CompressedChunk>> {
+    let total_bytes: u64 = chunks.iter().map(|c| u64::from(c.uncompressed_len)).sum();
+    let bytes_per_row = (total_bytes / u64::from(rows.max(1))).max(1);
+    let window_rows = (WINDOW_BYTES / bytes_per_row)
+        .max(u64::from(chunk_rows))
+        .div_ceil(u64::from(chunk_rows))
+        * u64::from(chunk_rows);
+    let window_rows = window_rows.min(u64::from(rows.max(1))) as u32;
+    let mut output = Vec::with_capacity(chunks.len());
+    let mut buffer = ChunkBuffer::default();
+    let mut window_start = 0u32;
+    while window_start < rows {
+        let window_end = window_start.saturating_add(window_rows).min(rows);
+        let window_len = (window_end - window_start) as usize;
+        // Spans into `arena`, one per output position of the window.
+        let mut spans = vec![(0u32, 0u32); window_len];
+        let mut arena: Vec<u8> = Vec::new();
+        for (index, chunk) in chunks.iter().enumerate() {
+            let decoded = decode(chunk, physical)?;
+            let first_row = index * chunk_rows as usize;
+            for row in 0..decoded.rows() as usize {
+                let position = inverse[first_row + row];
+                if position < window_start || position >= window_end {
+                    continue;
+                }
+                let bytes = value_of(&decoded, physical, row).0;
+                let start = arena.len() as u32;
+                arena.extend_from_slice(bytes);
+                spans[(position - window_start) as usize] = (start, bytes.len() as u32);
+            }
+        }
+        for (offset, (start, len)) in spans.iter().enumerate() {
+            let bytes = &arena[*start as usize..(*start + *len) as usize];
+            let doc = window_start + offset as u32;
+            if physical == PhysicalType::Bytes {
+                buffer.push_bytes(bytes);
+            } else {
+                buffer.push_fixed(bytes);
+            }
+            if sink.text.is_some() || sink.bloom.is_some() || sink.range_keys.is_some() {
+                visit_raw(sink, doc, RawValueRef(bytes))?;
+            }
+            if buffer.rows == chunk_rows {
+                output.push(compress_chunk(&buffer, physical)?);
+                buffer.clear();
+            }
+        }
+        window_start = window_end;
+    }
+    if buffer.rows > 0 {
+        output.push(compress_chunk(&buffer, physical)?);
+    }
+    Ok(output)
+}

@@ -1,0 +1,646 @@
+//! Reading segments: the [`SegmentReader`] / [`ColumnReader`] traits the query engine
+//! consumes, and [`ImmutableSegment`], their implementation over a memory-mapped
+//! `.tseg` file.
+//!
+//! Opening a file checks everything before any value is served: header, trailer,
+//! metadata checksum, that the sections tile the file, every section's CRC, and the
+//! internal layout of each section (lengths, offsets). After `open` succeeds, reads
+//! touch the mmap in place; nothing is copied but what a caller asks for.
+
+use std::collections::HashMap;
+use std::ops::{Bound, Range};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+use tantivy::directory::OwnedBytes;
+
+use crate::bitpack::{BitUnpacker, packed_len};
+use crate::bloom::BloomFilter;
+use crate::dictionary::{Dictionary, Probe};
+use crate::format::{SectionKind, read_envelope, read_u32, verify_sections};
+use crate::inverted::{InvertedIndex, SortedIndex, decode_bitmap};
+use crate::metadata::{ColumnMetadata, Encoding, SegmentMetadata};
+use crate::range_index::{RangeIndex, RangeMatch, order_key_f64, order_key_i64};
+use crate::raw_forward::{DecodedChunk, RawForward};
+use crate::text_index::TextIndex;
+use crate::value::{PhysicalType, Value};
+use crate::column_builder::raw_to_value;
+use crate::{Error, Result};
+
+/// A segment as the query engine sees it: sealed files and consuming (in-memory)
+/// segments both implement this.
+pub trait SegmentReader: Send + Sync {
+    fn name(&self) -> &str;
+    /// Docs visible to this reader (a consuming segment shows a consistent prefix).
+    fn num_docs(&self) -> u32;
+    /// Segment metadata: time range, stream offsets, per-column statistics.
+    fn metadata(&self) -> &SegmentMetadata;
+    fn column(&self, name: &str) -> Result<&dyn ColumnReader>;
+}
+
+/// Dictionary ids selected by a value range: a contiguous range for sorted
+/// dictionaries, an explicit list for unsorted (consuming) ones.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdSet {
+    Range(Range<u32>),
+    Ids(Vec<u32>),
+}
+
+/// One column of a segment. Doc-id slices passed in must be ascending and `< num_docs`.
+pub trait ColumnReader: Send + Sync {
+    fn metadata(&self) -> &ColumnMetadata;
+
+    // --- dictionary (None / empty for raw columns)
+    /// Dictionary size, `None` for raw columns.
+    fn cardinality(&self) -> Option<u32>;
+    fn dictionary_value(&self, id: u32) -> Value;
+    /// Id of the entry equal to the value.
+    fn lookup(&self, value: &Value) -> Option<u32>;
+    /// Ids of entries within the bounds.
+    fn ids_in_range(&self, low: Bound<&Value>, high: Bound<&Value>) -> IdSet;
+
+    // --- indexes (Ok(None) when the column has no such index)
+    fn null_bitmap(&self) -> Result<Option<RoaringBitmap>>;
+    /// Docs holding dictionary id `id`, from the inverted index.
+    fn inverted_bitmap(&self, id: u32) -> Result<Option<RoaringBitmap>>;
+    /// Docs holding any id in `ids`, from the sorted-column index.
+    fn sorted_doc_range(&self, ids: Range<u32>) -> Option<Range<u32>>;
+    /// Docs within a value range, from the range index.
+    fn range_lookup(&self, low: Bound<&Value>, high: Bound<&Value>) -> Result<Option<RangeMatch>>;
+    /// `Some(false)` when the bloom filter proves the value absent.
+    fn bloom_might_contain(&self, value: &Value) -> Option<bool>;
+    /// Docs matching a tantivy query string, from the text index.
+    fn text_search(&self, query: &str) -> Result<Option<RoaringBitmap>>;
+
+    // --- forward reads
+    /// Dictionary ids of single-value docs (NULL docs read as id 0; check the null bitmap).
+    fn read_dict_ids(&self, docs: &[u32], out: &mut Vec<u32>) -> Result<()>;
+    /// Dictionary ids of one multi-value doc.
+    fn read_mv_dict_ids(&self, doc: u32, out: &mut Vec<u32>) -> Result<()>;
+    /// Values of docs (NULL → `Value::Null`, multi-value → `Value::Array`). The generic path.
+    fn read_values(&self, docs: &[u32], out: &mut Vec<Value>) -> Result<()>;
+    /// Numeric single-value docs as f64 (NULL docs read as 0.0).
+    fn read_f64(&self, docs: &[u32], out: &mut Vec<f64>) -> Result<()>;
+    /// Integer single-value docs (INT, LONG, TIMESTAMP, BOOLEAN) as i64 (NULL docs read as 0).
+    fn read_i64(&self, docs: &[u32], out: &mut Vec<i64>) -> Result<()>;
+}
+
+enum Forward {
+    DictionarySingle { ids: OwnedBytes, bits: u8 },
+    DictionaryMulti { offsets: OwnedBytes, ids: OwnedBytes, bits: u8 },
+    Raw(RawForward),
+}
+
+/// A column of an [`ImmutableSegment`].
+pub struct ImmutableColumn {
+    metadata: ColumnMetadata,
+    physical: PhysicalType,
+    dictionary: Option<Dictionary>,
+    forward: Forward,
+    nulls: Option<RoaringBitmap>,
+    inverted: Option<InvertedIndex>,
+    sorted: Option<SortedIndex>,
+    range: Option<RangeIndex>,
+    bloom: Option<BloomFilter>,
+    text: Option<TextIndex>,
+}
+
+/// A sealed segment file, memory-mapped.
+pub struct ImmutableSegment {
+    path: PathBuf,
+    metadata: SegmentMetadata,
+    columns: Vec<ImmutableColumn>,
+    by_name: HashMap<String, usize>,
+    file_len: u64,
+}
+
+fn to_probe(value: &Value) -> Option<Probe> {
+    Probe::from_value(value)
+}
+
+impl ImmutableSegment {
+    /// Map and verify a segment file.
+    pub fn open(path: &Path) -> Result<ImmutableSegment> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let data = if len == 0 {
+            OwnedBytes::empty()
+        } else {
+            // SAFETY: the file is opened read-only and segment files are immutable once
+            // renamed into place (written to a temporary name, fsynced, renamed); Tessera
+            // never writes to a published segment. A concurrent external truncation could
+            // still fault the mapping; that is accepted for immutable files, as in tantivy.
+            #[allow(unsafe_code)]
+            let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+            OwnedBytes::new(mmap)
+        };
+        Self::open_bytes(path, data)
+    }
+
+    /// Verify and open a segment held in memory (`path` only names it in errors).
+    pub fn open_bytes(path: &Path, data: OwnedBytes) -> Result<ImmutableSegment> {
+        let corrupt = |message: String| Error::Corrupt {
+            path: path.to_path_buf(),
+            message,
+        };
+        let envelope = read_envelope(path, data.as_slice())?;
+        let start = envelope.metadata_offset as usize;
+        let metadata_bytes = &data.as_slice()[start..start + envelope.metadata_len as usize];
+        let metadata: SegmentMetadata = serde_json::from_slice(metadata_bytes)
+            .map_err(|error| corrupt(format!("metadata is not valid: {error}")))?;
+        if metadata.format_version != envelope.format_version {
+            return Err(corrupt("metadata format version differs from the header".into()));
+        }
+        verify_sections(path, data.as_slice(), &envelope, &metadata.sections)?;
+        let mut sections: HashMap<(&str, SectionKind), OwnedBytes> = HashMap::new();
+        for section in &metadata.sections {
+            let bytes = data.slice(section.offset as usize..(section.offset + section.length) as usize);
+            if sections.insert((section.column.as_str(), section.kind), bytes).is_some() {
+                return Err(corrupt(format!(
+                    "duplicate section column=`{}` section=`{:?}`",
+                    section.column, section.kind
+                )));
+            }
+        }
+        let mut columns = Vec::with_capacity(metadata.columns.len());
+        let mut by_name = HashMap::new();
+        for column in &metadata.columns {
+            let opened = open_column(column, metadata.row_count, &mut sections).map_err(|message| {
+                corrupt(format!("{message} column=`{}`", column.name))
+            })?;
+            if by_name.insert(column.name.clone(), columns.len()).is_some() {
+                return Err(corrupt(format!("duplicate column column=`{}`", column.name)));
+            }
+            columns.push(opened);
+        }
+        if let Some(((column, kind), _)) = sections.into_iter().next() {
+            return Err(corrupt(format!(
+                "section belongs to no column column=`{column}` section=`{kind:?}`"
+            )));
+        }
+        Ok(ImmutableSegment {
+            path: path.to_path_buf(),
+            metadata,
+            columns,
+            by_name,
+            file_len: data.len() as u64,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    pub fn columns(&self) -> impl Iterator<Item = &ImmutableColumn> {
+        self.columns.iter()
+    }
+}
+
+impl SegmentReader for ImmutableSegment {
+    fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    fn num_docs(&self) -> u32 {
+        self.metadata.row_count
+    }
+
+    fn metadata(&self) -> &SegmentMetadata {
+        &self.metadata
+    }
+
+    fn column(&self, name: &str) -> Result<&dyn ColumnReader> {
+        self.by_name
+            .get(name)
+            .map(|index| &self.columns[*index] as &dyn ColumnReader)
+            .ok_or_else(|| Error::NoSuchColumn(name.to_string()))
+    }
+}
+
+fn open_column<'a>(
+    column: &'a ColumnMetadata,
+    rows: u32,
+    sections: &mut HashMap<(&'a str, SectionKind), OwnedBytes>,
+) -> Result<ImmutableColumn, String> {
+    let name = column.name.as_str();
+    let mut take = |kind| sections.remove(&(name, kind));
+    let physical = PhysicalType::of(column.data_type);
+    let cardinality = usize::try_from(column.cardinality).map_err(|_| "cardinality is too large")?;
+    let dictionary = match column.encoding {
+        Encoding::Dictionary => {
+            let bytes = take(SectionKind::Dictionary).ok_or("dictionary section is missing")?;
+            if column.bits_per_id != crate::bitpack::bits_for_cardinality(column.cardinality) {
+                return Err("bits per id do not match the cardinality".into());
+            }
+            Some(Dictionary::open(column.data_type, cardinality, bytes)?)
+        }
+        Encoding::Raw => None,
+    };
+    let forward_bytes = take(SectionKind::Forward).ok_or("forward index section is missing")?;
+    let forward = match (column.encoding, column.single_value) {
+        (Encoding::Dictionary, true) => {
+            if forward_bytes.len() != packed_len(rows as usize, column.bits_per_id) {
+                return Err("forward index has the wrong size".into());
+            }
+            Forward::DictionarySingle {
+                ids: forward_bytes,
+                bits: column.bits_per_id,
+            }
+        }
+        (Encoding::Dictionary, false) => {
+            let offsets_len = (rows as usize + 1) * 4;
+            if forward_bytes.len() < offsets_len {
+                return Err("multi-value offsets are truncated".into());
+            }
+            let offsets = forward_bytes.slice(0..offsets_len);
+            let mut previous = 0u32;
+            for doc in 0..=rows as usize {
+                let offset = read_u32(offsets.as_slice(), doc * 4);
+                if offset < previous || (doc == 0 && offset != 0) || offset - previous > column.max_elements {
+                    return Err("multi-value offsets are inconsistent".into());
+                }
+                previous = offset;
+            }
+            if u64::from(previous) != column.total_elements {
+                return Err("multi-value offsets do not match the element count".into());
+            }
+            let ids = forward_bytes.slice(offsets_len..forward_bytes.len());
+            if ids.len() != packed_len(previous as usize, column.bits_per_id) {
+                return Err("multi-value ids have the wrong size".into());
+            }
+            Forward::DictionaryMulti {
+                offsets,
+                ids,
+                bits: column.bits_per_id,
+            }
+        }
+        (Encoding::Raw, true) => Forward::Raw(RawForward::open(physical, rows, column.chunk_rows, forward_bytes)?),
+        (Encoding::Raw, false) => return Err("raw multi-value columns do not exist".into()),
+    };
+    let nulls = match take(SectionKind::Nulls) {
+        Some(bytes) => {
+            let bitmap = decode_bitmap(bytes.as_slice())?;
+            if bitmap.len() != column.null_count || bitmap.max().is_some_and(|max| max >= rows) {
+                return Err("null bitmap does not match the null count".into());
+            }
+            Some(bitmap)
+        }
+        None if column.null_count > 0 => return Err("null bitmap section is missing".into()),
+        None => None,
+    };
+    let has = |index: &str| column.indexes.iter().any(|i| i == index);
+    let mut open_index = |kind: SectionKind, index: &str| -> Result<Option<OwnedBytes>, String> {
+        match (take(kind), has(index)) {
+            (Some(bytes), true) => Ok(Some(bytes)),
+            (None, false) => Ok(None),
+            _ => Err(format!("{index} index section does not match the column's index list")),
+        }
+    };
+    let inverted = open_index(SectionKind::Inverted, "inverted")?
+        .map(|bytes| InvertedIndex::open(cardinality, bytes))
+        .transpose()?;
+    let sorted = open_index(SectionKind::Sorted, "sorted")?
+        .map(|bytes| SortedIndex::open(cardinality, rows, bytes))
+        .transpose()?;
+    let range = open_index(SectionKind::Range, "range")?.map(RangeIndex::open).transpose()?;
+    let bloom = open_index(SectionKind::Bloom, "bloom")?.map(BloomFilter::open).transpose()?;
+    let text = open_index(SectionKind::Text, "text")?.map(TextIndex::open).transpose()?;
+    Ok(ImmutableColumn {
+        metadata: column.clone(),
+        physical,
+        dictionary,
+        forward,
+        nulls,
+        inverted,
+        sorted,
+        range,
+        bloom,
+        text,
+    })
+}
+
+impl ImmutableColumn {
+    fn corrupt(&self, message: String) -> Error {
+        Error::Corrupt {
+            path: PathBuf::from(&self.metadata.name),
+            message,
+        }
+    }
+
+    fn is_null(&self, doc: u32) -> bool {
+        self.nulls.as_ref().is_some_and(|nulls| nulls.contains(doc))
+    }
+
+    /// Visit raw values of ascending docs, decompressing each chunk once.
+    fn for_each_raw(&self, docs: &[u32], mut visit: impl FnMut(u32, &[u8])) -> Result<()> {
+        let Forward::Raw(raw) = &self.forward else {
+            return Err(Error::InvalidInput(format!("column is not raw-encoded column=`{}`", self.metadata.name)));
+        };
+        let chunk_rows = raw.chunk_rows();
+        let mut current: Option<(usize, DecodedChunk)> = None;
+        for doc in docs {
+            let index = (*doc / chunk_rows) as usize;
+            if index >= raw.chunk_count() {
+                return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+            }
+            if current.as_ref().is_none_or(|(loaded, _)| *loaded != index) {
+                let chunk = raw.chunk(index).map_err(|message| self.corrupt(message))?;
+                current = Some((index, chunk));
+            }
+            if let Some((_, chunk)) = &current {
+                let row = (*doc % chunk_rows) as usize;
+                if row >= chunk.rows() as usize {
+                    return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+                }
+                let bytes = if self.physical == PhysicalType::Bytes { chunk.bytes(row) } else { chunk.fixed(row) };
+                visit(*doc, bytes);
+            }
+        }
+        Ok(())
+    }
+
+    fn mv_range(&self, doc: u32) -> Option<(usize, usize)> {
+        match &self.forward {
+            Forward::DictionaryMulti { offsets, .. } => {
+                let bytes = offsets.as_slice();
+                let index = doc as usize * 4;
+                if index + 8 > bytes.len() {
+                    return None;
+                }
+                Some((read_u32(bytes, index) as usize, read_u32(bytes, index + 4) as usize))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl ColumnReader for ImmutableColumn {
+    fn metadata(&self) -> &ColumnMetadata {
+        &self.metadata
+    }
+
+    fn cardinality(&self) -> Option<u32> {
+        self.dictionary.as_ref().map(|d| d.len() as u32)
+    }
+
+    fn dictionary_value(&self, id: u32) -> Value {
+        self.dictionary.as_ref().map_or(Value::Null, |d| d.value(id))
+    }
+
+    fn lookup(&self, value: &Value) -> Option<u32> {
+        self.dictionary.as_ref()?.find(&to_probe(value)?)
+    }
+
+    fn ids_in_range(&self, low: Bound<&Value>, high: Bound<&Value>) -> IdSet {
+        let Some(dictionary) = &self.dictionary else {
+            return IdSet::Range(0..0);
+        };
+        let (Some(low), Some(high)) = (map_bound(low), map_bound(high)) else {
+            return IdSet::Range(0..0);
+        };
+        IdSet::Range(dictionary.id_range(low.as_ref(), high.as_ref()))
+    }
+
+    fn null_bitmap(&self) -> Result<Option<RoaringBitmap>> {
+        Ok(self.nulls.clone())
+    }
+
+    fn inverted_bitmap(&self, id: u32) -> Result<Option<RoaringBitmap>> {
+        match &self.inverted {
+            None => Ok(None),
+            Some(index) => index.bitmap(id).map(Some).map_err(|message| self.corrupt(message)),
+        }
+    }
+
+    fn sorted_doc_range(&self, ids: Range<u32>) -> Option<Range<u32>> {
+        self.sorted.as_ref().map(|sorted| sorted.range_of_ids(ids))
+    }
+
+    fn range_lookup(&self, low: Bound<&Value>, high: Bound<&Value>) -> Result<Option<RangeMatch>> {
+        let Some(index) = &self.range else {
+            return Ok(None);
+        };
+        let (low_key, high_key) = match &self.dictionary {
+            Some(_) => match self.ids_in_range(low, high) {
+                IdSet::Range(ids) if ids.is_empty() => return Ok(Some(RangeMatch::default())),
+                IdSet::Range(ids) => (
+                    Bound::Included(u64::from(ids.start)),
+                    Bound::Excluded(u64::from(ids.end)),
+                ),
+                IdSet::Ids(_) => return Ok(None),
+            },
+            None => {
+                let key = |value: &Value| -> Option<u64> {
+                    match self.physical {
+                        PhysicalType::I32 | PhysicalType::I64 => match value {
+                            Value::Int(v) => Some(order_key_i64(i64::from(*v))),
+                            Value::Long(v) | Value::Timestamp(v) => Some(order_key_i64(*v)),
+                            _ => None,
+                        },
+                        PhysicalType::F32 | PhysicalType::F64 => match value {
+                            Value::Float(v) => Some(order_key_f64(f64::from(*v))),
+                            Value::Double(v) => Some(order_key_f64(*v)),
+                            Value::Int(v) => Some(order_key_f64(f64::from(*v))),
+                            Value::Long(v) => Some(order_key_f64(*v as f64)),
+                            _ => None,
+                        },
+                        PhysicalType::Bytes => None,
+                    }
+                };
+                let convert = |bound: Bound<&Value>| -> Option<Bound<u64>> {
+                    Some(match bound {
+                        Bound::Included(v) => Bound::Included(key(v)?),
+                        Bound::Excluded(v) => Bound::Excluded(key(v)?),
+                        Bound::Unbounded => Bound::Unbounded,
+                    })
+                };
+                match (convert(low), convert(high)) {
+                    (Some(low), Some(high)) => (low, high),
+                    // A literal the index cannot key (e.g. a float against an integer
+                    // column): let the caller scan instead.
+                    _ => return Ok(None),
+                }
+            }
+        };
+        index
+            .lookup(low_key, high_key)
+            .map(Some)
+            .map_err(|message| self.corrupt(message))
+    }
+
+    fn bloom_might_contain(&self, value: &Value) -> Option<bool> {
+        self.bloom.as_ref().map(|bloom| bloom.might_contain(value))
+    }
+
+    fn text_search(&self, query: &str) -> Result<Option<RoaringBitmap>> {
+        match &self.text {
+            None => Ok(None),
+            Some(text) => text.search(query).map(Some),
+        }
+    }
+
+    fn read_dict_ids(&self, docs: &[u32], out: &mut Vec<u32>) -> Result<()> {
+        let Forward::DictionarySingle { ids, bits } = &self.forward else {
+            return Err(Error::InvalidInput(format!(
+                "column has no single-value dictionary ids column=`{}`",
+                self.metadata.name
+            )));
+        };
+        let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
+        let rows = self.metadata_rows();
+        out.reserve(docs.len());
+        for doc in docs {
+            if *doc >= rows {
+                return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+            }
+            out.push(unpacker.get(*doc as usize));
+        }
+        Ok(())
+    }
+
+    fn read_mv_dict_ids(&self, doc: u32, out: &mut Vec<u32>) -> Result<()> {
+        let Forward::DictionaryMulti { ids, bits, .. } = &self.forward else {
+            return Err(Error::InvalidInput(format!(
+                "column is not multi-value column=`{}`",
+                self.metadata.name
+            )));
+        };
+        let (start, end) = self
+            .mv_range(doc)
+            .ok_or_else(|| Error::InvalidInput(format!("doc id out of range doc=`{doc}`")))?;
+        let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
+        out.extend((start..end).map(|element| unpacker.get(element)));
+        Ok(())
+    }
+
+    fn read_values(&self, docs: &[u32], out: &mut Vec<Value>) -> Result<()> {
+        out.reserve(docs.len());
+        match &self.forward {
+            Forward::DictionarySingle { .. } => {
+                let mut ids = Vec::with_capacity(docs.len());
+                self.read_dict_ids(docs, &mut ids)?;
+                for (doc, id) in docs.iter().zip(ids) {
+                    out.push(if self.is_null(*doc) { Value::Null } else { self.dictionary_value(id) });
+                }
+            }
+            Forward::DictionaryMulti { .. } => {
+                let mut ids = Vec::new();
+                for doc in docs {
+                    if self.is_null(*doc) {
+                        out.push(Value::Null);
+                        continue;
+                    }
+                    ids.clear();
+                    self.read_mv_dict_ids(*doc, &mut ids)?;
+                    out.push(Value::Array(ids.iter().map(|id| self.dictionary_value(*id)).collect()));
+                }
+            }
+            Forward::Raw(_) => {
+                let data_type = self.metadata.data_type;
+                self.for_each_raw(docs, |doc, bytes| {
+                    out.push(if self.is_null(doc) { Value::Null } else { raw_to_value(data_type, bytes) });
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn read_f64(&self, docs: &[u32], out: &mut Vec<f64>) -> Result<()> {
+        out.reserve(docs.len());
+        match (&self.forward, &self.dictionary) {
+            (Forward::DictionarySingle { ids, bits }, Some(dictionary)) => {
+                let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
+                let rows = self.metadata_rows();
+                for doc in docs {
+                    if *doc >= rows {
+                        return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+                    }
+                    out.push(dictionary.f64_at(unpacker.get(*doc as usize)));
+                }
+                Ok(())
+            }
+            (Forward::Raw(_), _) => {
+                let physical = self.physical;
+                self.for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes)))
+            }
+            _ => Err(Error::InvalidInput(format!(
+                "column is not a single-value numeric column column=`{}`",
+                self.metadata.name
+            ))),
+        }
+    }
+
+    fn read_i64(&self, docs: &[u32], out: &mut Vec<i64>) -> Result<()> {
+        out.reserve(docs.len());
+        match (&self.forward, &self.dictionary) {
+            (Forward::DictionarySingle { ids, bits }, Some(dictionary)) => {
+                let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
+                let rows = self.metadata_rows();
+                for doc in docs {
+                    if *doc >= rows {
+                        return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+                    }
+                    out.push(dictionary.i64_at(unpacker.get(*doc as usize)));
+                }
+                Ok(())
+            }
+            (Forward::Raw(_), _) => {
+                let physical = self.physical;
+                self.for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes) as i64))
+            }
+            _ => Err(Error::InvalidInput(format!(
+                "column is not a single-value numeric column column=`{}`",
+                self.metadata.name
+            ))),
+        }
+    }
+}
+
+impl ImmutableColumn {
+    fn metadata_rows(&self) -> u32 {
+        match &self.forward {
+            Forward::DictionarySingle { ids, bits } => {
+                if *bits == 0 {
+                    u32::MAX
+                } else {
+                    (((ids.len() - 8) * 8) / usize::from(*bits)) as u32
+                }
+            }
+            _ => u32::MAX,
+        }
+    }
+}
+
+fn raw_f64(physical: PhysicalType, bytes: &[u8]) -> f64 {
+    let mut array = [0u8; 8];
+    let width = bytes.len().min(8);
+    array[..width].copy_from_slice(&bytes[..width]);
+    match physical {
+        PhysicalType::I32 => f64::from(i32::from_le_bytes([array[0], array[1], array[2], array[3]])),
+        PhysicalType::I64 => i64::from_le_bytes(array) as f64,
+        PhysicalType::F32 => f64::from(f32::from_le_bytes([array[0], array[1], array[2], array[3]])),
+        PhysicalType::F64 => f64::from_le_bytes(array),
+        PhysicalType::Bytes => f64::NAN,
+    }
+}
+
+fn map_bound(bound: Bound<&Value>) -> Option<Bound<Probe>> {
+    Some(match bound {
+        Bound::Included(v) => Bound::Included(to_probe(v)?),
+        Bound::Excluded(v) => Bound::Excluded(to_probe(v)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+/// Shared handle type for segments held by servers.
+pub type SegmentHandle = Arc<dyn SegmentReader>;

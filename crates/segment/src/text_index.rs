@@ -1,0 +1,302 @@
+//! Text index: a tantivy index stored inside the segment file and read from it in place.
+//!
+//! Each row becomes one tantivy document with the text in field `t` (tokenized,
+//! with positions, so phrase queries work) and the segment doc id in fast field `d`.
+//! The tantivy files are packed into one section:
+//! `file_count u32 | per file: name_len u32, name, offset u64, length u64 | file bytes`
+//! (offsets relative to the start of the file bytes). At read time a read-only tantivy
+//! `Directory` serves slices of the mmap, so nothing is copied.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+use tantivy::collector::DocSetCollector;
+use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
+use tantivy::directory::{
+    Directory, DirectoryLock, FileHandle, Lock, FileSlice, OwnedBytes, RamDirectory, WatchCallback, WatchHandle,
+    WritePtr,
+};
+use tantivy::query::QueryParser;
+use tantivy::schema::{FAST, Field, Schema, TEXT};
+use tantivy::{Index, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument};
+
+use crate::format::ByteCursor;
+use crate::{Error, Result};
+
+const TEXT_FIELD: &str = "t";
+const DOC_FIELD: &str = "d";
+/// Indexing memory budget of the single tantivy writer thread.
+const WRITER_MEMORY_BYTES: usize = 64 << 20;
+
+fn text_schema() -> (Schema, Field, Field) {
+    let mut builder = Schema::builder();
+    let text = builder.add_text_field(TEXT_FIELD, TEXT);
+    let doc = builder.add_u64_field(DOC_FIELD, FAST);
+    (builder.build(), text, doc)
+}
+
+/// Builds a text index from rows given in segment doc order.
+pub struct TextIndexBuilder {
+    directory: RamDirectory,
+    index: Index,
+    writer: IndexWriter<TantivyDocument>,
+    text_field: Field,
+    doc_field: Field,
+}
+
+impl TextIndexBuilder {
+    pub fn new() -> Result<TextIndexBuilder> {
+        let (schema, text_field, doc_field) = text_schema();
+        let directory = RamDirectory::create();
+        let index = Index::create(directory.clone(), schema, IndexSettings::default())
+            .map_err(Error::TextIndex)?;
+        let writer = index
+            .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
+            .map_err(Error::TextIndex)?;
+        Ok(TextIndexBuilder {
+            directory,
+            index,
+            writer,
+            text_field,
+            doc_field,
+        })
+    }
+
+    /// Index the text of one row (NULL rows are simply not added).
+    pub fn add(&mut self, doc_id: u32, text: &str) -> Result<()> {
+        let mut document = TantivyDocument::default();
+        document.add_text(self.text_field, text);
+        document.add_u64(self.doc_field, u64::from(doc_id));
+        self.writer
+            .add_document(document)
+            .map_err(Error::TextIndex)?;
+        Ok(())
+    }
+
+    /// Commit and pack every tantivy file into one section.
+    pub fn finish(mut self) -> Result<Vec<u8>> {
+        self.writer.commit().map_err(Error::TextIndex)?;
+        self.writer
+            .wait_merging_threads()
+            .map_err(Error::TextIndex)?;
+        let metas = self.index.load_metas().map_err(Error::TextIndex)?;
+        let mut names: Vec<PathBuf> = metas.list_segment_files().into_iter().collect();
+        names.push(PathBuf::from("meta.json"));
+        names.sort();
+        let mut files = Vec::new();
+        for name in names {
+            let exists = self.directory.exists(&name).map_err(|error| {
+                Error::TextIndex(tantivy::TantivyError::from(error))
+            })?;
+            if !exists {
+                continue;
+            }
+            let bytes = self
+                .directory
+                .open_read(&name)
+                .and_then(|slice| {
+                    slice.read_bytes().map_err(|io_error| OpenReadError::IoError {
+                        io_error: Arc::new(io_error),
+                        filepath: name.clone(),
+                    })
+                })
+                .map_err(|error| Error::TextIndex(tantivy::TantivyError::from(error)))?;
+            files.push((name.to_string_lossy().into_owned(), bytes));
+        }
+        let mut header = Vec::new();
+        header.extend_from_slice(&(files.len() as u32).to_le_bytes());
+        let mut offset = 0u64;
+        for (name, bytes) in &files {
+            header.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            header.extend_from_slice(name.as_bytes());
+            header.extend_from_slice(&offset.to_le_bytes());
+            header.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            offset += bytes.len() as u64;
+        }
+        for (_, bytes) in &files {
+            header.extend_from_slice(bytes.as_slice());
+        }
+        Ok(header)
+    }
+}
+
+/// A read-only tantivy directory over slices of the segment file.
+#[derive(Clone, Debug)]
+struct SectionDirectory {
+    files: Arc<HashMap<PathBuf, FileSlice>>,
+}
+
+fn read_only_error(path: &Path) -> io::Error {
+    io::Error::other(format!(
+        "text index inside a segment is read-only path=`{}`",
+        path.display()
+    ))
+}
+
+impl Directory for SectionDirectory {
+    fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
+        let slice = self.open_read(path)?;
+        Ok(Arc::new(slice))
+    }
+
+    fn open_read(&self, path: &Path) -> Result<FileSlice, OpenReadError> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| OpenReadError::FileDoesNotExist(path.to_path_buf()))
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), DeleteError> {
+        Err(DeleteError::IoError {
+            io_error: Arc::new(read_only_error(path)),
+            filepath: path.to_path_buf(),
+        })
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
+        Ok(self.files.contains_key(path))
+    }
+
+    fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
+        Err(OpenWriteError::IoError {
+            io_error: Arc::new(read_only_error(path)),
+            filepath: path.to_path_buf(),
+        })
+    }
+
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
+        let slice = self.open_read(path)?;
+        let bytes = slice.read_bytes().map_err(|io_error| OpenReadError::IoError {
+            io_error: Arc::new(io_error),
+            filepath: path.to_path_buf(),
+        })?;
+        Ok(bytes.as_slice().to_vec())
+    }
+
+    fn atomic_write(&self, path: &Path, _data: &[u8]) -> io::Result<()> {
+        Err(read_only_error(path))
+    }
+
+    fn sync_directory(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Readers take tantivy's meta lock; nothing can write here, so the lock is a no-op.
+    fn acquire_lock(&self, _lock: &Lock) -> Result<DirectoryLock, LockError> {
+        Ok(DirectoryLock::from(Box::new(())))
+    }
+
+    fn watch(&self, _callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        Ok(WatchHandle::empty())
+    }
+}
+
+/// An opened text index.
+#[derive(Clone)]
+pub struct TextIndex {
+    index: Index,
+    reader: tantivy::IndexReader,
+    text_field: Field,
+}
+
+impl TextIndex {
+    /// Open the packed section; `Err` holds a message for a corruption error.
+    pub fn open(data: OwnedBytes) -> Result<TextIndex, String> {
+        let mut cursor = ByteCursor::new(data.as_slice());
+        let truncated = || "text index file table is truncated".to_string();
+        let count = cursor.u32().ok_or_else(truncated)?;
+        let mut entries = Vec::new();
+        for _ in 0..count {
+            let name_len = cursor.u32().ok_or_else(truncated)? as usize;
+            let name = cursor.take(name_len).ok_or_else(truncated)?;
+            let name = std::str::from_utf8(name).map_err(|_| "text index file name is not UTF-8")?;
+            let offset = cursor.u64().ok_or_else(truncated)?;
+            let length = cursor.u64().ok_or_else(truncated)?;
+            entries.push((PathBuf::from(name), offset, length));
+        }
+        let data_start = data.len() - cursor.remaining();
+        let data_len = cursor.remaining() as u64;
+        let mut files = HashMap::new();
+        for (name, offset, length) in entries {
+            let end = offset
+                .checked_add(length)
+                .filter(|end| *end <= data_len)
+                .ok_or("text index file runs past its section")?;
+            let start = data_start + offset as usize;
+            let slice = FileSlice::new(Arc::new(data.slice(start..data_start + end as usize)));
+            files.insert(name, slice);
+        }
+        let directory = SectionDirectory {
+            files: Arc::new(files),
+        };
+        let index = Index::open(directory).map_err(|error| format!("text index: {error}"))?;
+        let text_field = index
+            .schema()
+            .get_field(TEXT_FIELD)
+            .map_err(|error| format!("text index: {error}"))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|error: tantivy::TantivyError| format!("text index: {error}"))?;
+        Ok(TextIndex {
+            index,
+            reader,
+            text_field,
+        })
+    }
+
+    /// Docs matching a tantivy query string (`foo AND bar`, `"a phrase"`, `pre*`).
+    pub fn search(&self, query: &str) -> Result<RoaringBitmap> {
+        let parser = QueryParser::for_index(&self.index, vec![self.text_field]);
+        let parsed = parser
+            .parse_query(query)
+            .map_err(|error| Error::TextQuery(format!("{error} query=`{query}`")))?;
+        let searcher = self.reader.searcher();
+        let addresses = searcher
+            .search(&parsed, &DocSetCollector)
+            .map_err(Error::TextIndex)?;
+        let mut columns = HashMap::new();
+        let mut docs = RoaringBitmap::new();
+        for address in addresses {
+            let column = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(
+                    searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .u64(DOC_FIELD)
+                        .map_err(Error::TextIndex)?,
+                ),
+            };
+            if let Some(doc) = column.first(address.doc_id) {
+                docs.insert(doc as u32);
+            }
+        }
+        Ok(docs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_text_index_roundtrip_in_place() {
+        let mut builder = TextIndexBuilder::new().expect("builder");
+        let texts = ["quick brown fox", "lazy dog", "the quick dog", "special requests"];
+        for (doc, text) in texts.iter().enumerate() {
+            builder.add(doc as u32 * 2, text).expect("add");
+        }
+        let packed = builder.finish().expect("finish");
+        let index = TextIndex::open(OwnedBytes::new(packed)).expect("open");
+        let hits: Vec<u32> = index.search("quick").expect("search").iter().collect();
+        assert_eq!(hits, vec![0, 4]);
+        let phrase: Vec<u32> = index.search("\"quick dog\"").expect("search").iter().collect();
+        assert_eq!(phrase, vec![4]);
+        assert!(index.search("AND (").is_err());
+    }
+}
