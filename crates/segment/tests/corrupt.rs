@@ -1,0 +1,132 @@
+//! The corrupt-file corpus: every byte flip and every truncation of a segment is
+//! rejected with a clear error, and the golden file of each format version still reads.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use tantivy::directory::OwnedBytes;
+use tessera_segment::{ErrorKind, ImmutableSegment, SegmentReader, Value};
+
+use common::{build, schema, table};
+
+const SCHEMA: &str = r#"{"schemaName":"golden",
+  "dimensionFieldSpecs":[
+    {"name":"city","dataType":"STRING"},
+    {"name":"tags","dataType":"STRING","singleValueField":false},
+    {"name":"note","dataType":"STRING"},
+    {"name":"flag","dataType":"BOOLEAN"}],
+  "metricFieldSpecs":[{"name":"amount","dataType":"DOUBLE"},{"name":"qty","dataType":"INT"}],
+  "dateTimeFieldSpecs":[{"name":"ts","dataType":"TIMESTAMP","format":"1:MILLISECONDS:TIMESTAMP","granularity":"1:MILLISECONDS"}]}"#;
+
+const TABLE: &str = r#"{"tableName":"golden","tableType":"OFFLINE",
+  "segmentsConfig":{"timeColumnName":"ts"},
+  "tableIndexConfig":{"sortedColumn":["city"],"invertedIndexColumns":["tags","qty"],
+    "rangeIndexColumns":["amount","qty"],"bloomFilterColumns":["city"],"noDictionaryColumns":["amount","note"]},
+  "fieldConfigList":[{"name":"note","encodingType":"RAW","indexTypes":["TEXT"]}]}"#;
+
+fn rows() -> Vec<Vec<Value>> {
+    let cities = ["Oslo", "Lima", "Kyiv", "Pune"];
+    (0..40i64)
+        .map(|i| {
+            vec![
+                if i % 7 == 3 { Value::Null } else { Value::String(cities[(i % 4) as usize].into()) },
+                Value::Array((0..(i % 3)).map(|t| Value::String(format!("t{t}"))).collect()),
+                Value::String(format!("note {i} special requests")),
+                Value::Boolean(i % 2 == 0),
+                Value::Double(i as f64 * 1.25),
+                if i % 5 == 0 { Value::Null } else { Value::Int((i % 9) as i32) },
+                Value::Timestamp(1_700_000_000_000 + i * 60_000),
+            ]
+        })
+        .collect()
+}
+
+fn golden_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/v1/golden.tseg")
+}
+
+fn fresh_segment_bytes() -> Vec<u8> {
+    let schema = schema(SCHEMA);
+    let table = table(TABLE, &schema);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("golden.tseg");
+    build(&schema, &table, &rows(), &path);
+    std::fs::read(&path).expect("read back")
+}
+
+fn check_contents(segment: &ImmutableSegment) {
+    assert_eq!(segment.num_docs(), 40);
+    let metadata = segment.metadata();
+    assert_eq!(metadata.min_time, Some(1_700_000_000_000));
+    assert_eq!(metadata.max_time, Some(1_700_000_000_000 + 39 * 60_000));
+    let city = segment.column("city").expect("city");
+    assert_eq!(city.cardinality(), Some(4));
+    let lima = city.lookup(&Value::String("Lima".into())).expect("Lima in dictionary");
+    assert_eq!(city.sorted_doc_range(lima..lima + 1).map(|r| r.len()), Some(9));
+    let note = segment.column("note").expect("note");
+    assert_eq!(note.text_search("special").expect("search").map(|b| b.len()), Some(40));
+    let mut values = Vec::new();
+    note.read_values(&[0], &mut values).expect("read");
+    assert!(matches!(&values[0], Value::String(s) if s.ends_with("special requests")));
+}
+
+#[test]
+fn test_fresh_segment_reads() {
+    let bytes = fresh_segment_bytes();
+    let segment = ImmutableSegment::open_bytes(Path::new("fresh"), OwnedBytes::new(bytes)).expect("open");
+    check_contents(&segment);
+}
+
+/// Set TESSERA_WRITE_GOLDEN=1 to regenerate the golden file after a deliberate format change
+/// (which also needs a new FORMAT_VERSION and a new test-data/vN directory).
+#[test]
+fn test_golden_file_of_format_v1_reads() {
+    if std::env::var_os("TESSERA_WRITE_GOLDEN").is_some() {
+        std::fs::write(golden_path(), fresh_segment_bytes()).expect("write golden");
+    }
+    let segment = ImmutableSegment::open(&golden_path()).expect("golden file opens");
+    check_contents(&segment);
+}
+
+fn assert_rejected(bytes: Vec<u8>, what: &str) {
+    match ImmutableSegment::open_bytes(Path::new("corpus"), OwnedBytes::new(bytes)) {
+        Ok(_) => panic!("{what}: a damaged file opened"),
+        Err(error) => {
+            assert_eq!(error.kind(), ErrorKind::Corrupt, "{what}: {error}");
+            assert!(!error.to_string().is_empty());
+        }
+    }
+}
+
+#[test]
+fn test_every_byte_flip_is_rejected() {
+    let original = std::fs::read(golden_path()).expect("golden");
+    for position in 0..original.len() {
+        for mask in [0x01u8, 0x80] {
+            let mut damaged = original.clone();
+            damaged[position] ^= mask;
+            assert_rejected(damaged, &format!("flip {mask:#x} at byte {position}"));
+        }
+    }
+}
+
+#[test]
+fn test_every_truncation_is_rejected() {
+    let original = std::fs::read(golden_path()).expect("golden");
+    for length in 0..original.len() {
+        assert_rejected(original[..length].to_vec(), &format!("truncated to {length} bytes"));
+    }
+    let mut extended = original.clone();
+    extended.push(0);
+    assert_rejected(extended, "one byte appended");
+}
+
+#[test]
+fn test_garbage_and_empty_files_are_rejected() {
+    assert_rejected(Vec::new(), "empty");
+    assert_rejected(vec![0u8; 4096], "zeros");
+    assert_rejected((0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(), "noise");
+    let missing = ImmutableSegment::open(Path::new("/nonexistent/x.tseg")).err().expect("missing file fails");
+    assert_eq!(missing.kind(), ErrorKind::Internal);
+}
