@@ -41,8 +41,11 @@ impl VarBytes {
     /// Append one value. Fails when the batch's byte buffer would pass 4 GiB.
     pub fn push(&mut self, value: &[u8]) -> Result<()> {
         self.data.extend_from_slice(value);
-        let end = u32::try_from(self.data.len())
-            .map_err(|_| Error::InvalidInput("a batch holds more than 4 GiB of bytes in one column; use smaller batches".into()))?;
+        let end = u32::try_from(self.data.len()).map_err(|_| {
+            Error::InvalidInput(
+                "a batch holds more than 4 GiB of bytes in one column; use smaller batches".into(),
+            )
+        })?;
         self.offsets.push(end);
         Ok(())
     }
@@ -57,7 +60,10 @@ pub enum ColumnData {
     F64(Vec<f64>),
     Bytes(VarBytes),
     /// Multi-value cells: cell `i` holds `values[offsets[i]..offsets[i + 1]]`.
-    Multi { offsets: Vec<u32>, values: Box<ColumnData> },
+    Multi {
+        offsets: Vec<u32>,
+        values: Box<ColumnData>,
+    },
 }
 
 impl ColumnData {
@@ -186,7 +192,9 @@ impl ColumnValues {
         let row = self.data.len();
         self.data.push_value(value)?;
         if value.is_null() {
-            self.nulls.get_or_insert_with(|| vec![false; row]).push(true);
+            self.nulls
+                .get_or_insert_with(|| vec![false; row])
+                .push(true);
         } else if let Some(flags) = &mut self.nulls {
             flags.push(false);
         }
@@ -272,7 +280,10 @@ impl ColumnBatch {
                 )));
             }
             if column.data.len() != self.num_rows
-                || column.nulls.as_ref().is_some_and(|n| n.len() != self.num_rows)
+                || column
+                    .nulls
+                    .as_ref()
+                    .is_some_and(|n| n.len() != self.num_rows)
             {
                 return Err(Error::InvalidInput(format!(
                     "batch column has the wrong number of rows column=`{}`",

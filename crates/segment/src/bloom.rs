@@ -32,7 +32,13 @@ fn mix(mut z: u64) -> u64 {
 /// JSON and bytes as themselves. `None` for NULL and arrays.
 pub fn canonical_bytes(value: &Value) -> Option<Vec<u8>> {
     let float = |v: f64| {
-        let v = if v == 0.0 { 0.0 } else if v.is_nan() { f64::NAN } else { v };
+        let v = if v == 0.0 {
+            0.0
+        } else if v.is_nan() {
+            f64::NAN
+        } else {
+            v
+        };
         v.to_le_bytes().to_vec()
     };
     Some(match value {
@@ -147,7 +153,9 @@ mod tests {
         assert!((0..1000).all(|i| filter.might_contain(&Value::Long(i))));
         // An INT probe matches a LONG entry of the same value.
         assert!(filter.might_contain(&Value::Int(7)));
-        let false_positives = (1000..11000).filter(|i| filter.might_contain(&Value::Long(*i))).count();
+        let false_positives = (1000..11000)
+            .filter(|i| filter.might_contain(&Value::Long(*i)))
+            .count();
         assert!(false_positives < 300, "false positives: {false_positives}");
     }
 }

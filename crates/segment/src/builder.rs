@@ -98,7 +98,11 @@ impl SegmentBuilder {
         column.seal_dictionary();
         let cardinality = column.sealed_cardinality()?;
         let keys: Vec<u32> = (0..self.rows)
-            .map(|row| column.final_id_of_input_row(row).unwrap_or(cardinality as u32))
+            .map(|row| {
+                column
+                    .final_id_of_input_row(row)
+                    .unwrap_or(cardinality as u32)
+            })
             .collect();
         let mut starts = vec![0u32; cardinality + 2];
         for key in &keys {
@@ -133,11 +137,14 @@ impl SegmentBuilder {
             permutation: permutation.as_deref(),
             inverse: inverse.as_deref(),
         };
-        let temporary = temporary_path(path);
-        let mut writer = SegmentFileWriter::create(&temporary)?;
+        let temporary = TemporaryFile(temporary_path(path));
+        let mut writer = SegmentFileWriter::create(&temporary.0)?;
         let mut columns = Vec::with_capacity(self.columns.len());
         for column in std::mem::take(&mut self.columns) {
+            let started = std::time::Instant::now();
+            let name = column.name().to_string();
             columns.push(column.write(&mut writer, order)?);
+            tracing::debug!(column = %name, elapsed_ms = started.elapsed().as_millis() as u64, "column written");
         }
         let time_column = self
             .table
@@ -147,7 +154,12 @@ impl SegmentBuilder {
         let (min_time, max_time) = time_column
             .as_ref()
             .and_then(|name| columns.iter().find(|c| &c.name == name))
-            .filter(|c| matches!(c.data_type, DataType::Timestamp | DataType::Long | DataType::Int))
+            .filter(|c| {
+                matches!(
+                    c.data_type,
+                    DataType::Timestamp | DataType::Long | DataType::Int
+                )
+            })
             .map_or((None, None), |c| (c.min.as_i64(), c.max.as_i64()));
         let creation_time_ms = if options.creation_time_ms == 0 {
             now_ms()
@@ -179,13 +191,15 @@ impl SegmentBuilder {
             columns,
             sections: writer.sections().to_vec(),
         };
-        let json = serde_json::to_vec(&metadata)
-            .map_err(|error| Error::InvalidInput(format!("metadata does not serialize: {error}")))?;
+        let json = serde_json::to_vec(&metadata).map_err(|error| {
+            Error::InvalidInput(format!("metadata does not serialize: {error}"))
+        })?;
         let bytes = writer.finish(&json)?;
-        std::fs::rename(&temporary, path).map_err(|source| Error::Io {
+        std::fs::rename(&temporary.0, path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
+        sync_parent_directory(path)?;
         Ok(BuildSummary {
             path: path.to_path_buf(),
             bytes,
@@ -194,10 +208,37 @@ impl SegmentBuilder {
     }
 }
 
+/// The file being written; removed if the build fails before it is renamed into place.
+struct TemporaryFile(PathBuf);
+
+impl Drop for TemporaryFile {
+    fn drop(&mut self) {
+        // After a successful rename the path no longer exists and this is a no-op.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".tmp");
     path.with_file_name(name)
+}
+
+/// Make the rename durable: fsync the directory that holds the new name.
+fn sync_parent_directory(path: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)
+        .and_then(|directory| directory.sync_all())
+        .map_err(|source| Error::Io {
+            path: parent.to_path_buf(),
+            source,
+        })
 }
 
 fn now_ms() -> i64 {

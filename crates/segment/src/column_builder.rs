@@ -17,7 +17,9 @@ use crate::hll::{HyperLogLog, hash_bytes};
 use crate::id_vec::IdVec;
 use crate::inverted::{Postings, encode_bitmap, encode_inverted, encode_sorted};
 use crate::metadata::{ColumnMetadata, Encoding};
-use crate::raw_forward::{ChunkBuffer, CompressedChunk, chunk_rows_for, compress_chunk, encode_chunks};
+use crate::raw_forward::{
+    ChunkBuffer, CompressedChunk, chunk_rows_for, compress_chunk, encode_chunks,
+};
 use crate::raw_reorder::{RawSink, RawValueRef, reorder_chunks, replay_chunks};
 use crate::text_index::TextIndexBuilder;
 use crate::value::PhysicalType;
@@ -164,20 +166,35 @@ impl ColumnBuilder {
                 mv_ends,
                 ..
             } => match (&values.data, mv_ends) {
-                (ColumnData::Multi { offsets, values: elements }, Some(ends)) => {
+                (
+                    ColumnData::Multi {
+                        offsets,
+                        values: elements,
+                    },
+                    Some(ends),
+                ) => {
                     let mut total = ends.last().copied().unwrap_or(0);
                     for row in 0..num_rows {
                         let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
                         for element in start..end {
                             ids.push(dictionary_id(dictionary, elements, element));
                         }
-                        total += (end - start) as u32;
+                        total = total.checked_add((end - start) as u32).ok_or_else(|| {
+                            Error::InvalidInput(format!(
+                                "column holds more than 4G multi-value elements; split the input column=`{}`",
+                                self.field.name
+                            ))
+                        })?;
                         ends.push(total);
                     }
                 }
                 (data, None) => {
                     for row in 0..num_rows {
-                        let id = if is_null(row) { 0 } else { dictionary_id(dictionary, data, row) };
+                        let id = if is_null(row) {
+                            0
+                        } else {
+                            dictionary_id(dictionary, data, row)
+                        };
                         ids.push(id);
                     }
                 }
@@ -197,36 +214,72 @@ impl ColumnBuilder {
                 max,
             } => {
                 let physical = self.physical;
-                for row in 0..num_rows {
-                    let null = is_null(row);
-                    let value_bytes: std::borrow::Cow<[u8]> = match &values.data {
-                        ColumnData::I32(v) => v[row].to_le_bytes().to_vec().into(),
-                        ColumnData::I64(v) => v[row].to_le_bytes().to_vec().into(),
-                        ColumnData::F32(v) => v[row].to_le_bytes().to_vec().into(),
-                        ColumnData::F64(v) => v[row].to_le_bytes().to_vec().into(),
-                        ColumnData::Bytes(v) => v.get(row).into(),
-                        ColumnData::Multi { .. } => {
-                            return Err(Error::InvalidInput(format!(
-                                "multi-value data for a raw column column=`{}`",
-                                self.field.name
-                            )));
-                        }
-                    };
+                let mut push = |null: bool, value_bytes: &[u8]| -> Result<()> {
                     if physical == PhysicalType::Bytes {
-                        buffer.push_bytes(if null { &[] } else { &value_bytes });
+                        buffer.push_bytes(if null { &[] } else { value_bytes });
                     } else {
-                        buffer.push_fixed(&value_bytes);
+                        buffer.push_fixed(value_bytes);
                     }
                     if !null {
-                        let canonical = canonical_raw(physical, &value_bytes);
-                        hll.insert_hash(hash_bytes(&canonical));
-                        update_min_max(physical, min, max, &value_bytes);
+                        hll.insert_hash(hash_bytes(&canonical_raw(physical, value_bytes)));
+                        update_min_max(physical, min, max, value_bytes);
                     }
                     if buffer.rows == *chunk_rows {
                         chunks.push(compress_chunk(buffer, physical)?);
                         buffer.clear();
                     }
+                    Ok(())
+                };
+                match &values.data {
+                    ColumnData::I32(v) => {
+                        for (row, value) in v.iter().enumerate().take(num_rows) {
+                            push(is_null(row), &value.to_le_bytes())?;
+                        }
+                    }
+                    ColumnData::I64(v) => {
+                        for (row, value) in v.iter().enumerate().take(num_rows) {
+                            push(is_null(row), &value.to_le_bytes())?;
+                        }
+                    }
+                    ColumnData::F32(v) => {
+                        for (row, value) in v.iter().enumerate().take(num_rows) {
+                            push(is_null(row), &value.to_le_bytes())?;
+                        }
+                    }
+                    ColumnData::F64(v) => {
+                        for (row, value) in v.iter().enumerate().take(num_rows) {
+                            push(is_null(row), &value.to_le_bytes())?;
+                        }
+                    }
+                    ColumnData::Bytes(v) => {
+                        for row in 0..num_rows {
+                            push(is_null(row), v.get(row))?;
+                        }
+                    }
+                    ColumnData::Multi { .. } => {
+                        return Err(Error::InvalidInput(format!(
+                            "multi-value data for a raw column column=`{}`",
+                            self.field.name
+                        )));
+                    }
                 }
+            }
+        }
+        if let Storage::Dictionary {
+            dictionary,
+            mv_ends,
+            ..
+        } = &self.storage
+        {
+            let too_many_elements = mv_ends
+                .as_ref()
+                .and_then(|ends| ends.last())
+                .is_some_and(|total| *total > u32::MAX - (1 << 24));
+            if dictionary.value_bytes() > u32::MAX as usize || too_many_elements {
+                return Err(Error::InvalidInput(format!(
+                    "column holds more than 4 GiB of distinct values or 4G multi-value elements; split the input into smaller segments column=`{}`",
+                    self.field.name
+                )));
             }
         }
         self.rows += num_rows as u32;
@@ -270,14 +323,22 @@ impl ColumnBuilder {
     }
 
     /// Write every section of the column and return its metadata.
-    pub fn write(mut self, writer: &mut SegmentFileWriter, order: RowOrder<'_>) -> Result<ColumnMetadata> {
+    pub fn write(
+        mut self,
+        writer: &mut SegmentFileWriter,
+        order: RowOrder<'_>,
+    ) -> Result<ColumnMetadata> {
         self.seal_dictionary();
         let output_nulls = order.output_bitmap(&self.nulls);
         let mut metadata = ColumnMetadata {
             name: self.field.name.clone(),
             data_type: self.field.data_type,
             single_value: self.field.single_value,
-            encoding: if self.config.dictionary { Encoding::Dictionary } else { Encoding::Raw },
+            encoding: if self.config.dictionary {
+                Encoding::Dictionary
+            } else {
+                Encoding::Raw
+            },
             cardinality: 0,
             cardinality_is_estimate: false,
             bits_per_id: 0,
@@ -309,7 +370,16 @@ impl ColumnBuilder {
                 mv_ends,
                 sealed: Some((encoded, remap)),
                 ..
-            } => self.write_dictionary_column(writer, order, &output_nulls, ids, mv_ends, encoded, remap, &mut metadata)?,
+            } => self.write_dictionary_column(
+                writer,
+                order,
+                &output_nulls,
+                ids,
+                mv_ends,
+                encoded,
+                remap,
+                &mut metadata,
+            )?,
             Storage::Dictionary { sealed: None, .. } => {
                 return Err(Error::InvalidInput("dictionary was not sealed".into()));
             }
@@ -330,20 +400,37 @@ impl ColumnBuilder {
                 metadata.chunk_rows = chunk_rows;
                 metadata.min = self.raw_json(min.as_deref());
                 metadata.max = self.raw_json(max.as_deref());
-                self.write_raw_column(writer, order, &output_nulls, chunks, chunk_rows, metadata.cardinality, &mut metadata)?;
+                self.write_raw_column(
+                    writer,
+                    order,
+                    &output_nulls,
+                    chunks,
+                    chunk_rows,
+                    metadata.cardinality,
+                    &mut metadata,
+                )?;
             }
         }
         if !output_nulls.is_empty() {
-            metadata.index_bytes += writer.write_section(&self.field.name, SectionKind::Nulls, &encode_bitmap(&output_nulls))?;
+            metadata.index_bytes += writer.write_section(
+                &self.field.name,
+                SectionKind::Nulls,
+                &encode_bitmap(&output_nulls),
+            )?;
         }
         Ok(metadata)
     }
 
     fn raw_json(&self, bytes: Option<&[u8]>) -> serde_json::Value {
-        bytes.map_or(serde_json::Value::Null, |b| raw_to_value(self.field.data_type, b).to_json())
+        bytes.map_or(serde_json::Value::Null, |b| {
+            raw_to_value(self.field.data_type, b).to_json()
+        })
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one call site; the pieces of a dictionary column")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the pieces of a dictionary column"
+    )]
     fn write_dictionary_column(
         &self,
         writer: &mut SegmentFileWriter,
@@ -358,47 +445,76 @@ impl ColumnBuilder {
         let name = &self.field.name;
         let cardinality = remap.len();
         let bits = bits_for_cardinality(cardinality as u64);
-        let dictionary = Dictionary::open(self.field.data_type, cardinality, OwnedBytes::new(encoded))
-            .map_err(Error::InvalidInput)?;
+        let dictionary =
+            Dictionary::open(self.field.data_type, cardinality, OwnedBytes::new(encoded))
+                .map_err(Error::InvalidInput)?;
         metadata.cardinality = cardinality as u64;
         metadata.bits_per_id = bits;
         if cardinality > 0 {
             metadata.min = dictionary.value(0).to_json();
             metadata.max = dictionary.value(cardinality as u32 - 1).to_json();
         }
-        metadata.bytes += writer.write_section(name, SectionKind::Dictionary, dictionary_bytes(&dictionary))?;
+        metadata.bytes +=
+            writer.write_section(name, SectionKind::Dictionary, dictionary_bytes(&dictionary))?;
         let rows = self.rows;
         let final_id = |input_element: usize| remap[ids.get(input_element) as usize];
         // (id, doc) pairs in ascending doc order, for postings.
         let postings = match &mv_ends {
             None => {
+                let null_flags: Option<Vec<bool>> = (!output_nulls.is_empty()).then(|| {
+                    let mut flags = vec![false; rows as usize];
+                    for doc in output_nulls {
+                        flags[doc as usize] = true;
+                    }
+                    flags
+                });
+                let is_null = |doc: usize| null_flags.as_ref().is_some_and(|flags| flags[doc]);
+                let output_ids: Vec<u32> = (0..rows)
+                    .map(|doc| {
+                        if is_null(doc as usize) {
+                            0
+                        } else {
+                            final_id(order.input_row(doc) as usize)
+                        }
+                    })
+                    .collect();
                 let mut packer = BitPacker::new(bits, rows as usize);
                 let mut sorted = true;
                 let mut previous = 0u32;
-                for doc in 0..rows {
-                    let input = order.input_row(doc);
-                    let id = if self.nulls.contains(input) { 0 } else { final_id(input as usize) };
-                    if !self.nulls.contains(input) {
-                        sorted &= id >= previous;
-                        previous = id;
+                for (doc, id) in output_ids.iter().enumerate() {
+                    if !is_null(doc) {
+                        sorted &= *id >= previous;
+                        previous = *id;
                     }
-                    packer.push(id);
+                    packer.push(*id);
                 }
-                metadata.is_sorted = sorted && self.nulls.is_empty();
-                metadata.bytes += writer.write_section(name, SectionKind::Forward, &packer.finish())?;
-                let needs_postings = self.config.inverted || self.config.range || self.config.sorted;
-                needs_postings.then(|| {
-                    Postings::build(
-                        cardinality,
-                        (0..rows).filter_map(|doc| {
-                            let input = order.input_row(doc);
-                            (!self.nulls.contains(input)).then(|| (final_id(input as usize), doc))
-                        }),
-                    )
-                })
+                metadata.is_sorted = sorted && null_flags.is_none();
+                metadata.bytes +=
+                    writer.write_section(name, SectionKind::Forward, &packer.finish())?;
+                if self.config.text {
+                    let mut text = TextIndexBuilder::new()?;
+                    for (doc, id) in output_ids.iter().enumerate() {
+                        if !is_null(doc) {
+                            add_text(&mut text, doc as u32, dictionary.bytes_at(*id))?;
+                        }
+                    }
+                    metadata.index_bytes +=
+                        writer.write_section(name, SectionKind::Text, &text.finish()?)?;
+                    metadata.indexes.push("text".into());
+                }
+                let needs_postings =
+                    self.config.inverted || self.config.range || self.config.sorted;
+                needs_postings
+                    .then(|| Postings::from_ids(cardinality, &output_ids, null_flags.as_deref()))
             }
             Some(ends) => {
-                let start_of = |row: u32| if row == 0 { 0 } else { ends[row as usize - 1] as usize };
+                let start_of = |row: u32| {
+                    if row == 0 {
+                        0
+                    } else {
+                        ends[row as usize - 1] as usize
+                    }
+                };
                 let end_of = |row: u32| ends[row as usize] as usize;
                 let total = ends.last().copied().unwrap_or(0);
                 let mut forward = Vec::with_capacity(4 * (rows as usize + 1));
@@ -423,7 +539,8 @@ impl ColumnBuilder {
                         cardinality,
                         (0..rows).flat_map(|doc| {
                             let input = order.input_row(doc);
-                            (start_of(input)..end_of(input)).map(move |element| (final_id(element), doc))
+                            (start_of(input)..end_of(input))
+                                .map(move |element| (final_id(element), doc))
                         }),
                     )
                 })
@@ -440,11 +557,16 @@ impl ColumnBuilder {
                         }
                     })
                     .collect();
-                metadata.index_bytes += writer.write_section(name, SectionKind::Sorted, &encode_sorted(&ranges))?;
+                metadata.index_bytes +=
+                    writer.write_section(name, SectionKind::Sorted, &encode_sorted(&ranges))?;
                 metadata.indexes.push("sorted".into());
             }
             if self.config.inverted {
-                metadata.index_bytes += writer.write_section(name, SectionKind::Inverted, &encode_inverted(postings))?;
+                metadata.index_bytes += writer.write_section(
+                    name,
+                    SectionKind::Inverted,
+                    &encode_inverted(postings),
+                )?;
                 metadata.indexes.push("inverted".into());
             }
             if self.config.range {
@@ -460,33 +582,34 @@ impl ColumnBuilder {
                     bloom.insert(&canonical);
                 }
             }
-            metadata.index_bytes += writer.write_section(name, SectionKind::Bloom, &bloom.finish())?;
+            metadata.index_bytes +=
+                writer.write_section(name, SectionKind::Bloom, &bloom.finish())?;
             metadata.indexes.push("bloom".into());
         }
-        if self.config.text {
+        if let (true, Some(ends)) = (self.config.text, &mv_ends) {
             let mut text = TextIndexBuilder::new()?;
             for doc in 0..rows {
-                if output_nulls.contains(doc) {
-                    continue;
-                }
                 let input = order.input_row(doc);
-                match &mv_ends {
-                    None => add_text(&mut text, doc, dictionary.bytes_at(final_id(input as usize)))?,
-                    Some(ends) => {
-                        let start = if input == 0 { 0 } else { ends[input as usize - 1] as usize };
-                        for element in start..ends[input as usize] as usize {
-                            add_text(&mut text, doc, dictionary.bytes_at(final_id(element)))?;
-                        }
-                    }
+                let start = if input == 0 {
+                    0
+                } else {
+                    ends[input as usize - 1] as usize
+                };
+                for element in start..ends[input as usize] as usize {
+                    add_text(&mut text, doc, dictionary.bytes_at(final_id(element)))?;
                 }
             }
-            metadata.index_bytes += writer.write_section(name, SectionKind::Text, &text.finish()?)?;
+            metadata.index_bytes +=
+                writer.write_section(name, SectionKind::Text, &text.finish()?)?;
             metadata.indexes.push("text".into());
         }
         Ok(())
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one call site; the pieces of a raw column")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the pieces of a raw column"
+    )]
     fn write_raw_column(
         &self,
         writer: &mut SegmentFileWriter,
@@ -501,14 +624,28 @@ impl ColumnBuilder {
         let mut sink = RawSink {
             physical: self.physical,
             nulls: output_nulls,
-            text: if self.config.text { Some(TextIndexBuilder::new()?) } else { None },
-            bloom: self.config.bloom.then(|| BloomBuilder::new(cardinality_estimate)),
+            text: if self.config.text {
+                Some(TextIndexBuilder::new()?)
+            } else {
+                None
+            },
+            bloom: self
+                .config
+                .bloom
+                .then(|| BloomBuilder::new(cardinality_estimate)),
             range_keys: self.config.range.then(Vec::new),
             sorted: true,
             previous: None,
         };
         let chunks = match order.inverse {
-            Some(inverse) => reorder_chunks(chunks, self.physical, chunk_rows, self.rows, inverse, &mut sink)?,
+            Some(inverse) => reorder_chunks(
+                chunks,
+                self.physical,
+                chunk_rows,
+                self.rows,
+                inverse,
+                &mut sink,
+            )?,
             None => {
                 if sink.needs_values() {
                     replay_chunks(&chunks, self.physical, chunk_rows, self.rows, &mut sink)?;
@@ -517,7 +654,8 @@ impl ColumnBuilder {
             }
         };
         metadata.is_sorted = sink.sorted && sink.previous.is_some() && output_nulls.is_empty();
-        metadata.bytes += writer.write_section(name, SectionKind::Forward, &encode_chunks(&chunks))?;
+        metadata.bytes +=
+            writer.write_section(name, SectionKind::Forward, &encode_chunks(&chunks))?;
         drop(chunks);
         if let Some(keys) = sink.range_keys.take() {
             let encoded = range_index::build_from_keys(keys, self.rows as usize);
@@ -525,11 +663,13 @@ impl ColumnBuilder {
             metadata.indexes.push("range".into());
         }
         if let Some(bloom) = sink.bloom.take() {
-            metadata.index_bytes += writer.write_section(name, SectionKind::Bloom, &bloom.finish())?;
+            metadata.index_bytes +=
+                writer.write_section(name, SectionKind::Bloom, &bloom.finish())?;
             metadata.indexes.push("bloom".into());
         }
         if let Some(text) = sink.text.take() {
-            metadata.index_bytes += writer.write_section(name, SectionKind::Text, &text.finish()?)?;
+            metadata.index_bytes +=
+                writer.write_section(name, SectionKind::Text, &text.finish()?)?;
             metadata.indexes.push("text".into());
         }
         Ok(())
@@ -557,37 +697,70 @@ fn dictionary_id(dictionary: &mut DictionaryBuilder, data: &ColumnData, index: u
     }
 }
 
-/// Canonical hashing bytes of a raw value, matching [`crate::bloom::canonical_bytes`].
-pub fn canonical_raw<'a>(physical: PhysicalType, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+/// Canonical hashing bytes of a raw value, matching [`crate::bloom::canonical_bytes`];
+/// fixed-width values stay on the stack.
+pub enum CanonicalBytes<'a> {
+    Inline([u8; 8]),
+    Borrowed(&'a [u8]),
+}
+
+impl std::ops::Deref for CanonicalBytes<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            CanonicalBytes::Inline(array) => array,
+            CanonicalBytes::Borrowed(bytes) => bytes,
+        }
+    }
+}
+
+pub fn canonical_raw(physical: PhysicalType, bytes: &[u8]) -> CanonicalBytes<'_> {
     let mut array = [0u8; 8];
     let width = bytes.len().min(8);
     array[..width].copy_from_slice(&bytes[..width]);
     let float = |v: f64| {
-        let v = if v == 0.0 { 0.0 } else if v.is_nan() { f64::NAN } else { v };
-        v.to_le_bytes().to_vec().into()
+        let v = if v == 0.0 {
+            0.0
+        } else if v.is_nan() {
+            f64::NAN
+        } else {
+            v
+        };
+        CanonicalBytes::Inline(v.to_le_bytes())
     };
     match physical {
-        PhysicalType::I32 => i64::from(i32::from_le_bytes([array[0], array[1], array[2], array[3]]))
-            .to_le_bytes()
-            .to_vec()
-            .into(),
-        PhysicalType::I64 => bytes.into(),
-        PhysicalType::F32 => float(f64::from(f32::from_le_bytes([array[0], array[1], array[2], array[3]]))),
+        PhysicalType::I32 => CanonicalBytes::Inline(
+            i64::from(i32::from_le_bytes([array[0], array[1], array[2], array[3]])).to_le_bytes(),
+        ),
+        PhysicalType::I64 => CanonicalBytes::Inline(array),
+        PhysicalType::F32 => float(f64::from(f32::from_le_bytes([
+            array[0], array[1], array[2], array[3],
+        ]))),
         PhysicalType::F64 => float(f64::from_le_bytes(array)),
-        PhysicalType::Bytes => bytes.into(),
+        PhysicalType::Bytes => CanonicalBytes::Borrowed(bytes),
     }
 }
 
-fn update_min_max(physical: PhysicalType, min: &mut Option<Vec<u8>>, max: &mut Option<Vec<u8>>, bytes: &[u8]) {
+fn update_min_max(
+    physical: PhysicalType,
+    min: &mut Option<Vec<u8>>,
+    max: &mut Option<Vec<u8>>,
+    bytes: &[u8],
+) {
     let less = |a: &[u8], b: &[u8]| match physical {
         PhysicalType::Bytes => a < b,
         _ => raw_order_key(physical, a) < raw_order_key(physical, b),
     };
     if min.as_deref().is_none_or(|current| less(bytes, current)) {
-        *min = Some(bytes.to_vec());
+        let slot = min.get_or_insert_with(Vec::new);
+        slot.clear();
+        slot.extend_from_slice(bytes);
     }
     if max.as_deref().is_none_or(|current| less(current, bytes)) {
-        *max = Some(bytes.to_vec());
+        let slot = max.get_or_insert_with(Vec::new);
+        slot.clear();
+        slot.extend_from_slice(bytes);
     }
 }
 
@@ -598,9 +771,14 @@ pub fn raw_to_value(data_type: DataType, bytes: &[u8]) -> crate::Value {
     let width = bytes.len().min(8);
     array[..width].copy_from_slice(&bytes[..width]);
     match PhysicalType::of(data_type) {
-        PhysicalType::I32 => value_from_i32(data_type, i32::from_le_bytes([array[0], array[1], array[2], array[3]])),
+        PhysicalType::I32 => value_from_i32(
+            data_type,
+            i32::from_le_bytes([array[0], array[1], array[2], array[3]]),
+        ),
         PhysicalType::I64 => value_from_i64(data_type, i64::from_le_bytes(array)),
-        PhysicalType::F32 => crate::Value::Float(f32::from_le_bytes([array[0], array[1], array[2], array[3]])),
+        PhysicalType::F32 => {
+            crate::Value::Float(f32::from_le_bytes([array[0], array[1], array[2], array[3]]))
+        }
         PhysicalType::F64 => crate::Value::Double(f64::from_le_bytes(array)),
         PhysicalType::Bytes => value_from_bytes(data_type, bytes),
     }

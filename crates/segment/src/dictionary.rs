@@ -133,7 +133,16 @@ impl DictionaryBuilder {
         }
     }
 
+    /// Bytes the distinct values take (variable-width dictionaries).
+    pub fn value_bytes(&self) -> usize {
+        match self {
+            DictionaryBuilder::Bytes { total_bytes, .. } => *total_bytes,
+            DictionaryBuilder::Fixed { .. } => 0,
+        }
+    }
+
     /// Sort the values; returns the encoded dictionary and `remap[provisional] = final id`.
+    /// The caller keeps [`Self::value_bytes`] under 4 GiB (offsets are u32).
     pub fn finish(self) -> (Vec<u8>, Vec<u32>) {
         match self {
             DictionaryBuilder::Fixed { physical, ids } => {
@@ -239,7 +248,10 @@ impl Dictionary {
                 let mut previous = 0u32;
                 for index in 0..=cardinality {
                     let offset = read_u32(bytes, index * 4);
-                    if offset < previous || offset as usize > value_bytes || (index == 0 && offset != 0) {
+                    if offset < previous
+                        || offset as usize > value_bytes
+                        || (index == 0 && offset != 0)
+                    {
                         return Err("dictionary offsets are not monotonic".into());
                     }
                     previous = offset;
@@ -287,7 +299,10 @@ impl Dictionary {
     fn fixed(&self, id: u32, width: usize) -> &[u8] {
         const ZEROS: [u8; 8] = [0; 8];
         let start = id as usize * width;
-        self.data.as_slice().get(start..start + width).unwrap_or(&ZEROS[..width])
+        self.data
+            .as_slice()
+            .get(start..start + width)
+            .unwrap_or(&ZEROS[..width])
     }
 
     /// Entry as an i64 (I32 and I64 dictionaries). `id` must be `< len()`.
@@ -415,7 +430,10 @@ mod tests {
     fn test_string_dictionary_sorted_and_searchable() {
         let mut builder = DictionaryBuilder::new(PhysicalType::Bytes);
         let words = ["pear", "apple", "", "zebra", "apple", "mango"];
-        let provisional: Vec<u32> = words.iter().map(|w| builder.id_of_bytes(w.as_bytes())).collect();
+        let provisional: Vec<u32> = words
+            .iter()
+            .map(|w| builder.id_of_bytes(w.as_bytes()))
+            .collect();
         let (encoded, remap) = builder.finish();
         let dictionary = Dictionary::open(DataType::String, 5, owned(encoded)).expect("valid");
         let final_ids: Vec<u32> = provisional.iter().map(|p| remap[*p as usize]).collect();
@@ -425,7 +443,10 @@ mod tests {
         assert_eq!(dictionary.find(&probe("zebra")), Some(4));
         assert_eq!(dictionary.find(&probe("kiwi")), None);
         assert_eq!(
-            dictionary.id_range(Bound::Included(&probe("b")), Bound::Excluded(&probe("pear"))),
+            dictionary.id_range(
+                Bound::Included(&probe("b")),
+                Bound::Excluded(&probe("pear"))
+            ),
             2..3
         );
     }

@@ -16,7 +16,9 @@ pub enum Error {
     #[error("corrupt segment: {message} path=`{path}`")]
     Corrupt { path: PathBuf, message: String },
     /// The segment was written by a format version this build cannot read.
-    #[error("unsupported segment format version {found} (this build reads {oldest}..={newest}) path=`{path}`")]
+    #[error(
+        "unsupported segment format version {found} (this build reads {oldest}..={newest}) path=`{path}`"
+    )]
     UnsupportedVersion {
         path: PathBuf,
         found: u32,

@@ -142,14 +142,12 @@ impl SegmentFileWriter {
         trailer.extend_from_slice(TRAILER_MAGIC);
         self.write_raw(&trailer)?;
         let path = self.path.clone();
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|error| Error::Io {
-                path: path.clone(),
-                source: error.into_error(),
-            })?;
-        file.sync_all().map_err(|source| Error::Io { path, source })?;
+        let file = self.out.into_inner().map_err(|error| Error::Io {
+            path: path.clone(),
+            source: error.into_error(),
+        })?;
+        file.sync_all()
+            .map_err(|source| Error::Io { path, source })?;
         Ok(file_len)
     }
 }
@@ -175,7 +173,9 @@ pub fn read_envelope(path: &Path, data: &[u8]) -> Result<Envelope> {
         )));
     }
     if &data[0..8] != MAGIC {
-        return Err(corrupt("bad magic at the start; not a Tessera segment file".into()));
+        return Err(corrupt(
+            "bad magic at the start; not a Tessera segment file".into(),
+        ));
     }
     let version = read_u32(data, 8);
     if !(OLDEST_SUPPORTED_VERSION..=FORMAT_VERSION).contains(&version) {
@@ -191,7 +191,9 @@ pub fn read_envelope(path: &Path, data: &[u8]) -> Result<Envelope> {
     }
     let trailer = (file_len - TRAILER_LEN) as usize;
     if &data[trailer + 32..trailer + 40] != TRAILER_MAGIC {
-        return Err(corrupt("bad trailer magic; the file is truncated or damaged".into()));
+        return Err(corrupt(
+            "bad trailer magic; the file is truncated or damaged".into(),
+        ));
     }
     let metadata_offset = read_u64(data, trailer);
     let metadata_len = read_u64(data, trailer + 8);
@@ -211,7 +213,9 @@ pub fn read_envelope(path: &Path, data: &[u8]) -> Result<Envelope> {
     if metadata_offset < HEADER_LEN
         || metadata_offset.checked_add(metadata_len) != Some(file_len - TRAILER_LEN)
     {
-        return Err(corrupt("metadata location in the trailer is inconsistent".into()));
+        return Err(corrupt(
+            "metadata location in the trailer is inconsistent".into(),
+        ));
     }
     let metadata = &data[metadata_offset as usize..(metadata_offset + metadata_len) as usize];
     if crc32fast::hash(metadata) != metadata_crc {

@@ -46,7 +46,11 @@ impl HyperLogLog {
     pub fn estimate(&self) -> u64 {
         let m = REGISTERS as f64;
         let alpha = 0.7213 / (1.0 + 1.079 / m);
-        let sum: f64 = self.registers.iter().map(|r| 2f64.powi(-i32::from(*r))).sum();
+        let sum: f64 = self
+            .registers
+            .iter()
+            .map(|r| 2f64.powi(-i32::from(*r)))
+            .sum();
         let raw = alpha * m * m / sum;
         let zeros = self.registers.iter().filter(|r| **r == 0).count();
         let estimate = if raw <= 2.5 * m && zeros > 0 {
@@ -71,7 +75,10 @@ mod tests {
                 hll.insert_hash(mix64(i));
             }
             let estimate = hll.estimate() as f64;
-            assert!((estimate - n as f64).abs() <= n as f64 * 0.05 + 1.0, "n={n} estimate={estimate}");
+            assert!(
+                (estimate - n as f64).abs() <= n as f64 * 0.05 + 1.0,
+                "n={n} estimate={estimate}"
+            );
         }
     }
 }

@@ -74,6 +74,9 @@ mod tests {
             ids.push(v);
         }
         assert!(matches!(ids, IdVec::U32(_)));
-        assert_eq!((0..values.len()).map(|i| ids.get(i)).collect::<Vec<_>>(), values);
+        assert_eq!(
+            (0..values.len()).map(|i| ids.get(i)).collect::<Vec<_>>(),
+            values
+        );
     }
 }

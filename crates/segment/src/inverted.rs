@@ -20,6 +20,29 @@ pub struct Postings {
 }
 
 impl Postings {
+    /// Postings of single-value ids in doc order (`ids[doc]`), skipping NULL docs.
+    pub fn from_ids(cardinality: usize, ids: &[u32], nulls: Option<&[bool]>) -> Postings {
+        let mut starts = vec![0u32; cardinality + 1];
+        for (doc, id) in ids.iter().enumerate() {
+            if nulls.is_none_or(|flags| !flags[doc]) {
+                starts[*id as usize + 1] += 1;
+            }
+        }
+        for i in 0..cardinality {
+            starts[i + 1] += starts[i];
+        }
+        let mut cursor = starts.clone();
+        let mut docs = vec![0u32; starts[cardinality] as usize];
+        for (doc, id) in ids.iter().enumerate() {
+            if nulls.is_none_or(|flags| !flags[doc]) {
+                let slot = &mut cursor[*id as usize];
+                docs[*slot as usize] = doc as u32;
+                *slot += 1;
+            }
+        }
+        Postings { starts, docs }
+    }
+
     /// Counting sort of `(id, doc)` pairs given in ascending doc order.
     pub fn build(cardinality: usize, pairs: impl Iterator<Item = (u32, u32)> + Clone) -> Postings {
         let mut starts = vec![0u32; cardinality + 1];
@@ -69,21 +92,108 @@ pub fn encode_bitmap(bitmap: &RoaringBitmap) -> Vec<u8> {
 }
 
 pub fn decode_bitmap(bytes: &[u8]) -> Result<RoaringBitmap, String> {
-    RoaringBitmap::deserialize_from(bytes).map_err(|error| format!("bitmap does not decode: {error}"))
+    RoaringBitmap::deserialize_from(bytes)
+        .map_err(|error| format!("bitmap does not decode: {error}"))
+}
+
+/// Cookie of a portable roaring bitmap without run containers (RoaringFormatSpec).
+const SERIAL_COOKIE_NO_RUNCONTAINER: u32 = 12346;
+/// Largest array container; more values become a 8 KiB bitmap container.
+const ARRAY_CONTAINER_MAX: usize = 4096;
+
+/// Append the portable roaring serialization of ascending docs (repeats skipped)
+/// without building a `RoaringBitmap`: the hot path of inverted-index builds.
+pub fn serialize_sorted_docs(docs: &[u32], out: &mut Vec<u8>) {
+    // Containers: (key, first index, end index) over the deduplicated docs.
+    let mut unique: Vec<u32> = Vec::new();
+    let docs: &[u32] = if docs.windows(2).all(|w| w[0] < w[1]) {
+        docs
+    } else {
+        unique.extend_from_slice(docs);
+        unique.dedup();
+        &unique
+    };
+    let mut containers: Vec<(u16, usize, usize)> = Vec::new();
+    let mut start = 0;
+    while start < docs.len() {
+        let key = docs[start] >> 16;
+        let mut end = start + 1;
+        while end < docs.len() && docs[end] >> 16 == key {
+            end += 1;
+        }
+        containers.push((key as u16, start, end));
+        start = end;
+    }
+    let base = out.len();
+    out.extend_from_slice(&SERIAL_COOKIE_NO_RUNCONTAINER.to_le_bytes());
+    out.extend_from_slice(&(containers.len() as u32).to_le_bytes());
+    for (key, start, end) in &containers {
+        out.extend_from_slice(&key.to_le_bytes());
+        out.extend_from_slice(&((end - start - 1) as u16).to_le_bytes());
+    }
+    let header_len = 8 + containers.len() * 8;
+    let mut offset = header_len;
+    for (_, start, end) in &containers {
+        out.extend_from_slice(&(offset as u32).to_le_bytes());
+        let count = end - start;
+        offset += if count <= ARRAY_CONTAINER_MAX {
+            count * 2
+        } else {
+            8192
+        };
+    }
+    for (_, start, end) in &containers {
+        let values = &docs[*start..*end];
+        if values.len() <= ARRAY_CONTAINER_MAX {
+            for doc in values {
+                out.extend_from_slice(&(*doc as u16).to_le_bytes());
+            }
+        } else {
+            let mut words = [0u64; 1024];
+            for doc in values {
+                let low = (*doc & 0xffff) as usize;
+                words[low / 64] |= 1 << (low % 64);
+            }
+            for word in words {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+    }
+    debug_assert_eq!(out.len() - base, offset);
 }
 
 pub fn encode_inverted(postings: &Postings) -> Vec<u8> {
     let cardinality = postings.cardinality();
-    let mut bitmaps = Vec::new();
+    let mut bitmaps = Vec::with_capacity(postings.docs.len() * 2 + cardinality * 16);
     let mut offsets = Vec::with_capacity(8 * (cardinality + 1));
     offsets.extend_from_slice(&0u64.to_le_bytes());
     for id in 0..cardinality {
-        let bitmap = bitmap_of(postings.docs_of(id as u32));
-        let _ = bitmap.serialize_into(&mut bitmaps);
+        serialize_sorted_docs(postings.docs_of(id as u32), &mut bitmaps);
         offsets.extend_from_slice(&(bitmaps.len() as u64).to_le_bytes());
     }
     offsets.extend_from_slice(&bitmaps);
     offsets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn test_serialized_docs_decode_as_roaring(mut docs in proptest::collection::vec(0u32..300_000, 0..9000), dense in any::<bool>()) {
+            if dense {
+                docs.extend(70_000..76_000);
+            }
+            docs.sort_unstable();
+            let mut bytes = Vec::new();
+            serialize_sorted_docs(&docs, &mut bytes);
+            let decoded = decode_bitmap(&bytes).expect("valid roaring");
+            let expected: RoaringBitmap = docs.iter().copied().collect();
+            prop_assert_eq!(decoded, expected);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -95,9 +205,14 @@ pub struct InvertedIndex {
 
 impl InvertedIndex {
     pub fn open(cardinality: usize, data: OwnedBytes) -> Result<InvertedIndex, String> {
-        let offsets_len = (cardinality + 1) * 8;
+        let offsets_len = cardinality
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(8))
+            .ok_or("inverted index cardinality is too large")?;
         let mut cursor = ByteCursor::new(data.as_slice());
-        let offsets = cursor.take(offsets_len).ok_or("inverted index offsets are truncated")?;
+        let offsets = cursor
+            .take(offsets_len)
+            .ok_or("inverted index offsets are truncated")?;
         let bitmaps_len = cursor.remaining() as u64;
         let mut previous = 0u64;
         for id in 0..=cardinality {
@@ -144,8 +259,12 @@ pub struct SortedIndex {
 }
 
 impl SortedIndex {
-    pub fn open(cardinality: usize, row_count: u32, data: OwnedBytes) -> Result<SortedIndex, String> {
-        if data.len() != cardinality * 8 {
+    pub fn open(
+        cardinality: usize,
+        row_count: u32,
+        data: OwnedBytes,
+    ) -> Result<SortedIndex, String> {
+        if Some(data.len()) != cardinality.checked_mul(8) {
             return Err("sorted index has the wrong size".into());
         }
         let bytes = data.as_slice();

@@ -13,7 +13,7 @@ use roaring::RoaringBitmap;
 use tantivy::directory::OwnedBytes;
 
 use crate::format::{ByteCursor, read_u64};
-use crate::inverted::{Postings, decode_bitmap, encode_bitmap};
+use crate::inverted::{Postings, decode_bitmap, serialize_sorted_docs};
 
 /// Docs per bucket: small enough that edge buckets are cheap to re-check.
 fn bucket_target(rows: usize) -> usize {
@@ -28,17 +28,29 @@ pub fn order_key_i64(value: i64) -> u64 {
 /// Order-preserving key of a float in IEEE total order.
 pub fn order_key_f64(value: f64) -> u64 {
     let bits = value.to_bits();
-    if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
 }
 
-fn encode(buckets: Vec<(u64, u64, RoaringBitmap)>) -> Vec<u8> {
+/// Buckets as (min key, max key, ascending docs).
+fn encode(buckets: Vec<(u64, u64, Vec<u32>)>) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&(buckets.len() as u32).to_le_bytes());
     for (min, max, _) in &buckets {
         out.extend_from_slice(&min.to_le_bytes());
         out.extend_from_slice(&max.to_le_bytes());
     }
-    let encoded: Vec<Vec<u8>> = buckets.iter().map(|(_, _, b)| encode_bitmap(b)).collect();
+    let encoded: Vec<Vec<u8>> = buckets
+        .iter()
+        .map(|(_, _, docs)| {
+            let mut bytes = Vec::new();
+            serialize_sorted_docs(docs, &mut bytes);
+            bytes
+        })
+        .collect();
     let mut offset = 0u64;
     out.extend_from_slice(&offset.to_le_bytes());
     for bitmap in &encoded {
@@ -55,20 +67,26 @@ fn encode(buckets: Vec<(u64, u64, RoaringBitmap)>) -> Vec<u8> {
 pub fn build_from_postings(postings: &Postings, rows: usize) -> Vec<u8> {
     let target = bucket_target(rows);
     let mut buckets = Vec::new();
-    let mut current: Option<(u64, u64, RoaringBitmap)> = None;
+    let mut current: Option<(u64, u64, Vec<u32>)> = None;
+    let close = |bucket: Option<(u64, u64, Vec<u32>)>, buckets: &mut Vec<(u64, u64, Vec<u32>)>| {
+        if let Some((min, max, mut docs)) = bucket {
+            docs.sort_unstable();
+            buckets.push((min, max, docs));
+        }
+    };
     for id in 0..postings.cardinality() as u32 {
         let docs = postings.docs_of(id);
         if docs.is_empty() {
             continue;
         }
-        let bucket = current.get_or_insert_with(|| (u64::from(id), u64::from(id), RoaringBitmap::new()));
+        let bucket = current.get_or_insert_with(|| (u64::from(id), u64::from(id), Vec::new()));
         bucket.1 = u64::from(id);
-        bucket.2.extend(docs.iter().copied());
-        if bucket.2.len() as usize >= target {
-            buckets.extend(current.take());
+        bucket.2.extend_from_slice(docs);
+        if bucket.2.len() >= target {
+            close(current.take(), &mut buckets);
         }
     }
-    buckets.extend(current);
+    close(current, &mut buckets);
     encode(buckets)
 }
 
@@ -84,8 +102,9 @@ pub fn build_from_keys(mut pairs: Vec<(u64, u32)>, rows: usize) -> Vec<u8> {
             end += 1;
         }
         let slice = &pairs[start..end];
-        let bitmap: RoaringBitmap = slice.iter().map(|(_, doc)| *doc).collect();
-        buckets.push((slice[0].0, slice[slice.len() - 1].0, bitmap));
+        let mut docs: Vec<u32> = slice.iter().map(|(_, doc)| *doc).collect();
+        docs.sort_unstable();
+        buckets.push((slice[0].0, slice[slice.len() - 1].0, docs));
         start = end;
     }
     encode(buckets)
@@ -111,7 +130,9 @@ impl RangeIndex {
         let mut cursor = ByteCursor::new(data.as_slice());
         let truncated = || "range index header is truncated".to_string();
         let count = cursor.u32().ok_or_else(truncated)? as usize;
-        let key_bytes = cursor.take(count.checked_mul(16).ok_or_else(truncated)?).ok_or_else(truncated)?;
+        let key_bytes = cursor
+            .take(count.checked_mul(16).ok_or_else(truncated)?)
+            .ok_or_else(truncated)?;
         let offset_bytes = cursor.take((count + 1) * 8).ok_or_else(truncated)?;
         let keys: Vec<(u64, u64)> = (0..count)
             .map(|i| (read_u64(key_bytes, i * 16), read_u64(key_bytes, i * 16 + 8)))
@@ -176,18 +197,42 @@ mod tests {
     #[test]
     fn test_order_keys_preserve_order() {
         let ints = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
-        assert!(ints.windows(2).all(|w| order_key_i64(w[0]) < order_key_i64(w[1])));
-        let floats = [f64::NEG_INFINITY, -2.5, -0.0, 0.0, 1e-300, 3.0, f64::INFINITY, f64::NAN];
-        assert!(floats.windows(2).all(|w| order_key_f64(w[0]) < order_key_f64(w[1])));
+        assert!(
+            ints.windows(2)
+                .all(|w| order_key_i64(w[0]) < order_key_i64(w[1]))
+        );
+        let floats = [
+            f64::NEG_INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-300,
+            3.0,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        assert!(
+            floats
+                .windows(2)
+                .all(|w| order_key_f64(w[0]) < order_key_f64(w[1]))
+        );
     }
 
     #[test]
     fn test_lookup_agrees_with_scan() {
         let values: Vec<i64> = (0..10_000).map(|i| (i * 7919) % 1000).collect();
-        let pairs = values.iter().enumerate().map(|(doc, v)| (order_key_i64(*v), doc as u32)).collect();
-        let index = RangeIndex::open(OwnedBytes::new(build_from_keys(pairs, values.len()))).expect("open");
+        let pairs = values
+            .iter()
+            .enumerate()
+            .map(|(doc, v)| (order_key_i64(*v), doc as u32))
+            .collect();
+        let index =
+            RangeIndex::open(OwnedBytes::new(build_from_keys(pairs, values.len()))).expect("open");
         let found = index
-            .lookup(Bound::Included(order_key_i64(100)), Bound::Excluded(order_key_i64(250)))
+            .lookup(
+                Bound::Included(order_key_i64(100)),
+                Bound::Excluded(order_key_i64(250)),
+            )
             .expect("lookup");
         let mut answer = found.matching.clone();
         for doc in &found.candidates {

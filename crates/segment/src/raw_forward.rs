@@ -72,10 +72,17 @@ pub struct CompressedChunk {
 }
 
 pub fn compress_chunk(buffer: &ChunkBuffer, physical: PhysicalType) -> Result<CompressedChunk> {
-    let raw = buffer.uncompressed(physical);
-    let uncompressed_len = u32::try_from(raw.len())
-        .map_err(|_| Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into()))?;
-    let bytes = zstd::bulk::compress(&raw, ZSTD_LEVEL).map_err(|source| Error::Io {
+    let joined;
+    let raw: &[u8] = if physical == PhysicalType::Bytes {
+        joined = buffer.uncompressed(physical);
+        &joined
+    } else {
+        &buffer.data
+    };
+    let uncompressed_len = u32::try_from(raw.len()).map_err(|_| {
+        Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into())
+    })?;
+    let bytes = zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|source| Error::Io {
         path: "<zstd>".into(),
         source,
     })?;
@@ -206,7 +213,9 @@ impl RawForward {
         }
         let offsets = cursor.take((chunk_count + 1) * 8).ok_or_else(truncated)?;
         let lens = cursor.take(chunk_count * 4).ok_or_else(truncated)?;
-        let chunk_offsets: Vec<u64> = (0..=chunk_count).map(|i| read_u64(offsets, i * 8)).collect();
+        let chunk_offsets: Vec<u64> = (0..=chunk_count)
+            .map(|i| read_u64(offsets, i * 8))
+            .collect();
         let uncompressed_lens: Vec<u32> = (0..chunk_count).map(|i| read_u32(lens, i * 4)).collect();
         let chunks_start = data.len() - cursor.remaining();
         let chunks_len = cursor.remaining() as u64;
@@ -238,7 +247,10 @@ impl RawForward {
     pub fn chunk(&self, index: usize) -> Result<DecodedChunk, String> {
         let start = self.chunk_offsets[index] as usize;
         let end = self.chunk_offsets[index + 1] as usize;
-        let data = decompress(&self.chunks.as_slice()[start..end], self.uncompressed_lens[index])?;
+        let data = decompress(
+            &self.chunks.as_slice()[start..end],
+            self.uncompressed_lens[index],
+        )?;
         let first_row = index as u32 * self.chunk_rows;
         let rows = self.chunk_rows.min(self.row_count - first_row);
         DecodedChunk::new(self.physical, rows, data)

@@ -10,11 +10,11 @@
 
 use roaring::RoaringBitmap;
 
+use crate::bloom::BloomBuilder;
 use crate::column_builder::visit_raw;
 use crate::raw_forward::{ChunkBuffer, CompressedChunk, DecodedChunk, compress_chunk, decompress};
 use crate::text_index::TextIndexBuilder;
 use crate::value::PhysicalType;
-use crate::bloom::BloomBuilder;
 use crate::{Error, Result};
 
 /// Uncompressed bytes of one reorder window.

@@ -17,6 +17,7 @@ use tantivy::directory::OwnedBytes;
 
 use crate::bitpack::{BitUnpacker, packed_len};
 use crate::bloom::BloomFilter;
+use crate::column_builder::raw_to_value;
 use crate::dictionary::{Dictionary, Probe};
 use crate::format::{SectionKind, read_envelope, read_u32, verify_sections};
 use crate::inverted::{InvertedIndex, SortedIndex, decode_bitmap};
@@ -25,7 +26,6 @@ use crate::range_index::{RangeIndex, RangeMatch, order_key_f64, order_key_i64};
 use crate::raw_forward::{DecodedChunk, RawForward};
 use crate::text_index::TextIndex;
 use crate::value::{PhysicalType, Value};
-use crate::column_builder::raw_to_value;
 use crate::{Error, Result};
 
 /// A segment as the query engine sees it: sealed files and consuming (in-memory)
@@ -87,8 +87,15 @@ pub trait ColumnReader: Send + Sync {
 }
 
 enum Forward {
-    DictionarySingle { ids: OwnedBytes, bits: u8 },
-    DictionaryMulti { offsets: OwnedBytes, ids: OwnedBytes, bits: u8 },
+    DictionarySingle {
+        ids: OwnedBytes,
+        bits: u8,
+    },
+    DictionaryMulti {
+        offsets: OwnedBytes,
+        ids: OwnedBytes,
+        bits: u8,
+    },
     Raw(RawForward),
 }
 
@@ -154,13 +161,19 @@ impl ImmutableSegment {
         let metadata: SegmentMetadata = serde_json::from_slice(metadata_bytes)
             .map_err(|error| corrupt(format!("metadata is not valid: {error}")))?;
         if metadata.format_version != envelope.format_version {
-            return Err(corrupt("metadata format version differs from the header".into()));
+            return Err(corrupt(
+                "metadata format version differs from the header".into(),
+            ));
         }
         verify_sections(path, data.as_slice(), &envelope, &metadata.sections)?;
         let mut sections: HashMap<(&str, SectionKind), OwnedBytes> = HashMap::new();
         for section in &metadata.sections {
-            let bytes = data.slice(section.offset as usize..(section.offset + section.length) as usize);
-            if sections.insert((section.column.as_str(), section.kind), bytes).is_some() {
+            let bytes =
+                data.slice(section.offset as usize..(section.offset + section.length) as usize);
+            if sections
+                .insert((section.column.as_str(), section.kind), bytes)
+                .is_some()
+            {
                 return Err(corrupt(format!(
                     "duplicate section column=`{}` section=`{:?}`",
                     section.column, section.kind
@@ -170,11 +183,13 @@ impl ImmutableSegment {
         let mut columns = Vec::with_capacity(metadata.columns.len());
         let mut by_name = HashMap::new();
         for column in &metadata.columns {
-            let opened = open_column(column, metadata.row_count, &mut sections).map_err(|message| {
-                corrupt(format!("{message} column=`{}`", column.name))
-            })?;
+            let opened = open_column(column, metadata.row_count, &mut sections)
+                .map_err(|message| corrupt(format!("{message} column=`{}`", column.name)))?;
             if by_name.insert(column.name.clone(), columns.len()).is_some() {
-                return Err(corrupt(format!("duplicate column column=`{}`", column.name)));
+                return Err(corrupt(format!(
+                    "duplicate column column=`{}`",
+                    column.name
+                )));
             }
             columns.push(opened);
         }
@@ -235,7 +250,8 @@ fn open_column<'a>(
     let name = column.name.as_str();
     let mut take = |kind| sections.remove(&(name, kind));
     let physical = PhysicalType::of(column.data_type);
-    let cardinality = usize::try_from(column.cardinality).map_err(|_| "cardinality is too large")?;
+    let cardinality =
+        usize::try_from(column.cardinality).map_err(|_| "cardinality is too large")?;
     let dictionary = match column.encoding {
         Encoding::Dictionary => {
             let bytes = take(SectionKind::Dictionary).ok_or("dictionary section is missing")?;
@@ -266,7 +282,10 @@ fn open_column<'a>(
             let mut previous = 0u32;
             for doc in 0..=rows as usize {
                 let offset = read_u32(offsets.as_slice(), doc * 4);
-                if offset < previous || (doc == 0 && offset != 0) || offset - previous > column.max_elements {
+                if offset < previous
+                    || (doc == 0 && offset != 0)
+                    || offset - previous > column.max_elements
+                {
                     return Err("multi-value offsets are inconsistent".into());
                 }
                 previous = offset;
@@ -284,7 +303,12 @@ fn open_column<'a>(
                 bits: column.bits_per_id,
             }
         }
-        (Encoding::Raw, true) => Forward::Raw(RawForward::open(physical, rows, column.chunk_rows, forward_bytes)?),
+        (Encoding::Raw, true) => Forward::Raw(RawForward::open(
+            physical,
+            rows,
+            column.chunk_rows,
+            forward_bytes,
+        )?),
         (Encoding::Raw, false) => return Err("raw multi-value columns do not exist".into()),
     };
     let nulls = match take(SectionKind::Nulls) {
@@ -303,7 +327,9 @@ fn open_column<'a>(
         match (take(kind), has(index)) {
             (Some(bytes), true) => Ok(Some(bytes)),
             (None, false) => Ok(None),
-            _ => Err(format!("{index} index section does not match the column's index list")),
+            _ => Err(format!(
+                "{index} index section does not match the column's index list"
+            )),
         }
     };
     let inverted = open_index(SectionKind::Inverted, "inverted")?
@@ -312,9 +338,15 @@ fn open_column<'a>(
     let sorted = open_index(SectionKind::Sorted, "sorted")?
         .map(|bytes| SortedIndex::open(cardinality, rows, bytes))
         .transpose()?;
-    let range = open_index(SectionKind::Range, "range")?.map(RangeIndex::open).transpose()?;
-    let bloom = open_index(SectionKind::Bloom, "bloom")?.map(BloomFilter::open).transpose()?;
-    let text = open_index(SectionKind::Text, "text")?.map(TextIndex::open).transpose()?;
+    let range = open_index(SectionKind::Range, "range")?
+        .map(RangeIndex::open)
+        .transpose()?;
+    let bloom = open_index(SectionKind::Bloom, "bloom")?
+        .map(BloomFilter::open)
+        .transpose()?;
+    let text = open_index(SectionKind::Text, "text")?
+        .map(TextIndex::open)
+        .transpose()?;
     Ok(ImmutableColumn {
         metadata: column.clone(),
         physical,
@@ -344,14 +376,19 @@ impl ImmutableColumn {
     /// Visit raw values of ascending docs, decompressing each chunk once.
     fn for_each_raw(&self, docs: &[u32], mut visit: impl FnMut(u32, &[u8])) -> Result<()> {
         let Forward::Raw(raw) = &self.forward else {
-            return Err(Error::InvalidInput(format!("column is not raw-encoded column=`{}`", self.metadata.name)));
+            return Err(Error::InvalidInput(format!(
+                "column is not raw-encoded column=`{}`",
+                self.metadata.name
+            )));
         };
         let chunk_rows = raw.chunk_rows();
         let mut current: Option<(usize, DecodedChunk)> = None;
         for doc in docs {
             let index = (*doc / chunk_rows) as usize;
             if index >= raw.chunk_count() {
-                return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+                return Err(Error::InvalidInput(format!(
+                    "doc id out of range doc=`{doc}`"
+                )));
             }
             if current.as_ref().is_none_or(|(loaded, _)| *loaded != index) {
                 let chunk = raw.chunk(index).map_err(|message| self.corrupt(message))?;
@@ -360,9 +397,15 @@ impl ImmutableColumn {
             if let Some((_, chunk)) = &current {
                 let row = (*doc % chunk_rows) as usize;
                 if row >= chunk.rows() as usize {
-                    return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+                    return Err(Error::InvalidInput(format!(
+                        "doc id out of range doc=`{doc}`"
+                    )));
                 }
-                let bytes = if self.physical == PhysicalType::Bytes { chunk.bytes(row) } else { chunk.fixed(row) };
+                let bytes = if self.physical == PhysicalType::Bytes {
+                    chunk.bytes(row)
+                } else {
+                    chunk.fixed(row)
+                };
                 visit(*doc, bytes);
             }
         }
@@ -377,7 +420,10 @@ impl ImmutableColumn {
                 if index + 8 > bytes.len() {
                     return None;
                 }
-                Some((read_u32(bytes, index) as usize, read_u32(bytes, index + 4) as usize))
+                Some((
+                    read_u32(bytes, index) as usize,
+                    read_u32(bytes, index + 4) as usize,
+                ))
             }
             _ => None,
         }
@@ -394,7 +440,9 @@ impl ColumnReader for ImmutableColumn {
     }
 
     fn dictionary_value(&self, id: u32) -> Value {
-        self.dictionary.as_ref().map_or(Value::Null, |d| d.value(id))
+        self.dictionary
+            .as_ref()
+            .map_or(Value::Null, |d| d.value(id))
     }
 
     fn lookup(&self, value: &Value) -> Option<u32> {
@@ -418,7 +466,10 @@ impl ColumnReader for ImmutableColumn {
     fn inverted_bitmap(&self, id: u32) -> Result<Option<RoaringBitmap>> {
         match &self.inverted {
             None => Ok(None),
-            Some(index) => index.bitmap(id).map(Some).map_err(|message| self.corrupt(message)),
+            Some(index) => index
+                .bitmap(id)
+                .map(Some)
+                .map_err(|message| self.corrupt(message)),
         }
     }
 
@@ -501,7 +552,9 @@ impl ColumnReader for ImmutableColumn {
         out.reserve(docs.len());
         for doc in docs {
             if *doc >= rows {
-                return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+                return Err(Error::InvalidInput(format!(
+                    "doc id out of range doc=`{doc}`"
+                )));
             }
             out.push(unpacker.get(*doc as usize));
         }
@@ -530,7 +583,11 @@ impl ColumnReader for ImmutableColumn {
                 let mut ids = Vec::with_capacity(docs.len());
                 self.read_dict_ids(docs, &mut ids)?;
                 for (doc, id) in docs.iter().zip(ids) {
-                    out.push(if self.is_null(*doc) { Value::Null } else { self.dictionary_value(id) });
+                    out.push(if self.is_null(*doc) {
+                        Value::Null
+                    } else {
+                        self.dictionary_value(id)
+                    });
                 }
             }
             Forward::DictionaryMulti { .. } => {
@@ -542,13 +599,19 @@ impl ColumnReader for ImmutableColumn {
                     }
                     ids.clear();
                     self.read_mv_dict_ids(*doc, &mut ids)?;
-                    out.push(Value::Array(ids.iter().map(|id| self.dictionary_value(*id)).collect()));
+                    out.push(Value::Array(
+                        ids.iter().map(|id| self.dictionary_value(*id)).collect(),
+                    ));
                 }
             }
             Forward::Raw(_) => {
                 let data_type = self.metadata.data_type;
                 self.for_each_raw(docs, |doc, bytes| {
-                    out.push(if self.is_null(doc) { Value::Null } else { raw_to_value(data_type, bytes) });
+                    out.push(if self.is_null(doc) {
+                        Value::Null
+                    } else {
+                        raw_to_value(data_type, bytes)
+                    });
                 })?;
             }
         }
@@ -563,7 +626,9 @@ impl ColumnReader for ImmutableColumn {
                 let rows = self.metadata_rows();
                 for doc in docs {
                     if *doc >= rows {
-                        return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+                        return Err(Error::InvalidInput(format!(
+                            "doc id out of range doc=`{doc}`"
+                        )));
                     }
                     out.push(dictionary.f64_at(unpacker.get(*doc as usize)));
                 }
@@ -588,7 +653,9 @@ impl ColumnReader for ImmutableColumn {
                 let rows = self.metadata_rows();
                 for doc in docs {
                     if *doc >= rows {
-                        return Err(Error::InvalidInput(format!("doc id out of range doc=`{doc}`")));
+                        return Err(Error::InvalidInput(format!(
+                            "doc id out of range doc=`{doc}`"
+                        )));
                     }
                     out.push(dictionary.i64_at(unpacker.get(*doc as usize)));
                 }
@@ -626,9 +693,13 @@ fn raw_f64(physical: PhysicalType, bytes: &[u8]) -> f64 {
     let width = bytes.len().min(8);
     array[..width].copy_from_slice(&bytes[..width]);
     match physical {
-        PhysicalType::I32 => f64::from(i32::from_le_bytes([array[0], array[1], array[2], array[3]])),
+        PhysicalType::I32 => {
+            f64::from(i32::from_le_bytes([array[0], array[1], array[2], array[3]]))
+        }
         PhysicalType::I64 => i64::from_le_bytes(array) as f64,
-        PhysicalType::F32 => f64::from(f32::from_le_bytes([array[0], array[1], array[2], array[3]])),
+        PhysicalType::F32 => {
+            f64::from(f32::from_le_bytes([array[0], array[1], array[2], array[3]]))
+        }
         PhysicalType::F64 => f64::from_le_bytes(array),
         PhysicalType::Bytes => f64::NAN,
     }

@@ -16,8 +16,8 @@ use roaring::RoaringBitmap;
 use tantivy::collector::DocSetCollector;
 use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
 use tantivy::directory::{
-    Directory, DirectoryLock, FileHandle, Lock, FileSlice, OwnedBytes, RamDirectory, WatchCallback, WatchHandle,
-    WritePtr,
+    Directory, DirectoryLock, FileHandle, FileSlice, Lock, OwnedBytes, RamDirectory, WatchCallback,
+    WatchHandle, WritePtr,
 };
 use tantivy::query::QueryParser;
 use tantivy::schema::{FAST, Field, Schema, TEXT};
@@ -28,8 +28,9 @@ use crate::{Error, Result};
 
 const TEXT_FIELD: &str = "t";
 const DOC_FIELD: &str = "d";
-/// Indexing memory budget of the single tantivy writer thread.
-const WRITER_MEMORY_BYTES: usize = 64 << 20;
+/// Indexing memory budget of the single tantivy writer thread: each time it fills, the
+/// writer flushes a tantivy segment, so a larger budget means fewer, larger segments.
+const WRITER_MEMORY_BYTES: usize = 256 << 20;
 
 fn text_schema() -> (Schema, Field, Field) {
     let mut builder = Schema::builder();
@@ -56,6 +57,9 @@ impl TextIndexBuilder {
         let writer = index
             .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
             .map_err(Error::TextIndex)?;
+        // The index is written once and never updated: merging its segments would only
+        // rewrite the same postings again.
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         Ok(TextIndexBuilder {
             directory,
             index,
@@ -88,9 +92,10 @@ impl TextIndexBuilder {
         names.sort();
         let mut files = Vec::new();
         for name in names {
-            let exists = self.directory.exists(&name).map_err(|error| {
-                Error::TextIndex(tantivy::TantivyError::from(error))
-            })?;
+            let exists = self
+                .directory
+                .exists(&name)
+                .map_err(|error| Error::TextIndex(tantivy::TantivyError::from(error)))?;
             if !exists {
                 continue;
             }
@@ -98,10 +103,12 @@ impl TextIndexBuilder {
                 .directory
                 .open_read(&name)
                 .and_then(|slice| {
-                    slice.read_bytes().map_err(|io_error| OpenReadError::IoError {
-                        io_error: Arc::new(io_error),
-                        filepath: name.clone(),
-                    })
+                    slice
+                        .read_bytes()
+                        .map_err(|io_error| OpenReadError::IoError {
+                            io_error: Arc::new(io_error),
+                            filepath: name.clone(),
+                        })
                 })
                 .map_err(|error| Error::TextIndex(tantivy::TantivyError::from(error)))?;
             files.push((name.to_string_lossy().into_owned(), bytes));
@@ -169,10 +176,12 @@ impl Directory for SectionDirectory {
 
     fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
         let slice = self.open_read(path)?;
-        let bytes = slice.read_bytes().map_err(|io_error| OpenReadError::IoError {
-            io_error: Arc::new(io_error),
-            filepath: path.to_path_buf(),
-        })?;
+        let bytes = slice
+            .read_bytes()
+            .map_err(|io_error| OpenReadError::IoError {
+                io_error: Arc::new(io_error),
+                filepath: path.to_path_buf(),
+            })?;
         Ok(bytes.as_slice().to_vec())
     }
 
@@ -212,7 +221,8 @@ impl TextIndex {
         for _ in 0..count {
             let name_len = cursor.u32().ok_or_else(truncated)? as usize;
             let name = cursor.take(name_len).ok_or_else(truncated)?;
-            let name = std::str::from_utf8(name).map_err(|_| "text index file name is not UTF-8")?;
+            let name =
+                std::str::from_utf8(name).map_err(|_| "text index file name is not UTF-8")?;
             let offset = cursor.u64().ok_or_else(truncated)?;
             let length = cursor.u64().ok_or_else(truncated)?;
             entries.push((PathBuf::from(name), offset, length));
@@ -287,7 +297,12 @@ mod tests {
     #[test]
     fn test_text_index_roundtrip_in_place() {
         let mut builder = TextIndexBuilder::new().expect("builder");
-        let texts = ["quick brown fox", "lazy dog", "the quick dog", "special requests"];
+        let texts = [
+            "quick brown fox",
+            "lazy dog",
+            "the quick dog",
+            "special requests",
+        ];
         for (doc, text) in texts.iter().enumerate() {
             builder.add(doc as u32 * 2, text).expect("add");
         }
@@ -295,7 +310,11 @@ mod tests {
         let index = TextIndex::open(OwnedBytes::new(packed)).expect("open");
         let hits: Vec<u32> = index.search("quick").expect("search").iter().collect();
         assert_eq!(hits, vec![0, 4]);
-        let phrase: Vec<u32> = index.search("\"quick dog\"").expect("search").iter().collect();
+        let phrase: Vec<u32> = index
+            .search("\"quick dog\"")
+            .expect("search")
+            .iter()
+            .collect();
         assert_eq!(phrase, vec![4]);
         assert!(index.search("AND (").is_err());
     }

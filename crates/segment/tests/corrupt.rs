@@ -30,12 +30,24 @@ fn rows() -> Vec<Vec<Value>> {
     (0..40i64)
         .map(|i| {
             vec![
-                if i % 7 == 3 { Value::Null } else { Value::String(cities[(i % 4) as usize].into()) },
-                Value::Array((0..(i % 3)).map(|t| Value::String(format!("t{t}"))).collect()),
+                if i % 7 == 3 {
+                    Value::Null
+                } else {
+                    Value::String(cities[(i % 4) as usize].into())
+                },
+                Value::Array(
+                    (0..(i % 3))
+                        .map(|t| Value::String(format!("t{t}")))
+                        .collect(),
+                ),
                 Value::String(format!("note {i} special requests")),
                 Value::Boolean(i % 2 == 0),
                 Value::Double(i as f64 * 1.25),
-                if i % 5 == 0 { Value::Null } else { Value::Int((i % 9) as i32) },
+                if i % 5 == 0 {
+                    Value::Null
+                } else {
+                    Value::Int((i % 9) as i32)
+                },
                 Value::Timestamp(1_700_000_000_000 + i * 60_000),
             ]
         })
@@ -62,10 +74,20 @@ fn check_contents(segment: &ImmutableSegment) {
     assert_eq!(metadata.max_time, Some(1_700_000_000_000 + 39 * 60_000));
     let city = segment.column("city").expect("city");
     assert_eq!(city.cardinality(), Some(4));
-    let lima = city.lookup(&Value::String("Lima".into())).expect("Lima in dictionary");
-    assert_eq!(city.sorted_doc_range(lima..lima + 1).map(|r| r.len()), Some(9));
+    let lima = city
+        .lookup(&Value::String("Lima".into()))
+        .expect("Lima in dictionary");
+    assert_eq!(
+        city.sorted_doc_range(lima..lima + 1).map(|r| r.len()),
+        Some(9)
+    );
     let note = segment.column("note").expect("note");
-    assert_eq!(note.text_search("special").expect("search").map(|b| b.len()), Some(40));
+    assert_eq!(
+        note.text_search("special")
+            .expect("search")
+            .map(|b| b.len()),
+        Some(40)
+    );
     let mut values = Vec::new();
     note.read_values(&[0], &mut values).expect("read");
     assert!(matches!(&values[0], Value::String(s) if s.ends_with("special requests")));
@@ -74,7 +96,8 @@ fn check_contents(segment: &ImmutableSegment) {
 #[test]
 fn test_fresh_segment_reads() {
     let bytes = fresh_segment_bytes();
-    let segment = ImmutableSegment::open_bytes(Path::new("fresh"), OwnedBytes::new(bytes)).expect("open");
+    let segment =
+        ImmutableSegment::open_bytes(Path::new("fresh"), OwnedBytes::new(bytes)).expect("open");
     check_contents(&segment);
 }
 
@@ -115,7 +138,10 @@ fn test_every_byte_flip_is_rejected() {
 fn test_every_truncation_is_rejected() {
     let original = std::fs::read(golden_path()).expect("golden");
     for length in 0..original.len() {
-        assert_rejected(original[..length].to_vec(), &format!("truncated to {length} bytes"));
+        assert_rejected(
+            original[..length].to_vec(),
+            &format!("truncated to {length} bytes"),
+        );
     }
     let mut extended = original.clone();
     extended.push(0);
@@ -126,7 +152,14 @@ fn test_every_truncation_is_rejected() {
 fn test_garbage_and_empty_files_are_rejected() {
     assert_rejected(Vec::new(), "empty");
     assert_rejected(vec![0u8; 4096], "zeros");
-    assert_rejected((0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(), "noise");
-    let missing = ImmutableSegment::open(Path::new("/nonexistent/x.tseg")).err().expect("missing file fails");
+    assert_rejected(
+        (0..10_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect(),
+        "noise",
+    );
+    let missing = ImmutableSegment::open(Path::new("/nonexistent/x.tseg"))
+        .err()
+        .expect("missing file fails");
     assert_eq!(missing.kind(), ErrorKind::Internal);
 }

@@ -11,8 +11,20 @@ use tessera_segment::{ColumnReader, IdSet, SegmentReader, Value};
 
 use common::{build, order, same, schema, table};
 
-const TYPES: [&str; 9] = ["INT", "LONG", "FLOAT", "DOUBLE", "BOOLEAN", "TIMESTAMP", "STRING", "BYTES", "JSON"];
-const WORDS: [&str; 8] = ["alpha", "beta", "gamma", "special", "requests", "quick", "fox", "zeta"];
+const TYPES: [&str; 9] = [
+    "INT",
+    "LONG",
+    "FLOAT",
+    "DOUBLE",
+    "BOOLEAN",
+    "TIMESTAMP",
+    "STRING",
+    "BYTES",
+    "JSON",
+];
+const WORDS: [&str; 8] = [
+    "alpha", "beta", "gamma", "special", "requests", "quick", "fox", "zeta",
+];
 
 #[derive(Debug, Clone)]
 struct ColumnSpec {
@@ -46,26 +58,51 @@ fn column_spec() -> impl Strategy<Value = ColumnSpec> {
 
 fn scalar(data_type: &'static str) -> BoxedStrategy<Value> {
     match data_type {
-        "INT" => prop_oneof![any::<i32>(), Just(i32::MIN), Just(i32::MAX), -3i32..3].prop_map(Value::Int).boxed(),
-        "LONG" => prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), -3i64..3].prop_map(Value::Long).boxed(),
-        "FLOAT" => prop_oneof![any::<u32>().prop_map(f32::from_bits), Just(f32::NAN), Just(-0.0f32), Just(0.0f32), Just(f32::INFINITY), -2.0f32..2.0]
-            .prop_map(Value::Float)
+        "INT" => prop_oneof![any::<i32>(), Just(i32::MIN), Just(i32::MAX), -3i32..3]
+            .prop_map(Value::Int)
             .boxed(),
-        "DOUBLE" => prop_oneof![any::<u64>().prop_map(f64::from_bits), Just(f64::NAN), Just(-0.0), Just(f64::NEG_INFINITY), Just(f64::MAX), -2.0f64..2.0]
-            .prop_map(Value::Double)
+        "LONG" => prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), -3i64..3]
+            .prop_map(Value::Long)
             .boxed(),
+        "FLOAT" => prop_oneof![
+            any::<u32>().prop_map(f32::from_bits),
+            Just(f32::NAN),
+            Just(-0.0f32),
+            Just(0.0f32),
+            Just(f32::INFINITY),
+            -2.0f32..2.0
+        ]
+        .prop_map(Value::Float)
+        .boxed(),
+        "DOUBLE" => prop_oneof![
+            any::<u64>().prop_map(f64::from_bits),
+            Just(f64::NAN),
+            Just(-0.0),
+            Just(f64::NEG_INFINITY),
+            Just(f64::MAX),
+            -2.0f64..2.0
+        ]
+        .prop_map(Value::Double)
+        .boxed(),
         "BOOLEAN" => any::<bool>().prop_map(Value::Boolean).boxed(),
-        "TIMESTAMP" => prop_oneof![any::<i64>(), 1_600_000_000_000i64..1_700_000_000_000].prop_map(Value::Timestamp).boxed(),
+        "TIMESTAMP" => prop_oneof![any::<i64>(), 1_600_000_000_000i64..1_700_000_000_000]
+            .prop_map(Value::Timestamp)
+            .boxed(),
         "STRING" => prop_oneof![
-            proptest::collection::vec(0..WORDS.len(), 0..6)
-                .prop_map(|ids| ids.iter().map(|i| WORDS[*i]).collect::<Vec<_>>().join(" ")),
+            proptest::collection::vec(0..WORDS.len(), 0..6).prop_map(|ids| ids
+                .iter()
+                .map(|i| WORDS[*i])
+                .collect::<Vec<_>>()
+                .join(" ")),
             "\\PC{0,12}",
             Just(String::new()),
             (1usize..6000).prop_map(|n| "ü".repeat(n)),
         ]
         .prop_map(Value::String)
         .boxed(),
-        "BYTES" => proptest::collection::vec(any::<u8>(), 0..24).prop_map(Value::Bytes).boxed(),
+        "BYTES" => proptest::collection::vec(any::<u8>(), 0..24)
+            .prop_map(Value::Bytes)
+            .boxed(),
         _ => (any::<i32>(), "[a-z]{0,5}")
             .prop_map(|(n, s)| Value::Json(format!("{{\"n\":{n},\"s\":\"{s}\"}}")))
             .boxed(),
@@ -76,28 +113,47 @@ fn cell(spec: &ColumnSpec) -> BoxedStrategy<Value> {
     let value = if spec.single_value {
         scalar(spec.data_type)
     } else {
-        proptest::collection::vec(scalar(spec.data_type), 0..4).prop_map(Value::Array).boxed()
+        proptest::collection::vec(scalar(spec.data_type), 0..4)
+            .prop_map(Value::Array)
+            .boxed()
     };
     prop_oneof![1 => Just(Value::Null), 6 => value].boxed()
 }
 
 fn case() -> impl Strategy<Value = (Vec<ColumnSpec>, Option<usize>, Vec<Vec<Value>>)> {
-    (proptest::collection::vec(column_spec(), 1..6), any::<Option<usize>>(), 0usize..260).prop_flat_map(|(specs, sort, rows)| {
-        let sort = sort
-            .map(|s| s % specs.len())
-            .filter(|s| specs[*s].single_value && !specs[*s].raw);
-        let row = specs.iter().map(cell).collect::<Vec<_>>();
-        (Just(specs), Just(sort), proptest::collection::vec(row, rows))
-    })
+    (
+        proptest::collection::vec(column_spec(), 1..6),
+        any::<Option<usize>>(),
+        0usize..260,
+    )
+        .prop_flat_map(|(specs, sort, rows)| {
+            let sort = sort
+                .map(|s| s % specs.len())
+                .filter(|s| specs[*s].single_value && !specs[*s].raw);
+            let row = specs.iter().map(cell).collect::<Vec<_>>();
+            (
+                Just(specs),
+                Just(sort),
+                proptest::collection::vec(row, rows),
+            )
+        })
 }
 
 fn configs(specs: &[ColumnSpec], sort: Option<usize>) -> (String, String) {
     let fields: Vec<String> = specs
         .iter()
         .enumerate()
-        .map(|(i, s)| format!(r#"{{"name":"c{i}","dataType":"{}","singleValueField":{}}}"#, s.data_type, s.single_value))
+        .map(|(i, s)| {
+            format!(
+                r#"{{"name":"c{i}","dataType":"{}","singleValueField":{}}}"#,
+                s.data_type, s.single_value
+            )
+        })
         .collect();
-    let schema = format!(r#"{{"schemaName":"t","dimensionFieldSpecs":[{}]}}"#, fields.join(","));
+    let schema = format!(
+        r#"{{"schemaName":"t","dimensionFieldSpecs":[{}]}}"#,
+        fields.join(",")
+    );
     let names = |pick: &dyn Fn(&ColumnSpec) -> bool| -> String {
         specs
             .iter()
@@ -134,7 +190,11 @@ fn scan(expected: &[Vec<Value>], column: usize, keep: impl Fn(&Value) -> bool) -
         .collect()
 }
 
-fn check_indexes(reader: &dyn ColumnReader, expected: &[Vec<Value>], column: usize) -> Result<(), TestCaseError> {
+fn check_indexes(
+    reader: &dyn ColumnReader,
+    expected: &[Vec<Value>],
+    column: usize,
+) -> Result<(), TestCaseError> {
     let all_docs: Vec<u32> = (0..expected.len() as u32).collect();
     // Nulls.
     let nulls = reader.null_bitmap().expect("nulls").unwrap_or_default();
@@ -166,11 +226,23 @@ fn check_indexes(reader: &dyn ColumnReader, expected: &[Vec<Value>], column: usi
         }
     }
     // Range index: matching ∪ (candidates re-checked) equals a scan.
-    let present: Vec<&Value> = expected.iter().map(|row| &row[column]).filter(|v| !v.is_null()).collect();
+    let present: Vec<&Value> = expected
+        .iter()
+        .map(|row| &row[column])
+        .filter(|v| !v.is_null())
+        .collect();
     if let (Some(low), Some(high)) = (present.first(), present.last()) {
-        let (low, high) = if order(low, high).is_le() { (*low, *high) } else { (*high, *low) };
-        if let Some(found) = reader.range_lookup(Bound::Included(low), Bound::Excluded(high)).expect("range") {
-            let in_range = |v: &Value| !v.is_null() && order(v, low).is_ge() && order(v, high).is_lt();
+        let (low, high) = if order(low, high).is_le() {
+            (*low, *high)
+        } else {
+            (*high, *low)
+        };
+        if let Some(found) = reader
+            .range_lookup(Bound::Included(low), Bound::Excluded(high))
+            .expect("range")
+        {
+            let in_range =
+                |v: &Value| !v.is_null() && order(v, low).is_ge() && order(v, high).is_lt();
             let expected_docs = scan(expected, column, in_range);
             let mut answer = found.matching.clone();
             for doc in &found.candidates {
@@ -181,14 +253,22 @@ fn check_indexes(reader: &dyn ColumnReader, expected: &[Vec<Value>], column: usi
             prop_assert!(found.matching.is_subset(&expected_docs));
             prop_assert_eq!(answer, expected_docs);
         }
-        if let IdSet::Range(ids) = reader.ids_in_range(Bound::Included(low), Bound::Included(high)) {
-            if reader.cardinality().is_some() && reader.metadata().single_value {
-                let count = scan(expected, column, |v| !v.is_null() && order(v, low).is_ge() && order(v, high).is_le());
+        if let IdSet::Range(ids) = reader.ids_in_range(Bound::Included(low), Bound::Included(high))
+            && reader.cardinality().is_some()
+            && reader.metadata().single_value
+        {
+            {
+                let count = scan(expected, column, |v| {
+                    !v.is_null() && order(v, low).is_ge() && order(v, high).is_le()
+                });
                 let mut dict_ids = Vec::new();
                 reader.read_dict_ids(&all_docs, &mut dict_ids).expect("ids");
                 let by_ids: RoaringBitmap = all_docs
                     .iter()
-                    .filter(|doc| !expected[**doc as usize][column].is_null() && ids.contains(&dict_ids[**doc as usize]))
+                    .filter(|doc| {
+                        !expected[**doc as usize][column].is_null()
+                            && ids.contains(&dict_ids[**doc as usize])
+                    })
                     .copied()
                     .collect();
                 prop_assert_eq!(by_ids, count);
@@ -205,7 +285,9 @@ fn check_indexes(reader: &dyn ColumnReader, expected: &[Vec<Value>], column: usi
     for word in WORDS {
         if let Some(found) = reader.text_search(word).expect("text search") {
             let expected_docs = scan(expected, column, |v| match v {
-                Value::String(s) => s.split(|c: char| !c.is_alphanumeric()).any(|t| t.to_lowercase() == word),
+                Value::String(s) => s
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|t| t.to_lowercase() == word),
                 _ => false,
             });
             prop_assert_eq!(found, expected_docs);

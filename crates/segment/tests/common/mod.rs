@@ -11,10 +11,17 @@ pub fn schema(json: &str) -> Schema {
 }
 
 pub fn table(json: &str, schema: &Schema) -> TableConfig {
-    TableConfig::from_json(json, schema).expect("valid table config").value
+    TableConfig::from_json(json, schema)
+        .expect("valid table config")
+        .value
 }
 
-pub fn build(schema: &Schema, table: &TableConfig, rows: &[Vec<Value>], path: &Path) -> ImmutableSegment {
+pub fn build(
+    schema: &Schema,
+    table: &TableConfig,
+    rows: &[Vec<Value>],
+    path: &Path,
+) -> ImmutableSegment {
     let mut builder = SegmentBuilder::new(schema, table).expect("builder");
     for chunk in rows.chunks(97) {
         let batch = ColumnBatch::from_rows(schema, chunk).expect("batch");
@@ -33,7 +40,9 @@ pub fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
         (Value::Double(x), Value::Double(y)) => x.to_bits() == y.to_bits(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
         _ => a == b,
     }
 }
@@ -51,7 +60,9 @@ pub fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
         (Value::Boolean(x), Value::Boolean(y)) => x.cmp(y),
         (Value::Float(x), Value::Float(y)) => x.total_cmp(y),
         (Value::Double(x), Value::Double(y)) => x.total_cmp(y),
-        (Value::String(x), Value::String(y)) | (Value::Json(x), Value::Json(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::String(x), Value::String(y)) | (Value::Json(x), Value::Json(y)) => {
+            x.as_bytes().cmp(y.as_bytes())
+        }
         (Value::Bytes(x), Value::Bytes(y)) => x.cmp(y),
         _ => Ordering::Equal,
     }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Install what Tessera's tests and benchmarks need, if it is missing. Idempotent and
+# quick (well under 2 s) when everything is already there; prints what it did.
+set -euo pipefail
+source "$(dirname "$0")/lib/env.sh"
+
+# Pinned to the versions the test data, oracle results and benchmark figures were made with.
+PYTHON_PACKAGES=(duckdb==2.0.1 pyarrow==26.0.1 tpchgen-cli==4.0.0)
+
+say() { echo "install-test-deps.sh: $*"; }
+die() { say "error: $*" >&2; exit 1; }
+
+# Debian packages, keyed by the file we need from them. /usr/bin/time is checked by
+# path because `time` is also a bash keyword.
+install_debian_packages() {
+    local -A package_for=([/usr/bin/time]=time [/usr/bin/taskset]=util-linux)
+    local missing=() path
+    for path in "${!package_for[@]}"; do
+        [[ -x $path ]] || missing+=("${package_for[$path]}")
+    done
+    command -v python3 >/dev/null || missing+=(python3 python3-venv)
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        say "debian packages present"
+        return
+    fi
+    say "apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The venv records what it was built from in a stamp file, so a present, matching venv
+# costs one file read and one interpreter start.
+install_python_venv() {
+    local stamp=$TESSERA_VENV/.tessera-packages wanted="${PYTHON_PACKAGES[*]}"
+    if [[ -f $stamp && $(<"$stamp") == "$wanted" ]] && "$TESSERA_VENV/bin/python" -c '' 2>/dev/null; then
+        say "python venv present at $TESSERA_VENV ($wanted)"
+        return
+    fi
+    if ! "$TESSERA_VENV/bin/python" -c '' 2>/dev/null; then
+        say "creating python venv at $TESSERA_VENV"
+        rm -rf "$TESSERA_VENV"
+        mkdir -p "$TESSERA_CACHE"
+        python3 -m venv "$TESSERA_VENV"
+    fi
+    say "pip install $wanted"
+    "$TESSERA_VENV/bin/pip" install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
+    echo "$wanted" >"$stamp"
+}
+
+# The Rust toolchain can't be installed from here (no registry serves it): only check it.
+check_rust_toolchain() {
+    command -v cargo >/dev/null || die "cargo not found; install a Rust toolchain with rustup"
+    local sysroot
+    sysroot=$(rustc --print sysroot)
+    [[ -x $sysroot/bin/cargo-clippy ]] || die "clippy missing from toolchain at $sysroot; run rustup component add clippy"
+    [[ -x $sysroot/bin/rustfmt ]] || die "rustfmt missing from toolchain at $sysroot; run rustup component add rustfmt"
+    say "rust toolchain present at $sysroot (cargo, clippy, rustfmt)"
+}
+
+install_debian_packages
+install_python_venv
+check_rust_toolchain

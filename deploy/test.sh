@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# THE test command (see README): installs what the tests need, generates the test data,
+# runs every test and lint, then a smoke run of the segment-build benchmark.
+# CI runs it through .ci/run on a fresh clone; it must pass there with nothing pre-installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib/env.sh
+
+bash deploy/install-test-deps.sh
+bash deploy/gen-lineitem.sh 0.01 csv
+
+# Integration tests read these and fail (never skip) when they are missing.
+export TESSERA_TEST_DATA=$TESSERA_DATA
+export TESSERA_PYTHON=$TESSERA_VENV/bin/python
+# A fresh CI clone never reuses incremental state: skip writing it.
+[[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=0
+
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+# The system tests (crates/integration-tests) run the real debug binary.
+cargo build -p tessera-server
+# --all-targets leaves out doctests, so they get their own run.
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$test_log"
+cargo test --workspace --doc --no-fail-fast 2>&1 | tee -a "$test_log"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo fmt --all --check
+
+# The benchmark needs the release binary; it shares target/ with the test build.
+cargo build --release -p tessera-server
+"$TESSERA_PYTHON" benches/build_bench.py --sf 0.01 --check
+
+# Every cargo test run above passed (or set -e stopped us): add up its counts.
+passed=$(grep -o '^test result: .*' "$test_log" | grep -o '[0-9]* passed' | awk '{n += $1} END {print n + 0}')
+echo "test.sh: $passed passed, 0 failed"

@@ -1,0 +1,95 @@
+//! Errors of the ingest crate. A bad *value* is not an error (it is a reject, see
+//! [`crate::reject`]) unless the caller asked for strict mode; errors are for inputs that
+//! cannot be read at all.
+
+use std::path::PathBuf;
+
+use crate::reject::RejectedValue;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read input file path=`{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read parquet file path=`{}`", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("cannot decode parquet data path=`{}`", path.display())]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    #[error("cannot read csv file path=`{}`", path.display())]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    /// The file's structure does not fit the schema (a column type that cannot be
+    /// coerced at all), or the schema asks for something this reader cannot do.
+    #[error("{message} path=`{}`", path.display())]
+    Schema { path: PathBuf, message: String },
+    /// Strict mode: the first value that could not be coerced.
+    #[error(
+        "value rejected in strict mode: {} file=`{}` row={} column=`{}` value=`{}`",
+        rejected.reason, rejected.file, rejected.row, rejected.column, rejected.value
+    )]
+    Rejected { rejected: Box<RejectedValue> },
+    #[error(
+        "unknown input file format, use one of .parquet, .pq, .csv, .json, .jsonl, .ndjson path=`{}`",
+        path.display()
+    )]
+    UnknownFormat { path: PathBuf },
+    /// A batch could not be assembled (more than 4 GiB of bytes in one column of one
+    /// batch); smaller `batch_rows` fixes it.
+    #[error("cannot assemble a batch path=`{}`", path.display())]
+    Batch {
+        path: PathBuf,
+        #[source]
+        source: tessera_segment::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Coarse classes of errors that servers turn into HTTP statuses and exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input or the schema must be fixed by the user.
+    BadRequest,
+    /// The input file does not exist.
+    NotFound,
+    /// An IO failure of the machine (disk, permissions).
+    Internal,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            Error::Io { .. } => ErrorKind::Internal,
+            Error::Parquet { .. }
+            | Error::Arrow { .. }
+            | Error::Csv { .. }
+            | Error::Schema { .. }
+            | Error::Rejected { .. }
+            | Error::UnknownFormat { .. }
+            | Error::Batch { .. } => ErrorKind::BadRequest,
+        }
+    }
+
+    /// Whether trying again unchanged can succeed: only for IO failures other than a
+    /// missing file (an interrupted read, a full disk freed meanwhile).
+    pub fn is_retryable(&self) -> bool {
+        self.kind() == ErrorKind::Internal
+    }
+}
