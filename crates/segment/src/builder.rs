@@ -144,7 +144,12 @@ impl SegmentBuilder {
             let started = std::time::Instant::now();
             let name = column.name().to_string();
             columns.push(column.write(&mut writer, order)?);
-            tracing::debug!(column = %name, elapsed_ms = started.elapsed().as_millis() as u64, "column written");
+            tracing::debug!(
+                column = %name,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                resident_mb = resident_memory_mb(),
+                "column written"
+            );
         }
         let time_column = self
             .table
@@ -239,6 +244,14 @@ fn sync_parent_directory(path: &Path) -> Result<()> {
             path: parent.to_path_buf(),
             source,
         })
+}
+
+/// Resident set size of this process in MiB (Linux; 0 elsewhere), for build diagnostics.
+pub fn resident_memory_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096 / (1 << 20))
 }
 
 fn now_ms() -> i64 {

@@ -499,7 +499,7 @@ impl ColumnBuilder {
                         }
                     }
                     metadata.index_bytes +=
-                        writer.write_section(name, SectionKind::Text, &text.finish()?)?;
+                        writer.write_section(name, SectionKind::Text, &text.finish(rows)?)?;
                     metadata.indexes.push("text".into());
                 }
                 let needs_postings =
@@ -600,7 +600,7 @@ impl ColumnBuilder {
                 }
             }
             metadata.index_bytes +=
-                writer.write_section(name, SectionKind::Text, &text.finish()?)?;
+                writer.write_section(name, SectionKind::Text, &text.finish(rows)?)?;
             metadata.indexes.push("text".into());
         }
         Ok(())
@@ -669,7 +669,7 @@ impl ColumnBuilder {
         }
         if let Some(text) = sink.text.take() {
             metadata.index_bytes +=
-                writer.write_section(name, SectionKind::Text, &text.finish()?)?;
+                writer.write_section(name, SectionKind::Text, &text.finish(self.rows)?)?;
             metadata.indexes.push("text".into());
         }
         Ok(())

@@ -12,7 +12,8 @@ use rustc_hash::FxHashMap;
 use tantivy::directory::OwnedBytes;
 use tessera_config::DataType;
 
-use crate::format::read_u32;
+use crate::bitpack::{BitPacker, BitUnpacker, bits_for_cardinality, packed_len};
+use crate::format::{read_u32, read_u64};
 use crate::value::{PhysicalType, Value, value_from_bytes, value_from_i32, value_from_i64};
 
 /// A value a query compares against dictionary entries, widened so that a literal of
@@ -149,13 +150,23 @@ impl DictionaryBuilder {
                 let mut entries: Vec<(u64, u32)> = ids.into_iter().collect();
                 let compare = |a: &u64, b: &u64| compare_fixed_bits(physical, *a, *b);
                 entries.sort_unstable_by(|a, b| compare(&a.0, &b.0));
-                let width = physical.fixed_width().unwrap_or(8);
-                let mut encoded = Vec::with_capacity(entries.len() * width);
                 let mut remap = vec![0u32; entries.len()];
-                for (final_id, (bits, provisional)) in entries.iter().enumerate() {
-                    encoded.extend_from_slice(&bits.to_le_bytes()[..width]);
+                for (final_id, (_, provisional)) in entries.iter().enumerate() {
                     remap[*provisional as usize] = final_id as u32;
                 }
+                let encoded = match physical {
+                    PhysicalType::I32 | PhysicalType::I64 => {
+                        encode_integers(entries.iter().map(|(bits, _)| *bits as i64), entries.len())
+                    }
+                    _ => {
+                        let width = physical.fixed_width().unwrap_or(8);
+                        let mut encoded = Vec::with_capacity(entries.len() * width);
+                        for (bits, _) in &entries {
+                            encoded.extend_from_slice(&bits.to_le_bytes()[..width]);
+                        }
+                        encoded
+                    }
+                };
                 (encoded, remap)
             }
             DictionaryBuilder::Bytes { ids, total_bytes } => {
@@ -177,6 +188,40 @@ impl DictionaryBuilder {
             }
         }
     }
+}
+
+/// Header of an integer dictionary: `min i64 | bits u8 | 7 zero bytes`.
+const INTEGER_HEADER_LEN: usize = 16;
+/// `bits` value meaning the entries are stored as plain i64s (the span needs > 32 bits).
+const PLAIN_I64: u8 = 64;
+
+/// Frame-of-reference encoding of ascending integers: `value - min` bit-packed with the
+/// bits the span needs, or plain i64s when the span needs more than 32 bits.
+fn encode_integers(values: impl Iterator<Item = i64> + Clone, count: usize) -> Vec<u8> {
+    let min = values.clone().next().unwrap_or(0);
+    let max = values.clone().last().unwrap_or(0);
+    let span = (max as u64).wrapping_sub(min as u64);
+    let bits = if span > u64::from(u32::MAX) {
+        PLAIN_I64
+    } else {
+        bits_for_cardinality(span + 1)
+    };
+    let mut encoded = Vec::with_capacity(INTEGER_HEADER_LEN + packed_len(count, bits.min(32)));
+    encoded.extend_from_slice(&min.to_le_bytes());
+    encoded.push(bits);
+    encoded.extend_from_slice(&[0u8; 7]);
+    if bits == PLAIN_I64 {
+        for value in values {
+            encoded.extend_from_slice(&value.to_le_bytes());
+        }
+    } else {
+        let mut packer = BitPacker::new(bits, count);
+        for value in values {
+            packer.push((value as u64).wrapping_sub(min as u64) as u32);
+        }
+        encoded.extend_from_slice(&packer.finish());
+    }
+    encoded
 }
 
 /// The u64 key of a fixed-width value, as used by [`DictionaryBuilder::id_of_bits`].
@@ -215,6 +260,9 @@ pub struct Dictionary {
     /// Fixed: the values. Bytes: offsets then value bytes.
     data: OwnedBytes,
     values_start: usize,
+    /// Integer dictionaries: frame of reference and bits per packed entry.
+    integer_min: i64,
+    integer_bits: u8,
 }
 
 impl Dictionary {
@@ -227,7 +275,24 @@ impl Dictionary {
     ) -> Result<Dictionary, String> {
         let physical = PhysicalType::of(data_type);
         let bytes = data.as_slice();
+        let (mut integer_min, mut integer_bits) = (0i64, 0u8);
         let values_start = match physical.fixed_width() {
+            Some(_) if matches!(physical, PhysicalType::I32 | PhysicalType::I64) => {
+                if bytes.len() < INTEGER_HEADER_LEN || bytes[9..16].iter().any(|b| *b != 0) {
+                    return Err("integer dictionary header is truncated or damaged".into());
+                }
+                integer_min = read_u64(bytes, 0) as i64;
+                integer_bits = bytes[8];
+                let expected = match integer_bits {
+                    PLAIN_I64 => cardinality.checked_mul(8),
+                    bits @ 0..=32 => Some(packed_len(cardinality, bits)),
+                    _ => None,
+                };
+                if expected != Some(bytes.len() - INTEGER_HEADER_LEN) {
+                    return Err("integer dictionary has the wrong size".into());
+                }
+                INTEGER_HEADER_LEN
+            }
             Some(width) => {
                 if Some(bytes.len()) != cardinality.checked_mul(width) {
                     return Err(format!(
@@ -273,6 +338,8 @@ impl Dictionary {
             cardinality,
             data,
             values_start,
+            integer_min,
+            integer_bits,
         })
     }
 
@@ -309,8 +376,18 @@ impl Dictionary {
     #[inline]
     pub fn i64_at(&self, id: u32) -> i64 {
         match self.physical {
-            PhysicalType::I32 => i64::from(read_u32(self.fixed(id, 4), 0) as i32),
-            PhysicalType::I64 => crate::format::read_u64(self.fixed(id, 8), 0) as i64,
+            PhysicalType::I32 | PhysicalType::I64 => {
+                if id as usize >= self.cardinality {
+                    return 0;
+                }
+                let values = &self.data.as_slice()[self.values_start..];
+                if self.integer_bits == PLAIN_I64 {
+                    read_u64(values, id as usize * 8) as i64
+                } else {
+                    let offset = BitUnpacker::new(values, self.integer_bits).get(id as usize);
+                    (self.integer_min as u64).wrapping_add(u64::from(offset)) as i64
+                }
+            }
             PhysicalType::F32 => self.f64_at(id) as i64,
             PhysicalType::F64 => self.f64_at(id) as i64,
             PhysicalType::Bytes => 0,

@@ -345,7 +345,7 @@ fn open_column<'a>(
         .map(BloomFilter::open)
         .transpose()?;
     let text = open_index(SectionKind::Text, "text")?
-        .map(TextIndex::open)
+        .map(|bytes| TextIndex::open(bytes, rows))
         .transpose()?;
     Ok(ImmutableColumn {
         metadata: column.clone(),

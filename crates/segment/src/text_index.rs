@@ -1,7 +1,9 @@
 //! Text index: a tantivy index stored inside the segment file and read from it in place.
 //!
-//! Each row becomes one tantivy document with the text in field `t` (tokenized,
-//! with positions, so phrase queries work) and the segment doc id in fast field `d`.
+//! Each row becomes one tantivy document with the text in field `t` (tokenized, with
+//! positions, so phrase queries work); NULL rows become empty documents. The index is
+//! written as one tantivy segment by a single-segment writer on the calling thread, so
+//! tantivy's doc id *is* the segment doc id and no mapping is stored.
 //! The tantivy files are packed into one section:
 //! `file_count u32 | per file: name_len u32, name, offset u64, length u64 | file bytes`
 //! (offsets relative to the start of the file bytes). At read time a read-only tantivy
@@ -20,73 +22,80 @@ use tantivy::directory::{
     WatchHandle, WritePtr,
 };
 use tantivy::query::QueryParser;
-use tantivy::schema::{FAST, Field, Schema, TEXT};
-use tantivy::{Index, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument};
+use tantivy::schema::{Field, Schema, TEXT};
+use tantivy::{Index, IndexSettings, ReloadPolicy, SingleSegmentIndexWriter, TantivyDocument};
 
 use crate::format::ByteCursor;
 use crate::{Error, Result};
 
 const TEXT_FIELD: &str = "t";
-const DOC_FIELD: &str = "d";
-/// Indexing memory budget of the single tantivy writer thread: each time it fills, the
-/// writer flushes a tantivy segment, so a larger budget means fewer, larger segments.
-const WRITER_MEMORY_BYTES: usize = 256 << 20;
+/// Initial arena of the single-segment writer; it grows as the text does.
+const WRITER_MEMORY_BYTES: usize = 16 << 20;
 
-fn text_schema() -> (Schema, Field, Field) {
+fn text_schema() -> (Schema, Field) {
     let mut builder = Schema::builder();
     let text = builder.add_text_field(TEXT_FIELD, TEXT);
-    let doc = builder.add_u64_field(DOC_FIELD, FAST);
-    (builder.build(), text, doc)
+    (builder.build(), text)
 }
 
 /// Builds a text index from rows given in segment doc order.
 pub struct TextIndexBuilder {
     directory: RamDirectory,
-    index: Index,
-    writer: IndexWriter<TantivyDocument>,
+    writer: SingleSegmentIndexWriter<TantivyDocument>,
     text_field: Field,
-    doc_field: Field,
+    next_doc: u32,
 }
 
 impl TextIndexBuilder {
     pub fn new() -> Result<TextIndexBuilder> {
-        let (schema, text_field, doc_field) = text_schema();
+        let (schema, text_field) = text_schema();
         let directory = RamDirectory::create();
-        let index = Index::create(directory.clone(), schema, IndexSettings::default())
+        // Tantivy's single-segment writer indexes on the calling thread (no channel, no
+        // merges) and yields exactly one segment whose doc ids are the add order.
+        let writer = Index::builder()
+            .schema(schema)
+            .settings(IndexSettings::default())
+            .single_segment_index_writer(directory.clone(), WRITER_MEMORY_BYTES)
             .map_err(Error::TextIndex)?;
-        let writer = index
-            .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
-            .map_err(Error::TextIndex)?;
-        // The index is written once and never updated: merging its segments would only
-        // rewrite the same postings again.
-        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         Ok(TextIndexBuilder {
             directory,
-            index,
             writer,
             text_field,
-            doc_field,
+            next_doc: 0,
         })
     }
 
-    /// Index the text of one row (NULL rows are simply not added).
+    /// Index the text of doc `doc_id`; docs skipped since the last call (NULL rows)
+    /// become empty documents, so tantivy's doc ids stay equal to the segment's.
     pub fn add(&mut self, doc_id: u32, text: &str) -> Result<()> {
+        if doc_id < self.next_doc {
+            return Err(Error::InvalidInput(
+                "text index docs must arrive in ascending order".into(),
+            ));
+        }
+        while self.next_doc < doc_id {
+            self.add_document(TantivyDocument::default())?;
+        }
         let mut document = TantivyDocument::default();
         document.add_text(self.text_field, text);
-        document.add_u64(self.doc_field, u64::from(doc_id));
+        self.add_document(document)
+    }
+
+    fn add_document(&mut self, document: TantivyDocument) -> Result<()> {
         self.writer
             .add_document(document)
             .map_err(Error::TextIndex)?;
+        self.next_doc += 1;
         Ok(())
     }
 
-    /// Commit and pack every tantivy file into one section.
-    pub fn finish(mut self) -> Result<Vec<u8>> {
-        self.writer.commit().map_err(Error::TextIndex)?;
-        self.writer
-            .wait_merging_threads()
-            .map_err(Error::TextIndex)?;
-        let metas = self.index.load_metas().map_err(Error::TextIndex)?;
+    /// Pad to `rows` docs, finalize the one tantivy segment, and pack its files.
+    pub fn finish(mut self, rows: u32) -> Result<Vec<u8>> {
+        while self.next_doc < rows {
+            self.add_document(TantivyDocument::default())?;
+        }
+        let index = self.writer.finalize().map_err(Error::TextIndex)?;
+        let metas = index.load_metas().map_err(Error::TextIndex)?;
         let mut names: Vec<PathBuf> = metas.list_segment_files().into_iter().collect();
         names.push(PathBuf::from("meta.json"));
         names.sort();
@@ -113,20 +122,20 @@ impl TextIndexBuilder {
                 .map_err(|error| Error::TextIndex(tantivy::TantivyError::from(error)))?;
             files.push((name.to_string_lossy().into_owned(), bytes));
         }
-        let mut header = Vec::new();
-        header.extend_from_slice(&(files.len() as u32).to_le_bytes());
+        let mut packed = Vec::new();
+        packed.extend_from_slice(&(files.len() as u32).to_le_bytes());
         let mut offset = 0u64;
         for (name, bytes) in &files {
-            header.extend_from_slice(&(name.len() as u32).to_le_bytes());
-            header.extend_from_slice(name.as_bytes());
-            header.extend_from_slice(&offset.to_le_bytes());
-            header.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            packed.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            packed.extend_from_slice(name.as_bytes());
+            packed.extend_from_slice(&offset.to_le_bytes());
+            packed.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
             offset += bytes.len() as u64;
         }
         for (_, bytes) in &files {
-            header.extend_from_slice(bytes.as_slice());
+            packed.extend_from_slice(bytes.as_slice());
         }
-        Ok(header)
+        Ok(packed)
     }
 }
 
@@ -212,8 +221,9 @@ pub struct TextIndex {
 }
 
 impl TextIndex {
-    /// Open the packed section; `Err` holds a message for a corruption error.
-    pub fn open(data: OwnedBytes) -> Result<TextIndex, String> {
+    /// Open the packed section of a segment with `rows` docs; `Err` holds a message
+    /// for a corruption error.
+    pub fn open(data: OwnedBytes, rows: u32) -> Result<TextIndex, String> {
         let mut cursor = ByteCursor::new(data.as_slice());
         let truncated = || "text index file table is truncated".to_string();
         let count = cursor.u32().ok_or_else(truncated)?;
@@ -247,11 +257,18 @@ impl TextIndex {
             .schema()
             .get_field(TEXT_FIELD)
             .map_err(|error| format!("text index: {error}"))?;
-        let reader = index
+        let reader: tantivy::IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|error: tantivy::TantivyError| format!("text index: {error}"))?;
+        let segments = reader.searcher().segment_readers().len();
+        let docs = reader.searcher().num_docs();
+        if segments > 1 || docs != u64::from(rows) {
+            return Err(format!(
+                "text index has {segments} tantivy segments and {docs} docs; expected one segment with {rows}"
+            ));
+        }
         Ok(TextIndex {
             index,
             reader,
@@ -269,23 +286,11 @@ impl TextIndex {
         let addresses = searcher
             .search(&parsed, &DocSetCollector)
             .map_err(Error::TextIndex)?;
-        let mut columns = HashMap::new();
-        let mut docs = RoaringBitmap::new();
-        for address in addresses {
-            let column = match columns.entry(address.segment_ord) {
-                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(
-                    searcher
-                        .segment_reader(address.segment_ord)
-                        .fast_fields()
-                        .u64(DOC_FIELD)
-                        .map_err(Error::TextIndex)?,
-                ),
-            };
-            if let Some(doc) = column.first(address.doc_id) {
-                docs.insert(doc as u32);
-            }
-        }
+        // One tantivy segment whose doc ids are the segment's doc ids.
+        let docs: RoaringBitmap = addresses
+            .into_iter()
+            .map(|address| address.doc_id)
+            .collect();
         Ok(docs)
     }
 }
@@ -306,8 +311,8 @@ mod tests {
         for (doc, text) in texts.iter().enumerate() {
             builder.add(doc as u32 * 2, text).expect("add");
         }
-        let packed = builder.finish().expect("finish");
-        let index = TextIndex::open(OwnedBytes::new(packed)).expect("open");
+        let packed = builder.finish(8).expect("finish");
+        let index = TextIndex::open(OwnedBytes::new(packed), 8).expect("open");
         let hits: Vec<u32> = index.search("quick").expect("search").iter().collect();
         assert_eq!(hits, vec![0, 4]);
         let phrase: Vec<u32> = index
