@@ -51,7 +51,14 @@ impl SegmentBuilder {
         let columns = schema
             .fields
             .iter()
-            .map(|field| ColumnBuilder::new(field, table.column_index_config(&field.name)))
+            .map(|field| {
+                let rows_will_be_sorted = table.indexing.sorted_column.is_some();
+                ColumnBuilder::new(
+                    field,
+                    table.column_index_config(&field.name),
+                    rows_will_be_sorted,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         if let Some(sorted) = &table.indexing.sorted_column {
             let config = table.column_index_config(sorted);

@@ -18,7 +18,8 @@ use crate::id_vec::IdVec;
 use crate::inverted::{Postings, encode_bitmap, encode_inverted, encode_sorted};
 use crate::metadata::{ColumnMetadata, Encoding};
 use crate::raw_forward::{
-    ChunkBuffer, CompressedChunk, chunk_rows_for, compress_chunk, encode_chunks,
+    ChunkBuffer, CompressedChunk, FINAL_CHUNK_LEVEL, TEMPORARY_CHUNK_LEVEL, chunk_rows_for,
+    chunk_section_parts, compress_chunk,
 };
 use crate::raw_reorder::{RawSink, RawValueRef, reorder_chunks, replay_chunks};
 use crate::text_index::TextIndexBuilder;
@@ -69,6 +70,9 @@ enum Storage {
 
 pub struct ColumnBuilder {
     field: FieldSpec,
+    /// zstd level of raw chunks compressed as rows arrive: fast when the rows will be
+    /// reordered (the chunks are then temporary), the final level otherwise.
+    input_chunk_level: i32,
     config: ColumnIndexConfig,
     physical: PhysicalType,
     rows: u32,
@@ -91,7 +95,13 @@ pub fn raw_order_key(physical: PhysicalType, bytes: &[u8]) -> u64 {
 }
 
 impl ColumnBuilder {
-    pub fn new(field: &FieldSpec, config: ColumnIndexConfig) -> Result<ColumnBuilder> {
+    /// `rows_will_be_sorted`: the table has a sort column, so raw chunks written as rows
+    /// arrive are rewritten in sorted order at the end.
+    pub fn new(
+        field: &FieldSpec,
+        config: ColumnIndexConfig,
+        rows_will_be_sorted: bool,
+    ) -> Result<ColumnBuilder> {
         let physical = PhysicalType::of(field.data_type);
         if !config.dictionary && !field.single_value {
             return Err(Error::Unsupported(format!(
@@ -135,6 +145,11 @@ impl ColumnBuilder {
             }
         };
         Ok(ColumnBuilder {
+            input_chunk_level: if rows_will_be_sorted {
+                TEMPORARY_CHUNK_LEVEL
+            } else {
+                FINAL_CHUNK_LEVEL
+            },
             field: field.clone(),
             config,
             physical,
@@ -189,11 +204,20 @@ impl ColumnBuilder {
                     }
                 }
                 (data, None) => {
+                    // Inputs often repeat a value on consecutive rows (pre-sorted data,
+                    // the lines of one order): skip the hash lookup then.
+                    let mut previous: Option<(usize, u32)> = None;
                     for row in 0..num_rows {
                         let id = if is_null(row) {
                             0
+                        } else if let Some((previous_row, previous_id)) = previous
+                            && same_cell(data, previous_row, row)
+                        {
+                            previous_id
                         } else {
-                            dictionary_id(dictionary, data, row)
+                            let id = dictionary_id(dictionary, data, row);
+                            previous = Some((row, id));
+                            id
                         };
                         ids.push(id);
                     }
@@ -214,6 +238,7 @@ impl ColumnBuilder {
                 max,
             } => {
                 let physical = self.physical;
+                let level = self.input_chunk_level;
                 let mut push = |null: bool, value_bytes: &[u8]| -> Result<()> {
                     if physical == PhysicalType::Bytes {
                         buffer.push_bytes(if null { &[] } else { value_bytes });
@@ -225,7 +250,7 @@ impl ColumnBuilder {
                         update_min_max(physical, min, max, value_bytes);
                     }
                     if buffer.rows == *chunk_rows {
-                        chunks.push(compress_chunk(buffer, physical)?);
+                        chunks.push(compress_chunk(buffer, physical, level)?);
                         buffer.clear();
                     }
                     Ok(())
@@ -392,7 +417,11 @@ impl ColumnBuilder {
                 max,
             } => {
                 if buffer.rows > 0 {
-                    chunks.push(compress_chunk(&buffer, self.physical)?);
+                    chunks.push(compress_chunk(
+                        &buffer,
+                        self.physical,
+                        self.input_chunk_level,
+                    )?);
                 }
                 drop(buffer);
                 metadata.cardinality = hll.estimate();
@@ -457,7 +486,13 @@ impl ColumnBuilder {
         metadata.bytes +=
             writer.write_section(name, SectionKind::Dictionary, dictionary_bytes(&dictionary))?;
         let rows = self.rows;
-        let final_id = |input_element: usize| remap[ids.get(input_element) as usize];
+        // NULL rows hold placeholder id 0, which has no entry when every row is NULL.
+        let final_id = |input_element: usize| {
+            remap
+                .get(ids.get(input_element) as usize)
+                .copied()
+                .unwrap_or(0)
+        };
         // (id, doc) pairs in ascending doc order, for postings.
         let postings = match &mv_ends {
             None => {
@@ -469,15 +504,24 @@ impl ColumnBuilder {
                     flags
                 });
                 let is_null = |doc: usize| null_flags.as_ref().is_some_and(|flags| flags[doc]);
-                let output_ids: Vec<u32> = (0..rows)
-                    .map(|doc| {
-                        if is_null(doc as usize) {
-                            0
-                        } else {
-                            final_id(order.input_row(doc) as usize)
+                // Gathering `ids[permutation[doc]]` reads at random; scattering
+                // `out[inverse[row]] = ids[row]` writes at random instead, which the CPU
+                // overlaps far better.
+                let output_ids: Vec<u32> = match order.inverse {
+                    None => (0..rows as usize)
+                        .map(|doc| if is_null(doc) { 0 } else { final_id(doc) })
+                        .collect(),
+                    Some(inverse) => {
+                        let mut output = vec![0u32; rows as usize];
+                        for (row, doc) in inverse.iter().enumerate() {
+                            output[*doc as usize] = final_id(row);
                         }
-                    })
-                    .collect();
+                        for doc in output_nulls {
+                            output[doc as usize] = 0;
+                        }
+                        output
+                    }
+                };
                 let mut packer = BitPacker::new(bits, rows as usize);
                 let mut sorted = true;
                 let mut previous = 0u32;
@@ -498,8 +542,11 @@ impl ColumnBuilder {
                             add_text(&mut text, doc as u32, dictionary.bytes_at(*id))?;
                         }
                     }
-                    metadata.index_bytes +=
-                        writer.write_section(name, SectionKind::Text, &text.finish(rows)?)?;
+                    metadata.index_bytes += writer.write_section_parts(
+                        name,
+                        SectionKind::Text,
+                        &text.finish(rows)?.parts(),
+                    )?;
                     metadata.indexes.push("text".into());
                 }
                 let needs_postings =
@@ -587,7 +634,9 @@ impl ColumnBuilder {
             metadata.indexes.push("bloom".into());
         }
         if let (true, Some(ends)) = (self.config.text, &mv_ends) {
+            // One tantivy document per doc: the elements joined by newlines.
             let mut text = TextIndexBuilder::new()?;
+            let mut joined = String::new();
             for doc in 0..rows {
                 let input = order.input_row(doc);
                 let start = if input == 0 {
@@ -595,12 +644,17 @@ impl ColumnBuilder {
                 } else {
                     ends[input as usize - 1] as usize
                 };
+                joined.clear();
                 for element in start..ends[input as usize] as usize {
-                    add_text(&mut text, doc, dictionary.bytes_at(final_id(element)))?;
+                    joined.push_str(&String::from_utf8_lossy(
+                        dictionary.bytes_at(final_id(element)),
+                    ));
+                    joined.push('\n');
                 }
+                text.add(doc, &joined)?;
             }
             metadata.index_bytes +=
-                writer.write_section(name, SectionKind::Text, &text.finish(rows)?)?;
+                writer.write_section_parts(name, SectionKind::Text, &text.finish(rows)?.parts())?;
             metadata.indexes.push("text".into());
         }
         Ok(())
@@ -621,14 +675,13 @@ impl ColumnBuilder {
         metadata: &mut ColumnMetadata,
     ) -> Result<()> {
         let name = &self.field.name;
+        // The text index is fed in a second pass over the output chunks, after the
+        // input chunks and the reorder window are freed: tantivy's arena is the largest
+        // allocation of a build and should not coexist with them.
         let mut sink = RawSink {
             physical: self.physical,
             nulls: output_nulls,
-            text: if self.config.text {
-                Some(TextIndexBuilder::new()?)
-            } else {
-                None
-            },
+            text: None,
             bloom: self
                 .config
                 .bloom
@@ -654,8 +707,30 @@ impl ColumnBuilder {
             }
         };
         metadata.is_sorted = sink.sorted && sink.previous.is_some() && output_nulls.is_empty();
-        metadata.bytes +=
-            writer.write_section(name, SectionKind::Forward, &encode_chunks(&chunks))?;
+        let (table, chunk_bytes) = chunk_section_parts(&chunks);
+        let mut parts = vec![table.as_slice()];
+        parts.extend(chunk_bytes);
+        metadata.bytes += writer.write_section_parts(name, SectionKind::Forward, &parts)?;
+        drop(parts);
+        if self.config.text {
+            let mut text_sink = RawSink {
+                physical: self.physical,
+                nulls: output_nulls,
+                text: Some(TextIndexBuilder::new()?),
+                bloom: None,
+                range_keys: None,
+                sorted: true,
+                previous: None,
+            };
+            replay_chunks(
+                &chunks,
+                self.physical,
+                chunk_rows,
+                self.rows,
+                &mut text_sink,
+            )?;
+            sink.text = text_sink.text.take();
+        }
         drop(chunks);
         if let Some(keys) = sink.range_keys.take() {
             let encoded = range_index::build_from_keys(keys, self.rows as usize);
@@ -668,8 +743,11 @@ impl ColumnBuilder {
             metadata.indexes.push("bloom".into());
         }
         if let Some(text) = sink.text.take() {
-            metadata.index_bytes +=
-                writer.write_section(name, SectionKind::Text, &text.finish(self.rows)?)?;
+            metadata.index_bytes += writer.write_section_parts(
+                name,
+                SectionKind::Text,
+                &text.finish(self.rows)?.parts(),
+            )?;
             metadata.indexes.push("text".into());
         }
         Ok(())
@@ -683,6 +761,19 @@ fn add_text(text: &mut TextIndexBuilder, doc: u32, bytes: &[u8]) -> Result<()> {
 /// Serialized bytes of an opened dictionary (for writing it as a section).
 fn dictionary_bytes(dictionary: &Dictionary) -> &[u8] {
     dictionary.raw_bytes()
+}
+
+/// Whether two rows of a batch column hold the same value, bit for bit.
+#[inline]
+fn same_cell(data: &ColumnData, a: usize, b: usize) -> bool {
+    match data {
+        ColumnData::I32(v) => v[a] == v[b],
+        ColumnData::I64(v) => v[a] == v[b],
+        ColumnData::F32(v) => v[a].to_bits() == v[b].to_bits(),
+        ColumnData::F64(v) => v[a].to_bits() == v[b].to_bits(),
+        ColumnData::Bytes(v) => v.get(a) == v.get(b),
+        ColumnData::Multi { .. } => false,
+    }
 }
 
 #[inline]

@@ -120,6 +120,31 @@ impl SegmentFileWriter {
         Ok(bytes.len() as u64)
     }
 
+    /// Append one section given as consecutive parts (no joined copy is made);
+    /// returns its length.
+    pub fn write_section_parts(
+        &mut self,
+        column: &str,
+        kind: SectionKind,
+        parts: &[&[u8]],
+    ) -> Result<u64> {
+        let offset = self.position;
+        let mut hasher = crc32fast::Hasher::new();
+        for part in parts {
+            hasher.update(part);
+            self.write_raw(part)?;
+        }
+        let length = self.position - offset;
+        self.sections.push(SectionEntry {
+            column: column.to_string(),
+            kind,
+            offset,
+            length,
+            crc32: hasher.finalize(),
+        });
+        Ok(length)
+    }
+
     pub fn sections(&self) -> &[SectionEntry] {
         &self.sections
     }

@@ -11,8 +11,10 @@ use crate::format::{ByteCursor, read_u32, read_u64};
 use crate::value::PhysicalType;
 use crate::{Error, Result};
 
-/// zstd level for raw chunks: fast to write, still a good ratio on numbers and text.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level of the chunks a segment keeps: fast to write, a good ratio on numbers and text.
+pub const FINAL_CHUNK_LEVEL: i32 = 3;
+/// zstd level of chunks that only hold rows until they are reordered.
+pub const TEMPORARY_CHUNK_LEVEL: i32 = 1;
 
 /// Rows per chunk: larger for fixed-width values, smaller for strings.
 pub fn chunk_rows_for(physical: PhysicalType) -> u32 {
@@ -71,7 +73,11 @@ pub struct CompressedChunk {
     pub bytes: Vec<u8>,
 }
 
-pub fn compress_chunk(buffer: &ChunkBuffer, physical: PhysicalType) -> Result<CompressedChunk> {
+pub fn compress_chunk(
+    buffer: &ChunkBuffer,
+    physical: PhysicalType,
+    level: i32,
+) -> Result<CompressedChunk> {
     let joined;
     let raw: &[u8] = if physical == PhysicalType::Bytes {
         joined = buffer.uncompressed(physical);
@@ -82,7 +88,7 @@ pub fn compress_chunk(buffer: &ChunkBuffer, physical: PhysicalType) -> Result<Co
     let uncompressed_len = u32::try_from(raw.len()).map_err(|_| {
         Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into())
     })?;
-    let bytes = zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|source| Error::Io {
+    let bytes = zstd::bulk::compress(raw, level).map_err(|source| Error::Io {
         path: "<zstd>".into(),
         source,
     })?;
@@ -103,24 +109,23 @@ pub fn decompress(bytes: &[u8], uncompressed_len: u32) -> Result<Vec<u8>, String
     Ok(out)
 }
 
-/// Serialize chunks into the forward-index section layout.
-pub fn encode_chunks(chunks: &[CompressedChunk]) -> Vec<u8> {
-    let total: usize = chunks.iter().map(|c| c.bytes.len()).sum();
-    let mut out = Vec::with_capacity(4 + 12 * (chunks.len() + 1) + total);
-    out.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
+/// The forward-index section as parts: the chunk table, then each compressed chunk.
+pub fn chunk_section_parts(chunks: &[CompressedChunk]) -> (Vec<u8>, Vec<&[u8]>) {
+    let mut table = Vec::with_capacity(4 + 12 * (chunks.len() + 1));
+    table.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
     let mut offset = 0u64;
-    out.extend_from_slice(&offset.to_le_bytes());
+    table.extend_from_slice(&offset.to_le_bytes());
     for chunk in chunks {
         offset += chunk.bytes.len() as u64;
-        out.extend_from_slice(&offset.to_le_bytes());
+        table.extend_from_slice(&offset.to_le_bytes());
     }
     for chunk in chunks {
-        out.extend_from_slice(&chunk.uncompressed_len.to_le_bytes());
+        table.extend_from_slice(&chunk.uncompressed_len.to_le_bytes());
     }
-    for chunk in chunks {
-        out.extend_from_slice(&chunk.bytes);
-    }
-    out
+    (
+        table,
+        chunks.iter().map(|chunk| chunk.bytes.as_slice()).collect(),
+    )
 }
 
 /// A decompressed chunk, with accessors that never read out of bounds.

@@ -12,7 +12,9 @@ use roaring::RoaringBitmap;
 
 use crate::bloom::BloomBuilder;
 use crate::column_builder::visit_raw;
-use crate::raw_forward::{ChunkBuffer, CompressedChunk, DecodedChunk, compress_chunk, decompress};
+use crate::raw_forward::{
+    ChunkBuffer, CompressedChunk, DecodedChunk, FINAL_CHUNK_LEVEL, compress_chunk, decompress,
+};
 use crate::text_index::TextIndexBuilder;
 use crate::value::PhysicalType;
 use crate::{Error, Result};
@@ -118,14 +120,14 @@ pub fn reorder_chunks(
                 visit_raw(sink, doc, RawValueRef(bytes))?;
             }
             if buffer.rows == chunk_rows {
-                output.push(compress_chunk(&buffer, physical)?);
+                output.push(compress_chunk(&buffer, physical, FINAL_CHUNK_LEVEL)?);
                 buffer.clear();
             }
         }
         window_start = window_end;
     }
     if buffer.rows > 0 {
-        output.push(compress_chunk(&buffer, physical)?);
+        output.push(compress_chunk(&buffer, physical, FINAL_CHUNK_LEVEL)?);
     }
     Ok(output)
 }

@@ -90,7 +90,7 @@ impl TextIndexBuilder {
     }
 
     /// Pad to `rows` docs, finalize the one tantivy segment, and pack its files.
-    pub fn finish(mut self, rows: u32) -> Result<Vec<u8>> {
+    pub fn finish(mut self, rows: u32) -> Result<PackedTextIndex> {
         while self.next_doc < rows {
             self.add_document(TantivyDocument::default())?;
         }
@@ -122,20 +122,39 @@ impl TextIndexBuilder {
                 .map_err(|error| Error::TextIndex(tantivy::TantivyError::from(error)))?;
             files.push((name.to_string_lossy().into_owned(), bytes));
         }
-        let mut packed = Vec::new();
-        packed.extend_from_slice(&(files.len() as u32).to_le_bytes());
+        let mut table = Vec::new();
+        table.extend_from_slice(&(files.len() as u32).to_le_bytes());
         let mut offset = 0u64;
         for (name, bytes) in &files {
-            packed.extend_from_slice(&(name.len() as u32).to_le_bytes());
-            packed.extend_from_slice(name.as_bytes());
-            packed.extend_from_slice(&offset.to_le_bytes());
-            packed.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            table.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            table.extend_from_slice(name.as_bytes());
+            table.extend_from_slice(&offset.to_le_bytes());
+            table.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
             offset += bytes.len() as u64;
         }
-        for (_, bytes) in &files {
-            packed.extend_from_slice(bytes.as_slice());
-        }
-        Ok(packed)
+        Ok(PackedTextIndex {
+            table,
+            files: files.into_iter().map(|(_, bytes)| bytes).collect(),
+        })
+    }
+}
+
+/// A finished text index: the file table and the files, written as one section
+/// without joining them into one buffer first.
+pub struct PackedTextIndex {
+    table: Vec<u8>,
+    files: Vec<OwnedBytes>,
+}
+
+impl PackedTextIndex {
+    pub fn parts(&self) -> Vec<&[u8]> {
+        std::iter::once(self.table.as_slice())
+            .chain(self.files.iter().map(|file| file.as_slice()))
+            .collect()
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.parts().concat()
     }
 }
 
@@ -311,7 +330,7 @@ mod tests {
         for (doc, text) in texts.iter().enumerate() {
             builder.add(doc as u32 * 2, text).expect("add");
         }
-        let packed = builder.finish(8).expect("finish");
+        let packed = builder.finish(8).expect("finish").to_vec();
         let index = TextIndex::open(OwnedBytes::new(packed), 8).expect("open");
         let hits: Vec<u32> = index.search("quick").expect("search").iter().collect();
         assert_eq!(hits, vec![0, 4]);
