@@ -132,7 +132,7 @@ impl SegmentBuilder {
 
     /// Write the segment file to `path`.
     pub fn finish(mut self, path: &Path, options: &BuildOptions) -> Result<BuildSummary> {
-        let permutation = self.sort_permutation();
+        let mut permutation = self.sort_permutation();
         let inverse = permutation.as_ref().map(|permutation| {
             let mut inverse = vec![0u32; permutation.len()];
             for (doc, row) in permutation.iter().enumerate() {
@@ -140,17 +140,30 @@ impl SegmentBuilder {
             }
             inverse
         });
+        // Single-value columns are reordered through the inverse alone; only
+        // multi-value columns read through the permutation.
+        if !self.columns.iter().any(ColumnBuilder::is_multi_value) {
+            permutation = None;
+        }
         let order = RowOrder {
             permutation: permutation.as_deref(),
             inverse: inverse.as_deref(),
         };
         let temporary = TemporaryFile(temporary_path(path));
         let mut writer = SegmentFileWriter::create(&temporary.0)?;
-        let mut columns = Vec::with_capacity(self.columns.len());
-        for column in std::mem::take(&mut self.columns) {
+        // Cheap columns first: each frees its accumulated state as it is written, so the
+        // costly ones (large inverted indexes, text) run with the most room. The metadata
+        // keeps schema order; the section table records where each section landed.
+        let mut pending: Vec<(usize, ColumnBuilder)> = std::mem::take(&mut self.columns)
+            .into_iter()
+            .enumerate()
+            .collect();
+        pending.sort_by_key(|(_, column)| column.write_cost());
+        let mut written = Vec::with_capacity(pending.len());
+        for (schema_index, column) in pending {
             let started = std::time::Instant::now();
             let name = column.name().to_string();
-            columns.push(column.write(&mut writer, order)?);
+            written.push((schema_index, column.write(&mut writer, order)?));
             tracing::debug!(
                 column = %name,
                 elapsed_ms = started.elapsed().as_millis() as u64,
@@ -158,6 +171,8 @@ impl SegmentBuilder {
                 "column written"
             );
         }
+        written.sort_by_key(|(schema_index, _)| *schema_index);
+        let columns: Vec<_> = written.into_iter().map(|(_, metadata)| metadata).collect();
         let time_column = self
             .table
             .time_column

@@ -15,7 +15,7 @@ use crate::dictionary::{Dictionary, DictionaryBuilder, f32_bits, f64_bits, i32_b
 use crate::format::{SectionKind, SegmentFileWriter};
 use crate::hll::{HyperLogLog, hash_bytes};
 use crate::id_vec::IdVec;
-use crate::inverted::{Postings, encode_bitmap, encode_inverted, encode_sorted};
+use crate::inverted::{Postings, encode_bitmap, encode_sorted, write_inverted};
 use crate::metadata::{ColumnMetadata, Encoding};
 use crate::raw_forward::{
     ChunkBuffer, CompressedChunk, FINAL_CHUNK_LEVEL, TEMPORARY_CHUNK_LEVEL, chunk_rows_for,
@@ -161,6 +161,38 @@ impl ColumnBuilder {
 
     pub fn name(&self) -> &str {
         &self.field.name
+    }
+
+    pub fn is_multi_value(&self) -> bool {
+        !self.field.single_value
+    }
+
+    /// Rough bytes of the transient memory writing this column takes, to write cheap
+    /// columns first: each written column frees its accumulated state before the
+    /// expensive ones (large inverted indexes, text) need room.
+    pub fn write_cost(&self) -> u64 {
+        let rows = u64::from(self.rows);
+        let text = if self.config.text { rows * 64 } else { 0 };
+        match &self.storage {
+            Storage::Dictionary {
+                dictionary, sealed, ..
+            } => {
+                let cardinality = sealed
+                    .as_ref()
+                    .map_or(dictionary.len(), |(_, remap)| remap.len())
+                    as u64;
+                let postings = if self.config.inverted || self.config.range || self.config.sorted {
+                    rows * 6 + cardinality * 32
+                } else {
+                    0
+                };
+                rows * 4 + postings + text
+            }
+            Storage::Raw { chunks, .. } => {
+                let compressed: u64 = chunks.iter().map(|c| c.bytes.len() as u64).sum();
+                compressed * 2 + text
+            }
+        }
     }
 
     /// Append one batch's values of this column (`values` already validated).
@@ -609,11 +641,9 @@ impl ColumnBuilder {
                 metadata.indexes.push("sorted".into());
             }
             if self.config.inverted {
-                metadata.index_bytes += writer.write_section(
-                    name,
-                    SectionKind::Inverted,
-                    &encode_inverted(postings),
-                )?;
+                let mut stream = writer.section_stream(name, SectionKind::Inverted);
+                write_inverted(postings, &mut stream)?;
+                metadata.index_bytes += stream.finish();
                 metadata.indexes.push("inverted".into());
             }
             if self.config.range {

@@ -145,6 +145,18 @@ impl SegmentFileWriter {
         Ok(length)
     }
 
+    /// Start a section written piece by piece (for sections too large to build in
+    /// memory first); finish it with [`SectionStream::finish`].
+    pub fn section_stream(&mut self, column: &str, kind: SectionKind) -> SectionStream<'_> {
+        SectionStream {
+            offset: self.position,
+            column: column.to_string(),
+            kind,
+            hasher: crc32fast::Hasher::new(),
+            writer: self,
+        }
+    }
+
     pub fn sections(&self) -> &[SectionEntry] {
         &self.sections
     }
@@ -174,6 +186,35 @@ impl SegmentFileWriter {
         file.sync_all()
             .map_err(|source| Error::Io { path, source })?;
         Ok(file_len)
+    }
+}
+
+/// A section being written piece by piece.
+pub struct SectionStream<'a> {
+    writer: &'a mut SegmentFileWriter,
+    column: String,
+    kind: SectionKind,
+    offset: u64,
+    hasher: crc32fast::Hasher,
+}
+
+impl SectionStream<'_> {
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.hasher.update(bytes);
+        self.writer.write_raw(bytes)
+    }
+
+    /// Record the section in the table; returns its length.
+    pub fn finish(self) -> u64 {
+        let length = self.writer.position - self.offset;
+        self.writer.sections.push(SectionEntry {
+            column: self.column,
+            kind: self.kind,
+            offset: self.offset,
+            length,
+            crc32: self.hasher.finalize(),
+        });
+        length
     }
 }
 

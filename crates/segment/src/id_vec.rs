@@ -1,64 +1,111 @@
 //! Provisional dictionary ids held during a build, one byte per id while the dictionary
 //! is small, widening to two and then four bytes as it grows, so the build holds about
-//! as much as the bit-packed forward index it will write.
+//! as much as the bit-packed forward index it will write. Ids live in fixed-size blocks,
+//! so growing never copies the whole vector nor leaves doubled capacity unused.
 
-pub enum IdVec {
-    U8(Vec<u8>),
-    U16(Vec<u16>),
-    U32(Vec<u32>),
+/// Ids per block: blocks of 256 KiB and more come from their own mappings (see the
+/// `tessera` binary's allocator setting), so a written column returns them to the OS.
+const BLOCK: usize = 1 << 18;
+
+enum Width {
+    U8,
+    U16,
+    U32,
+}
+
+pub struct IdVec {
+    width: Width,
+    blocks_u8: Vec<Vec<u8>>,
+    blocks_u16: Vec<Vec<u16>>,
+    blocks_u32: Vec<Vec<u32>>,
+    len: usize,
 }
 
 impl Default for IdVec {
     fn default() -> Self {
-        IdVec::U8(Vec::new())
+        IdVec {
+            width: Width::U8,
+            blocks_u8: Vec::new(),
+            blocks_u16: Vec::new(),
+            blocks_u32: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+fn push_into<T>(blocks: &mut Vec<Vec<T>>, value: T) {
+    match blocks.last_mut() {
+        Some(block) if block.len() < BLOCK => block.push(value),
+        _ => {
+            let mut block = Vec::with_capacity(BLOCK);
+            block.push(value);
+            blocks.push(block);
+        }
     }
 }
 
 impl IdVec {
     #[inline]
     pub fn push(&mut self, id: u32) {
-        match self {
-            IdVec::U8(ids) if id <= u32::from(u8::MAX) => ids.push(id as u8),
-            IdVec::U16(ids) if id <= u32::from(u16::MAX) => ids.push(id as u16),
-            IdVec::U32(ids) => ids.push(id),
+        match self.width {
+            Width::U8 if id <= u32::from(u8::MAX) => push_into(&mut self.blocks_u8, id as u8),
+            Width::U16 if id <= u32::from(u16::MAX) => push_into(&mut self.blocks_u16, id as u16),
+            Width::U32 => push_into(&mut self.blocks_u32, id),
             _ => {
                 self.widen(id);
-                self.push(id);
+                return self.push(id);
             }
         }
+        self.len += 1;
     }
 
+    /// Re-encode every block at the width `id` needs, one block at a time.
     fn widen(&mut self, id: u32) {
-        let widened = match self {
-            IdVec::U8(ids) if id <= u32::from(u16::MAX) => {
-                IdVec::U16(ids.iter().map(|v| u16::from(*v)).collect())
+        match self.width {
+            Width::U8 if id <= u32::from(u16::MAX) => {
+                for block in std::mem::take(&mut self.blocks_u8) {
+                    let mut wide = Vec::with_capacity(BLOCK);
+                    wide.extend(block.iter().map(|v| u16::from(*v)));
+                    self.blocks_u16.push(wide);
+                }
+                self.width = Width::U16;
             }
-            IdVec::U8(ids) => IdVec::U32(ids.iter().map(|v| u32::from(*v)).collect()),
-            IdVec::U16(ids) => IdVec::U32(ids.iter().map(|v| u32::from(*v)).collect()),
-            IdVec::U32(_) => return,
-        };
-        *self = widened;
+            Width::U8 => {
+                for block in std::mem::take(&mut self.blocks_u8) {
+                    let mut wide = Vec::with_capacity(BLOCK);
+                    wide.extend(block.iter().map(|v| u32::from(*v)));
+                    self.blocks_u32.push(wide);
+                }
+                self.width = Width::U32;
+            }
+            Width::U16 => {
+                for block in std::mem::take(&mut self.blocks_u16) {
+                    let mut wide = Vec::with_capacity(BLOCK);
+                    wide.extend(block.iter().map(|v| u32::from(*v)));
+                    self.blocks_u32.push(wide);
+                }
+                self.width = Width::U32;
+            }
+            Width::U32 => {}
+        }
     }
 
     #[inline]
     pub fn get(&self, index: usize) -> u32 {
-        match self {
-            IdVec::U8(ids) => u32::from(ids[index]),
-            IdVec::U16(ids) => u32::from(ids[index]),
-            IdVec::U32(ids) => ids[index],
+        let (block, offset) = (index / BLOCK, index % BLOCK);
+        match self.width {
+            Width::U8 => u32::from(self.blocks_u8[block][offset]),
+            Width::U16 => u32::from(self.blocks_u16[block][offset]),
+            Width::U32 => self.blocks_u32[block][offset],
         }
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            IdVec::U8(ids) => ids.len(),
-            IdVec::U16(ids) => ids.len(),
-            IdVec::U32(ids) => ids.len(),
-        }
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 }
 
@@ -73,10 +120,21 @@ mod tests {
         for v in values {
             ids.push(v);
         }
-        assert!(matches!(ids, IdVec::U32(_)));
+        assert!(matches!(ids.width, Width::U32));
         assert_eq!(
             (0..values.len()).map(|i| ids.get(i)).collect::<Vec<_>>(),
             values
         );
+    }
+
+    #[test]
+    fn test_values_across_blocks() {
+        let mut ids = IdVec::default();
+        let count = 3 * BLOCK + 17;
+        for i in 0..count {
+            ids.push((i % 300) as u32);
+        }
+        assert_eq!(ids.len(), count);
+        assert!((0..count).all(|i| ids.get(i) == (i % 300) as u32));
     }
 }

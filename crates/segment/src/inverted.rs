@@ -162,17 +162,56 @@ pub fn serialize_sorted_docs(docs: &[u32], out: &mut Vec<u8>) {
     debug_assert_eq!(out.len() - base, offset);
 }
 
-pub fn encode_inverted(postings: &Postings) -> Vec<u8> {
-    let cardinality = postings.cardinality();
-    let mut bitmaps = Vec::with_capacity(postings.docs.len() * 2 + cardinality * 16);
-    let mut offsets = Vec::with_capacity(8 * (cardinality + 1));
-    offsets.extend_from_slice(&0u64.to_le_bytes());
-    for id in 0..cardinality {
-        serialize_sorted_docs(postings.docs_of(id as u32), &mut bitmaps);
-        offsets.extend_from_slice(&(bitmaps.len() as u64).to_le_bytes());
+/// Length of [`serialize_sorted_docs`]'s output for ascending docs (repeats skipped).
+pub fn serialized_docs_len(docs: &[u32]) -> usize {
+    let mut length = 8;
+    let mut index = 0;
+    while index < docs.len() {
+        let key = docs[index] >> 16;
+        let mut unique = 0;
+        let mut previous = None;
+        while index < docs.len() && docs[index] >> 16 == key {
+            if previous != Some(docs[index]) {
+                unique += 1;
+                previous = Some(docs[index]);
+            }
+            index += 1;
+        }
+        length += 8 + if unique <= ARRAY_CONTAINER_MAX {
+            unique * 2
+        } else {
+            8192
+        };
     }
-    offsets.extend_from_slice(&bitmaps);
-    offsets
+    length
+}
+
+/// Write the inverted index section piece by piece: the offset table (from computed
+/// lengths), then each id's bitmap, without holding the whole section in memory.
+pub fn write_inverted(
+    postings: &Postings,
+    stream: &mut crate::format::SectionStream<'_>,
+) -> crate::Result<()> {
+    let cardinality = postings.cardinality();
+    let mut buffer = Vec::with_capacity(1 << 16);
+    let mut offset = 0u64;
+    buffer.extend_from_slice(&offset.to_le_bytes());
+    for id in 0..cardinality {
+        offset += serialized_docs_len(postings.docs_of(id as u32)) as u64;
+        buffer.extend_from_slice(&offset.to_le_bytes());
+        if buffer.len() >= 1 << 16 {
+            stream.write(&buffer)?;
+            buffer.clear();
+        }
+    }
+    for id in 0..cardinality {
+        serialize_sorted_docs(postings.docs_of(id as u32), &mut buffer);
+        if buffer.len() >= 1 << 16 {
+            stream.write(&buffer)?;
+            buffer.clear();
+        }
+    }
+    stream.write(&buffer)
 }
 
 #[cfg(test)]
@@ -189,6 +228,7 @@ mod tests {
             docs.sort_unstable();
             let mut bytes = Vec::new();
             serialize_sorted_docs(&docs, &mut bytes);
+            prop_assert_eq!(bytes.len(), serialized_docs_len(&docs));
             let decoded = decode_bitmap(&bytes).expect("valid roaring");
             let expected: RoaringBitmap = docs.iter().copied().collect();
             prop_assert_eq!(decoded, expected);

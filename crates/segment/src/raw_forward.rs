@@ -88,10 +88,12 @@ pub fn compress_chunk(
     let uncompressed_len = u32::try_from(raw.len()).map_err(|_| {
         Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into())
     })?;
-    let bytes = zstd::bulk::compress(raw, level).map_err(|source| Error::Io {
+    let mut bytes = zstd::bulk::compress(raw, level).map_err(|source| Error::Io {
         path: "<zstd>".into(),
         source,
     })?;
+    // zstd sizes its output for the worst case; a build holds thousands of these chunks.
+    bytes.shrink_to_fit();
     Ok(CompressedChunk {
         rows: buffer.rows,
         uncompressed_len,

@@ -148,6 +148,8 @@ fn build(
         adding_ms = adding.as_millis() as u64,
         "input consumed"
     );
+    // The reader's buffers are not needed while the segment is written.
+    drop(source);
     let rows = builder.num_rows();
     let summary = builder
         .finish(out, &BuildOptions::default())
