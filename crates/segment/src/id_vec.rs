@@ -3,9 +3,9 @@
 //! as much as the bit-packed forward index it will write. Ids live in fixed-size blocks,
 //! so growing never copies the whole vector nor leaves doubled capacity unused.
 
-/// Ids per block: blocks of 256 KiB and more come from their own mappings (see the
+/// Ids per block: blocks of 1 MiB and more come from their own mappings (see the
 /// `tessera` binary's allocator setting), so a written column returns them to the OS.
-const BLOCK: usize = 1 << 18;
+const BLOCK: usize = 1 << 20;
 
 enum Width {
     U8,
