@@ -49,11 +49,11 @@ pub struct SegmentBuilder {
 impl SegmentBuilder {
     pub fn new(schema: &Schema, table: &TableConfig) -> Result<SegmentBuilder> {
         allocator::keep_large_blocks_returnable();
+        let rows_will_be_sorted = table.indexing.sorted_column.is_some();
         let columns = schema
             .fields
             .iter()
             .map(|field| {
-                let rows_will_be_sorted = table.indexing.sorted_column.is_some();
                 ColumnBuilder::new(
                     field,
                     table.column_index_config(&field.name),
@@ -289,7 +289,6 @@ mod allocator {
 
     /// From now on, serve allocations of 1 MiB or more from their own mappings, which
     /// go back to the OS when freed; and return what is already free.
-    #[allow(unsafe_code)]
     pub fn keep_large_blocks_returnable() {
         // SAFETY: mallopt and malloc_trim take no pointers; they only change a glibc
         // tuning value and return free heap pages to the OS, under glibc's own locks.
@@ -300,7 +299,6 @@ mod allocator {
     }
 
     /// Return the heap pages a written column freed.
-    #[allow(unsafe_code)]
     pub fn release_free_memory() {
         // SAFETY: as above: no pointers, glibc-internal locking.
         unsafe {

@@ -21,7 +21,7 @@ use crate::raw_forward::{
     ChunkBuffer, CompressedChunk, FINAL_CHUNK_LEVEL, TEMPORARY_CHUNK_LEVEL, chunk_rows_for,
     chunk_section_parts, compress_chunk,
 };
-use crate::raw_reorder::{RawSink, RawValueRef, reorder_chunks, replay_chunks};
+use crate::raw_reorder::{RawSink, reorder_chunks, replay_chunks};
 use crate::text_index::TextIndexBuilder;
 use crate::value::PhysicalType;
 use crate::{Error, Result, range_index};
@@ -613,6 +613,28 @@ impl ColumnBuilder {
                 metadata.total_elements = u64::from(total);
                 forward.extend_from_slice(&packer.finish());
                 metadata.bytes += writer.write_section(name, SectionKind::Forward, &forward)?;
+                if self.config.text {
+                    // One tantivy document per doc: the elements joined by newlines.
+                    let mut text = TextIndexBuilder::new()?;
+                    let mut joined = String::new();
+                    for doc in 0..rows {
+                        let input = order.input_row(doc);
+                        joined.clear();
+                        for element in start_of(input)..end_of(input) {
+                            joined.push_str(&String::from_utf8_lossy(
+                                dictionary.bytes_at(final_id(element)),
+                            ));
+                            joined.push('\n');
+                        }
+                        text.add(doc, &joined)?;
+                    }
+                    metadata.index_bytes += writer.write_section_parts(
+                        name,
+                        SectionKind::Text,
+                        &text.finish(rows)?.parts(),
+                    )?;
+                    metadata.indexes.push("text".into());
+                }
                 (self.config.inverted || self.config.range).then(|| {
                     Postings::build(
                         cardinality,
@@ -663,30 +685,6 @@ impl ColumnBuilder {
                 writer.write_section(name, SectionKind::Bloom, &bloom.finish())?;
             metadata.indexes.push("bloom".into());
         }
-        if let (true, Some(ends)) = (self.config.text, &mv_ends) {
-            // One tantivy document per doc: the elements joined by newlines.
-            let mut text = TextIndexBuilder::new()?;
-            let mut joined = String::new();
-            for doc in 0..rows {
-                let input = order.input_row(doc);
-                let start = if input == 0 {
-                    0
-                } else {
-                    ends[input as usize - 1] as usize
-                };
-                joined.clear();
-                for element in start..ends[input as usize] as usize {
-                    joined.push_str(&String::from_utf8_lossy(
-                        dictionary.bytes_at(final_id(element)),
-                    ));
-                    joined.push('\n');
-                }
-                text.add(doc, &joined)?;
-            }
-            metadata.index_bytes +=
-                writer.write_section_parts(name, SectionKind::Text, &text.finish(rows)?.parts())?;
-            metadata.indexes.push("text".into());
-        }
         Ok(())
     }
 
@@ -711,7 +709,6 @@ impl ColumnBuilder {
         let mut sink = RawSink {
             physical: self.physical,
             nulls: output_nulls,
-            text: None,
             bloom: self
                 .config
                 .bloom
@@ -731,7 +728,9 @@ impl ColumnBuilder {
             )?,
             None => {
                 if sink.needs_values() {
-                    replay_chunks(&chunks, self.physical, chunk_rows, self.rows, &mut sink)?;
+                    replay_chunks(&chunks, self.physical, chunk_rows, |doc, bytes| {
+                        sink.visit(doc, bytes)
+                    })?;
                 }
                 chunks
             }
@@ -742,25 +741,19 @@ impl ColumnBuilder {
         parts.extend(chunk_bytes);
         metadata.bytes += writer.write_section_parts(name, SectionKind::Forward, &parts)?;
         drop(parts);
-        if self.config.text {
-            let mut text_sink = RawSink {
-                physical: self.physical,
-                nulls: output_nulls,
-                text: Some(TextIndexBuilder::new()?),
-                bloom: None,
-                range_keys: None,
-                sorted: true,
-                previous: None,
-            };
-            replay_chunks(
-                &chunks,
-                self.physical,
-                chunk_rows,
-                self.rows,
-                &mut text_sink,
-            )?;
-            sink.text = text_sink.text.take();
-        }
+        let text = if self.config.text {
+            let mut text = TextIndexBuilder::new()?;
+            replay_chunks(&chunks, self.physical, chunk_rows, |doc, bytes| {
+                if output_nulls.contains(doc) {
+                    Ok(())
+                } else {
+                    add_text(&mut text, doc, bytes)
+                }
+            })?;
+            Some(text)
+        } else {
+            None
+        };
         drop(chunks);
         if let Some(keys) = sink.range_keys.take() {
             let encoded = range_index::build_from_keys(keys, self.rows as usize);
@@ -772,7 +765,7 @@ impl ColumnBuilder {
                 writer.write_section(name, SectionKind::Bloom, &bloom.finish())?;
             metadata.indexes.push("bloom".into());
         }
-        if let Some(text) = sink.text.take() {
+        if let Some(text) = text {
             metadata.index_bytes += writer.write_section_parts(
                 name,
                 SectionKind::Text,
@@ -903,37 +896,4 @@ pub fn raw_to_value(data_type: DataType, bytes: &[u8]) -> crate::Value {
         PhysicalType::F64 => crate::Value::Double(f64::from_le_bytes(array)),
         PhysicalType::Bytes => value_from_bytes(data_type, bytes),
     }
-}
-
-impl RawSink<'_> {
-    pub fn needs_values(&self) -> bool {
-        self.text.is_some() || self.bloom.is_some() || self.range_keys.is_some()
-    }
-}
-
-pub(crate) fn visit_raw(sink: &mut RawSink<'_>, doc: u32, value: RawValueRef<'_>) -> Result<()> {
-    if sink.nulls.contains(doc) {
-        return Ok(());
-    }
-    let bytes = value.0;
-    let key = match sink.physical {
-        PhysicalType::Bytes => None,
-        physical => Some(raw_order_key(physical, bytes)),
-    };
-    if let (Some(key), true) = (key, sink.sorted) {
-        if sink.previous.is_some_and(|previous| key < previous) {
-            sink.sorted = false;
-        }
-        sink.previous = Some(key);
-    }
-    if let Some(text) = &mut sink.text {
-        text.add(doc, &String::from_utf8_lossy(bytes))?;
-    }
-    if let Some(bloom) = &mut sink.bloom {
-        bloom.insert(&canonical_raw(sink.physical, bytes));
-    }
-    if let (Some(keys), Some(key)) = (&mut sink.range_keys, key) {
-        keys.push((key, doc));
-    }
-    Ok(())
 }

@@ -108,16 +108,7 @@ impl SegmentFileWriter {
 
     /// Append one section; returns its length.
     pub fn write_section(&mut self, column: &str, kind: SectionKind, bytes: &[u8]) -> Result<u64> {
-        let entry = SectionEntry {
-            column: column.to_string(),
-            kind,
-            offset: self.position,
-            length: bytes.len() as u64,
-            crc32: crc32fast::hash(bytes),
-        };
-        self.write_raw(bytes)?;
-        self.sections.push(entry);
-        Ok(bytes.len() as u64)
+        self.write_section_parts(column, kind, &[bytes])
     }
 
     /// Append one section given as consecutive parts (no joined copy is made);
@@ -128,21 +119,11 @@ impl SegmentFileWriter {
         kind: SectionKind,
         parts: &[&[u8]],
     ) -> Result<u64> {
-        let offset = self.position;
-        let mut hasher = crc32fast::Hasher::new();
+        let mut stream = self.section_stream(column, kind);
         for part in parts {
-            hasher.update(part);
-            self.write_raw(part)?;
+            stream.write(part)?;
         }
-        let length = self.position - offset;
-        self.sections.push(SectionEntry {
-            column: column.to_string(),
-            kind,
-            offset,
-            length,
-            crc32: hasher.finalize(),
-        });
-        Ok(length)
+        Ok(stream.finish())
     }
 
     /// Start a section written piece by piece (for sections too large to build in

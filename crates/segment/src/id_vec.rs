@@ -44,6 +44,19 @@ fn push_into<T>(blocks: &mut Vec<Vec<T>>, value: T) {
     }
 }
 
+/// Blocks of narrow ids as blocks of wider ones; each narrow block is freed as soon as
+/// its wide copy exists.
+fn widen_blocks<Narrow: Copy, Wide: From<Narrow>>(blocks: Vec<Vec<Narrow>>) -> Vec<Vec<Wide>> {
+    blocks
+        .into_iter()
+        .map(|block| {
+            let mut wide = Vec::with_capacity(BLOCK);
+            wide.extend(block.iter().map(|v| Wide::from(*v)));
+            wide
+        })
+        .collect()
+}
+
 impl IdVec {
     #[inline]
     pub fn push(&mut self, id: u32) {
@@ -63,27 +76,15 @@ impl IdVec {
     fn widen(&mut self, id: u32) {
         match self.width {
             Width::U8 if id <= u32::from(u16::MAX) => {
-                for block in std::mem::take(&mut self.blocks_u8) {
-                    let mut wide = Vec::with_capacity(BLOCK);
-                    wide.extend(block.iter().map(|v| u16::from(*v)));
-                    self.blocks_u16.push(wide);
-                }
+                self.blocks_u16 = widen_blocks(std::mem::take(&mut self.blocks_u8));
                 self.width = Width::U16;
             }
             Width::U8 => {
-                for block in std::mem::take(&mut self.blocks_u8) {
-                    let mut wide = Vec::with_capacity(BLOCK);
-                    wide.extend(block.iter().map(|v| u32::from(*v)));
-                    self.blocks_u32.push(wide);
-                }
+                self.blocks_u32 = widen_blocks(std::mem::take(&mut self.blocks_u8));
                 self.width = Width::U32;
             }
             Width::U16 => {
-                for block in std::mem::take(&mut self.blocks_u16) {
-                    let mut wide = Vec::with_capacity(BLOCK);
-                    wide.extend(block.iter().map(|v| u32::from(*v)));
-                    self.blocks_u32.push(wide);
-                }
+                self.blocks_u32 = widen_blocks(std::mem::take(&mut self.blocks_u16));
                 self.width = Width::U32;
             }
             Width::U32 => {}

@@ -22,25 +22,12 @@ pub struct Postings {
 impl Postings {
     /// Postings of single-value ids in doc order (`ids[doc]`), skipping NULL docs.
     pub fn from_ids(cardinality: usize, ids: &[u32], nulls: Option<&[bool]>) -> Postings {
-        let mut starts = vec![0u32; cardinality + 1];
-        for (doc, id) in ids.iter().enumerate() {
-            if nulls.is_none_or(|flags| !flags[doc]) {
-                starts[*id as usize + 1] += 1;
-            }
-        }
-        for i in 0..cardinality {
-            starts[i + 1] += starts[i];
-        }
-        let mut cursor = starts.clone();
-        let mut docs = vec![0u32; starts[cardinality] as usize];
-        for (doc, id) in ids.iter().enumerate() {
-            if nulls.is_none_or(|flags| !flags[doc]) {
-                let slot = &mut cursor[*id as usize];
-                docs[*slot as usize] = doc as u32;
-                *slot += 1;
-            }
-        }
-        Postings { starts, docs }
+        let pairs = ids
+            .iter()
+            .enumerate()
+            .filter(|(doc, _)| nulls.is_none_or(|flags| !flags[*doc]))
+            .map(|(doc, id)| (*id, doc as u32));
+        Postings::build(cardinality, pairs)
     }
 
     /// Counting sort of `(id, doc)` pairs given in ascending doc order.
@@ -71,19 +58,6 @@ impl Postings {
     }
 }
 
-/// A bitmap from ascending doc ids, skipping repeats (a multi-value cell may repeat a value).
-pub fn bitmap_of(docs: &[u32]) -> RoaringBitmap {
-    let mut bitmap = RoaringBitmap::new();
-    let mut previous = None;
-    for doc in docs {
-        if previous != Some(*doc) {
-            let _ = bitmap.try_push(*doc);
-            previous = Some(*doc);
-        }
-    }
-    bitmap
-}
-
 pub fn encode_bitmap(bitmap: &RoaringBitmap) -> Vec<u8> {
     let mut out = Vec::with_capacity(bitmap.serialized_size());
     // Writing into a Vec cannot fail.
@@ -101,49 +75,58 @@ const SERIAL_COOKIE_NO_RUNCONTAINER: u32 = 12346;
 /// Largest array container; more values become a 8 KiB bitmap container.
 const ARRAY_CONTAINER_MAX: usize = 4096;
 
+/// Ascending docs with repeats removed (a multi-value cell may repeat a value);
+/// borrowed when there are none.
+fn without_repeats(docs: &[u32]) -> std::borrow::Cow<'_, [u32]> {
+    if docs.windows(2).all(|w| w[0] < w[1]) {
+        std::borrow::Cow::Borrowed(docs)
+    } else {
+        let mut unique = docs.to_vec();
+        unique.dedup();
+        std::borrow::Cow::Owned(unique)
+    }
+}
+
+/// Roaring containers of ascending, repeat-free docs: (high 16 bits, index range).
+fn containers(docs: &[u32]) -> impl Iterator<Item = (u16, std::ops::Range<usize>)> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let key = *docs.get(start)? >> 16;
+        let end = start + docs[start..].partition_point(|doc| doc >> 16 == key);
+        let range = start..end;
+        start = end;
+        Some((key as u16, range))
+    })
+}
+
+/// Bytes of one container's values: an array of u16 or an 8 KiB bitmap.
+fn container_len(count: usize) -> usize {
+    if count <= ARRAY_CONTAINER_MAX {
+        count * 2
+    } else {
+        8192
+    }
+}
+
 /// Append the portable roaring serialization of ascending docs (repeats skipped)
 /// without building a `RoaringBitmap`: the hot path of inverted-index builds.
 pub fn serialize_sorted_docs(docs: &[u32], out: &mut Vec<u8>) {
-    // Containers: (key, first index, end index) over the deduplicated docs.
-    let mut unique: Vec<u32> = Vec::new();
-    let docs: &[u32] = if docs.windows(2).all(|w| w[0] < w[1]) {
-        docs
-    } else {
-        unique.extend_from_slice(docs);
-        unique.dedup();
-        &unique
-    };
-    let mut containers: Vec<(u16, usize, usize)> = Vec::new();
-    let mut start = 0;
-    while start < docs.len() {
-        let key = docs[start] >> 16;
-        let mut end = start + 1;
-        while end < docs.len() && docs[end] >> 16 == key {
-            end += 1;
-        }
-        containers.push((key as u16, start, end));
-        start = end;
-    }
+    let docs = without_repeats(docs);
+    let containers: Vec<(u16, std::ops::Range<usize>)> = containers(&docs).collect();
     let base = out.len();
     out.extend_from_slice(&SERIAL_COOKIE_NO_RUNCONTAINER.to_le_bytes());
     out.extend_from_slice(&(containers.len() as u32).to_le_bytes());
-    for (key, start, end) in &containers {
+    for (key, range) in &containers {
         out.extend_from_slice(&key.to_le_bytes());
-        out.extend_from_slice(&((end - start - 1) as u16).to_le_bytes());
+        out.extend_from_slice(&((range.len() - 1) as u16).to_le_bytes());
     }
-    let header_len = 8 + containers.len() * 8;
-    let mut offset = header_len;
-    for (_, start, end) in &containers {
+    let mut offset = 8 + containers.len() * 8;
+    for (_, range) in &containers {
         out.extend_from_slice(&(offset as u32).to_le_bytes());
-        let count = end - start;
-        offset += if count <= ARRAY_CONTAINER_MAX {
-            count * 2
-        } else {
-            8192
-        };
+        offset += container_len(range.len());
     }
-    for (_, start, end) in &containers {
-        let values = &docs[*start..*end];
+    for (_, range) in &containers {
+        let values = &docs[range.clone()];
         if values.len() <= ARRAY_CONTAINER_MAX {
             for doc in values {
                 out.extend_from_slice(&(*doc as u16).to_le_bytes());
@@ -164,26 +147,10 @@ pub fn serialize_sorted_docs(docs: &[u32], out: &mut Vec<u8>) {
 
 /// Length of [`serialize_sorted_docs`]'s output for ascending docs (repeats skipped).
 pub fn serialized_docs_len(docs: &[u32]) -> usize {
-    let mut length = 8;
-    let mut index = 0;
-    while index < docs.len() {
-        let key = docs[index] >> 16;
-        let mut unique = 0;
-        let mut previous = None;
-        while index < docs.len() && docs[index] >> 16 == key {
-            if previous != Some(docs[index]) {
-                unique += 1;
-                previous = Some(docs[index]);
-            }
-            index += 1;
-        }
-        length += 8 + if unique <= ARRAY_CONTAINER_MAX {
-            unique * 2
-        } else {
-            8192
-        };
-    }
-    length
+    let docs = without_repeats(docs);
+    8 + containers(&docs)
+        .map(|(_, range)| 8 + container_len(range.len()))
+        .sum::<usize>()
 }
 
 /// Write the inverted index section piece by piece: the offset table (from computed

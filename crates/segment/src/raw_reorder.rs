@@ -11,30 +11,55 @@
 use roaring::RoaringBitmap;
 
 use crate::bloom::BloomBuilder;
-use crate::column_builder::visit_raw;
+use crate::column_builder::{canonical_raw, raw_order_key};
 use crate::raw_forward::{
     ChunkBuffer, CompressedChunk, DecodedChunk, FINAL_CHUNK_LEVEL, compress_chunk, decompress,
 };
-use crate::text_index::TextIndexBuilder;
 use crate::value::PhysicalType;
 use crate::{Error, Result};
 
 /// Uncompressed bytes of one reorder window.
 const WINDOW_BYTES: u64 = 64 << 20;
 
-/// A raw value's bytes (fixed-width little-endian, or the string/bytes).
-#[derive(Clone, Copy)]
-pub struct RawValueRef<'a>(pub &'a [u8]);
-
-/// Consumers of a raw column's values in output order (indexes built from them).
+/// Consumers of a raw column's values in output order: the indexes built in the same
+/// pass as the reorder, and whether the values come out sorted.
 pub struct RawSink<'a> {
     pub physical: PhysicalType,
     pub nulls: &'a RoaringBitmap,
-    pub text: Option<TextIndexBuilder>,
     pub bloom: Option<BloomBuilder>,
     pub range_keys: Option<Vec<(u64, u32)>>,
     pub sorted: bool,
     pub previous: Option<u64>,
+}
+
+impl RawSink<'_> {
+    pub fn needs_values(&self) -> bool {
+        self.bloom.is_some() || self.range_keys.is_some()
+    }
+
+    /// Take the value of output doc `doc` (fixed-width little-endian, or the bytes).
+    pub fn visit(&mut self, doc: u32, bytes: &[u8]) -> Result<()> {
+        if self.nulls.contains(doc) {
+            return Ok(());
+        }
+        let key = match self.physical {
+            PhysicalType::Bytes => None,
+            physical => Some(raw_order_key(physical, bytes)),
+        };
+        if let (Some(key), true) = (key, self.sorted) {
+            if self.previous.is_some_and(|previous| key < previous) {
+                self.sorted = false;
+            }
+            self.previous = Some(key);
+        }
+        if let Some(bloom) = &mut self.bloom {
+            bloom.insert(&canonical_raw(self.physical, bytes));
+        }
+        if let (Some(keys), Some(key)) = (&mut self.range_keys, key) {
+            keys.push((key, doc));
+        }
+        Ok(())
+    }
 }
 
 fn decode(chunk: &CompressedChunk, physical: PhysicalType) -> Result<DecodedChunk> {
@@ -42,28 +67,26 @@ fn decode(chunk: &CompressedChunk, physical: PhysicalType) -> Result<DecodedChun
     DecodedChunk::new(physical, chunk.rows, data).map_err(Error::InvalidInput)
 }
 
-fn value_of(chunk: &DecodedChunk, physical: PhysicalType, row: usize) -> RawValueRef<'_> {
+fn value_of(chunk: &DecodedChunk, physical: PhysicalType, row: usize) -> &[u8] {
     if physical == PhysicalType::Bytes {
-        RawValueRef(chunk.bytes(row))
+        chunk.bytes(row)
     } else {
-        RawValueRef(chunk.fixed(row))
+        chunk.fixed(row)
     }
 }
 
-/// Feed the values of chunks already in output order to the sink.
+/// Decompress chunks already in output order and hand each doc's value to `visit`.
 pub fn replay_chunks(
     chunks: &[CompressedChunk],
     physical: PhysicalType,
     chunk_rows: u32,
-    rows: u32,
-    sink: &mut RawSink<'_>,
+    mut visit: impl FnMut(u32, &[u8]) -> Result<()>,
 ) -> Result<()> {
-    let _ = rows;
     for (index, chunk) in chunks.iter().enumerate() {
         let decoded = decode(chunk, physical)?;
         for row in 0..decoded.rows() as usize {
             let doc = index as u32 * chunk_rows + row as u32;
-            visit_raw(sink, doc, value_of(&decoded, physical, row))?;
+            visit(doc, value_of(&decoded, physical, row))?;
         }
     }
     Ok(())
@@ -102,7 +125,7 @@ pub fn reorder_chunks(
                 if position < window_start || position >= window_end {
                     continue;
                 }
-                let bytes = value_of(&decoded, physical, row).0;
+                let bytes = value_of(&decoded, physical, row);
                 let start = arena.len() as u32;
                 arena.extend_from_slice(bytes);
                 spans[(position - window_start) as usize] = (start, bytes.len() as u32);
@@ -116,8 +139,8 @@ pub fn reorder_chunks(
             } else {
                 buffer.push_fixed(bytes);
             }
-            if sink.text.is_some() || sink.bloom.is_some() || sink.range_keys.is_some() {
-                visit_raw(sink, doc, RawValueRef(bytes))?;
+            if sink.needs_values() {
+                sink.visit(doc, bytes)?;
             }
             if buffer.rows == chunk_rows {
                 output.push(compress_chunk(&buffer, physical, FINAL_CHUNK_LEVEL)?);
