@@ -8,7 +8,7 @@
 pub mod error;
 mod json_reader;
 pub mod schema;
-mod suggestion;
+pub mod suggestion;
 pub mod table;
 
 pub use error::{Error, Result};

@@ -6,7 +6,7 @@ const MAX_SUGGESTION_DISTANCE: usize = 2;
 
 /// The candidate closest to `name` by case-insensitive edit distance, if one is within
 /// [`MAX_SUGGESTION_DISTANCE`]. Ties go to the earliest candidate (schema order).
-pub(crate) fn closest_name<'a>(
+pub fn closest_name<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -20,6 +20,7 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     mix64(hasher.finish())
 }
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct HyperLogLog {
     registers: Vec<u8>,
 }
@@ -41,6 +42,23 @@ impl HyperLogLog {
         if self.registers[index] < rank {
             self.registers[index] = rank;
         }
+    }
+
+    /// Union with another sketch (register-wise maximum).
+    pub fn merge(&mut self, other: &HyperLogLog) {
+        for (mine, theirs) in self.registers.iter_mut().zip(&other.registers) {
+            *mine = (*mine).max(*theirs);
+        }
+    }
+
+    /// The registers, for shipping a sketch between nodes.
+    pub fn registers(&self) -> &[u8] {
+        &self.registers
+    }
+
+    /// Rebuild a sketch from [`HyperLogLog::registers`]; `None` if the length is wrong.
+    pub fn from_registers(registers: Vec<u8>) -> Option<HyperLogLog> {
+        (registers.len() == REGISTERS).then_some(HyperLogLog { registers })
     }
 
     pub fn estimate(&self) -> u64 {

@@ -1,10 +1,12 @@
-//! `tessera`: the Tessera binary. Today it builds and inspects segments; the server
+//! `tessera`: the Tessera binary. Today it builds and inspects segments and runs SQL over
+//! them; the server
 //! roles (quickstart, standalone, cluster) are wired here as they land.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod query_command;
 mod segment_command;
 
 /// Tessera: a real-time analytics database.
@@ -20,6 +22,8 @@ enum Command {
     /// Build and inspect immutable segment files.
     #[command(subcommand)]
     Segment(segment_command::SegmentCommand),
+    /// Run SQL over segment files.
+    Query(query_command::QueryArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Segment(command) => segment_command::run(command),
+        Command::Query(args) => query_command::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,557 @@
+//! Aggregate states, one column of state per aggregate with one slot per group, so the
+//! update loops run over plain vectors. Every state merges with another of its kind:
+//! segments combine into a server result, servers into the broker's.
+
+use std::cmp::Ordering;
+
+use rustc_hash::FxHashSet;
+use tessera_segment::hll::{HyperLogLog, hash_bytes, mix64};
+
+use crate::error::QueryResult;
+use crate::eval::{f64s, i64s};
+use crate::plan::{AggCall, AggFunc};
+use crate::tdigest::TDigest;
+use crate::types::{Scalar, SqlType};
+use crate::vector::{Data, Vector};
+
+#[derive(Debug, Clone)]
+pub enum AccState {
+    Count(Vec<i64>),
+    SumLong {
+        sums: Vec<i128>,
+        counts: Vec<i64>,
+    },
+    SumDouble {
+        sums: Vec<f64>,
+        counts: Vec<i64>,
+    },
+    Avg {
+        sums: Vec<f64>,
+        counts: Vec<i64>,
+    },
+    MinMaxLong {
+        values: Vec<i64>,
+        seen: Vec<bool>,
+        max: bool,
+    },
+    MinMaxDouble {
+        values: Vec<f64>,
+        seen: Vec<bool>,
+        max: bool,
+    },
+    MinMaxScalar {
+        values: Vec<Scalar>,
+        max: bool,
+    },
+    Range {
+        mins: Vec<f64>,
+        maxs: Vec<f64>,
+        seen: Vec<bool>,
+    },
+    Distinct(Vec<FxHashSet<Scalar>>),
+    Hll(Vec<HyperLogLog>),
+    Percentile {
+        values: Vec<Vec<f64>>,
+        p: f64,
+    },
+    TDigest {
+        digests: Vec<TDigest>,
+        p: f64,
+    },
+}
+
+impl AccState {
+    /// An empty state for a call.
+    pub fn new(call: &AggCall) -> AccState {
+        let arg_ty = call.arg.as_ref().map_or(SqlType::Long, |a| a.ty());
+        match call.func {
+            AggFunc::Count => AccState::Count(Vec::new()),
+            AggFunc::CountDistinct => AccState::Distinct(Vec::new()),
+            AggFunc::DistinctCountHll => AccState::Hll(Vec::new()),
+            AggFunc::Sum if call.ty == SqlType::Long => AccState::SumLong {
+                sums: Vec::new(),
+                counts: Vec::new(),
+            },
+            AggFunc::Sum => AccState::SumDouble {
+                sums: Vec::new(),
+                counts: Vec::new(),
+            },
+            AggFunc::Avg => AccState::Avg {
+                sums: Vec::new(),
+                counts: Vec::new(),
+            },
+            AggFunc::Min | AggFunc::Max => {
+                let max = call.func == AggFunc::Max;
+                if arg_ty.is_i64_backed() {
+                    AccState::MinMaxLong {
+                        values: Vec::new(),
+                        seen: Vec::new(),
+                        max,
+                    }
+                } else if arg_ty.is_floating() {
+                    AccState::MinMaxDouble {
+                        values: Vec::new(),
+                        seen: Vec::new(),
+                        max,
+                    }
+                } else {
+                    AccState::MinMaxScalar {
+                        values: Vec::new(),
+                        max,
+                    }
+                }
+            }
+            AggFunc::MinMaxRange => AccState::Range {
+                mins: Vec::new(),
+                maxs: Vec::new(),
+                seen: Vec::new(),
+            },
+            AggFunc::Percentile(p) => AccState::Percentile {
+                values: Vec::new(),
+                p,
+            },
+            AggFunc::PercentileTDigest(p) => AccState::TDigest {
+                digests: Vec::new(),
+                p,
+            },
+        }
+    }
+
+    pub fn groups(&self) -> usize {
+        match self {
+            AccState::Count(v) => v.len(),
+            AccState::SumLong { sums, .. } => sums.len(),
+            AccState::SumDouble { sums, .. } | AccState::Avg { sums, .. } => sums.len(),
+            AccState::MinMaxLong { values, .. } => values.len(),
+            AccState::MinMaxDouble { values, .. } => values.len(),
+            AccState::MinMaxScalar { values, .. } => values.len(),
+            AccState::Range { mins, .. } => mins.len(),
+            AccState::Distinct(v) => v.len(),
+            AccState::Hll(v) => v.len(),
+            AccState::Percentile { values, .. } => values.len(),
+            AccState::TDigest { digests, .. } => digests.len(),
+        }
+    }
+
+    /// Make room for `n` groups.
+    pub fn resize(&mut self, n: usize) {
+        if n <= self.groups() {
+            return;
+        }
+        match self {
+            AccState::Count(v) => v.resize(n, 0),
+            AccState::SumLong { sums, counts } => {
+                sums.resize(n, 0);
+                counts.resize(n, 0);
+            }
+            AccState::SumDouble { sums, counts } | AccState::Avg { sums, counts } => {
+                sums.resize(n, 0.0);
+                counts.resize(n, 0);
+            }
+            AccState::MinMaxLong { values, seen, .. } => {
+                values.resize(n, 0);
+                seen.resize(n, false);
+            }
+            AccState::MinMaxDouble { values, seen, .. } => {
+                values.resize(n, 0.0);
+                seen.resize(n, false);
+            }
+            AccState::MinMaxScalar { values, .. } => values.resize(n, Scalar::Null),
+            AccState::Range { mins, maxs, seen } => {
+                mins.resize(n, 0.0);
+                maxs.resize(n, 0.0);
+                seen.resize(n, false);
+            }
+            AccState::Distinct(v) => v.resize_with(n, FxHashSet::default),
+            AccState::Hll(v) => v.resize_with(n, HyperLogLog::default),
+            AccState::Percentile { values, .. } => values.resize_with(n, Vec::new),
+            AccState::TDigest { digests, .. } => digests.resize_with(n, TDigest::default),
+        }
+    }
+
+    /// Fold rows into their groups. `arg` is `None` for COUNT(*); `keep` masks rows out
+    /// (an aggregate FILTER). NULL arguments are skipped.
+    pub fn update(
+        &mut self,
+        groups: &[u32],
+        arg: Option<&Vector>,
+        keep: Option<&[bool]>,
+    ) -> QueryResult<()> {
+        let live = |i: usize| -> bool {
+            keep.is_none_or(|k| k[i]) && arg.is_none_or(|a| !a.is_null(i) && a.ty != SqlType::Null)
+        };
+        match self {
+            AccState::Count(counts) => {
+                if arg.is_none() && keep.is_none() {
+                    for g in groups {
+                        counts[*g as usize] += 1;
+                    }
+                } else {
+                    for (i, g) in groups.iter().enumerate() {
+                        if live(i) {
+                            counts[*g as usize] += 1;
+                        }
+                    }
+                }
+            }
+            AccState::SumLong { sums, counts } => {
+                let Some(arg) = arg else { return Ok(()) };
+                let values = i64s(arg);
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        sums[*g as usize] += i128::from(values[i]);
+                        counts[*g as usize] += 1;
+                    }
+                }
+            }
+            AccState::SumDouble { sums, counts } | AccState::Avg { sums, counts } => {
+                let Some(arg) = arg else { return Ok(()) };
+                let values = f64s(arg);
+                if arg.nulls.is_none() && keep.is_none() {
+                    for (i, g) in groups.iter().enumerate() {
+                        sums[*g as usize] += values[i];
+                        counts[*g as usize] += 1;
+                    }
+                } else {
+                    for (i, g) in groups.iter().enumerate() {
+                        if live(i) {
+                            sums[*g as usize] += values[i];
+                            counts[*g as usize] += 1;
+                        }
+                    }
+                }
+            }
+            AccState::MinMaxLong { values, seen, max } => {
+                let Some(arg) = arg else { return Ok(()) };
+                let input = i64s(arg);
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        let g = *g as usize;
+                        let v = input[i];
+                        if !seen[g] || (*max && v > values[g]) || (!*max && v < values[g]) {
+                            values[g] = v;
+                            seen[g] = true;
+                        }
+                    }
+                }
+            }
+            AccState::MinMaxDouble { values, seen, max } => {
+                let Some(arg) = arg else { return Ok(()) };
+                let input = f64s(arg);
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        let g = *g as usize;
+                        let v = input[i];
+                        let better = match v.total_cmp(&values[g]) {
+                            Ordering::Greater => *max,
+                            Ordering::Less => !*max,
+                            Ordering::Equal => false,
+                        };
+                        if !seen[g] || better {
+                            values[g] = v;
+                            seen[g] = true;
+                        }
+                    }
+                }
+            }
+            AccState::MinMaxScalar { values, max } => {
+                let Some(arg) = arg else { return Ok(()) };
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        let v = arg.scalar(i);
+                        let current = &mut values[*g as usize];
+                        let replace = current.is_null() || {
+                            let ordering = v.sql_cmp(current);
+                            if *max {
+                                ordering == Ordering::Greater
+                            } else {
+                                ordering == Ordering::Less
+                            }
+                        };
+                        if replace {
+                            *current = v;
+                        }
+                    }
+                }
+            }
+            AccState::Range { mins, maxs, seen } => {
+                let Some(arg) = arg else { return Ok(()) };
+                let input = f64s(arg);
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        let g = *g as usize;
+                        let v = input[i];
+                        if !seen[g] {
+                            mins[g] = v;
+                            maxs[g] = v;
+                            seen[g] = true;
+                        } else {
+                            mins[g] = mins[g].min(v);
+                            maxs[g] = maxs[g].max(v);
+                        }
+                    }
+                }
+            }
+            AccState::Distinct(sets) => {
+                let Some(arg) = arg else { return Ok(()) };
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        sets[*g as usize].insert(arg.scalar(i));
+                    }
+                }
+            }
+            AccState::Hll(sketches) => {
+                let Some(arg) = arg else { return Ok(()) };
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        sketches[*g as usize].insert_hash(hash_cell(arg, i));
+                    }
+                }
+            }
+            AccState::Percentile { values, .. } => {
+                let Some(arg) = arg else { return Ok(()) };
+                let input = f64s(arg);
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        values[*g as usize].push(input[i]);
+                    }
+                }
+            }
+            AccState::TDigest { digests, .. } => {
+                let Some(arg) = arg else { return Ok(()) };
+                let input = f64s(arg);
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        digests[*g as usize].add(input[i]);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fold `other`'s group `from` into this state's group `into`.
+    pub fn merge_group(&mut self, into: usize, other: &AccState, from: usize) {
+        match (self, other) {
+            (AccState::Count(a), AccState::Count(b)) => a[into] += b[from],
+            (
+                AccState::SumLong { sums, counts },
+                AccState::SumLong {
+                    sums: s2,
+                    counts: c2,
+                },
+            ) => {
+                sums[into] += s2[from];
+                counts[into] += c2[from];
+            }
+            (
+                AccState::SumDouble { sums, counts },
+                AccState::SumDouble {
+                    sums: s2,
+                    counts: c2,
+                },
+            )
+            | (
+                AccState::Avg { sums, counts },
+                AccState::Avg {
+                    sums: s2,
+                    counts: c2,
+                },
+            ) => {
+                sums[into] += s2[from];
+                counts[into] += c2[from];
+            }
+            (
+                AccState::MinMaxLong { values, seen, max },
+                AccState::MinMaxLong {
+                    values: v2,
+                    seen: s2,
+                    ..
+                },
+            ) => {
+                if s2[from]
+                    && (!seen[into]
+                        || (*max && v2[from] > values[into])
+                        || (!*max && v2[from] < values[into]))
+                {
+                    values[into] = v2[from];
+                    seen[into] = true;
+                }
+            }
+            (
+                AccState::MinMaxDouble { values, seen, max },
+                AccState::MinMaxDouble {
+                    values: v2,
+                    seen: s2,
+                    ..
+                },
+            ) => {
+                if s2[from] {
+                    let ordering = v2[from].total_cmp(&values[into]);
+                    let better = if *max {
+                        ordering == Ordering::Greater
+                    } else {
+                        ordering == Ordering::Less
+                    };
+                    if !seen[into] || better {
+                        values[into] = v2[from];
+                        seen[into] = true;
+                    }
+                }
+            }
+            (AccState::MinMaxScalar { values, max }, AccState::MinMaxScalar { values: v2, .. }) => {
+                let candidate = &v2[from];
+                if !candidate.is_null() {
+                    let current = &values[into];
+                    let replace = current.is_null() || {
+                        let ordering = candidate.sql_cmp(current);
+                        if *max {
+                            ordering == Ordering::Greater
+                        } else {
+                            ordering == Ordering::Less
+                        }
+                    };
+                    if replace {
+                        values[into] = candidate.clone();
+                    }
+                }
+            }
+            (
+                AccState::Range { mins, maxs, seen },
+                AccState::Range {
+                    mins: m2,
+                    maxs: x2,
+                    seen: s2,
+                },
+            ) => {
+                if s2[from] {
+                    if seen[into] {
+                        mins[into] = mins[into].min(m2[from]);
+                        maxs[into] = maxs[into].max(x2[from]);
+                    } else {
+                        mins[into] = m2[from];
+                        maxs[into] = x2[from];
+                        seen[into] = true;
+                    }
+                }
+            }
+            (AccState::Distinct(a), AccState::Distinct(b)) => {
+                let incoming = &b[from];
+                a[into].extend(incoming.iter().cloned());
+            }
+            (AccState::Hll(a), AccState::Hll(b)) => a[into].merge(&b[from]),
+            (AccState::Percentile { values, .. }, AccState::Percentile { values: v2, .. }) => {
+                values[into].extend_from_slice(&v2[from]);
+            }
+            (AccState::TDigest { digests, .. }, AccState::TDigest { digests: d2, .. }) => {
+                digests[into].merge(&d2[from]);
+            }
+            _ => {}
+        }
+    }
+
+    /// The final value of group `g`.
+    pub fn finish(&mut self, g: usize) -> Scalar {
+        match self {
+            AccState::Count(v) => Scalar::Long(v[g]),
+            AccState::SumLong { sums, counts } => {
+                if counts[g] == 0 {
+                    Scalar::Null
+                } else {
+                    match i64::try_from(sums[g]) {
+                        Ok(v) => Scalar::Long(v),
+                        Err(_) => Scalar::Double(sums[g] as f64),
+                    }
+                }
+            }
+            AccState::SumDouble { sums, counts } => {
+                if counts[g] == 0 {
+                    Scalar::Null
+                } else {
+                    Scalar::Double(sums[g])
+                }
+            }
+            AccState::Avg { sums, counts } => {
+                if counts[g] == 0 {
+                    Scalar::Null
+                } else {
+                    Scalar::Double(sums[g] / counts[g] as f64)
+                }
+            }
+            AccState::MinMaxLong { values, seen, .. } => {
+                if seen[g] {
+                    Scalar::Long(values[g])
+                } else {
+                    Scalar::Null
+                }
+            }
+            AccState::MinMaxDouble { values, seen, .. } => {
+                if seen[g] {
+                    Scalar::Double(values[g])
+                } else {
+                    Scalar::Null
+                }
+            }
+            AccState::MinMaxScalar { values, .. } => values[g].clone(),
+            AccState::Range { mins, maxs, seen } => {
+                if seen[g] {
+                    Scalar::Double(maxs[g] - mins[g])
+                } else {
+                    Scalar::Null
+                }
+            }
+            AccState::Distinct(sets) => Scalar::Long(sets[g].len() as i64),
+            AccState::Hll(sketches) => Scalar::Long(sketches[g].estimate() as i64),
+            AccState::Percentile { values, p } => {
+                let values = &mut values[g];
+                if values.is_empty() {
+                    return Scalar::Null;
+                }
+                values.sort_by(f64::total_cmp);
+                Scalar::Double(values[percentile_index(values.len(), *p)])
+            }
+            AccState::TDigest { digests, p } => {
+                digests[g].quantile(*p).map_or(Scalar::Null, Scalar::Double)
+            }
+        }
+    }
+}
+
+/// Nearest rank on the sorted values: index `floor(p/100 · (n-1))` rounded half up,
+/// the same element DuckDB's `quantile_disc(x, p/100)` returns.
+pub fn percentile_index(n: usize, p: f64) -> usize {
+    let position = (p / 100.0) * (n - 1) as f64;
+    (position.floor() as usize).min(n - 1)
+}
+
+fn hash_cell(v: &Vector, i: usize) -> u64 {
+    match &v.data {
+        Data::Long(values) => mix64(values[i] as u64),
+        Data::Double(values) => {
+            let x = values[i];
+            if x.fract() == 0.0 && x.abs() < 9.0e18 {
+                mix64(x as i64 as u64)
+            } else {
+                mix64(x.to_bits())
+            }
+        }
+        Data::Str(values) => hash_bytes(values[i].as_bytes()),
+        Data::Bytes(values) => hash_bytes(&values[i]),
+        Data::Bool(values) => mix64(u64::from(values[i])),
+        Data::Array(_) => hash_bytes(format!("{:?}", v.scalar(i)).as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_index_matches_quantile_disc() {
+        assert_eq!(percentile_index(1, 50.0), 0);
+        assert_eq!(percentile_index(4, 50.0), 1);
+        assert_eq!(percentile_index(5, 50.0), 2);
+        assert_eq!(percentile_index(5, 100.0), 4);
+        assert_eq!(percentile_index(5, 0.0), 0);
+    }
+}

@@ -1,0 +1,159 @@
+//! [`DocSet`]: the docs of one segment that passed (part of) the filter — a contiguous
+//! range (sorted-column and whole-segment matches) or a roaring bitmap.
+
+use std::ops::Range;
+
+use roaring::RoaringBitmap;
+
+use crate::error::QueryResult;
+
+/// Docs read per block by scans and aggregations.
+pub const BLOCK: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DocSet {
+    Range(Range<u32>),
+    Bitmap(RoaringBitmap),
+}
+
+impl DocSet {
+    pub fn all(num_docs: u32) -> DocSet {
+        DocSet::Range(0..num_docs)
+    }
+
+    pub fn empty() -> DocSet {
+        DocSet::Range(0..0)
+    }
+
+    pub fn len(&self) -> u64 {
+        match self {
+            DocSet::Range(range) => u64::from(range.end.saturating_sub(range.start)),
+            DocSet::Bitmap(bitmap) => bitmap.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn to_bitmap(&self) -> RoaringBitmap {
+        match self {
+            DocSet::Range(range) => {
+                let mut bitmap = RoaringBitmap::new();
+                if range.start < range.end {
+                    bitmap.insert_range(range.clone());
+                }
+                bitmap
+            }
+            DocSet::Bitmap(bitmap) => bitmap.clone(),
+        }
+    }
+
+    pub fn and(&self, other: &DocSet) -> DocSet {
+        match (self, other) {
+            (DocSet::Range(a), DocSet::Range(b)) => {
+                let start = a.start.max(b.start);
+                let end = a.end.min(b.end).max(start);
+                DocSet::Range(start..end)
+            }
+            (DocSet::Range(range), DocSet::Bitmap(bitmap))
+            | (DocSet::Bitmap(bitmap), DocSet::Range(range)) => {
+                let mut out = bitmap.clone();
+                if range.start > 0 {
+                    out.remove_range(0..range.start);
+                }
+                out.remove_range(range.end..);
+                DocSet::Bitmap(out)
+            }
+            (DocSet::Bitmap(a), DocSet::Bitmap(b)) => DocSet::Bitmap(a & b),
+        }
+    }
+
+    pub fn or(&self, other: &DocSet) -> DocSet {
+        match (self, other) {
+            (DocSet::Range(a), DocSet::Range(b))
+                if a.start <= b.end && b.start <= a.end || a.is_empty() || b.is_empty() =>
+            {
+                if a.is_empty() {
+                    return DocSet::Range(b.clone());
+                }
+                if b.is_empty() {
+                    return DocSet::Range(a.clone());
+                }
+                DocSet::Range(a.start.min(b.start)..a.end.max(b.end))
+            }
+            _ => DocSet::Bitmap(self.to_bitmap() | other.to_bitmap()),
+        }
+    }
+
+    /// `self` minus `other`.
+    pub fn minus(&self, other: &RoaringBitmap) -> DocSet {
+        if other.is_empty() {
+            return self.clone();
+        }
+        DocSet::Bitmap(self.to_bitmap() - other)
+    }
+
+    /// Visit the docs in ascending blocks of at most [`BLOCK`].
+    pub fn for_each_block(
+        &self,
+        mut visit: impl FnMut(&[u32]) -> QueryResult<bool>,
+    ) -> QueryResult<()> {
+        let mut block = Vec::with_capacity(BLOCK);
+        match self {
+            DocSet::Range(range) => {
+                let mut start = range.start;
+                while start < range.end {
+                    let end = range.end.min(start.saturating_add(BLOCK as u32));
+                    block.clear();
+                    block.extend(start..end);
+                    if !visit(&block)? {
+                        return Ok(());
+                    }
+                    start = end;
+                }
+            }
+            DocSet::Bitmap(bitmap) => {
+                for doc in bitmap {
+                    block.push(doc);
+                    if block.len() == BLOCK {
+                        if !visit(&block)? {
+                            return Ok(());
+                        }
+                        block.clear();
+                    }
+                }
+                if !block.is_empty() {
+                    visit(&block)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_algebra() {
+        let a = DocSet::Range(0..10);
+        let b = DocSet::Bitmap(RoaringBitmap::from_iter([3u32, 5, 12]));
+        assert_eq!(a.and(&b).to_bitmap(), RoaringBitmap::from_iter([3u32, 5]));
+        assert_eq!(a.or(&b).len(), 11);
+        assert_eq!(DocSet::Range(5..8).and(&DocSet::Range(9..12)).len(), 0);
+        assert_eq!(
+            DocSet::Range(0..3).or(&DocSet::Range(3..5)),
+            DocSet::Range(0..5)
+        );
+        let mut seen = 0;
+        DocSet::Range(0..10_000)
+            .for_each_block(|block| {
+                seen += block.len();
+                Ok(true)
+            })
+            .expect("visits");
+        assert_eq!(seen, 10_000);
+    }
+}

@@ -1,0 +1,125 @@
+//! Run a query over a set of segments in this process: plan, execute every segment on
+//! rayon, merge, finish. A server runs the leaf half of this; a broker the merge half.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use tessera_segment::SegmentReader;
+
+use crate::error::{QueryError, QueryResult};
+use crate::leaf::{ExecStats, Partial, execute_segment};
+use crate::merge::{ResultTable, finish, merge};
+use crate::options::QueryOptions;
+use crate::plan::QueryPlan;
+use crate::planner::{SchemaColumn, TableSchema, plan};
+use crate::types::{ColumnType, SqlType};
+
+/// A table: its schema and the segments that hold its rows.
+#[derive(Clone)]
+pub struct Table {
+    pub schema: TableSchema,
+    pub segments: Vec<Arc<dyn SegmentReader>>,
+}
+
+impl Table {
+    /// A table described by its first segment's columns (all segments share a schema).
+    pub fn from_segments(segments: Vec<Arc<dyn SegmentReader>>) -> QueryResult<Table> {
+        let first = segments
+            .first()
+            .ok_or_else(|| QueryError::invalid("no segments"))?;
+        let metadata = first.metadata();
+        let schema = TableSchema {
+            name: metadata.table_name.clone(),
+            columns: metadata
+                .columns
+                .iter()
+                .map(|c| SchemaColumn {
+                    name: c.name.clone(),
+                    ty: ColumnType {
+                        element: SqlType::of(c.data_type),
+                        single_value: c.single_value,
+                    },
+                })
+                .collect(),
+            time_column: metadata.time_column.clone(),
+        };
+        for segment in &segments[1..] {
+            let other = segment.metadata();
+            if other.table_name != schema.name {
+                return Err(QueryError::invalid(format!(
+                    "segment `{}` belongs to table `{}`, not `{}`",
+                    other.name, other.table_name, schema.name
+                )));
+            }
+        }
+        Ok(Table { schema, segments })
+    }
+}
+
+/// The outcome of one query.
+#[derive(Debug, Clone)]
+pub struct QueryOutcome {
+    pub plan: QueryPlan,
+    pub result: ResultTable,
+    pub stats: ExecStats,
+    pub time_used: Duration,
+}
+
+/// Plan a query against a set of tables.
+pub fn plan_for(sql: &str, options: QueryOptions, tables: &[Table]) -> QueryResult<QueryPlan> {
+    plan(sql, options, &|name| {
+        tables
+            .iter()
+            .find(|t| t.schema.name == name)
+            .or_else(|| {
+                tables
+                    .iter()
+                    .find(|t| t.schema.name.eq_ignore_ascii_case(name))
+            })
+            .map(|t| t.schema.clone())
+    })
+}
+
+/// Execute a plan on a table's segments (in parallel) and merge.
+pub fn execute(plan: &QueryPlan, table: &Table) -> QueryResult<(ResultTable, ExecStats)> {
+    let deadline = Some((
+        Instant::now() + Duration::from_millis(plan.options.timeout_ms),
+        plan.options.timeout_ms,
+    ));
+    let partials: Vec<QueryResult<Partial>> = table
+        .segments
+        .par_iter()
+        .map(|segment| execute_segment(plan, segment.as_ref(), deadline))
+        .collect();
+    let partials = partials.into_iter().collect::<QueryResult<Vec<_>>>()?;
+    let merged = merge(plan, partials)?;
+    let stats = merged.stats.clone();
+    Ok((finish(plan, merged)?, stats))
+}
+
+/// Plan and run SQL against tables.
+pub fn run(sql: &str, options: QueryOptions, tables: &[Table]) -> QueryResult<QueryOutcome> {
+    let started = Instant::now();
+    let plan = plan_for(sql, options, tables)?;
+    let table = tables
+        .iter()
+        .find(|t| t.schema.name == plan.table)
+        .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
+    if plan.explain {
+        let result = crate::explain::explain(&plan, table);
+        return Ok(QueryOutcome {
+            plan,
+            result,
+            stats: ExecStats::default(),
+            time_used: started.elapsed(),
+        });
+    }
+    let (result, stats) = execute(&plan, table)?;
+    Ok(QueryOutcome {
+        plan,
+        result,
+        stats,
+        time_used: started.elapsed(),
+    })
+}

@@ -1,0 +1,119 @@
+//! `EXPLAIN PLAN FOR`: the operators a query runs and, per predicate, which index or
+//! scan answers it (as decided on the table's first segment; segments can differ).
+
+use crate::docset::DocSet;
+use crate::engine::Table;
+use crate::filter::describe_leaf;
+use crate::merge::ResultTable;
+use crate::plan::{Filter, OutputColumn, PlanKind, QueryPlan};
+use crate::segment_scan::SegmentContext;
+use crate::types::{ColumnType, Scalar, SqlType};
+
+pub fn explain(plan: &QueryPlan, table: &Table) -> ResultTable {
+    let mut lines: Vec<(String, usize)> = Vec::new();
+    match &plan.kind {
+        PlanKind::Aggregation(aggregation) => {
+            let aggs: Vec<&str> = aggregation.aggs.iter().map(|a| a.text.as_str()).collect();
+            if aggregation.keys.is_empty() {
+                lines.push((format!("AGGREGATE(aggregations:{})", aggs.join(", ")), 0));
+            } else {
+                let keys: Vec<String> = aggregation.keys.iter().map(|k| k.to_string()).collect();
+                lines.push((
+                    format!(
+                        "GROUP_BY(groupKeys:{}, aggregations:{})",
+                        keys.join(", "),
+                        aggs.join(", ")
+                    ),
+                    0,
+                ));
+            }
+        }
+        PlanKind::Selection(selection) => {
+            let exprs: Vec<String> = selection.exprs.iter().map(|e| e.to_string()).collect();
+            let order = if selection.order_by.is_empty() {
+                String::new()
+            } else {
+                let keys: Vec<String> = selection
+                    .order_by
+                    .iter()
+                    .map(|k| format!("{} {}", k.expr, if k.descending { "DESC" } else { "ASC" }))
+                    .collect();
+                format!(", orderBy:{}", keys.join(", "))
+            };
+            lines.push((
+                format!(
+                    "SELECT(columns:{}{order}, limit:{}, offset:{})",
+                    exprs.join(", "),
+                    selection.limit,
+                    selection.offset
+                ),
+                0,
+            ));
+        }
+    }
+    match (&plan.filter, table.segments.first()) {
+        (None, _) => lines.push(("DOC_ID_SET(ALL_DOCS)".to_string(), 1)),
+        (Some(filter), Some(segment)) => {
+            let context = SegmentContext::new(segment.as_ref(), plan.options.use_indexes, None);
+            describe(&context, filter, 1, &mut lines);
+        }
+        (Some(_), None) => lines.push(("FILTER(no segments)".to_string(), 1)),
+    }
+    let _ = DocSet::empty();
+    let mut rows = Vec::new();
+    let mut parents: Vec<i64> = Vec::new();
+    for (id, (text, depth)) in lines.iter().enumerate() {
+        parents.truncate(*depth);
+        let parent = parents.last().copied().unwrap_or(-1);
+        rows.push(vec![
+            Scalar::Str(text.clone()),
+            Scalar::Long(id as i64),
+            Scalar::Long(parent),
+        ]);
+        parents.push(id as i64);
+    }
+    let column = |name: &str, element| OutputColumn {
+        name: name.to_string(),
+        ty: ColumnType {
+            element,
+            single_value: true,
+        },
+    };
+    ResultTable {
+        columns: vec![
+            column("Operator", SqlType::String),
+            column("Operator_Id", SqlType::Int),
+            column("Parent_Id", SqlType::Int),
+        ],
+        rows,
+    }
+}
+
+fn describe(
+    context: &SegmentContext<'_>,
+    filter: &Filter,
+    depth: usize,
+    lines: &mut Vec<(String, usize)>,
+) {
+    match filter {
+        Filter::And(children) | Filter::Or(children) => {
+            let name = if matches!(filter, Filter::And(_)) {
+                "FILTER_AND"
+            } else {
+                "FILTER_OR"
+            };
+            lines.push((name.to_string(), depth));
+            for child in children {
+                describe(context, child, depth + 1, lines);
+            }
+        }
+        Filter::Leaf(expr) => {
+            let (access, _) = if context.use_indexes {
+                describe_leaf(context, expr)
+            } else {
+                (crate::filter::Access::Scan, String::new())
+            };
+            lines.push((format!("FILTER_{}(predicate:{expr})", access.name()), depth));
+        }
+    }
+}

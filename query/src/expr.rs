@@ -1,0 +1,465 @@
+//! Bound expressions: the planner's output, typed and resolved against the table.
+//! [`Expr::Column`] reads a segment column (leaf scope); [`Expr::Slot`] reads a group key
+//! or an aggregate of the current group (post-aggregation scope).
+
+use std::fmt;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::time::{Field, TimeUnit};
+use crate::types::{Scalar, SqlType};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+impl ArithOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Mod => "%",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+}
+
+impl CmpOp {
+    pub fn negate(self) -> CmpOp {
+        match self {
+            CmpOp::Eq => CmpOp::NotEq,
+            CmpOp::NotEq => CmpOp::Eq,
+            CmpOp::Lt => CmpOp::GtEq,
+            CmpOp::LtEq => CmpOp::Gt,
+            CmpOp::Gt => CmpOp::LtEq,
+            CmpOp::GtEq => CmpOp::Lt,
+        }
+    }
+
+    /// The same comparison with its operands swapped (`5 < x` is `x > 5`).
+    pub fn flip(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::LtEq => CmpOp::GtEq,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::GtEq => CmpOp::LtEq,
+            other => other,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::NotEq => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::LtEq => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::GtEq => ">=",
+        }
+    }
+
+    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            CmpOp::Eq => ordering == Equal,
+            CmpOp::NotEq => ordering != Equal,
+            CmpOp::Lt => ordering == Less,
+            CmpOp::LtEq => ordering != Greater,
+            CmpOp::Gt => ordering == Greater,
+            CmpOp::GtEq => ordering != Less,
+        }
+    }
+}
+
+/// Scalar functions.
+#[derive(Debug, Clone)]
+pub enum Func {
+    Lower,
+    Upper,
+    /// SUBSTR(s, start [, length]), 1-based, in characters.
+    Substr,
+    /// CONCAT(a, b, ...): NULL arguments are skipped.
+    Concat,
+    Length,
+    Trim,
+    Replace,
+    Abs,
+    Floor,
+    Ceil,
+    /// ROUND(x [, digits]).
+    Round,
+    Coalesce,
+    /// DATE_TRUNC('unit', ts) → TIMESTAMP.
+    DateTrunc(TimeUnit),
+    /// EXTRACT(field FROM ts).
+    Extract(Field),
+    /// Pinot DATETRUNC('unit', value [, inputUnit [, tz [, outputUnit]]]) → LONG.
+    PinotDateTrunc {
+        unit: TimeUnit,
+        input_millis: i64,
+        output_millis: i64,
+    },
+    /// Pinot DATETIMECONVERT(value, inFormat, outFormat, granularity) over epoch formats.
+    DateTimeConvert {
+        input: EpochFormat,
+        output: EpochFormat,
+        granularity_millis: i64,
+    },
+    /// FROMDATETIME(text, pattern) → LONG epoch ms (chrono pattern).
+    FromDateTime(String),
+    /// TODATETIME(ms, pattern) → STRING (chrono pattern).
+    ToDateTime(String),
+}
+
+/// Pinot's `size:UNIT:EPOCH` or `SIMPLE_DATE_FORMAT|pattern` (as chrono pattern).
+#[derive(Debug, Clone)]
+pub enum EpochFormat {
+    Epoch { unit_millis: i64 },
+    Pattern(String),
+}
+
+/// A compiled LIKE pattern.
+#[derive(Debug)]
+pub struct LikePattern {
+    pub pattern: String,
+    pub regex: Regex,
+    /// The pattern is `%literal%` with no other wildcard: a substring test.
+    pub contains: Option<String>,
+    /// The pattern is `literal%`: a prefix test (also a dictionary range).
+    pub prefix: Option<String>,
+    /// The pattern has no wildcard: equality.
+    pub exact: Option<String>,
+}
+
+impl LikePattern {
+    pub fn compile(pattern: &str, escape: Option<char>) -> Result<LikePattern, String> {
+        let mut regex = String::from("(?s)^");
+        let mut literal = String::new();
+        let mut pieces: Vec<Option<String>> = Vec::new(); // None = %, Some = literal run
+        let mut has_underscore = false;
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            if Some(c) == escape {
+                let Some(next) = chars.next() else {
+                    return Err(format!(
+                        "LIKE pattern `{pattern}` ends with its escape character"
+                    ));
+                };
+                regex.push_str(&regex::escape(&next.to_string()));
+                literal.push(next);
+                continue;
+            }
+            match c {
+                '%' => {
+                    regex.push_str(".*");
+                    if !literal.is_empty() {
+                        pieces.push(Some(std::mem::take(&mut literal)));
+                    }
+                    pieces.push(None);
+                }
+                '_' => {
+                    regex.push('.');
+                    has_underscore = true;
+                }
+                other => {
+                    regex.push_str(&regex::escape(&other.to_string()));
+                    literal.push(other);
+                }
+            }
+        }
+        if !literal.is_empty() {
+            pieces.push(Some(literal));
+        }
+        regex.push('$');
+        let compiled =
+            Regex::new(&regex).map_err(|e| format!("bad LIKE pattern `{pattern}`: {e}"))?;
+        let mut contains = None;
+        let mut prefix = None;
+        let mut exact = None;
+        if !has_underscore {
+            match pieces.as_slice() {
+                [None, Some(text), None] => contains = Some(text.clone()),
+                [Some(text), None] => prefix = Some(text.clone()),
+                [Some(text)] => exact = Some(text.clone()),
+                [] => exact = Some(String::new()),
+                _ => {}
+            }
+        }
+        Ok(LikePattern {
+            pattern: pattern.to_string(),
+            regex: compiled,
+            contains,
+            prefix,
+            exact,
+        })
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        if let Some(needle) = &self.contains {
+            return text.contains(needle.as_str());
+        }
+        if let Some(prefix) = &self.prefix {
+            return text.starts_with(prefix.as_str());
+        }
+        if let Some(exact) = &self.exact {
+            return text == exact;
+        }
+        self.regex.is_match(text)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Expr {
+    Column {
+        name: String,
+        ty: SqlType,
+        single_value: bool,
+    },
+    /// Group key or aggregate `index` of the current group.
+    Slot {
+        index: usize,
+        ty: SqlType,
+        multi_value: bool,
+    },
+    Literal {
+        value: Scalar,
+        ty: SqlType,
+    },
+    Arith {
+        op: ArithOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: SqlType,
+    },
+    Negate(Box<Expr>),
+    Compare {
+        op: CmpOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Scalar>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Expr>,
+        pattern: Arc<LikePattern>,
+        negated: bool,
+    },
+    RegexpLike {
+        expr: Box<Expr>,
+        regex: Arc<Regex>,
+        negated: bool,
+    },
+    TextMatch {
+        column: String,
+        query: String,
+    },
+    Case {
+        branches: Vec<(Expr, Expr)>,
+        otherwise: Box<Expr>,
+        ty: SqlType,
+    },
+    Cast {
+        expr: Box<Expr>,
+        to: SqlType,
+    },
+    Call {
+        func: Func,
+        args: Vec<Expr>,
+        ty: SqlType,
+    },
+}
+
+impl Expr {
+    pub fn ty(&self) -> SqlType {
+        match self {
+            Expr::Column { ty, .. } | Expr::Slot { ty, .. } | Expr::Literal { ty, .. } => *ty,
+            Expr::Arith { ty, .. } | Expr::Case { ty, .. } | Expr::Call { ty, .. } => *ty,
+            Expr::Negate(inner) => inner.ty(),
+            Expr::Cast { to, .. } => *to,
+            Expr::Compare { .. }
+            | Expr::And(_)
+            | Expr::Or(_)
+            | Expr::Not(_)
+            | Expr::IsNull { .. }
+            | Expr::InList { .. }
+            | Expr::Like { .. }
+            | Expr::RegexpLike { .. }
+            | Expr::TextMatch { .. } => SqlType::Boolean,
+        }
+    }
+
+    /// Whether values are arrays (a bare multi-value column).
+    pub fn multi_value(&self) -> bool {
+        match self {
+            Expr::Column { single_value, .. } => !single_value,
+            Expr::Slot { multi_value, .. } => *multi_value,
+            _ => false,
+        }
+    }
+
+    pub fn literal(value: Scalar, ty: SqlType) -> Expr {
+        Expr::Literal { value, ty }
+    }
+
+    /// Columns this expression reads.
+    pub fn columns(&self, out: &mut Vec<String>) {
+        match self {
+            Expr::Column { name, .. } | Expr::TextMatch { column: name, .. } => {
+                if !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+            Expr::Slot { .. } | Expr::Literal { .. } => {}
+            Expr::Arith { left, right, .. } | Expr::Compare { left, right, .. } => {
+                left.columns(out);
+                right.columns(out);
+            }
+            Expr::Negate(inner) | Expr::Not(inner) => inner.columns(out),
+            Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| e.columns(out)),
+            Expr::IsNull { expr, .. }
+            | Expr::InList { expr, .. }
+            | Expr::Like { expr, .. }
+            | Expr::RegexpLike { expr, .. }
+            | Expr::Cast { expr, .. } => expr.columns(out),
+            Expr::Case {
+                branches,
+                otherwise,
+                ..
+            } => {
+                for (when, then) in branches {
+                    when.columns(out);
+                    then.columns(out);
+                }
+                otherwise.columns(out);
+            }
+            Expr::Call { args, .. } => args.iter().for_each(|e| e.columns(out)),
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Column { name, .. } => f.write_str(name),
+            Expr::Slot { index, .. } => write!(f, "#{index}"),
+            Expr::Literal { value, .. } => match value {
+                Scalar::Str(text) => write!(f, "'{}'", text.replace('\'', "''")),
+                Scalar::Null => f.write_str("NULL"),
+                Scalar::Long(v) => write!(f, "{v}"),
+                Scalar::Double(v) => write!(f, "{v}"),
+                Scalar::Bool(v) => write!(f, "{v}"),
+                other => write!(f, "{other:?}"),
+            },
+            Expr::Arith {
+                op, left, right, ..
+            } => write!(f, "({left} {} {right})", op.symbol()),
+            Expr::Negate(inner) => write!(f, "-{inner}"),
+            Expr::Compare { op, left, right } => write!(f, "{left} {} {right}", op.symbol()),
+            Expr::And(items) => write_joined(f, items, " AND "),
+            Expr::Or(items) => write_joined(f, items, " OR "),
+            Expr::Not(inner) => write!(f, "NOT ({inner})"),
+            Expr::IsNull { expr, negated } => {
+                write!(f, "{expr} IS {}NULL", if *negated { "NOT " } else { "" })
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                write!(f, "{expr} {}IN (", if *negated { "NOT " } else { "" })?;
+                for (i, value) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", Expr::literal(value.clone(), SqlType::Null))?;
+                }
+                f.write_str(")")
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => write!(
+                f,
+                "{expr} {}LIKE '{}'",
+                if *negated { "NOT " } else { "" },
+                pattern.pattern
+            ),
+            Expr::RegexpLike {
+                expr,
+                regex,
+                negated,
+            } => write!(
+                f,
+                "{}REGEXP_LIKE({expr}, '{}')",
+                if *negated { "NOT " } else { "" },
+                regex.as_str()
+            ),
+            Expr::TextMatch { column, query } => write!(f, "TEXT_MATCH({column}, '{query}')"),
+            Expr::Case { .. } => f.write_str("CASE ..."),
+            Expr::Cast { expr, to } => write!(f, "CAST({expr} AS {})", to.pinot_name()),
+            Expr::Call { func, args, .. } => {
+                write!(f, "{func:?}(")?;
+                write_joined(f, args, ", ")?;
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+fn write_joined(f: &mut fmt::Formatter<'_>, items: &[Expr], separator: &str) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(separator)?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        let p = LikePattern::compile("%special%", None).expect("compiles");
+        assert_eq!(p.contains.as_deref(), Some("special"));
+        assert!(p.matches("a specially"));
+        let p = LikePattern::compile("a_c%", None).expect("compiles");
+        assert!(p.matches("abcd") && !p.matches("ac"));
+        let p = LikePattern::compile("50!%", Some('!')).expect("compiles");
+        assert!(p.matches("50%") && !p.matches("500"));
+        let p = LikePattern::compile("a.b*", None).expect("compiles");
+        assert!(p.matches("a.b*") && !p.matches("axb*"));
+        let p = LikePattern::compile("x\ny%", None).expect("compiles");
+        assert!(p.matches("x\nyz"));
+    }
+}

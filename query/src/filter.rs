@@ -1,0 +1,651 @@
+//! Index-aware evaluation of the WHERE clause on one segment. Leaves a dictionary or an
+//! index can answer become doc sets without reading the forward index (sorted ranges,
+//! inverted bitmaps, the range index, the text index, null bitmaps); AND narrows the
+//! candidates before the remaining leaves scan only what is left.
+//!
+//! Also: whole-segment pruning from column min/max and bloom filters.
+
+use std::fmt::Write;
+use std::ops::Bound;
+
+use roaring::RoaringBitmap;
+use tessera_segment::{ColumnReader, IdSet, Value};
+
+use crate::docset::DocSet;
+use crate::error::QueryResult;
+use crate::eval::eval;
+use crate::expr::{CmpOp, Expr};
+use crate::plan::Filter;
+use crate::segment_scan::{BlockColumns, SegmentContext};
+use crate::types::{Scalar, SqlType};
+
+/// Inverted-index lookups beyond this many dictionary ids scan the ids instead.
+const MAX_BITMAP_UNION: usize = 2048;
+
+/// The docs of `candidates` for which `filter` is TRUE.
+pub fn evaluate(
+    context: &mut SegmentContext<'_>,
+    filter: &Filter,
+    candidates: DocSet,
+) -> QueryResult<DocSet> {
+    if candidates.is_empty() {
+        return Ok(candidates);
+    }
+    match filter {
+        Filter::And(children) => {
+            // Index-answerable children first: they are cheap and shrink the scans.
+            let mut ordered: Vec<&Filter> = children.iter().collect();
+            ordered.sort_by_key(|child| u8::from(!indexable(context, child)));
+            let mut current = candidates;
+            for child in ordered {
+                current = evaluate(context, child, current)?;
+                if current.is_empty() {
+                    break;
+                }
+            }
+            Ok(current)
+        }
+        Filter::Or(children) => {
+            let mut union = DocSet::empty();
+            for child in children {
+                let matched = evaluate(context, child, candidates.clone())?;
+                union = union.or(&matched);
+                if union.len() == candidates.len() {
+                    break;
+                }
+            }
+            Ok(union)
+        }
+        Filter::Leaf(expr) => {
+            context.check_deadline()?;
+            if context.use_indexes
+                && let Some(matched) = index_leaf(context, expr, &candidates)?
+            {
+                return Ok(matched.and(&candidates));
+            }
+            scan_leaf(context, expr, &candidates)
+        }
+    }
+}
+
+fn indexable(context: &SegmentContext<'_>, filter: &Filter) -> bool {
+    match filter {
+        Filter::Leaf(expr) => context.use_indexes && describe_leaf(context, expr).0 != Access::Scan,
+        Filter::And(children) | Filter::Or(children) => {
+            children.iter().all(|c| indexable(context, c))
+        }
+    }
+}
+
+/// Evaluate a leaf by reading its columns for every candidate doc.
+fn scan_leaf(
+    context: &mut SegmentContext<'_>,
+    expr: &Expr,
+    candidates: &DocSet,
+) -> QueryResult<DocSet> {
+    let mut matched = RoaringBitmap::new();
+    let mut entries = 0u64;
+    candidates.for_each_block(|docs| {
+        let mut columns = BlockColumns::new(context, docs);
+        let result = eval(expr, &mut columns)?;
+        entries += (docs.len() * columns.columns_read().max(1)) as u64;
+        let keep = result.true_rows();
+        matched.extend(docs.iter().zip(keep).filter(|(_, k)| *k).map(|(d, _)| *d));
+        context.check_deadline()?;
+        Ok(true)
+    })?;
+    context.stats.num_entries_scanned_in_filter += entries;
+    Ok(DocSet::Bitmap(matched))
+}
+
+/// How a leaf is answered (for EXPLAIN and for ordering AND children).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Sorted,
+    Inverted,
+    DictionaryScan,
+    RangeIndex,
+    TextIndex,
+    NullBitmap,
+    Scan,
+}
+
+impl Access {
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Sorted => "SORTED_INDEX",
+            Access::Inverted => "INVERTED_INDEX",
+            Access::DictionaryScan => "DICTIONARY_ID_SCAN",
+            Access::RangeIndex => "RANGE_INDEX",
+            Access::TextIndex => "TEXT_INDEX",
+            Access::NullBitmap => "NULL_BITMAP",
+            Access::Scan => "FULL_SCAN",
+        }
+    }
+}
+
+/// A leaf on one column that the column's dictionary/indexes can answer.
+enum ColumnLeaf<'e> {
+    Compare {
+        column: &'e str,
+        op: CmpOp,
+        value: &'e Scalar,
+    },
+    In {
+        column: &'e str,
+        values: &'e [Scalar],
+        negated: bool,
+    },
+    Like {
+        column: &'e str,
+        expr: &'e Expr,
+        negated: bool,
+    },
+    IsNull {
+        column: &'e str,
+        negated: bool,
+    },
+    Text {
+        column: &'e str,
+        query: &'e str,
+    },
+}
+
+fn classify(expr: &Expr) -> Option<ColumnLeaf<'_>> {
+    match expr {
+        Expr::Compare { op, left, right } => match (left.as_ref(), right.as_ref()) {
+            (Expr::Column { name, .. }, Expr::Literal { value, .. }) if !value.is_null() => {
+                Some(ColumnLeaf::Compare {
+                    column: name,
+                    op: *op,
+                    value,
+                })
+            }
+            (Expr::Literal { value, .. }, Expr::Column { name, .. }) if !value.is_null() => {
+                Some(ColumnLeaf::Compare {
+                    column: name,
+                    op: op.flip(),
+                    value,
+                })
+            }
+            _ => None,
+        },
+        Expr::InList {
+            expr: inner,
+            list,
+            negated,
+        } => match inner.as_ref() {
+            // A NULL in a NOT IN list makes every row unknown: leave that to the scan.
+            Expr::Column { name, .. } if !(*negated && list.iter().any(Scalar::is_null)) => {
+                Some(ColumnLeaf::In {
+                    column: name,
+                    values: list,
+                    negated: *negated,
+                })
+            }
+            _ => None,
+        },
+        Expr::Like {
+            expr: inner,
+            negated,
+            ..
+        }
+        | Expr::RegexpLike {
+            expr: inner,
+            negated,
+            ..
+        } => match inner.as_ref() {
+            Expr::Column { name, .. } => Some(ColumnLeaf::Like {
+                column: name,
+                expr,
+                negated: *negated,
+            }),
+            _ => None,
+        },
+        Expr::IsNull {
+            expr: inner,
+            negated,
+        } => match inner.as_ref() {
+            Expr::Column { name, .. } => Some(ColumnLeaf::IsNull {
+                column: name,
+                negated: *negated,
+            }),
+            _ => None,
+        },
+        Expr::TextMatch { column, query } => Some(ColumnLeaf::Text { column, query }),
+        _ => None,
+    }
+}
+
+/// How this segment would answer a leaf, and a note for EXPLAIN.
+pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, String) {
+    let Some(leaf) = classify(expr) else {
+        return (Access::Scan, String::new());
+    };
+    let column_name = match &leaf {
+        ColumnLeaf::Compare { column, .. }
+        | ColumnLeaf::In { column, .. }
+        | ColumnLeaf::Like { column, .. }
+        | ColumnLeaf::IsNull { column, .. }
+        | ColumnLeaf::Text { column, .. } => *column,
+    };
+    let Ok(column) = context.segment.column(column_name) else {
+        return (Access::Scan, String::new());
+    };
+    let indexes = &column.metadata().indexes;
+    let has = |name: &str| indexes.iter().any(|i| i == name);
+    let access = match leaf {
+        ColumnLeaf::Text { .. } => Access::TextIndex,
+        ColumnLeaf::IsNull { .. } => Access::NullBitmap,
+        _ if column.cardinality().is_some() => {
+            let range_like = matches!(
+                leaf,
+                ColumnLeaf::Compare {
+                    op: CmpOp::Lt | CmpOp::LtEq | CmpOp::Gt | CmpOp::GtEq,
+                    ..
+                }
+            );
+            if has("sorted") && column.metadata().single_value {
+                Access::Sorted
+            } else if has("range") && range_like {
+                Access::RangeIndex
+            } else if has("inverted") {
+                Access::Inverted
+            } else {
+                Access::DictionaryScan
+            }
+        }
+        ColumnLeaf::Compare {
+            op: CmpOp::Lt | CmpOp::LtEq | CmpOp::Gt | CmpOp::GtEq | CmpOp::Eq,
+            ..
+        } if has("range") => Access::RangeIndex,
+        _ => Access::Scan,
+    };
+    let mut note = String::new();
+    let _ = write!(note, "{column_name}");
+    (access, note)
+}
+
+/// Matching ids of a dictionary column.
+enum Ids {
+    Range(std::ops::Range<u32>),
+    List(Vec<u32>),
+}
+
+impl Ids {
+    fn count(&self) -> usize {
+        match self {
+            Ids::Range(r) => r.len(),
+            Ids::List(l) => l.len(),
+        }
+    }
+}
+
+fn id_set(set: IdSet) -> Ids {
+    match set {
+        IdSet::Range(range) => Ids::Range(range),
+        IdSet::Ids(ids) => Ids::List(ids),
+    }
+}
+
+/// Convert a literal to the column's value type for dictionary probes, adjusting
+/// comparisons of integer columns with fractional literals (`x < 2.5` is `x <= 2`).
+/// `None`: no value of the column can satisfy (or the probe cannot be expressed).
+enum Probe {
+    Value(CmpOp, Value),
+    Nothing,
+    AllNonNull,
+    Unprobeable,
+}
+
+fn probe(column: &dyn ColumnReader, op: CmpOp, value: &Scalar) -> Probe {
+    let ty = SqlType::of(column.metadata().data_type);
+    if let Some(v) = value.to_value(ty) {
+        return Probe::Value(op, v);
+    }
+    if let (true, Scalar::Double(x)) = (ty.is_i64_backed(), value) {
+        if x.is_nan() {
+            return Probe::Unprobeable;
+        }
+        let (floor, ceil) = (x.floor(), x.ceil());
+        if floor < -9.0e18 || ceil > 9.0e18 {
+            return Probe::Unprobeable;
+        }
+        let as_value = |n: f64| Scalar::Long(n as i64).to_value(ty);
+        let adjusted = match op {
+            CmpOp::Eq => return Probe::Nothing,
+            CmpOp::NotEq => return Probe::AllNonNull,
+            CmpOp::Lt | CmpOp::LtEq => as_value(floor).map(|v| (CmpOp::LtEq, v)),
+            CmpOp::Gt | CmpOp::GtEq => as_value(ceil).map(|v| (CmpOp::GtEq, v)),
+        };
+        return match adjusted {
+            Some((op, v)) => Probe::Value(op, v),
+            None => Probe::Unprobeable,
+        };
+    }
+    Probe::Unprobeable
+}
+
+fn ids_for(column: &dyn ColumnReader, op: CmpOp, value: &Value) -> (Ids, bool) {
+    let none = || Ids::Range(0..0);
+    match op {
+        CmpOp::Eq | CmpOp::NotEq => {
+            let ids = column
+                .lookup(value)
+                .map_or_else(none, |id| Ids::Range(id..id + 1));
+            (ids, op == CmpOp::NotEq)
+        }
+        CmpOp::Lt => (
+            id_set(column.ids_in_range(Bound::Unbounded, Bound::Excluded(value))),
+            false,
+        ),
+        CmpOp::LtEq => (
+            id_set(column.ids_in_range(Bound::Unbounded, Bound::Included(value))),
+            false,
+        ),
+        CmpOp::Gt => (
+            id_set(column.ids_in_range(Bound::Excluded(value), Bound::Unbounded)),
+            false,
+        ),
+        CmpOp::GtEq => (
+            id_set(column.ids_in_range(Bound::Included(value), Bound::Unbounded)),
+            false,
+        ),
+    }
+}
+
+/// Answer a leaf from dictionaries and indexes; `None` when it needs a scan.
+fn index_leaf(
+    context: &mut SegmentContext<'_>,
+    expr: &Expr,
+    candidates: &DocSet,
+) -> QueryResult<Option<DocSet>> {
+    let Some(leaf) = classify(expr) else {
+        return Ok(None);
+    };
+    let num_docs = context.segment.num_docs();
+    match leaf {
+        ColumnLeaf::Text { column, query } => {
+            let bitmap = context.text_search(column, query)?;
+            Ok(Some(DocSet::Bitmap((*bitmap).clone())))
+        }
+        ColumnLeaf::IsNull { column, negated } => {
+            let nulls = context.nulls(column)?;
+            let null_docs = nulls.map(|b| (*b).clone()).unwrap_or_default();
+            Ok(Some(if negated {
+                candidates.minus(&null_docs)
+            } else {
+                DocSet::Bitmap(null_docs)
+            }))
+        }
+        ColumnLeaf::Compare { column, op, value } => {
+            let reader = context.column(column)?;
+            if reader.cardinality().is_some() {
+                let (ids, complement) = match probe(reader, op, value) {
+                    Probe::Value(op, v) => ids_for(reader, op, &v),
+                    Probe::Nothing => (Ids::Range(0..0), false),
+                    Probe::AllNonNull => (Ids::Range(0..0), true),
+                    Probe::Unprobeable => return Ok(None),
+                };
+                return docs_for_ids(context, column, ids, complement, candidates).map(Some);
+            }
+            // Raw column: the range index gives sure matches plus candidates to check.
+            if op == CmpOp::NotEq {
+                return Ok(None);
+            }
+            let ty = SqlType::of(reader.metadata().data_type);
+            let Probe::Value(op, v) = probe(reader, op, value) else {
+                return Ok(None);
+            };
+            let _ = ty;
+            let (low, high) = match op {
+                CmpOp::Eq => (Bound::Included(&v), Bound::Included(&v)),
+                CmpOp::Lt => (Bound::Unbounded, Bound::Excluded(&v)),
+                CmpOp::LtEq => (Bound::Unbounded, Bound::Included(&v)),
+                CmpOp::Gt => (Bound::Excluded(&v), Bound::Unbounded),
+                CmpOp::GtEq => (Bound::Included(&v), Bound::Unbounded),
+                CmpOp::NotEq => return Ok(None),
+            };
+            let Some(range_match) = reader.range_lookup(low, high)? else {
+                return Ok(None);
+            };
+            let sure = DocSet::Bitmap(range_match.matching).and(candidates);
+            let to_check = DocSet::Bitmap(range_match.candidates).and(candidates);
+            let checked = scan_leaf(context, expr, &to_check)?;
+            Ok(Some(sure.or(&checked)))
+        }
+        ColumnLeaf::In {
+            column,
+            values,
+            negated,
+        } => {
+            let reader = context.column(column)?;
+            if reader.cardinality().is_none() {
+                return Ok(None);
+            }
+            let mut ids = Vec::new();
+            for value in values.iter().filter(|v| !v.is_null()) {
+                if let Probe::Value(CmpOp::Eq, v) = probe(reader, CmpOp::Eq, value)
+                    && let Some(id) = reader.lookup(&v)
+                {
+                    ids.push(id);
+                }
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            docs_for_ids(context, column, Ids::List(ids), negated, candidates).map(Some)
+        }
+        ColumnLeaf::Like {
+            column,
+            expr: like,
+            negated,
+        } => {
+            let reader = context.column(column)?;
+            let Some(cardinality) = reader.cardinality() else {
+                return Ok(None);
+            };
+            // Evaluate the pattern once per dictionary entry.
+            let test = |text: &str| match like {
+                Expr::Like { pattern, .. } => pattern.matches(text),
+                Expr::RegexpLike { regex, .. } => regex.is_match(text),
+                _ => false,
+            };
+            let mut ids = Vec::new();
+            for id in 0..cardinality {
+                if let Value::String(text) | Value::Json(text) = reader.dictionary_value(id)
+                    && test(&text)
+                {
+                    ids.push(id);
+                }
+            }
+            context.stats.num_entries_scanned_in_filter += u64::from(cardinality);
+            docs_for_ids(context, column, Ids::List(ids), negated, candidates).map(Some)
+        }
+    }
+    .map(|set| set.map(|s| s.and(&DocSet::all(num_docs))))
+}
+
+/// Docs whose value (any element, for multi-value columns) has one of `ids`; with
+/// `complement`, the non-null docs with none of them.
+fn docs_for_ids(
+    context: &mut SegmentContext<'_>,
+    column: &str,
+    ids: Ids,
+    complement: bool,
+    candidates: &DocSet,
+) -> QueryResult<DocSet> {
+    let reader = context.column(column)?;
+    let single_value = reader.metadata().single_value;
+    let matched = if ids.count() == 0 {
+        DocSet::empty()
+    } else if let (true, Some(range)) = (
+        single_value,
+        match &ids {
+            Ids::Range(r) => reader.sorted_doc_range(r.clone()),
+            Ids::List(_) => None,
+        },
+    ) {
+        DocSet::Range(range)
+    } else if single_value
+        && let Ids::List(list) = &ids
+        && reader.sorted_doc_range(0..0).is_some()
+    {
+        let mut set = DocSet::empty();
+        for id in list {
+            if let Some(range) = reader.sorted_doc_range(*id..*id + 1) {
+                set = set.or(&DocSet::Range(range));
+            }
+        }
+        set
+    } else if ids.count() <= MAX_BITMAP_UNION
+        && reader.metadata().indexes.iter().any(|i| i == "inverted")
+    {
+        let mut union = RoaringBitmap::new();
+        let mut visit = |id: u32| -> QueryResult<()> {
+            if let Some(bitmap) = reader.inverted_bitmap(id)? {
+                union |= bitmap;
+            }
+            Ok(())
+        };
+        match &ids {
+            Ids::Range(range) => range.clone().try_for_each(&mut visit)?,
+            Ids::List(list) => list.iter().try_for_each(|id| visit(*id))?,
+        }
+        DocSet::Bitmap(union)
+    } else {
+        // Scan the dictionary ids of the candidates.
+        let cardinality = reader.cardinality().unwrap_or(0) as usize;
+        let mut wanted = vec![false; cardinality];
+        match &ids {
+            Ids::Range(range) => range.clone().for_each(|id| wanted[id as usize] = true),
+            Ids::List(list) => list.iter().for_each(|id| wanted[*id as usize] = true),
+        }
+        let nulls = context.nulls(column)?;
+        let mut matched = RoaringBitmap::new();
+        let mut scratch = Vec::with_capacity(crate::docset::BLOCK);
+        let mut entries = 0u64;
+        let mut failure = None;
+        candidates.for_each_block(|docs| {
+            entries += docs.len() as u64;
+            if single_value {
+                scratch.clear();
+                reader.read_dict_ids(docs, &mut scratch)?;
+                for (doc, id) in docs.iter().zip(&scratch) {
+                    if wanted.get(*id as usize).copied().unwrap_or(false) {
+                        matched.insert(*doc);
+                    }
+                }
+            } else {
+                for doc in docs {
+                    scratch.clear();
+                    reader.read_mv_dict_ids(*doc, &mut scratch)?;
+                    if scratch
+                        .iter()
+                        .any(|id| wanted.get(*id as usize).copied().unwrap_or(false))
+                    {
+                        matched.insert(*doc);
+                    }
+                }
+            }
+            if let Err(e) = context.check_deadline() {
+                failure = Some(e);
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        context.stats.num_entries_scanned_in_filter += entries;
+        if let Some(nulls) = &nulls {
+            matched -= nulls.as_ref();
+        }
+        DocSet::Bitmap(matched)
+    };
+    if !complement {
+        return Ok(matched);
+    }
+    let nulls = context.nulls(column)?;
+    let mut out = candidates.minus(&matched.to_bitmap());
+    if let Some(nulls) = nulls {
+        out = out.minus(&nulls);
+    }
+    Ok(out)
+}
+
+/// Whether a segment can hold a match, from column statistics and bloom filters alone.
+/// Only top-level AND leaves are checked (a false answer anywhere else proves nothing).
+pub fn may_match(context: &SegmentContext<'_>, filter: &Filter) -> bool {
+    match filter {
+        Filter::And(children) => children.iter().all(|c| may_match(context, c)),
+        Filter::Or(children) => children.iter().any(|c| may_match(context, c)),
+        Filter::Leaf(expr) => leaf_may_match(context, expr),
+    }
+}
+
+fn leaf_may_match(context: &SegmentContext<'_>, expr: &Expr) -> bool {
+    let Some(ColumnLeaf::Compare { column, op, value }) = classify(expr) else {
+        if let Some(ColumnLeaf::In {
+            column,
+            values,
+            negated: false,
+        }) = classify(expr)
+        {
+            return values.iter().any(|v| {
+                leaf_may_match(
+                    context,
+                    &Expr::Compare {
+                        op: CmpOp::Eq,
+                        left: Box::new(Expr::Column {
+                            name: column.to_string(),
+                            ty: SqlType::Null,
+                            single_value: true,
+                        }),
+                        right: Box::new(Expr::literal(v.clone(), SqlType::Null)),
+                    },
+                )
+            });
+        }
+        return true;
+    };
+    let Ok(reader) = context.segment.column(column) else {
+        return true;
+    };
+    let metadata = reader.metadata();
+    if metadata.null_count >= u64::from(context.segment.num_docs()) {
+        // Every value is NULL: no comparison is TRUE.
+        return false;
+    }
+    let ty = SqlType::of(metadata.data_type);
+    if op == CmpOp::Eq
+        && let Some(v) = value.to_value(ty)
+        && reader.bloom_might_contain(&v) == Some(false)
+    {
+        return false;
+    }
+    let (Some(min), Some(max)) = (stat(&metadata.min, ty), stat(&metadata.max, ty)) else {
+        return true;
+    };
+    use std::cmp::Ordering::*;
+    let vs_min = value.sql_cmp(&min);
+    let vs_max = value.sql_cmp(&max);
+    match op {
+        CmpOp::Eq => vs_min != Less && vs_max != Greater,
+        // An empty multi-value cell has no element equal to anything.
+        CmpOp::NotEq => !metadata.single_value || !(vs_min == Equal && vs_max == Equal),
+        CmpOp::Lt => vs_min == Greater,
+        CmpOp::LtEq => vs_min != Less,
+        CmpOp::Gt => vs_max == Less,
+        CmpOp::GtEq => vs_max != Greater,
+    }
+}
+
+/// A min/max statistic as a scalar (numbers and strings; others unknown).
+fn stat(json: &serde_json::Value, ty: SqlType) -> Option<Scalar> {
+    match json {
+        serde_json::Value::Number(n) if ty.is_i64_backed() => n.as_i64().map(Scalar::Long),
+        serde_json::Value::Number(n) if ty.is_floating() => n.as_f64().map(Scalar::Double),
+        serde_json::Value::String(s) if ty.is_text() => Some(Scalar::Str(s.clone())),
+        _ => None,
+    }
+}

@@ -1,0 +1,476 @@
+//! Leaf execution: one query on one segment → a [`Partial`] that merges with others.
+//! Filter through the indexes, then aggregate (dictionary-id group keys where possible)
+//! or select (top-K by the ORDER BY keys, projecting only the rows that survive).
+
+use std::cmp::Ordering;
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+use tessera_segment::SegmentReader;
+
+use crate::aggregate::AccState;
+use crate::docset::{BLOCK, DocSet};
+use crate::error::{ErrorCode, QueryError, QueryResult};
+use crate::eval::{Columns, eval};
+use crate::expr::Expr;
+use crate::filter;
+use crate::plan::{AggregationPlan, Filter, PlanKind, QueryPlan, SelectionPlan, SortKey};
+use crate::segment_scan::{BlockColumns, SegmentContext};
+use crate::types::Scalar;
+use crate::vector::Vector;
+
+/// Execution counters, summed over segments and servers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecStats {
+    pub num_segments_queried: u64,
+    pub num_segments_processed: u64,
+    pub num_segments_matched: u64,
+    pub num_docs_scanned: u64,
+    pub num_entries_scanned_in_filter: u64,
+    pub num_entries_scanned_post_filter: u64,
+    pub total_docs: u64,
+}
+
+impl ExecStats {
+    pub fn add(&mut self, other: &ExecStats) {
+        self.num_segments_queried += other.num_segments_queried;
+        self.num_segments_processed += other.num_segments_processed;
+        self.num_segments_matched += other.num_segments_matched;
+        self.num_docs_scanned += other.num_docs_scanned;
+        self.num_entries_scanned_in_filter += other.num_entries_scanned_in_filter;
+        self.num_entries_scanned_post_filter += other.num_entries_scanned_post_filter;
+        self.total_docs += other.total_docs;
+    }
+}
+
+/// Groups with their aggregate states.
+#[derive(Debug, Clone, Default)]
+pub struct AggPartial {
+    pub keys: Vec<Vec<Scalar>>,
+    pub states: Vec<AccState>,
+}
+
+/// A selected row: its ORDER BY keys and its output values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectedRow {
+    pub sort: Vec<Scalar>,
+    pub values: Vec<Scalar>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PartialRows {
+    Aggregation(AggPartial),
+    Selection(Vec<SelectedRow>),
+}
+
+/// A mergeable result of some segments.
+#[derive(Debug, Clone)]
+pub struct Partial {
+    pub rows: PartialRows,
+    pub stats: ExecStats,
+}
+
+impl Partial {
+    pub fn empty(plan: &QueryPlan) -> Partial {
+        Partial {
+            rows: match &plan.kind {
+                PlanKind::Aggregation(aggregation) => PartialRows::Aggregation(AggPartial {
+                    keys: Vec::new(),
+                    states: aggregation.aggs.iter().map(AccState::new).collect(),
+                }),
+                PlanKind::Selection(_) => PartialRows::Selection(Vec::new()),
+            },
+            stats: ExecStats::default(),
+        }
+    }
+}
+
+/// Run the plan on one segment.
+pub fn execute_segment(
+    plan: &QueryPlan,
+    segment: &dyn SegmentReader,
+    deadline: Option<(Instant, u64)>,
+) -> QueryResult<Partial> {
+    let mut context = SegmentContext::new(segment, plan.options.use_indexes, deadline);
+    let mut partial = Partial::empty(plan);
+    partial.stats.num_segments_queried = 1;
+    partial.stats.total_docs = u64::from(segment.num_docs());
+    if let Some(filter) = &plan.filter
+        && plan.options.use_indexes
+        && !filter::may_match(&context, filter)
+    {
+        return Ok(partial);
+    }
+    partial.stats.num_segments_processed = 1;
+    let all = DocSet::all(segment.num_docs());
+    let docs = match &plan.filter {
+        None => all,
+        Some(filter) => filter::evaluate(&mut context, filter, all)?,
+    };
+    partial.stats.num_segments_matched = u64::from(!docs.is_empty());
+    partial.rows = match &plan.kind {
+        PlanKind::Aggregation(aggregation) => {
+            PartialRows::Aggregation(aggregate(&mut context, plan, aggregation, &docs)?)
+        }
+        PlanKind::Selection(selection) => {
+            PartialRows::Selection(select(&mut context, selection, &docs)?)
+        }
+    };
+    partial.stats.num_docs_scanned = context.stats.num_docs_scanned;
+    partial.stats.num_entries_scanned_in_filter = context.stats.num_entries_scanned_in_filter;
+    partial.stats.num_entries_scanned_post_filter = context.stats.num_entries_scanned_post_filter;
+    Ok(partial)
+}
+
+/// The boolean expression of a filter (for aggregate FILTER clauses).
+pub fn filter_expr(filter: &Filter) -> Expr {
+    match filter {
+        Filter::And(items) => Expr::And(items.iter().map(filter_expr).collect()),
+        Filter::Or(items) => Expr::Or(items.iter().map(filter_expr).collect()),
+        Filter::Leaf(expr) => expr.clone(),
+    }
+}
+
+/// Maps a block's rows to group numbers.
+enum Grouper {
+    /// No GROUP BY: one group.
+    Single,
+    /// Dictionary-encoded key columns: a mixed-radix code of their ids, array-indexed
+    /// when the key space is small, hashed otherwise.
+    Dictionary {
+        columns: Vec<DictKey>,
+        dense: Option<Vec<u32>>,
+        hashed: FxHashMap<u64, u32>,
+        codes: Vec<u64>,
+    },
+    /// Anything else: hash the evaluated key values.
+    Values {
+        map: FxHashMap<Vec<Scalar>, u32>,
+        keys: Vec<Vec<Scalar>>,
+    },
+}
+
+struct DictKey {
+    name: String,
+    cardinality: u32,
+    /// Radix of this key in the code: cardinality, plus one for NULL.
+    radix: u64,
+}
+
+/// Key spaces up to this size use a plain array from code to group.
+const DENSE_KEY_SPACE: u64 = 1 << 20;
+
+impl Grouper {
+    fn new(context: &SegmentContext<'_>, keys: &[Expr]) -> QueryResult<Grouper> {
+        if keys.is_empty() {
+            return Ok(Grouper::Single);
+        }
+        let mut columns = Vec::new();
+        let mut space: u64 = 1;
+        for key in keys {
+            let Expr::Column { name, .. } = key else {
+                return Ok(Grouper::values());
+            };
+            let reader = context.column(name)?;
+            let (Some(cardinality), true) = (reader.cardinality(), reader.metadata().single_value)
+            else {
+                return Ok(Grouper::values());
+            };
+            let radix = u64::from(cardinality) + u64::from(reader.metadata().null_count > 0);
+            let Some(next) = space.checked_mul(radix.max(1)) else {
+                return Ok(Grouper::values());
+            };
+            space = next;
+            columns.push(DictKey {
+                name: name.clone(),
+                cardinality,
+                radix: radix.max(1),
+            });
+        }
+        Ok(Grouper::Dictionary {
+            columns,
+            dense: (space <= DENSE_KEY_SPACE).then(|| vec![u32::MAX; space as usize]),
+            hashed: FxHashMap::default(),
+            codes: Vec::new(),
+        })
+    }
+
+    fn values() -> Grouper {
+        Grouper::Values {
+            map: FxHashMap::default(),
+            keys: Vec::new(),
+        }
+    }
+
+    fn groups(&self) -> usize {
+        match self {
+            Grouper::Single => 1,
+            Grouper::Dictionary { codes, .. } => codes.len(),
+            Grouper::Values { keys, .. } => keys.len(),
+        }
+    }
+
+    /// Group numbers of a block's rows.
+    fn assign(
+        &mut self,
+        keys: &[Expr],
+        columns: &mut BlockColumns<'_, '_>,
+        out: &mut Vec<u32>,
+    ) -> QueryResult<()> {
+        out.clear();
+        let n = columns.len();
+        match self {
+            Grouper::Single => out.resize(n, 0),
+            Grouper::Dictionary {
+                columns: dict_keys,
+                dense,
+                hashed,
+                codes,
+            } => {
+                let mut code = vec![0u64; n];
+                let mut ids = Vec::with_capacity(n);
+                for key in dict_keys.iter() {
+                    ids.clear();
+                    let reader = columns.context.column(&key.name)?;
+                    reader.read_dict_ids(columns.docs, &mut ids)?;
+                    if let Some(nulls) = columns.context.nulls(&key.name)? {
+                        for (id, doc) in ids.iter_mut().zip(columns.docs) {
+                            if nulls.contains(*doc) {
+                                *id = key.cardinality;
+                            }
+                        }
+                    }
+                    for (c, id) in code.iter_mut().zip(&ids) {
+                        *c = *c * key.radix + u64::from(*id);
+                    }
+                }
+                for c in code {
+                    let slot = match dense {
+                        Some(table) => &mut table[c as usize],
+                        None => hashed.entry(c).or_insert(u32::MAX),
+                    };
+                    if *slot == u32::MAX {
+                        *slot = codes.len() as u32;
+                        codes.push(c);
+                    }
+                    out.push(*slot);
+                }
+            }
+            Grouper::Values {
+                map,
+                keys: group_keys,
+            } => {
+                let vectors: Vec<Vector> = keys
+                    .iter()
+                    .map(|k| eval(k, columns))
+                    .collect::<QueryResult<_>>()?;
+                for row in 0..n {
+                    let key: Vec<Scalar> = vectors.iter().map(|v| v.scalar(row)).collect();
+                    let next = group_keys.len() as u32;
+                    let group = *map.entry(key.clone()).or_insert_with(|| {
+                        group_keys.push(key);
+                        next
+                    });
+                    out.push(group);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn into_keys(self, context: &SegmentContext<'_>) -> QueryResult<Vec<Vec<Scalar>>> {
+        Ok(match self {
+            Grouper::Single => vec![Vec::new()],
+            Grouper::Values { keys, .. } => keys,
+            Grouper::Dictionary { columns, codes, .. } => {
+                let readers = columns
+                    .iter()
+                    .map(|k| context.column(&k.name))
+                    .collect::<QueryResult<Vec<_>>>()?;
+                codes
+                    .into_iter()
+                    .map(|mut code| {
+                        let mut key = vec![Scalar::Null; columns.len()];
+                        for (i, column) in columns.iter().enumerate().rev() {
+                            let id = (code % column.radix) as u32;
+                            code /= column.radix;
+                            if id < column.cardinality {
+                                key[i] = Scalar::from_value(readers[i].dictionary_value(id));
+                            }
+                        }
+                        key
+                    })
+                    .collect()
+            }
+        })
+    }
+}
+
+fn aggregate(
+    context: &mut SegmentContext<'_>,
+    plan: &QueryPlan,
+    aggregation: &AggregationPlan,
+    docs: &DocSet,
+) -> QueryResult<AggPartial> {
+    let mut states: Vec<AccState> = aggregation.aggs.iter().map(AccState::new).collect();
+    let count_only = aggregation.aggs.iter().all(|a| {
+        matches!(a.func, crate::plan::AggFunc::Count) && a.arg.is_none() && a.filter.is_none()
+    });
+    if aggregation.keys.is_empty() && count_only {
+        // COUNT(*) alone: the filter already counted the docs.
+        for state in &mut states {
+            state.resize(1);
+            if let AccState::Count(counts) = state {
+                counts[0] = docs.len() as i64;
+            }
+        }
+        context.stats.num_docs_scanned = docs.len();
+        return Ok(AggPartial {
+            keys: vec![Vec::new()],
+            states,
+        });
+    }
+    let mut grouper = Grouper::new(context, &aggregation.keys)?;
+    let filters: Vec<Option<Expr>> = aggregation
+        .aggs
+        .iter()
+        .map(|a| a.filter.as_ref().map(filter_expr))
+        .collect();
+    let mut groups = Vec::with_capacity(BLOCK);
+    let mut scanned = 0u64;
+    let mut entries = 0u64;
+    let limit = plan.options.num_groups_limit;
+    docs.for_each_block(|block| {
+        let mut columns = BlockColumns::new(context, block);
+        grouper.assign(&aggregation.keys, &mut columns, &mut groups)?;
+        let n_groups = grouper.groups();
+        if n_groups > limit {
+            return Err(QueryError {
+                code: ErrorCode::TooManyGroups,
+                message: format!(
+                    "the query produces more than numGroupsLimit={limit} groups; raise it with `SET numGroupsLimit = N;`"
+                ),
+            });
+        }
+        for ((state, call), filter) in states.iter_mut().zip(&aggregation.aggs).zip(&filters) {
+            state.resize(n_groups);
+            let arg = call.arg.as_ref().map(|a| eval(a, &mut columns)).transpose()?;
+            let keep = filter
+                .as_ref()
+                .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
+                .transpose()?;
+            state.update(&groups, arg.as_ref(), keep.as_deref())?;
+        }
+        scanned += block.len() as u64;
+        entries += (block.len() * columns.columns_read()) as u64;
+        columns.context.check_deadline()?;
+        Ok(true)
+    })?;
+    for state in &mut states {
+        state.resize(grouper.groups());
+    }
+    context.stats.num_docs_scanned = scanned;
+    context.stats.num_entries_scanned_post_filter += entries;
+    Ok(AggPartial {
+        keys: grouper.into_keys(context)?,
+        states,
+    })
+}
+
+/// Order two rows by ORDER BY keys (NULL placement per key).
+pub fn compare_sort_keys(a: &[Scalar], b: &[Scalar], order_by: &[SortKey]) -> Ordering {
+    for ((x, y), key) in a.iter().zip(b).zip(order_by) {
+        let ordering = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if key.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if key.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (false, false) => {
+                let o = x.sql_cmp(y);
+                if key.descending { o.reverse() } else { o }
+            }
+        };
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    Ordering::Equal
+}
+
+fn select(
+    context: &mut SegmentContext<'_>,
+    selection: &SelectionPlan,
+    docs: &DocSet,
+) -> QueryResult<Vec<SelectedRow>> {
+    let wanted = selection.offset.saturating_add(selection.limit);
+    if wanted == 0 {
+        return Ok(Vec::new());
+    }
+    let mut scanned = 0u64;
+    let mut entries = 0u64;
+    // (sort keys, doc) of the rows kept so far.
+    let mut kept: Vec<(Vec<Scalar>, u32)> = Vec::new();
+    let order_by = &selection.order_by;
+    docs.for_each_block(|block| {
+        if order_by.is_empty() {
+            let take = (wanted - kept.len()).min(block.len());
+            kept.extend(block[..take].iter().map(|d| (Vec::new(), *d)));
+            scanned += take as u64;
+            return Ok(kept.len() < wanted);
+        }
+        let mut columns = BlockColumns::new(context, block);
+        let vectors: Vec<Vector> = order_by
+            .iter()
+            .map(|k| eval(&k.expr, &mut columns))
+            .collect::<QueryResult<_>>()?;
+        entries += (block.len() * columns.columns_read()) as u64;
+        scanned += block.len() as u64;
+        for (row, doc) in block.iter().enumerate() {
+            kept.push((vectors.iter().map(|v| v.scalar(row)).collect(), *doc));
+        }
+        if kept.len() > wanted.saturating_mul(2).max(BLOCK) {
+            kept.sort_by(|a, b| compare_sort_keys(&a.0, &b.0, order_by).then(a.1.cmp(&b.1)));
+            kept.truncate(wanted);
+        }
+        columns.context.check_deadline()?;
+        Ok(true)
+    })?;
+    kept.sort_by(|a, b| compare_sort_keys(&a.0, &b.0, order_by).then(a.1.cmp(&b.1)));
+    kept.truncate(wanted);
+    // Project the surviving docs, reading them in doc order.
+    let mut by_doc: Vec<(u32, usize)> =
+        kept.iter().enumerate().map(|(i, (_, d))| (*d, i)).collect();
+    by_doc.sort_unstable();
+    let mut values: Vec<Vec<Scalar>> = vec![Vec::new(); kept.len()];
+    for chunk in by_doc.chunks(BLOCK) {
+        let block: Vec<u32> = chunk.iter().map(|(d, _)| *d).collect();
+        let mut columns = BlockColumns::new(context, &block);
+        let vectors: Vec<Vector> = selection
+            .exprs
+            .iter()
+            .map(|e| eval(e, &mut columns))
+            .collect::<QueryResult<_>>()?;
+        entries += (block.len() * columns.columns_read()) as u64;
+        for (row, (_, index)) in chunk.iter().enumerate() {
+            values[*index] = vectors.iter().map(|v| v.scalar(row)).collect();
+        }
+    }
+    context.stats.num_docs_scanned = scanned;
+    context.stats.num_entries_scanned_post_filter += entries;
+    Ok(kept
+        .into_iter()
+        .zip(values)
+        .map(|((sort, _), values)| SelectedRow { sort, values })
+        .collect())
+}

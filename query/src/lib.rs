@@ -1,0 +1,36 @@
+//! Tessera's query engine: SQL → plan → index-aware per-segment execution → mergeable
+//! partial results → the Pinot broker response.
+//!
+//! - [`planner`] parses SQL (`sqlparser`) into a typed [`plan::QueryPlan`];
+//! - [`leaf`] runs a plan on one segment through the [`tessera_segment::SegmentReader`]
+//!   trait ([`filter`] answers predicates from indexes, [`eval`] evaluates expressions
+//!   over blocks of rows, [`aggregate`] holds mergeable aggregate states);
+//! - [`merge`] is the root side: it merges partials and finishes the result;
+//! - [`engine`] runs both halves in one process; [`response`] renders Pinot's JSON.
+//!
+//! Invariant: no SQL text can panic the engine; anything outside the supported surface
+//! is a [`QueryError`] naming the construct and its position.
+
+pub mod aggregate;
+pub mod docset;
+pub mod engine;
+pub mod error;
+pub mod eval;
+pub mod explain;
+pub mod expr;
+pub mod filter;
+pub mod leaf;
+pub mod merge;
+pub mod options;
+pub mod plan;
+pub mod planner;
+pub mod response;
+pub mod segment_scan;
+pub mod tdigest;
+pub mod time;
+pub mod types;
+pub mod vector;
+
+pub use engine::{QueryOutcome, Table, run};
+pub use error::{ErrorCode, QueryError, QueryResult};
+pub use options::QueryOptions;

@@ -1,0 +1,222 @@
+//! Reading one segment for a query: the per-segment context (cached null bitmaps, the
+//! deadline, scan counters) and [`BlockColumns`], which reads the columns an expression
+//! needs for one block of docs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use roaring::RoaringBitmap;
+use tessera_segment::{ColumnReader, SegmentReader};
+
+use crate::error::{QueryError, QueryResult};
+use crate::eval::Columns;
+use crate::types::{Scalar, SqlType};
+use crate::vector::{Data, Vector};
+
+/// Counters a segment reports (Pinot's response stats).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanStats {
+    pub num_docs_scanned: u64,
+    pub num_entries_scanned_in_filter: u64,
+    pub num_entries_scanned_post_filter: u64,
+}
+
+pub struct SegmentContext<'a> {
+    pub segment: &'a dyn SegmentReader,
+    pub stats: ScanStats,
+    pub use_indexes: bool,
+    deadline: Option<(Instant, u64)>,
+    nulls: HashMap<String, Option<Arc<RoaringBitmap>>>,
+    text: HashMap<(String, String), Arc<RoaringBitmap>>,
+}
+
+impl<'a> SegmentContext<'a> {
+    pub fn new(
+        segment: &'a dyn SegmentReader,
+        use_indexes: bool,
+        deadline: Option<(Instant, u64)>,
+    ) -> SegmentContext<'a> {
+        SegmentContext {
+            segment,
+            stats: ScanStats::default(),
+            use_indexes,
+            deadline,
+            nulls: HashMap::new(),
+            text: HashMap::new(),
+        }
+    }
+
+    pub fn column(&self, name: &str) -> QueryResult<&'a dyn ColumnReader> {
+        Ok(self.segment.column(name)?)
+    }
+
+    /// Fails once the query's `timeoutMs` has passed.
+    pub fn check_deadline(&self) -> QueryResult<()> {
+        match self.deadline {
+            Some((deadline, timeout_ms)) if Instant::now() >= deadline => {
+                Err(QueryError::timeout(timeout_ms))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The column's null bitmap (`None` when it has no NULLs).
+    pub fn nulls(&mut self, name: &str) -> QueryResult<Option<Arc<RoaringBitmap>>> {
+        if let Some(cached) = self.nulls.get(name) {
+            return Ok(cached.clone());
+        }
+        let column = self.column(name)?;
+        let bitmap = if column.metadata().null_count == 0 {
+            None
+        } else {
+            column.null_bitmap()?.map(Arc::new)
+        };
+        self.nulls.insert(name.to_string(), bitmap.clone());
+        Ok(bitmap)
+    }
+
+    pub fn text_search(&mut self, column: &str, query: &str) -> QueryResult<Arc<RoaringBitmap>> {
+        let key = (column.to_string(), query.to_string());
+        if let Some(hit) = self.text.get(&key) {
+            return Ok(hit.clone());
+        }
+        let reader = self.column(column)?;
+        let bitmap = reader
+            .text_search(query)
+            .map_err(|e| QueryError::invalid(format!("TEXT_MATCH({column}, '{query}'): {e}")))?
+            .ok_or_else(|| {
+                QueryError::invalid(format!(
+                    "TEXT_MATCH needs a text index on `{column}`; add it to fieldConfigList with indexTypes [\"TEXT\"]"
+                ))
+            })?;
+        let bitmap = Arc::new(bitmap);
+        self.text.insert(key, bitmap.clone());
+        Ok(bitmap)
+    }
+
+    /// Read one column's values for ascending docs.
+    pub fn read(&mut self, name: &str, docs: &[u32]) -> QueryResult<Vector> {
+        let column = self.column(name)?;
+        let nulls = self.nulls(name)?;
+        read_column(column, docs, nulls.as_deref())
+    }
+}
+
+/// A column's values for `docs` as a vector.
+pub fn read_column(
+    column: &dyn ColumnReader,
+    docs: &[u32],
+    null_bitmap: Option<&RoaringBitmap>,
+) -> QueryResult<Vector> {
+    let metadata = column.metadata();
+    let ty = SqlType::of(metadata.data_type);
+    let nulls = null_bitmap.map(|bitmap| docs.iter().map(|d| bitmap.contains(*d)).collect());
+    if !metadata.single_value {
+        let mut values = Vec::with_capacity(docs.len());
+        column.read_values(docs, &mut values)?;
+        let cells = values
+            .into_iter()
+            .map(|v| match Scalar::from_value(v) {
+                Scalar::Array(items) => items,
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut vector = Vector::new(ty, Data::Array(cells), nulls);
+        vector.multi_value = true;
+        return Ok(vector);
+    }
+    let data = match ty {
+        SqlType::Int | SqlType::Long | SqlType::Timestamp => {
+            let mut out = Vec::with_capacity(docs.len());
+            column.read_i64(docs, &mut out)?;
+            Data::Long(out)
+        }
+        SqlType::Boolean => {
+            let mut out = Vec::with_capacity(docs.len());
+            column.read_i64(docs, &mut out)?;
+            Data::Bool(out.into_iter().map(|v| v != 0).collect())
+        }
+        SqlType::Float | SqlType::Double => {
+            let mut out = Vec::with_capacity(docs.len());
+            column.read_f64(docs, &mut out)?;
+            Data::Double(out)
+        }
+        SqlType::String | SqlType::Json | SqlType::Bytes | SqlType::Null => {
+            let mut values = Vec::with_capacity(docs.len());
+            column.read_values(docs, &mut values)?;
+            if ty == SqlType::Bytes {
+                Data::Bytes(
+                    values
+                        .into_iter()
+                        .map(|v| match v {
+                            tessera_segment::Value::Bytes(b) => b,
+                            _ => Vec::new(),
+                        })
+                        .collect(),
+                )
+            } else {
+                Data::Str(
+                    values
+                        .into_iter()
+                        .map(|v| match v {
+                            tessera_segment::Value::String(s) | tessera_segment::Value::Json(s) => {
+                                s
+                            }
+                            _ => String::new(),
+                        })
+                        .collect(),
+                )
+            }
+        }
+    };
+    Ok(Vector::new(ty, data, nulls))
+}
+
+/// The columns of one block of docs, read on first use.
+pub struct BlockColumns<'c, 'a> {
+    pub context: &'c mut SegmentContext<'a>,
+    pub docs: &'c [u32],
+    cache: HashMap<String, Vector>,
+}
+
+impl<'c, 'a> BlockColumns<'c, 'a> {
+    pub fn new(context: &'c mut SegmentContext<'a>, docs: &'c [u32]) -> BlockColumns<'c, 'a> {
+        BlockColumns {
+            context,
+            docs,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Columns read so far (for the entries-scanned counters).
+    pub fn columns_read(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+impl Columns for BlockColumns<'_, '_> {
+    fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    fn column(&mut self, name: &str) -> QueryResult<Vector> {
+        if let Some(v) = self.cache.get(name) {
+            return Ok(v.clone());
+        }
+        let v = self.context.read(name, self.docs)?;
+        self.cache.insert(name.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn slot(&mut self, index: usize) -> QueryResult<Vector> {
+        Err(QueryError::execution(format!(
+            "aggregate slot {index} read before aggregation"
+        )))
+    }
+
+    fn text_match(&mut self, column: &str, query: &str) -> QueryResult<Vec<bool>> {
+        let bitmap = self.context.text_search(column, query)?;
+        Ok(self.docs.iter().map(|d| bitmap.contains(*d)).collect())
+    }
+}
