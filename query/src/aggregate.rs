@@ -368,15 +368,13 @@ impl AccState {
                     seen: s2,
                     ..
                 },
-            ) => {
-                if s2[from]
-                    && (!seen[into]
-                        || (*max && v2[from] > values[into])
-                        || (!*max && v2[from] < values[into]))
-                {
-                    values[into] = v2[from];
-                    seen[into] = true;
-                }
+            ) if s2[from]
+                && (!seen[into]
+                    || (*max && v2[from] > values[into])
+                    || (!*max && v2[from] < values[into])) =>
+            {
+                values[into] = v2[from];
+                seen[into] = true;
             }
             (
                 AccState::MinMaxDouble { values, seen, max },
@@ -385,18 +383,16 @@ impl AccState {
                     seen: s2,
                     ..
                 },
-            ) => {
-                if s2[from] {
-                    let ordering = v2[from].total_cmp(&values[into]);
-                    let better = if *max {
-                        ordering == Ordering::Greater
-                    } else {
-                        ordering == Ordering::Less
-                    };
-                    if !seen[into] || better {
-                        values[into] = v2[from];
-                        seen[into] = true;
-                    }
+            ) if s2[from] => {
+                let ordering = v2[from].total_cmp(&values[into]);
+                let better = if *max {
+                    ordering == Ordering::Greater
+                } else {
+                    ordering == Ordering::Less
+                };
+                if !seen[into] || better {
+                    values[into] = v2[from];
+                    seen[into] = true;
                 }
             }
             (AccState::MinMaxScalar { values, max }, AccState::MinMaxScalar { values: v2, .. }) => {
@@ -423,16 +419,14 @@ impl AccState {
                     maxs: x2,
                     seen: s2,
                 },
-            ) => {
-                if s2[from] {
-                    if seen[into] {
-                        mins[into] = mins[into].min(m2[from]);
-                        maxs[into] = maxs[into].max(x2[from]);
-                    } else {
-                        mins[into] = m2[from];
-                        maxs[into] = x2[from];
-                        seen[into] = true;
-                    }
+            ) if s2[from] => {
+                if seen[into] {
+                    mins[into] = mins[into].min(m2[from]);
+                    maxs[into] = maxs[into].max(x2[from]);
+                } else {
+                    mins[into] = m2[from];
+                    maxs[into] = x2[from];
+                    seen[into] = true;
                 }
             }
             (AccState::Distinct(a), AccState::Distinct(b)) => {

@@ -83,10 +83,11 @@ pub fn plan_for(sql: &str, options: QueryOptions, tables: &[Table]) -> QueryResu
 
 /// Execute a plan on a table's segments (in parallel) and merge.
 pub fn execute(plan: &QueryPlan, table: &Table) -> QueryResult<(ResultTable, ExecStats)> {
-    let deadline = Some((
-        Instant::now() + Duration::from_millis(plan.options.timeout_ms),
-        plan.options.timeout_ms,
-    ));
+    let now = Instant::now();
+    // A timeout too large to represent means no deadline.
+    let deadline = now
+        .checked_add(Duration::from_millis(plan.options.timeout_ms))
+        .map(|deadline| (deadline, plan.options.timeout_ms));
     let partials: Vec<QueryResult<Partial>> = table
         .segments
         .par_iter()

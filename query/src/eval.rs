@@ -14,6 +14,9 @@ use crate::vector::{Data, Vector, merge_nulls};
 pub trait Columns {
     /// Rows in this block.
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn column(&mut self, name: &str) -> QueryResult<Vector>;
     fn slot(&mut self, index: usize) -> QueryResult<Vector>;
     /// Rows matching a TEXT_MATCH query.
@@ -313,7 +316,7 @@ fn compare(op: CmpOp, l: &Vector, r: &Vector) -> Vector {
             for (i, bit) in bits.iter_mut().enumerate() {
                 *bit = match (l.scalar(i), r.scalar(i)) {
                     (Scalar::Array(items), other) | (other, Scalar::Array(items)) => {
-                        !items.iter().any(|x| *x == other)
+                        !items.contains(&other)
                     }
                     _ => false,
                 };
@@ -652,8 +655,9 @@ fn call(func: &Func, args: &[Vector], ty: SqlType, len: usize, expr: &Expr) -> Q
                     out[i] = match func {
                         Func::Abs => values[i].checked_abs().ok_or_else(|| overflow(expr))?,
                         Func::Round => match &digits {
+                            Some(d) if d[i] < -18 => 0,
                             Some(d) if d[i] < 0 => {
-                                let scale = 10i64.checked_pow((-d[i]).min(18) as u32).unwrap_or(1);
+                                let scale = 10i64.pow(d[i].unsigned_abs() as u32);
                                 let half = if values[i] >= 0 {
                                     scale / 2
                                 } else {
@@ -741,8 +745,11 @@ fn call(func: &Func, args: &[Vector], ty: SqlType, len: usize, expr: &Expr) -> Q
                         .as_str()
                         .and_then(|text| time::parse_with(text, pattern)),
                 };
-                match ms {
-                    Some(ms) => millis[i] = ms.div_euclid(*granularity_millis) * granularity_millis,
+                match ms.and_then(|ms| {
+                    ms.div_euclid(*granularity_millis)
+                        .checked_mul(*granularity_millis)
+                }) {
+                    Some(bucket) => millis[i] = bucket,
                     None => nulls[i] = true,
                 }
             }

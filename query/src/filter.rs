@@ -632,7 +632,7 @@ fn leaf_may_match(context: &SegmentContext<'_>, expr: &Expr) -> bool {
     match op {
         CmpOp::Eq => vs_min != Less && vs_max != Greater,
         // An empty multi-value cell has no element equal to anything.
-        CmpOp::NotEq => !metadata.single_value || !(vs_min == Equal && vs_max == Equal),
+        CmpOp::NotEq => !(metadata.single_value && vs_min == Equal && vs_max == Equal),
         CmpOp::Lt => vs_min == Greater,
         CmpOp::LtEq => vs_min != Less,
         CmpOp::Gt => vs_max == Less,

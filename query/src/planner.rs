@@ -1077,6 +1077,13 @@ impl Binder<'_> {
                 }
             }
             ast::Expr::UnaryOp { op, expr: inner } => {
+                // `-9223372036854775808` is the smallest LONG, not a negated DOUBLE.
+                if let (UnaryOperator::Minus, ast::Expr::Value(value)) = (op, inner.as_ref())
+                    && let Value::Number(text, _) = &value.value
+                    && let Ok(v) = format!("-{text}").parse::<i64>()
+                {
+                    return Ok(Expr::literal(Scalar::Long(v), SqlType::Long));
+                }
                 let bound = self.bind(inner, scope)?;
                 match op {
                     UnaryOperator::Not => {
@@ -1279,7 +1286,7 @@ impl Binder<'_> {
                 }
                 let to = cast_target(data_type, expr)?;
                 let bound = self.bind(inner, scope)?;
-                let is_date = data_type.to_string().to_ascii_uppercase() == "DATE";
+                let is_date = data_type.to_string().eq_ignore_ascii_case("DATE");
                 cast(bound, to, is_date, expr)
             }
             ast::Expr::Extract {
@@ -2080,7 +2087,6 @@ fn coerce_literal(
         (t, Scalar::Str(_)) if t.is_text() => Ok(value),
         (SqlType::Bytes, Scalar::Str(text)) => decode_hex(text).map(Scalar::Bytes).ok_or_else(mismatch),
         (SqlType::Null, _) => Ok(value),
-        (t, Scalar::Long(_)) if t == SqlType::Timestamp => Ok(value),
         _ => Err(mismatch()),
     }
 }

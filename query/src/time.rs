@@ -66,7 +66,7 @@ pub fn truncate(ms: i64, unit: TimeUnit) -> Option<i64> {
             let day = ms.div_euclid(86_400_000);
             // 1970-01-01 was a Thursday: Monday-based weekday = (day + 3) mod 7.
             let monday = day - (day + 3).rem_euclid(7);
-            Some(monday * 86_400_000)
+            monday.checked_mul(86_400_000)
         }
         TimeUnit::Month | TimeUnit::Quarter | TimeUnit::Year => {
             let datetime = to_datetime(ms)?;
@@ -79,7 +79,7 @@ pub fn truncate(ms: i64, unit: TimeUnit) -> Option<i64> {
         }
         fixed => {
             let step = fixed.fixed_millis()?;
-            Some(ms.div_euclid(step) * step)
+            ms.div_euclid(step).checked_mul(step)
         }
     }
 }

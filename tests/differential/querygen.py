@@ -461,6 +461,12 @@ class Generator:
             a, b = self.num_expr(depth + 1), self.num_expr(depth + 1)
             if rng.random() < 0.3:
                 b = Pair(str(rng.randint(-5, 5)))
+            if "score" in a.t or "score" in b.t:
+                # DuckDB unifies FLOAT with BIGINT as FLOAT (float32); Tessera as DOUBLE.
+                # Spell the DOUBLE out for DuckDB so both compute the same values.
+                return Pair(f"CASE WHEN {cond.t} THEN {a.t} ELSE {b.t} END",
+                            f"CASE WHEN {cond.d} THEN CAST({a.d} AS DOUBLE) "
+                            f"ELSE CAST({b.d} AS DOUBLE) END")
             return Pair(f"CASE WHEN {cond.t} THEN {a.t} ELSE {b.t} END",
                         f"CASE WHEN {cond.d} THEN {a.d} ELSE {b.d} END")
         text = choice()

@@ -434,6 +434,9 @@ def parse_args(argv=None):
     parser.add_argument("--lineitem-queries", type=Path, default=LINEITEM_DIR / "queries")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds per tessera query (default 60)")
+    parser.add_argument("--scan-check", action="store_true",
+                        help="also run every query with `SET useIndexes = false;` (full scans) "
+                             "and require the same result: index path vs scan")
     parser.add_argument("--show", type=int, default=5,
                         help="rows of each result printed by --duckdb-only (default 5)")
     parser.add_argument("--verbose", "-v", action="store_true",
@@ -561,27 +564,33 @@ def run(args, tessera, work: Path, parquet: Path, want_lineitem, want_events, st
             if len(expected) > args.show:
                 print(f"   ... {len(expected) - args.show} more")
             continue
-        try:
-            tessera_names, actual = tessera.run(case.segments, case.tessera_sql)
-        except TesseraError as error:
-            errors += 1
-            print(f"ERROR {case.label}: tessera: {error}")
-            print(f"  tessera sql: {case.tessera_sql}")
-            continue
-        if len(tessera_names) != len(names):
-            failed += 1
-            print_failure(case, f"column count: duckdb {len(names)} {names}, tessera "
-                                f"{len(tessera_names)} {tessera_names}", [], expected,
-                          actual, names)
-            continue
-        outcome = compare(expected, actual, case.ordered)
-        if outcome is None:
-            passed += 1
-            if args.verbose:
-                print(f"ok   {case.label}: {len(expected)} rows  {case.tessera_sql}")
-        else:
-            failed += 1
-            print_failure(case, *outcome, expected, actual, names)
+        modes = [("", "")]
+        if args.scan_check:
+            modes.append((" [scan]", "SET useIndexes = false; "))
+        for suffix, prefix in modes:
+            label = case.label + suffix
+            try:
+                tessera_names, actual = tessera.run(case.segments, prefix + case.tessera_sql)
+            except TesseraError as error:
+                errors += 1
+                print(f"ERROR {label}: tessera: {error}")
+                print(f"  tessera sql: {prefix}{case.tessera_sql}")
+                continue
+            if len(tessera_names) != len(names):
+                failed += 1
+                print_failure(case, f"column count: duckdb {len(names)} {names}, tessera "
+                                    f"{len(tessera_names)} {tessera_names}", [], expected,
+                              actual, names)
+                continue
+            outcome = compare(expected, actual, case.ordered)
+            if outcome is None:
+                passed += 1
+                if args.verbose:
+                    print(f"ok   {label}: {len(expected)} rows  {case.tessera_sql}")
+            else:
+                failed += 1
+                print(f"(mode: {label})")
+                print_failure(case, *outcome, expected, actual, names)
 
     failed += len(setup_failures)
     seconds = time.monotonic() - started

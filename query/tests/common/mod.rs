@@ -1,0 +1,163 @@
+//! A small table with every index kind, built once per test binary.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use tessera_config::{Schema, TableConfig};
+use tessera_query::Table;
+use tessera_segment::{
+    BuildOptions, ColumnBatch, ImmutableSegment, SegmentBuilder, SegmentReader, Value,
+};
+
+pub const SCHEMA: &str = r#"{
+  "schemaName": "t",
+  "dimensionFieldSpecs": [
+    {"name": "id", "dataType": "LONG"},
+    {"name": "s", "dataType": "STRING"},
+    {"name": "c", "dataType": "STRING"},
+    {"name": "i", "dataType": "INT"},
+    {"name": "b", "dataType": "LONG"},
+    {"name": "m", "dataType": "STRING", "singleValueField": false},
+    {"name": "x", "dataType": "STRING"},
+    {"name": "flag", "dataType": "BOOLEAN"}
+  ],
+  "metricFieldSpecs": [
+    {"name": "n", "dataType": "LONG"},
+    {"name": "r", "dataType": "DOUBLE"},
+    {"name": "f", "dataType": "FLOAT"}
+  ],
+  "dateTimeFieldSpecs": [
+    {"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}
+  ]
+}"#;
+
+pub const TABLE: &str = r#"{
+  "tableName": "t",
+  "tableType": "OFFLINE",
+  "segmentsConfig": {"timeColumnName": "ts"},
+  "tableIndexConfig": {
+    "sortedColumn": ["s"],
+    "invertedIndexColumns": ["c", "m"],
+    "rangeIndexColumns": ["n", "r"],
+    "bloomFilterColumns": ["b"],
+    "noDictionaryColumns": ["r", "x"]
+  },
+  "fieldConfigList": [{"name": "x", "encodingType": "RAW", "indexTypes": ["TEXT"]}]
+}"#;
+
+/// Deterministic pseudo-random numbers (splitmix64).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+pub const WORDS: [&str; 8] = [
+    "alpha", "beta", "gamma", "delta", "épsilon", "日本", "", "zeta",
+];
+
+fn row(id: i64, rng: &mut Rng) -> Vec<Value> {
+    let null = |rng: &mut Rng| rng.below(8) == 0;
+    let word = |rng: &mut Rng| WORDS[rng.below(WORDS.len() as u64) as usize].to_string();
+    vec![
+        Value::Long(id),
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::String(word(rng))
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::String(word(rng))
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::Int(rng.below(20) as i32 - 10)
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::Long(rng.below(1000) as i64)
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::Array(
+                (0..rng.below(4))
+                    .map(|_| Value::String(word(rng)))
+                    .collect(),
+            )
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::String(format!("{} {} {}", word(rng), word(rng), word(rng)))
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::Boolean(rng.below(2) == 0)
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::Long(rng.below(50) as i64 - 25)
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::Double((rng.below(400) as f64) / 4.0 - 50.0)
+        },
+        if null(rng) {
+            Value::Null
+        } else {
+            Value::Float((rng.below(64) as f32) / 8.0)
+        },
+        Value::Timestamp(1_704_067_200_000 + rng.below(30 * 86_400) as i64 * 1000),
+    ]
+}
+
+fn build(dir: &Path, index: u32, rows: &[Vec<Value>]) -> ImmutableSegment {
+    let schema = Schema::from_json(SCHEMA).expect("schema").value;
+    let table = TableConfig::from_json(TABLE, &schema).expect("table").value;
+    let mut builder = SegmentBuilder::new(&schema, &table).expect("builder");
+    builder
+        .add_batch(&ColumnBatch::from_rows(&schema, rows).expect("batch"))
+        .expect("add");
+    let path = dir.join(format!("t_{index}.tseg"));
+    let options = BuildOptions {
+        sequence: index,
+        ..BuildOptions::default()
+    };
+    builder.finish(&path, &options).expect("build");
+    ImmutableSegment::open(&path).expect("open")
+}
+
+/// Two segments of `t` (1,500 and 700 rows) plus the rows themselves.
+pub fn table() -> &'static (Table, Vec<Vec<Value>>) {
+    static TABLE_CELL: OnceLock<(Table, Vec<Vec<Value>>)> = OnceLock::new();
+    TABLE_CELL.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let mut rng = Rng(42);
+        let rows: Vec<Vec<Value>> = (0..2200).map(|id| row(id, &mut rng)).collect();
+        let segments: Vec<Arc<dyn SegmentReader>> = vec![
+            Arc::new(build(&dir, 0, &rows[..1500])),
+            Arc::new(build(&dir, 1, &rows[1500..])),
+        ];
+        (Table::from_segments(segments).expect("table"), rows)
+    })
+}

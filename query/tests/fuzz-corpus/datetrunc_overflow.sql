@@ -1,0 +1,1 @@
+SELECT DATETRUNC('day', ts, 'DAYS') FROM t

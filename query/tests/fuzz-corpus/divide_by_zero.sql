@@ -1,0 +1,1 @@
+SELECT n % 0, n / 0, r / 0 FROM t

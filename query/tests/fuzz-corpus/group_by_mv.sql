@@ -1,0 +1,1 @@
+SELECT m, COUNT(*) FROM t GROUP BY m

@@ -1,0 +1,1 @@
+SELECT id FROM t WHERE n IN (NULL) OR NOT (n NOT IN (1, NULL))
