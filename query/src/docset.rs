@@ -7,8 +7,10 @@ use roaring::RoaringBitmap;
 
 use crate::error::QueryResult;
 
-/// Docs read per block by scans and aggregations.
-pub const BLOCK: usize = 4096;
+/// Docs read per block by scans and aggregations. Blocks never straddle a multiple of
+/// `BLOCK`, and `BLOCK` is a multiple of every raw chunk size (16,384 fixed-width rows,
+/// 4,096 strings), so a scan decompresses each raw chunk once.
+pub const BLOCK: usize = 16_384;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DocSet {
@@ -104,7 +106,8 @@ impl DocSet {
             DocSet::Range(range) => {
                 let mut start = range.start;
                 while start < range.end {
-                    let end = range.end.min(start.saturating_add(BLOCK as u32));
+                    let aligned = (start / BLOCK as u32 + 1).saturating_mul(BLOCK as u32);
+                    let end = range.end.min(aligned);
                     block.clear();
                     block.extend(start..end);
                     if !visit(&block)? {
@@ -114,14 +117,17 @@ impl DocSet {
                 }
             }
             DocSet::Bitmap(bitmap) => {
+                let mut window = 0u32;
                 for doc in bitmap {
-                    block.push(doc);
-                    if block.len() == BLOCK {
+                    let doc_window = doc / BLOCK as u32;
+                    if doc_window != window && !block.is_empty() {
                         if !visit(&block)? {
                             return Ok(());
                         }
                         block.clear();
                     }
+                    window = doc_window;
+                    block.push(doc);
                 }
                 if !block.is_empty() {
                     visit(&block)?;
@@ -147,13 +153,24 @@ mod tests {
             DocSet::Range(0..3).or(&DocSet::Range(3..5)),
             DocSet::Range(0..5)
         );
-        let mut seen = 0;
-        DocSet::Range(0..10_000)
+        let mut blocks = Vec::new();
+        DocSet::Range(100..40_000)
             .for_each_block(|block| {
-                seen += block.len();
+                blocks.push((block[0], block.len()));
                 Ok(true)
             })
             .expect("visits");
-        assert_eq!(seen, 10_000);
+        assert_eq!(
+            blocks,
+            vec![(100, 16_284), (16_384, 16_384), (32_768, 7_232)]
+        );
+        let mut blocks = Vec::new();
+        DocSet::Bitmap(RoaringBitmap::from_iter([1u32, 16_383, 16_384, 50_000]))
+            .for_each_block(|block| {
+                blocks.push(block.to_vec());
+                Ok(true)
+            })
+            .expect("visits");
+        assert_eq!(blocks, vec![vec![1, 16_383], vec![16_384], vec![50_000]]);
     }
 }

@@ -16,7 +16,7 @@ use crate::error::QueryResult;
 use crate::eval::eval;
 use crate::expr::{CmpOp, Expr};
 use crate::plan::Filter;
-use crate::segment_scan::{BlockColumns, SegmentContext};
+use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
 use crate::types::{Scalar, SqlType};
 
 /// Inverted-index lookups beyond this many dictionary ids scan the ids instead.
@@ -107,6 +107,8 @@ pub enum Access {
     RangeIndex,
     TextIndex,
     NullBitmap,
+    /// The predicate evaluated once per dictionary entry.
+    DictionaryEval,
     Scan,
 }
 
@@ -119,6 +121,7 @@ impl Access {
             Access::RangeIndex => "RANGE_INDEX",
             Access::TextIndex => "TEXT_INDEX",
             Access::NullBitmap => "NULL_BITMAP",
+            Access::DictionaryEval => "DICTIONARY_EVAL",
             Access::Scan => "FULL_SCAN",
         }
     }
@@ -220,6 +223,9 @@ fn classify(expr: &Expr) -> Option<ColumnLeaf<'_>> {
 /// How this segment would answer a leaf, and a note for EXPLAIN.
 pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, String) {
     let Some(leaf) = classify(expr) else {
+        if context.use_indexes && matches!(single_dictionary_column(context, expr), Ok(Some(_))) {
+            return (Access::DictionaryEval, String::new());
+        }
         return (Access::Scan, String::new());
     };
     let column_name = match &leaf {
@@ -361,7 +367,7 @@ fn index_leaf(
     candidates: &DocSet,
 ) -> QueryResult<Option<DocSet>> {
     let Some(leaf) = classify(expr) else {
-        return Ok(None);
+        return dictionary_leaf(context, expr, candidates);
     };
     let num_docs = context.segment.num_docs();
     match leaf {
@@ -463,6 +469,45 @@ fn index_leaf(
         }
     }
     .map(|set| set.map(|s| s.and(&DocSet::all(num_docs))))
+}
+
+/// A predicate over one small dictionary column (`YEAR(ts) = 1995`, `n * 2 > 3`):
+/// evaluate it once per dictionary entry, then select the docs of the entries that pass.
+fn dictionary_leaf(
+    context: &mut SegmentContext<'_>,
+    expr: &Expr,
+    candidates: &DocSet,
+) -> QueryResult<Option<DocSet>> {
+    let Some((column, reader, cardinality)) = single_dictionary_column(context, expr)? else {
+        return Ok(None);
+    };
+    let truth = eval_on_dictionary(reader, cardinality, expr)?.true_rows();
+    let ids: Vec<u32> = (0..cardinality).filter(|id| truth[*id as usize]).collect();
+    context.stats.num_entries_scanned_in_filter += u64::from(cardinality);
+    let mut matched = docs_for_ids(context, &column, Ids::List(ids), false, candidates)?;
+    if truth[cardinality as usize]
+        && let Some(nulls) = context.nulls(&column)?
+    {
+        // The predicate is TRUE on NULL (`COALESCE(x, 0) = 0`): NULL docs pass too.
+        matched = matched.or(&DocSet::Bitmap((*nulls).clone()));
+    }
+    Ok(Some(matched))
+}
+
+fn single_dictionary_column<'a>(
+    context: &SegmentContext<'a>,
+    expr: &Expr,
+) -> QueryResult<Option<(String, &'a dyn ColumnReader, u32)>> {
+    if matches!(expr, Expr::TextMatch { .. }) {
+        return Ok(None);
+    }
+    let mut referenced = Vec::new();
+    expr.columns(&mut referenced);
+    let [column] = referenced.as_slice() else {
+        return Ok(None);
+    };
+    Ok(small_dictionary(context, column)?
+        .map(|(reader, cardinality)| (column.clone(), reader, cardinality)))
 }
 
 /// Docs whose value (any element, for multi-value columns) has one of `ids`; with

@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::time::Instant;
 
+use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use tessera_segment::SegmentReader;
 
@@ -14,8 +15,8 @@ use crate::error::{ErrorCode, QueryError, QueryResult};
 use crate::eval::{Columns, eval};
 use crate::expr::Expr;
 use crate::filter;
-use crate::plan::{AggregationPlan, Filter, PlanKind, QueryPlan, SelectionPlan, SortKey};
-use crate::segment_scan::{BlockColumns, SegmentContext};
+use crate::plan::{AggFunc, AggregationPlan, Filter, PlanKind, QueryPlan, SelectionPlan, SortKey};
+use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
 use crate::types::Scalar;
 use crate::vector::Vector;
 
@@ -153,6 +154,10 @@ enum Grouper {
 struct DictKey {
     name: String,
     cardinality: u32,
+    /// A key computed from the column (`DATE_TRUNC('month', ts)`), evaluated once per
+    /// dictionary entry: entry id (NULL = `cardinality`) → key code, and the key value of
+    /// each code. `None` when the key is the column itself (code = id, NULL = cardinality).
+    derived: Option<(Vec<u32>, Vec<Scalar>)>,
     /// Radix of this key in the code: cardinality, plus one for NULL.
     radix: u64,
 }
@@ -168,15 +173,37 @@ impl Grouper {
         let mut columns = Vec::new();
         let mut space: u64 = 1;
         for key in keys {
-            let Expr::Column { name, .. } = key else {
+            let mut referenced = Vec::new();
+            key.columns(&mut referenced);
+            let [name] = referenced.as_slice() else {
                 return Ok(Grouper::values());
             };
-            let reader = context.column(name)?;
-            let (Some(cardinality), true) = (reader.cardinality(), reader.metadata().single_value)
-            else {
+            let Some((reader, cardinality)) = small_dictionary(context, name)? else {
                 return Ok(Grouper::values());
             };
-            let radix = u64::from(cardinality) + u64::from(reader.metadata().null_count > 0);
+            if !matches!(key, Expr::Column { .. }) && !context.use_indexes {
+                // Plain-scan mode (useIndexes=false) evaluates derived keys per row.
+                return Ok(Grouper::values());
+            }
+            let (derived, radix) = if matches!(key, Expr::Column { .. }) {
+                let radix = u64::from(cardinality) + u64::from(reader.metadata().null_count > 0);
+                (None, radix)
+            } else {
+                let values = eval_on_dictionary(reader, cardinality, key)?;
+                let mut codes: FxHashMap<Scalar, u32> = FxHashMap::default();
+                let mut distinct = Vec::new();
+                let map: Vec<u32> = (0..values.len())
+                    .map(|row| {
+                        let value = values.scalar(row);
+                        *codes.entry(value.clone()).or_insert_with(|| {
+                            distinct.push(value);
+                            distinct.len() as u32 - 1
+                        })
+                    })
+                    .collect();
+                let radix = distinct.len() as u64;
+                (Some((map, distinct)), radix)
+            };
             let Some(next) = space.checked_mul(radix.max(1)) else {
                 return Ok(Grouper::values());
             };
@@ -184,6 +211,7 @@ impl Grouper {
             columns.push(DictKey {
                 name: name.clone(),
                 cardinality,
+                derived,
                 radix: radix.max(1),
             });
         }
@@ -240,8 +268,18 @@ impl Grouper {
                             }
                         }
                     }
-                    for (c, id) in code.iter_mut().zip(&ids) {
-                        *c = *c * key.radix + u64::from(*id);
+                    match &key.derived {
+                        None => {
+                            for (c, id) in code.iter_mut().zip(&ids) {
+                                *c = *c * key.radix + u64::from(*id);
+                            }
+                        }
+                        Some((map, _)) => {
+                            for (c, id) in code.iter_mut().zip(&ids) {
+                                let mapped = map.get(*id as usize).copied().unwrap_or(0);
+                                *c = *c * key.radix + u64::from(mapped);
+                            }
+                        }
                     }
                 }
                 for c in code {
@@ -294,8 +332,15 @@ impl Grouper {
                         for (i, column) in columns.iter().enumerate().rev() {
                             let id = (code % column.radix) as u32;
                             code /= column.radix;
-                            if id < column.cardinality {
-                                key[i] = Scalar::from_value(readers[i].dictionary_value(id));
+                            match &column.derived {
+                                Some((_, values)) => {
+                                    key[i] =
+                                        values.get(id as usize).cloned().unwrap_or(Scalar::Null);
+                                }
+                                None if id < column.cardinality => {
+                                    key[i] = Scalar::from_value(readers[i].dictionary_value(id));
+                                }
+                                None => {}
                             }
                         }
                         key
@@ -313,9 +358,10 @@ fn aggregate(
     docs: &DocSet,
 ) -> QueryResult<AggPartial> {
     let mut states: Vec<AccState> = aggregation.aggs.iter().map(AccState::new).collect();
-    let count_only = aggregation.aggs.iter().all(|a| {
-        matches!(a.func, crate::plan::AggFunc::Count) && a.arg.is_none() && a.filter.is_none()
-    });
+    let count_only = aggregation
+        .aggs
+        .iter()
+        .all(|a| matches!(a.func, AggFunc::Count) && a.arg.is_none() && a.filter.is_none());
     if aggregation.keys.is_empty() && count_only {
         // COUNT(*) alone: the filter already counted the docs.
         for state in &mut states {
@@ -336,7 +382,27 @@ fn aggregate(
         .iter()
         .map(|a| a.filter.as_ref().map(filter_expr))
         .collect();
+    // COUNT(DISTINCT col) over a dictionary column collects dictionary ids, turned into
+    // values once at the end (ids differ between segments; values merge).
+    let mut distinct_ids: Vec<Option<(String, Vec<RoaringBitmap>)>> = Vec::new();
+    for call in &aggregation.aggs {
+        let by_id = match (&call.func, &call.arg) {
+            (
+                AggFunc::CountDistinct,
+                Some(Expr::Column {
+                    name,
+                    single_value: true,
+                    ..
+                }),
+            ) if context.use_indexes && context.column(name)?.cardinality().is_some() => {
+                Some((name.clone(), Vec::new()))
+            }
+            _ => None,
+        };
+        distinct_ids.push(by_id);
+    }
     let mut groups = Vec::with_capacity(BLOCK);
+    let mut ids = Vec::with_capacity(BLOCK);
     let mut scanned = 0u64;
     let mut entries = 0u64;
     let limit = plan.options.num_groups_limit;
@@ -352,13 +418,31 @@ fn aggregate(
                 ),
             });
         }
-        for ((state, call), filter) in states.iter_mut().zip(&aggregation.aggs).zip(&filters) {
-            state.resize(n_groups);
-            let arg = call.arg.as_ref().map(|a| eval(a, &mut columns)).transpose()?;
+        for (((state, call), filter), by_id) in states
+            .iter_mut()
+            .zip(&aggregation.aggs)
+            .zip(&filters)
+            .zip(&mut distinct_ids)
+        {
             let keep = filter
                 .as_ref()
                 .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
                 .transpose()?;
+            if let Some((name, sets)) = by_id {
+                sets.resize_with(n_groups, RoaringBitmap::new);
+                ids.clear();
+                columns.context.column(name)?.read_dict_ids(block, &mut ids)?;
+                let nulls = columns.context.nulls(name)?;
+                for (row, (id, group)) in ids.iter().zip(&groups).enumerate() {
+                    let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
+                    if !null && keep.as_ref().is_none_or(|k| k[row]) {
+                        sets[*group as usize].insert(*id);
+                    }
+                }
+                continue;
+            }
+            state.resize(n_groups);
+            let arg = call.arg.as_ref().map(|a| eval(a, &mut columns)).transpose()?;
             state.update(&groups, arg.as_ref(), keep.as_deref())?;
         }
         scanned += block.len() as u64;
@@ -366,8 +450,18 @@ fn aggregate(
         columns.context.check_deadline()?;
         Ok(true)
     })?;
-    for state in &mut states {
+    for (state, by_id) in states.iter_mut().zip(distinct_ids) {
         state.resize(grouper.groups());
+        if let (Some((name, mut sets)), AccState::Distinct(values)) = (by_id, &mut *state) {
+            sets.resize_with(grouper.groups(), RoaringBitmap::new);
+            let reader = context.column(&name)?;
+            for (set, ids) in values.iter_mut().zip(sets) {
+                set.extend(
+                    ids.iter()
+                        .map(|id| Scalar::from_value(reader.dictionary_value(id))),
+                );
+            }
+        }
     }
     context.stats.num_docs_scanned = scanned;
     context.stats.num_entries_scanned_post_filter += entries;
@@ -453,7 +547,9 @@ fn select(
         kept.iter().enumerate().map(|(i, (_, d))| (*d, i)).collect();
     by_doc.sort_unstable();
     let mut values: Vec<Vec<Scalar>> = vec![Vec::new(); kept.len()];
-    for chunk in by_doc.chunks(BLOCK) {
+    // Cut where a doc crosses into the next BLOCK window, so raw chunks decode once.
+    let windows = by_doc.chunk_by(|a, b| a.0 / BLOCK as u32 == b.0 / BLOCK as u32);
+    for chunk in windows {
         let block: Vec<u32> = chunk.iter().map(|(d, _)| *d).collect();
         let mut columns = BlockColumns::new(context, &block);
         let vectors: Vec<Vector> = selection

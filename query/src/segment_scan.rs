@@ -220,3 +220,77 @@ impl Columns for BlockColumns<'_, '_> {
         Ok(self.docs.iter().map(|d| bitmap.contains(*d)).collect())
     }
 }
+
+/// Dictionaries above this size are not evaluated entry by entry.
+pub const MAX_DICTIONARY_EVAL: u32 = 1 << 20;
+
+/// A dictionary column whose every entry an expression can be evaluated on once instead
+/// of per row: single-value, dictionary-encoded, not too large.
+pub fn small_dictionary<'a>(
+    context: &SegmentContext<'a>,
+    name: &str,
+) -> QueryResult<Option<(&'a dyn ColumnReader, u32)>> {
+    let reader = context.column(name)?;
+    Ok(match reader.cardinality() {
+        Some(cardinality)
+            if reader.metadata().single_value && cardinality <= MAX_DICTIONARY_EVAL =>
+        {
+            Some((reader, cardinality))
+        }
+        _ => None,
+    })
+}
+
+/// Evaluate an expression over one column's dictionary: row `id` is entry `id`, and one
+/// extra last row is NULL (what NULL docs evaluate to).
+pub fn eval_on_dictionary(
+    reader: &dyn ColumnReader,
+    cardinality: u32,
+    expr: &crate::expr::Expr,
+) -> QueryResult<Vector> {
+    let ty = SqlType::of(reader.metadata().data_type);
+    let mut values: Vec<Scalar> = (0..cardinality)
+        .map(|id| Scalar::from_value(reader.dictionary_value(id)))
+        .collect();
+    values.push(Scalar::Null);
+    let vector = Vector::from_scalars(ty, false, &values);
+    let mut input = DictionaryColumns {
+        name: &reader.metadata().name,
+        vector,
+    };
+    crate::eval::eval(expr, &mut input)
+}
+
+struct DictionaryColumns<'n> {
+    name: &'n str,
+    vector: Vector,
+}
+
+impl Columns for DictionaryColumns<'_> {
+    fn len(&self) -> usize {
+        self.vector.len()
+    }
+
+    fn column(&mut self, name: &str) -> QueryResult<Vector> {
+        if name == self.name {
+            Ok(self.vector.clone())
+        } else {
+            Err(QueryError::execution(format!(
+                "column `{name}` read while evaluating over `{}`",
+                self.name
+            )))
+        }
+    }
+
+    fn slot(&mut self, index: usize) -> QueryResult<Vector> {
+        Err(QueryError::execution(format!(
+            "slot {index} read over a dictionary"
+        )))
+    }
+
+    fn text_match(&mut self, column: &str, _query: &str) -> QueryResult<Vec<bool>> {
+        Err(QueryError::execution(format!(
+            "TEXT_MATCH on `{column}` over a dictionary"
+        )))
+    }
+}

@@ -118,6 +118,13 @@ proptest! {
         prop_assert!(indexed.is_ok(), "{select}: {indexed:?}");
         let aggregate = format!("SELECT COUNT(*), SUM(n), MIN(r), COUNT(DISTINCT c) FROM t WHERE {predicate}");
         prop_assert_eq!(rows(&aggregate, true), rows(&aggregate, false), "{}", aggregate);
+        // Keys derived from one dictionary column are grouped by dictionary id with
+        // indexes on and per row with them off.
+        let grouped = format!(
+            "SELECT DATE_TRUNC('day', ts) AS d, i * 2, COUNT(*), COUNT(DISTINCT s) FROM t WHERE {predicate} \
+             GROUP BY DATE_TRUNC('day', ts), i * 2 ORDER BY d, 2 LIMIT 1000"
+        );
+        prop_assert_eq!(rows(&grouped, true), rows(&grouped, false), "{}", grouped);
     }
 }
 
@@ -138,5 +145,6 @@ fn sorted_inverted_and_range_paths_are_taken() {
     assert!(explain("SELECT id FROM t WHERE r > 3").contains("RANGE_INDEX"));
     assert!(explain("SELECT id FROM t WHERE i = 3").contains("DICTIONARY_ID_SCAN"));
     assert!(explain("SELECT id FROM t WHERE TEXT_MATCH(x, 'beta')").contains("TEXT_INDEX"));
-    assert!(explain("SELECT id FROM t WHERE n * 2 > 3").contains("FULL_SCAN"));
+    assert!(explain("SELECT id FROM t WHERE n * 2 > 3").contains("DICTIONARY_EVAL"));
+    assert!(explain("SELECT id FROM t WHERE n * 2 > i").contains("FULL_SCAN"));
 }

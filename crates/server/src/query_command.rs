@@ -34,6 +34,10 @@ pub struct QueryArgs {
     /// Pinot query options, e.g. `timeoutMs=500;numGroupsLimit=1000`.
     #[arg(long)]
     query_options: Option<String>,
+    /// Benchmarking: after one warm-up run, run the query this many more times with the
+    /// segments open and print `{"runsMs": [...], "medianMs": ...}` to stderr.
+    #[arg(long)]
+    timing_runs: Option<usize>,
     /// The SQL statement (`SET k = v;` prefixes and `EXPLAIN PLAN FOR` allowed). It may
     /// start with a `--` comment.
     #[arg(allow_hyphen_values = true)]
@@ -46,7 +50,22 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     if let Some(text) = &args.query_options {
         options.apply_pinot_string(text)?;
     }
-    let outcome = tessera_query::run(&args.sql, options, &tables)?;
+    let outcome = tessera_query::run(&args.sql, options.clone(), &tables)?;
+    if let Some(runs) = args.timing_runs {
+        let mut times: Vec<f64> = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = std::time::Instant::now();
+            tessera_query::run(&args.sql, options.clone(), &tables)?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let mut sorted = times.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+        eprintln!(
+            "{}",
+            serde_json::json!({"runsMs": times, "medianMs": median})
+        );
+    }
     let mut out = String::new();
     match args.format {
         Format::Json => {
