@@ -226,6 +226,24 @@ pub fn i64s(v: &Vector) -> Cow<'_, [i64]> {
 
 fn arith(op: ArithOp, l: &Vector, r: &Vector, ty: SqlType, expr: &Expr) -> QueryResult<Vector> {
     let len = l.len();
+    if l.ty == SqlType::Null || r.ty == SqlType::Null {
+        return Ok(Vector::constant(ty, &Scalar::Null, len));
+    }
+    if ty != SqlType::Long
+        && matches!(op, ArithOp::Add | ArithOp::Sub | ArithOp::Mul)
+        && l.nulls.is_none()
+        && r.nulls.is_none()
+    {
+        // The common case: no NULLs, nothing that can make one.
+        let (a, b) = (f64s(l), f64s(r));
+        let pairs = a.iter().zip(b.iter());
+        let out: Vec<f64> = match op {
+            ArithOp::Add => pairs.map(|(x, y)| x + y).collect(),
+            ArithOp::Sub => pairs.map(|(x, y)| x - y).collect(),
+            _ => pairs.map(|(x, y)| x * y).collect(),
+        };
+        return Ok(Vector::new(ty, Data::Double(out), None));
+    }
     let mut nulls = merge_nulls(&l.nulls, &r.nulls).unwrap_or_else(|| vec![false; len]);
     if l.ty == SqlType::Null || r.ty == SqlType::Null {
         return Ok(Vector::constant(ty, &Scalar::Null, len));
@@ -256,23 +274,27 @@ fn arith(op: ArithOp, l: &Vector, r: &Vector, ty: SqlType, expr: &Expr) -> Query
         return Ok(Vector::new(ty, Data::Long(out), Some(nulls)));
     }
     let (a, b) = (f64s(l), f64s(r));
-    let mut out = vec![0f64; len];
-    match op {
-        ArithOp::Add => (0..len).for_each(|i| out[i] = a[i] + b[i]),
-        ArithOp::Sub => (0..len).for_each(|i| out[i] = a[i] - b[i]),
-        ArithOp::Mul => (0..len).for_each(|i| out[i] = a[i] * b[i]),
+    let pairs = a.iter().zip(b.iter());
+    let out: Vec<f64> = match op {
+        ArithOp::Add => pairs.map(|(x, y)| x + y).collect(),
+        ArithOp::Sub => pairs.map(|(x, y)| x - y).collect(),
+        ArithOp::Mul => pairs.map(|(x, y)| x * y).collect(),
         ArithOp::Div | ArithOp::Mod => {
-            for i in 0..len {
-                if b[i] == 0.0 {
+            // Division by zero is NULL.
+            let mut out = Vec::with_capacity(len);
+            for (i, (x, y)) in pairs.enumerate() {
+                if *y == 0.0 {
                     nulls[i] = true;
+                    out.push(0.0);
                 } else if op == ArithOp::Div {
-                    out[i] = a[i] / b[i];
+                    out.push(x / y);
                 } else {
-                    out[i] = a[i] % b[i];
+                    out.push(x % y);
                 }
             }
+            out
         }
-    }
+    };
     Ok(Vector::new(ty, Data::Double(out), Some(nulls)))
 }
 

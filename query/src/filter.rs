@@ -240,8 +240,20 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
     };
     let indexes = &column.metadata().indexes;
     let has = |name: &str| indexes.iter().any(|i| i == name);
+    let text_like = |like: &Expr| match like {
+        Expr::Like { pattern, .. } => pattern
+            .contains
+            .as_ref()
+            .is_some_and(|n| !n.is_empty() && n.chars().all(char::is_alphanumeric)),
+        _ => false,
+    };
     let access = match leaf {
         ColumnLeaf::Text { .. } => Access::TextIndex,
+        ColumnLeaf::Like { expr, .. }
+            if column.cardinality().is_none() && has("text") && text_like(expr) =>
+        {
+            Access::TextIndex
+        }
         ColumnLeaf::IsNull { .. } => Access::NullBitmap,
         _ if column.cardinality().is_some() => {
             let range_like = matches!(
@@ -448,7 +460,27 @@ fn index_leaf(
         } => {
             let reader = context.column(column)?;
             let Some(cardinality) = reader.cardinality() else {
-                return Ok(None);
+                // Raw column: `LIKE '%word%'` from the text index's case-preserving
+                // tokens (exact for alphanumeric needles).
+                let Expr::Like { pattern, .. } = like else {
+                    return Ok(None);
+                };
+                let Some(needle) = &pattern.contains else {
+                    return Ok(None);
+                };
+                let Some(matched) = reader.text_contains(needle)? else {
+                    return Ok(None);
+                };
+                let matched = DocSet::Bitmap(matched);
+                if !negated {
+                    return Ok(Some(matched));
+                }
+                let nulls = context.nulls(column)?;
+                let mut out = candidates.minus(&matched.to_bitmap());
+                if let Some(nulls) = nulls {
+                    out = out.minus(&nulls);
+                }
+                return Ok(Some(out));
             };
             // Evaluate the pattern once per dictionary entry.
             let test = |text: &str| match like {

@@ -72,6 +72,10 @@ pub trait ColumnReader: Send + Sync {
     fn bloom_might_contain(&self, value: &Value) -> Option<bool>;
     /// Docs matching a tantivy query string, from the text index.
     fn text_search(&self, query: &str) -> Result<Option<RoaringBitmap>>;
+    /// Docs whose value contains `needle` (case-sensitive), from the text index; exact.
+    /// `Ok(None)` when the index cannot answer (no text index, or the needle has a
+    /// non-alphanumeric character).
+    fn text_contains(&self, needle: &str) -> Result<Option<RoaringBitmap>>;
 
     // --- forward reads
     /// Dictionary ids of single-value docs (NULL docs read as id 0; check the null bitmap).
@@ -537,6 +541,13 @@ impl ColumnReader for ImmutableColumn {
         match &self.text {
             None => Ok(None),
             Some(text) => text.search(query).map(Some),
+        }
+    }
+
+    fn text_contains(&self, needle: &str) -> Result<Option<RoaringBitmap>> {
+        match &self.text {
+            None => Ok(None),
+            Some(text) => text.docs_containing(needle),
         }
     }
 

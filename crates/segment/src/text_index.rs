@@ -22,20 +22,44 @@ use tantivy::directory::{
     WatchHandle, WritePtr,
 };
 use tantivy::query::QueryParser;
-use tantivy::schema::{Field, Schema, TEXT};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TEXT, TextFieldIndexing, TextOptions};
+use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer, TokenizerManager};
+use tantivy::{DocSet, TERMINATED};
 use tantivy::{Index, IndexSettings, ReloadPolicy, SingleSegmentIndexWriter, TantivyDocument};
 
 use crate::format::ByteCursor;
 use crate::{Error, Result};
 
 const TEXT_FIELD: &str = "t";
+/// The same text split into case-preserving alphanumeric tokens, docs only (no
+/// frequencies, no positions, no length limit): answers substring LIKE exactly.
+const RAW_FIELD: &str = "r";
+const RAW_TOKENIZER: &str = "tessera_raw";
 /// Initial arena of the single-segment writer; it grows as the text does.
 const WRITER_MEMORY_BYTES: usize = 16 << 20;
 
-fn text_schema() -> (Schema, Field) {
+fn text_schema() -> (Schema, Field, Field) {
     let mut builder = Schema::builder();
     let text = builder.add_text_field(TEXT_FIELD, TEXT);
-    (builder.build(), text)
+    let raw_indexing = TextFieldIndexing::default()
+        .set_tokenizer(RAW_TOKENIZER)
+        .set_index_option(IndexRecordOption::Basic);
+    let raw = builder.add_text_field(
+        RAW_FIELD,
+        TextOptions::default().set_indexing_options(raw_indexing),
+    );
+    (builder.build(), text, raw)
+}
+
+/// Tokenizers: tantivy's defaults plus the case-preserving splitter on
+/// non-alphanumeric characters (`char::is_alphanumeric`).
+fn tokenizers() -> TokenizerManager {
+    let manager = TokenizerManager::default();
+    manager.register(
+        RAW_TOKENIZER,
+        TextAnalyzer::from(SimpleTokenizer::default()),
+    );
+    manager
 }
 
 /// Builds a text index from rows given in segment doc order.
@@ -43,17 +67,19 @@ pub struct TextIndexBuilder {
     directory: RamDirectory,
     writer: SingleSegmentIndexWriter<TantivyDocument>,
     text_field: Field,
+    raw_field: Field,
     next_doc: u32,
 }
 
 impl TextIndexBuilder {
     pub fn new() -> Result<TextIndexBuilder> {
-        let (schema, text_field) = text_schema();
+        let (schema, text_field, raw_field) = text_schema();
         let directory = RamDirectory::create();
         // Tantivy's single-segment writer indexes on the calling thread (no channel, no
         // merges) and yields exactly one segment whose doc ids are the add order.
         let writer = Index::builder()
             .schema(schema)
+            .tokenizers(tokenizers())
             .settings(IndexSettings::default())
             .single_segment_index_writer(directory.clone(), WRITER_MEMORY_BYTES)
             .map_err(Error::TextIndex)?;
@@ -61,6 +87,7 @@ impl TextIndexBuilder {
             directory,
             writer,
             text_field,
+            raw_field,
             next_doc: 0,
         })
     }
@@ -78,6 +105,7 @@ impl TextIndexBuilder {
         }
         let mut document = TantivyDocument::default();
         document.add_text(self.text_field, text);
+        document.add_text(self.raw_field, text);
         self.add_document(document)
     }
 
@@ -237,6 +265,8 @@ pub struct TextIndex {
     index: Index,
     reader: tantivy::IndexReader,
     text_field: Field,
+    /// `None` in segments written before the raw field existed.
+    raw_field: Option<Field>,
 }
 
 impl TextIndex {
@@ -288,11 +318,53 @@ impl TextIndex {
                 "text index has {segments} tantivy segments and {docs} docs; expected one segment with {rows}"
             ));
         }
+        let raw_field = index.schema().get_field(RAW_FIELD).ok();
         Ok(TextIndex {
             index,
             reader,
             text_field,
+            raw_field,
         })
+    }
+
+    /// Docs whose text contains `needle` (case-sensitive), when `needle` is made of
+    /// alphanumeric characters only: such a substring lies inside one case-preserving
+    /// token, so the docs are the union of the postings of the tokens containing it —
+    /// exact, no verification. `None` when the needle has other characters or the
+    /// index predates the raw field.
+    pub fn docs_containing(&self, needle: &str) -> Result<Option<RoaringBitmap>> {
+        let Some(raw_field) = self.raw_field else {
+            return Ok(None);
+        };
+        if needle.is_empty() || !needle.chars().all(char::is_alphanumeric) {
+            return Ok(None);
+        }
+        let searcher = self.reader.searcher();
+        let mut docs = RoaringBitmap::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment
+                .inverted_index(raw_field)
+                .map_err(Error::TextIndex)?;
+            let mut terms = inverted
+                .terms()
+                .stream()
+                .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
+            while terms.advance() {
+                let matches = std::str::from_utf8(terms.key()).is_ok_and(|t| t.contains(needle));
+                if !matches {
+                    continue;
+                }
+                let mut postings = inverted
+                    .read_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)
+                    .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    docs.insert(doc);
+                    doc = postings.advance();
+                }
+            }
+        }
+        Ok(Some(docs))
     }
 
     /// Docs matching a tantivy query string (`foo AND bar`, `"a phrase"`, `pre*`).
@@ -341,5 +413,38 @@ mod tests {
             .collect();
         assert_eq!(phrase, vec![4]);
         assert!(index.search("AND (").is_err());
+    }
+
+    #[test]
+    fn test_substring_docs_are_exact_and_case_sensitive() {
+        let mut builder = TextIndexBuilder::new().expect("builder");
+        let texts = [
+            "especially requests",
+            "SPECIAL deals",
+            "nothing here",
+            "un-special-ized",
+            "日本語のspecialテキスト",
+        ];
+        for (doc, text) in texts.iter().enumerate() {
+            builder.add(doc as u32, text).expect("add");
+        }
+        let packed = builder.finish(5).expect("finish").to_vec();
+        let index = TextIndex::open(OwnedBytes::new(packed), 5).expect("open");
+        let docs = |needle: &str| {
+            index
+                .docs_containing(needle)
+                .expect("lookup")
+                .map(|b| b.iter().collect::<Vec<u32>>())
+        };
+        // Every doc whose text contains "special" as a substring, and no other.
+        let expected: Vec<u32> = (0..5u32)
+            .filter(|d| texts[*d as usize].contains("special"))
+            .collect();
+        assert_eq!(docs("special"), Some(expected));
+        assert_eq!(docs("SPECIAL"), Some(vec![1]));
+        assert_eq!(docs("pecia"), Some(vec![0, 3, 4]));
+        // Needles with separators cannot be answered from single tokens.
+        assert_eq!(docs("special deals"), None);
+        assert_eq!(docs(""), None);
     }
 }
