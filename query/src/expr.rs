@@ -330,36 +330,41 @@ impl Expr {
 
     /// Columns this expression reads.
     pub fn columns(&self, out: &mut Vec<String>) {
-        match self {
-            Expr::Column { name, .. } | Expr::TextMatch { column: name, .. } => {
-                if !out.contains(name) {
-                    out.push(name.clone());
-                }
+        self.visit_columns(&mut |name| {
+            if !out.iter().any(|c| c == name) {
+                out.push(name.to_string());
             }
+        });
+    }
+
+    /// Every column reference, repeats included.
+    pub fn visit_columns(&self, visit: &mut dyn FnMut(&str)) {
+        match self {
+            Expr::Column { name, .. } | Expr::TextMatch { column: name, .. } => visit(name),
             Expr::Slot { .. } | Expr::Literal { .. } => {}
             Expr::Arith { left, right, .. } | Expr::Compare { left, right, .. } => {
-                left.columns(out);
-                right.columns(out);
+                left.visit_columns(visit);
+                right.visit_columns(visit);
             }
-            Expr::Negate(inner) | Expr::Not(inner) => inner.columns(out),
-            Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| e.columns(out)),
+            Expr::Negate(inner) | Expr::Not(inner) => inner.visit_columns(visit),
+            Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| e.visit_columns(visit)),
             Expr::IsNull { expr, .. }
             | Expr::InList { expr, .. }
             | Expr::Like { expr, .. }
             | Expr::RegexpLike { expr, .. }
-            | Expr::Cast { expr, .. } => expr.columns(out),
+            | Expr::Cast { expr, .. } => expr.visit_columns(visit),
             Expr::Case {
                 branches,
                 otherwise,
                 ..
             } => {
                 for (when, then) in branches {
-                    when.columns(out);
-                    then.columns(out);
+                    when.visit_columns(visit);
+                    then.visit_columns(visit);
                 }
-                otherwise.columns(out);
+                otherwise.visit_columns(visit);
             }
-            Expr::Call { args, .. } => args.iter().for_each(|e| e.columns(out)),
+            Expr::Call { args, .. } => args.iter().for_each(|e| e.visit_columns(visit)),
         }
     }
 }

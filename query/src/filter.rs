@@ -35,7 +35,7 @@ pub fn evaluate(
         Filter::And(children) => {
             // Index-answerable children first: they are cheap and shrink the scans.
             let mut ordered: Vec<&Filter> = children.iter().collect();
-            ordered.sort_by_key(|child| u8::from(!indexable(context, child)));
+            ordered.sort_by_key(|child| cost_rank(context, child));
             let mut current = candidates;
             for child in ordered {
                 current = evaluate(context, child, current)?;
@@ -68,12 +68,25 @@ pub fn evaluate(
     }
 }
 
-fn indexable(context: &SegmentContext<'_>, filter: &Filter) -> bool {
+/// Cheapest first: sorted ranges, then bitmaps from indexes, then per-entry dictionary
+/// work, then scans of the forward index (which shrink with every earlier child).
+fn cost_rank(context: &SegmentContext<'_>, filter: &Filter) -> u8 {
     match filter {
-        Filter::Leaf(expr) => context.use_indexes && describe_leaf(context, expr).0 != Access::Scan,
-        Filter::And(children) | Filter::Or(children) => {
-            children.iter().all(|c| indexable(context, c))
-        }
+        Filter::Leaf(_) if !context.use_indexes => 9,
+        Filter::Leaf(expr) => match describe_leaf(context, expr).0 {
+            Access::Sorted => 0,
+            Access::NullBitmap => 1,
+            Access::Inverted | Access::TextIndex => 2,
+            Access::RangeIndex => 3,
+            Access::DictionaryEval => 4,
+            Access::DictionaryScan => 5,
+            Access::Scan => 9,
+        },
+        Filter::And(children) | Filter::Or(children) => children
+            .iter()
+            .map(|c| cost_rank(context, c))
+            .max()
+            .unwrap_or(9),
     }
 }
 

@@ -16,7 +16,9 @@ use crate::eval::{Columns, eval};
 use crate::expr::Expr;
 use crate::filter;
 use crate::plan::{AggFunc, AggregationPlan, Filter, PlanKind, QueryPlan, SelectionPlan, SortKey};
-use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
+use crate::segment_scan::{
+    BlockColumns, SegmentContext, columns_read_once, eval_on_dictionary, small_dictionary,
+};
 use crate::types::Scalar;
 use crate::vector::Vector;
 
@@ -406,8 +408,13 @@ fn aggregate(
     let mut scanned = 0u64;
     let mut entries = 0u64;
     let limit = plan.options.num_groups_limit;
+    // Every expression the aggregation evaluates per block.
+    let mut evaluated: Vec<&Expr> = aggregation.keys.iter().collect();
+    evaluated.extend(aggregation.aggs.iter().filter_map(|a| a.arg.as_ref()));
+    evaluated.extend(filters.iter().flatten());
+    let read_once = columns_read_once(evaluated);
     docs.for_each_block(|block| {
-        let mut columns = BlockColumns::new(context, block);
+        let mut columns = BlockColumns::with_read_once(context, block, &read_once);
         grouper.assign(&aggregation.keys, &mut columns, &mut groups)?;
         let n_groups = grouper.groups();
         if n_groups > limit {

@@ -2,7 +2,7 @@
 //! deadline, scan counters) and [`BlockColumns`], which reads the columns an expression
 //! needs for one block of docs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -178,6 +178,9 @@ pub struct BlockColumns<'c, 'a> {
     pub context: &'c mut SegmentContext<'a>,
     pub docs: &'c [u32],
     cache: HashMap<String, Vector>,
+    /// Columns read once per block need no cached copy.
+    read_once: Option<&'c HashSet<String>>,
+    reads: usize,
 }
 
 impl<'c, 'a> BlockColumns<'c, 'a> {
@@ -186,13 +189,43 @@ impl<'c, 'a> BlockColumns<'c, 'a> {
             context,
             docs,
             cache: HashMap::new(),
+            read_once: None,
+            reads: 0,
+        }
+    }
+
+    /// As [`BlockColumns::new`], for expressions that reference the columns in
+    /// `read_once` exactly once: those are handed over without keeping a copy.
+    pub fn with_read_once(
+        context: &'c mut SegmentContext<'a>,
+        docs: &'c [u32],
+        read_once: &'c HashSet<String>,
+    ) -> BlockColumns<'c, 'a> {
+        BlockColumns {
+            read_once: Some(read_once),
+            ..BlockColumns::new(context, docs)
         }
     }
 
     /// Columns read so far (for the entries-scanned counters).
     pub fn columns_read(&self) -> usize {
-        self.cache.len()
+        self.reads
     }
+}
+
+/// The columns referenced exactly once by all of `exprs` together.
+pub fn columns_read_once<'e>(
+    exprs: impl IntoIterator<Item = &'e crate::expr::Expr>,
+) -> HashSet<String> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for expr in exprs {
+        expr.visit_columns(&mut |name| *counts.entry(name.to_string()).or_default() += 1);
+    }
+    counts
+        .into_iter()
+        .filter(|(_, count)| *count == 1)
+        .map(|(name, _)| name)
+        .collect()
 }
 
 impl Columns for BlockColumns<'_, '_> {
@@ -205,7 +238,10 @@ impl Columns for BlockColumns<'_, '_> {
             return Ok(v.clone());
         }
         let v = self.context.read(name, self.docs)?;
-        self.cache.insert(name.to_string(), v.clone());
+        self.reads += 1;
+        if !self.read_once.is_some_and(|once| once.contains(name)) {
+            self.cache.insert(name.to_string(), v.clone());
+        }
         Ok(v)
     }
 

@@ -279,7 +279,7 @@ fn sync_parent_directory(path: &Path) -> Result<()> {
 /// are allocated again and again (about 1 s of a 6M-row build).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-mod allocator {
+pub mod allocator {
     unsafe extern "C" {
         fn mallopt(param: i32, value: i32) -> i32;
         fn malloc_trim(pad: usize) -> i32;
@@ -308,7 +308,7 @@ mod allocator {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-mod allocator {
+pub mod allocator {
     pub fn keep_large_blocks_returnable() {}
     pub fn release_free_memory() {}
 }

@@ -177,6 +177,11 @@ impl DecodedChunk {
 
     /// The fixed-width bytes of row `row` (little-endian value).
     #[inline]
+    /// All fixed-width values of the chunk, back to back.
+    pub fn fixed_all(&self) -> &[u8] {
+        &self.data
+    }
+
     pub fn fixed(&self, row: usize) -> &[u8] {
         let width = self.physical.fixed_width().unwrap_or(0);
         &self.data[row * width..(row + 1) * width]

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use roaring::RoaringBitmap;
 use tantivy::directory::OwnedBytes;
@@ -115,7 +115,14 @@ pub struct ImmutableColumn {
     range: Option<RangeIndex>,
     bloom: Option<BloomFilter>,
     text: Option<TextIndex>,
+    /// Numeric dictionaries decoded once, on first numeric read (id → value).
+    f64_table: OnceLock<Vec<f64>>,
+    i64_table: OnceLock<Vec<i64>>,
 }
+
+/// Numeric dictionaries up to this many entries are decoded into a plain table on first
+/// use, so forward reads cost one table load per doc.
+const DECODED_TABLE_MAX: usize = 1 << 22;
 
 /// A sealed segment file, memory-mapped.
 pub struct ImmutableSegment {
@@ -362,7 +369,86 @@ fn open_column<'a>(
         range,
         bloom,
         text,
+        f64_table: OnceLock::new(),
+        i64_table: OnceLock::new(),
     })
+}
+
+impl ImmutableColumn {
+    fn f64_table(&self, dictionary: &Dictionary) -> Option<&[f64]> {
+        if dictionary.len() > DECODED_TABLE_MAX {
+            return None;
+        }
+        Some(self.f64_table.get_or_init(|| {
+            (0..dictionary.len() as u32)
+                .map(|id| dictionary.f64_at(id))
+                .collect()
+        }))
+    }
+
+    fn i64_table(&self, dictionary: &Dictionary) -> Option<&[i64]> {
+        if dictionary.len() > DECODED_TABLE_MAX {
+            return None;
+        }
+        Some(self.i64_table.get_or_init(|| {
+            (0..dictionary.len() as u32)
+                .map(|id| dictionary.i64_at(id))
+                .collect()
+        }))
+    }
+
+    /// Visit fixed-width raw values of ascending docs as runs: `visit(values)` gets the
+    /// little-endian bytes of consecutive docs inside one chunk (a run of one doc when
+    /// docs are not consecutive). Each chunk is decompressed once per call.
+    fn for_each_fixed_run(&self, docs: &[u32], mut visit: impl FnMut(&[u8])) -> Result<()> {
+        let Forward::Raw(raw) = &self.forward else {
+            return Err(Error::InvalidInput(format!(
+                "column is not raw-encoded column=`{}`",
+                self.metadata.name
+            )));
+        };
+        let width = self.physical.fixed_width().unwrap_or(0);
+        let chunk_rows = raw.chunk_rows();
+        let mut i = 0;
+        while i < docs.len() {
+            let index = (docs[i] / chunk_rows) as usize;
+            if index >= raw.chunk_count() {
+                return Err(Error::InvalidInput(format!(
+                    "doc id out of range doc=`{}`",
+                    docs[i]
+                )));
+            }
+            let chunk = raw.chunk(index).map_err(|message| self.corrupt(message))?;
+            let first_doc = index as u32 * chunk_rows;
+            // Docs of this chunk.
+            let mut j = i;
+            while j < docs.len() && docs[j] / chunk_rows == index as u32 {
+                j += 1;
+            }
+            let rows = chunk.rows();
+            if docs[j - 1] - first_doc >= rows {
+                return Err(Error::InvalidInput(format!(
+                    "doc id out of range doc=`{}`",
+                    docs[j - 1]
+                )));
+            }
+            let data = chunk.fixed_all();
+            let mut k = i;
+            while k < j {
+                // Extend a run of consecutive docs.
+                let mut end = k + 1;
+                while end < j && docs[end] == docs[end - 1] + 1 {
+                    end += 1;
+                }
+                let start_row = (docs[k] - first_doc) as usize;
+                let end_row = start_row + (end - k);
+                visit(&data[start_row * width..end_row * width]);
+                k = end;
+            }
+            i = j;
+        }
+        Ok(())
+    }
 }
 
 impl ImmutableColumn {
@@ -635,19 +721,44 @@ impl ColumnReader for ImmutableColumn {
             (Forward::DictionarySingle { ids, bits }, Some(dictionary)) => {
                 let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
                 let rows = self.metadata_rows();
-                for doc in docs {
-                    if *doc >= rows {
-                        return Err(Error::InvalidInput(format!(
-                            "doc id out of range doc=`{doc}`"
-                        )));
-                    }
-                    out.push(dictionary.f64_at(unpacker.get(*doc as usize)));
+                if docs.last().is_some_and(|last| *last >= rows) {
+                    return Err(Error::InvalidInput("doc id out of range".into()));
+                }
+                match self.f64_table(dictionary) {
+                    Some(table) => out.extend(docs.iter().map(|doc| {
+                        table
+                            .get(unpacker.get(*doc as usize) as usize)
+                            .copied()
+                            .unwrap_or(0.0)
+                    })),
+                    None => out.extend(
+                        docs.iter()
+                            .map(|doc| dictionary.f64_at(unpacker.get(*doc as usize))),
+                    ),
                 }
                 Ok(())
             }
             (Forward::Raw(_), _) => {
                 let physical = self.physical;
-                self.for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes)))
+                if physical == PhysicalType::Bytes {
+                    return self.for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes)));
+                }
+                self.for_each_fixed_run(docs, |run| match physical {
+                    PhysicalType::F64 => out.extend(run.chunks_exact(8).map(|b| {
+                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                    })),
+                    PhysicalType::I64 => out.extend(run.chunks_exact(8).map(|b| {
+                        i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64
+                    })),
+                    PhysicalType::F32 => out.extend(
+                        run.chunks_exact(4)
+                            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+                    ),
+                    _ => out.extend(
+                        run.chunks_exact(4)
+                            .map(|b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+                    ),
+                })
             }
             _ => Err(Error::InvalidInput(format!(
                 "column is not a single-value numeric column column=`{}`",
@@ -662,19 +773,46 @@ impl ColumnReader for ImmutableColumn {
             (Forward::DictionarySingle { ids, bits }, Some(dictionary)) => {
                 let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
                 let rows = self.metadata_rows();
-                for doc in docs {
-                    if *doc >= rows {
-                        return Err(Error::InvalidInput(format!(
-                            "doc id out of range doc=`{doc}`"
-                        )));
-                    }
-                    out.push(dictionary.i64_at(unpacker.get(*doc as usize)));
+                if docs.last().is_some_and(|last| *last >= rows) {
+                    return Err(Error::InvalidInput("doc id out of range".into()));
+                }
+                match self.i64_table(dictionary) {
+                    Some(table) => out.extend(docs.iter().map(|doc| {
+                        table
+                            .get(unpacker.get(*doc as usize) as usize)
+                            .copied()
+                            .unwrap_or(0)
+                    })),
+                    None => out.extend(
+                        docs.iter()
+                            .map(|doc| dictionary.i64_at(unpacker.get(*doc as usize))),
+                    ),
                 }
                 Ok(())
             }
             (Forward::Raw(_), _) => {
                 let physical = self.physical;
-                self.for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes) as i64))
+                if physical == PhysicalType::Bytes {
+                    return self
+                        .for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes) as i64));
+                }
+                // Integers exactly (an f64 detour would round beyond 2^53).
+                self.for_each_fixed_run(docs, |run| match physical {
+                    PhysicalType::I64 => out.extend(run.chunks_exact(8).map(|b| {
+                        i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                    })),
+                    PhysicalType::I32 => out.extend(
+                        run.chunks_exact(4)
+                            .map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+                    ),
+                    PhysicalType::F64 => out.extend(run.chunks_exact(8).map(|b| {
+                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as i64
+                    })),
+                    _ => out.extend(
+                        run.chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64),
+                    ),
+                })
             }
             _ => Err(Error::InvalidInput(format!(
                 "column is not a single-value numeric column column=`{}`",

@@ -322,6 +322,31 @@ proptest! {
                 prop_assert!(same(value, &expected[doc][column]), "doc {} column c{}: read {:?} expected {:?}", doc, column, value, expected[doc][column]);
             }
             check_indexes(reader, &expected, column)?;
+            // Typed bulk reads (every doc, and every other doc) agree with the values.
+            if reader.metadata().single_value {
+                for docs in [all_docs.clone(), all_docs.iter().copied().step_by(2).collect::<Vec<u32>>()] {
+                    let mut longs = Vec::new();
+                    let mut doubles = Vec::new();
+                    let typed_i64 = reader.read_i64(&docs, &mut longs).is_ok();
+                    let typed_f64 = reader.read_f64(&docs, &mut doubles).is_ok();
+                    for (i, doc) in docs.iter().enumerate() {
+                        let (long, double) = match &expected[*doc as usize][column] {
+                            Value::Int(v) => (Some(i64::from(*v)), Some(f64::from(*v))),
+                            Value::Long(v) | Value::Timestamp(v) => (Some(*v), Some(*v as f64)),
+                            Value::Boolean(v) => (Some(i64::from(*v)), None),
+                            Value::Float(v) => (None, Some(f64::from(*v))),
+                            Value::Double(v) => (None, Some(*v)),
+                            _ => (None, None),
+                        };
+                        if let (true, Some(long)) = (typed_i64, long) {
+                            prop_assert_eq!(longs[i], long, "read_i64 doc {} column c{}", doc, column);
+                        }
+                        if let (true, Some(double)) = (typed_f64, double) {
+                            prop_assert_eq!(doubles[i].to_bits(), double.to_bits(), "read_f64 doc {} column c{}", doc, column);
+                        }
+                    }
+                }
+            }
         }
     }
 }
