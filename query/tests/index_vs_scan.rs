@@ -69,7 +69,9 @@ fn leaf() -> impl Strategy<Value = String> {
                 ),
                 6 => format!("{column} IS {}NULL", if a % 2 == 0 { "NOT " } else { "" }),
                 7 if matches!(column, "s" | "c" | "x" | "m") => {
-                    let pattern = ["a%", "%a%", "_e%", "%日%", "", "%", "be__"][(a % 7) as usize];
+                    let pattern = [
+                        "a%", "%a%", "_e%", "%日%", "", "%", "be__", "%eta%", "%Zet%", "%ZETA%",
+                    ][(a % 10) as usize];
                     let not = if single && b % 2 == 0 { "NOT " } else { "" };
                     format!("{column} {not}LIKE '{pattern}'")
                 }

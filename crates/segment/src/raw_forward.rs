@@ -19,8 +19,8 @@ pub const TEMPORARY_CHUNK_LEVEL: i32 = 1;
 /// Rows per chunk: larger for fixed-width values, smaller for strings.
 pub fn chunk_rows_for(physical: PhysicalType) -> u32 {
     match physical {
-        PhysicalType::Bytes => 4096,
-        _ => 16384,
+        PhysicalType::Bytes => 1024,
+        _ => 4096,
     }
 }
 

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use roaring::RoaringBitmap;
 use tantivy::collector::DocSetCollector;
@@ -31,12 +31,14 @@ use crate::format::ByteCursor;
 use crate::{Error, Result};
 
 const TEXT_FIELD: &str = "t";
-/// The same text split into case-preserving alphanumeric tokens, docs only (no
-/// frequencies, no positions, no length limit): answers substring LIKE exactly.
+/// Case-preserving alphanumeric runs of the docs whose text the `t` tokenizer would
+/// change (see [`is_irregular`]); docs only.
 const RAW_FIELD: &str = "r";
 const RAW_TOKENIZER: &str = "tessera_raw";
 /// Initial arena of the single-segment writer; it grows as the text does.
 const WRITER_MEMORY_BYTES: usize = 16 << 20;
+/// Tantivy's `default` tokenizer drops tokens of this many bytes or more.
+pub const DEFAULT_TOKEN_LIMIT_BYTES: usize = 40;
 
 fn text_schema() -> (Schema, Field, Field) {
     let mut builder = Schema::builder();
@@ -51,8 +53,8 @@ fn text_schema() -> (Schema, Field, Field) {
     (builder.build(), text, raw)
 }
 
-/// Tokenizers: tantivy's defaults plus the case-preserving splitter on
-/// non-alphanumeric characters (`char::is_alphanumeric`).
+/// Tantivy's tokenizers plus `tessera_raw`: the `default` tokenizer's splitting on
+/// non-alphanumeric characters, without lowercasing or a length limit.
 fn tokenizers() -> TokenizerManager {
     let manager = TokenizerManager::default();
     manager.register(
@@ -60,6 +62,32 @@ fn tokenizers() -> TokenizerManager {
         TextAnalyzer::from(SimpleTokenizer::default()),
     );
     manager
+}
+
+/// Whether the `default` tokenizer would change some alphanumeric run of `text`: a
+/// character that lowercases to something else, or a run of 40+ bytes (dropped).
+pub fn is_irregular(text: &str) -> bool {
+    let mut run = 0usize;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            run += c.len_utf8();
+            if run >= DEFAULT_TOKEN_LIMIT_BYTES || !is_lowercase_fixed_point(c) {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// `c` lowercases to itself.
+pub fn is_lowercase_fixed_point(c: char) -> bool {
+    if c.is_ascii() {
+        return !c.is_ascii_uppercase();
+    }
+    let mut lower = c.to_lowercase();
+    lower.next() == Some(c) && lower.next().is_none()
 }
 
 /// Builds a text index from rows given in segment doc order.
@@ -105,7 +133,9 @@ impl TextIndexBuilder {
         }
         let mut document = TantivyDocument::default();
         document.add_text(self.text_field, text);
-        document.add_text(self.raw_field, text);
+        if is_irregular(text) {
+            document.add_text(self.raw_field, text);
+        }
         self.add_document(document)
     }
 
@@ -265,8 +295,10 @@ pub struct TextIndex {
     index: Index,
     reader: tantivy::IndexReader,
     text_field: Field,
-    /// `None` in segments written before the raw field existed.
+    /// `None` in segments written before the field existed.
     raw_field: Option<Field>,
+    /// Docs with `r` tokens, computed on first use.
+    irregular: OnceLock<RoaringBitmap>,
 }
 
 impl TextIndex {
@@ -324,14 +356,18 @@ impl TextIndex {
             reader,
             text_field,
             raw_field,
+            irregular: OnceLock::new(),
         })
     }
 
-    /// Docs whose text contains `needle` (case-sensitive), when `needle` is made of
-    /// alphanumeric characters only: such a substring lies inside one case-preserving
-    /// token, so the docs are the union of the postings of the tokens containing it —
-    /// exact, no verification. `None` when the needle has other characters or the
-    /// index predates the raw field.
+    /// Docs whose text contains `needle` (case-sensitive), exactly, when `needle` is
+    /// alphanumeric; `None` otherwise (or for an index without the `r` field).
+    ///
+    /// An occurrence of an alphanumeric needle lies inside one maximal alphanumeric
+    /// run. For a *regular* doc (not [`is_irregular`]) every run is a `t` term as it
+    /// is; for an irregular doc every run is an `r` term as it is. So the matches are
+    /// the regular docs with a `t` term containing the needle (none when the needle
+    /// itself changes under lowercasing) plus the docs with an `r` term containing it.
     pub fn docs_containing(&self, needle: &str) -> Result<Option<RoaringBitmap>> {
         let Some(raw_field) = self.raw_field else {
             return Ok(None);
@@ -339,19 +375,35 @@ impl TextIndex {
         if needle.is_empty() || !needle.chars().all(char::is_alphanumeric) {
             return Ok(None);
         }
+        let irregular = match self.irregular.get() {
+            Some(docs) => docs,
+            None => {
+                let docs = self.docs_with_term(raw_field, |_| true)?;
+                self.irregular.get_or_init(|| docs)
+            }
+        };
+        let mut docs = self.docs_with_term(raw_field, |term| term.contains(needle))?;
+        if needle.chars().all(is_lowercase_fixed_point) {
+            let mut regular = self.docs_with_term(self.text_field, |term| term.contains(needle))?;
+            regular -= irregular;
+            docs |= regular;
+        }
+        Ok(Some(docs))
+    }
+
+    /// Union of the postings of the terms of `field` that pass `keep` (the term
+    /// dictionary is scanned; it holds each distinct token once).
+    fn docs_with_term(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<RoaringBitmap> {
         let searcher = self.reader.searcher();
         let mut docs = RoaringBitmap::new();
         for segment in searcher.segment_readers() {
-            let inverted = segment
-                .inverted_index(raw_field)
-                .map_err(Error::TextIndex)?;
+            let inverted = segment.inverted_index(field).map_err(Error::TextIndex)?;
             let mut terms = inverted
                 .terms()
                 .stream()
                 .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
             while terms.advance() {
-                let matches = std::str::from_utf8(terms.key()).is_ok_and(|t| t.contains(needle));
-                if !matches {
+                if !std::str::from_utf8(terms.key()).is_ok_and(&keep) {
                     continue;
                 }
                 let mut postings = inverted
@@ -364,7 +416,7 @@ impl TextIndex {
                 }
             }
         }
-        Ok(Some(docs))
+        Ok(docs)
     }
 
     /// Docs matching a tantivy query string (`foo AND bar`, `"a phrase"`, `pre*`).
@@ -417,34 +469,45 @@ mod tests {
 
     #[test]
     fn test_substring_docs_are_exact_and_case_sensitive() {
-        let mut builder = TextIndexBuilder::new().expect("builder");
+        let long = format!("x{}y", "special".repeat(8));
         let texts = [
             "especially requests",
-            "SPECIAL deals",
+            "SPECIAL deals and special ones",
             "nothing here",
             "un-special-ized",
             "日本語のspecialテキスト",
+            "Tiresias sleeps",
+            long.as_str(),
+            "Special",
         ];
+        let mut builder = TextIndexBuilder::new().expect("builder");
         for (doc, text) in texts.iter().enumerate() {
             builder.add(doc as u32, text).expect("add");
         }
-        let packed = builder.finish(5).expect("finish").to_vec();
-        let index = TextIndex::open(OwnedBytes::new(packed), 5).expect("open");
-        let docs = |needle: &str| {
-            index
+        let packed = builder.finish(8).expect("finish");
+        let index = TextIndex::open(OwnedBytes::new(packed.to_vec()), 8).expect("open");
+        for needle in [
+            "special", "pecia", "SPECIAL", "Special", "Tires", "tires", "日本", "xspec",
+        ] {
+            let expected: Vec<u32> = (0..8u32)
+                .filter(|d| texts[*d as usize].contains(needle))
+                .collect();
+            let docs: Vec<u32> = index
                 .docs_containing(needle)
                 .expect("lookup")
-                .map(|b| b.iter().collect::<Vec<u32>>())
-        };
-        // Every doc whose text contains "special" as a substring, and no other.
-        let expected: Vec<u32> = (0..5u32)
-            .filter(|d| texts[*d as usize].contains("special"))
-            .collect();
-        assert_eq!(docs("special"), Some(expected));
-        assert_eq!(docs("SPECIAL"), Some(vec![1]));
-        assert_eq!(docs("pecia"), Some(vec![0, 3, 4]));
+                .expect("answerable")
+                .iter()
+                .collect();
+            assert_eq!(docs, expected, "needle {needle}");
+        }
         // Needles with separators cannot be answered from single tokens.
-        assert_eq!(docs("special deals"), None);
-        assert_eq!(docs(""), None);
+        assert!(
+            index
+                .docs_containing("special deals")
+                .expect("lookup")
+                .is_none()
+        );
+        assert!(index.docs_containing("").expect("lookup").is_none());
+        assert!(is_irregular("Tiresias") && is_irregular(&long) && !is_irregular("ab-cd é"));
     }
 }

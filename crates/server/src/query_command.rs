@@ -45,9 +45,9 @@ pub struct QueryArgs {
 }
 
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
-    // Query blocks allocate 128 KiB vectors again and again; from the heap (not fresh
-    // mappings, glibc's default at that size) they cost no page faults.
-    tessera_segment::builder::allocator::keep_large_blocks_returnable();
+    // Query blocks allocate and free 128 KiB vectors again and again: keep them in the
+    // heap so they cost no page faults.
+    tessera_segment::builder::allocator::keep_freed_memory_for_reuse();
     let tables = load_tables(&args.segments)?;
     let mut options = QueryOptions::default();
     if let Some(text) = &args.query_options {

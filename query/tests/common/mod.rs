@@ -65,7 +65,7 @@ impl Rng {
 }
 
 pub const WORDS: [&str; 8] = [
-    "alpha", "beta", "gamma", "delta", "épsilon", "日本", "", "zeta",
+    "alpha", "beta", "gamma", "delta", "épsilon", "日本", "", "Zeta",
 ];
 
 fn row(id: i64, rng: &mut Rng) -> Vec<Value> {
