@@ -6,6 +6,7 @@
 //!   trait ([`filter`] answers predicates from indexes, [`eval`] evaluates expressions
 //!   over blocks of rows, [`aggregate`] holds mergeable aggregate states);
 //! - [`merge`] is the root side: it merges partials and finishes the result;
+//!   [`partial_ipc`] is the versioned Arrow IPC wire format of partials between nodes;
 //! - [`engine`] runs both halves in one process; [`response`] renders Pinot's JSON.
 //!
 //! Invariant: no SQL text can panic the engine; anything outside the supported surface
@@ -22,6 +23,7 @@ pub mod filter;
 pub mod leaf;
 pub mod merge;
 pub mod options;
+pub mod partial_ipc;
 pub mod plan;
 pub mod planner;
 pub mod response;

@@ -103,7 +103,23 @@ pub fn compress_chunk(
 
 /// Decompress a chunk, checking the recorded length.
 pub fn decompress(bytes: &[u8], uncompressed_len: u32) -> Result<Vec<u8>, String> {
-    let out = zstd::bulk::decompress(bytes, uncompressed_len as usize)
+    thread_local! {
+        // One decompression context per thread: creating one per chunk costs as much
+        // as decompressing a small chunk.
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let out = DECOMPRESSOR
+        .with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Decompressor::new()?);
+            }
+            match slot.as_mut() {
+                Some(decompressor) => decompressor.decompress(bytes, uncompressed_len as usize),
+                None => Err(std::io::Error::other("no zstd decompressor")),
+            }
+        })
         .map_err(|error| format!("raw chunk does not decompress: {error}"))?;
     if out.len() != uncompressed_len as usize {
         return Err("raw chunk decompressed to the wrong length".into());
