@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use roaring::RoaringTreemap;
 use rustc_hash::FxHashSet;
 use tessera_segment::hll::{HyperLogLog, hash_bytes, mix64};
 
@@ -49,6 +50,9 @@ pub enum AccState {
         seen: Vec<bool>,
     },
     Distinct(Vec<FxHashSet<Scalar>>),
+    /// Exact distinct integers (INT, LONG, TIMESTAMP) as 64-bit roaring bitmaps of
+    /// [`distinct_key`]s: compact, and merged by bitmap union.
+    DistinctInt(Vec<RoaringTreemap>),
     Hll(Vec<HyperLogLog>),
     Percentile {
         values: Vec<Vec<f64>>,
@@ -66,6 +70,7 @@ impl AccState {
         let arg_ty = call.arg.as_ref().map_or(SqlType::Long, |a| a.ty());
         match call.func {
             AggFunc::Count => AccState::Count(Vec::new()),
+            AggFunc::CountDistinct if arg_ty.is_i64_backed() => AccState::DistinctInt(Vec::new()),
             AggFunc::CountDistinct => AccState::Distinct(Vec::new()),
             AggFunc::DistinctCountHll => AccState::Hll(Vec::new()),
             AggFunc::Sum if call.ty == SqlType::Long => AccState::SumLong {
@@ -127,6 +132,7 @@ impl AccState {
             AccState::MinMaxScalar { values, .. } => values.len(),
             AccState::Range { mins, .. } => mins.len(),
             AccState::Distinct(v) => v.len(),
+            AccState::DistinctInt(v) => v.len(),
             AccState::Hll(v) => v.len(),
             AccState::Percentile { values, .. } => values.len(),
             AccState::TDigest { digests, .. } => digests.len(),
@@ -163,6 +169,7 @@ impl AccState {
                 seen.resize(n, false);
             }
             AccState::Distinct(v) => v.resize_with(n, FxHashSet::default),
+            AccState::DistinctInt(v) => v.resize_with(n, RoaringTreemap::new),
             AccState::Hll(v) => v.resize_with(n, HyperLogLog::default),
             AccState::Percentile { values, .. } => values.resize_with(n, Vec::new),
             AccState::TDigest { digests, .. } => digests.resize_with(n, TDigest::default),
@@ -300,6 +307,15 @@ impl AccState {
                     }
                 }
             }
+            AccState::DistinctInt(sets) => {
+                let Some(arg) = arg else { return Ok(()) };
+                let values = i64s(arg);
+                for (i, g) in groups.iter().enumerate() {
+                    if live(i) {
+                        sets[*g as usize].insert(distinct_key(values[i]));
+                    }
+                }
+            }
             AccState::Hll(sketches) => {
                 let Some(arg) = arg else { return Ok(()) };
                 for (i, g) in groups.iter().enumerate() {
@@ -330,10 +346,15 @@ impl AccState {
         Ok(())
     }
 
-    /// Fold `other`'s group `from` into this state's group `into`.
-    pub fn merge_group(&mut self, into: usize, other: &AccState, from: usize) {
+    /// Fold every group of `other` into this state: group `from` of `other` goes into
+    /// group `mapping[from]` (which must exist).
+    pub fn merge_from(&mut self, other: &AccState, mapping: &[usize]) {
         match (self, other) {
-            (AccState::Count(a), AccState::Count(b)) => a[into] += b[from],
+            (AccState::Count(a), AccState::Count(b)) => {
+                for (from, &into) in mapping.iter().enumerate() {
+                    a[into] += b[from];
+                }
+            }
             (
                 AccState::SumLong { sums, counts },
                 AccState::SumLong {
@@ -341,8 +362,10 @@ impl AccState {
                     counts: c2,
                 },
             ) => {
-                sums[into] += s2[from];
-                counts[into] += c2[from];
+                for (from, &into) in mapping.iter().enumerate() {
+                    sums[into] += s2[from];
+                    counts[into] += c2[from];
+                }
             }
             (
                 AccState::SumDouble { sums, counts },
@@ -358,8 +381,10 @@ impl AccState {
                     counts: c2,
                 },
             ) => {
-                sums[into] += s2[from];
-                counts[into] += c2[from];
+                for (from, &into) in mapping.iter().enumerate() {
+                    sums[into] += s2[from];
+                    counts[into] += c2[from];
+                }
             }
             (
                 AccState::MinMaxLong { values, seen, max },
@@ -368,13 +393,17 @@ impl AccState {
                     seen: s2,
                     ..
                 },
-            ) if s2[from]
-                && (!seen[into]
-                    || (*max && v2[from] > values[into])
-                    || (!*max && v2[from] < values[into])) =>
-            {
-                values[into] = v2[from];
-                seen[into] = true;
+            ) => {
+                for (from, &into) in mapping.iter().enumerate() {
+                    if s2[from]
+                        && (!seen[into]
+                            || (*max && v2[from] > values[into])
+                            || (!*max && v2[from] < values[into]))
+                    {
+                        values[into] = v2[from];
+                        seen[into] = true;
+                    }
+                }
             }
             (
                 AccState::MinMaxDouble { values, seen, max },
@@ -383,32 +412,39 @@ impl AccState {
                     seen: s2,
                     ..
                 },
-            ) if s2[from] => {
-                let ordering = v2[from].total_cmp(&values[into]);
-                let better = if *max {
-                    ordering == Ordering::Greater
-                } else {
-                    ordering == Ordering::Less
-                };
-                if !seen[into] || better {
-                    values[into] = v2[from];
-                    seen[into] = true;
+            ) => {
+                for (from, &into) in mapping.iter().enumerate() {
+                    if !s2[from] {
+                        continue;
+                    }
+                    let ordering = v2[from].total_cmp(&values[into]);
+                    let better = if *max {
+                        ordering == Ordering::Greater
+                    } else {
+                        ordering == Ordering::Less
+                    };
+                    if !seen[into] || better {
+                        values[into] = v2[from];
+                        seen[into] = true;
+                    }
                 }
             }
             (AccState::MinMaxScalar { values, max }, AccState::MinMaxScalar { values: v2, .. }) => {
-                let candidate = &v2[from];
-                if !candidate.is_null() {
-                    let current = &values[into];
-                    let replace = current.is_null() || {
-                        let ordering = candidate.sql_cmp(current);
-                        if *max {
-                            ordering == Ordering::Greater
-                        } else {
-                            ordering == Ordering::Less
+                for (from, &into) in mapping.iter().enumerate() {
+                    let candidate = &v2[from];
+                    if !candidate.is_null() {
+                        let current = &values[into];
+                        let replace = current.is_null() || {
+                            let ordering = candidate.sql_cmp(current);
+                            if *max {
+                                ordering == Ordering::Greater
+                            } else {
+                                ordering == Ordering::Less
+                            }
+                        };
+                        if replace {
+                            values[into] = candidate.clone();
                         }
-                    };
-                    if replace {
-                        values[into] = candidate.clone();
                     }
                 }
             }
@@ -419,26 +455,46 @@ impl AccState {
                     maxs: x2,
                     seen: s2,
                 },
-            ) if s2[from] => {
-                if seen[into] {
-                    mins[into] = mins[into].min(m2[from]);
-                    maxs[into] = maxs[into].max(x2[from]);
-                } else {
-                    mins[into] = m2[from];
-                    maxs[into] = x2[from];
-                    seen[into] = true;
+            ) => {
+                for (from, &into) in mapping.iter().enumerate() {
+                    if !s2[from] {
+                        continue;
+                    }
+                    if seen[into] {
+                        mins[into] = mins[into].min(m2[from]);
+                        maxs[into] = maxs[into].max(x2[from]);
+                    } else {
+                        mins[into] = m2[from];
+                        maxs[into] = x2[from];
+                        seen[into] = true;
+                    }
                 }
             }
             (AccState::Distinct(a), AccState::Distinct(b)) => {
-                let incoming = &b[from];
-                a[into].extend(incoming.iter().cloned());
+                for (from, &into) in mapping.iter().enumerate() {
+                    let incoming = &b[from];
+                    a[into].extend(incoming.iter().cloned());
+                }
             }
-            (AccState::Hll(a), AccState::Hll(b)) => a[into].merge(&b[from]),
+            (AccState::DistinctInt(a), AccState::DistinctInt(b)) => {
+                for (from, &into) in mapping.iter().enumerate() {
+                    a[into] |= &b[from];
+                }
+            }
+            (AccState::Hll(a), AccState::Hll(b)) => {
+                for (from, &into) in mapping.iter().enumerate() {
+                    a[into].merge(&b[from]);
+                }
+            }
             (AccState::Percentile { values, .. }, AccState::Percentile { values: v2, .. }) => {
-                values[into].extend_from_slice(&v2[from]);
+                for (from, &into) in mapping.iter().enumerate() {
+                    values[into].extend_from_slice(&v2[from]);
+                }
             }
             (AccState::TDigest { digests, .. }, AccState::TDigest { digests: d2, .. }) => {
-                digests[into].merge(&d2[from]);
+                for (from, &into) in mapping.iter().enumerate() {
+                    digests[into].merge(&d2[from]);
+                }
             }
             _ => {}
         }
@@ -495,6 +551,7 @@ impl AccState {
                 }
             }
             AccState::Distinct(sets) => Scalar::Long(sets[g].len() as i64),
+            AccState::DistinctInt(sets) => Scalar::Long(sets[g].len() as i64),
             AccState::Hll(sketches) => Scalar::Long(sketches[g].estimate() as i64),
             AccState::Percentile { values, p } => {
                 let values = &mut values[g];
@@ -509,6 +566,11 @@ impl AccState {
             }
         }
     }
+}
+
+/// An integer as a key of [`AccState::DistinctInt`] (order-preserving bijection to u64).
+pub fn distinct_key(value: i64) -> u64 {
+    (value as u64) ^ (1 << 63)
 }
 
 /// Nearest rank on the sorted values: index `floor(p/100 · (n-1))` rounded half up,

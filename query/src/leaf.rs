@@ -9,7 +9,7 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use tessera_segment::SegmentReader;
 
-use crate::aggregate::AccState;
+use crate::aggregate::{AccState, distinct_key};
 use crate::docset::{BLOCK, DocSet};
 use crate::error::{ErrorCode, QueryError, QueryResult};
 use crate::eval::{Columns, eval};
@@ -459,15 +459,33 @@ fn aggregate(
     })?;
     for (state, by_id) in states.iter_mut().zip(distinct_ids) {
         state.resize(grouper.groups());
-        if let (Some((name, mut sets)), AccState::Distinct(values)) = (by_id, &mut *state) {
-            sets.resize_with(grouper.groups(), RoaringBitmap::new);
-            let reader = context.column(&name)?;
-            for (set, ids) in values.iter_mut().zip(sets) {
-                set.extend(
-                    ids.iter()
-                        .map(|id| Scalar::from_value(reader.dictionary_value(id))),
-                );
+        let Some((name, mut sets)) = by_id else {
+            continue;
+        };
+        sets.resize_with(grouper.groups(), RoaringBitmap::new);
+        let reader = context.column(&name)?;
+        match &mut *state {
+            AccState::Distinct(values) => {
+                for (set, ids) in values.iter_mut().zip(sets) {
+                    set.extend(
+                        ids.iter()
+                            .map(|id| Scalar::from_value(reader.dictionary_value(id))),
+                    );
+                }
             }
+            AccState::DistinctInt(values) => {
+                for (set, ids) in values.iter_mut().zip(sets) {
+                    // Ids ascend with values in a sorted dictionary: sorted inserts.
+                    for id in &ids {
+                        if let Some(value) =
+                            Scalar::from_value(reader.dictionary_value(id)).as_i64()
+                        {
+                            set.insert(distinct_key(value));
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
     context.stats.num_docs_scanned = scanned;

@@ -32,33 +32,46 @@ pub fn merge(plan: &QueryPlan, partials: Vec<Partial>) -> QueryResult<Partial> {
                 states: aggregation.aggs.iter().map(AccState::new).collect(),
             };
             let mut index: FxHashMap<Vec<Scalar>, usize> = FxHashMap::default();
+            let limit = plan.options.num_groups_limit;
             for partial in partials {
                 let PartialRows::Aggregation(part) = partial.rows else {
                     return Err(QueryError::execution("mixed partial result kinds"));
                 };
-                for (group, key) in part.keys.into_iter().enumerate() {
-                    let next = merged.keys.len();
-                    let target = *index.entry(key.clone()).or_insert_with(|| {
-                        merged.keys.push(key);
-                        next
-                    });
-                    if target == next {
-                        if merged.keys.len() > plan.options.num_groups_limit {
-                            return Err(QueryError {
-                                code: ErrorCode::TooManyGroups,
-                                message: format!(
-                                    "the query produces more than numGroupsLimit={} groups; raise it with `SET numGroupsLimit = N;`",
-                                    plan.options.num_groups_limit
-                                ),
-                            });
-                        }
-                        for state in &mut merged.states {
-                            state.resize(merged.keys.len());
-                        }
+                if merged.keys.is_empty() {
+                    // The first partial is taken as it is.
+                    index.reserve(part.keys.len());
+                    for (group, key) in part.keys.iter().enumerate() {
+                        index.insert(key.clone(), group);
+                    }
+                    merged = part;
+                } else {
+                    let mut mapping = Vec::with_capacity(part.keys.len());
+                    for key in part.keys {
+                        let target = match index.get(&key) {
+                            Some(target) => *target,
+                            None => {
+                                let target = merged.keys.len();
+                                index.insert(key.clone(), target);
+                                merged.keys.push(key);
+                                target
+                            }
+                        };
+                        mapping.push(target);
+                    }
+                    for state in &mut merged.states {
+                        state.resize(merged.keys.len());
                     }
                     for (state, other) in merged.states.iter_mut().zip(&part.states) {
-                        state.merge_group(target, other, group);
+                        state.merge_from(other, &mapping);
                     }
+                }
+                if merged.keys.len() > limit {
+                    return Err(QueryError {
+                        code: ErrorCode::TooManyGroups,
+                        message: format!(
+                            "the query produces more than numGroupsLimit={limit} groups; raise it with `SET numGroupsLimit = N;`"
+                        ),
+                    });
                 }
             }
             PartialRows::Aggregation(merged)

@@ -9,7 +9,9 @@
 //!   `agg{j}.*` state columns — COUNT `count` (Int64); SUM of integers `sum` (16-byte
 //!   little-endian i128) + `count`; SUM/AVG of doubles `sum` (Float64) + `count`;
 //!   MIN/MAX `value` (the argument's type, NULL = no value yet); MINMAXRANGE `min`,
-//!   `max` (Float64); exact distinct `values` (List of the argument's type); HLL
+//!   `max` (Float64); exact distinct `values` (List of the argument's type), or for
+//!   integer arguments `bitmaps` (Binary: a portable 64-bit roaring treemap of the
+//!   values with the sign bit flipped); HLL
 //!   `registers` (Binary, 4,096 bytes); PERCENTILE `values` (List<Float64>);
 //!   PERCENTILETDIGEST `means`, `weights` (List<Float64>).
 //! - selection: `sort{i}` per ORDER BY key, then `value{i}` per output column
@@ -357,6 +359,16 @@ fn encode_state(
                 .collect();
             columns.push(name("values"), list_array(arg_ty, &lists)?);
         }
+        AccState::DistinctInt(sets) => {
+            let mut b = BinaryBuilder::new();
+            let mut bytes = Vec::new();
+            for set in sets {
+                bytes.clear();
+                set.serialize_into(&mut bytes).map_err(bad)?;
+                b.append_value(&bytes);
+            }
+            columns.push(name("bitmaps"), Arc::new(b.finish()));
+        }
         AccState::Hll(sketches) => {
             let mut b = BinaryBuilder::new();
             for sketch in sketches {
@@ -563,6 +575,16 @@ fn decode_state<'b>(
                 .into_iter()
                 .map(|items| items.into_iter().collect())
                 .collect();
+        }
+        AccState::DistinctInt(sets) => {
+            let array = get("bitmaps")?;
+            let a = array
+                .as_any()
+                .downcast_ref::<BinaryArray>()
+                .ok_or_else(|| bad("distinct bitmap state is not Binary"))?;
+            *sets = (0..a.len())
+                .map(|i| roaring::RoaringTreemap::deserialize_from(a.value(i)).map_err(bad))
+                .collect::<QueryResult<_>>()?;
         }
         AccState::Hll(sketches) => {
             let array = get("registers")?;

@@ -118,7 +118,7 @@ proptest! {
         let scanned = rows(&select, false);
         prop_assert_eq!(&indexed, &scanned, "{}", select);
         prop_assert!(indexed.is_ok(), "{select}: {indexed:?}");
-        let aggregate = format!("SELECT COUNT(*), SUM(n), MIN(r), COUNT(DISTINCT c) FROM t WHERE {predicate}");
+        let aggregate = format!("SELECT COUNT(*), SUM(n), MIN(r), COUNT(DISTINCT c), COUNT(DISTINCT i), COUNT(DISTINCT ts) FROM t WHERE {predicate}");
         prop_assert_eq!(rows(&aggregate, true), rows(&aggregate, false), "{}", aggregate);
         // Keys derived from one dictionary column are grouped by dictionary id with
         // indexes on and per row with them off.

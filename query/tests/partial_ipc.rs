@@ -11,7 +11,7 @@ use tessera_query::{QueryOptions, partial_ipc};
 
 const QUERIES: &[&str] = &[
     "SELECT COUNT(*), COUNT(n), SUM(n), SUM(r), AVG(r), MIN(c), MAX(ts), MIN(r), MAX(i) FROM t",
-    "SELECT c, COUNT(DISTINCT s), DISTINCTCOUNTHLL(b), PERCENTILE(r, 90), PERCENTILETDIGEST(n, 50), MINMAXRANGE(f) FROM t GROUP BY c ORDER BY c",
+    "SELECT c, COUNT(DISTINCT s), COUNT(DISTINCT n), DISTINCTCOUNT(ts), DISTINCTCOUNTHLL(b), PERCENTILE(r, 90), PERCENTILETDIGEST(n, 50), MINMAXRANGE(f) FROM t GROUP BY c ORDER BY c",
     "SELECT DATE_TRUNC('day', ts) AS d, flag, SUM(n) FILTER (WHERE c = 'beta') FROM t GROUP BY d, flag ORDER BY d, flag LIMIT 20",
     "SELECT id, s, m, r, ts, flag FROM t WHERE n > 3 ORDER BY r DESC NULLS LAST, id LIMIT 25 OFFSET 3",
     "SELECT id, m FROM t WHERE m = 'beta' LIMIT 7",
