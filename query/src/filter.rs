@@ -268,18 +268,11 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
             Access::TextIndex
         }
         ColumnLeaf::IsNull { .. } => Access::NullBitmap,
+        // Dictionary columns answer from dictionary ids: sorted ranges, inverted
+        // bitmaps, or a scan of the ids (their range index serves raw columns only).
         _ if column.cardinality().is_some() => {
-            let range_like = matches!(
-                leaf,
-                ColumnLeaf::Compare {
-                    op: CmpOp::Lt | CmpOp::LtEq | CmpOp::Gt | CmpOp::GtEq,
-                    ..
-                }
-            );
             if has("sorted") && column.metadata().single_value {
                 Access::Sorted
-            } else if has("range") && range_like {
-                Access::RangeIndex
             } else if has("inverted") {
                 Access::Inverted
             } else {
