@@ -235,7 +235,7 @@ impl AccState {
                     if live(i) {
                         let g = *g as usize;
                         let v = input[i];
-                        if !seen[g] || (*max && v > values[g]) || (!*max && v < values[g]) {
+                        if !seen[g] || improves(v.cmp(&values[g]), *max) {
                             values[g] = v;
                             seen[g] = true;
                         }
@@ -249,12 +249,7 @@ impl AccState {
                     if live(i) {
                         let g = *g as usize;
                         let v = input[i];
-                        let better = match v.total_cmp(&values[g]) {
-                            Ordering::Greater => *max,
-                            Ordering::Less => !*max,
-                            Ordering::Equal => false,
-                        };
-                        if !seen[g] || better {
+                        if !seen[g] || improves(v.total_cmp(&values[g]), *max) {
                             values[g] = v;
                             seen[g] = true;
                         }
@@ -267,14 +262,7 @@ impl AccState {
                     if live(i) {
                         let v = arg.scalar(i);
                         let current = &mut values[*g as usize];
-                        let replace = current.is_null() || {
-                            let ordering = v.sql_cmp(current);
-                            if *max {
-                                ordering == Ordering::Greater
-                            } else {
-                                ordering == Ordering::Less
-                            }
-                        };
+                        let replace = current.is_null() || improves(v.sql_cmp(current), *max);
                         if replace {
                             *current = v;
                         }
@@ -395,11 +383,7 @@ impl AccState {
                 },
             ) => {
                 for (from, &into) in mapping.iter().enumerate() {
-                    if s2[from]
-                        && (!seen[into]
-                            || (*max && v2[from] > values[into])
-                            || (!*max && v2[from] < values[into]))
-                    {
+                    if s2[from] && (!seen[into] || improves(v2[from].cmp(&values[into]), *max)) {
                         values[into] = v2[from];
                         seen[into] = true;
                     }
@@ -417,13 +401,7 @@ impl AccState {
                     if !s2[from] {
                         continue;
                     }
-                    let ordering = v2[from].total_cmp(&values[into]);
-                    let better = if *max {
-                        ordering == Ordering::Greater
-                    } else {
-                        ordering == Ordering::Less
-                    };
-                    if !seen[into] || better {
+                    if !seen[into] || improves(v2[from].total_cmp(&values[into]), *max) {
                         values[into] = v2[from];
                         seen[into] = true;
                     }
@@ -434,14 +412,8 @@ impl AccState {
                     let candidate = &v2[from];
                     if !candidate.is_null() {
                         let current = &values[into];
-                        let replace = current.is_null() || {
-                            let ordering = candidate.sql_cmp(current);
-                            if *max {
-                                ordering == Ordering::Greater
-                            } else {
-                                ordering == Ordering::Less
-                            }
-                        };
+                        let replace =
+                            current.is_null() || improves(candidate.sql_cmp(current), *max);
                         if replace {
                             values[into] = candidate.clone();
                         }
@@ -565,6 +537,15 @@ impl AccState {
                 digests[g].quantile(*p).map_or(Scalar::Null, Scalar::Double)
             }
         }
+    }
+}
+
+/// Whether a candidate that compares `ordering` to the current MIN/MAX replaces it.
+fn improves(ordering: Ordering, max: bool) -> bool {
+    if max {
+        ordering == Ordering::Greater
+    } else {
+        ordering == Ordering::Less
     }
 }
 
