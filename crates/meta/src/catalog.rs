@@ -1,0 +1,259 @@
+//! [`Catalog`]: typed access to tables, schemas and segments over a [`MetaStore`].
+
+use std::sync::Arc;
+
+use crate::model::{SegmentRecord, SegmentState, TableRecord};
+use crate::store::{Condition, MetaStore, Transaction, Versioned};
+use crate::{Error, Result};
+
+const SCHEMAS: &str = "schemas/";
+const TABLES: &str = "tables/";
+const SEGMENTS: &str = "segments/";
+
+/// The catalog of one deployment.
+#[derive(Clone)]
+pub struct Catalog {
+    store: Arc<dyn MetaStore>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").finish_non_exhaustive()
+    }
+}
+
+fn segment_key(table: &str, segment: &str) -> String {
+    format!("{SEGMENTS}{table}/{segment}")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, stored: &Versioned) -> Result<T> {
+    serde_json::from_str(&stored.value).map_err(|error| Error::Corrupt {
+        key: key.to_string(),
+        message: error.to_string(),
+    })
+}
+
+fn encode<T: serde::Serialize>(key: &str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|error| Error::Corrupt {
+        key: key.to_string(),
+        message: error.to_string(),
+    })
+}
+
+impl Catalog {
+    pub fn new(store: Arc<dyn MetaStore>) -> Catalog {
+        Catalog { store }
+    }
+
+    // --- schemas (the Pinot JSON as posted)
+
+    /// Create or replace a schema.
+    pub fn put_schema(&self, name: &str, json: &str) -> Result<()> {
+        self.store
+            .commit(Transaction::new().put(format!("{SCHEMAS}{name}"), json))
+    }
+
+    pub fn schema(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .get(&format!("{SCHEMAS}{name}"))?
+            .map(|stored| stored.value))
+    }
+
+    pub fn schema_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .list(SCHEMAS)?
+            .into_iter()
+            .map(|(key, _)| key[SCHEMAS.len()..].to_string())
+            .collect())
+    }
+
+    // --- tables
+
+    /// Create a table; fails when a live table of that name exists. A dropped table of
+    /// the same name is replaced (its trash stays in the deep store until purged).
+    pub fn create_table(&self, record: &TableRecord) -> Result<()> {
+        let key = format!("{TABLES}{}", record.name);
+        let mut transaction = Transaction::new();
+        match self.store.get(&key)? {
+            Some(stored) => {
+                let existing: TableRecord = decode(&key, &stored)?;
+                if existing.deleted_ms.is_none() {
+                    return Err(Error::AlreadyExists(format!(
+                        "table `{}` already exists",
+                        record.name
+                    )));
+                }
+                transaction = transaction.when(Condition::Version(key.clone(), stored.version));
+                for (segment_key, _) in self.store.list(&format!("{SEGMENTS}{}/", record.name))? {
+                    transaction = transaction.delete(segment_key);
+                }
+            }
+            None => transaction = transaction.when(Condition::Absent(key.clone())),
+        }
+        let value = encode(&key, record)?;
+        self.store.commit(transaction.put(key, value))
+    }
+
+    pub fn table(&self, name: &str) -> Result<Option<TableRecord>> {
+        let key = format!("{TABLES}{name}");
+        self.store
+            .get(&key)?
+            .map(|stored| decode(&key, &stored))
+            .transpose()
+    }
+
+    /// Every table, dropped ones included (check `deleted_ms`).
+    pub fn tables(&self) -> Result<Vec<TableRecord>> {
+        self.store
+            .list(TABLES)?
+            .iter()
+            .map(|(key, stored)| decode(key, stored))
+            .collect()
+    }
+
+    /// Mark a table dropped (`deleted_ms`) or restored (`None`).
+    pub fn set_table_deleted(&self, name: &str, deleted_ms: Option<i64>) -> Result<TableRecord> {
+        let key = format!("{TABLES}{name}");
+        let stored = self
+            .store
+            .get(&key)?
+            .ok_or_else(|| Error::NotFound(format!("table `{name}` does not exist")))?;
+        let mut record: TableRecord = decode(&key, &stored)?;
+        record.deleted_ms = deleted_ms;
+        let value = encode(&key, &record)?;
+        self.store.commit(
+            Transaction::new()
+                .when(Condition::Version(key.clone(), stored.version))
+                .put(key, value),
+        )?;
+        Ok(record)
+    }
+
+    // --- segments
+
+    /// Segments of a table in key order.
+    pub fn segments(&self, table: &str) -> Result<Vec<SegmentRecord>> {
+        self.store
+            .list(&format!("{SEGMENTS}{table}/"))?
+            .iter()
+            .map(|(key, stored)| decode(key, stored))
+            .collect()
+    }
+
+    /// Add a new segment (a partition's first consuming segment, or an uploaded batch
+    /// segment); fails if one of that name exists.
+    pub fn add_segment(&self, record: &SegmentRecord) -> Result<()> {
+        let key = segment_key(&record.table, &record.name);
+        let value = encode(&key, record)?;
+        self.store.commit(
+            Transaction::new()
+                .when(Condition::Absent(key.clone()))
+                .put(key, value),
+        )
+    }
+
+    /// The segment commit (DESIGN §3): in one atomic write, `done` (which must be
+    /// CONSUMING in the catalog now) becomes DONE with its end offset and location, and
+    /// `next` — the partition's next consuming segment — is recorded.
+    pub fn commit_segment(&self, done: &SegmentRecord, next: Option<&SegmentRecord>) -> Result<()> {
+        let key = segment_key(&done.table, &done.name);
+        let stored = self
+            .store
+            .get(&key)?
+            .ok_or_else(|| Error::NotFound(format!("segment `{}` is not in the catalog", done.name)))?;
+        let current: SegmentRecord = decode(&key, &stored)?;
+        if current.state != SegmentState::Consuming {
+            return Err(Error::Conflict(format!(
+                "segment `{}` is already {:?}",
+                done.name, current.state
+            )));
+        }
+        let mut transaction = Transaction::new()
+            .when(Condition::Version(key.clone(), stored.version))
+            .put(key.clone(), encode(&key, done)?);
+        if let Some(next) = next {
+            let next_key = segment_key(&next.table, &next.name);
+            let value = encode(&next_key, next)?;
+            transaction = transaction
+                .when(Condition::Absent(next_key.clone()))
+                .put(next_key, value);
+        }
+        self.store.commit(transaction)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FileMetaStore;
+
+    fn consuming(name: &str, partition: u32, sequence: u32, start: u64) -> SegmentRecord {
+        SegmentRecord {
+            name: name.into(),
+            table: "events".into(),
+            state: SegmentState::Consuming,
+            partition,
+            sequence,
+            start_offset: start,
+            end_offset: None,
+            location: None,
+            size_bytes: 0,
+            crc32: None,
+            num_docs: 0,
+            min_time: None,
+            max_time: None,
+            created_ms: 0,
+            idempotency_keys: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn test_commit_segment_chains_offsets_atomically() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|source| Error::Io {
+            context: "tempdir".into(),
+            source,
+        })?;
+        let catalog = Catalog::new(Arc::new(FileMetaStore::open(dir.path())?));
+        catalog.add_segment(&consuming("events__0__0", 0, 0, 0))?;
+        let mut done = consuming("events__0__0", 0, 0, 0);
+        done.state = SegmentState::Done;
+        done.end_offset = Some(10);
+        let next = consuming("events__0__1", 0, 1, 10);
+        catalog.commit_segment(&done, Some(&next))?;
+        // A second commit of the same segment is refused and changes nothing.
+        let again = catalog.commit_segment(&done, Some(&consuming("events__0__9", 0, 9, 10)));
+        assert!(matches!(again, Err(Error::Conflict(_))));
+        let segments = catalog.segments("events")?;
+        assert_eq!(segments.len(), 2);
+        assert_eq!(segments[0].end_offset, Some(10));
+        assert_eq!(segments[1].start_offset, 10);
+        assert_eq!(segments[1].state, SegmentState::Consuming);
+        Ok(())
+    }
+
+    #[test]
+    fn test_drop_and_recreate_table() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|source| Error::Io {
+            context: "tempdir".into(),
+            source,
+        })?;
+        let catalog = Catalog::new(Arc::new(FileMetaStore::open(dir.path())?));
+        let record = TableRecord {
+            name: "events".into(),
+            table_type: "REALTIME".into(),
+            schema_name: "events".into(),
+            config: serde_json::json!({}),
+            created_ms: 1,
+            deleted_ms: None,
+        };
+        catalog.create_table(&record)?;
+        assert!(matches!(catalog.create_table(&record), Err(Error::AlreadyExists(_))));
+        catalog.set_table_deleted("events", Some(5))?;
+        assert_eq!(catalog.table("events")?.and_then(|t| t.deleted_ms), Some(5));
+        catalog.set_table_deleted("events", None)?;
+        assert_eq!(catalog.table("events")?.and_then(|t| t.deleted_ms), None);
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! The catalog: tables, schemas and segment metadata, durable across crashes.
+//!
+//! Two layers:
+//! - [`MetaStore`] is a small transactional key-value interface (get, list by prefix,
+//!   conditional multi-key commit) — the shape etcd offers, so the cluster can implement
+//!   it there; [`FileMetaStore`] implements it in one file for `tessera standalone`;
+//! - [`Catalog`] is the typed model on top: [`TableRecord`], [`SegmentRecord`], and the
+//!   segment commit (one atomic write that marks a segment DONE and records its
+//!   successor CONSUMING).
+//!
+//! Invariant: every [`MetaStore::commit`] is all-or-nothing, also across `kill -9`.
+
+pub mod catalog;
+pub mod error;
+pub mod file_store;
+pub mod model;
+pub mod store;
+
+pub use catalog::Catalog;
+pub use error::{Error, Result};
+pub use file_store::FileMetaStore;
+pub use model::{SegmentRecord, SegmentState, TableRecord};
+pub use store::{Condition, MetaStore, Op, Transaction, Versioned};

@@ -1,0 +1,61 @@
+//! The catalog's records, stored as JSON values of the [`crate::MetaStore`].
+
+use serde::{Deserialize, Serialize};
+
+/// A table: its Pinot-format config (kept as the user sent it) and lifecycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableRecord {
+    /// Raw name (`events`), without Pinot's `_REALTIME` / `_OFFLINE` suffix.
+    pub name: String,
+    /// `REALTIME` or `OFFLINE`.
+    pub table_type: String,
+    pub schema_name: String,
+    /// The table config JSON as posted.
+    pub config: serde_json::Value,
+    pub created_ms: i64,
+    /// Set when the table was dropped: its segments are in the deep store's trash until
+    /// the retention passes, and `restore` brings it back.
+    #[serde(default)]
+    pub deleted_ms: Option<i64>,
+}
+
+/// Where a segment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SegmentState {
+    /// In memory on a server, fed by a stream partition from `start_offset`.
+    Consuming,
+    /// Sealed, uploaded and committed: served from the deep store.
+    Done,
+}
+
+/// One segment of a table. Realtime segments of a partition form a chain with
+/// contiguous offset ranges `[start_offset, end_offset)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentRecord {
+    pub name: String,
+    pub table: String,
+    pub state: SegmentState,
+    /// Stream partition (realtime) — batch segments use 0.
+    pub partition: u32,
+    /// Position in the partition's chain.
+    pub sequence: u32,
+    pub start_offset: u64,
+    /// Set when the segment is DONE.
+    pub end_offset: Option<u64>,
+    /// Deep-store path of the `.tseg` (DONE).
+    pub location: Option<String>,
+    pub size_bytes: u64,
+    /// CRC-32 of the whole `.tseg` file, checked after every download.
+    pub crc32: Option<u32>,
+    pub num_docs: u64,
+    pub min_time: Option<i64>,
+    pub max_time: Option<i64>,
+    pub created_ms: i64,
+    /// `Idempotency-Key`s of the push requests whose rows this segment holds, so a
+    /// retried request is recognised after its rows were committed.
+    #[serde(default)]
+    pub idempotency_keys: Vec<String>,
+}

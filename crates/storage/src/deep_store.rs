@@ -1,0 +1,214 @@
+//! [`DeepStore`]: segment files on object storage.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::{Error, Result};
+
+const TRASH: &str = "_trash";
+
+/// A deep store rooted at a URI.
+#[derive(Clone)]
+pub struct DeepStore {
+    uri: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+}
+
+impl std::fmt::Debug for DeepStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeepStore").field("uri", &self.uri).finish()
+    }
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Io { context, source }
+}
+
+fn object_error(operation: String) -> impl FnOnce(object_store::Error) -> Error {
+    move |source| Error::ObjectStore { operation, source }
+}
+
+/// CRC-32 of a whole file (the checksum the catalog keeps per segment).
+pub fn file_crc32(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+impl DeepStore {
+    /// Open the deep store at `uri`: a local directory (a path or `file://` URL), or
+    /// `s3://bucket[/prefix]` configured from the standard `AWS_*` environment
+    /// (`AWS_ENDPOINT` for S3-compatible servers, `AWS_ALLOW_HTTP=true` for plain http).
+    pub fn open(uri: &str) -> Result<DeepStore> {
+        let invalid = |message: String| Error::InvalidUri {
+            uri: uri.to_string(),
+            message,
+        };
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid("the bucket name is missing".into()));
+            }
+            let store = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|error| invalid(error.to_string()))?;
+            return Ok(DeepStore {
+                uri: uri.to_string(),
+                store: Arc::new(store),
+                prefix: ObjectPath::from(prefix.trim_matches('/')),
+            });
+        }
+        if let Some((scheme, _)) = uri.split_once("://")
+            && scheme != "file"
+        {
+            return Err(invalid(format!(
+                "scheme `{scheme}` is not built in; use a local directory or s3://"
+            )));
+        }
+        let dir = uri.strip_prefix("file://").unwrap_or(uri);
+        std::fs::create_dir_all(dir).map_err(io(format!("create deep store dir=`{dir}`")))?;
+        let store = LocalFileSystem::new_with_prefix(dir).map_err(|error| invalid(error.to_string()))?;
+        Ok(DeepStore {
+            uri: uri.to_string(),
+            store: Arc::new(store),
+            prefix: ObjectPath::default(),
+        })
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    fn path(&self, relative: &str) -> ObjectPath {
+        let mut path = self.prefix.clone();
+        for part in relative.split('/').filter(|p| !p.is_empty()) {
+            path = path.clone().join(part);
+        }
+        path
+    }
+
+    /// The location (relative to the store root) of a segment file.
+    pub fn segment_location(table: &str, segment: &str) -> String {
+        format!("{table}/{segment}.tseg")
+    }
+
+    /// Upload bytes to `location` (atomic: readers see all of it or nothing).
+    pub async fn put(&self, location: &str, bytes: bytes::Bytes) -> Result<()> {
+        self.store
+            .put(&self.path(location), PutPayload::from(bytes))
+            .await
+            .map_err(object_error(format!("put `{location}`")))?;
+        Ok(())
+    }
+
+    /// Download `location` into `destination`, checked against `expected_crc`; the file
+    /// appears at `destination` only when it matches.
+    pub async fn download(&self, location: &str, destination: &Path, expected_crc: Option<u32>) -> Result<()> {
+        let bytes = self
+            .store
+            .get(&self.path(location))
+            .await
+            .map_err(object_error(format!("get `{location}`")))?
+            .bytes()
+            .await
+            .map_err(object_error(format!("read `{location}`")))?;
+        let actual = file_crc32(&bytes);
+        if let Some(expected) = expected_crc
+            && expected != actual
+        {
+            return Err(Error::Checksum {
+                location: location.to_string(),
+                expected,
+                actual,
+            });
+        }
+        if let Some(parent) = destination.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(io(format!("create dir=`{}`", parent.display())))?;
+        }
+        let temporary = destination.with_extension("download");
+        tokio::fs::write(&temporary, &bytes)
+            .await
+            .map_err(io(format!("write `{}`", temporary.display())))?;
+        tokio::fs::rename(&temporary, destination)
+            .await
+            .map_err(io(format!("rename to `{}`", destination.display())))?;
+        Ok(())
+    }
+
+    /// Every location under `prefix` (relative to the store root).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let root = self.prefix.as_ref().len();
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&self.path(prefix)))
+            .try_collect()
+            .await
+            .map_err(object_error(format!("list `{prefix}`")))?;
+        Ok(listed
+            .into_iter()
+            .map(|meta| {
+                let full = meta.location.as_ref();
+                full[root..].trim_start_matches('/').to_string()
+            })
+            .collect())
+    }
+
+    /// Move every file of `table` under the trash prefix stamped `dropped_ms`.
+    pub async fn trash_table(&self, table: &str, dropped_ms: i64) -> Result<()> {
+        for location in self.list(&format!("{table}/")).await? {
+            let target = format!("{TRASH}/{dropped_ms}/{location}");
+            self.rename(&location, &target).await?;
+        }
+        Ok(())
+    }
+
+    /// Bring back what [`DeepStore::trash_table`] moved.
+    pub async fn restore_table(&self, table: &str, dropped_ms: i64) -> Result<()> {
+        let trash = format!("{TRASH}/{dropped_ms}/");
+        for location in self.list(&format!("{trash}{table}/")).await? {
+            let target = location[trash.len()..].to_string();
+            self.rename(&location, &target).await?;
+        }
+        Ok(())
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.store
+            .rename(&self.path(from), &self.path(to))
+            .await
+            .map_err(object_error(format!("move `{from}` to `{to}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn test_local_put_download_trash_restore() -> Result<()> {
+        let root = tempfile::tempdir().map_err(io("tempdir".into()))?;
+        let store = DeepStore::open(&root.path().join("deep").display().to_string())?;
+        let bytes = bytes::Bytes::from_static(b"segment bytes");
+        let location = DeepStore::segment_location("events", "events__0__0");
+        store.put(&location, bytes.clone()).await?;
+        let cached = root.path().join("cache/events__0__0.tseg");
+        store.download(&location, &cached, Some(file_crc32(&bytes))).await?;
+        assert_eq!(std::fs::read(&cached).map_err(io("read".into()))?, bytes.to_vec());
+        let wrong = store.download(&location, &root.path().join("x.tseg"), Some(1)).await;
+        assert!(matches!(wrong, Err(Error::Checksum { .. })));
+        assert!(!root.path().join("x.tseg").exists());
+        store.trash_table("events", 42).await?;
+        assert!(store.list("events/").await?.is_empty());
+        store.restore_table("events", 42).await?;
+        assert_eq!(store.list("events/").await?, vec![location]);
+        Ok(())
+    }
+}
