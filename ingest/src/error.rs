@@ -55,6 +55,15 @@ pub enum Error {
         #[source]
         source: tessera_segment::Error,
     },
+    /// Input that cannot be stored as given (a row of the wrong shape, a limit passed).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{context}")]
+    Segment {
+        context: String,
+        #[source]
+        source: tessera_segment::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -83,7 +92,9 @@ impl Error {
             | Error::Schema { .. }
             | Error::Rejected { .. }
             | Error::UnknownFormat { .. }
-            | Error::Batch { .. } => ErrorKind::BadRequest,
+            | Error::Batch { .. }
+            | Error::Invalid(_) => ErrorKind::BadRequest,
+            Error::Segment { .. } => ErrorKind::Internal,
         }
     }
 

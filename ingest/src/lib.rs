@@ -17,6 +17,7 @@
 mod arrow_column;
 pub mod coerce;
 mod column_ops;
+pub mod consuming;
 mod csv_source;
 pub mod error;
 mod json_source;

@@ -4,93 +4,9 @@
 
 mod common;
 
+use common::predicate;
 use proptest::prelude::*;
 use tessera_query::QueryOptions;
-
-fn literal_for(column: &str, pick: u64) -> String {
-    match column {
-        "s" | "c" | "m" | "x" => format!("'{}'", common::WORDS[(pick % 8) as usize]),
-        "i" => ((pick % 24) as i64 - 12).to_string(),
-        "b" => format!("{}", pick % 1100),
-        "n" => {
-            if pick.is_multiple_of(5) {
-                format!("{}.5", pick % 50)
-            } else {
-                format!("{}", (pick % 60) as i64 - 30)
-            }
-        }
-        "r" => format!("{}", (pick % 440) as f64 / 4.0 - 55.0),
-        "f" => format!("{}", (pick % 70) as f64 / 8.0),
-        "ts" => format!("TIMESTAMP '2024-01-{:02} 00:00:00'", 1 + pick % 31),
-        "flag" => {
-            if pick.is_multiple_of(2) {
-                "true".into()
-            } else {
-                "false".into()
-            }
-        }
-        _ => "0".into(),
-    }
-}
-
-const COLUMNS: [&str; 11] = ["s", "c", "i", "b", "n", "r", "f", "ts", "m", "x", "flag"];
-
-fn leaf() -> impl Strategy<Value = String> {
-    (
-        0usize..COLUMNS.len(),
-        0u64..1_000_000,
-        0u64..1_000_000,
-        0u8..9,
-    )
-        .prop_map(|(c, a, b, kind)| {
-            let column = COLUMNS[c];
-            let single = column != "m";
-            match kind {
-                0 => format!("{column} = {}", literal_for(column, a)),
-                1 if single => format!("{column} <> {}", literal_for(column, a)),
-                2 if column != "flag" => {
-                    let op = ["<", "<=", ">", ">="][(a % 4) as usize];
-                    format!("{column} {op} {}", literal_for(column, b))
-                }
-                3 if single && column != "flag" => format!(
-                    "{column} BETWEEN {} AND {}",
-                    literal_for(column, a),
-                    literal_for(column, b)
-                ),
-                4 => format!(
-                    "{column} IN ({}, {})",
-                    literal_for(column, a),
-                    literal_for(column, b)
-                ),
-                5 if single => format!(
-                    "{column} NOT IN ({}, {})",
-                    literal_for(column, a),
-                    literal_for(column, b)
-                ),
-                6 => format!("{column} IS {}NULL", if a % 2 == 0 { "NOT " } else { "" }),
-                7 if matches!(column, "s" | "c" | "x" | "m") => {
-                    let pattern = [
-                        "a%", "%a%", "_e%", "%日%", "", "%", "be__", "%eta%", "%Zet%", "%ZETA%",
-                    ][(a % 10) as usize];
-                    let not = if single && b % 2 == 0 { "NOT " } else { "" };
-                    format!("{column} {not}LIKE '{pattern}'")
-                }
-                _ => format!("{column} IS NULL"),
-            }
-        })
-}
-
-fn predicate() -> impl Strategy<Value = String> {
-    leaf().prop_recursive(3, 12, 3, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 2..4)
-                .prop_map(|v| format!("({})", v.join(" AND "))),
-            prop::collection::vec(inner.clone(), 2..4)
-                .prop_map(|v| format!("({})", v.join(" OR "))),
-            inner.prop_map(|p| format!("NOT ({p})")),
-        ]
-    })
-}
 
 fn rows(sql: &str, use_indexes: bool) -> Result<Vec<String>, String> {
     let (table, _) = common::table();

@@ -159,10 +159,9 @@ impl Catalog {
     /// `next` — the partition's next consuming segment — is recorded.
     pub fn commit_segment(&self, done: &SegmentRecord, next: Option<&SegmentRecord>) -> Result<()> {
         let key = segment_key(&done.table, &done.name);
-        let stored = self
-            .store
-            .get(&key)?
-            .ok_or_else(|| Error::NotFound(format!("segment `{}` is not in the catalog", done.name)))?;
+        let stored = self.store.get(&key)?.ok_or_else(|| {
+            Error::NotFound(format!("segment `{}` is not in the catalog", done.name))
+        })?;
         let current: SegmentRecord = decode(&key, &stored)?;
         if current.state != SegmentState::Consuming {
             return Err(Error::Conflict(format!(
@@ -249,7 +248,10 @@ mod tests {
             deleted_ms: None,
         };
         catalog.create_table(&record)?;
-        assert!(matches!(catalog.create_table(&record), Err(Error::AlreadyExists(_))));
+        assert!(matches!(
+            catalog.create_table(&record),
+            Err(Error::AlreadyExists(_))
+        ));
         catalog.set_table_deleted("events", Some(5))?;
         assert_eq!(catalog.table("events")?.and_then(|t| t.deleted_ms), Some(5));
         catalog.set_table_deleted("events", None)?;

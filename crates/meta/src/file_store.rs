@@ -39,7 +39,9 @@ pub struct FileMetaStore {
 
 impl std::fmt::Debug for FileMetaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileMetaStore").field("path", &self.path).finish()
+        f.debug_struct("FileMetaStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -151,7 +153,9 @@ impl MetaStore for FileMetaStore {
                     .is_some_and(|entry| entry.version == *version),
             };
             if !holds {
-                return Err(Error::Conflict(format!("condition {condition:?} does not hold")));
+                return Err(Error::Conflict(format!(
+                    "condition {condition:?} does not hold"
+                )));
             }
         }
         let mut entries = contents.entries.clone();

@@ -214,6 +214,15 @@ impl PackedTextIndex {
     pub fn to_vec(&self) -> Vec<u8> {
         self.parts().concat()
     }
+
+    /// Open the finished index in memory (consuming segments search their text this
+    /// way, without writing a file).
+    pub fn open_in_memory(&self, rows: u32) -> Result<TextIndex> {
+        TextIndex::open(OwnedBytes::new(self.to_vec()), rows).map_err(|message| Error::Corrupt {
+            path: PathBuf::from("<in-memory text index>"),
+            message,
+        })
+    }
 }
 
 /// A read-only tantivy directory over slices of the segment file.

@@ -73,7 +73,8 @@ impl DeepStore {
         }
         let dir = uri.strip_prefix("file://").unwrap_or(uri);
         std::fs::create_dir_all(dir).map_err(io(format!("create deep store dir=`{dir}`")))?;
-        let store = LocalFileSystem::new_with_prefix(dir).map_err(|error| invalid(error.to_string()))?;
+        let store =
+            LocalFileSystem::new_with_prefix(dir).map_err(|error| invalid(error.to_string()))?;
         Ok(DeepStore {
             uri: uri.to_string(),
             store: Arc::new(store),
@@ -109,7 +110,12 @@ impl DeepStore {
 
     /// Download `location` into `destination`, checked against `expected_crc`; the file
     /// appears at `destination` only when it matches.
-    pub async fn download(&self, location: &str, destination: &Path, expected_crc: Option<u32>) -> Result<()> {
+    pub async fn download(
+        &self,
+        location: &str,
+        destination: &Path,
+        expected_crc: Option<u32>,
+    ) -> Result<()> {
         let bytes = self
             .store
             .get(&self.path(location))
@@ -200,9 +206,16 @@ mod tests {
         let location = DeepStore::segment_location("events", "events__0__0");
         store.put(&location, bytes.clone()).await?;
         let cached = root.path().join("cache/events__0__0.tseg");
-        store.download(&location, &cached, Some(file_crc32(&bytes))).await?;
-        assert_eq!(std::fs::read(&cached).map_err(io("read".into()))?, bytes.to_vec());
-        let wrong = store.download(&location, &root.path().join("x.tseg"), Some(1)).await;
+        store
+            .download(&location, &cached, Some(file_crc32(&bytes)))
+            .await?;
+        assert_eq!(
+            std::fs::read(&cached).map_err(io("read".into()))?,
+            bytes.to_vec()
+        );
+        let wrong = store
+            .download(&location, &root.path().join("x.tseg"), Some(1))
+            .await;
         assert!(matches!(wrong, Err(Error::Checksum { .. })));
         assert!(!root.path().join("x.tseg").exists());
         store.trash_table("events", 42).await?;
