@@ -23,7 +23,9 @@ pub mod error;
 mod json_source;
 mod parquet_source;
 pub mod reject;
+pub mod row_decoder;
 pub mod source;
+pub mod wal;
 
 pub use coerce::{FieldCoercer, Reject};
 pub use error::{Error, ErrorKind, Result};

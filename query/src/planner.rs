@@ -40,6 +40,29 @@ pub struct SchemaColumn {
 }
 
 impl TableSchema {
+    /// The planner's view of a table declared by a Pinot-format schema.
+    pub fn from_config(
+        name: &str,
+        schema: &tessera_config::Schema,
+        time_column: Option<&str>,
+    ) -> TableSchema {
+        TableSchema {
+            name: name.to_string(),
+            columns: schema
+                .fields
+                .iter()
+                .map(|field| SchemaColumn {
+                    name: field.name.clone(),
+                    ty: ColumnType {
+                        element: SqlType::of(field.data_type),
+                        single_value: field.single_value,
+                    },
+                })
+                .collect(),
+            time_column: time_column.map(str::to_string),
+        }
+    }
+
     fn find(&self, name: &str) -> Option<&SchemaColumn> {
         self.columns.iter().find(|c| c.name == name).or_else(|| {
             self.columns
