@@ -22,6 +22,7 @@ mod csv_source;
 pub mod error;
 mod json_source;
 mod parquet_source;
+pub mod realtime;
 pub mod reject;
 pub mod row_decoder;
 pub mod source;

@@ -204,7 +204,7 @@ mod tests {
             min_time: None,
             max_time: None,
             created_ms: 0,
-            idempotency_keys: Vec::new(),
+            idempotency_keys: Default::default(),
         }
     }
 

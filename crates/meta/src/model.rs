@@ -54,8 +54,8 @@ pub struct SegmentRecord {
     pub min_time: Option<i64>,
     pub max_time: Option<i64>,
     pub created_ms: i64,
-    /// `Idempotency-Key`s of the push requests whose rows this segment holds, so a
-    /// retried request is recognised after its rows were committed.
+    /// `Idempotency-Key` → rows of the push requests whose rows this segment holds, so
+    /// a retried request is recognised after its rows were committed.
     #[serde(default)]
-    pub idempotency_keys: Vec<String>,
+    pub idempotency_keys: std::collections::BTreeMap<String, u64>,
 }

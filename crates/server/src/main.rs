@@ -1,6 +1,5 @@
-//! `tessera`: the Tessera binary. Today it builds and inspects segments and runs SQL over
-//! them; the server
-//! roles (quickstart, standalone, cluster) are wired here as they land.
+//! `tessera`: the Tessera binary — segment build/inspect, SQL over segment files or a
+//! server, and the single-process server roles (`standalone`, `quickstart`).
 
 use std::process::ExitCode;
 
@@ -8,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod query_command;
 mod segment_command;
+mod standalone;
 
 /// Tessera: a real-time analytics database.
 #[derive(Debug, Parser)]
@@ -24,6 +24,10 @@ enum Command {
     Segment(segment_command::SegmentCommand),
     /// Run SQL over segment files.
     Query(query_command::QueryArgs),
+    /// Run controller, broker and server in one process with the HTTP API.
+    Standalone(standalone::StandaloneArgs),
+    /// The standalone server with a demo `events` table fed by a generator.
+    Quickstart(standalone::quickstart::QuickstartArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Segment(command) => segment_command::run(command),
         Command::Query(args) => query_command::run(args),
+        Command::Standalone(args) => standalone::run(args),
+        Command::Quickstart(args) => standalone::quickstart::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,613 @@
+//! The Pinot-compatible HTTP API of `tessera standalone` (DESIGN §5): controller routes
+//! (schemas, tables, segments), the broker route (`/query/sql`), push ingestion, health
+//! and Prometheus metrics, on one listener.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use tessera_config::{Schema, TableConfig, TableType};
+use tessera_ingest::realtime::{PushError, ServedSegment, StreamSettings};
+use tessera_meta::TableRecord;
+use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
+use tessera_segment::SegmentReader;
+
+use super::state::{ServerState, strip_type_suffix};
+
+/// Largest request body (push batches, configs).
+const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+
+pub fn router(state: Arc<ServerState>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "OK" }))
+        .route("/metrics", get(super::prometheus::metrics))
+        .route("/schemas", get(list_schemas).post(add_schema))
+        .route("/schemas/{name}", get(get_schema))
+        .route("/tables", get(list_tables).post(add_table))
+        .route("/tables/{name}", get(get_table).delete(drop_table))
+        .route("/tables/{name}/schema", get(get_table_schema))
+        .route("/tables/{name}/restore", post(restore_table))
+        .route("/tables/{name}/forceCommit", post(force_commit))
+        .route("/segments/{name}", get(list_segments))
+        .route("/segments/{name}/metadata", get(segments_metadata))
+        .route("/query/sql", get(query_get).post(query_post))
+        .route("/ingest/{name}", post(ingest))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// A controller error: Pinot's `{"code": ..., "error": ...}`.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    fn internal(error: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"code": self.status.as_u16(), "error": self.message});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn body_text(body: &Bytes) -> ApiResult<&str> {
+    std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the request body is not UTF-8"))
+}
+
+/// Run blocking work (catalog writes, segment IO, queries) off the async workers.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)
+}
+
+// --- schemas
+
+async fn list_schemas(State(state): State<Arc<ServerState>>) -> ApiResult<axum::Json<Json>> {
+    let names = state.catalog.schema_names().map_err(ApiError::internal)?;
+    Ok(axum::Json(json!(names)))
+}
+
+async fn get_schema(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let schema = state.catalog.schema(&name).map_err(ApiError::internal)?;
+    let text =
+        schema.ok_or_else(|| ApiError::not_found(format!("schema `{name}` does not exist")))?;
+    Ok(json_text(text))
+}
+
+fn json_text(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+async fn add_schema(
+    State(state): State<Arc<ServerState>>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Json>> {
+    let text = body_text(&body)?.to_string();
+    let parsed = Schema::from_json(&text).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let name = parsed.value.name.clone();
+    if let Some(table) = state.table(&name)
+        && table.schema_json != text
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "schema `{name}` is used by table `{}`; changing a live table's schema is not supported yet",
+                table.record.name
+            ),
+        ));
+    }
+    let catalog = state.catalog.clone();
+    let stored_name = name.clone();
+    blocking(move || catalog.put_schema(&stored_name, &text))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(json!({
+        "status": format!("{name} successfully added"),
+        "warnings": parsed.warnings,
+    })))
+}
+
+// --- tables
+
+async fn list_tables(State(state): State<Arc<ServerState>>) -> axum::Json<Json> {
+    let names: Vec<String> = state
+        .table_list()
+        .iter()
+        .map(|t| t.record.name.clone())
+        .collect();
+    axum::Json(json!({"tables": names}))
+}
+
+async fn get_table(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = state
+        .table(&name)
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    Ok(axum::Json(
+        json!({ table.type_name(): table.record.config }),
+    ))
+}
+
+async fn get_table_schema(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let table = state
+        .table(&name)
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    Ok(json_text(table.schema_json.clone()))
+}
+
+async fn add_table(
+    State(state): State<Arc<ServerState>>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Json>> {
+    let text = body_text(&body)?.to_string();
+    let raw: Json = serde_json::from_str(&text)
+        .map_err(|e| ApiError::bad_request(format!("table config is not JSON: {e}")))?;
+    let written_name = raw
+        .get("tableName")
+        .and_then(Json::as_str)
+        .ok_or_else(|| ApiError::bad_request("table config needs `tableName`"))?;
+    let name = strip_type_suffix(written_name).to_string();
+    let schema_json = state
+        .catalog
+        .schema(&name)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::bad_request(format!("schema `{name}` does not exist; POST /schemas first (a table's schema has the table's name)")))?;
+    let schema = Schema::from_json(&schema_json)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .value;
+    let parsed =
+        TableConfig::from_json(&text, &schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let config = parsed.value;
+    if config.table_type == TableType::Realtime {
+        StreamSettings::from_configs(&config.stream_configs)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    if state.table(&name).is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("table `{name}` already exists"),
+        ));
+    }
+    let record = TableRecord {
+        name: name.clone(),
+        table_type: config.table_type.pinot_name().to_string(),
+        schema_name: name.clone(),
+        config: raw,
+        created_ms: now_ms(),
+        deleted_ms: None,
+    };
+    let typed = config.table_name_with_type();
+    let started_state = state.clone();
+    blocking(move || -> anyhow::Result<()> {
+        let dropped_before = started_state.catalog.table(&record.name)?.is_some();
+        started_state.catalog.create_table(&record)?;
+        if dropped_before {
+            // A new table of a dropped table's name starts without the old log.
+            let _ = std::fs::remove_dir_all(started_state.data_dir.join("wal").join(&record.name));
+        }
+        started_state.start_table(record)?;
+        Ok(())
+    })
+    .await?
+    .map_err(|e| {
+        if e.downcast_ref::<tessera_meta::Error>()
+            .is_some_and(|e| matches!(e, tessera_meta::Error::AlreadyExists(_)))
+        {
+            ApiError::new(StatusCode::CONFLICT, format!("{e:#}"))
+        } else {
+            ApiError::bad_request(format!("{e:#}"))
+        }
+    })?;
+    Ok(axum::Json(json!({
+        "status": format!("Table {typed} successfully added"),
+        "warnings": parsed.warnings,
+    })))
+}
+
+async fn drop_table(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = state
+        .table(&name)
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let typed = table.config.table_name_with_type();
+    let dropped = state.clone();
+    blocking(move || -> anyhow::Result<()> {
+        // Seal what is in memory first, so the trash holds every row.
+        if let Some(realtime) = &table.realtime {
+            realtime.force_commit();
+            let deadline = Instant::now() + std::time::Duration::from_secs(120);
+            while table
+                .segments
+                .list()
+                .iter()
+                .any(|s| matches!(s, ServedSegment::Consuming(c) if c.num_rows() > 0))
+            {
+                if Instant::now() > deadline {
+                    anyhow::bail!(
+                        "table `{}` could not seal its consuming segments within 120 s; try again",
+                        table.record.name
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        let name = table.record.name.clone();
+        dropped.unload_table(&name);
+        let when = now_ms();
+        dropped
+            .runtime
+            .block_on(dropped.deep_store.trash_table(&name, when))?;
+        dropped.catalog.set_table_deleted(&name, Some(when))?;
+        let _ = std::fs::remove_dir_all(dropped.data_dir.join("wal").join(&name));
+        let _ = std::fs::remove_dir_all(dropped.data_dir.join("segments").join(&name));
+        Ok(())
+    })
+    .await?
+    .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    Ok(axum::Json(
+        json!({"status": format!("Tables: [{typed}] deleted")}),
+    ))
+}
+
+async fn restore_table(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let name = strip_type_suffix(&name).to_string();
+    let restored = state.clone();
+    let table_name = name.clone();
+    blocking(move || -> anyhow::Result<Result<(), ApiError>> {
+        let Some(record) = restored.catalog.table(&table_name)? else {
+            return Ok(Err(ApiError::not_found(format!(
+                "table `{table_name}` does not exist"
+            ))));
+        };
+        let Some(dropped_ms) = record.deleted_ms else {
+            return Ok(Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("table `{table_name}` is not dropped"),
+            )));
+        };
+        restored
+            .runtime
+            .block_on(restored.deep_store.restore_table(&table_name, dropped_ms))?;
+        let record = restored.catalog.set_table_deleted(&table_name, None)?;
+        restored.start_table(record)?;
+        Ok(Ok(()))
+    })
+    .await?
+    .map_err(|e| ApiError::internal(format!("{e:#}")))??;
+    Ok(axum::Json(
+        json!({"status": format!("Table {name} restored")}),
+    ))
+}
+
+async fn force_commit(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = state
+        .table(&name)
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let Some(_) = &table.realtime else {
+        return Err(ApiError::bad_request(format!(
+            "table `{name}` is not a REALTIME table"
+        )));
+    };
+    blocking(move || {
+        if let Some(realtime) = &table.realtime {
+            realtime.force_commit();
+        }
+    })
+    .await?;
+    Ok(axum::Json(json!({"status": "force commit started"})))
+}
+
+// --- segments
+
+async fn list_segments(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = state
+        .table(&name)
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let names: Vec<String> = table
+        .segments
+        .list()
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
+    Ok(axum::Json(json!([{ table.type_name(): names }])))
+}
+
+async fn segments_metadata(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = state
+        .table(&name)
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let records = state
+        .catalog
+        .segments(&table.record.name)
+        .map_err(ApiError::internal)?;
+    let mut out = serde_json::Map::new();
+    for served in table.segments.list() {
+        let record = records.iter().find(|r| r.name == served.name());
+        let entry = match &served {
+            ServedSegment::Consuming(segment) => json!({
+                "segmentName": segment.name(),
+                "state": "CONSUMING",
+                "totalDocs": segment.num_rows(),
+                "memoryBytes": segment.memory_bytes(),
+                "partition": segment.identity().partition,
+                "startOffset": segment.identity().start_offset,
+                "endOffset": segment.end_offset(),
+            }),
+            ServedSegment::Sealed(segment) => json!({
+                "segmentName": segment.name(),
+                "state": "ONLINE",
+                "totalDocs": segment.num_docs(),
+                "sizeBytes": segment.file_len(),
+                "location": record.and_then(|r| r.location.clone()),
+                "crc32": record.and_then(|r| r.crc32),
+                "partition": segment.metadata().stream_partition,
+                "startOffset": segment.metadata().start_offset,
+                "endOffset": segment.metadata().end_offset,
+                "minTime": segment.metadata().min_time,
+                "maxTime": segment.metadata().max_time,
+            }),
+        };
+        out.insert(served.name().to_string(), entry);
+    }
+    Ok(axum::Json(Json::Object(out)))
+}
+
+// --- queries
+
+#[derive(Debug, Deserialize)]
+struct QueryRequest {
+    sql: String,
+    #[serde(default, rename = "queryOptions")]
+    query_options: Option<String>,
+}
+
+async fn query_get(
+    State(state): State<Arc<ServerState>>,
+    Query(request): Query<QueryRequest>,
+) -> Response {
+    run_query(state, request).await
+}
+
+async fn query_post(State(state): State<Arc<ServerState>>, body: Bytes) -> Response {
+    let request: QueryRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            let error = QueryError::parse(format!(
+                "the request body must be JSON with a `sql` string: {error}"
+            ));
+            return query_failure(&state, &error, 0);
+        }
+    };
+    run_query(state, request).await
+}
+
+fn query_failure(state: &ServerState, error: &QueryError, micros: u64) -> Response {
+    let (status, counter) = if error.is_client_error() {
+        (StatusCode::BAD_REQUEST, &state.queries.client_errors)
+    } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
+        (StatusCode::GATEWAY_TIMEOUT, &state.queries.server_errors)
+    } else {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &state.queries.server_errors,
+        )
+    };
+    state.queries.record(counter, micros);
+    let body = tessera_query::response::failure(error, micros / 1000);
+    (status, axum::Json(body)).into_response()
+}
+
+async fn run_query(state: Arc<ServerState>, request: QueryRequest) -> Response {
+    let started = Instant::now();
+    let worker = state.clone();
+    let outcome = tokio::task::spawn_blocking(move || execute_sql(&worker, &request)).await;
+    let micros = started.elapsed().as_micros() as u64;
+    match outcome {
+        Ok(Ok((outcome, freshness))) => {
+            state.queries.record(&state.queries.succeeded, micros);
+            let mut body = tessera_query::response::success(&outcome);
+            if let Some(object) = body.as_object_mut() {
+                object.insert("minConsumingFreshnessTimeMs".into(), json!(freshness));
+            }
+            axum::Json(body).into_response()
+        }
+        Ok(Err(error)) => query_failure(&state, &error, micros),
+        Err(join) => query_failure(&state, &QueryError::execution(join.to_string()), micros),
+    }
+}
+
+/// Plan against every table's schema, then read only the queried table's segments.
+fn execute_sql(
+    state: &ServerState,
+    request: &QueryRequest,
+) -> Result<(QueryOutcome, i64), QueryError> {
+    let started = Instant::now();
+    let mut options = QueryOptions::default();
+    if let Some(text) = &request.query_options {
+        options.apply_pinot_string(text)?;
+    }
+    let runtimes = state.table_list();
+    let schemas: Vec<Table> = runtimes
+        .iter()
+        .map(|t| Table {
+            schema: t.query_schema.clone(),
+            segments: Vec::new(),
+        })
+        .collect();
+    let plan = tessera_query::engine::plan_for(&request.sql, options, &schemas)?;
+    let runtime = runtimes
+        .iter()
+        .find(|t| t.query_schema.name == plan.table)
+        .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
+    let segments = runtime.segments.readers();
+    // Consuming segments are fresh up to now (rows are queryable when acknowledged).
+    let freshness = if segments
+        .iter()
+        .any(|s| s.metadata().end_offset.is_none() && s.metadata().stream_partition.is_some())
+    {
+        now_ms()
+    } else {
+        -1
+    };
+    let table = Table {
+        schema: runtime.query_schema.clone(),
+        segments,
+    };
+    if plan.explain {
+        let result = tessera_query::explain::explain(&plan, &table);
+        return Ok((
+            QueryOutcome {
+                plan,
+                result,
+                stats: Default::default(),
+                time_used: started.elapsed(),
+            },
+            freshness,
+        ));
+    }
+    let (result, stats) = tessera_query::engine::execute(&plan, &table)?;
+    Ok((
+        QueryOutcome {
+            plan,
+            result,
+            stats,
+            time_used: started.elapsed(),
+        },
+        freshness,
+    ))
+}
+
+// --- ingestion
+
+async fn ingest(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let table = state
+        .table(&name)
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    if table.realtime.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "table `{name}` is OFFLINE; push goes to a REALTIME table with streamType push (use `tessera ingest` for files)"
+        )));
+    }
+    let key = match headers.get("Idempotency-Key") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("the Idempotency-Key header is not ASCII"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let outcome = blocking(move || match &table.realtime {
+        Some(realtime) => realtime.push(body.to_vec(), key),
+        None => Err(PushError::NotPush(table.record.name.clone())),
+    })
+    .await?;
+    match outcome {
+        Ok(outcome) => {
+            let ingested = outcome
+                .ack
+                .as_ref()
+                .map_or(0, |a| if a.duplicate { 0 } else { a.rows });
+            let rejects: Vec<Json> = outcome
+                .rejects
+                .iter()
+                .map(|r| json!({"line": r.line, "reason": r.reason, "detail": r.detail, "sample": r.sample}))
+                .collect();
+            let body = json!({
+                "status": "OK",
+                "rowsIngested": ingested,
+                "rowsRejected": outcome.rows_rejected,
+                "duplicate": outcome.ack.as_ref().is_some_and(|a| a.duplicate),
+                "rejects": rejects,
+            });
+            let status = if outcome.ack.is_none() && outcome.rows_rejected > 0 {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, axum::Json(body)).into_response())
+        }
+        Err(PushError::Backpressure {
+            retry_after_secs, ..
+        }) => {
+            let mut response = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "backpressure: sealed segments wait for the deep store; retry later",
+            )
+            .into_response();
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Ok(response)
+        }
+        Err(error @ PushError::NotPush(_)) => Err(ApiError::bad_request(error.to_string())),
+        Err(error @ PushError::Stopped(_)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.to_string(),
+        )),
+        Err(PushError::Failed(error)) => Err(ApiError::internal(error)),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

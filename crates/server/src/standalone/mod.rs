@@ -1,0 +1,136 @@
+//! `tessera standalone` and `tessera quickstart`: controller, broker and server roles in
+//! one process — an embedded catalog (`{data-dir}/catalog`), a deep store (a local
+//! directory by default), realtime tables fed by push or the generator, and the
+//! Pinot-compatible HTTP API on one listener.
+
+mod http;
+mod prometheus;
+mod query_metrics;
+pub mod quickstart;
+mod state;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use clap::Args;
+use tessera_meta::{Catalog, FileMetaStore};
+use tessera_storage::DeepStore;
+use tracing::info;
+
+use state::ServerState;
+
+#[derive(Debug, Args)]
+pub struct StandaloneArgs {
+    /// Node config (TOML); not used by standalone yet.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where the catalog, write-ahead logs and local segment copies live.
+    #[arg(long, default_value = "tessera-data")]
+    pub data_dir: PathBuf,
+    /// The HTTP listener (broker and controller routes).
+    #[arg(long, default_value = "127.0.0.1:8099")]
+    pub http: String,
+    /// Deep store URI: a directory (default `{data-dir}/deepstore`) or `s3://bucket/prefix`
+    /// (credentials and `AWS_ENDPOINT` from the environment).
+    #[arg(long)]
+    pub deep_store: Option<String>,
+}
+
+/// Open the catalog and deep store, start every table, and serve until Ctrl-C.
+pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
+    serve(args, |_| Ok(()))
+}
+
+/// Like [`run`], calling `ready` once the listener is bound (the quickstart adds its
+/// demo table there).
+pub fn serve(
+    args: StandaloneArgs,
+    ready: impl FnOnce(&ServerHandle) -> anyhow::Result<()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if args.config.is_some() {
+        tracing::warn!("--config is accepted but standalone has no node settings yet");
+    }
+    tessera_segment::builder::allocator::keep_freed_memory_for_reuse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("create data dir `{}`", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize()?;
+    let store = FileMetaStore::open(&data_dir.join("catalog"))?;
+    let deep_uri = args
+        .deep_store
+        .clone()
+        .unwrap_or_else(|| data_dir.join("deepstore").display().to_string());
+    let deep_store = DeepStore::open(&deep_uri)?;
+    let state = Arc::new(ServerState {
+        catalog: Catalog::new(Arc::new(store)),
+        deep_store,
+        data_dir,
+        runtime: runtime.handle().clone(),
+        tables: RwLock::new(BTreeMap::new()),
+        queries: Default::default(),
+    });
+    let starter = state.clone();
+    // Table start-up downloads segments through the runtime: not on one of its workers.
+    std::thread::spawn(move || starter.start_all())
+        .join()
+        .map_err(|_| anyhow::anyhow!("table start-up panicked"))??;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.http)
+            .await
+            .with_context(|| format!("listen on `{}`", args.http))?;
+        let address = listener.local_addr()?;
+        info!(%address, deep_store = %deep_uri, "tessera standalone is serving");
+        eprintln!("tessera: serving http://{address} (deep store {deep_uri})");
+        let handle = ServerHandle {
+            url: format!("http://{address}"),
+            state: state.clone(),
+        };
+        tokio::task::spawn_blocking(move || ready(&handle)).await??;
+        let app = http::router(state.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        for table in state.table_list() {
+            if let Some(realtime) = &table.realtime {
+                realtime.stop();
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// What a `ready` callback may use.
+pub struct ServerHandle {
+    pub url: String,
+    state: Arc<ServerState>,
+}
+
+impl ServerHandle {
+    /// Add a schema and table through the same path as the HTTP API (no request).
+    pub fn ensure_table(&self, schema_json: &str, table_json: &str) -> anyhow::Result<()> {
+        let schema = tessera_config::Schema::from_json(schema_json)?.value;
+        if self.state.table(&schema.name).is_some() {
+            return Ok(());
+        }
+        self.state.catalog.put_schema(&schema.name, schema_json)?;
+        let config = tessera_config::TableConfig::from_json(table_json, &schema)?.value;
+        let record = tessera_meta::TableRecord {
+            name: config.table_name.clone(),
+            table_type: config.table_type.pinot_name().to_string(),
+            schema_name: schema.name.clone(),
+            config: serde_json::from_str(table_json)?,
+            created_ms: http::now_ms(),
+            deleted_ms: None,
+        };
+        self.state.catalog.create_table(&record)?;
+        self.state.start_table(record)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,485 @@
+//! One stream partition of a realtime table: its writer thread, which appends rows to
+//! the consuming segment, keeps the write-ahead log (push), rotates segments at the
+//! flush threshold without pausing, and hands full segments to the sealer.
+//!
+//! Recovery (on start): the catalog names the partition's CONSUMING segment and its
+//! start offset; log files below it belong to committed segments and are deleted; the
+//! files from it on are replayed, in order, into fresh consuming segments — all but
+//! the last were already full and go straight to the sealer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use tessera_meta::{SegmentRecord, SegmentState};
+use tessera_segment::Value;
+use tracing::{error, info, warn};
+
+use super::generator::Generator;
+use super::metrics::IngestMetrics;
+use super::sealer::SealJob;
+use super::served::ServedSegment;
+use super::settings::StreamType;
+use super::{Command, PushAck, PushRequest, TableShared, now_ms, segment_name};
+use crate::consuming::{MutableSegment, SegmentIdentity};
+use crate::error::{Error, Result};
+use crate::wal::{WalHeader, WalRecord, WalWriter, list_wal_files, read_wal};
+
+/// Requests folded into one log write and fsync.
+const MAX_GROUP: usize = 256;
+/// Generator: rows are produced in ticks of this length.
+const GENERATOR_TICK: Duration = Duration::from_millis(100);
+
+pub(crate) struct PartitionWriter {
+    shared: Arc<TableShared>,
+    partition: u32,
+    active: Arc<MutableSegment>,
+    active_sequence: u32,
+    active_since: Instant,
+    active_keys: BTreeMap<String, u64>,
+    wal: Option<WalWriter>,
+    next_offset: u64,
+    /// Every `Idempotency-Key` applied in this partition → its row count.
+    keys: HashMap<String, u64>,
+    sealer: Sender<SealJob>,
+    generator: Option<Generator>,
+}
+
+fn wal_dir(shared: &TableShared, partition: u32) -> PathBuf {
+    shared
+        .context
+        .data_dir
+        .join("wal")
+        .join(&shared.name)
+        .join(partition.to_string())
+}
+
+pub(crate) fn consuming_record(identity: &SegmentIdentity, sequence: u32) -> SegmentRecord {
+    SegmentRecord {
+        name: identity.name.clone(),
+        table: identity.table.clone(),
+        state: SegmentState::Consuming,
+        partition: identity.partition,
+        sequence,
+        start_offset: identity.start_offset,
+        end_offset: None,
+        location: None,
+        size_bytes: 0,
+        crc32: None,
+        num_docs: 0,
+        min_time: None,
+        max_time: None,
+        created_ms: identity.created_ms,
+        idempotency_keys: BTreeMap::new(),
+    }
+}
+
+fn catalog_error(source: tessera_meta::Error) -> Error {
+    Error::Invalid(format!("catalog: {source}"))
+}
+
+impl PartitionWriter {
+    /// Recover partition `partition` from the catalog and its log; returns the writer
+    /// and the seal jobs of replayed full segments (in chain order).
+    pub(crate) fn open(
+        shared: Arc<TableShared>,
+        partition: u32,
+        sealer: Sender<SealJob>,
+    ) -> Result<PartitionWriter> {
+        let records: Vec<SegmentRecord> = shared
+            .context
+            .catalog
+            .segments(&shared.name)
+            .map_err(catalog_error)?
+            .into_iter()
+            .filter(|record| record.partition == partition)
+            .collect();
+        let mut keys: HashMap<String, u64> = HashMap::new();
+        for record in &records {
+            keys.extend(record.idempotency_keys.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        let consuming = match records.iter().find(|r| r.state == SegmentState::Consuming) {
+            Some(record) => record.clone(),
+            None => {
+                let (start, sequence) = records
+                    .iter()
+                    .filter_map(|r| r.end_offset.map(|end| (end, r.sequence + 1)))
+                    .max()
+                    .unwrap_or((0, 0));
+                let created_ms = now_ms();
+                let identity = SegmentIdentity {
+                    name: segment_name(&shared.name, partition, sequence, created_ms),
+                    table: shared.name.clone(),
+                    partition,
+                    start_offset: start,
+                    created_ms,
+                };
+                let record = consuming_record(&identity, sequence);
+                shared
+                    .context
+                    .catalog
+                    .add_segment(&record)
+                    .map_err(catalog_error)?;
+                record
+            }
+        };
+        let dir = wal_dir(&shared, partition);
+        let uses_wal = shared.settings.stream_type == StreamType::Push;
+        let mut files = Vec::new();
+        if uses_wal {
+            for (start, path) in list_wal_files(&dir)? {
+                if start < consuming.start_offset {
+                    // Its segment was committed; the log was kept only by a crash.
+                    let _ = std::fs::remove_file(&path);
+                } else {
+                    files.push((start, path));
+                }
+            }
+        }
+        if let Some((first, _)) = files.first()
+            && *first != consuming.start_offset
+        {
+            return Err(Error::Invalid(format!(
+                "write-ahead log of table=`{}` partition={partition} starts at offset {first}, but the catalog's consuming segment starts at {}",
+                shared.name, consuming.start_offset
+            )));
+        }
+        let new_segment = |identity: SegmentIdentity| {
+            Arc::new(MutableSegment::new(
+                identity,
+                &shared.schema,
+                &shared.config,
+            ))
+        };
+        let mut writer = PartitionWriter {
+            active: new_segment(SegmentIdentity {
+                name: consuming.name.clone(),
+                table: shared.name.clone(),
+                partition,
+                start_offset: consuming.start_offset,
+                created_ms: consuming.created_ms,
+            }),
+            active_sequence: consuming.sequence,
+            active_since: Instant::now(),
+            active_keys: BTreeMap::new(),
+            wal: None,
+            next_offset: consuming.start_offset,
+            keys,
+            sealer,
+            generator: (shared.settings.stream_type == StreamType::Generator).then(|| {
+                Generator::new(
+                    &shared.schema,
+                    shared.config.time_column.as_deref(),
+                    partition,
+                )
+            }),
+            partition,
+            shared: shared.clone(),
+        };
+        if files.is_empty() {
+            if uses_wal {
+                writer.wal = Some(WalWriter::create(
+                    &dir,
+                    WalHeader {
+                        start_offset: consuming.start_offset,
+                        created_ms: consuming.created_ms,
+                    },
+                )?);
+            }
+            shared
+                .segments
+                .add(ServedSegment::Consuming(writer.active.clone()));
+            return Ok(writer);
+        }
+        let file_count = files.len();
+        let mut previous_path: Option<PathBuf> = None;
+        for (index, (start, path)) in files.into_iter().enumerate() {
+            let contents = read_wal(&path)?;
+            if index > 0 {
+                // A segment rotated before the crash: same name as then (from its header).
+                let sequence = writer.active_sequence + 1;
+                let identity = SegmentIdentity {
+                    name: segment_name(
+                        &shared.name,
+                        partition,
+                        sequence,
+                        contents.header.created_ms,
+                    ),
+                    table: shared.name.clone(),
+                    partition,
+                    start_offset: start,
+                    created_ms: contents.header.created_ms,
+                };
+                let full = std::mem::replace(&mut writer.active, new_segment(identity.clone()));
+                let full_sequence = std::mem::replace(&mut writer.active_sequence, sequence);
+                writer.send_seal(full, full_sequence, previous_path.take(), &identity);
+            }
+            shared
+                .segments
+                .add(ServedSegment::Consuming(writer.active.clone()));
+            for record in &contents.records {
+                writer.replay(record)?;
+            }
+            info!(table = %shared.name, partition, file = %path.display(), records = contents.records.len(), "replayed write-ahead log");
+            if index + 1 == file_count {
+                writer.wal = Some(WalWriter::reopen(&path, contents.valid_bytes)?);
+            }
+            previous_path = Some(path);
+        }
+        Ok(writer)
+    }
+
+    fn replay(&mut self, record: &WalRecord) -> Result<()> {
+        let decoded = self.shared.decoder.decode_lines(&record.body);
+        if decoded.rows.len() as u64 != u64::from(record.rows) {
+            warn!(table = %self.shared.name, logged = record.rows, decoded = decoded.rows.len(), "a logged request decodes to a different row count now");
+        }
+        if record.start_offset != self.next_offset {
+            return Err(Error::Invalid(format!(
+                "write-ahead log record at offset {} does not follow offset {} table=`{}`",
+                record.start_offset, self.next_offset, self.shared.name
+            )));
+        }
+        let rows = decoded.rows.len() as u64;
+        self.next_offset += rows;
+        self.active.append_rows(&decoded.rows, self.next_offset)?;
+        if let Some(key) = &record.idempotency_key {
+            self.keys.insert(key.clone(), rows);
+            self.active_keys.insert(key.clone(), rows);
+        }
+        Ok(())
+    }
+
+    /// The writer loop; returns when the table stops.
+    pub(crate) fn run(mut self, commands: Receiver<Command>) {
+        loop {
+            let wait = self.wait_time();
+            match commands.recv_timeout(wait) {
+                Ok(Command::Push(first)) => {
+                    let mut group = vec![first];
+                    let mut after = None;
+                    while group.len() < MAX_GROUP {
+                        match commands.try_recv() {
+                            Ok(Command::Push(next)) => group.push(next),
+                            Ok(other) => {
+                                after = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(error) = self.apply_pushes(group) {
+                        error!(table = %self.shared.name, partition = self.partition, %error, "write-ahead log failed; the partition stops taking pushes until restart");
+                        return;
+                    }
+                    match after {
+                        Some(Command::ForceCommit(reply)) => {
+                            self.rotate_if_not_empty();
+                            let _ = reply.send(());
+                        }
+                        Some(Command::Stop) => return,
+                        _ => {}
+                    }
+                }
+                Ok(Command::ForceCommit(reply)) => {
+                    self.rotate_if_not_empty();
+                    let _ = reply.send(());
+                }
+                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.generator.is_some() {
+                self.generate();
+            }
+            if self.threshold_reached() {
+                self.rotate_if_not_empty();
+            }
+        }
+    }
+
+    fn wait_time(&self) -> Duration {
+        let until_flush = self
+            .shared
+            .settings
+            .flush_time
+            .saturating_sub(self.active_since.elapsed())
+            .max(Duration::from_millis(10));
+        match self.generator {
+            Some(_) => until_flush.min(GENERATOR_TICK),
+            None => until_flush.min(Duration::from_secs(1)),
+        }
+    }
+
+    fn threshold_reached(&self) -> bool {
+        let settings = &self.shared.settings;
+        let rows = self.active.num_rows();
+        if rows == 0 {
+            return false;
+        }
+        rows >= settings.flush_rows
+            || self.active_since.elapsed() >= settings.flush_time
+            || settings
+                .flush_bytes
+                .is_some_and(|limit| self.active.memory_bytes() as u64 >= limit)
+    }
+
+    fn apply_pushes(&mut self, group: Vec<PushRequest>) -> Result<()> {
+        let mut accepted: Vec<(PushRequest, u64)> = Vec::with_capacity(group.len());
+        let mut in_group: HashMap<String, u64> = HashMap::new();
+        for request in group {
+            if let Some(key) = &request.idempotency_key {
+                let known = self.keys.get(key).or_else(|| in_group.get(key)).copied();
+                if let Some(rows) = known {
+                    IngestMetrics::add(&self.shared.metrics.duplicate_requests, 1);
+                    let _ = request.reply.send(Ok(PushAck {
+                        rows,
+                        duplicate: true,
+                        partition: self.partition,
+                    }));
+                    continue;
+                }
+                in_group.insert(key.clone(), request.rows.len() as u64);
+            }
+            let start = self.next_offset;
+            let Some(wal) = self.wal.as_mut() else {
+                let _ = request.reply.send(Err(Error::Invalid(
+                    "this table does not take pushes".into(),
+                )));
+                continue;
+            };
+            let record = WalRecord {
+                start_offset: start,
+                rows: request.rows.len() as u32,
+                idempotency_key: request.idempotency_key.clone(),
+                body: request.body.clone(),
+            };
+            if let Err(error) = wal.append(&record) {
+                let _ = request.reply.send(Err(error));
+                continue;
+            }
+            self.next_offset += request.rows.len() as u64;
+            accepted.push((request, start));
+        }
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        if let Some(wal) = self.wal.as_mut()
+            && let Err(error) = wal.sync()
+        {
+            let message = error.to_string();
+            for (request, _) in accepted {
+                let _ = request
+                    .reply
+                    .send(Err(Error::Invalid(format!("write-ahead log: {message}"))));
+            }
+            return Err(error);
+        }
+        for (request, start) in accepted {
+            let rows = request.rows.len() as u64;
+            let result = self.active.append_rows(&request.rows, start + rows);
+            if let Some(key) = &request.idempotency_key {
+                self.keys.insert(key.clone(), rows);
+                self.active_keys.insert(key.clone(), rows);
+            }
+            IngestMetrics::add(&self.shared.metrics.rows_ingested, rows);
+            let _ = request.reply.send(result.map(|()| PushAck {
+                rows,
+                duplicate: false,
+                partition: self.partition,
+            }));
+        }
+        Ok(())
+    }
+
+    fn generate(&mut self) {
+        let Some(generator) = self.generator.as_mut() else {
+            return;
+        };
+        let due = generator.rows_due(self.shared.settings.generator_rate);
+        if due == 0 {
+            return;
+        }
+        let rows: Vec<Vec<Value>> = (0..due)
+            .map(|i| generator.row(self.next_offset + i))
+            .collect();
+        self.next_offset += due;
+        match self.active.append_rows(&rows, self.next_offset) {
+            Ok(()) => IngestMetrics::add(&self.shared.metrics.rows_ingested, due),
+            Err(error) => {
+                error!(table = %self.shared.name, %error, "generated rows were not appended")
+            }
+        }
+    }
+
+    fn rotate_if_not_empty(&mut self) {
+        if self.active.num_rows() == 0 {
+            return;
+        }
+        let created_ms = now_ms();
+        let sequence = self.active_sequence + 1;
+        let identity = SegmentIdentity {
+            name: segment_name(&self.shared.name, self.partition, sequence, created_ms),
+            table: self.shared.name.clone(),
+            partition: self.partition,
+            start_offset: self.next_offset,
+            created_ms,
+        };
+        let new_wal = match &self.wal {
+            Some(_) => match WalWriter::create(
+                &wal_dir(&self.shared, self.partition),
+                WalHeader {
+                    start_offset: self.next_offset,
+                    created_ms,
+                },
+            ) {
+                Ok(wal) => Some(wal),
+                Err(error) => {
+                    // Keep appending to the current segment; try again at the next batch.
+                    error!(table = %self.shared.name, %error, "cannot start the next write-ahead log file");
+                    return;
+                }
+            },
+            None => None,
+        };
+        let old_wal = std::mem::replace(&mut self.wal, new_wal).map(|wal| wal.path().to_path_buf());
+        let next = Arc::new(MutableSegment::new(
+            identity.clone(),
+            &self.shared.schema,
+            &self.shared.config,
+        ));
+        self.shared
+            .segments
+            .add(ServedSegment::Consuming(next.clone()));
+        let full = std::mem::replace(&mut self.active, next);
+        let full_sequence = std::mem::replace(&mut self.active_sequence, sequence);
+        self.active_since = Instant::now();
+        self.send_seal(full, full_sequence, old_wal, &identity);
+    }
+
+    /// Queue a full segment for sealing; `next` is the segment that continues the
+    /// partition from its end offset (recorded CONSUMING by the same commit).
+    fn send_seal(
+        &mut self,
+        segment: Arc<MutableSegment>,
+        sequence: u32,
+        wal_path: Option<PathBuf>,
+        next: &SegmentIdentity,
+    ) {
+        let bytes = segment.memory_bytes() as u64;
+        IngestMetrics::add(&self.shared.metrics.pending_seal_bytes, bytes);
+        let job = SealJob {
+            end_offset: segment.end_offset(),
+            segment,
+            sequence,
+            keys: std::mem::take(&mut self.active_keys),
+            wal_path,
+            memory_bytes: bytes,
+            next: consuming_record(next, sequence + 1),
+        };
+        if self.sealer.send(job).is_err() {
+            warn!(table = %self.shared.name, "the sealer has stopped; the segment stays in memory");
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The sealer of one partition: builds each full consuming segment into a `.tseg`,
+//! uploads it to the deep store, commits it in the catalog (DONE + the successor
+//! CONSUMING, one atomic write), swaps it into the serving set, and trims the log.
+//! Jobs run in chain order; a failing step is retried with backoff (capped at 10 s)
+//! while the writer keeps consuming — up to the table's pending-bytes bound, after
+//! which pushes get 503.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use tessera_meta::{SegmentRecord, SegmentState};
+use tessera_segment::{BuildOptions, ImmutableSegment, SegmentBuilder, SegmentReader};
+use tessera_storage::{DeepStore, file_crc32};
+use tracing::{info, warn};
+
+use super::TableShared;
+use super::metrics::IngestMetrics;
+use super::served::ServedSegment;
+use crate::consuming::MutableSegment;
+use crate::error::{Error, Result};
+
+const BUILD_BATCH_ROWS: usize = 65_536;
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// A full consuming segment waiting to be sealed.
+pub(crate) struct SealJob {
+    pub(crate) segment: Arc<MutableSegment>,
+    pub(crate) sequence: u32,
+    pub(crate) end_offset: u64,
+    pub(crate) keys: BTreeMap<String, u64>,
+    /// The log file holding the segment's rows (push tables), deleted after commit.
+    pub(crate) wal_path: Option<PathBuf>,
+    pub(crate) memory_bytes: u64,
+    /// The partition's next consuming segment, recorded by the same commit.
+    pub(crate) next: SegmentRecord,
+}
+
+/// Test hook: `TESSERA_FAULT_SEAL_PAUSE_MS` pauses after the build and after the
+/// upload, so crash tests can land a kill inside those steps.
+fn fault_pause() {
+    static PAUSE: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    let pause = PAUSE.get_or_init(|| {
+        std::env::var("TESSERA_FAULT_SEAL_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis)
+    });
+    if let Some(pause) = pause {
+        std::thread::sleep(*pause);
+    }
+}
+
+pub(crate) fn run_sealer(shared: Arc<TableShared>, jobs: Receiver<SealJob>) {
+    for job in jobs {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            if shared.is_stopped() {
+                return;
+            }
+            let started = Instant::now();
+            match seal(&shared, &job) {
+                Ok(()) => {
+                    let millis = started.elapsed().as_millis() as u64;
+                    IngestMetrics::add(&shared.metrics.segments_sealed, 1);
+                    IngestMetrics::add(&shared.metrics.seal_millis_total, millis);
+                    info!(table = %shared.name, segment = %job.segment.name(), rows = job.segment.num_rows(), millis, "segment sealed and committed");
+                    break;
+                }
+                Err(error) => {
+                    IngestMetrics::add(&shared.metrics.seal_failures, 1);
+                    warn!(table = %shared.name, segment = %job.segment.name(), %error, retry_in_ms = backoff.as_millis() as u64, "seal failed; retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        shared
+            .metrics
+            .pending_seal_bytes
+            .fetch_sub(job.memory_bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn segment_error(context: String) -> impl FnOnce(tessera_segment::Error) -> Error {
+    move |source| Error::Segment { context, source }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Build the segment file (unless a previous attempt did) and open it.
+fn build(shared: &TableShared, job: &SealJob, path: &Path) -> Result<ImmutableSegment> {
+    let name = job.segment.name().to_string();
+    if let Ok(existing) = ImmutableSegment::open(path)
+        && existing.num_docs() == job.segment.num_rows()
+    {
+        return Ok(existing);
+    }
+    let mut builder = SegmentBuilder::new(&shared.schema, &shared.config)
+        .map_err(segment_error(format!("seal segment=`{name}`")))?;
+    for batch in job.segment.to_batches(BUILD_BATCH_ROWS)? {
+        builder
+            .add_batch(&batch)
+            .map_err(segment_error(format!("seal segment=`{name}`")))?;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    }
+    let temporary = path.with_extension("building");
+    let identity = job.segment.identity();
+    let options = BuildOptions {
+        segment_name: Some(name.clone()),
+        sequence: job.sequence,
+        creation_time_ms: identity.created_ms,
+        stream_partition: Some(identity.partition),
+        start_offset: Some(identity.start_offset),
+        end_offset: Some(job.end_offset),
+    };
+    builder
+        .finish(&temporary, &options)
+        .map_err(segment_error(format!("seal segment=`{name}`")))?;
+    std::fs::rename(&temporary, path).map_err(io_error(path))?;
+    ImmutableSegment::open(path).map_err(segment_error(format!("open sealed segment=`{name}`")))
+}
+
+fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
+    let name = job.segment.name().to_string();
+    let path = shared.segment_path(&name);
+    let sealed = build(shared, job, &path)?;
+    fault_pause();
+    let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+    let crc32 = file_crc32(&bytes);
+    let size_bytes = bytes.len() as u64;
+    let location = DeepStore::segment_location(&shared.name, &name);
+    let upload_started = Instant::now();
+    let uploaded = shared
+        .context
+        .runtime
+        .block_on(shared.context.deep_store.put(&location, bytes.into()));
+    if let Err(error) = uploaded {
+        IngestMetrics::add(&shared.metrics.upload_failures, 1);
+        return Err(Error::Invalid(format!("upload segment=`{name}`: {error}")));
+    }
+    IngestMetrics::add(
+        &shared.metrics.upload_millis_total,
+        upload_started.elapsed().as_millis() as u64,
+    );
+    fault_pause();
+    let metadata = sealed.metadata();
+    let identity = job.segment.identity();
+    let record = SegmentRecord {
+        name: name.clone(),
+        table: shared.name.clone(),
+        state: SegmentState::Done,
+        partition: identity.partition,
+        sequence: job.sequence,
+        start_offset: identity.start_offset,
+        end_offset: Some(job.end_offset),
+        location: Some(location),
+        size_bytes,
+        crc32: Some(crc32),
+        num_docs: u64::from(metadata.row_count),
+        min_time: metadata.min_time,
+        max_time: metadata.max_time,
+        created_ms: identity.created_ms,
+        idempotency_keys: job.keys.clone(),
+    };
+    if let Err(error) = shared
+        .context
+        .catalog
+        .commit_segment(&record, Some(&job.next))
+    {
+        let already_done = shared
+            .context
+            .catalog
+            .segments(&shared.name)
+            .ok()
+            .and_then(|segments| segments.into_iter().find(|s| s.name == name))
+            .is_some_and(|s| s.state == SegmentState::Done && s.end_offset == Some(job.end_offset));
+        if !already_done {
+            IngestMetrics::add(&shared.metrics.commit_failures, 1);
+            return Err(Error::Invalid(format!("commit segment=`{name}`: {error}")));
+        }
+    }
+    shared
+        .segments
+        .replace(&name, ServedSegment::Sealed(Arc::new(sealed)));
+    if let Some(wal) = &job.wal_path {
+        let _ = std::fs::remove_file(wal);
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! A realtime table's stream settings, read from its Pinot `streamConfigs`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Where a realtime table's rows come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamType {
+    /// `POST /ingest/{table}`.
+    Push,
+    /// The built-in generator (quickstart, benchmarks).
+    Generator,
+    /// Kafka (not in this build yet).
+    Kafka,
+}
+
+/// Resolved stream settings with their defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSettings {
+    pub stream_type: StreamType,
+    pub partitions: u32,
+    /// Seal a consuming segment at this many rows (`realtime.segment.flush.threshold.rows`).
+    pub flush_rows: u32,
+    /// ... or when it is this old and not empty (`realtime.segment.flush.threshold.time`).
+    pub flush_time: Duration,
+    /// ... or when it holds this many bytes in memory
+    /// (`realtime.segment.flush.threshold.segment.size`).
+    pub flush_bytes: Option<u64>,
+    /// Sealed-but-not-committed segments may hold this many bytes before pushes get
+    /// 503 (`tessera.backpressure.pending.bytes`).
+    pub max_pending_seal_bytes: u64,
+    /// Generator: rows per second per partition (`stream.generator.rows.per.second`).
+    pub generator_rate: u64,
+}
+
+pub const DEFAULT_FLUSH_ROWS: u32 = 500_000;
+
+/// `6h`, `10m`, `30s`, `500ms`, `2d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let millis = match unit.trim().to_ascii_lowercase().as_str() {
+        "ms" => number,
+        "s" | "" => number.checked_mul(1000)?,
+        "m" => number.checked_mul(60_000)?,
+        "h" => number.checked_mul(3_600_000)?,
+        "d" => number.checked_mul(86_400_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(millis))
+}
+
+/// `100M`, `1.5G`, `200MB`, `4096`.
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit.trim().to_ascii_uppercase().trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((number * scale) as u64)
+}
+
+impl StreamSettings {
+    pub fn from_configs(configs: &BTreeMap<String, String>) -> Result<StreamSettings> {
+        let invalid = |key: &str, value: &str, what: &str| {
+            Error::Invalid(format!(
+                "streamConfigs.{key} must be {what} value=`{value}`"
+            ))
+        };
+        let stream_type = match configs.get("streamType").map(String::as_str) {
+            Some("push") => StreamType::Push,
+            Some("generator") => StreamType::Generator,
+            Some("kafka") => StreamType::Kafka,
+            Some(other) => {
+                return Err(invalid(
+                    "streamType",
+                    other,
+                    "one of push, generator, kafka",
+                ));
+            }
+            None => {
+                return Err(Error::Invalid(
+                    "a REALTIME table needs streamConfigs.streamType (push, generator or kafka)"
+                        .into(),
+                ));
+            }
+        };
+        let number = |key: &str, default: u64| -> Result<u64> {
+            match configs.get(key) {
+                Some(value) => value
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| invalid(key, value, "a positive integer")),
+                None => Ok(default),
+            }
+        };
+        let partitions_key = match stream_type {
+            StreamType::Generator => "stream.generator.partitions",
+            _ => "stream.push.partitions",
+        };
+        let flush_rows = number(
+            "realtime.segment.flush.threshold.rows",
+            u64::from(DEFAULT_FLUSH_ROWS),
+        )?;
+        let flush_time = match configs.get("realtime.segment.flush.threshold.time") {
+            Some(value) => parse_duration(value)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    invalid(
+                        "realtime.segment.flush.threshold.time",
+                        value,
+                        "a duration such as 6h or 30s",
+                    )
+                })?,
+            None => Duration::from_secs(6 * 3600),
+        };
+        let bytes = |key: &str| -> Result<Option<u64>> {
+            configs
+                .get(key)
+                .map(|value| {
+                    parse_bytes(value)
+                        .filter(|b| *b > 0)
+                        .ok_or_else(|| invalid(key, value, "a size such as 200M"))
+                })
+                .transpose()
+        };
+        Ok(StreamSettings {
+            stream_type,
+            partitions: u32::try_from(number(partitions_key, 1)?.min(1024)).unwrap_or(1),
+            flush_rows: u32::try_from(flush_rows.min(u64::from(u32::MAX / 2)))
+                .unwrap_or(DEFAULT_FLUSH_ROWS),
+            flush_time,
+            flush_bytes: bytes("realtime.segment.flush.threshold.segment.size")?,
+            max_pending_seal_bytes: bytes("tessera.backpressure.pending.bytes")?.unwrap_or(1 << 30),
+            generator_rate: number("stream.generator.rows.per.second", 1000)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_settings_defaults_and_errors() -> Result<()> {
+        let configs: BTreeMap<String, String> = [
+            ("streamType", "push"),
+            ("realtime.segment.flush.threshold.rows", "100000"),
+            ("realtime.segment.flush.threshold.time", "30s"),
+            ("stream.push.partitions", "2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let settings = StreamSettings::from_configs(&configs)?;
+        assert_eq!(settings.stream_type, StreamType::Push);
+        assert_eq!(settings.flush_rows, 100_000);
+        assert_eq!(settings.flush_time, Duration::from_secs(30));
+        assert_eq!(settings.partitions, 2);
+        let mut bad = configs.clone();
+        bad.insert(
+            "realtime.segment.flush.threshold.rows".into(),
+            "lots".into(),
+        );
+        let message = StreamSettings::from_configs(&bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("flush.threshold.rows"), "{message}");
+        assert_eq!(parse_bytes("200M"), Some(200 << 20));
+        assert_eq!(parse_duration("6h"), Some(Duration::from_secs(21600)));
+        Ok(())
+    }
+}
