@@ -2,12 +2,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 use crate::{Error, Result};
 
@@ -54,8 +55,16 @@ impl DeepStore {
             if bucket.is_empty() {
                 return Err(invalid("the bucket name is missing".into()));
             }
+            // Few quick retries inside object_store: the sealer retries a failed upload
+            // itself, with its own backoff and metrics, for as long as it takes.
+            let retry = RetryConfig {
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(10),
+                ..RetryConfig::default()
+            };
             let store = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
+                .with_retry(retry)
                 .build()
                 .map_err(|error| invalid(error.to_string()))?;
             return Ok(DeepStore {

@@ -1,0 +1,337 @@
+//! Running the real `tessera standalone` and the real S3-compatible server (moto) in
+//! tests, and talking HTTP to them with a minimal HTTP/1.1 client (no dependency).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+/// A free local port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// An HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Json {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// One HTTP/1.1 request (`Connection: close`); `Err` when the server cannot be reached.
+pub fn http(
+    method: &str,
+    address: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(300)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("malformed response: {text}")))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line: {head}")))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A running `tessera standalone`; killed with SIGKILL when dropped.
+pub struct Server {
+    pub address: String,
+    pub data_dir: PathBuf,
+    deep_store: Option<String>,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Start a server on a fresh port with `data_dir`, an optional deep-store URI and
+    /// extra environment.
+    pub fn start(data_dir: &Path, deep_store: Option<&str>, env: &[(&str, &str)]) -> Server {
+        let mut server = Server {
+            address: format!("127.0.0.1:{}", free_port()),
+            data_dir: data_dir.to_path_buf(),
+            deep_store: deep_store.map(str::to_string),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let mut command = Command::new(crate::tessera_binary());
+        command
+            .arg("standalone")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--http")
+            .arg(&self.address)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(uri) = &self.deep_store {
+            command.arg("--deep-store").arg(uri);
+        }
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        self.child = Some(command.spawn().expect("tessera standalone starts"));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(response) = http("GET", &self.address, "/health", &[], b"")
+                && response.status == 200
+            {
+                return;
+            }
+            if let Some(child) = &mut self.child
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("tessera standalone exited during start-up: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tessera standalone did not become healthy"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        http("GET", &self.address, path, &[], b"").expect("GET reaches the server")
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Response {
+        http(
+            "POST",
+            &self.address,
+            path,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .expect("POST reaches the server")
+    }
+
+    /// Rows of a SQL query (panics on a failed query).
+    pub fn query(&self, sql: &str) -> Vec<Json> {
+        let response = self.post("/query/sql", &serde_json::json!({ "sql": sql }).to_string());
+        assert_eq!(response.status, 200, "{sql}: {}", response.body);
+        response.json()["resultTable"]["rows"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The value of one Prometheus sample (`name{labels}` as printed), 0 when absent.
+    pub fn metric(&self, sample: &str) -> f64 {
+        self.get("/metrics")
+            .body
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(sample)
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// Add a schema and a table (both JSON texts), asserting success.
+    pub fn create_table(&self, schema: &str, table: &str) {
+        let response = self.post("/schemas", schema);
+        assert_eq!(response.status, 200, "{}", response.body);
+        let response = self.post("/tables", table);
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running moto S3 server with one bucket; killed when dropped.
+pub struct Moto {
+    pub endpoint: String,
+    pub bucket: String,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Moto {
+    pub fn start(bucket: &str) -> Moto {
+        let mut moto = Moto {
+            endpoint: String::new(),
+            bucket: bucket.to_string(),
+            port: free_port(),
+            child: None,
+        };
+        moto.endpoint = format!("http://127.0.0.1:{}", moto.port);
+        moto.spawn();
+        moto
+    }
+
+    fn spawn(&mut self) {
+        let python = crate::python();
+        let bin = python.parent().expect("venv bin dir").join("moto_server");
+        assert!(
+            bin.is_file(),
+            "moto_server missing at `{}`: run deploy/install-test-deps.sh",
+            bin.display()
+        );
+        self.child = Some(
+            Command::new(bin)
+                .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("moto starts"),
+        );
+        let address = format!("127.0.0.1:{}", self.port);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = http("PUT", &address, &format!("/{}", self.bucket), &[], b"")
+                && response.status == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stop the server (its in-memory objects are gone).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start again on the same port, with an empty bucket of the same name.
+    pub fn start_again(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Keys under `prefix` in the bucket.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let address = format!("127.0.0.1:{}", self.port);
+        let response = http(
+            "GET",
+            &address,
+            &format!("/{}?list-type=2&prefix={prefix}", self.bucket),
+            &[],
+            b"",
+        )
+        .expect("moto answers");
+        response
+            .body
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|part| part.split_once("</Key>").map(|(key, _)| key.to_string()))
+            .collect()
+    }
+
+    /// Environment for a Tessera process that uses this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT", self.endpoint.clone()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ]
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

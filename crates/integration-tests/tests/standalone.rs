@@ -1,0 +1,424 @@
+//! System tests of `tessera standalone` (issue: a running Tessera): the real binary,
+//! the real S3-compatible server (moto), real kill -9.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use tessera_integration_tests::server::{Moto, Server, http};
+
+/// These tests start servers that each want the machine: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const SCHEMA: &str = r#"{"schemaName": "events",
+  "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}, {"name": "b", "dataType": "LONG"}, {"name": "k", "dataType": "STRING"}],
+  "metricFieldSpecs": [{"name": "v", "dataType": "DOUBLE"}],
+  "dateTimeFieldSpecs": [{"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
+
+fn table_config(flush_rows: u64, extra: &str) -> String {
+    format!(
+        r#"{{"tableName": "events", "tableType": "REALTIME", "segmentsConfig": {{"timeColumnName": "ts"}},
+  "tableIndexConfig": {{"invertedIndexColumns": ["k"], "streamConfigs": {{"streamType": "push",
+    "realtime.segment.flush.threshold.rows": "{flush_rows}" {extra}}}}}}}"#
+    )
+}
+
+/// JSON lines for rows `first..first + n` of batch `batch`.
+fn rows_body(batch: u64, first: u64, n: u64) -> Vec<u8> {
+    let mut body = String::with_capacity(n as usize * 90);
+    for id in first..first + n {
+        body.push_str(&format!(
+            "{{\"id\": {id}, \"b\": {batch}, \"k\": \"k{}\", \"v\": {}.25, \"ts\": {}}}\n",
+            id % 17,
+            id % 1000,
+            1_700_000_000_000u64 + id
+        ));
+    }
+    body.into_bytes()
+}
+
+/// Lines that must be rejected, one per reason: invalid JSON, wrong type, missing time,
+/// binary garbage (counted as invalid JSON).
+fn bad_lines() -> Vec<u8> {
+    let mut bad = Vec::new();
+    bad.extend_from_slice(b"{\"id\": 1, \"ts\": \n");
+    bad.extend_from_slice(b"{\"id\": \"not a number\", \"b\": 0, \"ts\": 1}\n");
+    bad.extend_from_slice(b"{\"id\": 5, \"b\": 0, \"k\": \"x\"}\n");
+    bad.extend_from_slice(b"\x00\xff\xfe\x01binary\x07garbage\n");
+    bad
+}
+
+fn count_and_sum(server: &Server) -> (u64, u64) {
+    let rows = server.query("SELECT COUNT(*), SUM(id) FROM events");
+    let row = rows.first().cloned().unwrap_or(Json::Null);
+    (
+        row[0].as_u64().unwrap_or(0),
+        row[1].as_f64().unwrap_or(0.0) as u64,
+    )
+}
+
+fn push(
+    server_address: &str,
+    body: &[u8],
+    key: Option<&str>,
+) -> std::io::Result<tessera_integration_tests::server::Response> {
+    let mut headers = vec![("Content-Type", "application/x-ndjson")];
+    if let Some(key) = key {
+        headers.push(("Idempotency-Key", key));
+    }
+    http("POST", server_address, "/ingest/events", &headers, body)
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sealed(server: &Server) -> u64 {
+    server.metric("tessera_segments_sealed_total{table=\"events\"}") as u64
+}
+
+fn push_million(server: &Server) {
+    const BATCH: u64 = 20_000;
+    const TOTAL: u64 = 1_000_000;
+    for batch in 0..TOTAL / BATCH {
+        let mut body = rows_body(batch, batch * BATCH, BATCH);
+        body.extend_from_slice(&bad_lines());
+        if batch == 0 {
+            body.extend_from_slice(
+                format!("{{\"id\": 1, \"pad\": \"{}\"}}\n", "x".repeat(1_500_000)).as_bytes(),
+            );
+        }
+        let response = push(&server.address, &body, None).expect("push");
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(response.json()["rowsIngested"], BATCH);
+    }
+    assert_eq!(count_and_sum(server), (TOTAL, TOTAL * (TOTAL - 1) / 2));
+    wait_until("10 sealed segments", Duration::from_secs(600), || {
+        sealed(server) >= 10
+    });
+    assert_eq!(
+        count_and_sum(server),
+        (TOTAL, TOTAL * (TOTAL - 1) / 2),
+        "exact after the seals"
+    );
+    let reject = |reason: &str| {
+        server.metric(&format!(
+            "tessera_rows_rejected_total{{table=\"events\",reason=\"{reason}\"}}"
+        )) as u64
+    };
+    assert_eq!(reject("invalid_json"), 2 * TOTAL / BATCH);
+    assert_eq!(reject("wrong_type"), TOTAL / BATCH);
+    assert_eq!(reject("missing_time"), TOTAL / BATCH);
+    assert_eq!(reject("row_too_large"), 1);
+}
+
+#[test]
+fn test_million_pushed_rows_exact_with_local_deep_store() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), None, &[]);
+    server.create_table(SCHEMA, &table_config(100_000, ""));
+    push_million(&server);
+    let files = std::fs::read_dir(dir.path().join("data/deepstore/events"))
+        .expect("deep store dir")
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "tseg"))
+        })
+        .count();
+    assert_eq!(files, 10, "every sealed segment is in the deep store");
+}
+
+#[test]
+fn test_million_pushed_rows_exact_with_s3_deep_store() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let moto = Moto::start("tessera-test");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(
+        &dir.path().join("data"),
+        Some("s3://tessera-test/deep"),
+        &env,
+    );
+    server.create_table(SCHEMA, &table_config(100_000, ""));
+    push_million(&server);
+    let keys = moto.keys("deep/events/");
+    assert_eq!(keys.len(), 10, "{keys:?}");
+    assert!(keys.iter().all(|key| key.ends_with(".tseg")));
+}
+
+/// Every request's rows are there whole or not at all (batch `b` holds `rows` rows).
+fn assert_no_torn_batches(server: &Server, rows: u64) {
+    let torn = server.query(&format!(
+        "SELECT b, COUNT(*) FROM events GROUP BY b HAVING COUNT(*) <> {rows} LIMIT 100"
+    ));
+    assert!(
+        torn.is_empty(),
+        "batches with a partial row count: {torn:?}"
+    );
+}
+
+#[test]
+fn test_kill_nine_during_ingest_and_seal_keeps_every_acknowledged_row_once() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    const BATCH: u64 = 3_000;
+    const BATCHES: u64 = 60;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        &dir.path().join("data"),
+        None,
+        &[("TESSERA_FAULT_SEAL_PAUSE_MS", "400")],
+    );
+    server.create_table(SCHEMA, &table_config(30_000, ""));
+    let address = server.address.clone();
+    let server = Arc::new(Mutex::new(server));
+    let acked = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(AtomicBool::new(false));
+    let pusher = {
+        let acked = acked.clone();
+        let finished = finished.clone();
+        std::thread::spawn(move || {
+            for batch in 0..BATCHES {
+                let body = rows_body(batch, batch * BATCH, BATCH);
+                let key = format!("batch-{batch}");
+                // A client that retries with the same key until it gets an answer.
+                loop {
+                    match push(&address, &body, Some(&key)) {
+                        Ok(response) if response.status == 200 => break,
+                        _ => std::thread::sleep(Duration::from_millis(50)),
+                    }
+                }
+                acked.fetch_add(1, Ordering::SeqCst);
+            }
+            finished.store(true, Ordering::SeqCst);
+        })
+    };
+    let lock = || {
+        server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    // Kill 1: mid-ingest, at a moment that depends on the machine's speed.
+    wait_until("10 batches", Duration::from_secs(300), || {
+        acked.load(Ordering::SeqCst) >= 10
+    });
+    std::thread::sleep(Duration::from_millis(37));
+    lock().restart();
+    assert_no_torn_batches(&lock(), BATCH);
+    // Kills 2 and 3: while a seal is under way (early: during the build/upload pause;
+    // later: after the upload, before or during the commit).
+    for delay in [100u64, 550] {
+        wait_until("a seal in progress", Duration::from_secs(300), || {
+            lock().metric("tessera_pending_seal_bytes{table=\"events\"}") > 0.0
+        });
+        std::thread::sleep(Duration::from_millis(delay));
+        lock().restart();
+        assert_no_torn_batches(&lock(), BATCH);
+    }
+    // Kill 4: right after a burst of acknowledgements.
+    let seen = acked.load(Ordering::SeqCst);
+    wait_until("more batches", Duration::from_secs(300), || {
+        acked.load(Ordering::SeqCst) >= seen + 3 || finished.load(Ordering::SeqCst)
+    });
+    lock().restart();
+    assert_no_torn_batches(&lock(), BATCH);
+    pusher.join().expect("pusher");
+    let server = lock();
+    let total = BATCH * BATCHES;
+    assert_eq!(count_and_sum(&server), (total, total * (total - 1) / 2));
+    assert_no_torn_batches(&server, BATCH);
+    wait_until("all seals", Duration::from_secs(300), || {
+        server.metric("tessera_pending_seal_bytes{table=\"events\"}") == 0.0
+    });
+    assert_eq!(count_and_sum(&server), (total, total * (total - 1) / 2));
+}
+
+#[test]
+fn test_query_loop_never_sees_count_go_down_or_pass_what_was_sent() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    const BATCH: u64 = 2_500;
+    const BATCHES: u64 = 60;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), None, &[]);
+    server.create_table(SCHEMA, &table_config(10_000, ""));
+    let sent = Arc::new(AtomicU64::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let pusher = {
+        let (sent, acked, done, address) = (
+            sent.clone(),
+            acked.clone(),
+            done.clone(),
+            server.address.clone(),
+        );
+        std::thread::spawn(move || {
+            for batch in 0..BATCHES {
+                sent.fetch_add(BATCH, Ordering::SeqCst);
+                let response =
+                    push(&address, &rows_body(batch, batch * BATCH, BATCH), None).expect("push");
+                assert_eq!(response.status, 200, "{}", response.body);
+                acked.fetch_add(BATCH, Ordering::SeqCst);
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let mut last = 0u64;
+    let mut queries = 0u64;
+    while !done.load(Ordering::SeqCst) {
+        let floor = acked.load(Ordering::SeqCst);
+        let (count, _) = count_and_sum(&server);
+        let ceiling = sent.load(Ordering::SeqCst);
+        assert!(count >= last, "count went down from {last} to {count}");
+        assert!(
+            count >= floor,
+            "count {count} is below the {floor} rows acknowledged before the query"
+        );
+        assert!(
+            count <= ceiling,
+            "count {count} passed the {ceiling} rows sent"
+        );
+        assert_eq!(count % BATCH, 0, "a request is visible whole or not at all");
+        last = count;
+        queries += 1;
+    }
+    pusher.join().expect("pusher");
+    assert!(queries > 10, "the loop ran {queries} queries");
+    assert!(sealed(&server) >= 5, "seals happened during the loop");
+    assert_eq!(count_and_sum(&server).0, BATCH * BATCHES);
+}
+
+#[test]
+fn test_s3_outage_retries_then_backpressure_then_commits_exactly() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    const BATCH: u64 = 10_000;
+    let mut moto = Moto::start("tessera-outage");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&dir.path().join("data"), Some("s3://tessera-outage"), &env);
+    server.create_table(
+        SCHEMA,
+        &table_config(BATCH, r#", "tessera.backpressure.pending.bytes": "20M""#),
+    );
+    let mut next_batch = 0u64;
+    for _ in 0..2 {
+        let response = push(
+            &server.address,
+            &rows_body(next_batch, next_batch * BATCH, BATCH),
+            None,
+        )
+        .expect("push");
+        assert_eq!(response.status, 200);
+        next_batch += 1;
+    }
+    wait_until("2 seals", Duration::from_secs(120), || sealed(&server) >= 2);
+    moto.stop();
+    // Ingestion goes on while uploads fail, until the pending bytes pass the bound.
+    let mut refused = None;
+    for _ in 0..200 {
+        let body = rows_body(next_batch, next_batch * BATCH, BATCH);
+        let response = push(&server.address, &body, None).expect("push");
+        if response.status == 503 {
+            refused = Some(response);
+            break;
+        }
+        assert_eq!(response.status, 200, "{}", response.body);
+        next_batch += 1;
+    }
+    let refused = refused.expect("pushes get 503 once too much waits for the deep store");
+    assert!(
+        refused.header("Retry-After").is_some(),
+        "503 carries Retry-After"
+    );
+    assert!(
+        next_batch > 3,
+        "ingestion continued during the outage ({next_batch} batches)"
+    );
+    wait_until(
+        "failed uploads to be counted",
+        Duration::from_secs(120),
+        || server.metric("tessera_deep_store_upload_failures_total{table=\"events\"}") > 0.0,
+    );
+    assert_eq!(
+        count_and_sum(&server).0,
+        next_batch * BATCH,
+        "rows stay queryable during the outage"
+    );
+    moto.start_again();
+    wait_until("the backlog to commit", Duration::from_secs(300), || {
+        server.metric("tessera_pending_seal_bytes{table=\"events\"}") == 0.0
+    });
+    let body = rows_body(next_batch, next_batch * BATCH, BATCH);
+    let response = push(&server.address, &body, None).expect("push");
+    assert_eq!(response.status, 200, "{}", response.body);
+    next_batch += 1;
+    let total = next_batch * BATCH;
+    assert_eq!(count_and_sum(&server), (total, total * (total - 1) / 2));
+    wait_until("the last seal", Duration::from_secs(120), || {
+        sealed(&server) >= next_batch
+    });
+    assert!(
+        moto.keys("events/").len() as u64 >= next_batch - 2,
+        "segments sealed during the outage reached S3"
+    );
+}
+
+#[test]
+fn test_drop_restore_and_corrupt_local_copy() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(&dir.path().join("data"), None, &[]);
+    server.create_table(SCHEMA, &table_config(20_000, ""));
+    for batch in 0..5u64 {
+        let response = push(
+            &server.address,
+            &rows_body(batch, batch * 10_000, 10_000),
+            None,
+        )
+        .expect("push");
+        assert_eq!(response.status, 200);
+    }
+    let expected = (50_000u64, 50_000u64 * 49_999 / 2);
+    assert_eq!(count_and_sum(&server), expected);
+    let dropped = http("DELETE", &server.address, "/tables/events", &[], b"").expect("delete");
+    assert_eq!(dropped.status, 200, "{}", dropped.body);
+    let gone = server.post("/query/sql", r#"{"sql": "SELECT COUNT(*) FROM events"}"#);
+    assert_eq!(gone.status, 400, "{}", gone.body);
+    assert!(gone.body.contains("events"), "{}", gone.body);
+    let restored = server.post("/tables/events/restore", "");
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert_eq!(count_and_sum(&server), expected, "every row is back");
+    // A corrupt local copy is detected by its checksum and downloaded again.
+    let segments_dir = dir.path().join("data/segments/events");
+    let victim = std::fs::read_dir(&segments_dir)
+        .expect("segments dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "tseg"))
+        .expect("a local segment");
+    let mut bytes = std::fs::read(&victim).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::fs::write(&victim, bytes).expect("write");
+    server.restart();
+    assert_eq!(count_and_sum(&server), expected, "exact after re-download");
+}
