@@ -422,3 +422,84 @@ fn test_drop_restore_and_corrupt_local_copy() {
     server.restart();
     assert_eq!(count_and_sum(&server), expected, "exact after re-download");
 }
+
+#[test]
+fn test_batch_ingest_into_offline_table_and_query_over_http_match_duckdb() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), None, &[]);
+    let dataset = tessera_integration_tests::lineitem_dataset_dir();
+    let read = |name: &str| std::fs::read_to_string(dataset.join(name)).expect("dataset file");
+    server.create_table(&read("schema.json"), &read("table.json"));
+    let parquet = tessera_integration_tests::lineitem_file("0.01", "parquet");
+    let url = format!("http://{}", server.address);
+    let parquet_arg = parquet.display().to_string();
+    let output = tessera_integration_tests::tessera(&[
+        "ingest",
+        "--url",
+        &url,
+        "--table",
+        "lineitem",
+        &parquet_arg,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sql = "SELECT l_returnflag, COUNT(*), SUM(l_extendedprice) FROM lineitem GROUP BY l_returnflag ORDER BY l_returnflag";
+    let ours = server.query(sql);
+    let oracle = tessera_integration_tests::duckdb_rows(&format!(
+        "SELECT l_returnflag, COUNT(*), SUM(l_extendedprice) FROM '{parquet_arg}' GROUP BY l_returnflag ORDER BY l_returnflag"
+    ));
+    assert_eq!(ours.len(), oracle.len());
+    for (a, b) in ours.iter().zip(&oracle) {
+        assert_eq!(a[0], b[0]);
+        assert_eq!(a[1].as_u64(), b[1].as_u64());
+        let (x, y) = (
+            a[2].as_f64().unwrap_or(f64::NAN),
+            b[2].as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+                .or(b[2].as_f64())
+                .unwrap_or(f64::NAN),
+        );
+        assert!((x - y).abs() <= 1e-6 * y.abs(), "{x} vs {y}");
+    }
+    // The CLI against the HTTP API: a table, and a clear error for a bad query.
+    let output = tessera_integration_tests::tessera(&[
+        "query",
+        "--url",
+        &url,
+        "--format",
+        "csv",
+        "SELECT COUNT(*) FROM lineitem",
+    ]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "COUNT(*)\n60175\n");
+    let output = tessera_integration_tests::tessera(&[
+        "query",
+        "--url",
+        &url,
+        "SELECT l_shipmod FROM lineitem",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did you mean `l_shipmode`"), "{stderr}");
+    // The same file again is a new segment (a new sequence number), not a silent no-op.
+    let output = tessera_integration_tests::tessera(&[
+        "ingest",
+        "--url",
+        &url,
+        "--table",
+        "lineitem",
+        &parquet_arg,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(server.query("SELECT COUNT(*) FROM lineitem")[0][0], 120_350);
+}

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod http_client;
+mod ingest_command;
 mod query_command;
 mod segment_command;
 mod standalone;
@@ -24,6 +26,8 @@ enum Command {
     Segment(segment_command::SegmentCommand),
     /// Run SQL over segment files.
     Query(query_command::QueryArgs),
+    /// Build segments from files and upload them into a table on a server.
+    Ingest(ingest_command::IngestArgs),
     /// Run controller, broker and server in one process with the HTTP API.
     Standalone(standalone::StandaloneArgs),
     /// The standalone server with a demo `events` table fed by a generator.
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Segment(command) => segment_command::run(command),
         Command::Query(args) => query_command::run(args),
+        Command::Ingest(args) => ingest_command::run(args),
         Command::Standalone(args) => standalone::run(args),
         Command::Quickstart(args) => standalone::quickstart::run(args),
     };

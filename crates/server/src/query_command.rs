@@ -26,8 +26,11 @@ pub enum Format {
 pub struct QueryArgs {
     /// Run over every `.tseg` file in this directory (the SQL table name is the
     /// segment's table name).
+    #[arg(long, required_unless_present = "url", conflicts_with = "url")]
+    segments: Option<PathBuf>,
+    /// Send the query to a server's HTTP API (`http://127.0.0.1:8099`).
     #[arg(long)]
-    segments: PathBuf,
+    url: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -45,10 +48,13 @@ pub struct QueryArgs {
 }
 
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+    let Some(segments) = &args.segments else {
+        return run_remote(&args);
+    };
     // Query blocks allocate and free 128 KiB vectors again and again: keep them in the
     // heap so they cost no page faults.
     tessera_segment::builder::allocator::keep_freed_memory_for_reuse();
-    let tables = load_tables(&args.segments)?;
+    let tables = load_tables(segments)?;
     let mut options = QueryOptions::default();
     if let Some(text) = &args.query_options {
         options.apply_pinot_string(text)?;
@@ -75,8 +81,8 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             out = serde_json::to_string(&success(&outcome))?;
             out.push('\n');
         }
-        Format::Csv => write_csv(&outcome.result, &mut out),
-        Format::Table => write_table(&outcome.result, &mut out),
+        Format::Csv => write_csv(&TextTable::from_result(&outcome.result), &mut out),
+        Format::Table => write_table(&TextTable::from_result(&outcome.result), &mut out),
     }
     print!("{out}");
     Ok(())
@@ -108,15 +114,115 @@ pub fn load_tables(dir: &Path) -> anyhow::Result<Vec<Table>> {
         .collect()
 }
 
-fn cell_text(result: &ResultTable, column: usize, row: &[tessera_query::types::Scalar]) -> String {
-    match cell_json(&row[column], result.columns[column].ty.element) {
-        serde_json::Value::Null => "NULL".to_string(),
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
+/// A result as text cells (`None` for NULL): what the table and CSV printers show.
+struct TextTable {
+    names: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
+fn json_cell(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
     }
 }
 
-fn write_csv(result: &ResultTable, out: &mut String) {
+impl TextTable {
+    fn from_result(result: &ResultTable) -> TextTable {
+        TextTable {
+            names: result.columns.iter().map(|c| c.name.clone()).collect(),
+            rows: result
+                .rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .zip(&result.columns)
+                        .map(|(cell, column)| json_cell(&cell_json(cell, column.ty.element)))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// From a Pinot broker response's `resultTable`.
+    fn from_response(table: &serde_json::Value) -> TextTable {
+        let names = table["dataSchema"]["columnNames"]
+            .as_array()
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| n.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rows = table["rows"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|row| {
+                        row.as_array()
+                            .map(|cells| cells.iter().map(json_cell).collect())
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        TextTable { names, rows }
+    }
+}
+
+/// `tessera query --url`: the server runs the query; this prints its answer.
+fn run_remote(args: &QueryArgs) -> anyhow::Result<()> {
+    let url = args
+        .url
+        .as_deref()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    let mut request = serde_json::json!({ "sql": args.sql });
+    if let Some(options) = &args.query_options {
+        request["queryOptions"] = serde_json::Value::String(options.clone());
+    }
+    let reply = crate::http_client::send(
+        "POST",
+        &format!("{url}/query/sql"),
+        "application/json",
+        request.to_string().into_bytes(),
+    )?;
+    if reply.status != 200 {
+        bail!(
+            "the query failed (HTTP {}): {}",
+            reply.status,
+            reply.error_message()
+        );
+    }
+    let response = reply.json()?;
+    if let Some(exception) = response["exceptions"].as_array().and_then(|e| e.first()) {
+        bail!(
+            "the query failed: {}",
+            exception["message"].as_str().unwrap_or_default()
+        );
+    }
+    let mut out = String::new();
+    match args.format {
+        Format::Json => {
+            out = reply.body;
+            out.push('\n');
+        }
+        Format::Csv => write_csv(
+            &TextTable::from_response(&response["resultTable"]),
+            &mut out,
+        ),
+        Format::Table => write_table(
+            &TextTable::from_response(&response["resultTable"]),
+            &mut out,
+        ),
+    }
+    print!("{out}");
+    Ok(())
+}
+
+fn write_csv(table: &TextTable, out: &mut String) {
     let quote = |text: &str| {
         if text.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", text.replace('"', "\"\""))
@@ -124,38 +230,33 @@ fn write_csv(result: &ResultTable, out: &mut String) {
             text.to_string()
         }
     };
-    let header: Vec<String> = result.columns.iter().map(|c| quote(&c.name)).collect();
+    let header: Vec<String> = table.names.iter().map(|name| quote(name)).collect();
     out.push_str(&header.join(","));
     out.push('\n');
-    for row in &result.rows {
-        let cells: Vec<String> = (0..result.columns.len())
-            .map(|i| {
-                if row[i].is_null() {
-                    String::new()
-                } else {
-                    quote(&cell_text(result, i, row))
-                }
-            })
+    for row in &table.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|cell| cell.as_deref().map(quote).unwrap_or_default())
             .collect();
         out.push_str(&cells.join(","));
         out.push('\n');
     }
 }
 
-fn write_table(result: &ResultTable, out: &mut String) {
-    let cells: Vec<Vec<String>> = result
+fn write_table(table: &TextTable, out: &mut String) {
+    let cells: Vec<Vec<&str>> = table
         .rows
         .iter()
         .map(|row| {
-            (0..result.columns.len())
-                .map(|i| cell_text(result, i, row))
+            row.iter()
+                .map(|cell| cell.as_deref().unwrap_or("NULL"))
                 .collect()
         })
         .collect();
-    let mut widths: Vec<usize> = result
-        .columns
+    let mut widths: Vec<usize> = table
+        .names
         .iter()
-        .map(|c| c.name.chars().count())
+        .map(|name| name.chars().count())
         .collect();
     for row in &cells {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -171,10 +272,7 @@ fn write_table(result: &ResultTable, out: &mut String) {
         out.push_str(padded.join(" | ").trim_end());
         out.push('\n');
     };
-    line(
-        result.columns.iter().map(|c| c.name.as_str()).collect(),
-        out,
-    );
+    line(table.names.iter().map(String::as_str).collect(), out);
     out.push_str(
         &widths
             .iter()
@@ -184,7 +282,7 @@ fn write_table(result: &ResultTable, out: &mut String) {
     );
     out.push('\n');
     for row in &cells {
-        line(row.iter().map(String::as_str).collect(), out);
+        line(row.clone(), out);
     }
-    out.push_str(&format!("({} rows)\n", result.rows.len()));
+    out.push_str(&format!("({} rows)\n", table.rows.len()));
 }

@@ -35,6 +35,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/tables/{name}/schema", get(get_table_schema))
         .route("/tables/{name}/restore", post(restore_table))
         .route("/tables/{name}/forceCommit", post(force_commit))
+        .route("/segments", post(upload_segment))
         .route("/segments/{name}", get(list_segments))
         .route("/segments/{name}/metadata", get(segments_metadata))
         .route("/query/sql", get(query_get).post(query_post))
@@ -344,6 +345,30 @@ async fn force_commit(
 }
 
 // --- segments
+
+#[derive(Debug, Deserialize)]
+struct UploadParams {
+    #[serde(rename = "tableName")]
+    table_name: String,
+}
+
+/// `POST /segments?tableName=T` with a `.tseg` body: a batch-built segment joins the
+/// table (checked by CRC and against the table's schema, uploaded to the deep store,
+/// registered in the catalog, then served).
+async fn upload_segment(
+    State(state): State<Arc<ServerState>>,
+    Query(params): Query<UploadParams>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Json>> {
+    let table = state.table(&params.table_name).ok_or_else(|| {
+        ApiError::not_found(format!("table `{}` does not exist", params.table_name))
+    })?;
+    let uploaded = state.clone();
+    let name = blocking(move || super::upload::add_segment(&uploaded, &table, &body)).await??;
+    Ok(axum::Json(
+        json!({"status": format!("segment {name} added")}),
+    ))
+}
 
 async fn list_segments(
     State(state): State<Arc<ServerState>>,

@@ -8,6 +8,7 @@ mod prometheus;
 mod query_metrics;
 pub mod quickstart;
 mod state;
+mod upload;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,0 +1,50 @@
+//! The HTTP client of the CLI commands that talk to a server (`query --url`,
+//! `ingest --url`).
+
+use anyhow::Context;
+
+/// A response: status and body text.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> anyhow::Result<serde_json::Value> {
+        serde_json::from_str(&self.body)
+            .with_context(|| format!("the server answered with non-JSON: {}", self.body))
+    }
+
+    /// The server's error message (`error` of a controller error, the first exception
+    /// of a query), or the body.
+    pub fn error_message(&self) -> String {
+        let parsed: serde_json::Value = serde_json::from_str(&self.body).unwrap_or_default();
+        parsed["error"]
+            .as_str()
+            .or_else(|| parsed["exceptions"][0]["message"].as_str())
+            .map_or_else(|| self.body.clone(), str::to_string)
+    }
+}
+
+/// One request; blocking (it runs its own small runtime).
+pub fn send(method: &str, url: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Reply> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the HTTP client runtime")?;
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).context("HTTP method")?;
+        let response = client
+            .request(method, url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach `{url}`"))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.context("read the response")?;
+        Ok(Reply { status, body })
+    })
+}
