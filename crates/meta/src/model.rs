@@ -14,8 +14,8 @@ pub struct TableRecord {
     /// The table config JSON as posted.
     pub config: serde_json::Value,
     pub created_ms: i64,
-    /// Set when the table was dropped: its segments are in the deep store's trash until
-    /// the retention passes, and `restore` brings it back.
+    /// Set when the table was dropped: its segments are in the deep store's trash, and
+    /// `restore` brings them back (no purge job removes them yet).
     #[serde(default)]
     pub deleted_ms: Option<i64>,
 }

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 
 use crate::{Error, Result};
 
@@ -108,13 +108,32 @@ impl DeepStore {
         format!("{table}/{segment}.tseg")
     }
 
-    /// Upload bytes to `location` (atomic: readers see all of it or nothing).
+    /// Upload bytes to `location` (atomic: readers see all of it or nothing),
+    /// replacing what is there (a sealer retrying its own upload).
     pub async fn put(&self, location: &str, bytes: bytes::Bytes) -> Result<()> {
         self.store
             .put(&self.path(location), PutPayload::from(bytes))
             .await
             .map_err(object_error(format!("put `{location}`")))?;
         Ok(())
+    }
+
+    /// Upload bytes to `location` only if nothing is there: `Ok(false)` when something
+    /// is (two uploads of one name cannot overwrite each other).
+    pub async fn put_new(&self, location: &str, bytes: bytes::Bytes) -> Result<bool> {
+        let options = PutOptions::from(PutMode::Create);
+        match self
+            .store
+            .put_opts(&self.path(location), PutPayload::from(bytes), options)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(source) => Err(Error::ObjectStore {
+                operation: format!("put `{location}`"),
+                source,
+            }),
+        }
     }
 
     /// Download `location` into `destination`, checked against `expected_crc`; the file
@@ -214,6 +233,10 @@ mod tests {
         let bytes = bytes::Bytes::from_static(b"segment bytes");
         let location = DeepStore::segment_location("events", "events__0__0");
         store.put(&location, bytes.clone()).await?;
+        assert!(
+            !store.put_new(&location, bytes.clone()).await?,
+            "a second upload of a name is refused"
+        );
         let cached = root.path().join("cache/events__0__0.tseg");
         store
             .download(&location, &cached, Some(file_crc32(&bytes)))

@@ -3,7 +3,7 @@
 //! S3-compatible servers) by URL with the standard AWS environment credentials.
 //!
 //! Layout (DESIGN §2): `{table}/{segment}.tseg`; dropped tables move under
-//! `_trash/{table}/{droppedAtMs}/` until purged, so nothing is deleted by one mistake.
+//! `_trash/{droppedAtMs}/{table}/` until purged, so nothing is deleted by one mistake.
 //!
 //! Invariants: an upload is visible under its final path only when complete (object
 //! stores put atomically); a download is checked against the CRC-32 the catalog holds

@@ -17,6 +17,9 @@ const COUNTRIES: [&str; 12] = [
     "US", "DE", "FR", "IN", "BR", "JP", "GB", "CA", "MX", "NL", "ES", "KR",
 ];
 
+/// Rows made per writer-loop turn, so memory stays bounded at any rate.
+const MAX_ROWS_PER_CALL: u64 = 16_384;
+
 #[derive(Debug)]
 pub(crate) struct Generator {
     fields: Vec<FieldSpec>,
@@ -44,12 +47,20 @@ impl Generator {
         }
     }
 
-    /// Rows to make now to keep `rate` rows per second (at most one second's worth).
+    /// Rows to make now to keep `rate` rows per second: at most [`MAX_ROWS_PER_CALL`];
+    /// a generator that falls behind by more than a second skips the rest.
     pub(crate) fn rows_due(&mut self, rate: u64) -> u64 {
         let target = (self.started.elapsed().as_secs_f64() * rate as f64) as u64;
-        let due = target.saturating_sub(self.produced).min(rate.max(1));
-        self.produced = self.produced.max(target.saturating_sub(rate)) + due;
+        self.produced = self.produced.max(target.saturating_sub(rate.max(1)));
+        let due = target.saturating_sub(self.produced).min(MAX_ROWS_PER_CALL);
+        self.produced += due;
         due
+    }
+
+    /// Whether rows are due right now (the writer then does not wait).
+    pub(crate) fn behind(&self, rate: u64) -> bool {
+        let target = (self.started.elapsed().as_secs_f64() * rate as f64) as u64;
+        target > self.produced
     }
 
     /// The row at `offset`.

@@ -95,8 +95,10 @@ pub(crate) struct PushRequest {
 
 pub(crate) enum Command {
     Push(PushRequest),
-    /// Seal the consuming segments now (`forceCommit`, table drop).
+    /// Seal the consuming segments now (`forceCommit`).
     ForceCommit(Sender<()>),
+    /// Seal what is in memory and stop consuming (table drop); the sealer drains.
+    SealAndStop,
     Stop,
 }
 
@@ -328,6 +330,39 @@ impl RealtimeTable {
         }
     }
 
+    /// Stop taking rows, seal everything in memory, and wait until every seal is
+    /// committed (table drop). Waits as long as the deep store needs.
+    pub fn drain(&self) {
+        for partition in &self.partitions {
+            let sender = partition
+                .commands
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(sender) = sender {
+                let _ = sender.send(Command::SealAndStop);
+            }
+        }
+        // The writer exits after queueing its last seal; the sealer, once its queue is
+        // empty and the writer gone.
+        self.join_threads();
+        self.shared.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn join_threads(&self) {
+        for partition in &self.partitions {
+            let threads = std::mem::take(
+                &mut *partition
+                    .threads
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            for thread in threads {
+                let _ = thread.join();
+            }
+        }
+    }
+
     /// Stop the partitions' threads (rows already acknowledged stay in the log).
     pub fn stop(&self) {
         self.shared.stopped.store(true, Ordering::SeqCst);
@@ -341,16 +376,6 @@ impl RealtimeTable {
                 let _ = sender.send(Command::Stop);
             }
         }
-        for partition in &self.partitions {
-            let threads = std::mem::take(
-                &mut *partition
-                    .threads
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
-            for thread in threads {
-                let _ = thread.join();
-            }
-        }
+        self.join_threads();
     }
 }

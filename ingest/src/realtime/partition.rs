@@ -279,6 +279,10 @@ impl PartitionWriter {
                             self.rotate_if_not_empty();
                             let _ = reply.send(());
                         }
+                        Some(Command::SealAndStop) => {
+                            self.rotate_if_not_empty();
+                            return;
+                        }
                         Some(Command::Stop) => return,
                         _ => {}
                     }
@@ -286,6 +290,10 @@ impl PartitionWriter {
                 Ok(Command::ForceCommit(reply)) => {
                     self.rotate_if_not_empty();
                     let _ = reply.send(());
+                }
+                Ok(Command::SealAndStop) => {
+                    self.rotate_if_not_empty();
+                    return;
                 }
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -306,7 +314,10 @@ impl PartitionWriter {
             .flush_time
             .saturating_sub(self.active_since.elapsed())
             .max(Duration::from_millis(10));
-        match self.generator {
+        match &self.generator {
+            Some(generator) if generator.behind(self.shared.settings.generator_rate) => {
+                Duration::ZERO
+            }
             Some(_) => until_flush.min(GENERATOR_TICK),
             None => until_flush.min(Duration::from_secs(1)),
         }
@@ -327,11 +338,19 @@ impl PartitionWriter {
 
     fn apply_pushes(&mut self, group: Vec<PushRequest>) -> Result<()> {
         let mut accepted: Vec<(PushRequest, u64)> = Vec::with_capacity(group.len());
-        let mut in_group: HashMap<String, u64> = HashMap::new();
+        // Retries of a request of this same group: answered once the group is durable.
+        let mut deferred: Vec<PushRequest> = Vec::new();
+        let mut in_group: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut failure: Option<Error> = None;
         for request in group {
+            if failure.is_some() {
+                let _ = request
+                    .reply
+                    .send(Err(Error::Invalid("write-ahead log failed; retry".into())));
+                continue;
+            }
             if let Some(key) = &request.idempotency_key {
-                let known = self.keys.get(key).or_else(|| in_group.get(key)).copied();
-                if let Some(rows) = known {
+                if let Some(rows) = self.keys.get(key).copied() {
                     IngestMetrics::add(&self.shared.metrics.duplicate_requests, 1);
                     let _ = request.reply.send(Ok(PushAck {
                         rows,
@@ -340,7 +359,10 @@ impl PartitionWriter {
                     }));
                     continue;
                 }
-                in_group.insert(key.clone(), request.rows.len() as u64);
+                if in_group.contains(key) {
+                    deferred.push(request);
+                    continue;
+                }
             }
             let start = self.next_offset;
             let Some(wal) = self.wal.as_mut() else {
@@ -356,20 +378,34 @@ impl PartitionWriter {
                 body: request.body.clone(),
             };
             if let Err(error) = wal.append(&record) {
-                let _ = request.reply.send(Err(error));
+                // A partly written record may be in the file: nothing more may follow it.
+                let _ = request
+                    .reply
+                    .send(Err(Error::Invalid(format!("write-ahead log: {error}"))));
+                failure = Some(error);
                 continue;
+            }
+            if let Some(key) = &request.idempotency_key {
+                in_group.insert(key.clone());
             }
             self.next_offset += request.rows.len() as u64;
             accepted.push((request, start));
         }
-        if accepted.is_empty() {
-            return Ok(());
-        }
-        if let Some(wal) = self.wal.as_mut()
+        if failure.is_none()
+            && !accepted.is_empty()
+            && let Some(wal) = self.wal.as_mut()
             && let Err(error) = wal.sync()
         {
+            failure = Some(error);
+        }
+        if let Some(error) = failure {
             let message = error.to_string();
             for (request, _) in accepted {
+                let _ = request
+                    .reply
+                    .send(Err(Error::Invalid(format!("write-ahead log: {message}"))));
+            }
+            for request in deferred {
                 let _ = request
                     .reply
                     .send(Err(Error::Invalid(format!("write-ahead log: {message}"))));
@@ -387,6 +423,20 @@ impl PartitionWriter {
             let _ = request.reply.send(result.map(|()| PushAck {
                 rows,
                 duplicate: false,
+                partition: self.partition,
+            }));
+        }
+        for request in deferred {
+            let rows = request
+                .idempotency_key
+                .as_ref()
+                .and_then(|key| self.keys.get(key))
+                .copied()
+                .unwrap_or(0);
+            IngestMetrics::add(&self.shared.metrics.duplicate_requests, 1);
+            let _ = request.reply.send(Ok(PushAck {
+                rows,
+                duplicate: true,
                 partition: self.partition,
             }));
         }

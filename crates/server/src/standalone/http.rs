@@ -14,12 +14,15 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tessera_config::{Schema, TableConfig, TableType};
-use tessera_ingest::realtime::{PushError, ServedSegment, StreamSettings};
+use tessera_ingest::realtime::{PushError, ServedSegment, StreamSettings, StreamType};
 use tessera_meta::TableRecord;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 use tessera_segment::SegmentReader;
 
 use super::state::{ServerState, strip_type_suffix};
+
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
 
 /// Largest request body (push batches, configs).
 const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
@@ -198,8 +201,13 @@ async fn add_table(
         TableConfig::from_json(&text, &schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let config = parsed.value;
     if config.table_type == TableType::Realtime {
-        StreamSettings::from_configs(&config.stream_configs)
+        let settings = StreamSettings::from_configs(&config.stream_configs)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if settings.stream_type == StreamType::Kafka {
+            return Err(ApiError::bad_request(
+                "streamType kafka is not available in this build yet; use push or generator",
+            ));
+        }
     }
     if state.table(&name).is_some() {
         return Err(ApiError::new(
@@ -224,7 +232,13 @@ async fn add_table(
             // A new table of a dropped table's name starts without the old log.
             let _ = std::fs::remove_dir_all(started_state.data_dir.join("wal").join(&record.name));
         }
-        started_state.start_table(record)?;
+        if let Err(error) = started_state.start_table(record.clone()) {
+            // A table that cannot start must not stay in the catalog to fail every restart.
+            let _ = started_state
+                .catalog
+                .set_table_deleted(&record.name, Some(now_ms()));
+            return Err(error);
+        }
         Ok(())
     })
     .await?
@@ -253,32 +267,19 @@ async fn drop_table(
     let typed = table.config.table_name_with_type();
     let dropped = state.clone();
     blocking(move || -> anyhow::Result<()> {
-        // Seal what is in memory first, so the trash holds every row.
+        // Stop taking rows and seal what is in memory, so the trash holds every row.
         if let Some(realtime) = &table.realtime {
-            realtime.force_commit();
-            let deadline = Instant::now() + std::time::Duration::from_secs(120);
-            while table
-                .segments
-                .list()
-                .iter()
-                .any(|s| matches!(s, ServedSegment::Consuming(c) if c.num_rows() > 0))
-            {
-                if Instant::now() > deadline {
-                    anyhow::bail!(
-                        "table `{}` could not seal its consuming segments within 120 s; try again",
-                        table.record.name
-                    );
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
+            realtime.drain();
         }
         let name = table.record.name.clone();
         dropped.unload_table(&name);
+        // Catalog first: if the move to the trash fails halfway, the table is dropped
+        // and `restore` moves back whatever did move.
         let when = now_ms();
+        dropped.catalog.set_table_deleted(&name, Some(when))?;
         dropped
             .runtime
             .block_on(dropped.deep_store.trash_table(&name, when))?;
-        dropped.catalog.set_table_deleted(&name, Some(when))?;
         let _ = std::fs::remove_dir_all(dropped.data_dir.join("wal").join(&name));
         let _ = std::fs::remove_dir_all(dropped.data_dir.join("segments").join(&name));
         Ok(())
@@ -571,12 +572,17 @@ async fn ingest(
         )));
     }
     let key = match headers.get("Idempotency-Key") {
-        Some(value) => Some(
-            value
+        Some(value) => {
+            let key = value
                 .to_str()
-                .map_err(|_| ApiError::bad_request("the Idempotency-Key header is not ASCII"))?
-                .to_string(),
-        ),
+                .map_err(|_| ApiError::bad_request("the Idempotency-Key header is not ASCII"))?;
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+                return Err(ApiError::bad_request(format!(
+                    "the Idempotency-Key header must hold 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+                )));
+            }
+            Some(key.to_string())
+        }
         None => None,
     };
     let outcome = blocking(move || match &table.realtime {

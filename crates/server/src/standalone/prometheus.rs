@@ -42,7 +42,7 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
     let mut f = Families { out: String::new() };
     let tables = state.table_list();
     type Counter = fn(&tessera_ingest::realtime::IngestMetrics) -> &AtomicU64;
-    let counters: [(&str, &str, &str, Counter); 10] = [
+    let counters: [(&str, &str, &str, Counter); 11] = [
         (
             "tessera_rows_ingested_total",
             "counter",
@@ -96,6 +96,12 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
             "counter",
             "Time spent sealing (build, upload, commit)",
             |m| &m.seal_millis_total,
+        ),
+        (
+            "tessera_deep_store_upload_milliseconds_total",
+            "counter",
+            "Time spent uploading sealed segments",
+            |m| &m.upload_millis_total,
         ),
         (
             "tessera_pending_seal_bytes",

@@ -1,5 +1,5 @@
 //! `tessera quickstart`: the standalone server with a demo `events` table fed by the
-//! built-in generator, sealing every 15 seconds so both tiers are visible.
+//! built-in generator, sealing every 10 seconds so both tiers are visible.
 
 use std::path::PathBuf;
 
@@ -31,7 +31,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         server.ensure_table(EVENTS_SCHEMA, EVENTS_TABLE)?;
         let url = &server.url;
         println!(
-            "Tessera quickstart is running: a realtime table `events` fed by a generator (2,000 rows/s, sealed every 15 s).\n\
+            "Tessera quickstart is running: a realtime table `events` fed by a generator (2,000 rows/s, sealed every 10 s).\n\
              \n  HTTP API:  {url}\n\
              \n  curl -s -X POST {url}/query/sql -H 'Content-Type: application/json' \\\n\
              \x20   -d '{{\"sql\": \"SELECT country, COUNT(*) AS events, PERCENTILE(latency_ms, 99) AS p99 FROM events GROUP BY country ORDER BY events DESC LIMIT 5\"}}'\n\

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tessera_config::{Schema, TableConfig, TableType};
 use tessera_ingest::realtime::{RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
 use tessera_meta::{Catalog, SegmentRecord, SegmentState, TableRecord};
 use tessera_query::planner::TableSchema;
 use tessera_segment::ImmutableSegment;
 use tessera_storage::{DeepStore, file_crc32};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::query_metrics::QueryMetrics;
 
@@ -148,7 +148,8 @@ impl ServerState {
         Ok(runtime)
     }
 
-    /// Start every live table of the catalog.
+    /// Start every live table of the catalog. A table that cannot start is logged
+    /// and left out (the others serve); its catalog entry is kept for the operator.
     pub fn start_all(&self) -> anyhow::Result<()> {
         for record in self.catalog.tables()? {
             if record.deleted_ms.is_some() {
@@ -156,8 +157,8 @@ impl ServerState {
             }
             let name = record.name.clone();
             if let Err(error) = self.start_table(record) {
-                warn!(table = %name, error = format!("{error:#}"), "table could not start");
-                bail!("table `{name}` could not start: {error:#}");
+                error!(table = %name, error = format!("{error:#}"), "table could not start; it is not served");
+                eprintln!("tessera: table `{name}` could not start: {error:#}");
             }
         }
         Ok(())

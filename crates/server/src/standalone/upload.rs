@@ -67,10 +67,16 @@ pub fn add_segment(
     }
     drop(segment);
     let location = DeepStore::segment_location(table_name, &name);
-    state
+    let created = state
         .runtime
-        .block_on(state.deep_store.put(&location, bytes.to_vec().into()))
+        .block_on(state.deep_store.put_new(&location, bytes.to_vec().into()))
         .map_err(internal)?;
+    if !created {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("segment `{name}` already exists in the deep store of table `{table_name}`"),
+        ));
+    }
     let record = SegmentRecord {
         name: name.clone(),
         table: table_name.clone(),

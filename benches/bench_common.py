@@ -1,0 +1,46 @@
+"""Helpers shared by the benchmark scripts: the Tessera environment (deploy/lib/env.sh),
+re-running under the test venv, and writing a section of docs/benchmarks.md."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tessera_env():
+    """TESSERA_VENV, TESSERA_DATA and TESSERA_CACHE as deploy/lib/env.sh defines them."""
+    script = (f'source "{REPO}/deploy/lib/env.sh"; '
+              'printf "%s\\n" "$TESSERA_VENV" "$TESSERA_DATA" "$TESSERA_CACHE"')
+    lines = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True).stdout.split("\n")
+    return tuple(Path(line) for line in lines[:3])
+
+
+def reexec_under_venv(modules, script_name):
+    """Re-execute this script under the venv's Python unless `modules` import here."""
+    try:
+        for module in modules:
+            __import__(module)
+        return
+    except ImportError:
+        pass
+    venv_python = tessera_env()[0] / "bin" / "python"
+    if os.environ.get("TESSERA_BENCH_REEXEC") or not venv_python.exists():
+        sys.exit(f"{script_name}: {', '.join(modules)} missing; run deploy/install-test-deps.sh and use its venv python")
+    os.environ["TESSERA_BENCH_REEXEC"] = "1"
+    os.execv(venv_python, [str(venv_python), *sys.argv])
+
+
+def write_markdown_section(path, section):
+    """Replace the section with the same `## ` heading in path, or append it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    heading = section.splitlines()[0]
+    start = text.find("\n" + heading + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
+    path.write_text(text)
