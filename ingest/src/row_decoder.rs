@@ -5,6 +5,8 @@
 //! value — is returned as a [`RowReject`] with its reason and skipped; every other line
 //! becomes exactly one row. Decoding never fails as a whole.
 
+use rustc_hash::FxHashMap;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value as Json};
 use tessera_config::{Schema, TableConfig};
 use tessera_segment::Value;
@@ -49,6 +51,65 @@ pub struct JsonRowDecoder {
     schema: Schema,
     coercers: Vec<FieldCoercer>,
     time_index: Option<usize>,
+    /// Field name → position, to route each key of an object straight to its slot.
+    positions: FxHashMap<String, usize>,
+}
+
+/// Deserializes one JSON object into per-field slots, parsing only the values of
+/// schema fields (others are skipped unparsed) and never allocating a key.
+struct ObjectSlots<'a> {
+    positions: &'a FxHashMap<String, usize>,
+    slots: &'a mut [Option<Json>],
+}
+
+struct FieldKey<'a>(&'a FxHashMap<String, usize>);
+
+impl<'de> DeserializeSeed<'de> for FieldKey<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldKey<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.get(key).copied())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSlots<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSlots<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(position) = map.next_key_seed(FieldKey(self.positions))? {
+            match position {
+                Some(index) => self.slots[index] = Some(map.next_value::<Json>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl JsonRowDecoder {
@@ -62,10 +123,17 @@ impl JsonRowDecoder {
             .time_column
             .as_ref()
             .and_then(|name| schema.fields.iter().position(|field| &field.name == name));
+        let positions = schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(index, field)| (field.name.clone(), index))
+            .collect();
         Ok(JsonRowDecoder {
             schema: schema.clone(),
             coercers,
             time_index,
+            positions,
         })
     }
 
@@ -102,26 +170,28 @@ impl JsonRowDecoder {
                 sample: sample(),
             });
         }
-        let object = match serde_json::from_slice::<Json>(bytes) {
-            Ok(Json::Object(object)) => object,
-            Ok(_) => {
-                return Err(RowReject {
-                    line: 0,
-                    reason: reject_reason::INVALID_JSON,
-                    detail: "a row must be a JSON object".into(),
-                    sample: sample(),
-                });
-            }
-            Err(error) => {
-                return Err(RowReject {
-                    line: 0,
-                    reason: reject_reason::INVALID_JSON,
-                    detail: error.to_string(),
-                    sample: sample(),
-                });
-            }
-        };
-        self.decode_object(&object).map_err(|mut reject| {
+        let mut slots: Vec<Option<Json>> = vec![None; self.coercers.len()];
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let parsed = ObjectSlots {
+            positions: &self.positions,
+            slots: &mut slots,
+        }
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+        if let Err(error) = parsed {
+            let detail = if error.is_data() {
+                "a row must be a JSON object".to_string()
+            } else {
+                error.to_string()
+            };
+            return Err(RowReject {
+                line: 0,
+                reason: reject_reason::INVALID_JSON,
+                detail,
+                sample: sample(),
+            });
+        }
+        self.coerce_slots(&slots).map_err(|mut reject| {
             reject.sample = sample();
             reject
         })
@@ -129,10 +199,20 @@ impl JsonRowDecoder {
 
     /// Coerce a parsed object to the schema.
     pub fn decode_object(&self, object: &Map<String, Json>) -> Result<Vec<Value>, RowReject> {
+        let slots: Vec<Option<Json>> = self
+            .schema
+            .fields
+            .iter()
+            .map(|field| object.get(&field.name).cloned())
+            .collect();
+        self.coerce_slots(&slots)
+    }
+
+    /// Coerce one value per field (`None`: the key was absent).
+    fn coerce_slots(&self, slots: &[Option<Json>]) -> Result<Vec<Value>, RowReject> {
         let mut row = Vec::with_capacity(self.coercers.len());
-        for (coercer, field) in self.coercers.iter().zip(&self.schema.fields) {
-            let input = object.get(&field.name);
-            match coercer.coerce_json(input) {
+        for ((coercer, field), input) in self.coercers.iter().zip(&self.schema.fields).zip(slots) {
+            match coercer.coerce_json(input.as_ref()) {
                 Ok(value) => row.push(value),
                 Err(Reject(why)) => {
                     return Err(RowReject {

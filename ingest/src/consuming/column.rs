@@ -57,7 +57,7 @@ impl MutableColumn {
         let texty = matches!(field.data_type, DataType::String | DataType::Json);
         MutableColumn {
             field: field.clone(),
-            dictionary: dictionary.then(MutableDictionary::default),
+            dictionary: dictionary.then(|| MutableDictionary::new(field.data_type)),
             forward,
             nulls: RoaringBitmap::new(),
             inverted: (dictionary && config.inverted).then(Vec::new),

@@ -2,118 +2,200 @@
 //! so an id once handed out never changes and readers of a prefix stay consistent.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::ops::Bound;
 
+use rustc_hash::FxHashMap;
 use tessera_config::DataType;
 use tessera_segment::Value;
 
-/// Hash key of a value: integers and floats by bit pattern, the rest by bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Bits(u64),
-    Bytes(Box<[u8]>),
+/// Entries stored by physical kind: fixed-width values as 64-bit patterns, variable
+/// ones in one byte arena. The hash maps use FxHash and are probed without allocating.
+#[derive(Debug)]
+enum Store {
+    Fixed {
+        bits: Vec<u64>,
+        ids: FxHashMap<u64, u32>,
+    },
+    Bytes {
+        /// Entry `i` is `data[offsets[i]..offsets[i + 1]]`.
+        offsets: Vec<u64>,
+        data: Vec<u8>,
+        ids: FxHashMap<Box<[u8]>, u32>,
+    },
 }
 
-fn key_of(value: &Value) -> Option<Key> {
+/// Value → id and id → value for one column.
+#[derive(Debug)]
+pub(crate) struct MutableDictionary {
+    data_type: DataType,
+    store: Store,
+}
+
+/// The 64-bit pattern of a fixed-width value (`None` for strings, bytes, NULL).
+fn bits_of(value: &Value) -> Option<u64> {
     Some(match value {
-        Value::Int(v) => Key::Bits(*v as i64 as u64),
-        Value::Long(v) | Value::Timestamp(v) => Key::Bits(*v as u64),
-        Value::Boolean(v) => Key::Bits(u64::from(*v)),
-        Value::Float(v) => Key::Bits(u64::from(v.to_bits())),
-        Value::Double(v) => Key::Bits(v.to_bits()),
-        Value::String(v) | Value::Json(v) => Key::Bytes(v.as_bytes().into()),
-        Value::Bytes(v) => Key::Bytes(v.as_slice().into()),
-        Value::Null | Value::Array(_) => return None,
+        Value::Int(v) => i64::from(*v) as u64,
+        Value::Long(v) | Value::Timestamp(v) => *v as u64,
+        Value::Boolean(v) => u64::from(*v),
+        Value::Float(v) => u64::from(v.to_bits()),
+        Value::Double(v) => v.to_bits(),
+        _ => return None,
     })
 }
 
-/// Value → id and id → value, plus numeric tables for the bulk readers.
-#[derive(Debug, Default)]
-pub(crate) struct MutableDictionary {
-    values: Vec<Value>,
-    ids: HashMap<Key, u32>,
-    /// `values` as i64 (integer types) and f64 (numeric types), for `read_i64`/`read_f64`.
-    longs: Vec<i64>,
-    doubles: Vec<f64>,
-    value_bytes: usize,
+fn bytes_of(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::String(v) | Value::Json(v) => Some(v.as_bytes()),
+        Value::Bytes(v) => Some(v),
+        _ => None,
+    }
 }
 
 impl MutableDictionary {
+    pub(crate) fn new(data_type: DataType) -> MutableDictionary {
+        let store = match data_type {
+            DataType::String | DataType::Json | DataType::Bytes => Store::Bytes {
+                offsets: vec![0],
+                data: Vec::new(),
+                ids: FxHashMap::default(),
+            },
+            _ => Store::Fixed {
+                bits: Vec::new(),
+                ids: FxHashMap::default(),
+            },
+        };
+        MutableDictionary { data_type, store }
+    }
+
     pub(crate) fn len(&self) -> u32 {
-        self.values.len() as u32
+        match &self.store {
+            Store::Fixed { bits, .. } => bits.len() as u32,
+            Store::Bytes { offsets, .. } => (offsets.len() - 1) as u32,
+        }
     }
 
     /// The id of `value`, adding it if new. `value` must be a non-null scalar of the
     /// column's type.
     pub(crate) fn id_of(&mut self, value: &Value) -> u32 {
-        let Some(key) = key_of(value) else {
-            return 0;
-        };
-        if let Some(id) = self.ids.get(&key) {
-            return *id;
+        match &mut self.store {
+            Store::Fixed { bits, ids } => {
+                let Some(pattern) = bits_of(value) else {
+                    return 0;
+                };
+                let next = bits.len() as u32;
+                *ids.entry(pattern).or_insert_with(|| {
+                    bits.push(pattern);
+                    next
+                })
+            }
+            Store::Bytes { offsets, data, ids } => {
+                let Some(bytes) = bytes_of(value) else {
+                    return 0;
+                };
+                if let Some(id) = ids.get(bytes) {
+                    return *id;
+                }
+                let id = (offsets.len() - 1) as u32;
+                data.extend_from_slice(bytes);
+                offsets.push(data.len() as u64);
+                ids.insert(bytes.into(), id);
+                id
+            }
         }
-        let id = self.values.len() as u32;
-        self.value_bytes += match &key {
-            Key::Bits(_) => 8,
-            Key::Bytes(bytes) => 2 * bytes.len() + 24,
-        };
-        self.ids.insert(key, id);
-        self.longs.push(as_i64(value).unwrap_or(0));
-        self.doubles.push(as_f64(value).unwrap_or(0.0));
-        self.values.push(value.clone());
-        id
     }
 
     /// Id of `value` among the first `visible` entries.
     pub(crate) fn lookup(&self, value: &Value, data_type: DataType, visible: u32) -> Option<u32> {
         let normalized = normalize(value, data_type)?;
-        let id = *self.ids.get(&key_of(&normalized)?)?;
+        let id = match &self.store {
+            Store::Fixed { ids, .. } => *ids.get(&bits_of(&normalized)?)?,
+            Store::Bytes { ids, .. } => *ids.get(bytes_of(&normalized)?)?,
+        };
         (id < visible).then_some(id)
     }
 
+    fn entry_bytes(&self, id: u32) -> &[u8] {
+        match &self.store {
+            Store::Bytes { offsets, data, .. } => match (offsets.get(id as usize), offsets.get(id as usize + 1)) {
+                (Some(start), Some(end)) => &data[*start as usize..*end as usize],
+                _ => &[],
+            },
+            Store::Fixed { .. } => &[],
+        }
+    }
+
+    fn entry_bits(&self, id: u32) -> Option<u64> {
+        match &self.store {
+            Store::Fixed { bits, .. } => bits.get(id as usize).copied(),
+            Store::Bytes { .. } => None,
+        }
+    }
+
     pub(crate) fn value(&self, id: u32) -> Value {
-        self.values.get(id as usize).cloned().unwrap_or(Value::Null)
+        if id >= self.len() {
+            return Value::Null;
+        }
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        match (self.data_type, self.entry_bits(id)) {
+            (DataType::Int, Some(bits)) => Value::Int(bits as i64 as i32),
+            (DataType::Long, Some(bits)) => Value::Long(bits as i64),
+            (DataType::Timestamp, Some(bits)) => Value::Timestamp(bits as i64),
+            (DataType::Boolean, Some(bits)) => Value::Boolean(bits != 0),
+            (DataType::Float, Some(bits)) => Value::Float(f32::from_bits(bits as u32)),
+            (DataType::Double, Some(bits)) => Value::Double(f64::from_bits(bits)),
+            (DataType::String, None) => Value::String(text(self.entry_bytes(id))),
+            (DataType::Json, None) => Value::Json(text(self.entry_bytes(id))),
+            (DataType::Bytes, None) => Value::Bytes(self.entry_bytes(id).to_vec()),
+            _ => Value::Null,
+        }
     }
 
     pub(crate) fn long(&self, id: u32) -> i64 {
-        self.longs.get(id as usize).copied().unwrap_or(0)
+        match (self.data_type, self.entry_bits(id)) {
+            (DataType::Float | DataType::Double, _) => self.double(id) as i64,
+            (_, Some(bits)) => bits as i64,
+            (_, None) => 0,
+        }
     }
 
     pub(crate) fn double(&self, id: u32) -> f64 {
-        self.doubles.get(id as usize).copied().unwrap_or(0.0)
+        match (self.data_type, self.entry_bits(id)) {
+            (DataType::Float, Some(bits)) => f64::from(f32::from_bits(bits as u32)),
+            (DataType::Double, Some(bits)) => f64::from_bits(bits),
+            (_, Some(bits)) => bits as i64 as f64,
+            (_, None) => 0.0,
+        }
     }
 
     /// Ids (ascending) among the first `visible` whose value lies within the bounds.
-    pub(crate) fn ids_in_range(
-        &self,
-        low: Bound<&Value>,
-        high: Bound<&Value>,
-        visible: u32,
-    ) -> Vec<u32> {
-        let above = |value: &Value| match low {
-            Bound::Included(bound) => compare(value, bound).is_some_and(Ordering::is_ge),
-            Bound::Excluded(bound) => compare(value, bound).is_some_and(Ordering::is_gt),
+    pub(crate) fn ids_in_range(&self, low: Bound<&Value>, high: Bound<&Value>, visible: u32) -> Vec<u32> {
+        let order = |id: u32, bound: &Value| -> Option<Ordering> {
+            match &self.store {
+                Store::Bytes { .. } => Some(self.entry_bytes(id).cmp(bytes_of(bound)?)),
+                Store::Fixed { .. } => compare(&self.value(id), bound),
+            }
+        };
+        let above = |id: u32| match low {
+            Bound::Included(bound) => order(id, bound).is_some_and(Ordering::is_ge),
+            Bound::Excluded(bound) => order(id, bound).is_some_and(Ordering::is_gt),
             Bound::Unbounded => true,
         };
-        let below = |value: &Value| match high {
-            Bound::Included(bound) => compare(value, bound).is_some_and(Ordering::is_le),
-            Bound::Excluded(bound) => compare(value, bound).is_some_and(Ordering::is_lt),
+        let below = |id: u32| match high {
+            Bound::Included(bound) => order(id, bound).is_some_and(Ordering::is_le),
+            Bound::Excluded(bound) => order(id, bound).is_some_and(Ordering::is_lt),
             Bound::Unbounded => true,
         };
-        self.values[..visible as usize]
-            .iter()
-            .enumerate()
-            .filter(|(_, value)| above(value) && below(value))
-            .map(|(id, _)| id as u32)
-            .collect()
+        (0..visible.min(self.len())).filter(|id| above(*id) && below(*id)).collect()
     }
 
-    /// Heap bytes held (values, hash table, numeric tables), approximately.
+    /// Heap bytes held (entries and hash table), approximately.
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.value_bytes
-            + self.values.capacity() * (std::mem::size_of::<Value>() + 16)
-            + self.ids.capacity() * 40
+        match &self.store {
+            Store::Fixed { bits, ids } => bits.capacity() * 8 + ids.capacity() * 13,
+            Store::Bytes { offsets, data, ids } => {
+                offsets.capacity() * 8 + 2 * data.capacity() + ids.capacity() * 21
+            }
+        }
     }
 }
 
@@ -180,14 +262,7 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     if let (Some(x), Some(y)) = (as_f64(a), as_f64(b)) {
         return Some(x.total_cmp(&y));
     }
-    let bytes = |value: &Value| -> Option<Vec<u8>> {
-        match value {
-            Value::String(v) | Value::Json(v) => Some(v.as_bytes().to_vec()),
-            Value::Bytes(v) => Some(v.clone()),
-            _ => None,
-        }
-    };
-    Some(bytes(a)?.cmp(&bytes(b)?))
+    Some(bytes_of(a)?.cmp(bytes_of(b)?))
 }
 
 #[cfg(test)]
@@ -196,7 +271,7 @@ mod tests {
 
     #[test]
     fn test_ids_are_stable_and_lookup_respects_visibility() {
-        let mut dictionary = MutableDictionary::default();
+        let mut dictionary = MutableDictionary::new(DataType::Long);
         assert_eq!(dictionary.id_of(&Value::Long(5)), 0);
         assert_eq!(dictionary.id_of(&Value::Long(3)), 1);
         assert_eq!(dictionary.id_of(&Value::Long(5)), 0);
