@@ -30,8 +30,10 @@ fn consuming_table() -> &'static Table {
                 created_ms: 0,
             };
             let segment = Arc::new(MutableSegment::new(identity, &schema, &table));
-            // Several appends, as a stream delivers them.
-            for chunk in rows.chunks(97) {
+            // Segment 0 arrives in one batch (high-cardinality columns then go raw),
+            // segment 1 in small appends (everything dictionary-encoded).
+            let chunk_rows = if partition == 0 { rows.len() } else { 97 };
+            for chunk in rows.chunks(chunk_rows) {
                 segment.append_rows(chunk, 0).expect("append");
             }
             segment.snapshot() as Arc<dyn SegmentReader>

@@ -70,6 +70,38 @@ impl MutableColumn {
         }
     }
 
+    /// A fixed-width column whose first batch is mostly distinct values (ids,
+    /// timestamps, measurements) is stored raw: a dictionary would cost a hash probe and
+    /// ~30 bytes per row for nothing. Decided once, before the segment's first row is
+    /// visible. Strings keep their dictionary (GROUP BY and COUNT(DISTINCT) on ids beat
+    /// hashing strings), as do columns with an inverted index and multi-value columns.
+    pub(crate) fn choose_storage(&mut self, first_batch: &[Vec<Value>], index: usize) {
+        const MIN_SAMPLE: usize = 1000;
+        if first_batch.len() < MIN_SAMPLE
+            || self.inverted.is_some()
+            || !self.field.single_value
+            || self.dictionary.is_none()
+            || matches!(
+                self.field.data_type,
+                DataType::String | DataType::Json | DataType::Bytes
+            )
+        {
+            return;
+        }
+        let mut probe = MutableDictionary::new(self.field.data_type);
+        for row in first_batch {
+            if !row[index].is_null() {
+                probe.id_of(&row[index]);
+            }
+        }
+        if probe.len() as usize * 2 > first_batch.len() {
+            self.dictionary = None;
+            self.forward = Forward::Raw(ColumnData::new_scalar(PhysicalType::of(
+                self.field.data_type,
+            )));
+        }
+    }
+
     /// The index names a reader reports, as the sealed segment names them.
     pub(crate) fn index_names(&self) -> Vec<String> {
         let mut names = Vec::new();

@@ -116,10 +116,12 @@ impl MutableDictionary {
 
     fn entry_bytes(&self, id: u32) -> &[u8] {
         match &self.store {
-            Store::Bytes { offsets, data, .. } => match (offsets.get(id as usize), offsets.get(id as usize + 1)) {
-                (Some(start), Some(end)) => &data[*start as usize..*end as usize],
-                _ => &[],
-            },
+            Store::Bytes { offsets, data, .. } => {
+                match (offsets.get(id as usize), offsets.get(id as usize + 1)) {
+                    (Some(start), Some(end)) => &data[*start as usize..*end as usize],
+                    _ => &[],
+                }
+            }
             Store::Fixed { .. } => &[],
         }
     }
@@ -168,7 +170,12 @@ impl MutableDictionary {
     }
 
     /// Ids (ascending) among the first `visible` whose value lies within the bounds.
-    pub(crate) fn ids_in_range(&self, low: Bound<&Value>, high: Bound<&Value>, visible: u32) -> Vec<u32> {
+    pub(crate) fn ids_in_range(
+        &self,
+        low: Bound<&Value>,
+        high: Bound<&Value>,
+        visible: u32,
+    ) -> Vec<u32> {
         let order = |id: u32, bound: &Value| -> Option<Ordering> {
             match &self.store {
                 Store::Bytes { .. } => Some(self.entry_bytes(id).cmp(bytes_of(bound)?)),
@@ -185,7 +192,9 @@ impl MutableDictionary {
             Bound::Excluded(bound) => order(id, bound).is_some_and(Ordering::is_lt),
             Bound::Unbounded => true,
         };
-        (0..visible.min(self.len())).filter(|id| above(*id) && below(*id)).collect()
+        (0..visible.min(self.len()))
+            .filter(|id| above(*id) && below(*id))
+            .collect()
     }
 
     /// Heap bytes held (entries and hash table), approximately.

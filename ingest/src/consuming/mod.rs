@@ -145,6 +145,11 @@ impl MutableSegment {
             }
         }
         let mut state = self.write();
+        if state.rows == 0 {
+            for (index, column) in state.columns.iter_mut().enumerate() {
+                column.choose_storage(rows, index);
+            }
+        }
         let first = u64::from(state.rows);
         if first + rows.len() as u64 > u64::from(u32::MAX) {
             return Err(Error::Invalid(format!(
