@@ -26,6 +26,7 @@ pub mod realtime;
 pub mod reject;
 pub mod row_decoder;
 pub mod source;
+pub mod transform;
 pub mod wal;
 
 pub use coerce::{FieldCoercer, Reject};

@@ -14,6 +14,7 @@ use tessera_segment::Value;
 use crate::coerce::{FieldCoercer, Reject};
 use crate::error::{Error, Result};
 use crate::reject::truncate_value;
+use crate::transform::RowTransforms;
 
 /// Longest row accepted from a stream or push request.
 pub const MAX_ROW_BYTES: usize = 1024 * 1024;
@@ -43,6 +44,8 @@ pub struct RowReject {
 pub struct DecodedRows {
     pub rows: Vec<Vec<Value>>,
     pub rejects: Vec<RowReject>,
+    /// Rows skipped by the table's `filterConfig` (not errors).
+    pub filtered: u64,
 }
 
 /// Decodes JSON rows for one table.
@@ -51,8 +54,10 @@ pub struct JsonRowDecoder {
     schema: Schema,
     coercers: Vec<FieldCoercer>,
     time_index: Option<usize>,
-    /// Field name → position, to route each key of an object straight to its slot.
+    /// Field name → position, to route each key of an object straight to its slot:
+    /// schema fields first, then the other input fields the transforms read.
     positions: FxHashMap<String, usize>,
+    transforms: RowTransforms,
 }
 
 /// Deserializes one JSON object into per-field slots, parsing only the values of
@@ -123,17 +128,21 @@ impl JsonRowDecoder {
             .time_column
             .as_ref()
             .and_then(|name| schema.fields.iter().position(|field| &field.name == name));
+        let transforms = RowTransforms::from_table(schema, table)?;
         let positions = schema
             .fields
             .iter()
+            .map(|field| field.name.clone())
+            .chain(transforms.extra_fields.iter().cloned())
             .enumerate()
-            .map(|(index, field)| (field.name.clone(), index))
+            .map(|(index, name)| (name, index))
             .collect();
         Ok(JsonRowDecoder {
             schema: schema.clone(),
             coercers,
             time_index,
             positions,
+            transforms,
         })
     }
 
@@ -146,7 +155,8 @@ impl JsonRowDecoder {
                 continue;
             }
             match self.decode_row(line) {
-                Ok(row) => decoded.rows.push(row),
+                Ok(Some(row)) => decoded.rows.push(row),
+                Ok(None) => decoded.filtered += 1,
                 Err(mut reject) => {
                     reject.line = index as u64 + 1;
                     decoded.rejects.push(reject);
@@ -156,8 +166,8 @@ impl JsonRowDecoder {
         decoded
     }
 
-    /// Decode one JSON object.
-    pub fn decode_row(&self, bytes: &[u8]) -> Result<Vec<Value>, RowReject> {
+    /// Decode one JSON object; `Ok(None)` when the table's filter skips it.
+    pub fn decode_row(&self, bytes: &[u8]) -> Result<Option<Vec<Value>>, RowReject> {
         let sample = || truncate_value(&String::from_utf8_lossy(&bytes[..bytes.len().min(256)]));
         if bytes.len() > MAX_ROW_BYTES {
             return Err(RowReject {
@@ -170,7 +180,7 @@ impl JsonRowDecoder {
                 sample: sample(),
             });
         }
-        let mut slots: Vec<Option<Json>> = vec![None; self.coercers.len()];
+        let mut slots: Vec<Option<Json>> = vec![None; self.positions.len()];
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let parsed = ObjectSlots {
             positions: &self.positions,
@@ -191,7 +201,10 @@ impl JsonRowDecoder {
                 sample: sample(),
             });
         }
-        self.coerce_slots(&slots).map_err(|mut reject| {
+        if !self.transforms.is_empty() && !self.transforms.apply(&mut slots) {
+            return Ok(None);
+        }
+        self.coerce_slots(&slots).map(Some).map_err(|mut reject| {
             reject.sample = sample();
             reject
         })

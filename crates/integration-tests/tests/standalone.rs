@@ -503,3 +503,64 @@ fn test_batch_ingest_into_offline_table_and_query_over_http_match_duckdb() {
     );
     assert_eq!(server.query("SELECT COUNT(*) FROM lineitem")[0][0], 120_350);
 }
+
+#[test]
+fn test_transforms_filter_and_dead_letters_on_push() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), None, &[]);
+    let groovy = r#"{"tableName": "events", "tableType": "REALTIME", "segmentsConfig": {"timeColumnName": "ts"},
+      "tableIndexConfig": {"streamConfigs": {"streamType": "push"}},
+      "ingestionConfig": {"transformConfigs": [{"columnName": "k", "transformFunction": "Groovy({a}, a)"}]}}"#;
+    assert_eq!(server.post("/schemas", SCHEMA).status, 200);
+    let refused = server.post("/tables", groovy);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("Groovy"), "{}", refused.body);
+    let table = r#"{"tableName": "events", "tableType": "REALTIME", "segmentsConfig": {"timeColumnName": "ts"},
+      "tableIndexConfig": {"streamConfigs": {"streamType": "push", "tessera.deadletter.enabled": "true"}},
+      "ingestionConfig": {
+        "transformConfigs": [
+          {"columnName": "k", "transformFunction": "lower(jsonPathString(meta, '$.source.name'))"},
+          {"columnName": "ts", "transformFunction": "fromEpochSeconds(epoch)"}],
+        "filterConfig": {"filterFunction": "equals(k, 'internal')"}}}"#;
+    let created = server.post("/tables", table);
+    assert_eq!(created.status, 200, "{}", created.body);
+    let body = concat!(
+        "{\"id\": 1, \"b\": 0, \"meta\": {\"source\": {\"name\": \"Web\"}}, \"epoch\": 1700000000}\n",
+        "{\"id\": 2, \"b\": 0, \"meta\": {\"source\": {\"name\": \"INTERNAL\"}}, \"epoch\": 1700000001}\n",
+        "{\"id\": 3, \"b\": 0, \"k\": \"given\", \"ts\": 1700000002000}\n",
+        "{\"id\": \"three\", \"b\": 0, \"epoch\": 1}\n",
+    );
+    let response = push(&server.address, body.as_bytes(), None).expect("push");
+    assert_eq!(response.status, 200, "{}", response.body);
+    let reply = response.json();
+    assert_eq!(
+        (
+            reply["rowsIngested"].as_u64(),
+            reply["rowsFiltered"].as_u64(),
+            reply["rowsRejected"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    let rows = server.query("SELECT id, k, ts FROM events ORDER BY id");
+    assert_eq!(
+        rows,
+        vec![
+            serde_json::json!([1, "web", "2023-11-14 22:13:20.0"]),
+            serde_json::json!([3, "given", "2023-11-14 22:13:22.0"]),
+        ]
+    );
+    assert_eq!(
+        server.metric("tessera_rows_filtered_total{table=\"events\"}"),
+        1.0
+    );
+    let dead = std::fs::read_to_string(dir.path().join("data/deadletter/events.jsonl"))
+        .expect("dead-letter file");
+    assert_eq!(dead.lines().count(), 1, "{dead}");
+    assert!(
+        dead.contains("wrong_type") && dead.contains("three"),
+        "{dead}"
+    );
+}

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub struct IngestMetrics {
     pub rows_ingested: AtomicU64,
+    /// Rows skipped by the table's `filterConfig`.
+    pub rows_filtered: AtomicU64,
     pub requests: AtomicU64,
     pub duplicate_requests: AtomicU64,
     pub backpressure_rejections: AtomicU64,

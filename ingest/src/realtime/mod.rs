@@ -116,6 +116,8 @@ pub struct PushAck {
 pub struct PushOutcome {
     pub ack: Option<PushAck>,
     pub rows_rejected: u64,
+    /// Rows skipped by the table's `filterConfig`.
+    pub rows_filtered: u64,
     /// The first rejects, for the response.
     pub rejects: Vec<RowReject>,
 }
@@ -278,16 +280,21 @@ impl RealtimeTable {
         for reject in &decoded.rejects {
             self.shared.metrics.reject(reject.reason);
         }
+        if self.shared.settings.dead_letter && !decoded.rejects.is_empty() {
+            self.write_dead_letters(&decoded.rejects);
+        }
         if let Some(first) = decoded.rejects.first() {
             tracing::warn!(table = %table, rejected = decoded.rejects.len(), line = first.line, reason = first.reason, detail = %first.detail, "rows rejected");
         }
         let rows_rejected = decoded.rejects.len() as u64;
+        IngestMetrics::add(&self.shared.metrics.rows_filtered, decoded.filtered);
         let mut rejects = decoded.rejects;
         rejects.truncate(REJECTS_REPORTED);
         if decoded.rows.is_empty() && idempotency_key.is_none() {
             return Ok(PushOutcome {
                 ack: None,
                 rows_rejected,
+                rows_filtered: decoded.filtered,
                 rejects,
             });
         }
@@ -314,8 +321,40 @@ impl RealtimeTable {
         Ok(PushOutcome {
             ack: Some(ack),
             rows_rejected,
+            rows_filtered: decoded.filtered,
             rejects,
         })
+    }
+
+    /// Append rejected rows to the table's dead-letter file (best effort: a failure is
+    /// logged, the push goes on).
+    fn write_dead_letters(&self, rejects: &[RowReject]) {
+        use std::io::Write;
+        let dir = self.shared.context.data_dir.join("deadletter");
+        let path = dir.join(format!("{}.jsonl", self.shared.name));
+        let mut text = String::new();
+        for reject in rejects {
+            let line = serde_json::json!({
+                "table": self.shared.name,
+                "timeMs": now_ms(),
+                "line": reject.line,
+                "reason": reject.reason,
+                "detail": reject.detail,
+                "row": reject.sample,
+            });
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut file| file.write_all(text.as_bytes()))
+        });
+        if let Err(error) = written {
+            tracing::warn!(table = %self.shared.name, path = %path.display(), %error, "dead-letter file not written");
+        }
     }
 
     /// Start sealing every non-empty consuming segment now.

@@ -33,6 +33,9 @@ pub struct StreamSettings {
     pub max_pending_seal_bytes: u64,
     /// Generator: rows per second per partition (`stream.generator.rows.per.second`).
     pub generator_rate: u64,
+    /// Write rejected rows to `{data-dir}/deadletter/{table}.jsonl`
+    /// (`tessera.deadletter.enabled`).
+    pub dead_letter: bool,
 }
 
 pub const DEFAULT_FLUSH_ROWS: u32 = 500_000;
@@ -149,6 +152,17 @@ impl StreamSettings {
             flush_bytes: bytes("realtime.segment.flush.threshold.segment.size")?,
             max_pending_seal_bytes: bytes("tessera.backpressure.pending.bytes")?.unwrap_or(1 << 30),
             generator_rate: number("stream.generator.rows.per.second", 1000)?,
+            dead_letter: match configs.get("tessera.deadletter.enabled").map(|v| v.trim()) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(invalid(
+                        "tessera.deadletter.enabled",
+                        other,
+                        "true or false",
+                    ));
+                }
+            },
         })
     }
 }

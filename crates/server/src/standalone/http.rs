@@ -605,14 +605,17 @@ async fn ingest(
                 "status": "OK",
                 "rowsIngested": ingested,
                 "rowsRejected": outcome.rows_rejected,
+                "rowsFiltered": outcome.rows_filtered,
                 "duplicate": outcome.ack.as_ref().is_some_and(|a| a.duplicate),
                 "rejects": rejects,
             });
-            let status = if outcome.ack.is_none() && outcome.rows_rejected > 0 {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
+            let status =
+                if outcome.ack.is_none() && outcome.rows_rejected > 0 && outcome.rows_filtered == 0
+                {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                };
             Ok((status, axum::Json(body)).into_response())
         }
         Err(PushError::Backpressure {

@@ -42,7 +42,13 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
     let mut f = Families { out: String::new() };
     let tables = state.table_list();
     type Counter = fn(&tessera_ingest::realtime::IngestMetrics) -> &AtomicU64;
-    let counters: [(&str, &str, &str, Counter); 11] = [
+    let counters: [(&str, &str, &str, Counter); 12] = [
+        (
+            "tessera_rows_filtered_total",
+            "counter",
+            "Rows skipped by the table's filterConfig",
+            |m| &m.rows_filtered,
+        ),
         (
             "tessera_rows_ingested_total",
             "counter",
