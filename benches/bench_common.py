@@ -17,6 +17,12 @@ def tessera_env():
     return tuple(Path(line) for line in lines[:3])
 
 
+def ensure_parquet(sf):
+    """The lineitem Parquet file at a scale factor, generated on first use."""
+    subprocess.run(["bash", str(REPO / "deploy" / "gen-lineitem.sh"), sf], check=True, stdout=sys.stderr)
+    return tessera_env()[1] / "lineitem" / f"sf{sf}" / "lineitem.parquet"
+
+
 def reexec_under_venv(modules, script_name):
     """Re-execute this script under the venv's Python unless `modules` import here."""
     try:

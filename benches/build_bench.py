@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import ensure_parquet, reexec_under_venv, tessera_env, write_markdown_section  # noqa: E402
 
 # Runs in a child process, so that DuckDB gets the same core pinning and RSS accounting
 # as tessera. Prints the load time (CREATE TABLE AS + CHECKPOINT) as JSON.
@@ -45,32 +47,6 @@ print(json.dumps({"seconds": seconds}))
 
 def fail(message):
     sys.exit(f"build_bench.py: {message}")
-
-
-def tessera_env():
-    """TESSERA_VENV and TESSERA_DATA as deploy/lib/env.sh defines them (one source of truth)."""
-    script = f'source "{REPO}/deploy/lib/env.sh"; printf "%s\\n" "$TESSERA_VENV" "$TESSERA_DATA"'
-    venv, data = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True).stdout.split("\n")[:2]
-    return Path(venv), Path(data)
-
-
-def reexec_under_venv_if_needed():
-    try:
-        import duckdb  # noqa: F401
-        import pyarrow  # noqa: F401
-        return
-    except ImportError:
-        pass
-    venv_python = tessera_env()[0] / "bin" / "python"
-    if os.environ.get("TESSERA_BENCH_REEXEC") or not venv_python.exists():
-        fail("duckdb or pyarrow missing; run deploy/install-test-deps.sh and use its venv python")
-    os.environ["TESSERA_BENCH_REEXEC"] = "1"
-    os.execv(venv_python, [str(venv_python), *sys.argv])
-
-
-def ensure_parquet(sf):
-    subprocess.run(["bash", str(REPO / "deploy" / "gen-lineitem.sh"), sf], check=True, stdout=sys.stderr)
-    return tessera_env()[1] / "lineitem" / f"sf{sf}" / "lineitem.parquet"
 
 
 def run_measured(command):
@@ -237,25 +213,6 @@ def machine_description():
     return f"{model}, {os.cpu_count()} cores"
 
 
-def write_markdown_section(path, section):
-    """Replace the section with the same `## ` heading in path, or append it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text("# Benchmarks\n\nMeasured on the project's development machine (2 cores, 24 GiB; "
-                        "the CPU is named in each section). Reproduce the segment-build numbers with "
-                        "`python3 benches/build_bench.py --sf 1 --write-md docs/benchmarks.md`; "
-                        "see `benches/README.md` for what is measured.\n\n")
-    text = path.read_text()
-    heading = section.splitlines()[0]
-    start = text.find("\n" + heading + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
-    path.write_text(text)
-
-
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sf", default="1", help="TPC-H scale factor (default 1)")
@@ -274,7 +231,7 @@ def parse_args():
 
 
 def main():
-    reexec_under_venv_if_needed()
+    reexec_under_venv(["duckdb", "pyarrow"], "build_bench.py")
     import pyarrow.parquet as pq
 
     args = parse_args()

@@ -38,6 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import ensure_parquet, reexec_under_venv, tessera_env, write_markdown_section  # noqa: E402
 
 # Smallest ClickHouse-dialect rewrites of public queries, as (old, new) substring pairs per
 # query name. Empty: every public query runs unchanged on chDB (DATE '...' literals,
@@ -55,39 +57,6 @@ def fail(message):
 
 def say(message):
     print(f"query_bench.py: {message}", file=sys.stderr, flush=True)
-
-
-def tessera_env():
-    """TESSERA_VENV, TESSERA_DATA and TESSERA_CACHE as deploy/lib/env.sh defines them."""
-    script = (f'source "{REPO}/deploy/lib/env.sh"; '
-              'printf "%s\\n" "$TESSERA_VENV" "$TESSERA_DATA" "$TESSERA_CACHE"')
-    lines = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True).stdout.split("\n")
-    return tuple(Path(line) for line in lines[:3])
-
-
-def reexec_under_venv_if_needed():
-    try:
-        import chdb  # noqa: F401
-        import duckdb  # noqa: F401
-        import numpy  # noqa: F401
-        import pyarrow  # noqa: F401
-        return
-    except ImportError:
-        pass
-    venv_python = tessera_env()[0] / "bin" / "python"
-    if os.environ.get("TESSERA_BENCH_REEXEC") or not venv_python.exists():
-        fail("duckdb, pyarrow, chdb or numpy missing; run deploy/install-test-deps.sh and use its venv python")
-    os.environ["TESSERA_BENCH_REEXEC"] = "1"
-    os.execv(venv_python, [str(venv_python), *sys.argv])
-
-
-def ensure_parquet(sf):
-    subprocess.run(["bash", str(REPO / "deploy" / "gen-lineitem.sh"), sf], check=True, stdout=sys.stderr)
-    return tessera_env()[1] / "lineitem" / f"sf{sf}" / "lineitem.parquet"
-
-
-# ---------------------------------------------------------------------------------------
-# Queries
 
 
 def strip_comments(sql):
@@ -523,20 +492,6 @@ def machine_description():
 # Report
 
 
-def write_markdown_section(path, section):
-    """Replace the section with the same `## ` heading in path, or append it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    heading = section.splitlines()[0]
-    start = text.find("\n" + heading + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
-    path.write_text(text)
-
-
 def fmt_ms(value):
     if value is None:
         return "error"
@@ -629,7 +584,7 @@ def parse_args():
 
 
 def main():
-    reexec_under_venv_if_needed()
+    reexec_under_venv(["chdb", "duckdb", "numpy", "pyarrow"], "query_bench.py")
     import pyarrow.parquet as pq
 
     args = parse_args()

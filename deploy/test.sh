@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # THE test command (see README): installs what the tests need, generates the test data,
-# runs every test and lint, then a smoke run of the segment-build benchmark.
+# runs every test and lint, then smoke runs of the build, query and ingest benchmarks.
 # CI runs it through .ci/run on a fresh clone; it must pass there with nothing pre-installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,7 @@ cargo fmt --all --check
 cargo build --release -p tessera-server
 "$TESSERA_PYTHON" benches/build_bench.py --sf 0.01 --check
 "$TESSERA_PYTHON" benches/query_bench.py --sf 0.01 --runs 1 --check
+"$TESSERA_PYTHON" benches/ingest_bench.py --check
 
 # Every cargo test run above passed (or set -e stopped us): add up its counts.
 passed=$(grep -o '^test result: .*' "$test_log" | grep -o '[0-9]* passed' | awk '{n += $1} END {print n + 0}')
