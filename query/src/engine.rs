@@ -81,22 +81,36 @@ pub fn plan_for(sql: &str, options: QueryOptions, tables: &[Table]) -> QueryResu
     })
 }
 
-/// Execute a plan on a table's segments (in parallel) and merge.
-pub fn execute(plan: &QueryPlan, table: &Table) -> QueryResult<(ResultTable, ExecStats)> {
+/// Server (leaf) half: run `plan` on `segments` in parallel and combine their results
+/// into this server's one partial. It never finishes a result: that is the broker's.
+pub fn execute_leaf(plan: &QueryPlan, segments: &[Arc<dyn SegmentReader>]) -> QueryResult<Partial> {
     let now = Instant::now();
     // A timeout too large to represent means no deadline.
     let deadline = now
         .checked_add(Duration::from_millis(plan.options.timeout_ms))
         .map(|deadline| (deadline, plan.options.timeout_ms));
-    let partials: Vec<QueryResult<Partial>> = table
-        .segments
+    let partials: Vec<QueryResult<Partial>> = segments
         .par_iter()
         .map(|segment| execute_segment(plan, segment.as_ref(), deadline))
         .collect();
     let partials = partials.into_iter().collect::<QueryResult<Vec<_>>>()?;
+    merge(plan, partials)
+}
+
+/// Broker (root) half: merge the servers' partials and finish the result.
+pub fn execute_root(
+    plan: &QueryPlan,
+    partials: Vec<Partial>,
+) -> QueryResult<(ResultTable, ExecStats)> {
     let merged = merge(plan, partials)?;
     let stats = merged.stats.clone();
     Ok((finish(plan, merged)?, stats))
+}
+
+/// Execute a plan on a table's segments in this process: both halves.
+pub fn execute(plan: &QueryPlan, table: &Table) -> QueryResult<(ResultTable, ExecStats)> {
+    let partial = execute_leaf(plan, &table.segments)?;
+    execute_root(plan, vec![partial])
 }
 
 /// Plan and run SQL against tables.

@@ -111,6 +111,7 @@ pub struct Server {
     pub data_dir: PathBuf,
     deep_store: Option<String>,
     env: Vec<(String, String)>,
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -118,6 +119,16 @@ impl Server {
     /// Start a server on a fresh port with `data_dir`, an optional deep-store URI and
     /// extra environment.
     pub fn start(data_dir: &Path, deep_store: Option<&str>, env: &[(&str, &str)]) -> Server {
+        Server::start_with_args(data_dir, deep_store, env, &[])
+    }
+
+    /// [`Server::start`] with more `tessera standalone` arguments.
+    pub fn start_with_args(
+        data_dir: &Path,
+        deep_store: Option<&str>,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let mut server = Server {
             address: format!("127.0.0.1:{}", free_port()),
             data_dir: data_dir.to_path_buf(),
@@ -126,6 +137,7 @@ impl Server {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         server.spawn();
@@ -145,6 +157,7 @@ impl Server {
         if let Some(uri) = &self.deep_store {
             command.arg("--deep-store").arg(uri);
         }
+        command.args(&self.args);
         for (key, value) in &self.env {
             command.env(key, value);
         }

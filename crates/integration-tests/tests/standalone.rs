@@ -421,6 +421,44 @@ fn test_drop_restore_and_corrupt_local_copy() {
     std::fs::write(&victim, bytes).expect("write");
     server.restart();
     assert_eq!(count_and_sum(&server), expected, "exact after re-download");
+    // After the trash retention the dropped table is gone for good.
+    let dropped = http("DELETE", &server.address, "/tables/events", &[], b"").expect("delete");
+    assert_eq!(dropped.status, 200, "{}", dropped.body);
+    server.kill();
+    let server = Server::start_with_args(
+        &dir.path().join("data"),
+        None,
+        &[],
+        &["--trash-retention", "0s"],
+    );
+    let restore = server.post("/tables/events/restore", "");
+    assert_eq!(restore.status, 404, "{}", restore.body);
+    let left = walk_files(&dir.path().join("data/deepstore"));
+    assert!(left.is_empty(), "trash purged: {left:?}");
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// `tessera ingest --url URL --table lineitem FILE`, asserting success.
+fn ingest_file(url: &str, file: &str) {
+    let output =
+        tessera_integration_tests::tessera(&["ingest", "--url", url, "--table", "lineitem", file]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -436,19 +474,7 @@ fn test_batch_ingest_into_offline_table_and_query_over_http_match_duckdb() {
     let parquet = tessera_integration_tests::lineitem_file("0.01", "parquet");
     let url = format!("http://{}", server.address);
     let parquet_arg = parquet.display().to_string();
-    let output = tessera_integration_tests::tessera(&[
-        "ingest",
-        "--url",
-        &url,
-        "--table",
-        "lineitem",
-        &parquet_arg,
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    ingest_file(&url, &parquet_arg);
     let sql = "SELECT l_returnflag, COUNT(*), SUM(l_extendedprice) FROM lineitem GROUP BY l_returnflag ORDER BY l_returnflag";
     let ours = server.query(sql);
     let oracle = tessera_integration_tests::duckdb_rows(&format!(
@@ -488,19 +514,7 @@ fn test_batch_ingest_into_offline_table_and_query_over_http_match_duckdb() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("did you mean `l_shipmode`"), "{stderr}");
     // The same file again is a new segment (a new sequence number), not a silent no-op.
-    let output = tessera_integration_tests::tessera(&[
-        "ingest",
-        "--url",
-        &url,
-        "--table",
-        "lineitem",
-        &parquet_arg,
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    ingest_file(&url, &parquet_arg);
     assert_eq!(server.query("SELECT COUNT(*) FROM lineitem")[0][0], 120_350);
 }
 

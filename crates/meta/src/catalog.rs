@@ -131,6 +131,29 @@ impl Catalog {
         Ok(record)
     }
 
+    /// Remove a dropped table and its segments from the catalog for good (after its
+    /// trash retention); refused for a live table.
+    pub fn purge_table(&self, name: &str) -> Result<()> {
+        let key = format!("{TABLES}{name}");
+        let stored = self
+            .store
+            .get(&key)?
+            .ok_or_else(|| Error::NotFound(format!("table `{name}` does not exist")))?;
+        let record: TableRecord = decode(&key, &stored)?;
+        if record.deleted_ms.is_none() {
+            return Err(Error::Conflict(format!(
+                "table `{name}` is live; drop it first"
+            )));
+        }
+        let mut transaction = Transaction::new()
+            .when(Condition::Version(key.clone(), stored.version))
+            .delete(key);
+        for (segment_key, _) in self.store.list(&format!("{SEGMENTS}{name}/"))? {
+            transaction = transaction.delete(segment_key);
+        }
+        self.store.commit(transaction)
+    }
+
     // --- segments
 
     /// Segments of a table in key order.
@@ -256,6 +279,13 @@ mod tests {
         assert_eq!(catalog.table("events")?.and_then(|t| t.deleted_ms), Some(5));
         catalog.set_table_deleted("events", None)?;
         assert_eq!(catalog.table("events")?.and_then(|t| t.deleted_ms), None);
+        assert!(
+            matches!(catalog.purge_table("events"), Err(Error::Conflict(_))),
+            "live tables stay"
+        );
+        catalog.set_table_deleted("events", Some(9))?;
+        catalog.purge_table("events")?;
+        assert_eq!(catalog.table("events")?, None);
         Ok(())
     }
 }

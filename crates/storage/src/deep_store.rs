@@ -36,6 +36,45 @@ fn object_error(operation: String) -> impl FnOnce(object_store::Error) -> Error 
     move |source| Error::ObjectStore { operation, source }
 }
 
+/// Object-store retries inside one call: few and quick, because the sealer retries a
+/// failed upload itself, with its own backoff and metrics, for as long as it takes.
+fn quick_retries() -> RetryConfig {
+    RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(10),
+        ..RetryConfig::default()
+    }
+}
+
+/// A Google Cloud Storage (`google`) or Azure Blob Storage client from the standard
+/// environment (`GOOGLE_SERVICE_ACCOUNT`, `AZURE_STORAGE_ACCOUNT_NAME`, ...).
+fn cloud_store(google: bool, bucket: &str) -> std::result::Result<Arc<dyn ObjectStore>, String> {
+    if google {
+        #[cfg(feature = "gcp")]
+        return object_store::gcp::GoogleCloudStorageBuilder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(quick_retries())
+            .build()
+            .map(|store| Arc::new(store) as Arc<dyn ObjectStore>)
+            .map_err(|error| error.to_string());
+        #[cfg(not(feature = "gcp"))]
+        return Err(format!(
+            "this build has no Google Cloud Storage client (bucket `{bucket}`); rebuild with `--features gcp`"
+        ));
+    }
+    #[cfg(feature = "azure")]
+    return object_store::azure::MicrosoftAzureBuilder::from_env()
+        .with_container_name(bucket)
+        .with_retry(quick_retries())
+        .build()
+        .map(|store| Arc::new(store) as Arc<dyn ObjectStore>)
+        .map_err(|error| error.to_string());
+    #[cfg(not(feature = "azure"))]
+    return Err(format!(
+        "this build has no Azure Blob Storage client (container `{bucket}`); rebuild with `--features azure`"
+    ));
+}
+
 /// CRC-32 of a whole file (the checksum the catalog keeps per segment).
 pub fn file_crc32(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
@@ -55,16 +94,9 @@ impl DeepStore {
             if bucket.is_empty() {
                 return Err(invalid("the bucket name is missing".into()));
             }
-            // Few quick retries inside object_store: the sealer retries a failed upload
-            // itself, with its own backoff and metrics, for as long as it takes.
-            let retry = RetryConfig {
-                max_retries: 3,
-                retry_timeout: Duration::from_secs(10),
-                ..RetryConfig::default()
-            };
             let store = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
-                .with_retry(retry)
+                .with_retry(quick_retries())
                 .build()
                 .map_err(|error| invalid(error.to_string()))?;
             return Ok(DeepStore {
@@ -73,11 +105,26 @@ impl DeepStore {
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
             });
         }
+        if let Some(rest) = uri
+            .strip_prefix("gs://")
+            .or_else(|| uri.strip_prefix("az://"))
+        {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid("the bucket (container) name is missing".into()));
+            }
+            let store = cloud_store(uri.starts_with("gs://"), bucket).map_err(invalid)?;
+            return Ok(DeepStore {
+                uri: uri.to_string(),
+                store,
+                prefix: ObjectPath::from(prefix.trim_matches('/')),
+            });
+        }
         if let Some((scheme, _)) = uri.split_once("://")
             && scheme != "file"
         {
             return Err(invalid(format!(
-                "scheme `{scheme}` is not built in; use a local directory or s3://"
+                "scheme `{scheme}` is not supported; use a local directory, s3://, gs:// or az://"
             )));
         }
         let dir = uri.strip_prefix("file://").unwrap_or(uri);
@@ -214,6 +261,18 @@ impl DeepStore {
         Ok(())
     }
 
+    /// Delete for good what [`DeepStore::trash_table`] moved (after the retention).
+    pub async fn purge_trash(&self, table: &str, dropped_ms: i64) -> Result<usize> {
+        let locations = self.list(&format!("{TRASH}/{dropped_ms}/{table}/")).await?;
+        for location in &locations {
+            self.store
+                .delete(&self.path(location))
+                .await
+                .map_err(object_error(format!("delete `{location}`")))?;
+        }
+        Ok(locations.len())
+    }
+
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         self.store
             .rename(&self.path(from), &self.path(to))
@@ -253,7 +312,13 @@ mod tests {
         store.trash_table("events", 42).await?;
         assert!(store.list("events/").await?.is_empty());
         store.restore_table("events", 42).await?;
-        assert_eq!(store.list("events/").await?, vec![location]);
+        assert_eq!(store.list("events/").await?, vec![location.clone()]);
+        store.trash_table("events", 43).await?;
+        assert_eq!(store.purge_trash("events", 43).await?, 1);
+        assert!(
+            store.list("").await?.is_empty(),
+            "nothing is left after the purge"
+        );
         Ok(())
     }
 }

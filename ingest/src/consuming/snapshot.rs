@@ -169,6 +169,28 @@ impl SnapshotColumn {
         read(&state.columns[self.index])
     }
 
+    /// Push `read(column, doc)` for each doc, `null` for NULL docs, under one lock.
+    fn read_each<T: Clone>(
+        &self,
+        docs: &[u32],
+        out: &mut Vec<T>,
+        null: T,
+        read: impl Fn(&MutableColumn, u32) -> T,
+    ) -> SegmentResult<()> {
+        self.check(docs)?;
+        self.with(|column| {
+            out.reserve(docs.len());
+            for doc in docs {
+                out.push(if self.has_nulls && column.nulls.contains(*doc) {
+                    null.clone()
+                } else {
+                    read(column, *doc)
+                });
+            }
+        });
+        Ok(())
+    }
+
     fn check(&self, docs: &[u32]) -> SegmentResult<()> {
         match docs.last() {
             Some(last) if *last >= self.visible => Err(out_of_range(*last)),
@@ -325,47 +347,14 @@ impl ColumnReader for SnapshotColumn {
     }
 
     fn read_values(&self, docs: &[u32], out: &mut Vec<Value>) -> SegmentResult<()> {
-        self.check(docs)?;
-        self.with(|column| {
-            out.reserve(docs.len());
-            for doc in docs {
-                out.push(if self.has_nulls && column.nulls.contains(*doc) {
-                    Value::Null
-                } else {
-                    column.value(*doc)
-                });
-            }
-        });
-        Ok(())
+        self.read_each(docs, out, Value::Null, MutableColumn::value)
     }
 
     fn read_f64(&self, docs: &[u32], out: &mut Vec<f64>) -> SegmentResult<()> {
-        self.check(docs)?;
-        self.with(|column| {
-            out.reserve(docs.len());
-            for doc in docs {
-                out.push(if self.has_nulls && column.nulls.contains(*doc) {
-                    0.0
-                } else {
-                    column.double(*doc)
-                });
-            }
-        });
-        Ok(())
+        self.read_each(docs, out, 0.0, MutableColumn::double)
     }
 
     fn read_i64(&self, docs: &[u32], out: &mut Vec<i64>) -> SegmentResult<()> {
-        self.check(docs)?;
-        self.with(|column| {
-            out.reserve(docs.len());
-            for doc in docs {
-                out.push(if self.has_nulls && column.nulls.contains(*doc) {
-                    0
-                } else {
-                    column.long(*doc)
-                });
-            }
-        });
-        Ok(())
+        self.read_each(docs, out, 0, MutableColumn::long)
     }
 }

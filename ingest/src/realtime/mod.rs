@@ -372,16 +372,7 @@ impl RealtimeTable {
     /// Stop taking rows, seal everything in memory, and wait until every seal is
     /// committed (table drop). Waits as long as the deep store needs.
     pub fn drain(&self) {
-        for partition in &self.partitions {
-            let sender = partition
-                .commands
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            if let Some(sender) = sender {
-                let _ = sender.send(Command::SealAndStop);
-            }
-        }
+        self.close_with(|| Command::SealAndStop);
         // The writer exits after queueing its last seal; the sealer, once its queue is
         // empty and the writer gone.
         self.join_threads();
@@ -405,6 +396,12 @@ impl RealtimeTable {
     /// Stop the partitions' threads (rows already acknowledged stay in the log).
     pub fn stop(&self) {
         self.shared.stopped.store(true, Ordering::SeqCst);
+        self.close_with(|| Command::Stop);
+        self.join_threads();
+    }
+
+    /// Send each partition's writer its last command; later pushes find no sender.
+    fn close_with(&self, last: impl Fn() -> Command) {
         for partition in &self.partitions {
             let sender = partition
                 .commands
@@ -412,9 +409,8 @@ impl RealtimeTable {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take();
             if let Some(sender) = sender {
-                let _ = sender.send(Command::Stop);
+                let _ = sender.send(last());
             }
         }
-        self.join_threads();
     }
 }

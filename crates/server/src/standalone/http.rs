@@ -19,6 +19,7 @@ use tessera_meta::TableRecord;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 use tessera_segment::SegmentReader;
 
+use super::servers::{LocalServer, ServerClient};
 use super::state::{ServerState, strip_type_suffix};
 
 /// Longest `Idempotency-Key` accepted.
@@ -82,6 +83,13 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// The live table `name`, or 404.
+fn live_table(state: &ServerState, name: &str) -> ApiResult<Arc<super::state::TableRuntime>> {
+    state
+        .table(name)
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))
+}
 
 fn body_text(body: &Bytes) -> ApiResult<&str> {
     std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the request body is not UTF-8"))
@@ -159,9 +167,7 @@ async fn get_table(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Json>> {
-    let table = state
-        .table(&name)
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let table = live_table(&state, &name)?;
     Ok(axum::Json(
         json!({ table.type_name(): table.record.config }),
     ))
@@ -171,9 +177,7 @@ async fn get_table_schema(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    let table = state
-        .table(&name)
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let table = live_table(&state, &name)?;
     Ok(json_text(table.schema_json.clone()))
 }
 
@@ -261,9 +265,7 @@ async fn drop_table(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Json>> {
-    let table = state
-        .table(&name)
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let table = live_table(&state, &name)?;
     let typed = table.config.table_name_with_type();
     let dropped = state.clone();
     blocking(move || -> anyhow::Result<()> {
@@ -328,9 +330,7 @@ async fn force_commit(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Json>> {
-    let table = state
-        .table(&name)
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let table = live_table(&state, &name)?;
     let Some(_) = &table.realtime else {
         return Err(ApiError::bad_request(format!(
             "table `{name}` is not a REALTIME table"
@@ -361,9 +361,7 @@ async fn upload_segment(
     Query(params): Query<UploadParams>,
     body: Bytes,
 ) -> ApiResult<axum::Json<Json>> {
-    let table = state.table(&params.table_name).ok_or_else(|| {
-        ApiError::not_found(format!("table `{}` does not exist", params.table_name))
-    })?;
+    let table = live_table(&state, &params.table_name)?;
     let uploaded = state.clone();
     let name = blocking(move || super::upload::add_segment(&uploaded, &table, &body)).await??;
     Ok(axum::Json(
@@ -375,9 +373,7 @@ async fn list_segments(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Json>> {
-    let table = state
-        .table(&name)
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let table = live_table(&state, &name)?;
     let names: Vec<String> = table
         .segments
         .list()
@@ -391,9 +387,7 @@ async fn segments_metadata(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Json>> {
-    let table = state
-        .table(&name)
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let table = live_table(&state, &name)?;
     let records = state
         .catalog
         .segments(&table.record.name)
@@ -494,7 +488,8 @@ async fn run_query(state: Arc<ServerState>, request: QueryRequest) -> Response {
     }
 }
 
-/// Plan against every table's schema, then read only the queried table's segments.
+/// Broker: plan against every table's schema, ask the servers for their partials,
+/// merge and finish. EXPLAIN is answered from the local segments' metadata.
 fn execute_sql(
     state: &ServerState,
     request: &QueryRequest,
@@ -517,21 +512,11 @@ fn execute_sql(
         .iter()
         .find(|t| t.query_schema.name == plan.table)
         .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
-    let segments = runtime.segments.readers();
-    // Consuming segments are fresh up to now (rows are queryable when acknowledged).
-    let freshness = if segments
-        .iter()
-        .any(|s| s.metadata().end_offset.is_none() && s.metadata().stream_partition.is_some())
-    {
-        now_ms()
-    } else {
-        -1
-    };
-    let table = Table {
-        schema: runtime.query_schema.clone(),
-        segments,
-    };
     if plan.explain {
+        let table = Table {
+            schema: runtime.query_schema.clone(),
+            segments: runtime.segments.readers(),
+        };
         let result = tessera_query::explain::explain(&plan, &table);
         return Ok((
             QueryOutcome {
@@ -540,10 +525,20 @@ fn execute_sql(
                 stats: Default::default(),
                 time_used: started.elapsed(),
             },
-            freshness,
+            -1,
         ));
     }
-    let (result, stats) = tessera_query::engine::execute(&plan, &table)?;
+    let servers: Vec<Box<dyn ServerClient + '_>> = vec![Box::new(LocalServer { state })];
+    let mut partials = Vec::with_capacity(servers.len());
+    let mut consuming = false;
+    for server in &servers {
+        let answer = server.execute(&plan)?;
+        consuming |= answer.consuming;
+        partials.push(answer.partial);
+    }
+    // Consuming segments are fresh up to now: a row is queryable when acknowledged.
+    let freshness = if consuming { now_ms() } else { -1 };
+    let (result, stats) = tessera_query::engine::execute_root(&plan, partials)?;
     Ok((
         QueryOutcome {
             plan,
@@ -563,9 +558,7 @@ async fn ingest(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let table = state
-        .table(&name)
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))?;
+    let table = live_table(&state, &name)?;
     if table.realtime.is_none() {
         return Err(ApiError::bad_request(format!(
             "table `{name}` is OFFLINE; push goes to a REALTIME table with streamType push (use `tessera ingest` for files)"

@@ -7,6 +7,7 @@ mod http;
 mod prometheus;
 mod query_metrics;
 pub mod quickstart;
+mod servers;
 mod state;
 mod upload;
 
@@ -37,6 +38,15 @@ pub struct StandaloneArgs {
     /// (credentials and `AWS_ENDPOINT` from the environment).
     #[arg(long)]
     pub deep_store: Option<String>,
+    /// How long a dropped table stays restorable in the deep store's trash (`7d`, `12h`,
+    /// `0s`); checked at start and hourly.
+    #[arg(long, default_value = "7d", value_parser = parse_retention)]
+    pub trash_retention: std::time::Duration,
+}
+
+fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    tessera_ingest::realtime::settings::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 7d, 12h or 30m"))
 }
 
 /// Open the catalog and deep store, start every table, and serve until Ctrl-C.
@@ -75,11 +85,32 @@ pub fn serve(
         tables: RwLock::new(BTreeMap::new()),
         queries: Default::default(),
     });
+    let retention = args.trash_retention;
+    let purge = move |state: &ServerState| {
+        if let Err(error) = state.purge_expired_trash(retention, http::now_ms()) {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "trash purge failed; retrying in an hour"
+            );
+        }
+    };
     let starter = state.clone();
-    // Table start-up downloads segments through the runtime: not on one of its workers.
-    std::thread::spawn(move || starter.start_all())
-        .join()
-        .map_err(|_| anyhow::anyhow!("table start-up panicked"))??;
+    // Start-up downloads segments through the runtime: not on one of its workers.
+    std::thread::spawn(move || {
+        purge(&starter);
+        starter.start_all()
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("table start-up panicked"))??;
+    let janitor = state.clone();
+    std::thread::Builder::new()
+        .name("trash-purge".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                purge(&janitor);
+            }
+        })?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.http)
             .await

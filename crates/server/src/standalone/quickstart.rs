@@ -26,6 +26,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         http: args.http,
         deep_store: None,
+        trash_retention: std::time::Duration::from_secs(7 * 86_400),
     };
     super::serve(standalone, |server| {
         server.ensure_table(EVENTS_SCHEMA, EVENTS_TABLE)?;

@@ -180,6 +180,33 @@ impl ServerState {
     }
 }
 
+impl ServerState {
+    /// Delete for good the trash of tables dropped more than `retention` ago (DESIGN §3:
+    /// nothing is deleted by one mistake, but nothing is kept forever either).
+    pub fn purge_expired_trash(
+        &self,
+        retention: std::time::Duration,
+        now_ms: i64,
+    ) -> anyhow::Result<usize> {
+        let mut purged = 0;
+        for record in self.catalog.tables()? {
+            let Some(dropped_ms) = record.deleted_ms else {
+                continue;
+            };
+            if now_ms.saturating_sub(dropped_ms) < retention.as_millis() as i64 {
+                continue;
+            }
+            let files = self
+                .runtime
+                .block_on(self.deep_store.purge_trash(&record.name, dropped_ms))?;
+            self.catalog.purge_table(&record.name)?;
+            info!(table = %record.name, files, "purged a dropped table after its trash retention");
+            purged += 1;
+        }
+        Ok(purged)
+    }
+}
+
 /// Pinot's `events_REALTIME` / `events_OFFLINE` name the table `events`.
 pub fn strip_type_suffix(name: &str) -> &str {
     name.strip_suffix("_REALTIME")

@@ -1,0 +1,47 @@
+//! How the broker reaches the servers that hold a table's segments.
+//!
+//! The broker plans a query, asks every server for its partial result through
+//! [`ServerClient`], and merges the partials (`tessera_query::engine::execute_root`).
+//! In `tessera standalone` the one server lives in this process ([`LocalServer`]); the
+//! cluster will implement the trait over the network, shipping each partial in the
+//! versioned Arrow IPC format of `tessera_query::partial_ipc`.
+
+use tessera_query::leaf::Partial;
+use tessera_query::plan::QueryPlan;
+use tessera_query::{QueryError, engine};
+
+use super::state::ServerState;
+
+/// One server's answer to the leaf half of a query.
+pub struct ServerAnswer {
+    /// The server's segments combined into one partial.
+    pub partial: Partial,
+    /// Whether a consuming (in-memory) segment took part.
+    pub consuming: bool,
+}
+
+/// The broker's handle on one server.
+pub trait ServerClient {
+    /// Run the leaf half of `plan` on this server's segments of table `plan.table`.
+    fn execute(&self, plan: &QueryPlan) -> Result<ServerAnswer, QueryError>;
+}
+
+/// The server role of this process.
+pub struct LocalServer<'a> {
+    pub state: &'a ServerState,
+}
+
+impl ServerClient for LocalServer<'_> {
+    fn execute(&self, plan: &QueryPlan) -> Result<ServerAnswer, QueryError> {
+        let table = self
+            .state
+            .table(&plan.table)
+            .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
+        let segments = table.segments.readers();
+        let consuming = segments
+            .iter()
+            .any(|s| s.metadata().end_offset.is_none() && s.metadata().stream_partition.is_some());
+        let partial = engine::execute_leaf(plan, &segments)?;
+        Ok(ServerAnswer { partial, consuming })
+    }
+}
