@@ -46,14 +46,7 @@ fn consuming_table() -> &'static Table {
 }
 
 fn rows(table: &Table, sql: &str) -> Result<Vec<String>, String> {
-    let outcome = tessera_query::run(sql, QueryOptions::default(), std::slice::from_ref(table))
-        .map_err(|e| e.message)?;
-    Ok(outcome
-        .result
-        .rows
-        .iter()
-        .map(|r| format!("{r:?}"))
-        .collect())
+    common::result_rows(table, sql, QueryOptions::default())
 }
 
 fn same(sql: &str) {

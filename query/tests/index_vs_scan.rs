@@ -9,19 +9,11 @@ use proptest::prelude::*;
 use tessera_query::QueryOptions;
 
 fn rows(sql: &str, use_indexes: bool) -> Result<Vec<String>, String> {
-    let (table, _) = common::table();
     let options = QueryOptions {
         use_indexes,
         ..QueryOptions::default()
     };
-    let outcome =
-        tessera_query::run(sql, options, std::slice::from_ref(table)).map_err(|e| e.message)?;
-    Ok(outcome
-        .result
-        .rows
-        .iter()
-        .map(|r| format!("{r:?}"))
-        .collect())
+    common::result_rows(&common::table().0, sql, options)
 }
 
 proptest! {

@@ -16,6 +16,7 @@ use tessera_segment::{
 use super::MutableSegment;
 use super::State;
 use super::column::{Forward, MutableColumn};
+use super::text::TextChunks;
 
 type SegmentResult<T> = tessera_segment::Result<T>;
 
@@ -191,6 +192,27 @@ impl SnapshotColumn {
         Ok(())
     }
 
+    /// Run `search` on the column's text chunks under the segment's read lock
+    /// (`Ok(None)`: the column has no text index).
+    fn with_text(
+        &self,
+        search: impl FnOnce(
+            &mut TextChunks,
+            u32,
+            &dyn Fn(u32) -> Option<String>,
+        ) -> crate::Result<Option<RoaringBitmap>>,
+    ) -> SegmentResult<Option<RoaringBitmap>> {
+        self.with(|column| {
+            let Some(text) = &column.text else {
+                return Ok(None);
+            };
+            let mut chunks = text
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            search(&mut chunks, self.visible, &Self::text_of(column)).map_err(ingest_to_segment)
+        })
+    }
+
     fn check(&self, docs: &[u32]) -> SegmentResult<()> {
         match docs.last() {
             Some(last) if *last >= self.visible => Err(out_of_range(*last)),
@@ -289,32 +311,11 @@ impl ColumnReader for SnapshotColumn {
     }
 
     fn text_search(&self, query: &str) -> SegmentResult<Option<RoaringBitmap>> {
-        self.with(|column| {
-            let Some(text) = &column.text else {
-                return Ok(None);
-            };
-            let mut chunks = text
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            chunks
-                .search(query, self.visible, &Self::text_of(column))
-                .map(Some)
-                .map_err(ingest_to_segment)
-        })
+        self.with_text(|chunks, visible, text_of| chunks.search(query, visible, text_of).map(Some))
     }
 
     fn text_contains(&self, needle: &str) -> SegmentResult<Option<RoaringBitmap>> {
-        self.with(|column| {
-            let Some(text) = &column.text else {
-                return Ok(None);
-            };
-            let mut chunks = text
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            chunks
-                .contains(needle, self.visible, &Self::text_of(column))
-                .map_err(ingest_to_segment)
-        })
+        self.with_text(|chunks, visible, text_of| chunks.contains(needle, visible, text_of))
     }
 
     fn read_dict_ids(&self, docs: &[u32], out: &mut Vec<u32>) -> SegmentResult<()> {

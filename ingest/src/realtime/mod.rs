@@ -17,7 +17,7 @@ mod sealer;
 pub mod served;
 pub mod settings;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
@@ -45,10 +45,26 @@ pub struct RealtimeContext {
     pub data_dir: PathBuf,
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Where the local copies of a table's sealed segments live under the data directory.
+pub fn segments_dir(data_dir: &Path, table: &str) -> PathBuf {
+    data_dir.join("segments").join(table)
+}
+
+/// The local copy of one sealed segment.
+pub fn segment_file(data_dir: &Path, table: &str, segment: &str) -> PathBuf {
+    segments_dir(data_dir, table).join(format!("{segment}.tseg"))
+}
+
+/// Where a push table's write-ahead logs live (one subdirectory per partition).
+pub fn wal_dir(data_dir: &Path, table: &str) -> PathBuf {
+    data_dir.join("wal").join(table)
 }
 
 /// `{table}__{partition}__{sequence}__{yyyyMMddTHHmmZ}` (DESIGN §2).
@@ -78,11 +94,7 @@ impl TableShared {
 
     /// The local copy of a sealed segment.
     pub(crate) fn segment_path(&self, segment: &str) -> PathBuf {
-        self.context
-            .data_dir
-            .join("segments")
-            .join(&self.name)
-            .join(format!("{segment}.tseg"))
+        segment_file(&self.context.data_dir, &self.name, segment)
     }
 }
 

@@ -48,12 +48,7 @@ pub(crate) struct PartitionWriter {
 }
 
 fn wal_dir(shared: &TableShared, partition: u32) -> PathBuf {
-    shared
-        .context
-        .data_dir
-        .join("wal")
-        .join(&shared.name)
-        .join(partition.to_string())
+    super::wal_dir(&shared.context.data_dir, &shared.name).join(partition.to_string())
 }
 
 pub(crate) fn consuming_record(identity: &SegmentIdentity, sequence: u32) -> SegmentRecord {

@@ -149,6 +149,23 @@ fn build(dir: &Path, index: u32, rows: &[Vec<Value>]) -> ImmutableSegment {
     ImmutableSegment::open(&path).expect("open")
 }
 
+/// The rows a query returns on `table`, each in its debug form (for comparing two
+/// ways of answering), or the error message.
+pub fn result_rows(
+    table: &Table,
+    sql: &str,
+    options: tessera_query::QueryOptions,
+) -> Result<Vec<String>, String> {
+    let outcome =
+        tessera_query::run(sql, options, std::slice::from_ref(table)).map_err(|e| e.message)?;
+    Ok(outcome
+        .result
+        .rows
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect())
+}
+
 /// Two segments of `t` (1,500 and 700 rows) plus the rows themselves.
 pub fn table() -> &'static (Table, Vec<Vec<Value>>) {
     static TABLE_CELL: OnceLock<(Table, Vec<Vec<Value>>)> = OnceLock::new();

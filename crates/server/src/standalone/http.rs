@@ -14,7 +14,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tessera_config::{Schema, TableConfig, TableType};
-use tessera_ingest::realtime::{PushError, ServedSegment, StreamSettings, StreamType};
+use tessera_ingest::realtime::{
+    PushError, ServedSegment, StreamSettings, StreamType, now_ms, segments_dir, wal_dir,
+};
 use tessera_meta::TableRecord;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 use tessera_segment::SegmentReader;
@@ -234,7 +236,7 @@ async fn add_table(
         started_state.catalog.create_table(&record)?;
         if dropped_before {
             // A new table of a dropped table's name starts without the old log.
-            let _ = std::fs::remove_dir_all(started_state.data_dir.join("wal").join(&record.name));
+            let _ = std::fs::remove_dir_all(wal_dir(&started_state.data_dir, &record.name));
         }
         if let Err(error) = started_state.start_table(record.clone()) {
             // A table that cannot start must not stay in the catalog to fail every restart.
@@ -282,8 +284,8 @@ async fn drop_table(
         dropped
             .runtime
             .block_on(dropped.deep_store.trash_table(&name, when))?;
-        let _ = std::fs::remove_dir_all(dropped.data_dir.join("wal").join(&name));
-        let _ = std::fs::remove_dir_all(dropped.data_dir.join("segments").join(&name));
+        let _ = std::fs::remove_dir_all(wal_dir(&dropped.data_dir, &name));
+        let _ = std::fs::remove_dir_all(segments_dir(&dropped.data_dir, &name));
         Ok(())
     })
     .await?
@@ -631,10 +633,4 @@ async fn ingest(
         )),
         Err(PushError::Failed(error)) => Err(ApiError::internal(error)),
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

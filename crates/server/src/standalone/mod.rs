@@ -87,7 +87,8 @@ pub fn serve(
     });
     let retention = args.trash_retention;
     let purge = move |state: &ServerState| {
-        if let Err(error) = state.purge_expired_trash(retention, http::now_ms()) {
+        if let Err(error) = state.purge_expired_trash(retention, tessera_ingest::realtime::now_ms())
+        {
             tracing::warn!(
                 error = format!("{error:#}"),
                 "trash purge failed; retrying in an hour"
@@ -158,7 +159,7 @@ impl ServerHandle {
             table_type: config.table_type.pinot_name().to_string(),
             schema_name: schema.name.clone(),
             config: serde_json::from_str(table_json)?,
-            created_ms: http::now_ms(),
+            created_ms: tessera_ingest::realtime::now_ms(),
             deleted_ms: None,
         };
         self.state.catalog.create_table(&record)?;

@@ -79,10 +79,7 @@ impl ServerState {
 
     /// The local copy of a sealed segment.
     pub fn segment_path(&self, table: &str, segment: &str) -> PathBuf {
-        self.data_dir
-            .join("segments")
-            .join(table)
-            .join(format!("{segment}.tseg"))
+        tessera_ingest::realtime::segment_file(&self.data_dir, table, segment)
     }
 
     /// Open (and, when missing or corrupt, download) the sealed segment of `record`.

@@ -26,7 +26,7 @@ pub fn add_segment(
     bytes: &[u8],
 ) -> Result<String, ApiError> {
     let table_name = &table.record.name;
-    let dir = state.data_dir.join("segments").join(table_name);
+    let dir = tessera_ingest::realtime::segments_dir(&state.data_dir, table_name);
     std::fs::create_dir_all(&dir).map_err(internal)?;
     let temporary = tempfile::Builder::new()
         .suffix(".upload")
