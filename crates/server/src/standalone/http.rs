@@ -18,10 +18,9 @@ use tessera_ingest::realtime::{
     PushError, ServedSegment, StreamSettings, StreamType, now_ms, segments_dir, wal_dir,
 };
 use tessera_meta::TableRecord;
-use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
+use tessera_query::QueryError;
 use tessera_segment::SegmentReader;
 
-use super::servers::{LocalServer, ServerClient};
 use super::state::{ServerState, strip_type_suffix};
 
 /// Longest `Idempotency-Key` accepted.
@@ -39,6 +38,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/tables", get(list_tables).post(add_table))
         .route("/tables/{name}", get(get_table).delete(drop_table))
         .route("/tables/{name}/schema", get(get_table_schema))
+        .route("/tables/{name}/metadata", get(get_table_metadata))
         .route("/tables/{name}/restore", post(restore_table))
         .route("/tables/{name}/forceCommit", post(force_commit))
         .route("/segments", post(upload_segment))
@@ -181,6 +181,39 @@ async fn get_table_schema(
 ) -> ApiResult<Response> {
     let table = live_table(&state, &name)?;
     Ok(json_text(table.schema_json.clone()))
+}
+
+/// Pinot's `TableMetadataInfo` (the StarTree Grafana plugin reads it): rows, segments
+/// and bytes over every served segment, consuming ones counted by their memory.
+async fn get_table_metadata(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = live_table(&state, &name)?;
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    let segments = table.segments.list();
+    for served in &segments {
+        match served {
+            ServedSegment::Consuming(segment) => {
+                rows += segment.num_rows() as u64;
+                bytes += segment.memory_bytes() as u64;
+            }
+            ServedSegment::Sealed(segment) => {
+                rows += segment.num_docs() as u64;
+                bytes += segment.file_len();
+            }
+        }
+    }
+    Ok(axum::Json(json!({
+        "tableName": table.config.table_name_with_type(),
+        "diskSizeInBytes": bytes,
+        "numSegments": segments.len(),
+        "numRows": rows,
+        "columnLengthMap": {},
+        "columnCardinalityMap": {},
+        "maxNumMultiValuesMap": {},
+        "columnIndexSizeMap": {},
+    })))
 }
 
 async fn add_table(
@@ -435,27 +468,50 @@ struct QueryRequest {
     query_options: Option<String>,
 }
 
-async fn query_get(
-    State(state): State<Arc<ServerState>>,
-    Query(request): Query<QueryRequest>,
-) -> Response {
-    run_query(state, request).await
+/// Pinot's header choosing how a failed query is reported: `true` (Tessera's default)
+/// answers with a 4xx/5xx status, `false` with 200 and the error in `exceptions`, as
+/// Pinot brokers do by default.
+const HTTP_STATUS_FOR_ERRORS: &str = "Pinot-Use-Http-Status-For-Errors";
+
+fn status_for_errors(headers: &HeaderMap) -> bool {
+    headers
+        .get(HTTP_STATUS_FOR_ERRORS)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
 }
 
-async fn query_post(State(state): State<Arc<ServerState>>, body: Bytes) -> Response {
+async fn query_get(
+    State(state): State<Arc<ServerState>>,
+    headers: HeaderMap,
+    Query(request): Query<QueryRequest>,
+) -> Response {
+    run_query(state, request, status_for_errors(&headers)).await
+}
+
+async fn query_post(
+    State(state): State<Arc<ServerState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let use_status = status_for_errors(&headers);
     let request: QueryRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
             let error = QueryError::parse(format!(
                 "the request body must be JSON with a `sql` string: {error}"
             ));
-            return query_failure(&state, &error, 0);
+            return query_failure(&state, &error, 0, use_status);
         }
     };
-    run_query(state, request).await
+    run_query(state, request, use_status).await
 }
 
-fn query_failure(state: &ServerState, error: &QueryError, micros: u64) -> Response {
+fn query_failure(
+    state: &ServerState,
+    error: &QueryError,
+    micros: u64,
+    use_status: bool,
+) -> Response {
     let (status, counter) = if error.is_client_error() {
         (StatusCode::BAD_REQUEST, &state.queries.client_errors)
     } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
@@ -468,13 +524,17 @@ fn query_failure(state: &ServerState, error: &QueryError, micros: u64) -> Respon
     };
     state.queries.record(counter, micros);
     let body = tessera_query::response::failure(error, micros / 1000);
+    let status = if use_status { status } else { StatusCode::OK };
     (status, axum::Json(body)).into_response()
 }
 
-async fn run_query(state: Arc<ServerState>, request: QueryRequest) -> Response {
+async fn run_query(state: Arc<ServerState>, request: QueryRequest, use_status: bool) -> Response {
     let started = Instant::now();
     let worker = state.clone();
-    let outcome = tokio::task::spawn_blocking(move || execute_sql(&worker, &request)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        super::broker::execute_sql(&worker, &request.sql, request.query_options.as_deref())
+    })
+    .await;
     let micros = started.elapsed().as_micros() as u64;
     match outcome {
         Ok(Ok((outcome, freshness))) => {
@@ -485,71 +545,14 @@ async fn run_query(state: Arc<ServerState>, request: QueryRequest) -> Response {
             }
             axum::Json(body).into_response()
         }
-        Ok(Err(error)) => query_failure(&state, &error, micros),
-        Err(join) => query_failure(&state, &QueryError::execution(join.to_string()), micros),
+        Ok(Err(error)) => query_failure(&state, &error, micros, use_status),
+        Err(join) => query_failure(
+            &state,
+            &QueryError::execution(join.to_string()),
+            micros,
+            use_status,
+        ),
     }
-}
-
-/// Broker: plan against every table's schema, ask the servers for their partials,
-/// merge and finish. EXPLAIN is answered from the local segments' metadata.
-fn execute_sql(
-    state: &ServerState,
-    request: &QueryRequest,
-) -> Result<(QueryOutcome, i64), QueryError> {
-    let started = Instant::now();
-    let mut options = QueryOptions::default();
-    if let Some(text) = &request.query_options {
-        options.apply_pinot_string(text)?;
-    }
-    let runtimes = state.table_list();
-    let schemas: Vec<Table> = runtimes
-        .iter()
-        .map(|t| Table {
-            schema: t.query_schema.clone(),
-            segments: Vec::new(),
-        })
-        .collect();
-    let plan = tessera_query::engine::plan_for(&request.sql, options, &schemas)?;
-    let runtime = runtimes
-        .iter()
-        .find(|t| t.query_schema.name == plan.table)
-        .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
-    if plan.explain {
-        let table = Table {
-            schema: runtime.query_schema.clone(),
-            segments: runtime.segments.readers(),
-        };
-        let result = tessera_query::explain::explain(&plan, &table);
-        return Ok((
-            QueryOutcome {
-                plan,
-                result,
-                stats: Default::default(),
-                time_used: started.elapsed(),
-            },
-            -1,
-        ));
-    }
-    let servers: Vec<Box<dyn ServerClient + '_>> = vec![Box::new(LocalServer { state })];
-    let mut partials = Vec::with_capacity(servers.len());
-    let mut consuming = false;
-    for server in &servers {
-        let answer = server.execute(&plan)?;
-        consuming |= answer.consuming;
-        partials.push(answer.partial);
-    }
-    // Consuming segments are fresh up to now: a row is queryable when acknowledged.
-    let freshness = if consuming { now_ms() } else { -1 };
-    let (result, stats) = tessera_query::engine::execute_root(&plan, partials)?;
-    Ok((
-        QueryOutcome {
-            plan,
-            result,
-            stats,
-            time_used: started.elapsed(),
-        },
-        freshness,
-    ))
 }
 
 // --- ingestion

@@ -3,6 +3,7 @@
 //! directory by default), realtime tables fed by push or the generator, and the
 //! Pinot-compatible HTTP API on one listener.
 
+mod broker;
 mod http;
 mod prometheus;
 mod query_metrics;
