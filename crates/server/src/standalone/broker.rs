@@ -5,35 +5,40 @@
 use std::time::Instant;
 
 use tessera_ingest::realtime::now_ms;
+use tessera_query::plan::QueryPlan;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 
 use super::servers::{LocalServer, ServerClient};
 use super::state::ServerState;
 
-/// Plan against every table's schema, ask the servers for their partials,
-/// merge and finish. EXPLAIN is answered from the local segments' metadata.
-pub fn execute_sql(
+/// Plan `sql` against every live table's schema (what a PG client's Describe needs).
+pub fn plan_sql(
     state: &ServerState,
     sql: &str,
-    query_options: Option<&str>,
-) -> Result<(QueryOutcome, i64), QueryError> {
-    let started = Instant::now();
-    let mut options = QueryOptions::default();
-    if let Some(text) = query_options {
-        options.apply_pinot_string(text)?;
-    }
-    let runtimes = state.table_list();
-    let schemas: Vec<Table> = runtimes
+    options: QueryOptions,
+) -> Result<QueryPlan, QueryError> {
+    let schemas: Vec<Table> = state
+        .table_list()
         .iter()
         .map(|t| Table {
             schema: t.query_schema.clone(),
             segments: Vec::new(),
         })
         .collect();
-    let plan = tessera_query::engine::plan_for(sql, options, &schemas)?;
-    let runtime = runtimes
-        .iter()
-        .find(|t| t.query_schema.name == plan.table)
+    tessera_query::engine::plan_for(sql, options, &schemas)
+}
+
+/// Plan against every table's schema, ask the servers for their partials,
+/// merge and finish. EXPLAIN is answered from the local segments' metadata.
+pub fn execute_sql(
+    state: &ServerState,
+    sql: &str,
+    options: QueryOptions,
+) -> Result<(QueryOutcome, i64), QueryError> {
+    let started = Instant::now();
+    let plan = plan_sql(state, sql, options)?;
+    let runtime = state
+        .table(&plan.table)
         .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
     if plan.explain {
         let table = Table {

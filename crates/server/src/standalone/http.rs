@@ -18,7 +18,7 @@ use tessera_ingest::realtime::{
     PushError, ServedSegment, StreamSettings, StreamType, now_ms, segments_dir, wal_dir,
 };
 use tessera_meta::TableRecord;
-use tessera_query::QueryError;
+use tessera_query::{QueryError, QueryOptions};
 use tessera_segment::SegmentReader;
 
 use super::state::{ServerState, strip_type_suffix};
@@ -190,25 +190,12 @@ async fn get_table_metadata(
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Json>> {
     let table = live_table(&state, &name)?;
-    let (mut rows, mut bytes) = (0u64, 0u64);
-    let segments = table.segments.list();
-    for served in &segments {
-        match served {
-            ServedSegment::Consuming(segment) => {
-                rows += segment.num_rows() as u64;
-                bytes += segment.memory_bytes() as u64;
-            }
-            ServedSegment::Sealed(segment) => {
-                rows += segment.num_docs() as u64;
-                bytes += segment.file_len();
-            }
-        }
-    }
+    let size = table.size();
     Ok(axum::Json(json!({
         "tableName": table.config.table_name_with_type(),
-        "diskSizeInBytes": bytes,
-        "numSegments": segments.len(),
-        "numRows": rows,
+        "diskSizeInBytes": size.bytes,
+        "numSegments": size.segments,
+        "numRows": size.rows,
         "columnLengthMap": {},
         "columnCardinalityMap": {},
         "maxNumMultiValuesMap": {},
@@ -532,7 +519,11 @@ async fn run_query(state: Arc<ServerState>, request: QueryRequest, use_status: b
     let started = Instant::now();
     let worker = state.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        super::broker::execute_sql(&worker, &request.sql, request.query_options.as_deref())
+        let mut options = QueryOptions::default();
+        if let Some(text) = &request.query_options {
+            options.apply_pinot_string(text)?;
+        }
+        super::broker::execute_sql(&worker, &request.sql, options)
     })
     .await;
     let micros = started.elapsed().as_micros() as u64;

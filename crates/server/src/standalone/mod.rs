@@ -5,6 +5,7 @@
 
 mod broker;
 mod http;
+mod pg;
 mod prometheus;
 mod query_metrics;
 pub mod quickstart;
@@ -35,6 +36,9 @@ pub struct StandaloneArgs {
     /// The HTTP listener (broker and controller routes).
     #[arg(long, default_value = "127.0.0.1:8099")]
     pub http: String,
+    /// The PostgreSQL wire listener (psql, Grafana, BI tools); `off` disables it.
+    #[arg(long, default_value = "127.0.0.1:5433")]
+    pub pg: String,
     /// Deep store URI: a directory (default `{data-dir}/deepstore`) or `s3://bucket/prefix`
     /// (credentials and `AWS_ENDPOINT` from the environment).
     #[arg(long)]
@@ -118,8 +122,23 @@ pub fn serve(
             .await
             .with_context(|| format!("listen on `{}`", args.http))?;
         let address = listener.local_addr()?;
-        info!(%address, deep_store = %deep_uri, "tessera standalone is serving");
-        eprintln!("tessera: serving http://{address} (deep store {deep_uri})");
+        let pg_address = if args.pg == "off" {
+            None
+        } else {
+            let pg_listener = tokio::net::TcpListener::bind(&args.pg)
+                .await
+                .with_context(|| format!("listen for PostgreSQL clients on `{}`", args.pg))?;
+            let pg_address = pg_listener.local_addr()?;
+            tokio::spawn(pg::serve(pg_listener, state.clone()));
+            Some(pg_address)
+        };
+        info!(%address, ?pg_address, deep_store = %deep_uri, "tessera standalone is serving");
+        match pg_address {
+            Some(pg) => eprintln!(
+                "tessera: serving http://{address} and postgresql://{pg} (deep store {deep_uri})"
+            ),
+            None => eprintln!("tessera: serving http://{address} (deep store {deep_uri})"),
+        }
         let handle = ServerHandle {
             url: format!("http://{address}"),
             state: state.clone(),

@@ -18,6 +18,9 @@ pub struct QuickstartArgs {
     /// The HTTP listener.
     #[arg(long, default_value = "127.0.0.1:8099")]
     pub http: String,
+    /// The PostgreSQL wire listener (psql, Grafana); `off` disables it.
+    #[arg(long, default_value = "127.0.0.1:5433")]
+    pub pg: String,
 }
 
 pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
@@ -25,6 +28,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         config: None,
         data_dir: args.data_dir,
         http: args.http,
+        pg: args.pg,
         deep_store: None,
         trash_retention: std::time::Duration::from_secs(7 * 86_400),
     };

@@ -10,7 +10,7 @@ use tessera_config::{Schema, TableConfig, TableType};
 use tessera_ingest::realtime::{RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
 use tessera_meta::{Catalog, SegmentRecord, SegmentState, TableRecord};
 use tessera_query::planner::TableSchema;
-use tessera_segment::ImmutableSegment;
+use tessera_segment::{ImmutableSegment, SegmentReader};
 use tessera_storage::{DeepStore, file_crc32};
 use tracing::{error, info, warn};
 
@@ -26,7 +26,34 @@ pub struct TableRuntime {
     pub realtime: Option<RealtimeTable>,
 }
 
+/// What a table holds right now: rows, segments and bytes (consuming segments count
+/// their memory).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TableSize {
+    pub rows: u64,
+    pub segments: usize,
+    pub bytes: u64,
+}
+
 impl TableRuntime {
+    pub fn size(&self) -> TableSize {
+        let mut size = TableSize::default();
+        for served in self.segments.list() {
+            size.segments += 1;
+            match served {
+                ServedSegment::Consuming(segment) => {
+                    size.rows += u64::from(segment.num_rows());
+                    size.bytes += segment.memory_bytes() as u64;
+                }
+                ServedSegment::Sealed(segment) => {
+                    size.rows += u64::from(segment.num_docs());
+                    size.bytes += segment.file_len();
+                }
+            }
+        }
+        size
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self.config.table_type {
             TableType::Offline => "OFFLINE",
