@@ -88,7 +88,7 @@ class Server:
     def __init__(self, binary, data_dir):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [str(binary), "standalone", "--data-dir", str(data_dir), "--http", f"127.0.0.1:{self.port}"],
+            [str(binary), "standalone", "--data-dir", str(data_dir), "--http", f"127.0.0.1:{self.port}", "--pg", "off"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
         while time.time() < deadline:

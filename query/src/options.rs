@@ -20,6 +20,9 @@ pub struct QueryOptions {
     pub max_rows: usize,
     /// Answer without the indexes (full scans): for testing index paths against scans.
     pub use_indexes: bool,
+    /// Rows a selection without LIMIT returns: Pinot's 10 over HTTP; the PostgreSQL
+    /// wire sets it to `max_rows` (PostgreSQL clients expect every row).
+    pub default_selection_limit: usize,
 }
 
 impl Default for QueryOptions {
@@ -29,6 +32,7 @@ impl Default for QueryOptions {
             num_groups_limit: DEFAULT_NUM_GROUPS_LIMIT,
             max_rows: DEFAULT_MAX_ROWS,
             use_indexes: true,
+            default_selection_limit: DEFAULT_SELECTION_LIMIT,
         }
     }
 }

@@ -17,7 +17,7 @@ use sqlparser::parser::Parser;
 
 use crate::error::{ErrorCode, QueryError, QueryResult};
 use crate::expr::{ArithOp, CmpOp, EpochFormat, Expr, Func, LikePattern};
-use crate::options::{DEFAULT_SELECTION_LIMIT, QueryOptions, split_set_statements};
+use crate::options::{QueryOptions, split_set_statements};
 use crate::plan::{
     AggCall, AggFunc, AggregationPlan, Filter, OutputColumn, PlanKind, QueryPlan, SelectionPlan,
     SortKey,
@@ -282,7 +282,7 @@ fn plan_query(
                 exprs,
                 order_by,
                 limit: limit
-                    .unwrap_or(DEFAULT_SELECTION_LIMIT)
+                    .unwrap_or(options.default_selection_limit)
                     .min(options.max_rows),
                 offset,
             }),

@@ -108,6 +108,8 @@ fn dechunk(mut rest: &str) -> String {
 /// A running `tessera standalone`; killed with SIGKILL when dropped.
 pub struct Server {
     pub address: String,
+    /// The PostgreSQL wire listener (`host:port`).
+    pub pg_address: String,
     pub data_dir: PathBuf,
     deep_store: Option<String>,
     env: Vec<(String, String)>,
@@ -131,6 +133,7 @@ impl Server {
     ) -> Server {
         let mut server = Server {
             address: format!("127.0.0.1:{}", free_port()),
+            pg_address: format!("127.0.0.1:{}", free_port()),
             data_dir: data_dir.to_path_buf(),
             deep_store: deep_store.map(str::to_string),
             env: env
@@ -152,6 +155,8 @@ impl Server {
             .arg(&self.data_dir)
             .arg("--http")
             .arg(&self.address)
+            .arg("--pg")
+            .arg(&self.pg_address)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(uri) = &self.deep_store {

@@ -145,3 +145,173 @@ fn test_pinot_http_extras_metadata_get_query_and_status_header() {
         );
     }
 }
+
+/// `psql -X -c SQL` against the server's PG port: (exit success, stdout, stderr).
+fn psql(server: &Server, args: &[&str]) -> (bool, String, String) {
+    let (host, port) = server.pg_address.split_once(':').expect("host:port");
+    let output = Command::new("psql")
+        .args([
+            "-X", "-h", host, "-p", port, "-U", "tessera", "-d", "default",
+        ])
+        .args(["-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"])
+        .args(args)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql runs (Debian package postgresql-client)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// Rows of `psql -A -t` output (unaligned, `|`-separated).
+fn psql_rows(server: &Server, sql: &str) -> Vec<Vec<String>> {
+    let (ok, out, err) = psql(server, &["-A", "-t", "-c", sql]);
+    assert!(ok, "{sql}: {err}");
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
+}
+
+/// DuckDB's rows for `sql` over the same lineitem file, as psql prints them.
+fn duckdb_text_rows(sql: &str) -> Vec<Vec<String>> {
+    let parquet = tessera_integration_tests::lineitem_file("0.01", "parquet");
+    let sql = sql.replace(
+        "FROM lineitem",
+        &format!("FROM read_parquet('{}')", parquet.display()),
+    );
+    tessera_integration_tests::duckdb_rows(&sql)
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .map(|cells| {
+                    cells
+                        .iter()
+                        .map(|c| match c {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn test_psql_queries_list_tables_and_describe_lineitem() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = loaded_server(dir.path());
+
+    // Aggregates, group-bys and selections: the same rows as DuckDB on the same file.
+    for sql in [
+        "SELECT COUNT(*), SUM(l_quantity), MIN(l_orderkey), MAX(l_discount) FROM lineitem",
+        "SELECT l_returnflag, l_linestatus, COUNT(*), SUM(l_quantity) FROM lineitem \
+         GROUP BY l_returnflag, l_linestatus ORDER BY l_returnflag, l_linestatus",
+        "SELECT l_orderkey, l_linenumber, l_quantity, l_shipmode FROM lineitem \
+         WHERE l_orderkey < 10 ORDER BY l_orderkey, l_linenumber",
+    ] {
+        let ours = psql_rows(&server, sql);
+        let theirs = duckdb_text_rows(sql);
+        assert_eq!(ours.len(), theirs.len(), "{sql}: {ours:?} vs {theirs:?}");
+        for (a, b) in ours.iter().zip(&theirs) {
+            for (x, y) in a.iter().zip(b) {
+                let same = match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => (x - y).abs() <= 1e-6 * y.abs().max(1.0),
+                    _ => x == y,
+                };
+                assert!(same, "{sql}: {a:?} vs DuckDB {b:?}");
+            }
+        }
+    }
+    // Timestamps print as PostgreSQL prints them.
+    let shipped = psql_rows(
+        &server,
+        "SELECT l_shipdate FROM lineitem WHERE l_orderkey = 1 AND l_linenumber = 1",
+    );
+    assert_eq!(shipped, vec![vec!["1996-03-13 00:00:00".to_string()]]);
+
+    // \dt lists the tables in schema public; \d shows lineitem's columns and types.
+    let (ok, out, err) = psql(&server, &["-c", "\\dt"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("public | lineitem | table"), "{out}");
+    assert!(out.contains("public | alltypes | table"), "{out}");
+    let (ok, out, err) = psql(&server, &["-c", "\\d lineitem"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Table \"public.lineitem\""), "{out}");
+    for (column, ty) in [
+        ("l_orderkey", "bigint"),
+        ("l_linenumber", "integer"),
+        ("l_quantity", "double precision"),
+        ("l_returnflag", "text"),
+        ("l_shipdate", "timestamp without time zone"),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(column) && l.contains(ty)),
+            "{column} {ty}: {out}"
+        );
+    }
+    let (ok, out, err) = psql(&server, &["-c", "\\d alltypes"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" tags ") && l.contains("text[]")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains(" j ") && l.contains("json")),
+        "{out}"
+    );
+
+    // Server functions and session settings.
+    assert_eq!(
+        psql_rows(&server, "SHOW server_version"),
+        vec![vec!["15.0".to_string()]]
+    );
+    let version = psql_rows(&server, "SELECT version()");
+    assert!(version[0][0].contains("Tessera"), "{version:?}");
+    let (ok, out, err) = psql(
+        &server,
+        &[
+            "-A",
+            "-t",
+            "-c",
+            "SET timeoutMs = 20000; SHOW timeoutMs; SELECT COUNT(*) FROM alltypes",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec!["SET", "20000", "2"],
+        "{out}"
+    );
+
+    // A bad query: nonzero exit, our message, PostgreSQL's SQLSTATE.
+    let (ok, _, err) = psql(&server, &["-c", "SELECT l_shipmod FROM lineitem"]);
+    assert!(!ok);
+    assert!(err.contains("42703"), "{err}");
+    assert!(err.contains("unknown column `l_shipmod`"), "{err}");
+    assert!(err.contains("did you mean `l_shipmode`"), "{err}");
+}
+
+#[test]
+fn test_grafana_postgres_data_source_queries_over_psycopg() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = loaded_server(dir.path());
+    let (host, port) = server.pg_address.split_once(':').expect("host:port");
+    let parquet = tessera_integration_tests::lineitem_file("0.01", "parquet");
+    let out = run_client(
+        "grafana_check.py",
+        &[host, port, &parquet.display().to_string()],
+    );
+    assert!(out.contains("grafana: all checks passed"), "{out}");
+}

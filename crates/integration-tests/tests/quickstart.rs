@@ -14,6 +14,7 @@ fn test_quickstart_serves_fresh_and_sealed_rows() {
         .args(["quickstart", "--data-dir"])
         .arg(dir.path())
         .args(["--http", &address])
+        .args(["--pg", &format!("127.0.0.1:{}", free_port())])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -503,6 +503,8 @@ fn query_options(metadata: &HashMap<String, String>) -> PgWireResult<QueryOption
     for (name, value) in session_settings(metadata) {
         options.set(&name, &value).map_err(|e| query_error(&e))?;
     }
+    // No implicit LIMIT over the PG wire: a client asked for every row.
+    options.default_selection_limit = options.max_rows;
     Ok(options)
 }
 
