@@ -10,6 +10,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 
+use crate::metrics::{Operation, StoreMetrics};
 use crate::{Error, Result};
 
 const TRASH: &str = "_trash";
@@ -20,6 +21,7 @@ pub struct DeepStore {
     uri: String,
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
+    metrics: Arc<StoreMetrics>,
 }
 
 impl std::fmt::Debug for DeepStore {
@@ -103,6 +105,7 @@ impl DeepStore {
                 uri: uri.to_string(),
                 store: Arc::new(store),
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
+                metrics: Arc::default(),
             });
         }
         if let Some(rest) = uri
@@ -118,6 +121,7 @@ impl DeepStore {
                 uri: uri.to_string(),
                 store,
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
+                metrics: Arc::default(),
             });
         }
         if let Some((scheme, _)) = uri.split_once("://")
@@ -135,11 +139,26 @@ impl DeepStore {
             uri: uri.to_string(),
             store: Arc::new(store),
             prefix: ObjectPath::default(),
+            metrics: Arc::default(),
         })
     }
 
     pub fn uri(&self) -> &str {
         &self.uri
+    }
+
+    /// Operation and error counts of this store (shared by its clones).
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
+    fn tally<T, E>(
+        &self,
+        operation: Operation,
+        result: std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.metrics.record(operation, result.is_ok());
+        result
     }
 
     fn path(&self, relative: &str) -> ObjectPath {
@@ -158,9 +177,11 @@ impl DeepStore {
     /// Upload bytes to `location` (atomic: readers see all of it or nothing),
     /// replacing what is there (a sealer retrying its own upload).
     pub async fn put(&self, location: &str, bytes: bytes::Bytes) -> Result<()> {
-        self.store
+        let result = self
+            .store
             .put(&self.path(location), PutPayload::from(bytes))
-            .await
+            .await;
+        self.tally(Operation::Put, result)
             .map_err(object_error(format!("put `{location}`")))?;
         Ok(())
     }
@@ -169,11 +190,15 @@ impl DeepStore {
     /// is (two uploads of one name cannot overwrite each other).
     pub async fn put_new(&self, location: &str, bytes: bytes::Bytes) -> Result<bool> {
         let options = PutOptions::from(PutMode::Create);
-        match self
+        let result = self
             .store
             .put_opts(&self.path(location), PutPayload::from(bytes), options)
-            .await
-        {
+            .await;
+        self.metrics.record(
+            Operation::Put,
+            !matches!(&result, Err(e) if !matches!(e, object_store::Error::AlreadyExists { .. })),
+        );
+        match result {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
             Err(source) => Err(Error::ObjectStore {
@@ -191,14 +216,13 @@ impl DeepStore {
         destination: &Path,
         expected_crc: Option<u32>,
     ) -> Result<()> {
+        let result = match self.store.get(&self.path(location)).await {
+            Ok(got) => got.bytes().await,
+            Err(error) => Err(error),
+        };
         let bytes = self
-            .store
-            .get(&self.path(location))
-            .await
-            .map_err(object_error(format!("get `{location}`")))?
-            .bytes()
-            .await
-            .map_err(object_error(format!("read `{location}`")))?;
+            .tally(Operation::Get, result)
+            .map_err(object_error(format!("get `{location}`")))?;
         let actual = file_crc32(&bytes);
         if let Some(expected) = expected_crc
             && expected != actual
@@ -227,11 +251,13 @@ impl DeepStore {
     /// Every location under `prefix` (relative to the store root).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let root = self.prefix.as_ref().len();
-        let listed: Vec<_> = self
+        let result: std::result::Result<Vec<_>, _> = self
             .store
             .list(Some(&self.path(prefix)))
             .try_collect()
-            .await
+            .await;
+        let listed = self
+            .tally(Operation::List, result)
             .map_err(object_error(format!("list `{prefix}`")))?;
         Ok(listed
             .into_iter()
@@ -265,18 +291,16 @@ impl DeepStore {
     pub async fn purge_trash(&self, table: &str, dropped_ms: i64) -> Result<usize> {
         let locations = self.list(&format!("{TRASH}/{dropped_ms}/{table}/")).await?;
         for location in &locations {
-            self.store
-                .delete(&self.path(location))
-                .await
+            let result = self.store.delete(&self.path(location)).await;
+            self.tally(Operation::Delete, result)
                 .map_err(object_error(format!("delete `{location}`")))?;
         }
         Ok(locations.len())
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.store
-            .rename(&self.path(from), &self.path(to))
-            .await
+        let result = self.store.rename(&self.path(from), &self.path(to)).await;
+        self.tally(Operation::Rename, result)
             .map_err(object_error(format!("move `{from}` to `{to}`")))
     }
 }

@@ -11,6 +11,8 @@
 
 pub mod deep_store;
 pub mod error;
+pub mod metrics;
 
 pub use deep_store::{DeepStore, file_crc32};
 pub use error::{Error, Result};
+pub use metrics::{Operation, StoreMetrics};

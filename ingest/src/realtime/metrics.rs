@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::histogram::Histogram;
+
 /// Counters of one realtime table. Plain atomics: the hot path adds, `/metrics` reads.
 #[derive(Debug, Default)]
 pub struct IngestMetrics {
@@ -17,17 +19,40 @@ pub struct IngestMetrics {
     pub seal_failures: AtomicU64,
     pub upload_failures: AtomicU64,
     pub commit_failures: AtomicU64,
-    /// Sum of seal (build + upload + commit) times, milliseconds.
-    pub seal_millis_total: AtomicU64,
-    pub upload_millis_total: AtomicU64,
     /// Bytes of sealed-but-uncommitted segments now.
     pub pending_seal_bytes: AtomicU64,
+    /// Whole successful seals, and their steps: building the segment file, uploading
+    /// it, committing it.
+    pub seal_seconds: Histogram,
+    pub build_seconds: Histogram,
+    pub upload_seconds: Histogram,
+    pub commit_seconds: Histogram,
     rows_rejected: Mutex<BTreeMap<&'static str, u64>>,
+    rows_by_partition: Mutex<BTreeMap<u32, u64>>,
 }
 
 impl IngestMetrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `rows` appended to a consuming segment of `partition`.
+    pub fn ingested(&self, partition: u32, rows: u64) {
+        IngestMetrics::add(&self.rows_ingested, rows);
+        *self
+            .rows_by_partition
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(partition)
+            .or_default() += rows;
+    }
+
+    /// Rows ingested per stream partition.
+    pub fn ingested_by_partition(&self) -> BTreeMap<u32, u64> {
+        self.rows_by_partition
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn reject(&self, reason: &'static str) {

@@ -414,7 +414,7 @@ impl PartitionWriter {
                 self.keys.insert(key.clone(), rows);
                 self.active_keys.insert(key.clone(), rows);
             }
-            IngestMetrics::add(&self.shared.metrics.rows_ingested, rows);
+            self.shared.metrics.ingested(self.partition, rows);
             let _ = request.reply.send(result.map(|()| PushAck {
                 rows,
                 duplicate: false,
@@ -451,7 +451,7 @@ impl PartitionWriter {
             .collect();
         self.next_offset += due;
         match self.active.append_rows(&rows, self.next_offset) {
-            Ok(()) => IngestMetrics::add(&self.shared.metrics.rows_ingested, due),
+            Ok(()) => self.shared.metrics.ingested(self.partition, due),
             Err(error) => {
                 error!(table = %self.shared.name, %error, "generated rows were not appended")
             }

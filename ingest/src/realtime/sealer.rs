@@ -65,7 +65,7 @@ pub(crate) fn run_sealer(shared: Arc<TableShared>, jobs: Receiver<SealJob>) {
                 Ok(()) => {
                     let millis = started.elapsed().as_millis() as u64;
                     IngestMetrics::add(&shared.metrics.segments_sealed, 1);
-                    IngestMetrics::add(&shared.metrics.seal_millis_total, millis);
+                    shared.metrics.seal_seconds.observe(started.elapsed());
                     info!(table = %shared.name, segment = %job.segment.name(), rows = job.segment.num_rows(), millis, "segment sealed and committed");
                     break;
                 }
@@ -133,7 +133,12 @@ fn build(shared: &TableShared, job: &SealJob, path: &Path) -> Result<ImmutableSe
 fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
     let name = job.segment.name().to_string();
     let path = shared.segment_path(&name);
+    let build_started = Instant::now();
     let sealed = build(shared, job, &path)?;
+    shared
+        .metrics
+        .build_seconds
+        .observe(build_started.elapsed());
     fault_pause();
     let bytes = std::fs::read(&path).map_err(io_error(&path))?;
     let crc32 = file_crc32(&bytes);
@@ -148,10 +153,10 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
         IngestMetrics::add(&shared.metrics.upload_failures, 1);
         return Err(Error::Invalid(format!("upload segment=`{name}`: {error}")));
     }
-    IngestMetrics::add(
-        &shared.metrics.upload_millis_total,
-        upload_started.elapsed().as_millis() as u64,
-    );
+    shared
+        .metrics
+        .upload_seconds
+        .observe(upload_started.elapsed());
     fault_pause();
     let metadata = sealed.metadata();
     let identity = job.segment.identity();
@@ -172,11 +177,16 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
         created_ms: identity.created_ms,
         idempotency_keys: job.keys.clone(),
     };
-    if let Err(error) = shared
+    let commit_started = Instant::now();
+    let committed = shared
         .context
         .catalog
-        .commit_segment(&record, Some(&job.next))
-    {
+        .commit_segment(&record, Some(&job.next));
+    shared
+        .metrics
+        .commit_seconds
+        .observe(commit_started.elapsed());
+    if let Err(error) = committed {
         let already_done = shared
             .context
             .catalog

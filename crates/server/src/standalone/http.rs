@@ -3,7 +3,7 @@
 //! and Prometheus metrics, on one listener.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -21,6 +21,7 @@ use tessera_meta::TableRecord;
 use tessera_query::{QueryError, QueryOptions};
 use tessera_segment::SegmentReader;
 
+use super::server_metrics::{Protocol, QueryStatus};
 use super::state::{ServerState, strip_type_suffix};
 
 /// Longest `Idempotency-Key` accepted.
@@ -499,17 +500,18 @@ fn query_failure(
     micros: u64,
     use_status: bool,
 ) -> Response {
-    let (status, counter) = if error.is_client_error() {
-        (StatusCode::BAD_REQUEST, &state.queries.client_errors)
+    let status = if error.is_client_error() {
+        StatusCode::BAD_REQUEST
     } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
-        (StatusCode::GATEWAY_TIMEOUT, &state.queries.server_errors)
+        StatusCode::GATEWAY_TIMEOUT
     } else {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &state.queries.server_errors,
-        )
+        StatusCode::INTERNAL_SERVER_ERROR
     };
-    state.queries.record(counter, micros);
+    state.metrics.query(
+        Protocol::Http,
+        QueryStatus::of(error),
+        Duration::from_micros(micros),
+    );
     let body = tessera_query::response::failure(error, micros / 1000);
     let status = if use_status { status } else { StatusCode::OK };
     (status, axum::Json(body)).into_response()
@@ -529,7 +531,11 @@ async fn run_query(state: Arc<ServerState>, request: QueryRequest, use_status: b
     let micros = started.elapsed().as_micros() as u64;
     match outcome {
         Ok(Ok((outcome, freshness))) => {
-            state.queries.record(&state.queries.succeeded, micros);
+            state.metrics.query(
+                Protocol::Http,
+                QueryStatus::Ok,
+                Duration::from_micros(micros),
+            );
             let mut body = tessera_query::response::success(&outcome);
             if let Some(object) = body.as_object_mut() {
                 object.insert("minConsumingFreshnessTimeMs".into(), json!(freshness));

@@ -4,11 +4,12 @@
 //! Pinot-compatible HTTP API on one listener.
 
 mod broker;
+mod counted_listener;
 mod http;
 mod pg;
 mod prometheus;
-mod query_metrics;
 pub mod quickstart;
+mod server_metrics;
 mod servers;
 mod state;
 mod upload;
@@ -88,7 +89,7 @@ pub fn serve(
         data_dir,
         runtime: runtime.handle().clone(),
         tables: RwLock::new(BTreeMap::new()),
-        queries: Default::default(),
+        metrics: Default::default(),
     });
     let retention = args.trash_retention;
     let purge = move |state: &ServerState| {
@@ -145,6 +146,10 @@ pub fn serve(
         };
         tokio::task::spawn_blocking(move || ready(&handle)).await??;
         let app = http::router(state.clone());
+        let listener = counted_listener::CountedListener {
+            inner: listener,
+            metrics: state.metrics.clone(),
+        };
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

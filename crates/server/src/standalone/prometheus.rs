@@ -7,7 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use tessera_ingest::histogram::Histogram;
 use tessera_ingest::realtime::ServedSegment;
+use tessera_storage::Operation;
+
+use super::server_metrics::{Protocol, QueryStatus};
 
 use super::state::ServerState;
 
@@ -42,7 +46,7 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
     let mut f = Families { out: String::new() };
     let tables = state.table_list();
     type Counter = fn(&tessera_ingest::realtime::IngestMetrics) -> &AtomicU64;
-    let counters: [(&str, &str, &str, Counter); 12] = [
+    let counters: [(&str, &str, &str, Counter); 10] = [
         (
             "tessera_rows_filtered_total",
             "counter",
@@ -96,18 +100,6 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
             "counter",
             "Failed segment commits (retried)",
             |m| &m.commit_failures,
-        ),
-        (
-            "tessera_seal_duration_milliseconds_total",
-            "counter",
-            "Time spent sealing (build, upload, commit)",
-            |m| &m.seal_millis_total,
-        ),
-        (
-            "tessera_deep_store_upload_milliseconds_total",
-            "counter",
-            "Time spent uploading sealed segments",
-            |m| &m.upload_millis_total,
         ),
         (
             "tessera_pending_seal_bytes",
@@ -195,27 +187,224 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
             );
         }
     }
-    f.family("tessera_queries_total", "counter", "Queries by outcome");
-    for (status, counter) in [
-        ("ok", &state.queries.succeeded),
-        ("client_error", &state.queries.client_errors),
-        ("server_error", &state.queries.server_errors),
+    per_partition(&mut f, &tables);
+    seal_steps(&mut f, &tables);
+    queries_and_connections(&mut f, &state);
+    deep_store(&mut f, &state);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], f.out)
+}
+
+/// Rows per stream partition and each partition's consuming position. Push and
+/// generator streams have no upstream backlog (a row is consumed when acknowledged), so
+/// their lag is 0 by construction; Kafka streams report the distance to the log end.
+fn per_partition(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
+    f.family(
+        "tessera_partition_rows_ingested_total",
+        "counter",
+        "Rows appended to consuming segments, by stream partition",
+    );
+    for table in tables {
+        if let Some(realtime) = &table.realtime {
+            for (partition, rows) in realtime.metrics().ingested_by_partition() {
+                f.sample(
+                    "tessera_partition_rows_ingested_total",
+                    &[
+                        ("table", &table.record.name),
+                        ("partition", &partition.to_string()),
+                    ],
+                    rows,
+                );
+            }
+        }
+    }
+    let consuming: Vec<_> = tables
+        .iter()
+        .flat_map(|table| {
+            table
+                .segments
+                .list()
+                .into_iter()
+                .filter_map(move |s| match s {
+                    ServedSegment::Consuming(segment) => Some((table.record.name.clone(), segment)),
+                    ServedSegment::Sealed(_) => None,
+                })
+        })
+        .collect();
+    for (name, help) in [
+        (
+            "tessera_consuming_offset",
+            "Next stream offset of the partition's consuming segment",
+        ),
+        (
+            "tessera_consuming_lag_offsets",
+            "Stream offsets not yet consumed (0 for push and generator streams)",
+        ),
+        (
+            "tessera_consuming_lag_seconds",
+            "Age of the oldest unconsumed message (0 for push and generator streams)",
+        ),
     ] {
-        f.sample(
-            "tessera_queries_total",
-            &[("status", status)],
-            load(counter),
+        f.family(name, "gauge", help);
+        for (table, segment) in &consuming {
+            let partition = segment.identity().partition.to_string();
+            let value = if name == "tessera_consuming_offset" {
+                segment.end_offset()
+            } else {
+                0
+            };
+            f.sample(name, &[("table", table), ("partition", &partition)], value);
+        }
+    }
+}
+
+fn histogram(f: &mut Families, name: &str, labels: &[(&str, &str)], h: &Histogram) {
+    let snapshot = h.snapshot();
+    let bucket = format!("{name}_bucket");
+    for (bound, count) in &snapshot.cumulative {
+        let le = if bound.is_infinite() {
+            "+Inf".to_string()
+        } else {
+            bound.to_string()
+        };
+        let mut with_le = labels.to_vec();
+        with_le.push(("le", &le));
+        f.sample(&bucket, &with_le, count);
+    }
+    f.sample(&format!("{name}_sum"), labels, snapshot.sum_seconds);
+    f.sample(&format!("{name}_count"), labels, snapshot.count);
+}
+
+fn seal_steps(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
+    f.family(
+        "tessera_seal_duration_seconds",
+        "histogram",
+        "Successful seals of consuming segments (build, upload, commit)",
+    );
+    for table in tables {
+        if let Some(realtime) = &table.realtime {
+            histogram(
+                f,
+                "tessera_seal_duration_seconds",
+                &[("table", &table.record.name)],
+                &realtime.metrics().seal_seconds,
+            );
+        }
+    }
+    f.family(
+        "tessera_seal_step_duration_seconds",
+        "histogram",
+        "Seal steps: build the segment file, upload it to the deep store, commit it to the catalog",
+    );
+    for table in tables {
+        if let Some(realtime) = &table.realtime {
+            let m = realtime.metrics();
+            for (step, h) in [
+                ("build", &m.build_seconds),
+                ("upload", &m.upload_seconds),
+                ("commit", &m.commit_seconds),
+            ] {
+                histogram(
+                    f,
+                    "tessera_seal_step_duration_seconds",
+                    &[("table", &table.record.name), ("step", step)],
+                    h,
+                );
+            }
+        }
+    }
+}
+
+fn queries_and_connections(f: &mut Families, state: &ServerState) {
+    let metrics = &state.metrics;
+    f.family(
+        "tessera_queries_total",
+        "counter",
+        "Queries by protocol (http, pg) and outcome",
+    );
+    for protocol in Protocol::ALL {
+        for status in QueryStatus::ALL {
+            f.sample(
+                "tessera_queries_total",
+                &[("protocol", protocol.name()), ("status", status.name())],
+                metrics.queries(protocol, status),
+            );
+        }
+    }
+    f.family(
+        "tessera_query_duration_seconds",
+        "histogram",
+        "Query latency by protocol, planning to last row",
+    );
+    for protocol in Protocol::ALL {
+        histogram(
+            f,
+            "tessera_query_duration_seconds",
+            &[("protocol", protocol.name())],
+            metrics.latency(protocol),
         );
     }
     f.family(
-        "tessera_query_duration_microseconds_total",
+        "tessera_connections_open",
+        "gauge",
+        "Client connections open now, by protocol",
+    );
+    f.family(
+        "tessera_connections_total",
         "counter",
-        "Time spent answering queries",
+        "Client connections accepted, by protocol",
+    );
+    for protocol in Protocol::ALL {
+        let (open, total) = metrics.connections(protocol);
+        f.sample(
+            "tessera_connections_open",
+            &[("protocol", protocol.name())],
+            open,
+        );
+        f.sample(
+            "tessera_connections_total",
+            &[("protocol", protocol.name())],
+            total,
+        );
+    }
+    f.family(
+        "tessera_segment_cache_requests_total",
+        "counter",
+        "Sealed segments opened from the local copy (hit) or downloaded from the deep store (miss)",
     );
     f.sample(
-        "tessera_query_duration_microseconds_total",
-        &[],
-        load(&state.queries.micros_total),
+        "tessera_segment_cache_requests_total",
+        &[("result", "hit")],
+        load(&metrics.segment_cache_hits),
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], f.out)
+    f.sample(
+        "tessera_segment_cache_requests_total",
+        &[("result", "miss")],
+        load(&metrics.segment_cache_misses),
+    );
+}
+
+fn deep_store(f: &mut Families, state: &ServerState) {
+    f.family(
+        "tessera_deep_store_operations_total",
+        "counter",
+        "Deep-store (object store) calls by operation",
+    );
+    f.family(
+        "tessera_deep_store_errors_total",
+        "counter",
+        "Failed deep-store calls by operation",
+    );
+    for operation in Operation::ALL {
+        let (calls, errors) = state.deep_store.metrics().totals(operation);
+        f.sample(
+            "tessera_deep_store_operations_total",
+            &[("operation", operation.name())],
+            calls,
+        );
+        f.sample(
+            "tessera_deep_store_errors_total",
+            &[("operation", operation.name())],
+            errors,
+        );
+    }
 }

@@ -7,14 +7,16 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
 use tessera_config::{Schema, TableConfig, TableType};
-use tessera_ingest::realtime::{RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
+use tessera_ingest::realtime::{
+    IngestMetrics, RealtimeContext, RealtimeTable, SegmentSet, ServedSegment,
+};
 use tessera_meta::{Catalog, SegmentRecord, SegmentState, TableRecord};
 use tessera_query::planner::TableSchema;
 use tessera_segment::{ImmutableSegment, SegmentReader};
 use tessera_storage::{DeepStore, file_crc32};
 use tracing::{error, info, warn};
 
-use super::query_metrics::QueryMetrics;
+use super::server_metrics::ServerMetrics;
 
 /// A live table.
 pub struct TableRuntime {
@@ -68,7 +70,7 @@ pub struct ServerState {
     pub data_dir: PathBuf,
     pub runtime: tokio::runtime::Handle,
     pub tables: RwLock<BTreeMap<String, Arc<TableRuntime>>>,
-    pub queries: QueryMetrics,
+    pub metrics: Arc<ServerMetrics>,
 }
 
 impl ServerState {
@@ -114,6 +116,7 @@ impl ServerState {
     pub fn load_sealed(&self, record: &SegmentRecord) -> anyhow::Result<ImmutableSegment> {
         let path = self.segment_path(&record.table, &record.name);
         if local_copy_is_good(&path, record.crc32) {
+            IngestMetrics::add(&self.metrics.segment_cache_hits, 1);
             return ImmutableSegment::open(&path)
                 .with_context(|| format!("open `{}`", path.display()));
         }
@@ -121,6 +124,7 @@ impl ServerState {
             .location
             .as_deref()
             .with_context(|| format!("segment `{}` has no deep-store location", record.name))?;
+        IngestMetrics::add(&self.metrics.segment_cache_misses, 1);
         info!(segment = %record.name, location, "downloading segment from the deep store");
         self.runtime
             .block_on(self.deep_store.download(location, &path, record.crc32))

@@ -41,6 +41,7 @@ use self::catalog::relations::{FIRST_TABLE_OID, SERVER_VERSION, default_setting}
 use self::catalog::{Answer, CatalogContext, CatalogError, CatalogTable};
 use self::statement::Command;
 use self::values::{Cell, data_row, pg_type};
+use super::server_metrics::{Protocol, QueryStatus};
 use super::state::ServerState;
 
 /// Session settings live in the connection's metadata under this prefix.
@@ -48,6 +49,7 @@ const SETTING_PREFIX: &str = "set:";
 
 /// Accept PostgreSQL connections until the runtime stops.
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
+    let metrics = state.metrics.clone();
     let manager = Arc::new(ConnectionManager::new());
     let handlers = Arc::new(Handlers {
         backend: Arc::new(Backend {
@@ -69,7 +71,9 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
             }
         };
         let handlers = handlers.clone();
+        let connection = metrics.connection(Protocol::Pg);
         tokio::spawn(async move {
+            let _connection = connection;
             if let Err(error) = pgwire::tokio::process_socket(socket, None, handlers).await {
                 debug!(%error, %peer, "PG connection ended with an error");
             }
@@ -419,25 +423,22 @@ impl Backend {
             Command::Tessera(sql) => {
                 let options = query_options(metadata)?;
                 let state = self.state.clone();
+                let started = std::time::Instant::now();
                 let outcome = tokio::task::spawn_blocking(move || {
                     super::broker::execute_sql(&state, &sql, options)
                 })
                 .await
                 .map_err(|e| user_error("XX000", e.to_string()))?;
+                let status = match &outcome {
+                    Ok(_) => QueryStatus::Ok,
+                    Err(error) => QueryStatus::of(error),
+                };
+                self.state
+                    .metrics
+                    .query(Protocol::Pg, status, started.elapsed());
                 match outcome {
-                    Ok((outcome, _)) => {
-                        self.state.queries.record(&self.state.queries.succeeded, 0);
-                        Ok(Outcome::Rows(tessera_answer(&outcome.result)))
-                    }
-                    Err(error) => {
-                        let counter = if error.is_client_error() {
-                            &self.state.queries.client_errors
-                        } else {
-                            &self.state.queries.server_errors
-                        };
-                        self.state.queries.record(counter, 0);
-                        Err(query_error(&error))
-                    }
+                    Ok((outcome, _)) => Ok(Outcome::Rows(tessera_answer(&outcome.result))),
+                    Err(error) => Err(query_error(&error)),
                 }
             }
         }
