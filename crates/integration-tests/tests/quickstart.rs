@@ -85,7 +85,10 @@ fn test_shipped_grafana_dashboards_run_against_the_quickstart() {
     // Rows for every panel: wait until the generator has run for a few seconds.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        assert!(Instant::now() < deadline, "quickstart has no rows after 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "quickstart has no rows after 60 s"
+        );
         let body = serde_json::json!({ "sql": "SELECT COUNT(*) FROM events" }).to_string();
         if let Ok(response) = http("POST", &address, "/query/sql", &[], body.as_bytes())
             && response.status == 200

@@ -27,6 +27,21 @@ impl Reply {
     }
 }
 
+/// Credentials for a server with auth on: `TESSERA_TOKEN` (bearer), or
+/// `TESSERA_USER` and `TESSERA_PASSWORD` (Basic).
+fn authorization() -> Option<String> {
+    use base64::Engine;
+    if let Ok(token) = std::env::var("TESSERA_TOKEN") {
+        return Some(format!("Bearer {token}"));
+    }
+    let user = std::env::var("TESSERA_USER").ok()?;
+    let password = std::env::var("TESSERA_PASSWORD").unwrap_or_default();
+    Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    ))
+}
+
 /// One request; blocking (it runs its own small runtime).
 pub fn send(method: &str, url: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Reply> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -36,9 +51,13 @@ pub fn send(method: &str, url: &str, content_type: &str, body: Vec<u8>) -> anyho
     runtime.block_on(async {
         let client = reqwest::Client::new();
         let method = reqwest::Method::from_bytes(method.as_bytes()).context("HTTP method")?;
-        let response = client
+        let mut request = client
             .request(method, url)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::CONTENT_TYPE, content_type);
+        if let Some(value) = authorization() {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let response = request
             .body(body)
             .send()
             .await

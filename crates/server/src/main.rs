@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod http_client;
 mod ingest_command;
 mod query_command;
+mod secret_command;
 mod segment_command;
 mod standalone;
 
@@ -32,6 +33,10 @@ enum Command {
     Standalone(standalone::StandaloneArgs),
     /// The standalone server with a demo `events` table fed by a generator.
     Quickstart(standalone::quickstart::QuickstartArgs),
+    /// Print the hashed form of a password or token for the node config's [auth].
+    HashSecret(secret_command::HashSecretArgs),
+    /// Print every HTTP route with the role it needs when auth is on.
+    Routes,
 }
 
 fn main() -> ExitCode {
@@ -49,6 +54,11 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest_command::run(args),
         Command::Standalone(args) => standalone::run(args),
         Command::Quickstart(args) => standalone::quickstart::run(args),
+        Command::HashSecret(args) => secret_command::run(args),
+        Command::Routes => {
+            secret_command::print_routes();
+            Ok(())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::handler::Handler;
+use axum::http::Method;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tessera_config::{Schema, TableConfig, TableType};
@@ -21,6 +23,7 @@ use tessera_meta::TableRecord;
 use tessera_query::{QueryError, QueryOptions};
 use tessera_segment::SegmentReader;
 
+use super::auth::Authenticator;
 use super::server_metrics::{Protocol, QueryStatus};
 use super::state::{ServerState, strip_type_suffix};
 
@@ -30,25 +33,86 @@ const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
 /// Largest request body (push batches, configs).
 const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
 
-pub fn router(state: Arc<ServerState>) -> Router {
-    Router::new()
-        .route("/health", get(|| async { "OK" }))
-        .route("/metrics", get(super::prometheus::metrics))
-        .route("/schemas", get(list_schemas).post(add_schema))
-        .route("/schemas/{name}", get(get_schema))
-        .route("/tables", get(list_tables).post(add_table))
-        .route("/tables/{name}", get(get_table).delete(drop_table))
-        .route("/tables/{name}/schema", get(get_table_schema))
-        .route("/tables/{name}/metadata", get(get_table_metadata))
-        .route("/tables/{name}/restore", post(restore_table))
-        .route("/tables/{name}/forceCommit", post(force_commit))
-        .route("/segments", post(upload_segment))
-        .route("/segments/{name}", get(list_segments))
-        .route("/segments/{name}/metadata", get(segments_metadata))
-        .route("/query/sql", get(query_get).post(query_post))
-        .route("/ingest/{name}", post(ingest))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+/// The API's routes, recorded as they are added, so the list the router serves and
+/// the list `tessera routes` prints (and the auth test walks) are one list.
+pub struct Routes {
+    router: Router<Arc<ServerState>>,
+    pub list: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        route: MethodRouter<Arc<ServerState>>,
+    ) -> Routes {
+        self.list.push((method, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    fn get<H, T>(self, path: &'static str, handler: H) -> Routes
+    where
+        H: Handler<T, Arc<ServerState>>,
+        T: 'static,
+    {
+        self.add(Method::GET, path, get(handler))
+    }
+
+    fn post<H, T>(self, path: &'static str, handler: H) -> Routes
+    where
+        H: Handler<T, Arc<ServerState>>,
+        T: 'static,
+    {
+        self.add(Method::POST, path, post(handler))
+    }
+
+    fn delete<H, T>(self, path: &'static str, handler: H) -> Routes
+    where
+        H: Handler<T, Arc<ServerState>>,
+        T: 'static,
+    {
+        self.add(Method::DELETE, path, delete(handler))
+    }
+}
+
+pub fn routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        list: Vec::new(),
+    }
+    .get("/health", || async { "OK" })
+    .get("/metrics", super::prometheus::metrics)
+    .get("/schemas", list_schemas)
+    .post("/schemas", add_schema)
+    .get("/schemas/{name}", get_schema)
+    .get("/tables", list_tables)
+    .post("/tables", add_table)
+    .get("/tables/{name}", get_table)
+    .delete("/tables/{name}", drop_table)
+    .get("/tables/{name}/schema", get_table_schema)
+    .get("/tables/{name}/metadata", get_table_metadata)
+    .post("/tables/{name}/restore", restore_table)
+    .post("/tables/{name}/forceCommit", force_commit)
+    .post("/segments", upload_segment)
+    .get("/segments/{name}", list_segments)
+    .get("/segments/{name}/metadata", segments_metadata)
+    .get("/query/sql", query_get)
+    .post("/query/sql", query_post)
+    .post("/ingest/{name}", ingest)
+}
+
+/// The HTTP API; with `auth`, every route but `/health` checks credentials.
+pub fn router(state: Arc<ServerState>, auth: Option<Arc<Authenticator>>) -> Router {
+    let mut router = routes().router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    if let Some(auth) = auth {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            auth,
+            super::auth::http::require,
+        ));
+    }
+    router.with_state(state)
 }
 
 /// A controller error: Pinot's `{"code": ..., "error": ...}`.

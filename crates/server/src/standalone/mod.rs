@@ -3,9 +3,11 @@
 //! directory by default), realtime tables fed by push or the generator, and the
 //! Pinot-compatible HTTP API on one listener.
 
+pub mod auth;
 mod broker;
 mod counted_listener;
-mod http;
+pub mod http;
+mod node_config;
 mod pg;
 mod prometheus;
 pub mod quickstart;
@@ -28,7 +30,7 @@ use state::ServerState;
 
 #[derive(Debug, Args)]
 pub struct StandaloneArgs {
-    /// Node config (TOML); not used by standalone yet.
+    /// Node config (TOML): `[auth]` users and tokens (docs/operations.md).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Where the catalog, write-ahead logs and local segment copies live.
@@ -66,9 +68,11 @@ pub fn serve(
     args: StandaloneArgs,
     ready: impl FnOnce(&ServerHandle) -> anyhow::Result<()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if args.config.is_some() {
-        tracing::warn!("--config is accepted but standalone has no node settings yet");
-    }
+    let node_config = match &args.config {
+        Some(path) => node_config::NodeConfig::load(path)?,
+        None => node_config::NodeConfig::default(),
+    };
+    let auth = auth::Authenticator::from_config(&node_config.auth)?.map(Arc::new);
     tessera_segment::builder::allocator::keep_freed_memory_for_reuse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -130,7 +134,7 @@ pub fn serve(
                 .await
                 .with_context(|| format!("listen for PostgreSQL clients on `{}`", args.pg))?;
             let pg_address = pg_listener.local_addr()?;
-            tokio::spawn(pg::serve(pg_listener, state.clone()));
+            tokio::spawn(pg::serve(pg_listener, state.clone(), auth.clone()));
             Some(pg_address)
         };
         info!(%address, ?pg_address, deep_store = %deep_uri, "tessera standalone is serving");
@@ -145,7 +149,7 @@ pub fn serve(
             state: state.clone(),
         };
         tokio::task::spawn_blocking(move || ready(&handle)).await??;
-        let app = http::router(state.clone());
+        let app = http::router(state.clone(), auth.clone());
         let listener = counted_listener::CountedListener {
             inner: listener,
             metrics: state.metrics.clone(),

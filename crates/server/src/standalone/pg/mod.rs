@@ -20,8 +20,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{Sink, stream};
-use pgwire::api::auth::mechanism::{AuthMechanism, AuthState};
-use pgwire::api::auth::{AuthDriver, AuthOutcome, ServerParameterProvider, StartupHandler};
+use pgwire::api::auth::cleartext::CleartextPasswordAuth;
+use pgwire::api::auth::mechanism::{AuthMechanism, AuthMechanismFactory, AuthState};
+use pgwire::api::auth::{
+    AuthDriver, AuthOutcome, AuthSource, LoginInfo, Password, ServerParameterProvider,
+    StartupHandler,
+};
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -41,6 +45,7 @@ use self::catalog::relations::{FIRST_TABLE_OID, SERVER_VERSION, default_setting}
 use self::catalog::{Answer, CatalogContext, CatalogError, CatalogTable};
 use self::statement::Command;
 use self::values::{Cell, data_row, pg_type};
+use super::auth::Authenticator;
 use super::server_metrics::{Protocol, QueryStatus};
 use super::state::ServerState;
 
@@ -48,7 +53,13 @@ use super::state::ServerState;
 const SETTING_PREFIX: &str = "set:";
 
 /// Accept PostgreSQL connections until the runtime stops.
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
+/// With `auth`, clients log in with a configured user's password (or a bearer token
+/// as the password) over the cleartext password exchange.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    auth: Option<Arc<Authenticator>>,
+) {
     let metrics = state.metrics.clone();
     let manager = Arc::new(ConnectionManager::new());
     let handlers = Arc::new(Handlers {
@@ -58,6 +69,7 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
         }),
         startup: Arc::new(Startup {
             driver: AuthDriver::new(Parameters).with_connection_manager(manager.clone()),
+            passwords: auth.map(|auth| CleartextPasswordAuth::new(Arc::new(Passwords { auth }))),
         }),
         cancel: Arc::new(DefaultCancelHandler::new(manager)),
     });
@@ -142,9 +154,48 @@ impl ServerParameterProvider for Parameters {
     }
 }
 
-/// Startup: protocol negotiation and (for now) trust authentication.
+/// Startup: protocol negotiation, then trust (auth off) or a password check.
 struct Startup {
     driver: AuthDriver<Parameters>,
+    passwords: Option<CleartextPasswordAuth<Passwords>>,
+}
+
+/// Checks PG passwords against the node config's users (and tokens).
+#[derive(Debug)]
+struct Passwords {
+    auth: Arc<Authenticator>,
+}
+
+#[async_trait]
+impl AuthSource for Passwords {
+    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+        // Secrets are stored hashed: there is no password to hand out.
+        Err(PgWireError::InvalidPassword(
+            login.user().unwrap_or_default().to_owned(),
+        ))
+    }
+
+    async fn verify_password(
+        &self,
+        login: &LoginInfo,
+        presented: &[u8],
+    ) -> PgWireResult<Option<()>> {
+        let user = login.user().unwrap_or_default().to_owned();
+        let password = String::from_utf8_lossy(presented).into_owned();
+        let auth = self.auth.clone();
+        let checked = user.clone();
+        let role = tokio::task::spawn_blocking(move || {
+            auth.password(&checked, &password)
+                .or_else(|| auth.token(&password))
+        })
+        .await
+        .ok()
+        .flatten();
+        match role {
+            Some(_) => Ok(None),
+            None => Err(PgWireError::InvalidPassword(user)),
+        }
+    }
 }
 
 /// Accepts every login (auth off).
@@ -190,9 +241,11 @@ impl StartupHandler for Startup {
             PgWireFrontendMessage::Startup(ref startup) => {
                 pgwire::api::auth::protocol_negotiation(client, startup).await?;
                 pgwire::api::auth::save_startup_parameters_to_metadata(client, startup);
-                self.driver
-                    .begin_authentication(client, Box::new(Trust))
-                    .await?
+                let mechanism: Box<dyn AuthMechanism<()>> = match &self.passwords {
+                    Some(passwords) => passwords.create(),
+                    None => Box::new(Trust),
+                };
+                self.driver.begin_authentication(client, mechanism).await?
             }
             PgWireFrontendMessage::PasswordMessageFamily(message) => {
                 self.driver.advance_authentication(client, message).await?
