@@ -315,3 +315,21 @@ fn test_grafana_postgres_data_source_queries_over_psycopg() {
     );
     assert!(out.contains("grafana: all checks passed"), "{out}");
 }
+
+#[test]
+fn test_psycopg_types_and_prometheus_metrics() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = loaded_server(dir.path());
+    let (host, port) = server.pg_address.split_once(':').expect("host:port");
+    let out = run_client("pg_types_check.py", &[host, port]);
+    assert!(out.contains("pg types: all checks passed"), "{out}");
+    // One failing PG query and one HTTP query for the counters.
+    let (ok, _, _) = psql(&server, &["-c", "SELECT nope FROM alltypes"]);
+    assert!(!ok);
+    assert_eq!(server.query("SELECT COUNT(*) FROM lineitem")[0][0], 60175);
+    let out = run_client("metrics_check.py", &[&format!("http://{}", server.address)]);
+    assert!(out.contains("metrics: all checks passed"), "{out}");
+}

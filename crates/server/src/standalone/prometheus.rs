@@ -136,17 +136,9 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
             }
         }
     }
-    f.family("tessera_segments", "gauge", "Serving segments by state");
-    f.family(
-        "tessera_segment_bytes",
-        "gauge",
-        "Bytes of serving segments by state (memory for consuming, file size for sealed)",
-    );
-    f.family(
-        "tessera_segment_rows",
-        "gauge",
-        "Rows of serving segments by state",
-    );
+    // (table, state, segments, bytes, rows); each family's samples stay together, as
+    // the exposition format requires.
+    let mut by_state: Vec<(String, &str, u64, u64, u64)> = Vec::new();
     for table in &tables {
         let (mut consuming, mut consuming_bytes, mut consuming_rows) = (0u64, 0u64, 0u64);
         let (mut sealed, mut sealed_bytes, mut sealed_rows) = (0u64, 0u64, 0u64);
@@ -165,26 +157,34 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
                 }
             }
         }
-        let name = table.record.name.as_str();
-        for (state_name, count, bytes, rows) in [
-            ("consuming", consuming, consuming_bytes, consuming_rows),
-            ("sealed", sealed, sealed_bytes, sealed_rows),
-        ] {
-            f.sample(
-                "tessera_segments",
-                &[("table", name), ("state", state_name)],
-                count,
-            );
-            f.sample(
-                "tessera_segment_bytes",
-                &[("table", name), ("state", state_name)],
-                bytes,
-            );
-            f.sample(
-                "tessera_segment_rows",
-                &[("table", name), ("state", state_name)],
-                rows,
-            );
+        let name = table.record.name.clone();
+        by_state.push((
+            name.clone(),
+            "consuming",
+            consuming,
+            consuming_bytes,
+            consuming_rows,
+        ));
+        by_state.push((name, "sealed", sealed, sealed_bytes, sealed_rows));
+    }
+    type Pick = fn(&(String, &str, u64, u64, u64)) -> u64;
+    let families: [(&str, &str, Pick); 3] = [
+        ("tessera_segments", "Serving segments by state", |r| r.2),
+        (
+            "tessera_segment_bytes",
+            "Bytes of serving segments by state (memory for consuming, file size for sealed)",
+            |r| r.3,
+        ),
+        (
+            "tessera_segment_rows",
+            "Rows of serving segments by state",
+            |r| r.4,
+        ),
+    ];
+    for (family, help, pick) in families {
+        f.family(family, "gauge", help);
+        for row in &by_state {
+            f.sample(family, &[("table", &row.0), ("state", row.1)], pick(row));
         }
     }
     per_partition(&mut f, &tables);
@@ -348,22 +348,23 @@ fn queries_and_connections(f: &mut Families, state: &ServerState) {
         "gauge",
         "Client connections open now, by protocol",
     );
+    for protocol in Protocol::ALL {
+        f.sample(
+            "tessera_connections_open",
+            &[("protocol", protocol.name())],
+            metrics.connections(protocol).0,
+        );
+    }
     f.family(
         "tessera_connections_total",
         "counter",
         "Client connections accepted, by protocol",
     );
     for protocol in Protocol::ALL {
-        let (open, total) = metrics.connections(protocol);
-        f.sample(
-            "tessera_connections_open",
-            &[("protocol", protocol.name())],
-            open,
-        );
         f.sample(
             "tessera_connections_total",
             &[("protocol", protocol.name())],
-            total,
+            metrics.connections(protocol).1,
         );
     }
     f.family(
@@ -384,27 +385,26 @@ fn queries_and_connections(f: &mut Families, state: &ServerState) {
 }
 
 fn deep_store(f: &mut Families, state: &ServerState) {
-    f.family(
-        "tessera_deep_store_operations_total",
-        "counter",
-        "Deep-store (object store) calls by operation",
-    );
-    f.family(
-        "tessera_deep_store_errors_total",
-        "counter",
-        "Failed deep-store calls by operation",
-    );
-    for operation in Operation::ALL {
-        let (calls, errors) = state.deep_store.metrics().totals(operation);
-        f.sample(
+    for (family, help, errors) in [
+        (
             "tessera_deep_store_operations_total",
-            &[("operation", operation.name())],
-            calls,
-        );
-        f.sample(
+            "Deep-store (object store) calls by operation",
+            false,
+        ),
+        (
             "tessera_deep_store_errors_total",
-            &[("operation", operation.name())],
-            errors,
-        );
+            "Failed deep-store calls by operation",
+            true,
+        ),
+    ] {
+        f.family(family, "counter", help);
+        for operation in Operation::ALL {
+            let (calls, failed) = state.deep_store.metrics().totals(operation);
+            f.sample(
+                family,
+                &[("operation", operation.name())],
+                if errors { failed } else { calls },
+            );
+        }
     }
 }
