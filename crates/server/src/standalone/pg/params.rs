@@ -115,7 +115,7 @@ fn binary_literal(bytes: &[u8], ty: &Type) -> Result<String, String> {
         Type::TIMESTAMP | Type::TIMESTAMPTZ => {
             let b = fixed(8)?;
             let micros = i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-            let ms = (micros + PG_EPOCH_MICROS).div_euclid(1000);
+            let ms = micros.saturating_add(PG_EPOCH_MICROS).div_euclid(1000);
             quote_literal(&timestamp_text(ms))
         }
         Type::DATE => {

@@ -192,7 +192,9 @@ fn binary(cell: &Cell, ty: &Type, out: &mut BytesMut) {
         (Cell::Int(v), &Type::FLOAT8) => out.put_f64(*v as f64),
         (Cell::Float(v), &Type::FLOAT4) => out.put_f32(*v as f32),
         (Cell::Float(v), &Type::FLOAT8) => out.put_f64(*v),
-        (Cell::Timestamp(ms), _) => out.put_i64(ms.saturating_mul(1000) - PG_EPOCH_MICROS),
+        (Cell::Timestamp(ms), _) => {
+            out.put_i64(ms.saturating_mul(1000).saturating_sub(PG_EPOCH_MICROS))
+        }
         (Cell::Bytes(v), _) => out.put_slice(v),
         (Cell::Array(items), _) => {
             let element = element_of(ty);

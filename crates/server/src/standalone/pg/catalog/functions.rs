@@ -372,7 +372,7 @@ pub fn call(name: &str, args: Vec<Cell>, ctx: &CatalogContext) -> CatalogResult<
             )
         }
         "abs" => match args.first() {
-            Some(Cell::Int(v)) => Cell::Int(v.abs()),
+            Some(Cell::Int(v)) => Cell::Int(v.saturating_abs()),
             Some(other) => number(other).map_or(Cell::Null, |v| Cell::Float(v.abs())),
             None => Cell::Null,
         },
@@ -424,10 +424,18 @@ pub fn table_function(name: &str, args: Vec<Cell>) -> CatalogResult<(Type, Vec<C
                 None => 1,
                 Some(_) => return Err(CatalogError::invalid("step size cannot equal zero")),
             };
-            let count = ((stop - start) / step + 1).clamp(0, 1_000_000);
+            let count = (stop
+                .saturating_sub(*start)
+                .checked_div(step)
+                .unwrap_or(i64::MAX))
+            .saturating_add(1)
+            .clamp(0, 1_000_000);
             Ok((
                 Type::INT4,
-                (0..count).map(|i| Cell::Int(start + i * step)).collect(),
+                (0..count)
+                    .map_while(|i| i.checked_mul(step).and_then(|d| start.checked_add(d)))
+                    .map(Cell::Int)
+                    .collect(),
             ))
         }
         "unnest" => match args.into_iter().next() {

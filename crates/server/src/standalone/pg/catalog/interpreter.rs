@@ -998,13 +998,17 @@ fn arithmetic(l: Cell, op: &BinaryOperator, r: Cell) -> CatalogResult<Cell> {
                 message: "division by zero".into(),
             });
         }
-        return Ok(Cell::Int(match op {
-            B::Plus => a.wrapping_add(b),
-            B::Minus => a.wrapping_sub(b),
-            B::Multiply => a.wrapping_mul(b),
-            B::Divide => a / b,
-            _ => a % b,
-        }));
+        let result = match op {
+            B::Plus => a.checked_add(b),
+            B::Minus => a.checked_sub(b),
+            B::Multiply => a.checked_mul(b),
+            B::Divide => a.checked_div(b),
+            _ => a.checked_rem(b),
+        };
+        return result.map(Cell::Int).ok_or_else(|| CatalogError {
+            sqlstate: "22003",
+            message: "bigint out of range".into(),
+        });
     }
     let (Some(a), Some(b)) = (number(&l), number(&r)) else {
         return Err(CatalogError::invalid(format!(
@@ -1119,7 +1123,7 @@ pub fn eval(expr: &Expr, ctx: &CatalogContext, env: &Env) -> CatalogResult<Cell>
             Ok(match (op, value) {
                 (_, Cell::Null) => Cell::Null,
                 (UnaryOperator::Not, v) => Cell::Bool(!truthy(&v)),
-                (UnaryOperator::Minus, Cell::Int(v)) => Cell::Int(-v),
+                (UnaryOperator::Minus, Cell::Int(v)) => Cell::Int(v.saturating_neg()),
                 (UnaryOperator::Minus, Cell::Float(v)) => Cell::Float(-v),
                 (UnaryOperator::Plus, v) => v,
                 (op, v) => {
@@ -1410,4 +1414,126 @@ fn in_list(value: &Cell, candidates: &[Cell], negated: bool) -> CatalogResult<Ce
     } else {
         Cell::Bool(negated)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::parser::Parser;
+    use tessera_query::types::{ColumnType, SqlType};
+
+    use super::*;
+    use crate::standalone::pg::catalog::CatalogTable;
+
+    fn ctx() -> CatalogContext {
+        let long = ColumnType {
+            element: SqlType::Long,
+            single_value: true,
+        };
+        CatalogContext {
+            tables: vec![CatalogTable {
+                oid: 16_384,
+                name: "events".into(),
+                columns: vec![
+                    ("id".into(), long),
+                    (
+                        "ts".into(),
+                        ColumnType {
+                            element: SqlType::Timestamp,
+                            single_value: true,
+                        },
+                    ),
+                ],
+                rows: 10,
+                bytes: 100,
+            }],
+            settings: HashMap::new(),
+            user: "tessera".into(),
+            database: "default".into(),
+        }
+    }
+
+    fn query(sql: &str) -> CatalogResult<Answer> {
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .map_err(|e| CatalogError::invalid(e.to_string()))?;
+        match statements.pop() {
+            Some(sqlparser::ast::Statement::Query(q)) => run_query(&q, &ctx()),
+            _ => Err(CatalogError::invalid("not a query")),
+        }
+    }
+
+    fn texts(answer: &Answer) -> Vec<Vec<String>> {
+        answer
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| c.to_text().unwrap_or_default()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn test_psql_list_tables_query() -> CatalogResult<()> {
+        let answer = query(
+            "SELECT n.nspname as \"Schema\", c.relname as \"Name\", \
+             CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' END as \"Type\", \
+             pg_catalog.pg_get_userbyid(c.relowner) as \"Owner\" \
+             FROM pg_catalog.pg_class c \
+             LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
+             WHERE c.relkind IN ('r','p','') AND n.nspname <> 'pg_catalog' \
+             AND n.nspname !~ '^pg_toast' AND n.nspname <> 'information_schema' \
+             AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 1,2",
+        )?;
+        assert_eq!(
+            answer
+                .columns
+                .iter()
+                .map(|c| c.0.as_str())
+                .collect::<Vec<_>>(),
+            ["Schema", "Name", "Type", "Owner"]
+        );
+        assert_eq!(texts(&answer), [["public", "events", "table", "tessera"]]);
+        Ok(())
+    }
+
+    #[test]
+    fn test_correlated_subquery_and_regex_operator() -> CatalogResult<()> {
+        let answer = query(
+            "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+             (SELECT count(*) FROM pg_catalog.pg_attribute b WHERE b.attrelid = a.attrelid) \
+             FROM pg_catalog.pg_attribute a WHERE a.attrelid = '16384' AND a.attnum > 0 \
+             AND a.attrelid IN (SELECT c.oid FROM pg_catalog.pg_class c \
+               WHERE c.relname OPERATOR(pg_catalog.~) '^(events)$' COLLATE pg_catalog.default) \
+             ORDER BY a.attnum",
+        )?;
+        assert_eq!(
+            texts(&answer),
+            [
+                ["id", "bigint", "2"],
+                ["ts", "timestamp without time zone", "2"]
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn test_overflow_and_bad_input_are_errors_not_panics() {
+        assert!(query("SELECT 9223372036854775807 + 1").is_err());
+        assert!(query("SELECT (-9223372036854775807 - 1) / -1").is_err());
+        assert!(query("SELECT 1 / 0").is_err());
+        assert!(
+            query(
+                "SELECT x FROM generate_series(-9223372036854775807, 9223372036854775807, -1) AS x"
+            )
+            .is_ok()
+        );
+        assert!(query("SELECT count(*) FROM generate_series(1, 9223372036854775807) AS x").is_ok());
+        assert!(query("SELECT 'a' ~ '('").is_err());
+        assert!(query("SELECT * FROM pg_catalog.pg_nope").is_ok());
+        assert!(query("SELECT * FROM pg_catalog.nope_not_pg").is_err());
+        assert!(query("SELECT * FROM information_schema.nope").is_ok());
+        assert!(query("SELECT * FROM nowhere.nope").is_err());
+        assert!(query("SELECT abs(-9223372036854775807 - 1)").is_ok());
+    }
 }
