@@ -14,7 +14,7 @@ die() { say "error: $*" >&2; exit 1; }
 # Debian packages, keyed by the file we need from them. /usr/bin/time is checked by
 # path because `time` is also a bash keyword.
 install_debian_packages() {
-    local -A package_for=([/usr/bin/time]=time [/usr/bin/taskset]=util-linux)
+    local -A package_for=([/usr/bin/time]=time [/usr/bin/taskset]=util-linux [/usr/bin/psql]=postgresql-client)
     local missing=() path
     for path in "${!package_for[@]}"; do
         [[ -x $path ]] || missing+=("${package_for[$path]}")
