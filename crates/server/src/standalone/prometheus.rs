@@ -1,5 +1,6 @@
 //! `GET /metrics` in the Prometheus text format.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -217,19 +218,19 @@ fn per_partition(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
             }
         }
     }
-    let consuming: Vec<_> = tables
-        .iter()
-        .flat_map(|table| {
-            table
-                .segments
-                .list()
-                .into_iter()
-                .filter_map(move |s| match s {
-                    ServedSegment::Consuming(segment) => Some((table.record.name.clone(), segment)),
-                    ServedSegment::Sealed(_) => None,
-                })
-        })
-        .collect();
+    // One series per (table, partition): during a seal a partition has two consuming
+    // segments (the full one and its successor); the successor is the position.
+    let mut consuming: BTreeMap<(String, u32), u64> = BTreeMap::new();
+    for table in tables {
+        for segment in table.segments.list() {
+            if let ServedSegment::Consuming(segment) = segment {
+                let key = (table.record.name.clone(), segment.identity().partition);
+                let end = segment.end_offset();
+                let entry = consuming.entry(key).or_insert(end);
+                *entry = (*entry).max(end);
+            }
+        }
+    }
     for (name, help) in [
         (
             "tessera_consuming_offset",
@@ -245,14 +246,17 @@ fn per_partition(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
         ),
     ] {
         f.family(name, "gauge", help);
-        for (table, segment) in &consuming {
-            let partition = segment.identity().partition.to_string();
+        for ((table, partition), end_offset) in &consuming {
             let value = if name == "tessera_consuming_offset" {
-                segment.end_offset()
+                *end_offset
             } else {
                 0
             };
-            f.sample(name, &[("table", table), ("partition", &partition)], value);
+            f.sample(
+                name,
+                &[("table", table), ("partition", &partition.to_string())],
+                value,
+            );
         }
     }
 }
@@ -333,7 +337,7 @@ fn queries_and_connections(f: &mut Families, state: &ServerState) {
     f.family(
         "tessera_query_duration_seconds",
         "histogram",
-        "Query latency by protocol, planning to last row",
+        "Query latency by protocol: from receipt to the merged result (before it is sent)",
     );
     for protocol in Protocol::ALL {
         histogram(

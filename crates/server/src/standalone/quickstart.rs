@@ -21,11 +21,14 @@ pub struct QuickstartArgs {
     /// The PostgreSQL wire listener (psql, Grafana); `off` disables it.
     #[arg(long, default_value = "127.0.0.1:5433")]
     pub pg: String,
+    /// Node config (TOML), e.g. `[auth]` users and tokens.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let standalone = StandaloneArgs {
-        config: None,
+        config: args.config,
         data_dir: args.data_dir,
         http: args.http,
         pg: args.pg,

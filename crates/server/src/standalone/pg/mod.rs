@@ -41,7 +41,7 @@ use tessera_query::{ErrorCode, QueryError, QueryOptions};
 use tokio::net::TcpListener;
 use tracing::{debug, warn};
 
-use self::catalog::relations::{FIRST_TABLE_OID, SERVER_VERSION, default_setting};
+use self::catalog::relations::{SERVER_VERSION, default_setting, table_oid};
 use self::catalog::{Answer, CatalogContext, CatalogError, CatalogTable};
 use self::statement::Command;
 use self::values::{Cell, data_row, pg_type};
@@ -138,7 +138,7 @@ impl ServerParameterProvider for Parameters {
             "default_transaction_read_only",
         ] {
             if let Some(value) = default_setting(&name.to_ascii_lowercase()) {
-                parameters.insert(name.to_string(), value.to_string());
+                parameters.insert(name.to_string(), value);
             }
         }
         parameters.insert("server_version".into(), SERVER_VERSION.into());
@@ -365,15 +365,17 @@ fn rows_response(answer: Answer, format: &Format) -> Response {
 
 impl Backend {
     fn catalog_context(&self, metadata: &HashMap<String, String>) -> CatalogContext {
+        let mut oids: Vec<i64> = Vec::new();
         let tables = self
             .state
             .table_list()
             .iter()
-            .enumerate()
-            .map(|(i, table)| {
+            .map(|table| {
                 let size = table.size();
+                let oid = table_oid(&table.query_schema.name, &oids);
+                oids.push(oid);
                 CatalogTable {
-                    oid: FIRST_TABLE_OID + i as i64,
+                    oid,
                     name: table.query_schema.name.clone(),
                     columns: table
                         .query_schema
@@ -438,12 +440,11 @@ impl Backend {
             Command::Show(name) => {
                 let ctx = self.catalog_context(metadata);
                 let answer = if name == "all" {
-                    let mut rows: Vec<Vec<Cell>> = ctx
-                        .settings
-                        .iter()
-                        .map(|(k, v)| vec![Cell::Text(k.clone()), Cell::Text(v.clone())])
+                    let rows: Vec<Vec<Cell>> = ctx
+                        .all_settings()
+                        .into_iter()
+                        .map(|(k, v)| vec![Cell::Text(k), Cell::Text(v)])
                         .collect();
-                    rows.sort_by(|a, b| a[0].to_text().cmp(&b[0].to_text()));
                     Answer {
                         columns: vec![("name".into(), Type::TEXT), ("setting".into(), Type::TEXT)],
                         rows,

@@ -32,6 +32,8 @@ pub enum Command {
     Unsupported(String),
 }
 
+type Relation = (String, String, bool);
+
 fn first_words(sql: &str, n: usize) -> Vec<String> {
     sql.split_whitespace()
         .take(n)
@@ -88,10 +90,12 @@ pub fn classify(sql: &str, is_tessera_table: &dyn Fn(&str) -> bool) -> Command {
     };
     let mut relations = Vec::new();
     collect_relations(&query, &mut relations);
+    // `pg_catalog.x` / `information_schema.x` are always the catalog; an unqualified
+    // `pg_x` is too unless a Tessera table has that name.
     let catalog = relations.is_empty()
-        || relations.iter().any(|(schema, table)| {
+        || relations.iter().any(|(schema, table, explicit)| {
             matches!(schema.as_str(), "pg_catalog" | "information_schema")
-                && !is_tessera_table(table)
+                && (*explicit || !is_tessera_table(table))
         });
     if catalog {
         Command::Catalog(query)
@@ -144,12 +148,12 @@ fn unquote(value: &str) -> String {
     }
 }
 
-/// Every `(schema, table)` a query reads, subqueries included.
-fn collect_relations(query: &Query, out: &mut Vec<(String, String)>) {
+/// Every `(schema, table, schema written)` a query reads, subqueries included.
+fn collect_relations(query: &Query, out: &mut Vec<Relation>) {
     collect_set_expr(&query.body, out);
 }
 
-fn collect_set_expr(body: &SetExpr, out: &mut Vec<(String, String)>) {
+fn collect_set_expr(body: &SetExpr, out: &mut Vec<Relation>) {
     match body {
         SetExpr::Select(select) => {
             for from in &select.from {
@@ -168,11 +172,16 @@ fn collect_set_expr(body: &SetExpr, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn collect_factor(factor: &TableFactor, out: &mut Vec<(String, String)>) {
+fn collect_factor(factor: &TableFactor, out: &mut Vec<Relation>) {
     match factor {
         // A set-returning function (generate_series, unnest) is not a table.
-        TableFactor::Table { args: Some(_), .. } => out.push(("pg_catalog".into(), String::new())),
-        TableFactor::Table { name, .. } => out.push(split_relation_name(name)),
+        TableFactor::Table { args: Some(_), .. } => {
+            out.push(("pg_catalog".into(), String::new(), true));
+        }
+        TableFactor::Table { name, .. } => {
+            let (schema, table) = split_relation_name(name);
+            out.push((schema, table, name.0.len() >= 2));
+        }
         TableFactor::Derived { subquery, .. } => collect_relations(subquery, out),
         TableFactor::NestedJoin {
             table_with_joins, ..
@@ -208,6 +217,9 @@ mod tests {
         assert_eq!(kind("SELECT COUNT(*) FROM events"), "tessera");
         assert_eq!(kind("SELECT COUNT(*) FROM public.events"), "tessera");
         assert_eq!(kind("SELECT version()"), "catalog");
+        // A Tessera table named like a catalog relation does not capture the catalog.
+        assert_eq!(kind("SELECT * FROM information_schema.events"), "catalog");
+        assert_eq!(kind("SELECT * FROM pg_events"), "catalog");
         assert_eq!(kind("SELECT relname FROM pg_catalog.pg_class"), "catalog");
         assert_eq!(
             kind("select * from pg_class c join pg_namespace n on true"),

@@ -214,6 +214,26 @@ fn binary(cell: &Cell, ty: &Type, out: &mut BytesMut) {
     }
 }
 
+/// A cell's text in column type `ty`: `real` values print at single precision, as
+/// PostgreSQL prints them (0.1, not 0.10000000149011612).
+fn text_of(cell: &Cell, ty: &Type) -> String {
+    match (cell, ty) {
+        (Cell::Float(v), &Type::FLOAT4) if v.is_finite() => (*v as f32).to_string(),
+        (Cell::Array(items), &Type::FLOAT4_ARRAY) => Cell::Array(
+            items
+                .iter()
+                .map(|item| match item {
+                    Cell::Float(v) if v.is_finite() => Cell::Text((*v as f32).to_string()),
+                    other => other.clone(),
+                })
+                .collect(),
+        )
+        .to_text()
+        .unwrap_or_default(),
+        _ => cell.to_text().unwrap_or_default(),
+    }
+}
+
 /// One length-prefixed field of a DataRow.
 fn put_field(cell: &Cell, ty: &Type, format: FieldFormat, out: &mut BytesMut) {
     if cell.is_null() {
@@ -223,7 +243,7 @@ fn put_field(cell: &Cell, ty: &Type, format: FieldFormat, out: &mut BytesMut) {
     let start = out.len();
     out.put_i32(0);
     match format {
-        FieldFormat::Text => out.put_slice(cell.to_text().unwrap_or_default().as_bytes()),
+        FieldFormat::Text => out.put_slice(text_of(cell, ty).as_bytes()),
         FieldFormat::Binary => binary(cell, ty, out),
     }
     let len = (out.len() - start - 4) as i32;
@@ -260,6 +280,11 @@ mod tests {
         ]);
         assert_eq!(array.to_text().as_deref(), Some("{x,\"a b\",NULL,\"\"}"));
         assert_eq!(Cell::Float(f64::NAN).to_text().as_deref(), Some("NaN"));
+        let real = data_row(
+            &[Cell::Float(f64::from(0.1f32))],
+            &[(Type::FLOAT4, FieldFormat::Text)],
+        );
+        assert_eq!(&real.data[4..], b"0.1");
     }
 
     #[test]

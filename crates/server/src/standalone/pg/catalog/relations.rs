@@ -17,6 +17,17 @@ pub const PUBLIC_OID: i64 = 2200;
 pub const INFORMATION_SCHEMA_OID: i64 = 13_000;
 /// The first table OID (PostgreSQL's first user OID).
 pub const FIRST_TABLE_OID: i64 = 16_384;
+
+/// A table's OID: stable across restarts and other tables coming and going (a hash of
+/// its name above [`FIRST_TABLE_OID`]); `taken` resolves the rare collision.
+pub fn table_oid(name: &str, taken: &[i64]) -> i64 {
+    let mut oid =
+        FIRST_TABLE_OID + i64::from(tessera_storage::file_crc32(name.as_bytes()) & 0x3fff_ffff);
+    while taken.contains(&oid) {
+        oid += 1;
+    }
+    oid
+}
 /// The database's OID.
 pub const DATABASE_OID: i64 = 16_383;
 /// The one role.
@@ -48,7 +59,15 @@ impl CatalogContext {
         self.settings
             .get(&name)
             .cloned()
-            .or_else(|| default_setting(&name).map(str::to_string))
+            .or_else(|| default_setting(&name))
+    }
+
+    /// Every setting: the defaults overridden by the session's, by name.
+    pub fn all_settings(&self) -> Vec<(String, String)> {
+        let mut all: std::collections::BTreeMap<String, String> =
+            default_settings().into_iter().collect();
+        all.extend(self.settings.clone());
+        all.into_iter().collect()
     }
 }
 
@@ -56,31 +75,62 @@ impl CatalogContext {
 pub const SERVER_VERSION: &str = "15.0";
 pub const SERVER_VERSION_NUM: &str = "150000";
 
-/// Settings clients read with `SHOW` or `current_setting`.
-pub fn default_setting(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "server_version" => SERVER_VERSION,
-        "server_version_num" => SERVER_VERSION_NUM,
-        "search_path" => "\"$user\", public",
-        "server_encoding" | "client_encoding" => "UTF8",
-        "datestyle" => "ISO, MDY",
-        "timezone" | "log_timezone" => "UTC",
-        "integer_datetimes" | "standard_conforming_strings" => "on",
-        "intervalstyle" => "postgres",
-        "is_superuser" => "on",
-        "transaction_isolation" | "default_transaction_isolation" => "read committed",
-        "transaction_read_only" | "default_transaction_read_only" => "on",
-        "max_identifier_length" => "63",
-        "max_index_keys" => "32",
-        "lc_collate" | "lc_ctype" | "lc_messages" | "lc_monetary" | "lc_numeric" | "lc_time" => {
-            "C.UTF-8"
-        }
-        "application_name" => "",
-        "extra_float_digits" => "1",
-        "bytea_output" => "hex",
-        "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => "0",
-        _ => return None,
-    })
+/// Settings clients read with `SHOW` or `current_setting` (lower-case names), and
+/// Tessera's query options with their defaults (`SET timeoutMs = ...` changes them).
+pub fn default_settings() -> Vec<(String, String)> {
+    let options = tessera_query::QueryOptions::default();
+    let mut settings: Vec<(String, String)> = [
+        ("server_version", SERVER_VERSION),
+        ("server_version_num", SERVER_VERSION_NUM),
+        ("search_path", "\"$user\", public"),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("datestyle", "ISO, MDY"),
+        ("timezone", "UTC"),
+        ("log_timezone", "UTC"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("intervalstyle", "postgres"),
+        ("is_superuser", "off"),
+        ("transaction_isolation", "read committed"),
+        ("default_transaction_isolation", "read committed"),
+        ("transaction_read_only", "on"),
+        ("default_transaction_read_only", "on"),
+        ("max_identifier_length", "63"),
+        ("max_index_keys", "32"),
+        ("lc_collate", "C.UTF-8"),
+        ("lc_ctype", "C.UTF-8"),
+        ("lc_messages", "C.UTF-8"),
+        ("lc_monetary", "C.UTF-8"),
+        ("lc_numeric", "C.UTF-8"),
+        ("lc_time", "C.UTF-8"),
+        ("application_name", ""),
+        ("extra_float_digits", "1"),
+        ("bytea_output", "hex"),
+        ("statement_timeout", "0"),
+        ("lock_timeout", "0"),
+        ("idle_in_transaction_session_timeout", "0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    settings.extend([
+        ("timeoutms".to_string(), options.timeout_ms.to_string()),
+        (
+            "numgroupslimit".to_string(),
+            options.num_groups_limit.to_string(),
+        ),
+        ("maxrows".to_string(), options.max_rows.to_string()),
+        ("useindexes".to_string(), options.use_indexes.to_string()),
+    ]);
+    settings
+}
+
+pub fn default_setting(name: &str) -> Option<String> {
+    default_settings()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 /// A relation: named, typed columns and its rows. An `open` relation (a catalog table
@@ -515,26 +565,7 @@ fn pg_roles(ctx: &CatalogContext) -> Relation {
 
 fn pg_settings(ctx: &CatalogContext) -> Relation {
     let mut r = Relation::new(&[("name", Type::TEXT), ("setting", Type::TEXT)]);
-    let mut names: Vec<String> = [
-        "server_version",
-        "server_version_num",
-        "search_path",
-        "server_encoding",
-        "client_encoding",
-        "datestyle",
-        "timezone",
-        "integer_datetimes",
-        "standard_conforming_strings",
-        "max_identifier_length",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    names.extend(ctx.settings.keys().cloned());
-    names.sort();
-    names.dedup();
-    for name in names {
-        let value = ctx.setting(&name).unwrap_or_default();
+    for (name, value) in ctx.all_settings() {
         r.rows.push(vec![Cell::Text(name), Cell::Text(value)]);
     }
     r
