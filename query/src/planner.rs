@@ -2108,20 +2108,10 @@ fn coerce_literal(
             _ => Err(mismatch()),
         },
         (t, Scalar::Str(_)) if t.is_text() => Ok(value),
-        (SqlType::Bytes, Scalar::Str(text)) => decode_hex(text).map(Scalar::Bytes).ok_or_else(mismatch),
+        (SqlType::Bytes, Scalar::Str(text)) => tessera_config::hex::decode_hex(text).map(Scalar::Bytes).ok_or_else(mismatch),
         (SqlType::Null, _) => Ok(value),
         _ => Err(mismatch()),
     }
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// A comparison, with literals coerced to the other side's type.

@@ -6,6 +6,7 @@
 //! builds, ingestion, queries — works on the validated [`Schema`] and [`TableConfig`].
 
 pub mod error;
+pub mod hex;
 mod json_reader;
 pub mod schema;
 pub mod suggestion;

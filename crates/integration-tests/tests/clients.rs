@@ -27,6 +27,26 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A loaded server for one test, holding the machine (tests run one at a time).
+struct Loaded {
+    server: Server,
+    _dir: tempfile::TempDir,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+fn loaded() -> Loaded {
+    let serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = loaded_server(dir.path());
+    Loaded {
+        server,
+        _dir: dir,
+        _serial: serial,
+    }
+}
+
 /// A server with `alltypes` (two pushed rows, every data type) and `lineitem` (SF 0.01).
 fn loaded_server(dir: &Path) -> Server {
     let server = Server::start(&dir.join("data"), None, &[]);
@@ -86,11 +106,8 @@ fn run_client(script: &str, args: &[&str]) -> String {
 
 #[test]
 fn test_pinotdb_cursor_and_sqlalchemy_dialect_work_unchanged() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = loaded_server(dir.path());
+    let loaded = loaded();
+    let server = &loaded.server;
     let (host, port) = server.address.split_once(':').expect("host:port");
     let out = run_client("pinotdb_check.py", &[host, port]);
     assert!(out.contains("pinotdb: all checks passed"), "{out}");
@@ -98,11 +115,8 @@ fn test_pinotdb_cursor_and_sqlalchemy_dialect_work_unchanged() {
 
 #[test]
 fn test_pinot_http_extras_metadata_get_query_and_status_header() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = loaded_server(dir.path());
+    let loaded = loaded();
+    let server = &loaded.server;
     let metadata = server.get("/tables/lineitem/metadata");
     assert_eq!(metadata.status, 200, "{}", metadata.body);
     let metadata = metadata.json();
@@ -202,11 +216,8 @@ fn duckdb_text_rows(sql: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn test_psql_queries_list_tables_and_describe_lineitem() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = loaded_server(dir.path());
+    let loaded = loaded();
+    let server = &loaded.server;
 
     // Aggregates, group-bys and selections: the same rows as DuckDB on the same file.
     for sql in [
@@ -216,7 +227,7 @@ fn test_psql_queries_list_tables_and_describe_lineitem() {
         "SELECT l_orderkey, l_linenumber, l_quantity, l_shipmode FROM lineitem \
          WHERE l_orderkey < 10 ORDER BY l_orderkey, l_linenumber",
     ] {
-        let ours = psql_rows(&server, sql);
+        let ours = psql_rows(server, sql);
         let theirs = duckdb_text_rows(sql);
         assert_eq!(ours.len(), theirs.len(), "{sql}: {ours:?} vs {theirs:?}");
         for (a, b) in ours.iter().zip(&theirs) {
@@ -231,17 +242,17 @@ fn test_psql_queries_list_tables_and_describe_lineitem() {
     }
     // Timestamps print as PostgreSQL prints them.
     let shipped = psql_rows(
-        &server,
+        server,
         "SELECT l_shipdate FROM lineitem WHERE l_orderkey = 1 AND l_linenumber = 1",
     );
     assert_eq!(shipped, vec![vec!["1996-03-13 00:00:00".to_string()]]);
 
     // \dt lists the tables in schema public; \d shows lineitem's columns and types.
-    let (ok, out, err) = psql(&server, &["-c", "\\dt"]);
+    let (ok, out, err) = psql(server, &["-c", "\\dt"]);
     assert!(ok, "{err}");
     assert!(out.contains("public | lineitem | table"), "{out}");
     assert!(out.contains("public | alltypes | table"), "{out}");
-    let (ok, out, err) = psql(&server, &["-c", "\\d lineitem"]);
+    let (ok, out, err) = psql(server, &["-c", "\\d lineitem"]);
     assert!(ok, "{err}");
     assert!(out.contains("Table \"public.lineitem\""), "{out}");
     for (column, ty) in [
@@ -257,7 +268,7 @@ fn test_psql_queries_list_tables_and_describe_lineitem() {
             "{column} {ty}: {out}"
         );
     }
-    let (ok, out, err) = psql(&server, &["-c", "\\d alltypes"]);
+    let (ok, out, err) = psql(server, &["-c", "\\d alltypes"]);
     assert!(ok, "{err}");
     assert!(
         out.lines()
@@ -271,13 +282,13 @@ fn test_psql_queries_list_tables_and_describe_lineitem() {
 
     // Server functions and session settings.
     assert_eq!(
-        psql_rows(&server, "SHOW server_version"),
+        psql_rows(server, "SHOW server_version"),
         vec![vec!["15.0".to_string()]]
     );
-    let version = psql_rows(&server, "SELECT version()");
+    let version = psql_rows(server, "SELECT version()");
     assert!(version[0][0].contains("Tessera"), "{version:?}");
     let (ok, out, err) = psql(
-        &server,
+        server,
         &[
             "-A",
             "-t",
@@ -293,7 +304,7 @@ fn test_psql_queries_list_tables_and_describe_lineitem() {
     );
 
     // A bad query: nonzero exit, our message, PostgreSQL's SQLSTATE.
-    let (ok, _, err) = psql(&server, &["-c", "SELECT l_shipmod FROM lineitem"]);
+    let (ok, _, err) = psql(server, &["-c", "SELECT l_shipmod FROM lineitem"]);
     assert!(!ok);
     assert!(err.contains("42703"), "{err}");
     assert!(err.contains("unknown column `l_shipmod`"), "{err}");
@@ -302,11 +313,8 @@ fn test_psql_queries_list_tables_and_describe_lineitem() {
 
 #[test]
 fn test_grafana_postgres_data_source_queries_over_psycopg() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = loaded_server(dir.path());
+    let loaded = loaded();
+    let server = &loaded.server;
     let (host, port) = server.pg_address.split_once(':').expect("host:port");
     let parquet = tessera_integration_tests::lineitem_file("0.01", "parquet");
     let out = run_client(
@@ -318,16 +326,13 @@ fn test_grafana_postgres_data_source_queries_over_psycopg() {
 
 #[test]
 fn test_psycopg_types_and_prometheus_metrics() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = loaded_server(dir.path());
+    let loaded = loaded();
+    let server = &loaded.server;
     let (host, port) = server.pg_address.split_once(':').expect("host:port");
     let out = run_client("pg_types_check.py", &[host, port]);
     assert!(out.contains("pg types: all checks passed"), "{out}");
     // One failing PG query and one HTTP query for the counters.
-    let (ok, _, _) = psql(&server, &["-c", "SELECT nope FROM alltypes"]);
+    let (ok, _, _) = psql(server, &["-c", "SELECT nope FROM alltypes"]);
     assert!(!ok);
     assert_eq!(server.query("SELECT COUNT(*) FROM lineitem")[0][0], 60175);
     let out = run_client("metrics_check.py", &[&format!("http://{}", server.address)]);

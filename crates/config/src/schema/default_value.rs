@@ -84,7 +84,7 @@ pub(crate) fn coerce(value: &Value, data_type: DataType) -> Result<DefaultValue,
             other => Ok(DefaultValue::String(other.to_string())),
         },
         DataType::Bytes => match value {
-            Value::String(text) => decode_hex(text)
+            Value::String(text) => crate::hex::decode_hex(text)
                 .map(DefaultValue::Bytes)
                 .ok_or_else(|| cannot("a hex string")),
             _ => Err(cannot("a hex string")),
@@ -219,20 +219,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
-}
-
-/// Decodes Pinot's hex text for BYTES values; the empty string is zero bytes.
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| {
-            let pair = std::str::from_utf8(pair).ok()?;
-            u8::from_str_radix(pair, 16).ok()
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ impl StoredSecret {
                 .to_string()
         };
         if let Some(hex) = text.strip_prefix("sha256$") {
-            let bytes = decode_hex(hex).ok_or_else(refuse)?;
+            let bytes = tessera_config::hex::decode_hex(hex).ok_or_else(refuse)?;
             if bytes.len() != 32 {
                 return Err(refuse());
             }
@@ -98,16 +98,6 @@ fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
         }
     }
     out
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
