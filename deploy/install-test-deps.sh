@@ -6,7 +6,8 @@ source "$(dirname "$0")/lib/env.sh"
 
 # Pinned to the versions the test data, oracle results and benchmark figures were made with.
 PYTHON_PACKAGES=(duckdb==2.0.1 pyarrow==26.0.1 tpchgen-cli==4.0.0 chdb==4.4.0 'moto[server]==5.2.5'
-    pinotdb==9.2.2 sqlalchemy==2.0.58 'psycopg[binary]==3.3.9' requests==2.34.2 prometheus-client==0.26.0)
+    pinotdb==9.2.2 sqlalchemy==2.0.58 'psycopg[binary]==3.3.9' requests==2.34.2 prometheus-client==0.26.0
+    confluent-kafka==2.16.1)
 
 say() { echo "install-test-deps.sh: $*"; }
 die() { say "error: $*" >&2; exit 1; }
@@ -58,6 +59,24 @@ check_rust_toolchain() {
     say "rust toolchain present at $sysroot (cargo, clippy, rustfmt)"
 }
 
+# tansu: the Kafka-protocol broker the Kafka tests run against (../shared/COMPONENTS.md).
+# Built once per machine (about 20 minutes on 2 cores) into the cache, outside the checkout.
+TANSU_VERSION=0.6.0
+install_tansu() {
+    if [[ -x $TESSERA_TANSU ]] && "$TESSERA_TANSU" --help 2>/dev/null | grep -q dynostore; then
+        say "tansu present at $TESSERA_TANSU"
+        return
+    fi
+    say "cargo install tansu $TANSU_VERSION (about 20 minutes, once per machine)"
+    local target
+    target=$(mktemp -d)
+    CARGO_TARGET_DIR=$target cargo install tansu --version "$TANSU_VERSION" --locked \
+        --features dynostore --root "$(dirname "$(dirname "$TESSERA_TANSU")")" --quiet
+    rm -rf "$target"
+    "$TESSERA_TANSU" --help | grep -q dynostore || die "tansu at $TESSERA_TANSU has no dynostore storage engine"
+}
+
 install_debian_packages
 install_python_venv
 check_rust_toolchain
+install_tansu

@@ -4,4 +4,6 @@
 TESSERA_CACHE=${TESSERA_CACHE:-$HOME/.cache/tessera}
 TESSERA_VENV=$TESSERA_CACHE/venv
 TESSERA_DATA=$TESSERA_CACHE/data
-export TESSERA_CACHE TESSERA_VENV TESSERA_DATA
+# The Kafka-protocol broker for tests (tansu, built once by install-test-deps.sh).
+TESSERA_TANSU=${TESSERA_TANSU:-$TESSERA_CACHE/tansu/bin/tansu}
+export TESSERA_CACHE TESSERA_VENV TESSERA_DATA TESSERA_TANSU

@@ -29,6 +29,41 @@ pub struct IngestMetrics {
     pub commit_seconds: Histogram,
     rows_rejected: Mutex<BTreeMap<&'static str, u64>>,
     rows_by_partition: Mutex<BTreeMap<u32, u64>>,
+    partitions: Mutex<BTreeMap<u32, PartitionStatus>>,
+}
+
+/// Where a stream partition's consumption stands (Kafka; push and generator
+/// partitions report their next offset and no upstream).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionStatus {
+    /// The next offset to consume (the consuming segment's end).
+    pub next_offset: u64,
+    /// The upstream log-end offset, when known.
+    pub log_end_offset: Option<u64>,
+    /// Timestamp of the last consumed message.
+    pub last_message_ms: Option<i64>,
+    /// When the partition was last seen with nothing left to consume.
+    pub caught_up_ms: Option<i64>,
+    pub paused: bool,
+}
+
+impl PartitionStatus {
+    /// Messages produced but not consumed yet.
+    pub fn lag_offsets(&self) -> u64 {
+        self.log_end_offset
+            .map_or(0, |end| end.saturating_sub(self.next_offset))
+    }
+
+    /// How far behind the freshest consumed data is: 0 when caught up, else the time
+    /// since the partition was last caught up.
+    pub fn lag_millis(&self, now_ms: i64) -> i64 {
+        if self.lag_offsets() == 0 {
+            return 0;
+        }
+        self.caught_up_ms
+            .or(self.last_message_ms)
+            .map_or(0, |t| (now_ms - t).max(0))
+    }
 }
 
 impl IngestMetrics {
@@ -45,6 +80,21 @@ impl IngestMetrics {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(partition)
             .or_default() += rows;
+    }
+
+    pub fn set_partition_status(&self, partition: u32, status: PartitionStatus) {
+        self.partitions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(partition, status);
+    }
+
+    /// Every partition's consumption status.
+    pub fn partition_status(&self) -> BTreeMap<u32, PartitionStatus> {
+        self.partitions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Rows ingested per stream partition.

@@ -11,6 +11,7 @@
 //! `[o, o + n)`), so a segment's `[start, end)` is its rows' position in the partition.
 
 mod generator;
+mod kafka;
 pub mod metrics;
 mod partition;
 mod sealer;
@@ -20,7 +21,7 @@ pub mod settings;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use tessera_config::{Schema, TableConfig};
@@ -30,9 +31,9 @@ use tessera_storage::DeepStore;
 
 use crate::error::{Error, Result};
 use crate::row_decoder::{JsonRowDecoder, RowReject};
-pub use metrics::IngestMetrics;
+pub use metrics::{IngestMetrics, PartitionStatus};
 pub use served::{SegmentSet, ServedSegment};
-pub use settings::{StreamSettings, StreamType};
+pub use settings::{KafkaSettings, OffsetReset, StreamSettings, StreamType};
 
 /// What realtime tables share with the rest of the server.
 #[derive(Debug, Clone)]
@@ -85,6 +86,10 @@ pub(crate) struct TableShared {
     pub(crate) metrics: Arc<IngestMetrics>,
     pub(crate) context: RealtimeContext,
     stopped: AtomicBool,
+    /// Consumption paused (`pauseConsumption`); partitions found later start paused.
+    pub(crate) paused: AtomicBool,
+    /// The table is stopping or draining: find no more partitions.
+    closing: AtomicBool,
 }
 
 impl TableShared {
@@ -95,6 +100,51 @@ impl TableShared {
     /// The local copy of a sealed segment.
     pub(crate) fn segment_path(&self, segment: &str) -> PathBuf {
         segment_file(&self.context.data_dir, &self.name, segment)
+    }
+
+    /// Count, log and (when enabled) dead-letter rejected rows; `position` names what
+    /// a reject's `line` is (a body's line, a partition's offset).
+    pub(crate) fn record_rejects(&self, rejects: &[RowReject], position: &str) {
+        for reject in rejects {
+            self.metrics.reject(reject.reason);
+        }
+        if self.settings.dead_letter && !rejects.is_empty() {
+            self.write_dead_letters(rejects);
+        }
+        if let Some(first) = rejects.first() {
+            tracing::warn!(table = %self.name, rejected = rejects.len(), position, at = first.line, reason = first.reason, detail = %first.detail, "rows rejected");
+        }
+    }
+
+    /// Append rejected rows to the table's dead-letter file (best effort: a failure is
+    /// logged, ingestion goes on).
+    fn write_dead_letters(&self, rejects: &[RowReject]) {
+        use std::io::Write;
+        let dir = self.context.data_dir.join("deadletter");
+        let path = dir.join(format!("{}.jsonl", self.name));
+        let mut text = String::new();
+        for reject in rejects {
+            let line = serde_json::json!({
+                "table": self.name,
+                "timeMs": now_ms(),
+                "line": reject.line,
+                "reason": reject.reason,
+                "detail": reject.detail,
+                "row": reject.sample,
+            });
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut file| file.write_all(text.as_bytes()))
+        });
+        if let Err(error) = written {
+            tracing::warn!(table = %self.name, path = %path.display(), %error, "dead-letter file not written");
+        }
     }
 }
 
@@ -109,6 +159,8 @@ pub(crate) enum Command {
     Push(PushRequest),
     /// Seal the consuming segments now (`forceCommit`).
     ForceCommit(Sender<()>),
+    /// Stop (`true`) or restart (`false`) consuming the stream.
+    Pause(bool),
     /// Seal what is in memory and stop consuming (table drop); the sealer drains.
     SealAndStop,
     Stop,
@@ -159,11 +211,15 @@ struct Partition {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+type Partitions = Arc<RwLock<Vec<Partition>>>;
+
 /// A running realtime table.
 pub struct RealtimeTable {
     shared: Arc<TableShared>,
-    partitions: Vec<Partition>,
+    /// Indexed by stream partition; Kafka tables grow it when the topic does.
+    partitions: Partitions,
     next_partition: AtomicUsize,
+    discovery: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for RealtimeTable {
@@ -176,6 +232,95 @@ impl std::fmt::Debug for RealtimeTable {
 
 const REJECTS_REPORTED: usize = 10;
 
+fn thread_error(source: std::io::Error) -> Error {
+    Error::Io {
+        path: PathBuf::from("<thread>"),
+        source,
+    }
+}
+
+/// Open (recover) a partition and start its writer and sealer threads.
+fn spawn_partition(
+    shared: &Arc<TableShared>,
+    partition: u32,
+    initial_offset: u64,
+) -> Result<Partition> {
+    let (seal_sender, seal_receiver) = mpsc::channel();
+    let writer =
+        partition::PartitionWriter::open(shared.clone(), partition, seal_sender, initial_offset)?;
+    let (command_sender, command_receiver) = mpsc::channel();
+    let sealer_shared = shared.clone();
+    let name = &shared.name;
+    let sealer = std::thread::Builder::new()
+        .name(format!("seal-{name}-{partition}"))
+        .spawn(move || sealer::run_sealer(sealer_shared, seal_receiver))
+        .map_err(thread_error)?;
+    let writer = std::thread::Builder::new()
+        .name(format!("ingest-{name}-{partition}"))
+        .spawn(move || writer.run(command_receiver))
+        .map_err(thread_error)?;
+    Ok(Partition {
+        commands: Mutex::new(Some(command_sender)),
+        threads: Mutex::new(vec![writer, sealer]),
+    })
+}
+
+/// Start partitions `have..want` of a Kafka table (new ones at the offset
+/// `auto.offset.reset` picks); stops at the first that cannot start.
+fn add_kafka_partitions(
+    shared: &Arc<TableShared>,
+    settings: &settings::KafkaSettings,
+    partitions: &Partitions,
+    want: u32,
+) -> Result<()> {
+    let have = partitions
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .len() as u32;
+    for partition in have..want {
+        let known = shared
+            .context
+            .catalog
+            .segments(&shared.name)
+            .map_err(|e| Error::Invalid(format!("catalog: {e}")))?
+            .iter()
+            .any(|s| s.partition == partition);
+        let initial = if known {
+            0
+        } else {
+            kafka::initial_offset(settings, &shared.name, partition)?
+        };
+        let started = spawn_partition(shared, partition, initial)?;
+        tracing::info!(table = %shared.name, partition, "kafka partition added");
+        partitions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(started);
+    }
+    Ok(())
+}
+
+/// Kafka: check the topic for new partitions every `discovery_interval`.
+fn run_discovery(
+    shared: Arc<TableShared>,
+    settings: settings::KafkaSettings,
+    partitions: Partitions,
+) {
+    let mut last = std::time::Instant::now();
+    while !shared.is_stopped() && !shared.closing.load(Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        if last.elapsed() < settings.discovery_interval {
+            continue;
+        }
+        last = std::time::Instant::now();
+        let added = kafka::partition_count(&settings, &shared.name)
+            .and_then(|count| add_kafka_partitions(&shared, &settings, &partitions, count));
+        if let Err(error) = added {
+            tracing::warn!(table = %shared.name, %error, "kafka partition discovery failed; retrying");
+        }
+    }
+}
+
 impl RealtimeTable {
     /// Start (or recover) a realtime table: its sealed segments are expected in
     /// `segments` already; this adds the consuming ones and starts the threads.
@@ -186,11 +331,6 @@ impl RealtimeTable {
         segments: Arc<SegmentSet>,
     ) -> Result<RealtimeTable> {
         let settings = StreamSettings::from_configs(&config.stream_configs)?;
-        if settings.stream_type == StreamType::Kafka {
-            return Err(Error::Invalid(
-                "streamType kafka is not available in this build yet; use push or generator".into(),
-            ));
-        }
         let shared = Arc::new(TableShared {
             name: config.table_name.clone(),
             schema: schema.clone(),
@@ -201,38 +341,88 @@ impl RealtimeTable {
             metrics: Arc::new(IngestMetrics::default()),
             context,
             stopped: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         });
-        let mut partitions = Vec::new();
-        for partition in 0..shared.settings.partitions {
-            let (seal_sender, seal_receiver) = mpsc::channel();
-            let writer = partition::PartitionWriter::open(shared.clone(), partition, seal_sender)?;
-            let (command_sender, command_receiver) = mpsc::channel();
-            let sealer_shared = shared.clone();
-            let name = &shared.name;
-            let sealer = std::thread::Builder::new()
-                .name(format!("seal-{name}-{partition}"))
-                .spawn(move || sealer::run_sealer(sealer_shared, seal_receiver))
-                .map_err(|source| Error::Io {
-                    path: PathBuf::from("<thread>"),
-                    source,
-                })?;
-            let writer = std::thread::Builder::new()
-                .name(format!("ingest-{name}-{partition}"))
-                .spawn(move || writer.run(command_receiver))
-                .map_err(|source| Error::Io {
-                    path: PathBuf::from("<thread>"),
-                    source,
-                })?;
-            partitions.push(Partition {
-                commands: Mutex::new(Some(command_sender)),
-                threads: Mutex::new(vec![writer, sealer]),
-            });
+        let partitions: Partitions = Arc::new(RwLock::new(Vec::new()));
+        let mut discovery = None;
+        if let Some(kafka_settings) = shared.settings.kafka.clone() {
+            // Partitions the catalog knows restart even while the broker is away; a new
+            // table must reach the topic (a wrong name or address is an error now).
+            let known = shared
+                .context
+                .catalog
+                .segments(&shared.name)
+                .map_err(|e| Error::Invalid(format!("catalog: {e}")))?
+                .iter()
+                .map(|s| s.partition + 1)
+                .max()
+                .unwrap_or(0);
+            let count = match kafka::partition_count(&kafka_settings, &shared.name) {
+                Ok(count) => count.max(known),
+                Err(error) if known > 0 => {
+                    tracing::warn!(table = %shared.name, %error, "kafka unreachable at start; resuming the known partitions");
+                    known
+                }
+                Err(error) => return Err(error),
+            };
+            for partition in 0..known.min(count) {
+                let started = spawn_partition(&shared, partition, 0)?;
+                partitions
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(started);
+            }
+            add_kafka_partitions(&shared, &kafka_settings, &partitions, count)?;
+            let (watcher, list) = (shared.clone(), partitions.clone());
+            discovery = Some(
+                std::thread::Builder::new()
+                    .name(format!("discover-{}", shared.name))
+                    .spawn(move || run_discovery(watcher, kafka_settings, list))
+                    .map_err(thread_error)?,
+            );
+        } else {
+            for partition in 0..shared.settings.partitions {
+                let started = spawn_partition(&shared, partition, 0)?;
+                partitions
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(started);
+            }
         }
         Ok(RealtimeTable {
             shared,
             partitions,
             next_partition: AtomicUsize::new(0),
+            discovery: Mutex::new(discovery),
         })
+    }
+
+    fn partition_count(&self) -> usize {
+        self.partitions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Stop (`true`) or restart (`false`) consuming; sealed and consuming rows stay
+    /// queryable. Not kept across restarts.
+    pub fn set_paused(&self, paused: bool) {
+        self.shared.paused.store(paused, Ordering::SeqCst);
+        for partition in 0..self.partition_count() {
+            if let Some(sender) = self.sender(partition) {
+                let _ = sender.send(Command::Pause(paused));
+            }
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.shared.paused.load(Ordering::SeqCst)
+    }
+
+    /// Each partition's consumption status.
+    pub fn partition_status(&self) -> std::collections::BTreeMap<u32, PartitionStatus> {
+        self.shared.metrics.partition_status()
     }
 
     pub fn name(&self) -> &str {
@@ -252,7 +442,10 @@ impl RealtimeTable {
     }
 
     fn sender(&self, partition: usize) -> Option<Sender<Command>> {
-        self.partitions[partition]
+        self.partitions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(partition)?
             .commands
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -289,15 +482,7 @@ impl RealtimeTable {
         }
         IngestMetrics::add(&self.shared.metrics.requests, 1);
         let decoded = self.shared.decoder.decode_lines(&body);
-        for reject in &decoded.rejects {
-            self.shared.metrics.reject(reject.reason);
-        }
-        if self.shared.settings.dead_letter && !decoded.rejects.is_empty() {
-            self.write_dead_letters(&decoded.rejects);
-        }
-        if let Some(first) = decoded.rejects.first() {
-            tracing::warn!(table = %table, rejected = decoded.rejects.len(), line = first.line, reason = first.reason, detail = %first.detail, "rows rejected");
-        }
+        self.shared.record_rejects(&decoded.rejects, "line");
         let rows_rejected = decoded.rejects.len() as u64;
         IngestMetrics::add(&self.shared.metrics.rows_filtered, decoded.filtered);
         let mut rejects = decoded.rejects;
@@ -310,7 +495,7 @@ impl RealtimeTable {
                 rejects,
             });
         }
-        let partitions = self.partitions.len();
+        let partitions = self.partition_count().max(1);
         let partition = match &idempotency_key {
             // Retries of a request land where the first attempt did.
             Some(key) => (crc32fast::hash(key.as_bytes()) as usize) % partitions,
@@ -338,40 +523,9 @@ impl RealtimeTable {
         })
     }
 
-    /// Append rejected rows to the table's dead-letter file (best effort: a failure is
-    /// logged, the push goes on).
-    fn write_dead_letters(&self, rejects: &[RowReject]) {
-        use std::io::Write;
-        let dir = self.shared.context.data_dir.join("deadletter");
-        let path = dir.join(format!("{}.jsonl", self.shared.name));
-        let mut text = String::new();
-        for reject in rejects {
-            let line = serde_json::json!({
-                "table": self.shared.name,
-                "timeMs": now_ms(),
-                "line": reject.line,
-                "reason": reject.reason,
-                "detail": reject.detail,
-                "row": reject.sample,
-            });
-            text.push_str(&line.to_string());
-            text.push('\n');
-        }
-        let written = std::fs::create_dir_all(&dir).and_then(|()| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .and_then(|mut file| file.write_all(text.as_bytes()))
-        });
-        if let Err(error) = written {
-            tracing::warn!(table = %self.shared.name, path = %path.display(), %error, "dead-letter file not written");
-        }
-    }
-
     /// Start sealing every non-empty consuming segment now.
     pub fn force_commit(&self) {
-        for partition in 0..self.partitions.len() {
+        for partition in 0..self.partition_count() {
             if let Some(sender) = self.sender(partition) {
                 let (reply, done) = mpsc::channel();
                 if sender.send(Command::ForceCommit(reply)).is_ok() {
@@ -392,7 +546,16 @@ impl RealtimeTable {
     }
 
     fn join_threads(&self) {
-        for partition in &self.partitions {
+        let discovery = self
+            .discovery
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let partitions = self
+            .partitions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for partition in partitions.iter() {
             let threads = std::mem::take(
                 &mut *partition
                     .threads
@@ -402,6 +565,10 @@ impl RealtimeTable {
             for thread in threads {
                 let _ = thread.join();
             }
+        }
+        drop(partitions);
+        if let Some(discovery) = discovery {
+            let _ = discovery.join();
         }
     }
 
@@ -414,7 +581,12 @@ impl RealtimeTable {
 
     /// Send each partition's writer its last command; later pushes find no sender.
     fn close_with(&self, last: impl Fn() -> Command) {
-        for partition in &self.partitions {
+        self.shared.closing.store(true, Ordering::SeqCst);
+        let partitions = self
+            .partitions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for partition in partitions.iter() {
             let sender = partition
                 .commands
                 .lock()

@@ -18,19 +18,24 @@ use tessera_segment::Value;
 use tracing::{error, info, warn};
 
 use super::generator::Generator;
-use super::metrics::IngestMetrics;
+use super::kafka::PartitionConsumer;
+use super::metrics::{IngestMetrics, PartitionStatus};
 use super::sealer::SealJob;
 use super::served::ServedSegment;
 use super::settings::StreamType;
 use super::{Command, PushAck, PushRequest, TableShared, now_ms, segment_name};
 use crate::consuming::{MutableSegment, SegmentIdentity};
 use crate::error::{Error, Result};
+use crate::row_decoder::{RowReject, reject_reason};
 use crate::wal::{WalHeader, WalRecord, WalWriter, list_wal_files, read_wal};
 
 /// Requests folded into one log write and fsync.
 const MAX_GROUP: usize = 256;
 /// Generator: rows are produced in ticks of this length.
 const GENERATOR_TICK: Duration = Duration::from_millis(100);
+/// Kafka: most messages taken per poll, and the longest wait for the first.
+const KAFKA_MAX_MESSAGES: usize = 10_000;
+const KAFKA_POLL_WAIT: Duration = Duration::from_millis(100);
 
 pub(crate) struct PartitionWriter {
     shared: Arc<TableShared>,
@@ -45,6 +50,10 @@ pub(crate) struct PartitionWriter {
     keys: HashMap<String, u64>,
     sealer: Sender<SealJob>,
     generator: Option<Generator>,
+    /// The partition's Kafka consumer (kafka streams), opened by the writer thread.
+    kafka: Option<PartitionConsumer>,
+    paused: bool,
+    status: PartitionStatus,
 }
 
 fn wal_dir(shared: &TableShared, partition: u32) -> PathBuf {
@@ -78,10 +87,13 @@ fn catalog_error(source: tessera_meta::Error) -> Error {
 impl PartitionWriter {
     /// Recover partition `partition` from the catalog and its log; returns the writer
     /// and the seal jobs of replayed full segments (in chain order).
+    /// A partition the catalog has never seen starts at `initial_offset` (Kafka: the
+    /// log's first or next offset per `auto.offset.reset`; push and generator: 0).
     pub(crate) fn open(
         shared: Arc<TableShared>,
         partition: u32,
         sealer: Sender<SealJob>,
+        initial_offset: u64,
     ) -> Result<PartitionWriter> {
         let records: Vec<SegmentRecord> = shared
             .context
@@ -102,7 +114,7 @@ impl PartitionWriter {
                     .iter()
                     .filter_map(|r| r.end_offset.map(|end| (end, r.sequence + 1)))
                     .max()
-                    .unwrap_or((0, 0));
+                    .unwrap_or((initial_offset, 0));
                 let created_ms = now_ms();
                 let identity = SegmentIdentity {
                     name: segment_name(&shared.name, partition, sequence, created_ms),
@@ -170,6 +182,12 @@ impl PartitionWriter {
                     partition,
                 )
             }),
+            kafka: None,
+            paused: shared.paused.load(std::sync::atomic::Ordering::SeqCst),
+            status: PartitionStatus {
+                next_offset: consuming.start_offset,
+                ..PartitionStatus::default()
+            },
             partition,
             shared: shared.clone(),
         };
@@ -249,6 +267,23 @@ impl PartitionWriter {
 
     /// The writer loop; returns when the table stops.
     pub(crate) fn run(mut self, commands: Receiver<Command>) {
+        if let Some(settings) = &self.shared.settings.kafka {
+            match PartitionConsumer::open(
+                settings,
+                &self.shared.name,
+                self.partition,
+                self.next_offset,
+            ) {
+                Ok(consumer) => {
+                    info!(table = %self.shared.name, partition = self.partition, offset = self.next_offset, "consuming kafka partition");
+                    self.kafka = Some(consumer);
+                }
+                Err(error) => {
+                    error!(table = %self.shared.name, partition = self.partition, %error, "cannot create the kafka consumer; the partition does not consume until restart");
+                }
+            }
+        }
+        self.publish_status();
         loop {
             let wait = self.wait_time();
             match commands.recv_timeout(wait) {
@@ -274,6 +309,7 @@ impl PartitionWriter {
                             self.rotate_if_not_empty();
                             let _ = reply.send(());
                         }
+                        Some(Command::Pause(paused)) => self.set_paused(paused),
                         Some(Command::SealAndStop) => {
                             self.rotate_if_not_empty();
                             return;
@@ -286,6 +322,7 @@ impl PartitionWriter {
                     self.rotate_if_not_empty();
                     let _ = reply.send(());
                 }
+                Ok(Command::Pause(paused)) => self.set_paused(paused),
                 Ok(Command::SealAndStop) => {
                     self.rotate_if_not_empty();
                     return;
@@ -295,6 +332,14 @@ impl PartitionWriter {
             }
             if self.generator.is_some() {
                 self.generate();
+            }
+            if self.kafka.is_some() {
+                if self.paused {
+                    // Paused, the lag keeps growing: keep reporting it.
+                    self.refresh_log_end();
+                } else {
+                    self.consume();
+                }
             }
             if self.threshold_reached() {
                 self.rotate_if_not_empty();
@@ -309,6 +354,14 @@ impl PartitionWriter {
             .flush_time
             .saturating_sub(self.active_since.elapsed())
             .max(Duration::from_millis(10));
+        if self.kafka.is_some() {
+            // Kafka waits in its poll; paused, the loop idles on commands.
+            return if self.paused {
+                KAFKA_POLL_WAIT
+            } else {
+                Duration::ZERO
+            };
+        }
         match &self.generator {
             Some(generator) if generator.behind(self.shared.settings.generator_rate) => {
                 Duration::ZERO
@@ -436,6 +489,93 @@ impl PartitionWriter {
             }));
         }
         Ok(())
+    }
+
+    fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        info!(table = %self.shared.name, partition = self.partition, paused, "consumption paused or resumed");
+        self.publish_status();
+    }
+
+    fn publish_status(&mut self) {
+        self.status.next_offset = self.next_offset;
+        self.status.paused = self.paused;
+        self.shared
+            .metrics
+            .set_partition_status(self.partition, self.status);
+    }
+
+    fn refresh_log_end(&mut self) {
+        if let Some(kafka) = self.kafka.as_mut() {
+            self.status.log_end_offset = kafka.high_watermark();
+            self.publish_status();
+        }
+    }
+
+    /// Poll the partition's Kafka consumer once and append what came: good rows to the
+    /// consuming segment; rejects counted, logged and (optionally) dead-lettered. Every
+    /// message advances the position, kept or not.
+    fn consume(&mut self) {
+        let Some(kafka) = self.kafka.as_mut() else {
+            return;
+        };
+        let messages = kafka.poll(KAFKA_MAX_MESSAGES, KAFKA_POLL_WAIT);
+        self.status.log_end_offset = kafka.high_watermark();
+        let mut rows = Vec::with_capacity(messages.len());
+        let mut rejects = Vec::new();
+        let mut filtered = 0u64;
+        let mut end = self.next_offset;
+        for message in messages {
+            if message.offset < end {
+                // Delivered again (a broker repeat): already in this partition's chain.
+                continue;
+            }
+            end = message.offset + 1;
+            if message.timestamp_ms.is_some() {
+                self.status.last_message_ms = message.timestamp_ms;
+            }
+            let Some(payload) = message.payload else {
+                rejects.push(RowReject {
+                    line: message.offset,
+                    reason: reject_reason::INVALID_JSON,
+                    detail: "the message has no value".into(),
+                    sample: String::new(),
+                });
+                continue;
+            };
+            match self.shared.decoder.decode_row(&payload) {
+                Ok(Some(row)) => rows.push(row),
+                Ok(None) => filtered += 1,
+                Err(mut reject) => {
+                    reject.line = message.offset;
+                    rejects.push(reject);
+                }
+            }
+        }
+        if end > self.next_offset {
+            self.shared.record_rejects(&rejects, "offset");
+            IngestMetrics::add(&self.shared.metrics.rows_filtered, filtered);
+            let count = rows.len() as u64;
+            match self.active.append_rows(&rows, end) {
+                Ok(()) => {
+                    self.next_offset = end;
+                    self.shared.metrics.ingested(self.partition, count);
+                }
+                Err(error) => {
+                    // Not appended: the position stays, the next poll reads on.
+                    error!(table = %self.shared.name, partition = self.partition, %error, "consumed rows were not appended");
+                    self.next_offset = end;
+                }
+            }
+        }
+        if self
+            .status
+            .log_end_offset
+            .is_some_and(|log_end| log_end <= self.next_offset)
+        {
+            self.status.caught_up_ms = Some(now_ms());
+        }
+        self.publish_status();
     }
 
     fn generate(&mut self) {

@@ -12,8 +12,104 @@ pub enum StreamType {
     Push,
     /// The built-in generator (quickstart, benchmarks).
     Generator,
-    /// Kafka (not in this build yet).
+    /// A Kafka topic, partition by partition ([`KafkaSettings`]).
     Kafka,
+}
+
+/// Where a partition with no committed position starts
+/// (`stream.kafka.consumer.prop.auto.offset.reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetReset {
+    /// `smallest` / `earliest`: the oldest message still in the log (the default).
+    Earliest,
+    /// `largest` / `latest`: only messages produced from now on.
+    Latest,
+}
+
+impl OffsetReset {
+    pub fn librdkafka_name(self) -> &'static str {
+        match self {
+            OffsetReset::Earliest => "earliest",
+            OffsetReset::Latest => "latest",
+        }
+    }
+}
+
+/// A Kafka stream's settings from Pinot's `stream.kafka.*` keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaSettings {
+    /// `stream.kafka.topic.name`.
+    pub topic: String,
+    /// `stream.kafka.broker.list`.
+    pub brokers: String,
+    pub offset_reset: OffsetReset,
+    /// librdkafka properties from `stream.kafka.consumer.prop.*` (security settings
+    /// such as `security.protocol`, `sasl.mechanism`, `ssl.ca.location`).
+    pub properties: BTreeMap<String, String>,
+    /// How often the topic is checked for new partitions
+    /// (`tessera.kafka.partition.discovery.interval`, default 30s).
+    pub discovery_interval: Duration,
+}
+
+/// Pinot decoder classes that mean "one JSON object per message".
+fn is_json_decoder(class: &str) -> bool {
+    class.ends_with("KafkaJSONMessageDecoder") || class.ends_with("JSONMessageDecoder")
+}
+
+fn kafka_settings(configs: &BTreeMap<String, String>) -> Result<KafkaSettings> {
+    let required = |key: &str| -> Result<String> {
+        configs
+            .get(key)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::Invalid(format!("a kafka stream needs streamConfigs.{key}")))
+    };
+    let topic = required("stream.kafka.topic.name")?;
+    let brokers = required("stream.kafka.broker.list")?;
+    if let Some(class) = configs.get("stream.kafka.decoder.class.name")
+        && !is_json_decoder(class.trim())
+    {
+        return Err(Error::Invalid(format!(
+            "streamConfigs.stream.kafka.decoder.class.name `{class}` is not supported; Tessera decodes JSON messages (org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder)"
+        )));
+    }
+    let mut offset_reset = OffsetReset::Earliest;
+    let mut properties = BTreeMap::new();
+    for (key, value) in configs {
+        let Some(property) = key.strip_prefix("stream.kafka.consumer.prop.") else {
+            continue;
+        };
+        if property == "auto.offset.reset" {
+            offset_reset = match value.trim().to_ascii_lowercase().as_str() {
+                "smallest" | "earliest" => OffsetReset::Earliest,
+                "largest" | "latest" => OffsetReset::Latest,
+                other => {
+                    return Err(Error::Invalid(format!(
+                        "streamConfigs.{key} must be smallest or largest value=`{other}`"
+                    )));
+                }
+            };
+            continue;
+        }
+        properties.insert(property.to_string(), value.clone());
+    }
+    let discovery_interval = match configs.get("tessera.kafka.partition.discovery.interval") {
+        Some(value) => parse_duration(value)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "streamConfigs.tessera.kafka.partition.discovery.interval must be a duration such as 30s value=`{value}`"
+                ))
+            })?,
+        None => Duration::from_secs(30),
+    };
+    Ok(KafkaSettings {
+        topic,
+        brokers,
+        offset_reset,
+        properties,
+        discovery_interval,
+    })
 }
 
 /// Resolved stream settings with their defaults.
@@ -36,6 +132,8 @@ pub struct StreamSettings {
     /// Write rejected rows to `{data-dir}/deadletter/{table}.jsonl`
     /// (`tessera.deadletter.enabled`).
     pub dead_letter: bool,
+    /// The topic and consumer settings of a kafka stream.
+    pub kafka: Option<KafkaSettings>,
 }
 
 pub const DEFAULT_FLUSH_ROWS: u32 = 500_000;
@@ -163,6 +261,10 @@ impl StreamSettings {
                     ));
                 }
             },
+            kafka: match stream_type {
+                StreamType::Kafka => Some(kafka_settings(configs)?),
+                _ => None,
+            },
         })
     }
 }
@@ -198,6 +300,46 @@ mod tests {
             .unwrap_or_default();
         assert!(message.contains("flush.threshold.rows"), "{message}");
         assert_eq!(parse_bytes("200M"), Some(200 << 20));
+        let mut kafka = configs.clone();
+        kafka.insert("streamType".into(), "kafka".into());
+        assert!(
+            StreamSettings::from_configs(&kafka).is_err(),
+            "topic required"
+        );
+        kafka.insert("stream.kafka.topic.name".into(), "events".into());
+        kafka.insert("stream.kafka.broker.list".into(), "127.0.0.1:9092".into());
+        kafka.insert(
+            "stream.kafka.consumer.prop.auto.offset.reset".into(),
+            "largest".into(),
+        );
+        kafka.insert(
+            "stream.kafka.consumer.prop.security.protocol".into(),
+            "SASL_SSL".into(),
+        );
+        kafka.insert(
+            "stream.kafka.decoder.class.name".into(),
+            "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder".into(),
+        );
+        let parsed = StreamSettings::from_configs(&kafka)?
+            .kafka
+            .ok_or_else(|| Error::Invalid("kafka settings".into()))?;
+        assert_eq!(parsed.topic, "events");
+        assert_eq!(parsed.offset_reset, OffsetReset::Latest);
+        assert_eq!(
+            parsed
+                .properties
+                .get("security.protocol")
+                .map(String::as_str),
+            Some("SASL_SSL")
+        );
+        kafka.insert(
+            "stream.kafka.decoder.class.name".into(),
+            "org.apache.pinot.plugin.inputformat.avro.KafkaAvroMessageDecoder".into(),
+        );
+        assert!(
+            StreamSettings::from_configs(&kafka).is_err(),
+            "avro refused"
+        );
         assert_eq!(parse_duration("6h"), Some(Duration::from_secs(21600)));
         Ok(())
     }

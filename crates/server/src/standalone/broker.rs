@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use tessera_ingest::realtime::now_ms;
 use tessera_query::plan::QueryPlan;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 
@@ -58,14 +57,16 @@ pub fn execute_sql(
     }
     let servers: Vec<Box<dyn ServerClient + '_>> = vec![Box::new(LocalServer { state })];
     let mut partials = Vec::with_capacity(servers.len());
-    let mut consuming = false;
+    let mut freshness: Option<i64> = None;
     for server in &servers {
         let answer = server.execute(&plan)?;
-        consuming |= answer.consuming;
+        if let Some(fresh) = answer.freshness_ms {
+            freshness = Some(freshness.map_or(fresh, |f| f.min(fresh)));
+        }
         partials.push(answer.partial);
     }
     // Consuming segments are fresh up to now: a row is queryable when acknowledged.
-    let freshness = if consuming { now_ms() } else { -1 };
+    let freshness = freshness.unwrap_or(-1);
     let (result, stats) = tessera_query::engine::execute_root(&plan, partials)?;
     Ok((
         QueryOutcome {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tessera_config::{Schema, TableConfig, TableType};
 use tessera_ingest::realtime::{
-    PushError, ServedSegment, StreamSettings, StreamType, now_ms, segments_dir, wal_dir,
+    PushError, ServedSegment, StreamSettings, now_ms, segments_dir, wal_dir,
 };
 use tessera_meta::TableRecord;
 use tessera_query::{QueryError, QueryOptions};
@@ -95,6 +95,12 @@ pub fn routes() -> Routes {
     .get("/tables/{name}/metadata", get_table_metadata)
     .post("/tables/{name}/restore", restore_table)
     .post("/tables/{name}/forceCommit", force_commit)
+    .post("/tables/{name}/pauseConsumption", pause_consumption)
+    .post("/tables/{name}/resumeConsumption", resume_consumption)
+    .get(
+        "/tables/{name}/consumingSegmentsInfo",
+        consuming_segments_info,
+    )
     .post("/segments", upload_segment)
     .get("/segments/{name}", list_segments)
     .get("/segments/{name}/metadata", segments_metadata)
@@ -292,13 +298,8 @@ async fn add_table(
         TableConfig::from_json(&text, &schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let config = parsed.value;
     if config.table_type == TableType::Realtime {
-        let settings = StreamSettings::from_configs(&config.stream_configs)
+        StreamSettings::from_configs(&config.stream_configs)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if settings.stream_type == StreamType::Kafka {
-            return Err(ApiError::bad_request(
-                "streamType kafka is not available in this build yet; use push or generator",
-            ));
-        }
     }
     if state.table(&name).is_some() {
         return Err(ApiError::new(
@@ -430,6 +431,103 @@ async fn force_commit(
     })
     .await?;
     Ok(axum::Json(json!({"status": "force commit started"})))
+}
+
+fn realtime_table(state: &ServerState, name: &str) -> ApiResult<Arc<super::state::TableRuntime>> {
+    let table = live_table(state, name)?;
+    if table.realtime.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "table `{name}` is not a REALTIME table"
+        )));
+    }
+    Ok(table)
+}
+
+async fn pause_consumption(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    set_paused(&state, &name, true)
+}
+
+async fn resume_consumption(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    set_paused(&state, &name, false)
+}
+
+fn set_paused(state: &ServerState, name: &str, paused: bool) -> ApiResult<axum::Json<Json>> {
+    let table = realtime_table(state, name)?;
+    if let Some(realtime) = &table.realtime {
+        realtime.set_paused(paused);
+    }
+    Ok(axum::Json(json!({
+        "tableName": table.config.table_name_with_type(),
+        "pauseFlag": paused,
+        "consumingSegments": consuming_names(&table),
+        "description": if paused { "Pause request sent: consumption stops after the current batch" } else { "Resume request sent: consumption restarts from where it stopped" },
+    })))
+}
+
+fn consuming_names(table: &super::state::TableRuntime) -> Vec<String> {
+    table
+        .segments
+        .list()
+        .iter()
+        .filter_map(|s| match s {
+            ServedSegment::Consuming(segment) => Some(segment.name().to_string()),
+            ServedSegment::Sealed(_) => None,
+        })
+        .collect()
+}
+
+/// Pinot's consuming-segments report: per consuming segment, its partition's
+/// position, the upstream log end, and the lag in offsets and milliseconds.
+async fn consuming_segments_info(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = realtime_table(&state, &name)?;
+    let Some(realtime) = &table.realtime else {
+        return Err(ApiError::bad_request(format!(
+            "table `{name}` is not a REALTIME table"
+        )));
+    };
+    let status = realtime.partition_status();
+    let now = now_ms();
+    let mut segments = serde_json::Map::new();
+    for served in table.segments.list() {
+        let ServedSegment::Consuming(segment) = served else {
+            continue;
+        };
+        let partition = segment.identity().partition;
+        let key = partition.to_string();
+        let current = status.get(&partition).copied().unwrap_or_default();
+        // A consuming segment ends where its partition's consumption stands.
+        let position = segment.end_offset();
+        let log_end = current.log_end_offset;
+        let lag = log_end.map(|end| end.saturating_sub(position));
+        segments.insert(
+            segment.name().to_string(),
+            json!([{
+                "serverName": "standalone",
+                "consumerState": if realtime.is_paused() { "NOT_CONSUMING" } else { "CONSUMING" },
+                "lastConsumedTimestamp": current.last_message_ms.unwrap_or(-1),
+                "partitionToOffsetMap": {key.clone(): position.to_string()},
+                "partitionOffsetInfo": {
+                    "currentOffsetsMap": {key.clone(): position.to_string()},
+                    "latestUpstreamOffsetMap": {key.clone(): log_end.map(|e| e.to_string())},
+                    "recordsLagMap": {key.clone(): lag.map(|l| l.to_string())},
+                    "availabilityLagMsMap": {key: current.lag_millis(now).to_string()},
+                },
+            }]),
+        );
+    }
+    Ok(axum::Json(json!({
+        "_segmentToConsumingInfoMap": segments,
+        "paused": realtime.is_paused(),
+    })))
 }
 
 // --- segments

@@ -231,31 +231,47 @@ fn per_partition(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
             }
         }
     }
-    for (name, help) in [
+    let now = tessera_ingest::realtime::now_ms();
+    let mut lag: BTreeMap<(String, u32), (u64, i64)> = BTreeMap::new();
+    for table in tables {
+        if let Some(realtime) = &table.realtime {
+            for (partition, status) in realtime.partition_status() {
+                lag.insert(
+                    (table.record.name.clone(), partition),
+                    (status.lag_offsets(), status.lag_millis(now)),
+                );
+            }
+        }
+    }
+    type Pick = fn(u64, (u64, i64)) -> f64;
+    let families: [(&str, &str, Pick); 3] = [
         (
             "tessera_consuming_offset",
             "Next stream offset of the partition's consuming segment",
+            |offset, _| offset as f64,
         ),
         (
             "tessera_consuming_lag_offsets",
-            "Stream offsets not yet consumed (0 for push and generator streams)",
+            "Messages in the stream not consumed yet (0 for push and generator streams)",
+            |_, lag| lag.0 as f64,
         ),
         (
             "tessera_consuming_lag_seconds",
-            "Age of the oldest unconsumed message (0 for push and generator streams)",
+            "How long the partition has been behind the stream (0 when caught up, and for push and generator streams)",
+            |_, lag| lag.1 as f64 / 1000.0,
         ),
-    ] {
+    ];
+    for (name, help, pick) in families {
         f.family(name, "gauge", help);
         for ((table, partition), end_offset) in &consuming {
-            let value = if name == "tessera_consuming_offset" {
-                *end_offset
-            } else {
-                0
-            };
+            let partition_lag = lag
+                .get(&(table.clone(), *partition))
+                .copied()
+                .unwrap_or((0, 0));
             f.sample(
                 name,
                 &[("table", table), ("partition", &partition.to_string())],
-                value,
+                pick(*end_offset, partition_lag),
             );
         }
     }

@@ -16,8 +16,9 @@ use super::state::ServerState;
 pub struct ServerAnswer {
     /// The server's segments combined into one partial.
     pub partial: Partial,
-    /// Whether a consuming (in-memory) segment took part.
-    pub consuming: bool,
+    /// How fresh the consuming (in-memory) segments that took part are: every row
+    /// produced before this instant is in them (`None` when none took part).
+    pub freshness_ms: Option<i64>,
 }
 
 /// The broker's handle on one server.
@@ -42,6 +43,22 @@ impl ServerClient for LocalServer<'_> {
             .iter()
             .any(|s| s.metadata().end_offset.is_none() && s.metadata().stream_partition.is_some());
         let partial = engine::execute_leaf(plan, &segments)?;
-        Ok(ServerAnswer { partial, consuming })
+        let now = tessera_ingest::realtime::now_ms();
+        // Push and generator rows are queryable when acknowledged (fresh up to now); a
+        // Kafka partition that lags is as fresh as when it last caught up.
+        let freshness_ms = consuming.then(|| {
+            table.realtime.as_ref().map_or(now, |realtime| {
+                realtime
+                    .partition_status()
+                    .values()
+                    .map(|status| now - status.lag_millis(now))
+                    .min()
+                    .unwrap_or(now)
+            })
+        });
+        Ok(ServerAnswer {
+            partial,
+            freshness_ms,
+        })
     }
 }

@@ -1,0 +1,185 @@
+//! The Kafka-protocol broker of the Kafka tests: tansu (../shared/COMPONENTS.md), built
+//! by deploy/install-test-deps.sh into `$TESSERA_TANSU`, started per test on a free
+//! port — in memory, or durable on an S3-compatible server (moto) so it can restart
+//! without losing the log. Messages are produced by `clients/kafka_produce.py`
+//! (confluent-kafka).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use crate::server::{Moto, free_port};
+
+/// The tansu binary (`$TESSERA_TANSU`).
+pub fn tansu_binary() -> PathBuf {
+    let path = std::env::var_os("TESSERA_TANSU")
+        .map(PathBuf::from)
+        .expect("TESSERA_TANSU is not set: run the tests through deploy/test.sh");
+    assert!(
+        path.is_file(),
+        "tansu missing at `{}`: run deploy/install-test-deps.sh",
+        path.display()
+    );
+    path
+}
+
+/// A running tansu broker; killed when dropped.
+pub struct Tansu {
+    pub port: u16,
+    storage: String,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Tansu {
+    /// A broker keeping its log in memory.
+    pub fn start_in_memory() -> Tansu {
+        Tansu::start("memory://tansu/".into(), Vec::new())
+    }
+
+    /// A broker keeping its log in `moto`'s bucket: it survives a restart.
+    pub fn start_durable(moto: &Moto) -> Tansu {
+        let mut env: Vec<(String, String)> = moto
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        env.push(("AWS_DEFAULT_REGION".into(), "us-east-1".into()));
+        Tansu::start(format!("s3://{}/", moto.bucket), env)
+    }
+
+    fn start(storage: String, env: Vec<(String, String)>) -> Tansu {
+        let mut tansu = Tansu {
+            port: free_port(),
+            storage,
+            env,
+            child: None,
+        };
+        tansu.spawn();
+        tansu
+    }
+
+    /// `127.0.0.1:PORT`, for `stream.kafka.broker.list`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let mut command = Command::new(tansu_binary());
+        command
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", &self.storage])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        self.child = Some(command.spawn().expect("tansu starts"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(self.address()).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stop the broker (SIGKILL).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start again on the same port and storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn create_topic(&self, topic: &str, partitions: u32) {
+        let output = Command::new(tansu_binary())
+            .args([
+                "topic",
+                "create",
+                topic,
+                "--partitions",
+                &partitions.to_string(),
+            ])
+            .args(["--broker", &format!("tcp://{}", self.address())])
+            .output()
+            .expect("tansu topic create runs");
+        assert!(
+            output.status.success(),
+            "topic create: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What `kafka_produce.py` produced.
+#[derive(Debug, Clone, Default)]
+pub struct Produced {
+    /// Good messages (one row each).
+    pub rows: u64,
+    /// Sum of the good messages' `id`.
+    pub sum_id: u64,
+    /// Bad messages by the reason Tessera should count them under.
+    pub bad: Json,
+}
+
+/// Produce `count` JSON events with ids `first_id..` spread over `partitions`
+/// partitions; `extra` are more `kafka_produce.py` flags (`--single`, `--bad N`).
+pub fn produce(
+    brokers: &str,
+    topic: &str,
+    first_id: u64,
+    count: u64,
+    partitions: u32,
+    extra: &[&str],
+) -> Produced {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/kafka_produce.py");
+    let output = Command::new(crate::python())
+        .arg(script)
+        .args(["--brokers", brokers, "--topic", topic])
+        .args([
+            "--first-id",
+            &first_id.to_string(),
+            "--count",
+            &count.to_string(),
+        ])
+        .args(["--partitions", &partitions.to_string()])
+        .args(extra)
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "kafka_produce.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "kafka_produce.py printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    Produced {
+        rows: summary["rows"].as_u64().unwrap_or(0),
+        sum_id: summary["sum_id"].as_u64().unwrap_or(0),
+        bad: summary["bad"].clone(),
+    }
+}
