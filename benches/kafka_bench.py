@@ -34,7 +34,15 @@ from bench_common import REPO, reexec_under_venv, tessera_env, write_markdown_se
 reexec_under_venv(["duckdb", "confluent_kafka"], "kafka_bench.py")
 import duckdb  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
-from ingest_bench import SCHEMA, Server, fail, free_port, make_rows, percentile, say  # noqa: E402
+from ingest_bench import SCHEMA, Server, free_port, make_rows, percentile  # noqa: E402
+
+
+def say(message):
+    print(f"kafka_bench.py: {message}", file=sys.stderr, flush=True)
+
+
+def fail(message):
+    sys.exit(f"kafka_bench.py: {message}")
 
 
 def tansu_binary():
@@ -155,6 +163,7 @@ def main():
                     fail(f"event {marker} never became queryable")
                 time.sleep(0.001)
             latencies.append((time.perf_counter() - started) * 1000)
+        del producer
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         say(f"produce-to-queryable p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     finally:
