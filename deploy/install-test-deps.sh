@@ -15,10 +15,11 @@ die() { say "error: $*" >&2; exit 1; }
 # Debian packages, keyed by the file we need from them. /usr/bin/time is checked by
 # path because `time` is also a bash keyword.
 install_debian_packages() {
-    local -A package_for=([/usr/bin/time]=time [/usr/bin/taskset]=util-linux [/usr/bin/psql]=postgresql-client)
+    local -A package_for=([/usr/bin/time]=time [/usr/bin/taskset]=util-linux [/usr/bin/psql]=postgresql-client
+        [/usr/bin/pkg-config]=pkg-config [/usr/include/openssl/ssl.h]=libssl-dev)
     local missing=() path
     for path in "${!package_for[@]}"; do
-        [[ -x $path ]] || missing+=("${package_for[$path]}")
+        [[ -e $path ]] || missing+=("${package_for[$path]}")
     done
     command -v python3 >/dev/null || missing+=(python3 python3-venv)
     if [[ ${#missing[@]} -eq 0 ]]; then

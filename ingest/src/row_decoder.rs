@@ -25,6 +25,8 @@ pub mod reject_reason {
     pub const ROW_TOO_LARGE: &str = "row_too_large";
     pub const MISSING_TIME: &str = "missing_time";
     pub const WRONG_TYPE: &str = "wrong_type";
+    /// A decoded row the consuming segment refused (should not happen; counted).
+    pub const APPEND_FAILED: &str = "append_failed";
 }
 
 /// A skipped row: where it was, why, and a short sample of it.

@@ -405,15 +405,22 @@ impl RealtimeTable {
             .len()
     }
 
-    /// Stop (`true`) or restart (`false`) consuming; sealed and consuming rows stay
-    /// queryable. Not kept across restarts.
-    pub fn set_paused(&self, paused: bool) {
+    /// Stop (`true`) or restart (`false`) consuming a kafka or generator stream;
+    /// sealed and consuming rows stay queryable. Not kept across restarts.
+    pub fn set_paused(&self, paused: bool) -> Result<()> {
+        if self.shared.settings.stream_type == StreamType::Push {
+            return Err(Error::Invalid(format!(
+                "table `{}` takes pushes; there is no stream to pause",
+                self.shared.name
+            )));
+        }
         self.shared.paused.store(paused, Ordering::SeqCst);
         for partition in 0..self.partition_count() {
             if let Some(sender) = self.sender(partition) {
                 let _ = sender.send(Command::Pause(paused));
             }
         }
+        Ok(())
     }
 
     pub fn is_paused(&self) -> bool {

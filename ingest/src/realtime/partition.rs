@@ -330,11 +330,11 @@ impl PartitionWriter {
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
             }
-            if self.generator.is_some() {
+            if self.generator.is_some() && !self.paused {
                 self.generate();
             }
             if self.kafka.is_some() {
-                if self.paused {
+                if self.paused || self.backpressure() {
                     // Paused, the lag keeps growing: keep reporting it.
                     self.refresh_log_end();
                 } else {
@@ -505,6 +505,22 @@ impl PartitionWriter {
             .set_partition_status(self.partition, self.status);
     }
 
+    /// Kafka: stop reading while too many bytes of full segments wait for the deep
+    /// store (`tessera.backpressure.pending.bytes`); the stream keeps them meanwhile.
+    fn backpressure(&self) -> bool {
+        let pending = self
+            .shared
+            .metrics
+            .pending_seal_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let over = pending > self.shared.settings.max_pending_seal_bytes;
+        if over {
+            IngestMetrics::add(&self.shared.metrics.backpressure_rejections, 1);
+            std::thread::sleep(KAFKA_POLL_WAIT);
+        }
+        over
+    }
+
     fn refresh_log_end(&mut self) {
         if let Some(kafka) = self.kafka.as_mut() {
             self.status.log_end_offset = kafka.high_watermark();
@@ -557,16 +573,20 @@ impl PartitionWriter {
             IngestMetrics::add(&self.shared.metrics.rows_filtered, filtered);
             let count = rows.len() as u64;
             match self.active.append_rows(&rows, end) {
-                Ok(()) => {
-                    self.next_offset = end;
-                    self.shared.metrics.ingested(self.partition, count);
-                }
+                Ok(()) => self.shared.metrics.ingested(self.partition, count),
                 Err(error) => {
-                    // Not appended: the position stays, the next poll reads on.
-                    error!(table = %self.shared.name, partition = self.partition, %error, "consumed rows were not appended");
-                    self.next_offset = end;
+                    // Counted as rejects; the segment still ends at `end`, so the
+                    // partition's chain of offsets stays contiguous.
+                    error!(table = %self.shared.name, partition = self.partition, %error, "consumed rows were not appended; counted as rejected");
+                    for _ in 0..count {
+                        self.shared.metrics.reject(reject_reason::APPEND_FAILED);
+                    }
+                    if let Err(error) = self.active.append_rows(&[], end) {
+                        error!(table = %self.shared.name, %error, "the consuming segment's end offset did not advance");
+                    }
                 }
             }
+            self.next_offset = end;
         }
         if self
             .status

@@ -85,7 +85,7 @@ fn kafka_settings(configs: &BTreeMap<String, String>) -> Result<KafkaSettings> {
                 "largest" | "latest" => OffsetReset::Latest,
                 other => {
                     return Err(Error::Invalid(format!(
-                        "streamConfigs.{key} must be smallest or largest value=`{other}`"
+                        "streamConfigs.{key} must be smallest, earliest, largest or latest value=`{other}`"
                     )));
                 }
             };

@@ -2,6 +2,7 @@
 //! (schemas, tables, segments), the broker route (`/query/sql`), push ingestion, health
 //! and Prometheus metrics, on one listener.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -242,7 +243,7 @@ async fn get_table(
 ) -> ApiResult<axum::Json<Json>> {
     let table = live_table(&state, &name)?;
     Ok(axum::Json(
-        json!({ table.type_name(): table.record.config }),
+        json!({ table.type_name(): masked_secrets(&table.record.config) }),
     ))
 }
 
@@ -252,6 +253,34 @@ async fn get_table_schema(
 ) -> ApiResult<Response> {
     let table = live_table(&state, &name)?;
     Ok(json_text(table.schema_json.clone()))
+}
+
+/// A table config as shown to readers: values of stream settings whose key names a
+/// secret (`...password`, `...secret`, `sasl.jaas.config`, ...) are masked.
+fn masked_secrets(config: &Json) -> Json {
+    let mut shown = config.clone();
+    if let Some(streams) = shown
+        .pointer_mut("/tableIndexConfig/streamConfigs")
+        .and_then(Json::as_object_mut)
+    {
+        for (key, value) in streams.iter_mut() {
+            let key = key.to_ascii_lowercase();
+            if [
+                "password",
+                "secret",
+                "jaas",
+                "token",
+                "key.pem",
+                "credential",
+            ]
+            .iter()
+            .any(|needle| key.contains(needle))
+            {
+                *value = Json::String("*****".into());
+            }
+        }
+    }
+    shown
 }
 
 /// Pinot's `TableMetadataInfo` (the StarTree Grafana plugin reads it): rows, segments
@@ -460,7 +489,9 @@ async fn resume_consumption(
 fn set_paused(state: &ServerState, name: &str, paused: bool) -> ApiResult<axum::Json<Json>> {
     let table = realtime_table(state, name)?;
     if let Some(realtime) = &table.realtime {
-        realtime.set_paused(paused);
+        realtime
+            .set_paused(paused)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     Ok(axum::Json(json!({
         "tableName": table.config.table_name_with_type(),
@@ -496,15 +527,24 @@ async fn consuming_segments_info(
     };
     let status = realtime.partition_status();
     let now = now_ms();
-    let mut segments = serde_json::Map::new();
+    // The newest consuming segment of each partition: where consumption stands (an
+    // older one still listed is being sealed).
+    let mut newest: BTreeMap<u32, Arc<tessera_ingest::consuming::MutableSegment>> = BTreeMap::new();
     for served in table.segments.list() {
-        let ServedSegment::Consuming(segment) = served else {
-            continue;
-        };
-        let partition = segment.identity().partition;
+        if let ServedSegment::Consuming(segment) = served {
+            let partition = segment.identity().partition;
+            let newer = newest
+                .get(&partition)
+                .is_none_or(|s| s.identity().start_offset <= segment.identity().start_offset);
+            if newer {
+                newest.insert(partition, segment);
+            }
+        }
+    }
+    let mut segments = serde_json::Map::new();
+    for (partition, segment) in newest {
         let key = partition.to_string();
         let current = status.get(&partition).copied().unwrap_or_default();
-        // A consuming segment ends where its partition's consumption stands.
         let position = segment.end_offset();
         let log_end = current.log_end_offset;
         let lag = log_end.map(|end| end.saturating_sub(position));
@@ -512,7 +552,7 @@ async fn consuming_segments_info(
             segment.name().to_string(),
             json!([{
                 "serverName": "standalone",
-                "consumerState": if realtime.is_paused() { "NOT_CONSUMING" } else { "CONSUMING" },
+                "consumerState": if current.paused { "NOT_CONSUMING" } else { "CONSUMING" },
                 "lastConsumedTimestamp": current.last_message_ms.unwrap_or(-1),
                 "partitionToOffsetMap": {key.clone(): position.to_string()},
                 "partitionOffsetInfo": {
@@ -794,5 +834,27 @@ async fn ingest(
             error.to_string(),
         )),
         Err(PushError::Failed(error)) => Err(ApiError::internal(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_stream_secrets_are_masked_for_readers() {
+        let config = json!({"tableName": "t", "tableIndexConfig": {"streamConfigs": {
+            "stream.kafka.topic.name": "events",
+            "stream.kafka.consumer.prop.sasl.password": "hunter2",
+            "stream.kafka.consumer.prop.sasl.jaas.config": "... password=\"hunter2\";",
+            "stream.kafka.consumer.prop.ssl.key.password": "k"}}});
+        let shown = masked_secrets(&config);
+        let streams = &shown["tableIndexConfig"]["streamConfigs"];
+        assert_eq!(streams["stream.kafka.topic.name"], "events");
+        assert!(!shown.to_string().contains("hunter2"), "{shown}");
+        assert_eq!(
+            streams["stream.kafka.consumer.prop.ssl.key.password"],
+            "*****"
+        );
     }
 }
