@@ -50,3 +50,19 @@ def write_markdown_section(path, section):
         end = text.find("\n## ", start + 1)
         text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
     path.write_text(text)
+
+
+def duckdb_read_json_seconds(duckdb, bodies):
+    """DuckDB (one thread) counting the rows of JSON-lines `bodies`: (rows, seconds)."""
+    import tempfile
+    import time
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as jsonl:
+        for body in bodies:
+            jsonl.write(body)
+        jsonl.flush()
+        connection = duckdb.connect()
+        connection.execute("SET threads=1")
+        started = time.perf_counter()
+        sql = f"SELECT COUNT(*) FROM (SELECT * FROM read_json('{jsonl.name}', format='newline_delimited'))"
+        n = connection.execute(sql).fetchone()[0]
+        return n, time.perf_counter() - started

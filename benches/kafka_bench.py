@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import REPO, reexec_under_venv, tessera_env, write_markdown_section  # noqa: E402
+from bench_common import REPO, duckdb_read_json_seconds, reexec_under_venv, tessera_env, write_markdown_section  # noqa: E402
 
 reexec_under_venv(["duckdb", "confluent_kafka"], "kafka_bench.py")
 import duckdb  # noqa: E402
@@ -172,17 +172,9 @@ def main():
         tansu.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    with tempfile.NamedTemporaryFile(suffix=".jsonl") as jsonl:
-        for body in bodies:
-            jsonl.write(body)
-        jsonl.flush()
-        connection = duckdb.connect()
-        connection.execute("SET threads=1")
-        started = time.perf_counter()
-        n = connection.execute(f"SELECT COUNT(*) FROM (SELECT * FROM read_json('{jsonl.name}', format='newline_delimited'))").fetchone()[0]
-        duck = time.perf_counter() - started
-        if n != args.rows:
-            fail(f"duckdb read {n} rows")
+    n, duck = duckdb_read_json_seconds(duckdb, bodies)
+    if n != args.rows:
+        fail(f"duckdb read {n} rows")
 
     lines = [
         "## Kafka ingestion (standalone consuming tansu)", "",

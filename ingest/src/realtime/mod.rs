@@ -265,6 +265,15 @@ fn spawn_partition(
     })
 }
 
+/// The catalog's segment records of the table.
+fn catalog_segments(shared: &TableShared) -> Result<Vec<tessera_meta::SegmentRecord>> {
+    shared
+        .context
+        .catalog
+        .segments(&shared.name)
+        .map_err(|e| Error::Invalid(format!("catalog: {e}")))
+}
+
 /// Start partitions `have..want` of a Kafka table (new ones at the offset
 /// `auto.offset.reset` picks); stops at the first that cannot start.
 fn add_kafka_partitions(
@@ -278,11 +287,7 @@ fn add_kafka_partitions(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .len() as u32;
     for partition in have..want {
-        let known = shared
-            .context
-            .catalog
-            .segments(&shared.name)
-            .map_err(|e| Error::Invalid(format!("catalog: {e}")))?
+        let known = catalog_segments(shared)?
             .iter()
             .any(|s| s.partition == partition);
         let initial = if known {
@@ -349,11 +354,7 @@ impl RealtimeTable {
         if let Some(kafka_settings) = shared.settings.kafka.clone() {
             // Partitions the catalog knows restart even while the broker is away; a new
             // table must reach the topic (a wrong name or address is an error now).
-            let known = shared
-                .context
-                .catalog
-                .segments(&shared.name)
-                .map_err(|e| Error::Invalid(format!("catalog: {e}")))?
+            let known = catalog_segments(&shared)?
                 .iter()
                 .map(|s| s.partition + 1)
                 .max()
