@@ -72,7 +72,7 @@ install_tansu() {
     local target
     target=$(mktemp -d)
     CARGO_TARGET_DIR=$target cargo install tansu --version "$TANSU_VERSION" --locked \
-        --features dynostore --root "$(dirname "$(dirname "$TESSERA_TANSU")")" --quiet
+        --features dynostore --root "$(dirname "$(dirname "$TESSERA_TANSU")")"
     rm -rf "$target"
     "$TESSERA_TANSU" --help | grep -q dynostore || die "tansu at $TESSERA_TANSU has no dynostore storage engine"
 }
