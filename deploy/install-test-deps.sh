@@ -64,7 +64,8 @@ check_rust_toolchain() {
 # Built once per machine (about 20 minutes on 2 cores) into the cache, outside the checkout.
 TANSU_VERSION=0.6.0
 install_tansu() {
-    if [[ -x $TESSERA_TANSU ]] && "$TESSERA_TANSU" --help 2>/dev/null | grep -q dynostore; then
+    # Captured, not piped into grep -q: with pipefail an early grep exit fails the check.
+    if [[ -x $TESSERA_TANSU && $("$TESSERA_TANSU" --help 2>/dev/null) == *dynostore* ]]; then
         say "tansu present at $TESSERA_TANSU"
         return
     fi
@@ -74,7 +75,8 @@ install_tansu() {
     CARGO_TARGET_DIR=$target cargo install tansu --version "$TANSU_VERSION" --locked \
         --features dynostore --root "$(dirname "$(dirname "$TESSERA_TANSU")")"
     rm -rf "$target"
-    "$TESSERA_TANSU" --help | grep -q dynostore || die "tansu at $TESSERA_TANSU has no dynostore storage engine"
+    [[ $("$TESSERA_TANSU" --help 2>/dev/null) == *dynostore* ]] ||
+        die "tansu at $TESSERA_TANSU has no dynostore storage engine"
 }
 
 install_debian_packages
