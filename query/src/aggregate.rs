@@ -190,9 +190,7 @@ impl AccState {
         match self {
             AccState::Count(counts) => {
                 if arg.is_none() && keep.is_none() {
-                    for g in groups {
-                        counts[*g as usize] += 1;
-                    }
+                    count_groups(counts, groups);
                 } else {
                     for (i, g) in groups.iter().enumerate() {
                         if live(i) {
@@ -215,10 +213,8 @@ impl AccState {
                 let Some(arg) = arg else { return Ok(()) };
                 let values = f64s(arg);
                 if arg.nulls.is_none() && keep.is_none() {
-                    for (i, g) in groups.iter().enumerate() {
-                        sums[*g as usize] += values[i];
-                        counts[*g as usize] += 1;
-                    }
+                    sum_groups(sums, groups, &values);
+                    count_groups(counts, groups);
                 } else {
                     for (i, g) in groups.iter().enumerate() {
                         if live(i) {
@@ -333,7 +329,81 @@ impl AccState {
         }
         Ok(())
     }
+}
 
+/// Independent accumulators per group: consecutive rows of the same group add into
+/// different slots, so the adds do not wait on each other (a chain of dependent adds
+/// through one memory slot costs a store-forwarding round trip per row).
+const LANES: usize = 4;
+
+/// Group counts up to this use lane accumulators; beyond it rows rarely repeat a group
+/// back to back, and the lane copies would not stay in cache.
+const LANE_GROUPS: usize = 1024;
+
+/// `sums[groups[i]] += values[i]` for every row.
+pub fn sum_groups(sums: &mut [f64], groups: &[u32], values: &[f64]) {
+    if sums.len() == 1 {
+        let mut lanes = [0.0f64; 8];
+        let mut chunks = values.chunks_exact(8);
+        for chunk in &mut chunks {
+            for (lane, v) in lanes.iter_mut().zip(chunk) {
+                *lane += v;
+            }
+        }
+        let tail: f64 = chunks.remainder().iter().sum();
+        sums[0] += lanes.iter().sum::<f64>() + tail;
+        return;
+    }
+    if sums.len() > LANE_GROUPS || groups.len() < 4 * sums.len() {
+        for (g, v) in groups.iter().zip(values) {
+            sums[*g as usize] += v;
+        }
+        return;
+    }
+    let mut lanes = vec![0.0f64; sums.len() * LANES];
+    let mut g_chunks = groups.chunks_exact(LANES);
+    let mut v_chunks = values.chunks_exact(LANES);
+    for (g, v) in (&mut g_chunks).zip(&mut v_chunks) {
+        for lane in 0..LANES {
+            lanes[g[lane] as usize * LANES + lane] += v[lane];
+        }
+    }
+    for (g, v) in g_chunks.remainder().iter().zip(v_chunks.remainder()) {
+        lanes[*g as usize * LANES] += v;
+    }
+    for (sum, lane) in sums.iter_mut().zip(lanes.chunks_exact(LANES)) {
+        *sum += lane.iter().sum::<f64>();
+    }
+}
+
+/// `counts[groups[i]] += 1` for every row.
+pub fn count_groups(counts: &mut [i64], groups: &[u32]) {
+    if counts.len() == 1 {
+        counts[0] += groups.len() as i64;
+        return;
+    }
+    if counts.len() > LANE_GROUPS || groups.len() < 4 * counts.len() {
+        for g in groups {
+            counts[*g as usize] += 1;
+        }
+        return;
+    }
+    let mut lanes = vec![0i64; counts.len() * LANES];
+    let mut chunks = groups.chunks_exact(LANES);
+    for g in &mut chunks {
+        for lane in 0..LANES {
+            lanes[g[lane] as usize * LANES + lane] += 1;
+        }
+    }
+    for g in chunks.remainder() {
+        lanes[*g as usize * LANES] += 1;
+    }
+    for (count, lane) in counts.iter_mut().zip(lanes.chunks_exact(LANES)) {
+        *count += lane.iter().sum::<i64>();
+    }
+}
+
+impl AccState {
     /// Fold every group of `other` into this state: group `from` of `other` goes into
     /// group `mapping[from]` (which must exist).
     pub fn merge_from(&mut self, other: &AccState, mapping: &[usize]) {

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::rc::Rc;
 
 use crate::error::{QueryError, QueryResult};
 use crate::expr::{ArithOp, CmpOp, EpochFormat, Expr, Func};
@@ -18,9 +19,70 @@ pub trait Columns {
         self.len() == 0
     }
     fn column(&mut self, name: &str) -> QueryResult<Vector>;
+    /// The column's vector shared with the reader's cache where it keeps one: no copy.
+    fn column_shared(&mut self, name: &str) -> QueryResult<Rc<Vector>> {
+        Ok(Rc::new(self.column(name)?))
+    }
     fn slot(&mut self, index: usize) -> QueryResult<Vector>;
     /// Rows matching a TEXT_MATCH query.
     fn text_match(&mut self, column: &str, query: &str) -> QueryResult<Vec<bool>>;
+}
+
+/// As [`eval`], without copying a column the input already holds.
+pub fn eval_shared(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Rc<Vector>> {
+    match expr {
+        Expr::Column { name, .. } => input.column_shared(name),
+        _ => Ok(Rc::new(eval(expr, input)?)),
+    }
+}
+
+/// A non-NULL numeric literal as f64.
+fn numeric_literal(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Literal {
+            value: Scalar::Long(v),
+            ..
+        } => Some(*v as f64),
+        Expr::Literal {
+            value: Scalar::Double(v),
+            ..
+        } => Some(*v),
+        _ => None,
+    }
+}
+
+/// `literal op column` and `column op literal` on floating values without NULLs: one
+/// pass, no constant vector. `None` when the shape does not apply.
+fn arith_with_literal(
+    op: ArithOp,
+    left: &Expr,
+    right: &Expr,
+    ty: SqlType,
+    input: &mut dyn Columns,
+) -> QueryResult<Option<Vector>> {
+    if !ty.is_floating() || !matches!(op, ArithOp::Add | ArithOp::Sub | ArithOp::Mul) {
+        return Ok(None);
+    }
+    let (constant, other, constant_left) = match (numeric_literal(left), numeric_literal(right)) {
+        (Some(c), None) => (c, right, true),
+        (None, Some(c)) => (c, left, false),
+        _ => return Ok(None),
+    };
+    let v = eval_shared(other, input)?;
+    if v.nulls.is_some() || v.multi_value || !matches!(v.data, Data::Double(_) | Data::Long(_)) {
+        // Let the general kernel handle NULLs and the rest.
+        let c = Vector::constant(ty, &Scalar::Double(constant), v.len());
+        let (l, r) = if constant_left { (&c, &*v) } else { (&*v, &c) };
+        return arith(op, l, r, ty, left).map(Some);
+    }
+    let values = f64s(&v);
+    let out: Vec<f64> = match (op, constant_left) {
+        (ArithOp::Add, _) => values.iter().map(|x| constant + x).collect(),
+        (ArithOp::Sub, true) => values.iter().map(|x| constant - x).collect(),
+        (ArithOp::Sub, false) => values.iter().map(|x| x - constant).collect(),
+        _ => values.iter().map(|x| constant * x).collect(),
+    };
+    Ok(Some(Vector::new(ty, Data::Double(out), None)))
 }
 
 pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
@@ -35,8 +97,11 @@ pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
             right,
             ty,
         } => {
-            let l = eval(left, input)?;
-            let r = eval(right, input)?;
+            if let Some(v) = arith_with_literal(*op, left, right, *ty, input)? {
+                return Ok(v);
+            }
+            let l = eval_shared(left, input)?;
+            let r = eval_shared(right, input)?;
             arith(*op, &l, &r, *ty, expr)
         }
         Expr::Negate(inner) => {
@@ -62,8 +127,8 @@ pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
             })
         }
         Expr::Compare { op, left, right } => {
-            let l = eval(left, input)?;
-            let r = eval(right, input)?;
+            let l = eval_shared(left, input)?;
+            let r = eval_shared(right, input)?;
             Ok(compare(*op, &l, &r))
         }
         Expr::And(items) | Expr::Or(items) => {

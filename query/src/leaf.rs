@@ -3,6 +3,7 @@
 //! or select (top-K by the ORDER BY keys, projecting only the rows that survive).
 
 use std::cmp::Ordering;
+use std::rc::Rc;
 use std::time::Instant;
 
 use roaring::RoaringBitmap;
@@ -12,7 +13,7 @@ use tessera_segment::SegmentReader;
 use crate::aggregate::{AccState, distinct_key};
 use crate::docset::{BLOCK, DocSet};
 use crate::error::{ErrorCode, QueryError, QueryResult};
-use crate::eval::{Columns, eval};
+use crate::eval::{Columns, eval, eval_shared};
 use crate::expr::Expr;
 use crate::filter;
 use crate::plan::{AggFunc, AggregationPlan, Filter, PlanKind, QueryPlan, SelectionPlan, SortKey};
@@ -413,6 +414,25 @@ fn aggregate(
     evaluated.extend(aggregation.aggs.iter().filter_map(|a| a.arg.as_ref()));
     evaluated.extend(filters.iter().flatten());
     let read_once = columns_read_once(evaluated);
+    // Aggregates over the same argument (SUM(x) and AVG(x)) evaluate it once per block.
+    let mut unique_args: Vec<&Expr> = Vec::new();
+    let mut unique_text: Vec<String> = Vec::new();
+    let arg_slots: Vec<Option<usize>> = aggregation
+        .aggs
+        .iter()
+        .map(|call| {
+            let arg = call.arg.as_ref()?;
+            let text = arg.to_string();
+            Some(match unique_text.iter().position(|t| *t == text) {
+                Some(slot) => slot,
+                None => {
+                    unique_text.push(text);
+                    unique_args.push(arg);
+                    unique_args.len() - 1
+                }
+            })
+        })
+        .collect();
     docs.for_each_block(|block| {
         let mut columns = BlockColumns::with_read_once(context, block, &read_once);
         grouper.assign(&aggregation.keys, &mut columns, &mut groups)?;
@@ -425,9 +445,10 @@ fn aggregate(
                 ),
             });
         }
-        for (((state, call), filter), by_id) in states
+        let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
+        for (((state, arg_slot), filter), by_id) in states
             .iter_mut()
-            .zip(&aggregation.aggs)
+            .zip(&arg_slots)
             .zip(&filters)
             .zip(&mut distinct_ids)
         {
@@ -449,8 +470,16 @@ fn aggregate(
                 continue;
             }
             state.resize(n_groups);
-            let arg = call.arg.as_ref().map(|a| eval(a, &mut columns)).transpose()?;
-            state.update(&groups, arg.as_ref(), keep.as_deref())?;
+            let arg = match arg_slot {
+                Some(slot) => {
+                    if args[*slot].is_none() {
+                        args[*slot] = Some(eval_shared(unique_args[*slot], &mut columns)?);
+                    }
+                    args[*slot].clone()
+                }
+                None => None,
+            };
+            state.update(&groups, arg.as_deref(), keep.as_deref())?;
         }
         scanned += block.len() as u64;
         entries += (block.len() * columns.columns_read()) as u64;

@@ -3,6 +3,7 @@
 //! needs for one block of docs.
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -177,7 +178,7 @@ pub fn read_column(
 pub struct BlockColumns<'c, 'a> {
     pub context: &'c mut SegmentContext<'a>,
     pub docs: &'c [u32],
-    cache: HashMap<String, Vector>,
+    cache: HashMap<String, Rc<Vector>>,
     /// Columns read once per block need no cached copy.
     read_once: Option<&'c HashSet<String>>,
     reads: usize,
@@ -234,10 +235,14 @@ impl Columns for BlockColumns<'_, '_> {
     }
 
     fn column(&mut self, name: &str) -> QueryResult<Vector> {
+        Ok(Rc::unwrap_or_clone(self.column_shared(name)?))
+    }
+
+    fn column_shared(&mut self, name: &str) -> QueryResult<Rc<Vector>> {
         if let Some(v) = self.cache.get(name) {
             return Ok(v.clone());
         }
-        let v = self.context.read(name, self.docs)?;
+        let v = Rc::new(self.context.read(name, self.docs)?);
         self.reads += 1;
         if !self.read_once.is_some_and(|once| once.contains(name)) {
             self.cache.insert(name.to_string(), v.clone());
