@@ -183,6 +183,7 @@ impl AccState {
         groups: &[u32],
         arg: Option<&Vector>,
         keep: Option<&[bool]>,
+        block_counts: &mut BlockCounts,
     ) -> QueryResult<()> {
         let live = |i: usize| -> bool {
             keep.is_none_or(|k| k[i]) && arg.is_none_or(|a| !a.is_null(i) && a.ty != SqlType::Null)
@@ -190,7 +191,7 @@ impl AccState {
         match self {
             AccState::Count(counts) => {
                 if arg.is_none() && keep.is_none() {
-                    count_groups(counts, groups);
+                    block_counts.add_to(counts, groups);
                 } else {
                     for (i, g) in groups.iter().enumerate() {
                         if live(i) {
@@ -214,7 +215,7 @@ impl AccState {
                 let values = f64s(arg);
                 if arg.nulls.is_none() && keep.is_none() {
                     sum_groups(sums, groups, &values);
-                    count_groups(counts, groups);
+                    block_counts.add_to(counts, groups);
                 } else {
                     for (i, g) in groups.iter().enumerate() {
                         if live(i) {
@@ -373,6 +374,41 @@ pub fn sum_groups(sums: &mut [f64], groups: &[u32], values: &[f64]) {
     }
     for (sum, lane) in sums.iter_mut().zip(lanes.chunks_exact(LANES)) {
         *sum += lane.iter().sum::<f64>();
+    }
+}
+
+/// Rows per group of one block, counted once and added to every aggregate that counts
+/// all rows (COUNT(*), and SUM/AVG over an argument without NULLs).
+#[derive(Default)]
+pub struct BlockCounts {
+    counts: Option<Vec<i64>>,
+}
+
+impl BlockCounts {
+    /// Forget the previous block.
+    pub fn clear(&mut self) {
+        self.counts = None;
+    }
+
+    /// `counts[g] += rows of group g in this block`.
+    pub fn add_to(&mut self, counts: &mut [i64], groups: &[u32]) {
+        if counts.len() > groups.len() / 4 {
+            // Many groups for few rows: adding a whole histogram costs more than counting.
+            count_groups(counts, groups);
+            return;
+        }
+        let block = self.counts.get_or_insert_with(|| {
+            let mut block = vec![0i64; counts.len()];
+            count_groups(&mut block, groups);
+            block
+        });
+        if block.len() != counts.len() {
+            count_groups(counts, groups);
+            return;
+        }
+        for (count, add) in counts.iter_mut().zip(block.iter()) {
+            *count += add;
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use tessera_segment::SegmentReader;
 
-use crate::aggregate::{AccState, distinct_key};
+use crate::aggregate::{AccState, BlockCounts, distinct_key};
 use crate::docset::{BLOCK, DocSet};
 use crate::error::{ErrorCode, QueryError, QueryResult};
 use crate::eval::{Columns, eval, eval_shared};
@@ -405,6 +405,7 @@ fn aggregate(
         distinct_ids.push(by_id);
     }
     let mut groups = Vec::with_capacity(BLOCK);
+    let mut block_counts = BlockCounts::default();
     let mut ids = Vec::with_capacity(BLOCK);
     let mut scanned = 0u64;
     let mut entries = 0u64;
@@ -446,6 +447,7 @@ fn aggregate(
             });
         }
         let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
+        block_counts.clear();
         for (((state, arg_slot), filter), by_id) in states
             .iter_mut()
             .zip(&arg_slots)
@@ -479,7 +481,7 @@ fn aggregate(
                 }
                 None => None,
             };
-            state.update(&groups, arg.as_deref(), keep.as_deref())?;
+            state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
         }
         scanned += block.len() as u64;
         entries += (block.len() * columns.columns_read()) as u64;

@@ -17,6 +17,7 @@ pub mod builder;
 pub mod column_builder;
 pub mod dictionary;
 pub mod error;
+pub mod for_chunk;
 pub mod format;
 pub mod hll;
 pub mod id_vec;

@@ -1,4 +1,5 @@
-//! Raw forward index: values in zstd-compressed chunks of a fixed number of rows.
+//! Raw forward index: values in compressed chunks of a fixed number of rows (zstd, or
+//! [`crate::for_chunk`] for numbers that bit-pack).
 //!
 //! Layout: `chunk_count u32 | chunk_offsets u64 × (chunk_count + 1) | uncompressed_lengths
 //! u32 × chunk_count | compressed chunks`, offsets relative to the start of the
@@ -7,6 +8,7 @@
 
 use tantivy::directory::OwnedBytes;
 
+use crate::for_chunk;
 use crate::format::{ByteCursor, read_u32, read_u64};
 use crate::value::PhysicalType;
 use crate::{Error, Result};
@@ -88,6 +90,13 @@ pub fn compress_chunk(
     let uncompressed_len = u32::try_from(raw.len()).map_err(|_| {
         Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into())
     })?;
+    if let Some(bytes) = for_chunk::encode(physical, raw) {
+        return Ok(CompressedChunk {
+            rows: buffer.rows,
+            uncompressed_len,
+            bytes,
+        });
+    }
     let mut bytes = zstd::bulk::compress(raw, level).map_err(|source| Error::Io {
         path: "<zstd>".into(),
         source,
@@ -101,8 +110,22 @@ pub fn compress_chunk(
     })
 }
 
-/// Decompress a chunk, checking the recorded length.
-pub fn decompress(bytes: &[u8], uncompressed_len: u32) -> Result<Vec<u8>, String> {
+/// Decompress a chunk (a zstd frame, or a frame-of-reference chunk of a fixed-width
+/// column), checking the recorded length.
+pub fn decompress(
+    physical: PhysicalType,
+    bytes: &[u8],
+    uncompressed_len: u32,
+) -> Result<Vec<u8>, String> {
+    if for_chunk::is_for_chunk(bytes) {
+        let width = physical
+            .fixed_width()
+            .ok_or("frame-of-reference chunk in a variable-width column")?;
+        if uncompressed_len as usize % width != 0 {
+            return Err("raw chunk length is not a whole number of values".into());
+        }
+        return for_chunk::decode(physical, bytes, uncompressed_len as usize / width);
+    }
     thread_local! {
         // One decompression context per thread: creating one per chunk costs as much
         // as decompressing a small chunk.
@@ -276,6 +299,7 @@ impl RawForward {
         let start = self.chunk_offsets[index] as usize;
         let end = self.chunk_offsets[index + 1] as usize;
         let data = decompress(
+            self.physical,
             &self.chunks.as_slice()[start..end],
             self.uncompressed_lens[index],
         )?;

@@ -63,7 +63,8 @@ impl RawSink<'_> {
 }
 
 fn decode(chunk: &CompressedChunk, physical: PhysicalType) -> Result<DecodedChunk> {
-    let data = decompress(&chunk.bytes, chunk.uncompressed_len).map_err(Error::InvalidInput)?;
+    let data =
+        decompress(physical, &chunk.bytes, chunk.uncompressed_len).map_err(Error::InvalidInput)?;
     DecodedChunk::new(physical, chunk.rows, data).map_err(Error::InvalidInput)
 }
 
