@@ -9,7 +9,7 @@ use tessera_segment::SegmentReader;
 
 use crate::error::{QueryError, QueryResult};
 use crate::leaf::{ExecStats, Partial, execute_segment};
-use crate::merge::{ResultTable, finish, merge};
+use crate::merge::{Merger, ResultTable, finish, merge};
 use crate::options::QueryOptions;
 use crate::plan::QueryPlan;
 use crate::planner::{SchemaColumn, TableSchema, plan};
@@ -89,12 +89,26 @@ pub fn execute_leaf(plan: &QueryPlan, segments: &[Arc<dyn SegmentReader>]) -> Qu
     let deadline = now
         .checked_add(Duration::from_millis(plan.options.timeout_ms))
         .map(|deadline| (deadline, plan.options.timeout_ms));
-    let partials: Vec<QueryResult<Partial>> = segments
+    // Each worker folds the segments it ran into one merger as it goes, so merging runs
+    // on every core and overlaps execution; the per-worker mergers combine last.
+    let merged = segments
         .par_iter()
         .map(|segment| execute_segment(plan, segment.as_ref(), deadline))
-        .collect();
-    let partials = partials.into_iter().collect::<QueryResult<Vec<_>>>()?;
-    merge(plan, partials)
+        .try_fold(
+            || Merger::new(plan),
+            |mut merger, partial| -> QueryResult<Merger<'_>> {
+                merger.add(partial?)?;
+                Ok(merger)
+            },
+        )
+        .try_reduce(
+            || Merger::new(plan),
+            |mut a, b| {
+                a.absorb(b)?;
+                Ok(a)
+            },
+        )?;
+    Ok(merged.finish())
 }
 
 /// Broker (root) half: merge the servers' partials and finish the result.

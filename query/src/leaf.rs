@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 use std::time::Instant;
 
-use roaring::RoaringBitmap;
+use roaring::{RoaringBitmap, RoaringTreemap};
 use rustc_hash::FxHashMap;
 use tessera_segment::SegmentReader;
 
@@ -387,7 +387,7 @@ fn aggregate(
         .collect();
     // COUNT(DISTINCT col) over a dictionary column collects dictionary ids, turned into
     // values once at the end (ids differ between segments; values merge).
-    let mut distinct_ids: Vec<Option<(String, Vec<RoaringBitmap>)>> = Vec::new();
+    let mut distinct_ids: Vec<Option<(String, DistinctIds)>> = Vec::new();
     for call in &aggregation.aggs {
         let by_id = match (&call.func, &call.arg) {
             (
@@ -398,7 +398,11 @@ fn aggregate(
                     ..
                 }),
             ) if context.use_indexes && context.column(name)?.cardinality().is_some() => {
-                Some((name.clone(), Vec::new()))
+                let cardinality = context.column(name)?.cardinality().unwrap_or(0);
+                Some((
+                    name.clone(),
+                    DistinctIds::new(aggregation.keys.is_empty(), cardinality),
+                ))
             }
             _ => None,
         };
@@ -459,16 +463,13 @@ fn aggregate(
                 .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
                 .transpose()?;
             if let Some((name, sets)) = by_id {
-                sets.resize_with(n_groups, RoaringBitmap::new);
                 ids.clear();
                 columns.context.column(name)?.read_dict_ids(block, &mut ids)?;
                 let nulls = columns.context.nulls(name)?;
-                for (row, (id, group)) in ids.iter().zip(&groups).enumerate() {
+                sets.insert(n_groups, &groups, &ids, |row| {
                     let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
-                    if !null && keep.as_ref().is_none_or(|k| k[row]) {
-                        sets[*group as usize].insert(*id);
-                    }
-                }
+                    !null && keep.as_ref().is_none_or(|k| k[row])
+                });
                 continue;
             }
             state.resize(n_groups);
@@ -490,29 +491,32 @@ fn aggregate(
     })?;
     for (state, by_id) in states.iter_mut().zip(distinct_ids) {
         state.resize(grouper.groups());
-        let Some((name, mut sets)) = by_id else {
+        let Some((name, sets)) = by_id else {
             continue;
         };
-        sets.resize_with(grouper.groups(), RoaringBitmap::new);
         let reader = context.column(&name)?;
         match &mut *state {
             AccState::Distinct(values) => {
-                for (set, ids) in values.iter_mut().zip(sets) {
-                    set.extend(
-                        ids.iter()
-                            .map(|id| Scalar::from_value(reader.dictionary_value(id))),
-                    );
+                for (group, set) in values.iter_mut().enumerate() {
+                    sets.for_each_id(group, |id| {
+                        set.insert(Scalar::from_value(reader.dictionary_value(id)));
+                    });
                 }
             }
             AccState::DistinctInt(values) => {
-                for (set, ids) in values.iter_mut().zip(sets) {
-                    // Ids ascend with values in a sorted dictionary: sorted inserts.
-                    for id in &ids {
+                for (group, set) in values.iter_mut().enumerate() {
+                    // Ids ascend with values in a sorted dictionary: keys come sorted.
+                    let mut keys = Vec::new();
+                    sets.for_each_id(group, |id| {
                         if let Some(value) =
                             Scalar::from_value(reader.dictionary_value(id)).as_i64()
                         {
-                            set.insert(distinct_key(value));
+                            keys.push(distinct_key(value));
                         }
+                    });
+                    match RoaringTreemap::from_sorted_iter(keys.iter().copied()) {
+                        Ok(sorted) => *set |= sorted,
+                        Err(_) => set.extend(keys),
                     }
                 }
             }
@@ -525,6 +529,76 @@ fn aggregate(
         keys: grouper.into_keys(context)?,
         states,
     })
+}
+
+/// The dictionary ids COUNT(DISTINCT col) has seen, per group: a plain bitset when
+/// there is one group and the dictionary is not huge (a bit set per row, no container
+/// lookups), roaring bitmaps otherwise.
+enum DistinctIds {
+    Dense(Vec<u64>),
+    Roaring(Vec<RoaringBitmap>),
+}
+
+/// Dictionaries up to this many ids use a bitset (2 MiB).
+const DENSE_DISTINCT_IDS: u32 = 1 << 24;
+
+impl DistinctIds {
+    fn new(single_group: bool, cardinality: u32) -> DistinctIds {
+        if single_group && cardinality <= DENSE_DISTINCT_IDS {
+            DistinctIds::Dense(vec![0; (cardinality as usize).div_ceil(64)])
+        } else {
+            DistinctIds::Roaring(Vec::new())
+        }
+    }
+
+    /// Record `ids[row]` in group `groups[row]` for the rows `keep` accepts.
+    fn insert(
+        &mut self,
+        n_groups: usize,
+        groups: &[u32],
+        ids: &[u32],
+        keep: impl Fn(usize) -> bool,
+    ) {
+        match self {
+            DistinctIds::Dense(bits) => {
+                for (row, id) in ids.iter().enumerate() {
+                    let word = (*id / 64) as usize;
+                    if word < bits.len() && keep(row) {
+                        bits[word] |= 1 << (id % 64);
+                    }
+                }
+            }
+            DistinctIds::Roaring(sets) => {
+                sets.resize_with(n_groups.max(sets.len()), RoaringBitmap::new);
+                for (row, (id, group)) in ids.iter().zip(groups).enumerate() {
+                    if keep(row) {
+                        sets[*group as usize].insert(*id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Visit the ids of `group` in ascending order.
+    fn for_each_id(&self, group: usize, mut visit: impl FnMut(u32)) {
+        match self {
+            DistinctIds::Dense(bits) if group == 0 => {
+                for (word_index, word) in bits.iter().enumerate() {
+                    let mut word = *word;
+                    while word != 0 {
+                        visit(word_index as u32 * 64 + word.trailing_zeros());
+                        word &= word - 1;
+                    }
+                }
+            }
+            DistinctIds::Dense(_) => {}
+            DistinctIds::Roaring(sets) => {
+                if let Some(set) = sets.get(group) {
+                    set.iter().for_each(visit);
+                }
+            }
+        }
+    }
 }
 
 /// Order two rows by ORDER BY keys (NULL placement per key).
