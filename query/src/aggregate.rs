@@ -139,6 +139,47 @@ impl AccState {
         }
     }
 
+    /// Group `i` becomes group `order[i]` of before (`order` is a permutation).
+    pub fn reorder(&mut self, order: &[usize]) {
+        fn apply<T>(values: &mut Vec<T>, order: &[usize], filler: impl Fn() -> T) {
+            let mut old = std::mem::take(values);
+            *values = order
+                .iter()
+                .map(|i| std::mem::replace(&mut old[*i], filler()))
+                .collect();
+        }
+        match self {
+            AccState::Count(v) => apply(v, order, || 0),
+            AccState::SumLong { sums, counts } => {
+                apply(sums, order, || 0);
+                apply(counts, order, || 0);
+            }
+            AccState::SumDouble { sums, counts } | AccState::Avg { sums, counts } => {
+                apply(sums, order, || 0.0);
+                apply(counts, order, || 0);
+            }
+            AccState::MinMaxLong { values, seen, .. } => {
+                apply(values, order, || 0);
+                apply(seen, order, || false);
+            }
+            AccState::MinMaxDouble { values, seen, .. } => {
+                apply(values, order, || 0.0);
+                apply(seen, order, || false);
+            }
+            AccState::MinMaxScalar { values, .. } => apply(values, order, || Scalar::Null),
+            AccState::Range { mins, maxs, seen } => {
+                apply(mins, order, || 0.0);
+                apply(maxs, order, || 0.0);
+                apply(seen, order, || false);
+            }
+            AccState::Distinct(v) => apply(v, order, FxHashSet::default),
+            AccState::DistinctInt(v) => apply(v, order, RoaringTreemap::new),
+            AccState::Hll(v) => apply(v, order, HyperLogLog::default),
+            AccState::Percentile { values, .. } => apply(values, order, Vec::new),
+            AccState::TDigest { digests, .. } => apply(digests, order, TDigest::default),
+        }
+    }
+
     /// Make room for `n` groups.
     pub fn resize(&mut self, n: usize) {
         if n <= self.groups() {
@@ -696,5 +737,74 @@ mod tests {
         assert_eq!(percentile_index(5, 50.0), 2);
         assert_eq!(percentile_index(5, 100.0), 4);
         assert_eq!(percentile_index(5, 0.0), 0);
+    }
+
+    #[test]
+    fn lane_sums_and_counts_equal_plain_loops() {
+        for groups_count in [1usize, 3, 100, 2000] {
+            let rows = 10_007;
+            let groups: Vec<u32> = (0..rows)
+                .map(|i| ((i * 7919) % groups_count) as u32)
+                .collect();
+            let values: Vec<f64> = (0..rows).map(|i| (i % 97) as f64 * 0.25).collect();
+            let mut sums = vec![1.0; groups_count];
+            let mut counts = vec![2i64; groups_count];
+            sum_groups(&mut sums, &groups, &values);
+            count_groups(&mut counts, &groups);
+            let mut block = BlockCounts::default();
+            let mut shared = vec![0i64; groups_count];
+            block.add_to(&mut shared, &groups);
+            let mut expected_sums = vec![1.0; groups_count];
+            let mut expected_counts = vec![2i64; groups_count];
+            for (g, v) in groups.iter().zip(&values) {
+                expected_sums[*g as usize] += v;
+                expected_counts[*g as usize] += 1;
+            }
+            // Quarters sum exactly in any order.
+            assert_eq!(sums, expected_sums, "{groups_count} groups");
+            assert_eq!(counts, expected_counts, "{groups_count} groups");
+            let shared_expected: Vec<i64> = expected_counts.iter().map(|c| c - 2).collect();
+            assert_eq!(shared, shared_expected, "{groups_count} groups");
+        }
+    }
+
+    #[test]
+    fn reorder_moves_every_state_kind() {
+        let call = |func: AggFunc, ty: SqlType| AggCall {
+            func,
+            arg: Some(crate::expr::Expr::Column {
+                name: "x".into(),
+                ty,
+                single_value: true,
+            }),
+            filter: None,
+            ty,
+            text: String::new(),
+        };
+        let values = Vector::new(SqlType::Long, Data::Long(vec![10, 20, 30]), None);
+        for func in [
+            AggFunc::Sum,
+            AggFunc::Min,
+            AggFunc::CountDistinct,
+            AggFunc::Percentile(50.0),
+        ] {
+            let mut state = AccState::new(&call(func, SqlType::Long));
+            state.resize(3);
+            state
+                .update(&[0, 1, 2], Some(&values), None, &mut BlockCounts::default())
+                .expect("updates");
+            state.reorder(&[2, 0, 1]);
+            let finished: Vec<Scalar> = (0..3).map(|g| state.finish(g)).collect();
+            let expected: Vec<Scalar> = match func {
+                AggFunc::CountDistinct => vec![Scalar::Long(1); 3],
+                AggFunc::Percentile(_) => vec![
+                    Scalar::Double(30.0),
+                    Scalar::Double(10.0),
+                    Scalar::Double(20.0),
+                ],
+                _ => vec![Scalar::Long(30), Scalar::Long(10), Scalar::Long(20)],
+            };
+            assert_eq!(finished, expected, "{func:?}");
+        }
     }
 }

@@ -91,8 +91,12 @@ pub fn execute_leaf(plan: &QueryPlan, segments: &[Arc<dyn SegmentReader>]) -> Qu
         .map(|deadline| (deadline, plan.options.timeout_ms));
     // Each worker folds the segments it ran into one merger as it goes, so merging runs
     // on every core and overlaps execution; the per-worker mergers combine last.
+    // A few runs of consecutive segments per thread: each run's merger hashes its
+    // groups once, and there are few mergers to combine; still enough runs to balance.
+    let runs = 2 * rayon::current_num_threads().max(1);
     let merged = segments
         .par_iter()
+        .with_min_len(segments.len().div_ceil(runs).max(1))
         .map(|segment| execute_segment(plan, segment.as_ref(), deadline))
         .try_fold(
             || Merger::new(plan),

@@ -52,6 +52,59 @@ impl ExecStats {
 pub struct AggPartial {
     pub keys: Vec<Vec<Scalar>>,
     pub states: Vec<AccState>,
+    /// The keys are strictly ascending by [`compare_group_keys`]: partials like this
+    /// merge by walking both key lists, without hashing.
+    pub sorted: bool,
+}
+
+/// Order of group keys for sorted merges: column by column, NULL last.
+pub fn compare_group_keys(a: &[Scalar], b: &[Scalar]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let ordering = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => x.sql_cmp(y),
+        };
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+impl AggPartial {
+    /// Put the groups in key order, and mark the partial sorted when the keys are then
+    /// strictly ascending (dictionary codes usually are; derived keys may not be).
+    pub fn sort_keys(&mut self) {
+        let ascending = |keys: &[Vec<Scalar>]| {
+            keys.windows(2)
+                .all(|w| compare_group_keys(&w[0], &w[1]) == Ordering::Less)
+        };
+        if ascending(&self.keys) {
+            self.sorted = true;
+            return;
+        }
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        order.sort_by(|a, b| compare_group_keys(&self.keys[*a], &self.keys[*b]));
+        self.reorder(&order);
+        self.sorted = ascending(&self.keys);
+    }
+
+    /// Group `i` becomes group `order[i]` of before (`order` is a permutation).
+    pub fn reorder(&mut self, order: &[usize]) {
+        if order.iter().enumerate().all(|(i, o)| i == *o) {
+            return;
+        }
+        let mut keys = std::mem::take(&mut self.keys);
+        self.keys = order
+            .iter()
+            .map(|i| std::mem::take(&mut keys[*i]))
+            .collect();
+        for state in &mut self.states {
+            state.reorder(order);
+        }
+    }
 }
 
 /// A selected row: its ORDER BY keys and its output values.
@@ -81,6 +134,7 @@ impl Partial {
                 PlanKind::Aggregation(aggregation) => PartialRows::Aggregation(AggPartial {
                     keys: Vec::new(),
                     states: aggregation.aggs.iter().map(AccState::new).collect(),
+                    sorted: true,
                 }),
                 PlanKind::Selection(_) => PartialRows::Selection(Vec::new()),
             },
@@ -164,6 +218,9 @@ struct DictKey {
     /// Radix of this key in the code: cardinality, plus one for NULL.
     radix: u64,
 }
+
+/// Hashed (non-dictionary) group keys are sorted for the merge up to this many groups.
+const SORTED_VALUE_KEYS: usize = 4096;
 
 /// Key spaces up to this size use a plain array from code to group.
 const DENSE_KEY_SPACE: u64 = 1 << 20;
@@ -319,18 +376,27 @@ impl Grouper {
         Ok(())
     }
 
-    fn into_keys(self, context: &SegmentContext<'_>) -> QueryResult<Vec<Vec<Scalar>>> {
+    /// The group keys, and for dictionary keys the order they come in: ascending codes
+    /// (group `i` of the result is group `order[i]` of the states). Keys are built in
+    /// that order so they sit in memory in the order merges walk them.
+    fn into_keys(
+        self,
+        context: &SegmentContext<'_>,
+    ) -> QueryResult<(Vec<Vec<Scalar>>, Option<Vec<usize>>)> {
         Ok(match self {
-            Grouper::Single => vec![Vec::new()],
-            Grouper::Values { keys, .. } => keys,
+            Grouper::Single => (vec![Vec::new()], None),
+            Grouper::Values { keys, .. } => (keys, None),
             Grouper::Dictionary { columns, codes, .. } => {
                 let readers = columns
                     .iter()
                     .map(|k| context.column(&k.name))
                     .collect::<QueryResult<Vec<_>>>()?;
-                codes
-                    .into_iter()
-                    .map(|mut code| {
+                let mut order: Vec<usize> = (0..codes.len()).collect();
+                order.sort_unstable_by_key(|g| codes[*g]);
+                let keys = order
+                    .iter()
+                    .map(|group| {
+                        let mut code = codes[*group];
                         let mut key = vec![Scalar::Null; columns.len()];
                         for (i, column) in columns.iter().enumerate().rev() {
                             let id = (code % column.radix) as u32;
@@ -348,7 +414,8 @@ impl Grouper {
                         }
                         key
                     })
-                    .collect()
+                    .collect();
+                (keys, Some(order))
             }
         })
     }
@@ -377,6 +444,7 @@ fn aggregate(
         return Ok(AggPartial {
             keys: vec![Vec::new()],
             states,
+            sorted: true,
         });
     }
     let mut grouper = Grouper::new(context, &aggregation.keys)?;
@@ -525,10 +593,26 @@ fn aggregate(
     }
     context.stats.num_docs_scanned = scanned;
     context.stats.num_entries_scanned_post_filter += entries;
-    Ok(AggPartial {
-        keys: grouper.into_keys(context)?,
+    // Sorted partials merge by walking their keys instead of hashing them. Dictionary
+    // codes sort as integers, and for plain columns that is key order.
+    let values_grouper = matches!(grouper, Grouper::Values { .. });
+    let (keys, code_order) = grouper.into_keys(context)?;
+    if let Some(order) = &code_order {
+        for state in &mut states {
+            state.reorder(order);
+        }
+    }
+    let mut partial = AggPartial {
+        keys,
         states,
-    })
+        sorted: false,
+    };
+    if values_grouper && partial.keys.len() > SORTED_VALUE_KEYS {
+        // Sorting many hashed keys by value costs more than hashing them in the merge.
+        return Ok(partial);
+    }
+    partial.sort_keys();
+    Ok(partial)
 }
 
 /// The dictionary ids COUNT(DISTINCT col) has seen, per group: a plain bitset when

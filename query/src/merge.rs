@@ -2,12 +2,16 @@
 //! broker's) and finish the query — HAVING, output expressions, ORDER BY, OFFSET/LIMIT.
 //! Nothing here reads a segment.
 
+use std::cmp::Ordering;
+
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::AccState;
 use crate::error::{ErrorCode, QueryError, QueryResult};
 use crate::eval::{SlotColumns, eval};
-use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_sort_keys};
+use crate::leaf::{
+    AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys, compare_sort_keys,
+};
 use crate::plan::{OutputColumn, PlanKind, QueryPlan};
 use crate::types::Scalar;
 use crate::vector::Vector;
@@ -35,6 +39,9 @@ pub struct Merger<'p> {
     stats: ExecStats,
     groups: AggPartial,
     index: GroupIndex,
+    /// While every partial so far came sorted: the merged groups in key order (the index
+    /// is then left empty). `None` once a partial was not sorted: the index is used.
+    key_order: Option<Vec<usize>>,
     rows: Vec<SelectedRow>,
 }
 
@@ -53,15 +60,28 @@ impl<'p> Merger<'p> {
             groups: AggPartial {
                 keys: Vec::new(),
                 states,
+                sorted: true,
             },
             index: GroupIndex::new(key_columns),
+            key_order: Some(Vec::new()),
             rows: Vec::new(),
         }
     }
 
-    /// Fold another merger's result in.
-    pub fn absorb(&mut self, other: Merger<'_>) -> QueryResult<()> {
+    /// Fold in another merger's result (of the docs after this one's).
+    pub fn absorb(&mut self, other: Merger<'p>) -> QueryResult<()> {
+        if self.is_empty() {
+            // Take the other's groups with their index: nothing to hash again.
+            let stats = std::mem::take(&mut self.stats);
+            *self = other;
+            self.stats.add(&stats);
+            return Ok(());
+        }
         self.add(other.finish())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.groups.keys.is_empty() && self.rows.is_empty()
     }
 
     pub fn add(&mut self, partial: Partial) -> QueryResult<()> {
@@ -81,28 +101,47 @@ impl<'p> Merger<'p> {
     }
 
     fn add_groups(&mut self, part: AggPartial) -> QueryResult<()> {
-        let merged = &mut self.groups;
-        if merged.keys.is_empty() {
+        if self.groups.keys.is_empty() {
             // The first partial is taken as it is.
-            self.index.reserve(part.keys.len());
-            for (group, key) in part.keys.iter().enumerate() {
-                self.index.insert(key, group);
+            self.key_order = part.sorted.then(|| (0..part.keys.len()).collect());
+            if !part.sorted {
+                self.index.reserve(part.keys.len());
+                for (group, key) in part.keys.iter().enumerate() {
+                    self.index.insert(key, group);
+                }
             }
-            *merged = part;
+            self.groups = part;
         } else {
-            let mut mapping = Vec::with_capacity(part.keys.len());
-            for key in part.keys {
-                let target = match self.index.get(&key) {
-                    Some(target) => target,
-                    None => {
-                        let target = merged.keys.len();
-                        self.index.insert(&key, target);
-                        merged.keys.push(key);
-                        target
-                    }
-                };
-                mapping.push(target);
+            if !part.sorted
+                && let Some(order) = self.key_order.take()
+            {
+                // Fall back to hashing from here on.
+                self.index.reserve(order.len());
+                for (group, key) in self.groups.keys.iter().enumerate() {
+                    self.index.insert(key, group);
+                }
             }
+            let mapping = match &mut self.key_order {
+                Some(order) => merge_sorted_keys(&mut self.groups.keys, order, part.keys),
+                None => {
+                    let merged = &mut self.groups;
+                    let mut mapping = Vec::with_capacity(part.keys.len());
+                    for key in part.keys {
+                        let target = match self.index.get(&key) {
+                            Some(target) => target,
+                            None => {
+                                let target = merged.keys.len();
+                                self.index.insert(&key, target);
+                                merged.keys.push(key);
+                                target
+                            }
+                        };
+                        mapping.push(target);
+                    }
+                    mapping
+                }
+            };
+            let merged = &mut self.groups;
             for state in &mut merged.states {
                 state.resize(merged.keys.len());
             }
@@ -110,6 +149,7 @@ impl<'p> Merger<'p> {
                 state.merge_from(other, &mapping);
             }
         }
+        let merged = &self.groups;
         let limit = self.plan.options.num_groups_limit;
         if merged.keys.len() > limit {
             return Err(QueryError {
@@ -136,7 +176,16 @@ impl<'p> Merger<'p> {
 
     pub fn finish(mut self) -> Partial {
         let rows = match &self.plan.kind {
-            PlanKind::Aggregation(_) => PartialRows::Aggregation(self.groups),
+            PlanKind::Aggregation(_) => {
+                if let Some(order) = &self.key_order {
+                    // Hand the groups on in key order, so the next merge walks too.
+                    self.groups.reorder(order);
+                    self.groups.sorted = true;
+                } else {
+                    self.groups.sorted = false;
+                }
+                PartialRows::Aggregation(self.groups)
+            }
             PlanKind::Selection(_) => {
                 self.trim_rows();
                 PartialRows::Selection(self.rows)
@@ -147,6 +196,54 @@ impl<'p> Merger<'p> {
             stats: self.stats,
         }
     }
+}
+
+/// Merge the ascending `incoming` keys into `keys`, whose ascending order is `order`:
+/// new keys are appended to `keys` and placed in `order`. Returns, for each incoming
+/// key, its group in `keys`.
+fn merge_sorted_keys(
+    keys: &mut Vec<Vec<Scalar>>,
+    order: &mut Vec<usize>,
+    incoming: Vec<Vec<Scalar>>,
+) -> Vec<usize> {
+    let mut mapping = Vec::with_capacity(incoming.len());
+    let mut merged_order = Vec::with_capacity(order.len() + incoming.len());
+    let mut existing = order.iter().copied().peekable();
+    for key in incoming {
+        loop {
+            match existing.peek() {
+                Some(&group) => match compare_group_keys(&keys[group], &key) {
+                    Ordering::Less => {
+                        merged_order.push(group);
+                        existing.next();
+                    }
+                    Ordering::Equal => {
+                        merged_order.push(group);
+                        existing.next();
+                        mapping.push(group);
+                        break;
+                    }
+                    Ordering::Greater => {
+                        mapping.push(push_key(keys, &mut merged_order, key));
+                        break;
+                    }
+                },
+                None => {
+                    mapping.push(push_key(keys, &mut merged_order, key));
+                    break;
+                }
+            }
+        }
+    }
+    merged_order.extend(existing);
+    *order = merged_order;
+    mapping
+}
+
+fn push_key(keys: &mut Vec<Vec<Scalar>>, order: &mut Vec<usize>, key: Vec<Scalar>) -> usize {
+    keys.push(key);
+    order.push(keys.len() - 1);
+    keys.len() - 1
 }
 
 /// Group key → merged group number. One-column keys (the common GROUP BY id) hash the
@@ -280,4 +377,37 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
         columns: plan.columns.clone(),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(values: &[i64]) -> Vec<Vec<Scalar>> {
+        values.iter().map(|v| vec![Scalar::Long(*v)]).collect()
+    }
+
+    #[test]
+    fn sorted_merge_maps_equal_keys_and_appends_new_ones() {
+        let mut merged = keys(&[2, 5, 9]);
+        let mut order = vec![0, 1, 2];
+        let mapping = merge_sorted_keys(&mut merged, &mut order, keys(&[1, 5, 7, 9, 11]));
+        assert_eq!(mapping, vec![3, 1, 4, 2, 5]);
+        assert_eq!(merged, keys(&[2, 5, 9, 1, 7, 11]));
+        let in_order: Vec<&Vec<Scalar>> = order.iter().map(|g| &merged[*g]).collect();
+        assert_eq!(
+            in_order,
+            keys(&[1, 2, 5, 7, 9, 11]).iter().collect::<Vec<_>>()
+        );
+        // NULL sorts last and matches NULL.
+        let mut with_null = vec![vec![Scalar::Long(1)], vec![Scalar::Null]];
+        let mut order = vec![0, 1];
+        let mapping = merge_sorted_keys(
+            &mut with_null,
+            &mut order,
+            vec![vec![Scalar::Long(3)], vec![Scalar::Null]],
+        );
+        assert_eq!(mapping, vec![2, 1]);
+        assert_eq!(order, vec![0, 2, 1]);
+    }
 }

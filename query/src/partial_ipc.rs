@@ -464,7 +464,11 @@ pub fn decode(plan: &QueryPlan, bytes: &[u8]) -> QueryResult<Partial> {
                 decode_state(&mut state, j, rows, &column)?;
                 states.push(state);
             }
-            PartialRows::Aggregation(AggPartial { keys, states })
+            PartialRows::Aggregation(AggPartial {
+                keys,
+                states,
+                sorted: false,
+            })
         }
         (PlanKind::Selection(selection), Some("selection")) => {
             let mut out = vec![
