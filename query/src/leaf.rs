@@ -495,7 +495,8 @@ fn aggregate(
         .iter()
         .map(|call| {
             let arg = call.arg.as_ref()?;
-            let text = arg.to_string();
+            // Debug prints the whole tree (Display elides CASE branches).
+            let text = format!("{arg:?}");
             Some(match unique_text.iter().position(|t| *t == text) {
                 Some(slot) => slot,
                 None => {
