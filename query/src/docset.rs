@@ -8,8 +8,8 @@ use roaring::RoaringBitmap;
 use crate::error::QueryResult;
 
 /// Docs read per block by scans and aggregations. Blocks never straddle a multiple of
-/// `BLOCK`, and `BLOCK` is a multiple of every raw chunk size (16,384 fixed-width rows,
-/// 4,096 strings), so a scan decompresses each raw chunk once.
+/// `BLOCK`, and `BLOCK` is a multiple of every raw chunk size (4,096 fixed-width rows,
+/// 256 strings), so a scan decompresses each raw chunk once.
 pub const BLOCK: usize = 16_384;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -113,8 +113,33 @@ fn round_trips(value: f64, exponent: u8) -> bool {
     ((scaled as i64) as f64 / power).to_bits() == value.to_bits()
 }
 
-/// Decode a chunk of `rows` values into their little-endian bytes.
-pub fn decode(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<Vec<u8>, String> {
+/// Decode only the values at `rows_wanted` (ascending row numbers inside the chunk) of a
+/// chunk of `rows` values, appending their little-endian bytes to `out`.
+pub fn decode_rows(
+    physical: PhysicalType,
+    bytes: &[u8],
+    rows: usize,
+    rows_wanted: impl Iterator<Item = usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let (exponent, bits, base) = header(physical, bytes, rows)?;
+    let unpacker = BitUnpacker::new(&bytes[HEADER_LEN..], bits);
+    for row in rows_wanted {
+        if row >= rows {
+            return Err(format!("row {row} is past the chunk's {rows} rows"));
+        }
+        let n = base.wrapping_add(i64::from(unpacker.get(row)));
+        match physical {
+            PhysicalType::I64 => out.extend_from_slice(&n.to_le_bytes()),
+            PhysicalType::I32 => out.extend_from_slice(&(n as i32).to_le_bytes()),
+            _ => out.extend_from_slice(&(n as f64 / POWERS[usize::from(exponent)]).to_le_bytes()),
+        }
+    }
+    Ok(())
+}
+
+/// Check a chunk's header against its column and row count: (exponent, bits, base).
+fn header(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<(u8, u8, i64), String> {
     if bytes.len() < HEADER_LEN || !is_for_chunk(bytes) {
         return Err("frame-of-reference chunk header is truncated".into());
     }
@@ -122,16 +147,31 @@ pub fn decode(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<Vec<u
     let bits = bytes[5];
     let mut base = [0u8; 8];
     base.copy_from_slice(&bytes[6..14]);
-    let base = i64::from_le_bytes(base);
     if bits > 32 || exponent > MAX_EXPONENT {
         return Err(format!(
             "frame-of-reference chunk has bits={bits} exponent={exponent}"
         ));
     }
-    let packed = &bytes[HEADER_LEN..];
-    if packed.len() != packed_len(rows, bits) {
+    let fits = match physical {
+        PhysicalType::I64 | PhysicalType::I32 => exponent == 0,
+        PhysicalType::F64 => true,
+        PhysicalType::F32 | PhysicalType::Bytes => false,
+    };
+    if !fits {
+        return Err(format!(
+            "frame-of-reference chunk in a {physical:?} column with exponent {exponent}"
+        ));
+    }
+    if bytes.len() - HEADER_LEN != packed_len(rows, bits) {
         return Err("frame-of-reference chunk has the wrong size for its rows".into());
     }
+    Ok((exponent, bits, i64::from_le_bytes(base)))
+}
+
+/// Decode a chunk of `rows` values into their little-endian bytes.
+pub fn decode(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<Vec<u8>, String> {
+    let (exponent, bits, base) = header(physical, bytes, rows)?;
+    let packed = &bytes[HEADER_LEN..];
     let unpacker = BitUnpacker::new(packed, bits);
     let mut offsets = vec![0u32; rows];
     unpacker.get_range(0, &mut offsets);
@@ -154,11 +194,7 @@ pub fn decode(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<Vec<u
                 slot.copy_from_slice(&(value(*offset) as f64 / power).to_le_bytes());
             }
         }
-        _ => {
-            return Err(format!(
-                "frame-of-reference chunk in a {physical:?} column with exponent {exponent}"
-            ));
-        }
+        _ => {}
     }
     Ok(out)
 }
@@ -220,6 +256,33 @@ mod tests {
         let mut bad_exponent = encoded.clone();
         bad_exponent[4] = 2;
         assert!(decode(PhysicalType::I64, &bad_exponent, 3).is_err());
+    }
+
+    #[test]
+    fn selected_rows_decode_alone() {
+        let values: Vec<f64> = (0..1000).map(|i| f64::from(i) * 1.25 - 300.0).collect();
+        let data = f64_bytes(&values);
+        let encoded = encode(PhysicalType::F64, &data).expect("fits");
+        let mut out = Vec::new();
+        decode_rows(
+            PhysicalType::F64,
+            &encoded,
+            1000,
+            [3usize, 500, 999].into_iter(),
+            &mut out,
+        )
+        .expect("decodes");
+        assert_eq!(out, f64_bytes(&[values[3], values[500], values[999]]));
+        assert!(
+            decode_rows(
+                PhysicalType::F64,
+                &encoded,
+                1000,
+                [1000usize].into_iter(),
+                &mut out
+            )
+            .is_err()
+        );
     }
 
     proptest! {

@@ -21,7 +21,9 @@ pub const TEMPORARY_CHUNK_LEVEL: i32 = 1;
 /// Rows per chunk: larger for fixed-width values, smaller for strings.
 pub fn chunk_rows_for(physical: PhysicalType) -> u32 {
     match physical {
-        PhysicalType::Bytes => 1024,
+        // Strings: small enough that a point lookup decompresses little, large enough
+        // for zstd to find the repeats.
+        PhysicalType::Bytes => 256,
         _ => 4096,
     }
 }
@@ -292,6 +294,35 @@ impl RawForward {
 
     pub fn chunk_count(&self) -> usize {
         self.uncompressed_lens.len()
+    }
+
+    /// The values of some rows of chunk `index` (ascending row numbers within the
+    /// chunk), back to back, when the chunk can serve them without decoding the rest (a
+    /// frame-of-reference chunk); `None` means decode the whole chunk.
+    pub fn chunk_rows_subset(
+        &self,
+        index: usize,
+        rows: impl ExactSizeIterator<Item = usize>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let start = self.chunk_offsets[index] as usize;
+        let end = self.chunk_offsets[index + 1] as usize;
+        let bytes = &self.chunks.as_slice()[start..end];
+        let Some(width) = self.physical.fixed_width() else {
+            return Ok(None);
+        };
+        let chunk_rows = self
+            .chunk_rows
+            .min(self.row_count - index as u32 * self.chunk_rows);
+        // Decoding everything is cheaper once a good part of the chunk is wanted.
+        if !for_chunk::is_for_chunk(bytes) || rows.len() * 8 > chunk_rows as usize {
+            return Ok(None);
+        }
+        if self.uncompressed_lens[index] as usize != chunk_rows as usize * width {
+            return Err("raw chunk has the wrong size for its rows".into());
+        }
+        let mut out = Vec::with_capacity(rows.len() * width);
+        for_chunk::decode_rows(self.physical, bytes, chunk_rows as usize, rows, &mut out)?;
+        Ok(Some(out))
     }
 
     /// Decompress chunk `index`.

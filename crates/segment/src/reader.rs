@@ -397,9 +397,10 @@ impl ImmutableColumn {
         }))
     }
 
-    /// Visit fixed-width raw values of ascending docs as runs: `visit(values)` gets the
-    /// little-endian bytes of consecutive docs inside one chunk (a run of one doc when
-    /// docs are not consecutive). Each chunk is decompressed once per call.
+    /// Visit fixed-width raw values of ascending docs in order: `visit(values)` gets the
+    /// little-endian bytes of some of the docs, back to back (consecutive docs inside
+    /// one chunk, or the few docs of a chunk that decodes them alone). Each chunk is
+    /// decompressed at most once per call.
     fn for_each_fixed_run(&self, docs: &[u32], mut visit: impl FnMut(&[u8])) -> Result<()> {
         let Forward::Raw(raw) = &self.forward else {
             return Err(Error::InvalidInput(format!(
@@ -418,13 +419,23 @@ impl ImmutableColumn {
                     docs[i]
                 )));
             }
-            let chunk = raw.chunk(index).map_err(|message| self.corrupt(message))?;
             let first_doc = index as u32 * chunk_rows;
             // Docs of this chunk.
             let mut j = i;
             while j < docs.len() && docs[j] / chunk_rows == index as u32 {
                 j += 1;
             }
+            // A few docs of a bit-packed chunk decode alone.
+            let rows = docs[i..j].iter().map(|d| (d - first_doc) as usize);
+            if let Some(values) = raw
+                .chunk_rows_subset(index, rows)
+                .map_err(|message| self.corrupt(message))?
+            {
+                visit(&values);
+                i = j;
+                continue;
+            }
+            let chunk = raw.chunk(index).map_err(|message| self.corrupt(message))?;
             let rows = chunk.rows();
             if docs[j - 1] - first_doc >= rows {
                 return Err(Error::InvalidInput(format!(
