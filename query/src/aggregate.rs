@@ -382,7 +382,12 @@ const LANES: usize = 4;
 /// back to back, and the lane copies would not stay in cache.
 const LANE_GROUPS: usize = 1024;
 
-/// `sums[groups[i]] += values[i]` for every row.
+/// Group counts up to this use lane accumulators on the stack, more of them: with few
+/// groups the same group comes back often.
+const SMALL_GROUPS: usize = 16;
+const SMALL_LANES: usize = 8;
+
+/// `sums[groups[i]] += values[i]` for every row (every group number `< sums.len()`).
 pub fn sum_groups(sums: &mut [f64], groups: &[u32], values: &[f64]) {
     if sums.len() == 1 {
         let mut lanes = [0.0f64; 8];
@@ -399,6 +404,24 @@ pub fn sum_groups(sums: &mut [f64], groups: &[u32], values: &[f64]) {
     if sums.len() > LANE_GROUPS || groups.len() < 4 * sums.len() {
         for (g, v) in groups.iter().zip(values) {
             sums[*g as usize] += v;
+        }
+        return;
+    }
+    if sums.len() <= SMALL_GROUPS {
+        // A fixed array: group numbers are masked into it, so no bounds checks.
+        let mut lanes = [0.0f64; SMALL_GROUPS * SMALL_LANES];
+        let mut g_chunks = groups.chunks_exact(SMALL_LANES);
+        let mut v_chunks = values.chunks_exact(SMALL_LANES);
+        for (g, v) in (&mut g_chunks).zip(&mut v_chunks) {
+            for lane in 0..SMALL_LANES {
+                lanes[(g[lane] as usize % SMALL_GROUPS) * SMALL_LANES + lane] += v[lane];
+            }
+        }
+        for (g, v) in g_chunks.remainder().iter().zip(v_chunks.remainder()) {
+            lanes[(*g as usize % SMALL_GROUPS) * SMALL_LANES] += v;
+        }
+        for (sum, lane) in sums.iter_mut().zip(lanes.chunks_exact(SMALL_LANES)) {
+            *sum += lane.iter().sum::<f64>();
         }
         return;
     }

@@ -47,6 +47,9 @@ impl ExecStats {
     }
 }
 
+/// One group's key values, one per GROUP BY expression.
+pub type GroupKey = Vec<Scalar>;
+
 /// Groups with their aggregate states.
 #[derive(Debug, Clone, Default)]
 pub struct AggPartial {
@@ -382,7 +385,7 @@ impl Grouper {
     fn into_keys(
         self,
         context: &SegmentContext<'_>,
-    ) -> QueryResult<(Vec<Vec<Scalar>>, Option<Vec<usize>>)> {
+    ) -> QueryResult<(Vec<GroupKey>, Option<Vec<usize>>)> {
         Ok(match self {
             Grouper::Single => (vec![Vec::new()], None),
             Grouper::Values { keys, .. } => (keys, None),

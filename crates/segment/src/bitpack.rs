@@ -103,8 +103,60 @@ impl<'a> BitUnpacker<'a> {
 
     /// Decode `out.len()` consecutive values starting at `start`.
     pub fn get_range(&self, start: usize, out: &mut [u32]) {
-        for (offset, slot) in out.iter_mut().enumerate() {
-            *slot = self.get(start + offset);
+        let bits = usize::from(self.bits);
+        let end_bit = (start + out.len()) * bits;
+        // The last load reads 8 bytes from the byte of the last value's first bit.
+        let needed = if out.is_empty() {
+            0
+        } else {
+            (end_bit.saturating_sub(1)) / 8 + 8
+        };
+        if bits == 0 || needed > self.data.len() {
+            for (offset, slot) in out.iter_mut().enumerate() {
+                *slot = self.get(start + offset);
+            }
+            return;
+        }
+        let data = &self.data[..needed];
+        let mut i = 0;
+        if bits <= 8 {
+            // Eight values of `bits` bits fill exactly `bits` bytes: from a value index
+            // that is a multiple of 8 on, one u64 load yields eight values.
+            while i < out.len() && !(start + i).is_multiple_of(8) {
+                out[i] = self.get(start + i);
+                i += 1;
+            }
+            for group in out[i..].chunks_exact_mut(8) {
+                let byte = (start + i) * bits / 8;
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&data[byte..byte + 8]);
+                let word = u64::from_le_bytes(word);
+                for (j, slot) in group.iter_mut().enumerate() {
+                    *slot = ((word >> (j * bits)) & self.mask) as u32;
+                }
+                i += 8;
+            }
+        }
+        // One running bit position, one bounds check per value, no multiply.
+        let mut bit = (start + i) * bits;
+        for slot in out[i..].iter_mut() {
+            let byte = bit / 8;
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&data[byte..byte + 8]);
+            *slot = ((u64::from_le_bytes(word) >> (bit % 8)) & self.mask) as u32;
+            bit += bits;
+        }
+    }
+
+    /// Append the values at `docs` (ascending): a contiguous run decodes in one pass.
+    pub fn extend_from_docs(&self, docs: &[u32], out: &mut Vec<u32>) {
+        match (docs.first(), docs.last()) {
+            (Some(first), Some(last)) if (last - first) as usize + 1 == docs.len() => {
+                let start = out.len();
+                out.resize(start + docs.len(), 0);
+                self.get_range(*first as usize, &mut out[start..]);
+            }
+            _ => out.extend(docs.iter().map(|doc| self.get(*doc as usize))),
         }
     }
 }
@@ -137,6 +189,16 @@ mod tests {
             let unpacker = BitUnpacker::new(&packed, bits);
             for (i, v) in values.iter().enumerate() {
                 prop_assert_eq!(unpacker.get(i), *v);
+            }
+            if !values.is_empty() {
+                let start = values.len() / 3;
+                let mut range = vec![0u32; values.len() - start];
+                unpacker.get_range(start, &mut range);
+                prop_assert_eq!(&range[..], &values[start..]);
+                let docs: Vec<u32> = (start as u32..values.len() as u32).collect();
+                let mut extended = vec![7u32];
+                unpacker.extend_from_docs(&docs, &mut extended);
+                prop_assert_eq!(&extended[1..], &values[start..]);
             }
         }
     }

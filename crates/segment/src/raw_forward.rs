@@ -123,7 +123,7 @@ pub fn decompress(
         let width = physical
             .fixed_width()
             .ok_or("frame-of-reference chunk in a variable-width column")?;
-        if uncompressed_len as usize % width != 0 {
+        if !(uncompressed_len as usize).is_multiple_of(width) {
             return Err("raw chunk length is not a whole number of values".into());
         }
         return for_chunk::decode(physical, bytes, uncompressed_len as usize / width);

@@ -656,16 +656,13 @@ impl ColumnReader for ImmutableColumn {
             )));
         };
         let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
-        let rows = self.metadata_rows();
-        out.reserve(docs.len());
-        for doc in docs {
-            if *doc >= rows {
-                return Err(Error::InvalidInput(format!(
-                    "doc id out of range doc=`{doc}`"
-                )));
-            }
-            out.push(unpacker.get(*doc as usize));
+        // Docs ascend: the last is the largest.
+        if let Some(doc) = docs.last().filter(|doc| **doc >= self.metadata_rows()) {
+            return Err(Error::InvalidInput(format!(
+                "doc id out of range doc=`{doc}`"
+            )));
         }
+        unpacker.extend_from_docs(docs, out);
         Ok(())
     }
 
@@ -736,12 +733,14 @@ impl ColumnReader for ImmutableColumn {
                     return Err(Error::InvalidInput("doc id out of range".into()));
                 }
                 match self.f64_table(dictionary) {
-                    Some(table) => out.extend(docs.iter().map(|doc| {
-                        table
-                            .get(unpacker.get(*doc as usize) as usize)
-                            .copied()
-                            .unwrap_or(0.0)
-                    })),
+                    Some(table) => {
+                        let mut ids = Vec::with_capacity(docs.len());
+                        unpacker.extend_from_docs(docs, &mut ids);
+                        out.extend(
+                            ids.iter()
+                                .map(|id| table.get(*id as usize).copied().unwrap_or(0.0)),
+                        );
+                    }
                     None => out.extend(
                         docs.iter()
                             .map(|doc| dictionary.f64_at(unpacker.get(*doc as usize))),
@@ -788,12 +787,14 @@ impl ColumnReader for ImmutableColumn {
                     return Err(Error::InvalidInput("doc id out of range".into()));
                 }
                 match self.i64_table(dictionary) {
-                    Some(table) => out.extend(docs.iter().map(|doc| {
-                        table
-                            .get(unpacker.get(*doc as usize) as usize)
-                            .copied()
-                            .unwrap_or(0)
-                    })),
+                    Some(table) => {
+                        let mut ids = Vec::with_capacity(docs.len());
+                        unpacker.extend_from_docs(docs, &mut ids);
+                        out.extend(
+                            ids.iter()
+                                .map(|id| table.get(*id as usize).copied().unwrap_or(0)),
+                        );
+                    }
                     None => out.extend(
                         docs.iter()
                             .map(|doc| dictionary.i64_at(unpacker.get(*doc as usize))),
