@@ -733,14 +733,7 @@ impl ColumnReader for ImmutableColumn {
                     return Err(Error::InvalidInput("doc id out of range".into()));
                 }
                 match self.f64_table(dictionary) {
-                    Some(table) => {
-                        let mut ids = Vec::with_capacity(docs.len());
-                        unpacker.extend_from_docs(docs, &mut ids);
-                        out.extend(
-                            ids.iter()
-                                .map(|id| table.get(*id as usize).copied().unwrap_or(0.0)),
-                        );
-                    }
+                    Some(table) => extend_through_table(&unpacker, docs, table, 0.0, out),
                     None => out.extend(
                         docs.iter()
                             .map(|doc| dictionary.f64_at(unpacker.get(*doc as usize))),
@@ -787,14 +780,7 @@ impl ColumnReader for ImmutableColumn {
                     return Err(Error::InvalidInput("doc id out of range".into()));
                 }
                 match self.i64_table(dictionary) {
-                    Some(table) => {
-                        let mut ids = Vec::with_capacity(docs.len());
-                        unpacker.extend_from_docs(docs, &mut ids);
-                        out.extend(
-                            ids.iter()
-                                .map(|id| table.get(*id as usize).copied().unwrap_or(0)),
-                        );
-                    }
+                    Some(table) => extend_through_table(&unpacker, docs, table, 0, out),
                     None => out.extend(
                         docs.iter()
                             .map(|doc| dictionary.i64_at(unpacker.get(*doc as usize))),
@@ -847,6 +833,23 @@ impl ImmutableColumn {
             _ => u32::MAX,
         }
     }
+}
+
+/// The values of ascending docs through a decoded dictionary table (`missing` for an id
+/// past the table, which an opened segment never has).
+fn extend_through_table<T: Copy>(
+    unpacker: &BitUnpacker<'_>,
+    docs: &[u32],
+    table: &[T],
+    missing: T,
+    out: &mut Vec<T>,
+) {
+    let mut ids = Vec::with_capacity(docs.len());
+    unpacker.extend_from_docs(docs, &mut ids);
+    out.extend(
+        ids.iter()
+            .map(|id| table.get(*id as usize).copied().unwrap_or(missing)),
+    );
 }
 
 fn raw_f64(physical: PhysicalType, bytes: &[u8]) -> f64 {
