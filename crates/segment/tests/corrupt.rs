@@ -54,9 +54,13 @@ fn rows() -> Vec<Vec<Value>> {
         .collect()
 }
 
-fn golden_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/v1/golden.tseg")
+/// The golden file written by format version `version`.
+fn golden_path(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("test-data/v{version}/golden.tseg"))
 }
+
+/// Every format version this build still reads.
+const GOLDEN_VERSIONS: [u32; 2] = [1, 2];
 
 fn fresh_segment_bytes() -> Vec<u8> {
     let schema = schema(SCHEMA);
@@ -91,6 +95,20 @@ fn check_contents(segment: &ImmutableSegment) {
     let mut values = Vec::new();
     note.read_values(&[0], &mut values).expect("read");
     assert!(matches!(&values[0], Value::String(s) if s.ends_with("special requests")));
+    // A raw DOUBLE column: zstd in version 1, bit-packed decimals from version 2; read
+    // densely and sparsely.
+    let amount = segment.column("amount").expect("amount");
+    let docs: Vec<u32> = (0..40).collect();
+    let mut all = Vec::new();
+    amount.read_f64(&docs, &mut all).expect("read amount");
+    let mut sparse = Vec::new();
+    amount.read_f64(&[3, 39], &mut sparse).expect("read amount");
+    assert_eq!(sparse, vec![all[3], all[39]]);
+    let mut expected: Vec<f64> = (0..40).map(|i| f64::from(i) * 1.25).collect();
+    let mut sorted = all.clone();
+    sorted.sort_by(f64::total_cmp);
+    expected.sort_by(f64::total_cmp);
+    assert_eq!(sorted, expected, "amount values, in any doc order");
 }
 
 #[test]
@@ -101,14 +119,23 @@ fn test_fresh_segment_reads() {
     check_contents(&segment);
 }
 
-/// Set TESSERA_WRITE_GOLDEN=1 to regenerate the golden file after a deliberate format change
-/// (which also needs a new FORMAT_VERSION and a new test-data/vN directory).
 #[test]
 fn test_golden_file_of_format_v1_reads() {
+    let segment = ImmutableSegment::open(&golden_path(1)).expect("golden file opens");
+    assert_eq!(segment.metadata().format_version, 1);
+    check_contents(&segment);
+}
+
+/// Set TESSERA_WRITE_GOLDEN=1 to regenerate the current version's golden file after a
+/// deliberate format change (which also needs a new FORMAT_VERSION, a new test-data/vN
+/// directory and a new entry in GOLDEN_VERSIONS).
+#[test]
+fn test_golden_file_of_format_v2_reads() {
     if std::env::var_os("TESSERA_WRITE_GOLDEN").is_some() {
-        std::fs::write(golden_path(), fresh_segment_bytes()).expect("write golden");
+        std::fs::write(golden_path(2), fresh_segment_bytes()).expect("write golden");
     }
-    let segment = ImmutableSegment::open(&golden_path()).expect("golden file opens");
+    let segment = ImmutableSegment::open(&golden_path(2)).expect("golden file opens");
+    assert_eq!(segment.metadata().format_version, 2);
     check_contents(&segment);
 }
 
@@ -124,28 +151,35 @@ fn assert_rejected(bytes: Vec<u8>, what: &str) {
 
 #[test]
 fn test_every_byte_flip_is_rejected() {
-    let original = std::fs::read(golden_path()).expect("golden");
-    for position in 0..original.len() {
-        for mask in [0x01u8, 0x80] {
-            let mut damaged = original.clone();
-            damaged[position] ^= mask;
-            assert_rejected(damaged, &format!("flip {mask:#x} at byte {position}"));
+    for version in GOLDEN_VERSIONS {
+        let original = std::fs::read(golden_path(version)).expect("golden");
+        for position in 0..original.len() {
+            for mask in [0x01u8, 0x80] {
+                let mut damaged = original.clone();
+                damaged[position] ^= mask;
+                assert_rejected(
+                    damaged,
+                    &format!("v{version}: flip {mask:#x} at byte {position}"),
+                );
+            }
         }
     }
 }
 
 #[test]
 fn test_every_truncation_is_rejected() {
-    let original = std::fs::read(golden_path()).expect("golden");
-    for length in 0..original.len() {
-        assert_rejected(
-            original[..length].to_vec(),
-            &format!("truncated to {length} bytes"),
-        );
+    for version in GOLDEN_VERSIONS {
+        let original = std::fs::read(golden_path(version)).expect("golden");
+        for length in 0..original.len() {
+            assert_rejected(
+                original[..length].to_vec(),
+                &format!("v{version}: truncated to {length} bytes"),
+            );
+        }
+        let mut extended = original.clone();
+        extended.push(0);
+        assert_rejected(extended, &format!("v{version}: one byte appended"));
     }
-    let mut extended = original.clone();
-    extended.push(0);
-    assert_rejected(extended, "one byte appended");
 }
 
 #[test]
