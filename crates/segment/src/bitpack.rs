@@ -65,6 +65,42 @@ impl BitPacker {
     }
 }
 
+/// Unpack `out.len()` (a multiple of 8) values of `B` bits starting at `first_byte`:
+/// eight values fill exactly `B` bytes, so every load offset and shift inside a group of
+/// eight is known at compile time (for `B` ≤ 8 one u64 load holds the whole group, and
+/// the compiler vectorizes the loop).
+#[inline]
+fn unpack_eights<const B: usize>(data: &[u8], first_byte: usize, out: &mut [u32]) {
+    let mask = (1u64 << B) - 1;
+    // The bytes loaded for one group: up to the 8-byte load of its last value. The
+    // caller checked that `data` holds them for every group.
+    let window = 7 * B / 8 + 8;
+    for (g, group) in out.chunks_exact_mut(8).enumerate() {
+        let start = first_byte + g * B;
+        let Some(bytes) = data.get(start..start + window) else {
+            return;
+        };
+        if B <= 8 {
+            let word = load_u64(bytes, 0);
+            for (j, slot) in group.iter_mut().enumerate() {
+                *slot = ((word >> (j * B)) & mask) as u32;
+            }
+        } else {
+            for (j, slot) in group.iter_mut().enumerate() {
+                let bit = j * B;
+                *slot = ((load_u64(bytes, bit / 8) >> (bit % 8)) & mask) as u32;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn load_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
 /// Read access to a packed buffer that has been length-checked with [`packed_len`].
 #[derive(Clone, Copy)]
 pub struct BitUnpacker<'a> {
@@ -119,24 +155,27 @@ impl<'a> BitUnpacker<'a> {
         }
         let data = &self.data[..needed];
         let mut i = 0;
-        if bits <= 8 {
-            // Eight values of `bits` bits fill exactly `bits` bytes: from a value index
-            // that is a multiple of 8 on, one u64 load yields eight values.
-            while i < out.len() && !(start + i).is_multiple_of(8) {
-                out[i] = self.get(start + i);
-                i += 1;
-            }
-            for group in out[i..].chunks_exact_mut(8) {
-                let byte = (start + i) * bits / 8;
-                let mut word = [0u8; 8];
-                word.copy_from_slice(&data[byte..byte + 8]);
-                let word = u64::from_le_bytes(word);
-                for (j, slot) in group.iter_mut().enumerate() {
-                    *slot = ((word >> (j * bits)) & self.mask) as u32;
-                }
-                i += 8;
-            }
+        // From a value index that is a multiple of 8 on, groups of eight values start on
+        // a byte boundary.
+        while i < out.len() && !(start + i).is_multiple_of(8) {
+            out[i] = self.get(start + i);
+            i += 1;
         }
+        let first_byte = (start + i) * bits / 8;
+        let whole = (out.len() - i) / 8 * 8;
+        let groups = &mut out[i..i + whole];
+        macro_rules! by_width {
+            ($($b:literal)*) => {
+                match bits {
+                    $($b => {
+                        unpack_eights::<$b>(data, first_byte, groups);
+                        i += whole;
+                    })*
+                    _ => {}
+                }
+            };
+        }
+        by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         // One running bit position, one bounds check per value, no multiply.
         let mut bit = (start + i) * bits;
         for slot in out[i..].iter_mut() {

@@ -138,6 +138,43 @@ pub fn decode_rows(
     Ok(())
 }
 
+/// Append rows `first..end` of a chunk of `rows` values to `out` as f64 (what
+/// `read_f64` returns for the column: doubles as they are, integers converted), without
+/// going through the values' bytes.
+pub fn decode_f64_range(
+    physical: PhysicalType,
+    bytes: &[u8],
+    rows: usize,
+    first: usize,
+    end: usize,
+    out: &mut Vec<f64>,
+) -> Result<(), String> {
+    let (exponent, bits, base) = header(physical, bytes, rows)?;
+    if first > end || end > rows {
+        return Err(format!(
+            "rows {first}..{end} are outside the chunk's {rows} rows"
+        ));
+    }
+    let unpacker = BitUnpacker::new(&bytes[HEADER_LEN..], bits);
+    let power = POWERS[usize::from(exponent)];
+    let mut offsets = [0u32; 256];
+    let mut row = first;
+    while row < end {
+        let n = (end - row).min(offsets.len());
+        unpacker.get_range(row, &mut offsets[..n]);
+        let values = offsets[..n]
+            .iter()
+            .map(|o| base.wrapping_add(i64::from(*o)));
+        match physical {
+            PhysicalType::F64 => out.extend(values.map(|v| v as f64 / power)),
+            PhysicalType::I32 => out.extend(values.map(|v| f64::from(v as i32))),
+            _ => out.extend(values.map(|v| v as f64)),
+        }
+        row += n;
+    }
+    Ok(())
+}
+
 /// Check a chunk's header against its column and row count: (exponent, bits, base).
 fn header(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<(u8, u8, i64), String> {
     if bytes.len() < HEADER_LEN || !is_for_chunk(bytes) {
@@ -256,6 +293,30 @@ mod tests {
         let mut bad_exponent = encoded.clone();
         bad_exponent[4] = 2;
         assert!(decode(PhysicalType::I64, &bad_exponent, 3).is_err());
+    }
+
+    #[test]
+    fn row_ranges_decode_straight_to_f64() {
+        let values: Vec<f64> = (0..1000).map(|i| f64::from(i) * 1.25 - 300.0).collect();
+        let encoded = encode(PhysicalType::F64, &f64_bytes(&values)).expect("fits");
+        for (first, end) in [(0, 1000), (3, 517), (999, 1000), (256, 256), (1, 300)] {
+            let mut out = vec![7.0];
+            decode_f64_range(PhysicalType::F64, &encoded, 1000, first, end, &mut out)
+                .expect("decodes");
+            assert_eq!(out[1..], values[first..end], "{first}..{end}");
+        }
+        let mut out = Vec::new();
+        assert!(decode_f64_range(PhysicalType::F64, &encoded, 1000, 10, 1001, &mut out).is_err());
+        assert!(decode_f64_range(PhysicalType::F64, &encoded, 1000, 20, 10, &mut out).is_err());
+
+        let integers: Vec<u8> = [-5i32, 70_000, 3]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let encoded = encode(PhysicalType::I32, &integers).expect("fits");
+        let mut out = Vec::new();
+        decode_f64_range(PhysicalType::I32, &encoded, 3, 0, 3, &mut out).expect("decodes");
+        assert_eq!(out, [-5.0, 70_000.0, 3.0]);
     }
 
     #[test]

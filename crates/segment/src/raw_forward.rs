@@ -292,6 +292,10 @@ impl RawForward {
         self.chunk_rows
     }
 
+    pub fn row_count(&self) -> u32 {
+        self.row_count
+    }
+
     pub fn chunk_count(&self) -> usize {
         self.uncompressed_lens.len()
     }
@@ -326,6 +330,28 @@ impl RawForward {
     }
 
     /// Decompress chunk `index`.
+    /// Append rows `first..end` of chunk `index` to `out` as f64 when the chunk is
+    /// frame-of-reference encoded (`Ok(false)`: it is not; decode it whole instead).
+    pub fn chunk_f64_range(
+        &self,
+        index: usize,
+        first: usize,
+        end: usize,
+        out: &mut Vec<f64>,
+    ) -> Result<bool, String> {
+        let start = self.chunk_offsets[index] as usize;
+        let stop = self.chunk_offsets[index + 1] as usize;
+        let bytes = &self.chunks.as_slice()[start..stop];
+        if !for_chunk::is_for_chunk(bytes) {
+            return Ok(false);
+        }
+        let rows = self
+            .chunk_rows
+            .min(self.row_count - index as u32 * self.chunk_rows);
+        for_chunk::decode_f64_range(self.physical, bytes, rows as usize, first, end, out)?;
+        Ok(true)
+    }
+
     pub fn chunk(&self, index: usize) -> Result<DecodedChunk, String> {
         let start = self.chunk_offsets[index] as usize;
         let end = self.chunk_offsets[index + 1] as usize;

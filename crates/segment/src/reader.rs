@@ -401,6 +401,28 @@ impl ImmutableColumn {
     /// little-endian bytes of some of the docs, back to back (consecutive docs inside
     /// one chunk, or the few docs of a chunk that decodes them alone). Each chunk is
     /// decompressed at most once per call.
+    /// `read_f64` of a raw fixed-width column through its decoded chunks.
+    fn read_f64_fixed(&self, docs: &[u32], out: &mut Vec<f64>) -> Result<()> {
+        let physical = self.physical;
+        self.for_each_fixed_run(docs, |run| match physical {
+            PhysicalType::F64 => out.extend(
+                run.chunks_exact(8)
+                    .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+            ),
+            PhysicalType::I64 => out.extend(run.chunks_exact(8).map(|b| {
+                i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64
+            })),
+            PhysicalType::F32 => out.extend(
+                run.chunks_exact(4)
+                    .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+            ),
+            _ => out.extend(
+                run.chunks_exact(4)
+                    .map(|b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+            ),
+        })
+    }
+
     fn for_each_fixed_run(&self, docs: &[u32], mut visit: impl FnMut(&[u8])) -> Result<()> {
         let Forward::Raw(raw) = &self.forward else {
             return Err(Error::InvalidInput(format!(
@@ -420,9 +442,10 @@ impl ImmutableColumn {
                 )));
             }
             let first_doc = index as u32 * chunk_rows;
-            // Docs of this chunk.
+            // Docs of this chunk (compared, not divided: this runs per doc).
+            let chunk_end = u64::from(first_doc) + u64::from(chunk_rows);
             let mut j = i;
-            while j < docs.len() && docs[j] / chunk_rows == index as u32 {
+            while j < docs.len() && docs[j] >= first_doc && u64::from(docs[j]) < chunk_end {
                 j += 1;
             }
             // A few docs of a bit-packed chunk decode alone.
@@ -741,27 +764,36 @@ impl ColumnReader for ImmutableColumn {
                 }
                 Ok(())
             }
-            (Forward::Raw(_), _) => {
+            (Forward::Raw(raw), _) => {
                 let physical = self.physical;
                 if physical == PhysicalType::Bytes {
                     return self.for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes)));
                 }
-                self.for_each_fixed_run(docs, |run| match physical {
-                    PhysicalType::F64 => out.extend(run.chunks_exact(8).map(|b| {
-                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                    })),
-                    PhysicalType::I64 => out.extend(run.chunks_exact(8).map(|b| {
-                        i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64
-                    })),
-                    PhysicalType::F32 => out.extend(
-                        run.chunks_exact(4)
-                            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-                    ),
-                    _ => out.extend(
-                        run.chunks_exact(4)
-                            .map(|b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-                    ),
-                })
+                if let (Some(first), Some(last)) = (docs.first(), docs.last())
+                    && (last - first) as usize + 1 == docs.len()
+                    && *last < raw.row_count()
+                {
+                    // A contiguous run (a block of a range filter): bit-packed chunks
+                    // decode straight into the output.
+                    let chunk_rows = raw.chunk_rows();
+                    let mut doc = *first;
+                    while doc <= *last {
+                        let index = (doc / chunk_rows) as usize;
+                        let chunk_first = index as u32 * chunk_rows;
+                        let end = (*last + 1).min(chunk_first.saturating_add(chunk_rows));
+                        let (lo, hi) = ((doc - chunk_first) as usize, (end - chunk_first) as usize);
+                        let decoded = raw
+                            .chunk_f64_range(index, lo, hi, out)
+                            .map_err(|message| self.corrupt(message))?;
+                        if !decoded {
+                            let run: Vec<u32> = (doc..end).collect();
+                            self.read_f64_fixed(&run, out)?;
+                        }
+                        doc = end;
+                    }
+                    return Ok(());
+                }
+                self.read_f64_fixed(docs, out)
             }
             _ => Err(Error::InvalidInput(format!(
                 "column is not a single-value numeric column column=`{}`",

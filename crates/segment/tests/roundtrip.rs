@@ -322,9 +322,11 @@ proptest! {
                 prop_assert!(same(value, &expected[doc][column]), "doc {} column c{}: read {:?} expected {:?}", doc, column, value, expected[doc][column]);
             }
             check_indexes(reader, &expected, column)?;
-            // Typed bulk reads (every doc, and every other doc) agree with the values.
+            // Typed bulk reads (every doc, a contiguous run from the middle, every other
+            // doc) agree with the values.
             if reader.metadata().single_value {
-                for docs in [all_docs.clone(), all_docs.iter().copied().step_by(2).collect::<Vec<u32>>()] {
+                let run = all_docs[all_docs.len() / 3..].to_vec();
+                for docs in [all_docs.clone(), run, all_docs.iter().copied().step_by(2).collect::<Vec<u32>>()] {
                     let mut longs = Vec::new();
                     let mut doubles = Vec::new();
                     let typed_i64 = reader.read_i64(&docs, &mut longs).is_ok();
