@@ -15,6 +15,7 @@ use crate::docset::{BLOCK, DocSet};
 use crate::error::{ErrorCode, QueryError, QueryResult};
 use crate::eval::{Columns, eval, eval_shared};
 use crate::expr::Expr;
+use crate::factored::FactoredAggs;
 use crate::filter;
 use crate::plan::{AggFunc, AggregationPlan, Filter, PlanKind, QueryPlan, SelectionPlan, SortKey};
 use crate::segment_scan::{
@@ -203,6 +204,9 @@ enum Grouper {
         dense: Option<Vec<u32>>,
         hashed: FxHashMap<u64, u32>,
         codes: Vec<u64>,
+        /// Per-block buffers: each row's code, one key column's ids.
+        code: Vec<u64>,
+        ids: Vec<u32>,
     },
     /// Anything else: hash the evaluated key values.
     Values {
@@ -283,6 +287,8 @@ impl Grouper {
             dense: (space <= DENSE_KEY_SPACE).then(|| vec![u32::MAX; space as usize]),
             hashed: FxHashMap::default(),
             codes: Vec::new(),
+            code: Vec::new(),
+            ids: Vec::new(),
         })
     }
 
@@ -290,6 +296,17 @@ impl Grouper {
         Grouper::Values {
             map: FxHashMap::default(),
             keys: Vec::new(),
+        }
+    }
+
+    /// An upper bound of the number of groups, when the keys are dictionary codes.
+    fn key_space(&self) -> Option<u64> {
+        match self {
+            Grouper::Single => Some(1),
+            Grouper::Dictionary { columns, .. } => columns
+                .iter()
+                .try_fold(1u64, |space, c| space.checked_mul(c.radix)),
+            Grouper::Values { .. } => None,
         }
     }
 
@@ -317,13 +334,15 @@ impl Grouper {
                 dense,
                 hashed,
                 codes,
+                code,
+                ids,
             } => {
-                let mut code = vec![0u64; n];
-                let mut ids = Vec::with_capacity(n);
+                code.clear();
+                code.resize(n, 0);
                 for key in dict_keys.iter() {
                     ids.clear();
                     let reader = columns.context.column(&key.name)?;
-                    reader.read_dict_ids(columns.docs, &mut ids)?;
+                    reader.read_dict_ids(columns.docs, ids)?;
                     if let Some(nulls) = columns.context.nulls(&key.name)? {
                         for (id, doc) in ids.iter_mut().zip(columns.docs) {
                             if nulls.contains(*doc) {
@@ -333,28 +352,54 @@ impl Grouper {
                     }
                     match &key.derived {
                         None => {
-                            for (c, id) in code.iter_mut().zip(&ids) {
+                            for (c, id) in code.iter_mut().zip(ids.iter()) {
                                 *c = *c * key.radix + u64::from(*id);
                             }
                         }
                         Some((map, _)) => {
-                            for (c, id) in code.iter_mut().zip(&ids) {
+                            for (c, id) in code.iter_mut().zip(ids.iter()) {
                                 let mapped = map.get(*id as usize).copied().unwrap_or(0);
                                 *c = *c * key.radix + u64::from(mapped);
                             }
                         }
                     }
                 }
-                for c in code {
-                    let slot = match dense {
-                        Some(table) => &mut table[c as usize],
-                        None => hashed.entry(c).or_insert(u32::MAX),
-                    };
-                    if *slot == u32::MAX {
-                        *slot = codes.len() as u32;
-                        codes.push(c);
+                match dense {
+                    Some(table) => {
+                        // Known codes in one branch-free pass; new ones (rare after the
+                        // first block) in a second.
+                        out.extend(
+                            code.iter()
+                                .map(|c| table.get(*c as usize).copied().unwrap_or(u32::MAX)),
+                        );
+                        if out.contains(&u32::MAX) {
+                            for (group, c) in out.iter_mut().zip(code.iter()) {
+                                if *group != u32::MAX {
+                                    continue;
+                                }
+                                let Some(slot) = table.get_mut(*c as usize) else {
+                                    return Err(QueryError::execution(format!(
+                                        "group code {c} outside its key space"
+                                    )));
+                                };
+                                if *slot == u32::MAX {
+                                    *slot = codes.len() as u32;
+                                    codes.push(*c);
+                                }
+                                *group = *slot;
+                            }
+                        }
                     }
-                    out.push(*slot);
+                    None => {
+                        for c in code.iter() {
+                            let slot = hashed.entry(*c).or_insert(u32::MAX);
+                            if *slot == u32::MAX {
+                                *slot = codes.len() as u32;
+                                codes.push(*c);
+                            }
+                            out.push(*slot);
+                        }
+                    }
                 }
             }
             Grouper::Values {
@@ -451,6 +496,7 @@ fn aggregate(
         });
     }
     let mut grouper = Grouper::new(context, &aggregation.keys)?;
+    let mut factored = FactoredAggs::plan(context, &aggregation.aggs, grouper.key_space())?;
     let filters: Vec<Option<Expr>> = aggregation
         .aggs
         .iter()
@@ -522,14 +568,20 @@ fn aggregate(
                 ),
             });
         }
+        factored.update(&mut columns, &groups, n_groups)?;
         let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
         block_counts.clear();
-        for (((state, arg_slot), filter), by_id) in states
+        for (index, (((state, arg_slot), filter), by_id)) in states
             .iter_mut()
             .zip(&arg_slots)
             .zip(&filters)
             .zip(&mut distinct_ids)
+            .enumerate()
         {
+            if factored.serves(index) {
+                state.resize(n_groups);
+                continue;
+            }
             let keep = filter
                 .as_ref()
                 .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
@@ -557,10 +609,11 @@ fn aggregate(
             state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
         }
         scanned += block.len() as u64;
-        entries += (block.len() * columns.columns_read()) as u64;
+        entries += (block.len() * (columns.columns_read() + factored.columns_read())) as u64;
         columns.context.check_deadline()?;
         Ok(true)
     })?;
+    factored.fold_into(&mut states);
     for (state, by_id) in states.iter_mut().zip(distinct_ids) {
         state.resize(grouper.groups());
         let Some((name, sets)) = by_id else {

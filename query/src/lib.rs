@@ -19,6 +19,7 @@ pub mod error;
 pub mod eval;
 pub mod explain;
 pub mod expr;
+pub mod factored;
 pub mod filter;
 pub mod leaf;
 pub mod merge;

@@ -36,6 +36,24 @@ proptest! {
         );
         prop_assert_eq!(rows(&grouped, true), rows(&grouped, false), "{}", grouped);
     }
+
+    /// Sums of products with dictionary-column factors are summed per dictionary id with
+    /// indexes on (and multiplied out at the end), per row with them off. The values are
+    /// short binary fractions, so both orders of summation are exact.
+    #[test]
+    fn factored_sums_equal_per_row_sums(predicate in predicate(), key in prop::sample::select(vec!["c", "i", "flag", "DATE_TRUNC('day', ts)"])) {
+        let aggregates = "SUM(r * (1 - f)), SUM(r * (1 - f) * (1 + i)), AVG(n), SUM(n), SUM(i * 3), \
+             AVG(r * f), SUM(r), AVG(r), COUNT(*), SUM(f * 2 * n), SUM(CASE WHEN c = 'beta' THEN r ELSE 0 END), \
+             SUM(COALESCE(i, 7) * r)";
+        let grouped = format!(
+            "SELECT {key}, {aggregates} FROM t WHERE {predicate} GROUP BY {key} ORDER BY 1 LIMIT 1000"
+        );
+        let indexed = rows(&grouped, true);
+        prop_assert!(indexed.is_ok(), "{grouped}: {indexed:?}");
+        prop_assert_eq!(&indexed, &rows(&grouped, false), "{}", grouped);
+        let single = format!("SELECT {aggregates} FROM t WHERE {predicate}");
+        prop_assert_eq!(rows(&single, true), rows(&single, false), "{}", single);
+    }
 }
 
 #[test]

@@ -563,7 +563,12 @@ class Generator:
         if roll < 0.5 and self.use("agg_expr"):
             func = rng.choice(["SUM", "AVG", "MIN", "MAX"])
             if rng.random() < 0.5:
-                args = ["bytes * 2", "bytes + 1", "latency_ms / 2", "latency_ms + bytes"]
+                args = ["bytes * 2", "bytes + 1", "latency_ms / 2", "latency_ms + bytes",
+                        # products of a raw column and dictionary-column factors (the
+                        # engine sums these per dictionary id and multiplies at the end)
+                        "latency_ms * (CASE WHEN device = 'ios' THEN 0.5 ELSE 1.5 END)",
+                        "latency_ms * (CASE WHEN active THEN 2 ELSE 3 END)"
+                        " * (CASE WHEN country = 'US' THEN 1 ELSE 4 END)"]
                 if self.has("modulo"):
                     args.append("id % 7")
                 arg = Pair(rng.choice(args))
