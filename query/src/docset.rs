@@ -138,9 +138,28 @@ impl DocSet {
     }
 }
 
+/// A bitmap of docs collected in ascending order (one pass, no per-doc container lookup).
+pub fn bitmap_from_ascending(docs: Vec<u32>) -> RoaringBitmap {
+    match RoaringBitmap::from_sorted_iter(docs.iter().copied()) {
+        Ok(bitmap) => bitmap,
+        Err(_) => docs.into_iter().collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascending_docs_and_others_make_the_same_bitmap() {
+        let expected = RoaringBitmap::from_iter([1u32, 7, 70_000, 200_000]);
+        assert_eq!(bitmap_from_ascending(vec![1, 7, 70_000, 200_000]), expected);
+        assert_eq!(
+            bitmap_from_ascending(vec![70_000, 1, 200_000, 7, 7]),
+            expected
+        );
+        assert!(bitmap_from_ascending(Vec::new()).is_empty());
+    }
 
     #[test]
     fn set_algebra() {

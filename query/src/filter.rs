@@ -11,7 +11,7 @@ use std::ops::Bound;
 use roaring::RoaringBitmap;
 use tessera_segment::{ColumnReader, IdSet, Value};
 
-use crate::docset::DocSet;
+use crate::docset::{DocSet, bitmap_from_ascending};
 use crate::error::QueryResult;
 use crate::eval::eval;
 use crate::expr::{CmpOp, Expr};
@@ -96,7 +96,7 @@ fn scan_leaf(
     expr: &Expr,
     candidates: &DocSet,
 ) -> QueryResult<DocSet> {
-    let mut matched = RoaringBitmap::new();
+    let mut matched = Vec::new();
     let mut entries = 0u64;
     candidates.for_each_block(|docs| {
         let mut columns = BlockColumns::new(context, docs);
@@ -108,7 +108,7 @@ fn scan_leaf(
         Ok(true)
     })?;
     context.stats.num_entries_scanned_in_filter += entries;
-    Ok(DocSet::Bitmap(matched))
+    Ok(DocSet::Bitmap(bitmap_from_ascending(matched)))
 }
 
 /// How a leaf is answered (for EXPLAIN and for ordering AND children).
@@ -604,7 +604,9 @@ fn docs_for_ids(
             Ids::List(list) => list.iter().for_each(|id| wanted[*id as usize] = true),
         }
         let nulls = context.nulls(column)?;
-        let mut matched = RoaringBitmap::new();
+        // Matches arrive in ascending order: collected in a vector and turned into a
+        // bitmap once (inserting one by one costs a container lookup per doc).
+        let mut matched_docs: Vec<u32> = Vec::new();
         let mut scratch = Vec::with_capacity(crate::docset::BLOCK);
         let mut entries = 0u64;
         let mut failure = None;
@@ -613,11 +615,17 @@ fn docs_for_ids(
             if single_value {
                 scratch.clear();
                 reader.read_dict_ids(docs, &mut scratch)?;
+                // Branch-free: write every doc, advance past the matching ones.
+                let start = matched_docs.len();
+                matched_docs.resize(start + docs.len(), 0);
+                let mut end = start;
                 for (doc, id) in docs.iter().zip(&scratch) {
-                    if wanted.get(*id as usize).copied().unwrap_or(false) {
-                        matched.insert(*doc);
+                    if let Some(slot) = matched_docs.get_mut(end) {
+                        *slot = *doc;
                     }
+                    end += usize::from(wanted.get(*id as usize).copied().unwrap_or(false));
                 }
+                matched_docs.truncate(end);
             } else {
                 for doc in docs {
                     scratch.clear();
@@ -626,7 +634,7 @@ fn docs_for_ids(
                         .iter()
                         .any(|id| wanted.get(*id as usize).copied().unwrap_or(false))
                     {
-                        matched.insert(*doc);
+                        matched_docs.push(*doc);
                     }
                 }
             }
@@ -640,6 +648,7 @@ fn docs_for_ids(
             return Err(e);
         }
         context.stats.num_entries_scanned_in_filter += entries;
+        let mut matched = bitmap_from_ascending(matched_docs);
         if let Some(nulls) = &nulls {
             matched -= nulls.as_ref();
         }
