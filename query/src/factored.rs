@@ -27,8 +27,9 @@ use crate::vector::Vector;
 const MAX_FACTOR_CARDINALITY: u32 = 1024;
 /// Id combinations one table keys on (per group).
 const MAX_TABLE_COMBINATIONS: u64 = 4096;
-/// Slots of one table over all groups (16 MiB of sums and counts at most).
-const MAX_TABLE_SLOTS: u64 = 1 << 20;
+/// Slots of one table over all groups: 65,536 × `LANES` cells of 16 bytes is 4 MiB, and
+/// past that the scattered adds leave the cache (and the table its memory budget).
+const MAX_TABLE_SLOTS: u64 = 1 << 16;
 
 /// Rows are spread over this many copies of each slot (row `i` into copy `i % LANES`),
 /// so consecutive rows of one slot do not wait on each other's store.
