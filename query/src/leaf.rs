@@ -21,6 +21,7 @@ use crate::plan::{AggFunc, AggregationPlan, Filter, PlanKind, QueryPlan, Selecti
 use crate::segment_scan::{
     BlockColumns, SegmentContext, columns_read_once, eval_on_dictionary, small_dictionary,
 };
+use crate::trim;
 use crate::types::Scalar;
 use crate::vector::Vector;
 
@@ -93,6 +94,23 @@ impl AggPartial {
         order.sort_by(|a, b| compare_group_keys(&self.keys[*a], &self.keys[*b]));
         self.reorder(&order);
         self.sorted = ascending(&self.keys);
+    }
+
+    /// Keep only `groups` (distinct group numbers): group `i` becomes group `groups[i]`
+    /// of before.
+    pub fn retain_groups(&mut self, groups: &[usize]) {
+        if groups.len() == self.keys.len() {
+            self.reorder(groups);
+            return;
+        }
+        let mut keys = std::mem::take(&mut self.keys);
+        self.keys = groups
+            .iter()
+            .map(|i| std::mem::take(&mut keys[*i]))
+            .collect();
+        for state in &mut self.states {
+            state.reorder(groups);
+        }
     }
 
     /// Group `i` becomes group `order[i]` of before (`order` is a permutation).
@@ -172,7 +190,11 @@ pub fn execute_segment(
     partial.stats.num_segments_matched = u64::from(!docs.is_empty());
     partial.rows = match &plan.kind {
         PlanKind::Aggregation(aggregation) => {
-            PartialRows::Aggregation(aggregate(&mut context, plan, aggregation, &docs)?)
+            let mut groups = aggregate(&mut context, plan, aggregation, &docs)?;
+            if let Some(keep) = trim::groups_to_keep(plan) {
+                trim::trim_groups(&mut groups, &aggregation.order_by, keep);
+            }
+            PartialRows::Aggregation(groups)
         }
         PlanKind::Selection(selection) => {
             PartialRows::Selection(select(&mut context, selection, &docs)?)

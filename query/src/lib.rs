@@ -31,6 +31,7 @@ pub mod response;
 pub mod segment_scan;
 pub mod tdigest;
 pub mod time;
+pub mod trim;
 pub mod types;
 pub mod vector;
 

@@ -13,6 +13,7 @@ use crate::leaf::{
     AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys, compare_sort_keys,
 };
 use crate::plan::{OutputColumn, PlanKind, QueryPlan};
+use crate::trim;
 use crate::types::Scalar;
 use crate::vector::Vector;
 
@@ -176,13 +177,16 @@ impl<'p> Merger<'p> {
 
     pub fn finish(mut self) -> Partial {
         let rows = match &self.plan.kind {
-            PlanKind::Aggregation(_) => {
+            PlanKind::Aggregation(aggregation) => {
                 if let Some(order) = &self.key_order {
                     // Hand the groups on in key order, so the next merge walks too.
                     self.groups.reorder(order);
                     self.groups.sorted = true;
                 } else {
                     self.groups.sorted = false;
+                }
+                if let Some(keep) = trim::groups_to_keep(self.plan) {
+                    trim::trim_groups(&mut self.groups, &aggregation.order_by, keep);
                 }
                 PartialRows::Aggregation(self.groups)
             }

@@ -165,3 +165,54 @@ fn time_functions_and_literals() {
     let text = query("SELECT TODATETIME(ts, 'yyyy-MM-dd') FROM t WHERE id = 0");
     assert!(matches!(&text[0][0], Scalar::Str(s) if s.starts_with("2024-01-")));
 }
+
+#[test]
+fn group_top_n_trimmed_per_segment_equals_the_untrimmed_order() {
+    let (table, _) = common::table();
+    let cases = [
+        ("i, c", "i DESC, c", 4),
+        ("i, c", "c NULLS FIRST, i", 7),
+        ("b", "b", 10),
+        (
+            "DATE_TRUNC('day', ts), flag",
+            "flag DESC NULLS FIRST, DATE_TRUNC('day', ts)",
+            5,
+        ),
+    ];
+    for (keys, order, limit) in cases {
+        let aggregates = "COUNT(*), SUM(n), AVG(r), MIN(c), COUNT(DISTINCT s)";
+        let trimmed = format!(
+            "SELECT {keys}, {aggregates} FROM t GROUP BY {keys} ORDER BY {order} LIMIT {limit} OFFSET 2"
+        );
+        let plan = tessera_query::engine::plan_for(
+            &trimmed,
+            QueryOptions::default(),
+            std::slice::from_ref(table),
+        )
+        .expect("plans");
+        assert_eq!(
+            tessera_query::trim::groups_to_keep(&plan),
+            Some(limit + 2),
+            "{trimmed}"
+        );
+        let full = format!(
+            "SELECT {keys}, {aggregates} FROM t GROUP BY {keys} ORDER BY {order} LIMIT 100000"
+        );
+        let expected: Vec<Vec<Scalar>> = query(&full).into_iter().skip(2).take(limit).collect();
+        assert_eq!(query(&trimmed), expected, "{trimmed}");
+    }
+    // Ordering by an aggregate, or with HAVING, keeps every group (exact, untrimmed).
+    for sql in [
+        "SELECT i, COUNT(*) FROM t GROUP BY i ORDER BY COUNT(*) DESC LIMIT 3",
+        "SELECT i, COUNT(*) FROM t GROUP BY i HAVING COUNT(*) > 1 ORDER BY i LIMIT 3",
+        "SELECT i, c, COUNT(*) FROM t GROUP BY i, c ORDER BY i LIMIT 3",
+    ] {
+        let plan = tessera_query::engine::plan_for(
+            sql,
+            QueryOptions::default(),
+            std::slice::from_ref(table),
+        )
+        .expect("plans");
+        assert_eq!(tessera_query::trim::groups_to_keep(&plan), None, "{sql}");
+    }
+}
