@@ -37,7 +37,7 @@ use tessera_segment::hll::HyperLogLog;
 
 use crate::aggregate::AccState;
 use crate::error::{QueryError, QueryResult};
-use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow};
+use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys};
 use crate::plan::{PlanKind, QueryPlan};
 use crate::tdigest::TDigest;
 use crate::types::{Scalar, SqlType};
@@ -46,6 +46,9 @@ pub const VERSION: &str = "1";
 const VERSION_KEY: &str = "tessera.partial.version";
 const KIND_KEY: &str = "tessera.partial.kind";
 const STATS_KEY: &str = "tessera.stats";
+/// "true" when an aggregation partial's groups are in ascending key order (optional:
+/// absent reads as unsorted, so version 1 readers and writers without it still agree).
+const SORTED_KEY: &str = "tessera.partial.sorted";
 
 fn bad(message: impl std::fmt::Display) -> QueryError {
     QueryError::execution(format!("bad partial result: {message}"))
@@ -284,11 +287,14 @@ pub fn encode(plan: &QueryPlan, partial: &Partial) -> QueryResult<Vec<u8>> {
         stats.num_entries_scanned_post_filter,
         stats.total_docs,
     ]);
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         (VERSION_KEY.to_string(), VERSION.to_string()),
         (KIND_KEY.to_string(), kind.to_string()),
         (STATS_KEY.to_string(), stats_json.to_string()),
     ]);
+    if let PartialRows::Aggregation(part) = &partial.rows {
+        metadata.insert(SORTED_KEY.to_string(), part.sorted.to_string());
+    }
     let schema = Arc::new(Schema::new_with_metadata(columns.fields, metadata));
     let rows = match &partial.rows {
         PartialRows::Aggregation(part) => part.keys.len(),
@@ -464,10 +470,16 @@ pub fn decode(plan: &QueryPlan, bytes: &[u8]) -> QueryResult<Partial> {
                 decode_state(&mut state, j, rows, &column)?;
                 states.push(state);
             }
+            // A sorted partial merges by walking its keys, so the claim is checked
+            // rather than trusted: keys out of order are merged by hashing.
+            let sorted = metadata.get(SORTED_KEY).map(String::as_str) == Some("true")
+                && keys
+                    .windows(2)
+                    .all(|w| compare_group_keys(&w[0], &w[1]) == std::cmp::Ordering::Less);
             PartialRows::Aggregation(AggPartial {
                 keys,
                 states,
-                sorted: false,
+                sorted,
             })
         }
         (PlanKind::Selection(selection), Some("selection")) => {

@@ -5,7 +5,7 @@
 mod common;
 
 use tessera_query::engine::plan_for;
-use tessera_query::leaf::execute_segment;
+use tessera_query::leaf::{PartialRows, execute_segment};
 use tessera_query::merge::{finish, merge};
 use tessera_query::{QueryOptions, partial_ipc};
 
@@ -38,6 +38,14 @@ fn encode_decode_merge_equals_in_memory_merge() {
                 partial_ipc::decode(&plan, &bytes).expect("decodes")
             })
             .collect();
+        // The sorted flag travels: partials sorted in memory arrive sorted.
+        for (sent, received) in partials.iter().zip(&shipped) {
+            if let (PartialRows::Aggregation(a), PartialRows::Aggregation(b)) =
+                (&sent.rows, &received.rows)
+            {
+                assert_eq!(a.sorted, b.sorted, "{sql}");
+            }
+        }
         let merged = merge(&plan, shipped).expect("merges");
         assert_eq!(merged.stats.total_docs, 2200, "{sql}");
         let via_wire = finish(&plan, merged).expect("finishes");
@@ -74,4 +82,25 @@ fn foreign_streams_are_rejected() {
     );
     assert!(partial_ipc::decode(&aggregation, &bytes[..bytes.len() / 2]).is_err());
     assert!(partial_ipc::decode(&aggregation, b"not arrow").is_err());
+}
+
+#[test]
+fn a_false_sorted_claim_is_checked_not_trusted() {
+    let (table, _) = common::table();
+    let sql = "SELECT c, COUNT(*) FROM t GROUP BY c ORDER BY c";
+    let plan = plan_for(sql, QueryOptions::default(), std::slice::from_ref(table)).expect("plans");
+    let mut partial = execute_segment(&plan, table.segments[0].as_ref(), None).expect("runs");
+    let PartialRows::Aggregation(groups) = &mut partial.rows else {
+        panic!("aggregation partial expected");
+    };
+    assert!(groups.sorted && groups.keys.len() > 2);
+    // Out of key order but still claiming to be sorted.
+    let reversed: Vec<usize> = (0..groups.keys.len()).rev().collect();
+    groups.reorder(&reversed);
+    let bytes = partial_ipc::encode(&plan, &partial).expect("encodes");
+    let decoded = partial_ipc::decode(&plan, &bytes).expect("decodes");
+    let PartialRows::Aggregation(groups) = decoded.rows else {
+        panic!("aggregation partial expected");
+    };
+    assert!(!groups.sorted);
 }
