@@ -102,13 +102,18 @@ impl<'p> Merger<'p> {
     }
 
     fn add_groups(&mut self, part: AggPartial) -> QueryResult<()> {
+        if let PlanKind::Aggregation(aggregation) = &self.plan.kind
+            && let Some(key) = part.keys.iter().find(|k| k.len() != aggregation.keys.len())
+        {
+            return Err(key_shape_error(key.len(), aggregation.keys.len()));
+        }
         if self.groups.keys.is_empty() {
             // The first partial is taken as it is.
             self.key_order = part.sorted.then(|| (0..part.keys.len()).collect());
             if !part.sorted {
                 self.index.reserve(part.keys.len());
                 for (group, key) in part.keys.iter().enumerate() {
-                    self.index.insert(key, group);
+                    self.index.insert(key, group)?;
                 }
             }
             self.groups = part;
@@ -119,7 +124,7 @@ impl<'p> Merger<'p> {
                 // Fall back to hashing from here on.
                 self.index.reserve(order.len());
                 for (group, key) in self.groups.keys.iter().enumerate() {
-                    self.index.insert(key, group);
+                    self.index.insert(key, group)?;
                 }
             }
             let mapping = match &mut self.key_order {
@@ -132,7 +137,7 @@ impl<'p> Merger<'p> {
                             Some(target) => target,
                             None => {
                                 let target = merged.keys.len();
-                                self.index.insert(&key, target);
+                                self.index.insert(&key, target)?;
                                 merged.keys.push(key);
                                 target
                             }
@@ -281,21 +286,26 @@ impl GroupIndex {
         }
     }
 
-    fn insert(&mut self, key: &[Scalar], group: usize) {
+    fn insert(&mut self, key: &[Scalar], group: usize) -> QueryResult<()> {
         match (self, key) {
             (GroupIndex::One(map), [one]) => {
                 map.insert(one.clone(), group);
             }
-            (GroupIndex::One(map), _) => {
-                // A partial with another key shape cannot come from the same plan; keep
-                // it findable rather than fail.
-                map.insert(Scalar::Array(key.to_vec()), group);
-            }
+            (GroupIndex::One(_), _) => return Err(key_shape_error(key.len(), 1)),
             (GroupIndex::Many(map), _) => {
                 map.insert(key.to_vec(), group);
             }
         }
+        Ok(())
     }
+}
+
+/// A partial whose group keys do not have the plan's number of values cannot come from
+/// the same plan (a foreign or corrupt partial).
+fn key_shape_error(got: usize, expected: usize) -> QueryError {
+    QueryError::execution(format!(
+        "a partial result's group key has {got} values, the plan groups by {expected}"
+    ))
 }
 
 /// Finish a merged result into the rows the client sees.

@@ -104,3 +104,23 @@ fn a_false_sorted_claim_is_checked_not_trusted() {
     };
     assert!(!groups.sorted);
 }
+
+#[test]
+fn a_partial_of_another_key_shape_is_an_error_not_a_merge() {
+    let (table, _) = common::table();
+    let sql = "SELECT c, COUNT(*) FROM t GROUP BY c";
+    let plan = plan_for(sql, QueryOptions::default(), std::slice::from_ref(table)).expect("plans");
+    let good = execute_segment(&plan, table.segments[0].as_ref(), None).expect("runs");
+    let mut bad = execute_segment(&plan, table.segments[1].as_ref(), None).expect("runs");
+    if let PartialRows::Aggregation(groups) = &mut bad.rows {
+        for key in &mut groups.keys {
+            key.push(tessera_query::types::Scalar::Long(1));
+        }
+    }
+    let error = merge(&plan, vec![good, bad]).expect_err("shape mismatch");
+    assert!(
+        error.message.contains("has 2 values, the plan groups by 1"),
+        "{}",
+        error.message
+    );
+}
