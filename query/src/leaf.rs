@@ -99,8 +99,7 @@ impl AggPartial {
     /// Keep only `groups` (distinct group numbers): group `i` becomes group `groups[i]`
     /// of before.
     pub fn retain_groups(&mut self, groups: &[usize]) {
-        if groups.len() == self.keys.len() {
-            self.reorder(groups);
+        if groups.len() == self.keys.len() && groups.iter().enumerate().all(|(i, g)| i == *g) {
             return;
         }
         let mut keys = std::mem::take(&mut self.keys);
@@ -115,17 +114,7 @@ impl AggPartial {
 
     /// Group `i` becomes group `order[i]` of before (`order` is a permutation).
     pub fn reorder(&mut self, order: &[usize]) {
-        if order.iter().enumerate().all(|(i, o)| i == *o) {
-            return;
-        }
-        let mut keys = std::mem::take(&mut self.keys);
-        self.keys = order
-            .iter()
-            .map(|i| std::mem::take(&mut keys[*i]))
-            .collect();
-        for state in &mut self.states {
-            state.reorder(order);
-        }
+        self.retain_groups(order);
     }
 }
 
