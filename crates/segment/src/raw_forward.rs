@@ -300,6 +300,19 @@ impl RawForward {
         self.uncompressed_lens.len()
     }
 
+    /// The stored bytes of chunk `index` (a zstd frame or a frame-of-reference chunk).
+    fn chunk_bytes(&self, index: usize) -> &[u8] {
+        let start = self.chunk_offsets[index] as usize;
+        let end = self.chunk_offsets[index + 1] as usize;
+        &self.chunks.as_slice()[start..end]
+    }
+
+    /// Rows in chunk `index` (the last chunk may be short).
+    fn rows_in_chunk(&self, index: usize) -> u32 {
+        self.chunk_rows
+            .min(self.row_count - index as u32 * self.chunk_rows)
+    }
+
     /// The values of some rows of chunk `index` (ascending row numbers within the
     /// chunk), back to back, when the chunk can serve them without decoding the rest (a
     /// frame-of-reference chunk); `None` means decode the whole chunk.
@@ -308,15 +321,11 @@ impl RawForward {
         index: usize,
         rows: impl ExactSizeIterator<Item = usize>,
     ) -> Result<Option<Vec<u8>>, String> {
-        let start = self.chunk_offsets[index] as usize;
-        let end = self.chunk_offsets[index + 1] as usize;
-        let bytes = &self.chunks.as_slice()[start..end];
+        let bytes = self.chunk_bytes(index);
         let Some(width) = self.physical.fixed_width() else {
             return Ok(None);
         };
-        let chunk_rows = self
-            .chunk_rows
-            .min(self.row_count - index as u32 * self.chunk_rows);
+        let chunk_rows = self.rows_in_chunk(index);
         // Decoding everything is cheaper once a good part of the chunk is wanted.
         if !for_chunk::is_for_chunk(bytes) || rows.len() * 8 > chunk_rows as usize {
             return Ok(None);
@@ -329,7 +338,6 @@ impl RawForward {
         Ok(Some(out))
     }
 
-    /// Decompress chunk `index`.
     /// Append rows `first..end` of chunk `index` to `out` as f64 when the chunk is
     /// frame-of-reference encoded (`Ok(false)`: it is not; decode it whole instead).
     pub fn chunk_f64_range(
@@ -339,29 +347,22 @@ impl RawForward {
         end: usize,
         out: &mut Vec<f64>,
     ) -> Result<bool, String> {
-        let start = self.chunk_offsets[index] as usize;
-        let stop = self.chunk_offsets[index + 1] as usize;
-        let bytes = &self.chunks.as_slice()[start..stop];
+        let bytes = self.chunk_bytes(index);
         if !for_chunk::is_for_chunk(bytes) {
             return Ok(false);
         }
-        let rows = self
-            .chunk_rows
-            .min(self.row_count - index as u32 * self.chunk_rows);
-        for_chunk::decode_f64_range(self.physical, bytes, rows as usize, first, end, out)?;
+        let rows = self.rows_in_chunk(index) as usize;
+        for_chunk::decode_f64_range(self.physical, bytes, rows, first, end, out)?;
         Ok(true)
     }
 
+    /// Decompress chunk `index`.
     pub fn chunk(&self, index: usize) -> Result<DecodedChunk, String> {
-        let start = self.chunk_offsets[index] as usize;
-        let end = self.chunk_offsets[index + 1] as usize;
         let data = decompress(
             self.physical,
-            &self.chunks.as_slice()[start..end],
+            self.chunk_bytes(index),
             self.uncompressed_lens[index],
         )?;
-        let first_row = index as u32 * self.chunk_rows;
-        let rows = self.chunk_rows.min(self.row_count - first_row);
-        DecodedChunk::new(self.physical, rows, data)
+        DecodedChunk::new(self.physical, self.rows_in_chunk(index), data)
     }
 }

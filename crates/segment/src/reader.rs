@@ -397,10 +397,6 @@ impl ImmutableColumn {
         }))
     }
 
-    /// Visit fixed-width raw values of ascending docs in order: `visit(values)` gets the
-    /// little-endian bytes of some of the docs, back to back (consecutive docs inside
-    /// one chunk, or the few docs of a chunk that decodes them alone). Each chunk is
-    /// decompressed at most once per call.
     /// `read_f64` of a raw fixed-width column through its decoded chunks.
     fn read_f64_fixed(&self, docs: &[u32], out: &mut Vec<f64>) -> Result<()> {
         let physical = self.physical;
@@ -423,6 +419,10 @@ impl ImmutableColumn {
         })
     }
 
+    /// Visit fixed-width raw values of ascending docs in order: `visit(values)` gets the
+    /// little-endian bytes of some of the docs, back to back (consecutive docs inside
+    /// one chunk, or the few docs of a chunk that decodes them alone). Each chunk is
+    /// decompressed at most once per call.
     fn for_each_fixed_run(&self, docs: &[u32], mut visit: impl FnMut(&[u8])) -> Result<()> {
         let Forward::Raw(raw) = &self.forward else {
             return Err(Error::InvalidInput(format!(
@@ -786,8 +786,9 @@ impl ColumnReader for ImmutableColumn {
                             .chunk_f64_range(index, lo, hi, out)
                             .map_err(|message| self.corrupt(message))?;
                         if !decoded {
-                            let run: Vec<u32> = (doc..end).collect();
-                            self.read_f64_fixed(&run, out)?;
+                            // A zstd chunk: its docs are this stretch of `docs`.
+                            let run = &docs[(doc - first) as usize..(end - first) as usize];
+                            self.read_f64_fixed(run, out)?;
                         }
                         doc = end;
                     }
