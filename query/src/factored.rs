@@ -18,7 +18,7 @@ use crate::aggregate::AccState;
 use crate::error::QueryResult;
 use crate::eval::{eval_shared, f64s, i64s};
 use crate::expr::{ArithOp, Expr};
-use crate::plan::{AggCall, AggFunc};
+use crate::plan::AggCall;
 use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
 use crate::types::SqlType;
 use crate::vector::Vector;
@@ -106,9 +106,10 @@ fn split<'e>(context: &SegmentContext<'_>, call: &'e AggCall) -> QueryResult<Opt
     let Some(arg) = &call.arg else {
         return Ok(None);
     };
-    let long_sum = match (&call.func, &state_kind(call)) {
-        (AggFunc::Sum, StateKind::Long) => true,
-        (AggFunc::Sum, StateKind::Double) | (AggFunc::Avg, _) => false,
+    // The state the aggregate keeps decides: an exact integer sum, or a double sum.
+    let long_sum = match AccState::new(call) {
+        AccState::SumLong { .. } => true,
+        AccState::SumDouble { .. } | AccState::Avg { .. } => false,
         _ => return Ok(None),
     };
     if call.filter.is_some() {
@@ -160,20 +161,6 @@ fn split<'e>(context: &SegmentContext<'_>, call: &'e AggCall) -> QueryResult<Opt
         return Ok(None);
     }
     Ok(Some(out))
-}
-
-enum StateKind {
-    Long,
-    Double,
-    Other,
-}
-
-fn state_kind(call: &AggCall) -> StateKind {
-    match AccState::new(call) {
-        AccState::SumLong { .. } => StateKind::Long,
-        AccState::SumDouble { .. } | AccState::Avg { .. } => StateKind::Double,
-        _ => StateKind::Other,
-    }
 }
 
 /// The raw factors multiplied back together (in floating point, as the original was).
@@ -318,16 +305,7 @@ impl FactoredAggs {
             ids.clear();
             columns
                 .context
-                .column(name)?
-                .read_dict_ids(columns.docs, ids)?;
-            if let Some(nulls) = columns.context.nulls(name)? {
-                let cardinality = columns.context.column(name)?.cardinality().unwrap_or(0);
-                for (id, doc) in ids.iter_mut().zip(columns.docs) {
-                    if nulls.contains(*doc) {
-                        *id = cardinality;
-                    }
-                }
-            }
+                .dict_ids_null_last(name, columns.docs, ids)?;
         }
         for table in &mut self.tables {
             let raw: Option<Rc<Vector>> = match &table.raw {

@@ -78,22 +78,25 @@ pub fn compare_group_keys(a: &[Scalar], b: &[Scalar]) -> Ordering {
     a.len().cmp(&b.len())
 }
 
+/// Whether group keys are strictly ascending by [`compare_group_keys`] (what a sorted
+/// partial promises).
+pub fn keys_ascending(keys: &[GroupKey]) -> bool {
+    keys.windows(2)
+        .all(|w| compare_group_keys(&w[0], &w[1]) == Ordering::Less)
+}
+
 impl AggPartial {
     /// Put the groups in key order, and mark the partial sorted when the keys are then
     /// strictly ascending (dictionary codes usually are; derived keys may not be).
     pub fn sort_keys(&mut self) {
-        let ascending = |keys: &[Vec<Scalar>]| {
-            keys.windows(2)
-                .all(|w| compare_group_keys(&w[0], &w[1]) == Ordering::Less)
-        };
-        if ascending(&self.keys) {
+        if keys_ascending(&self.keys) {
             self.sorted = true;
             return;
         }
         let mut order: Vec<usize> = (0..self.keys.len()).collect();
         order.sort_by(|a, b| compare_group_keys(&self.keys[*a], &self.keys[*b]));
         self.reorder(&order);
-        self.sorted = ascending(&self.keys);
+        self.sorted = keys_ascending(&self.keys);
     }
 
     /// Keep only `groups` (distinct group numbers): group `i` becomes group `groups[i]`
@@ -352,15 +355,9 @@ impl Grouper {
                 code.resize(n, 0);
                 for key in dict_keys.iter() {
                     ids.clear();
-                    let reader = columns.context.column(&key.name)?;
-                    reader.read_dict_ids(columns.docs, ids)?;
-                    if let Some(nulls) = columns.context.nulls(&key.name)? {
-                        for (id, doc) in ids.iter_mut().zip(columns.docs) {
-                            if nulls.contains(*doc) {
-                                *id = key.cardinality;
-                            }
-                        }
-                    }
+                    columns
+                        .context
+                        .dict_ids_null_last(&key.name, columns.docs, ids)?;
                     match &key.derived {
                         None => {
                             for (c, id) in code.iter_mut().zip(ids.iter()) {

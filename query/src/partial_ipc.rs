@@ -37,7 +37,7 @@ use tessera_segment::hll::HyperLogLog;
 
 use crate::aggregate::AccState;
 use crate::error::{QueryError, QueryResult};
-use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys};
+use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow, keys_ascending};
 use crate::plan::{PlanKind, QueryPlan};
 use crate::tdigest::TDigest;
 use crate::types::{Scalar, SqlType};
@@ -473,9 +473,7 @@ pub fn decode(plan: &QueryPlan, bytes: &[u8]) -> QueryResult<Partial> {
             // A sorted partial merges by walking its keys, so the claim is checked
             // rather than trusted: keys out of order are merged by hashing.
             let sorted = metadata.get(SORTED_KEY).map(String::as_str) == Some("true")
-                && keys
-                    .windows(2)
-                    .all(|w| compare_group_keys(&w[0], &w[1]) == std::cmp::Ordering::Less);
+                && keys_ascending(&keys);
             PartialRows::Aggregation(AggPartial {
                 keys,
                 states,

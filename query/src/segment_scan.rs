@@ -77,6 +77,29 @@ impl<'a> SegmentContext<'a> {
         Ok(bitmap)
     }
 
+    /// Append the dictionary ids of `docs` to `ids`, NULL docs reading as the column's
+    /// cardinality (the id after the last entry): the id group codes and factored sums
+    /// give NULL.
+    pub fn dict_ids_null_last(
+        &mut self,
+        name: &str,
+        docs: &[u32],
+        ids: &mut Vec<u32>,
+    ) -> QueryResult<()> {
+        let column = self.column(name)?;
+        let start = ids.len();
+        column.read_dict_ids(docs, ids)?;
+        if let Some(nulls) = self.nulls(name)? {
+            let null_id = column.cardinality().unwrap_or(0);
+            for (id, doc) in ids[start..].iter_mut().zip(docs) {
+                if nulls.contains(*doc) {
+                    *id = null_id;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn text_search(&mut self, column: &str, query: &str) -> QueryResult<Arc<RoaringBitmap>> {
         let key = (column.to_string(), query.to_string());
         if let Some(hit) = self.text.get(&key) {
