@@ -85,10 +85,9 @@ impl Catalog {
                         record.name
                     )));
                 }
-                transaction = transaction.when(Condition::Version(key.clone(), stored.version));
-                for (segment_key, _) in self.store.list(&format!("{SEGMENTS}{}/", record.name))? {
-                    transaction = transaction.delete(segment_key);
-                }
+                transaction = transaction
+                    .when(Condition::Version(key.clone(), stored.version))
+                    .delete_prefix(format!("{SEGMENTS}{}/", record.name));
             }
             None => transaction = transaction.when(Condition::Absent(key.clone())),
         }
@@ -145,13 +144,12 @@ impl Catalog {
                 "table `{name}` is live; drop it first"
             )));
         }
-        let mut transaction = Transaction::new()
-            .when(Condition::Version(key.clone(), stored.version))
-            .delete(key);
-        for (segment_key, _) in self.store.list(&format!("{SEGMENTS}{name}/"))? {
-            transaction = transaction.delete(segment_key);
-        }
-        self.store.commit(transaction)
+        self.store.commit(
+            Transaction::new()
+                .when(Condition::Version(key.clone(), stored.version))
+                .delete(key)
+                .delete_prefix(format!("{SEGMENTS}{name}/")),
+        )
     }
 
     // --- segments

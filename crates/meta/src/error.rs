@@ -14,6 +14,18 @@ pub enum Error {
     /// A transaction's condition did not hold; re-read and retry.
     #[error("catalog conflict: {0}")]
     Conflict(String),
+    /// The store cannot be reached or did not answer in time (etcd down, a network
+    /// partition); the same call may succeed later.
+    #[error("catalog store unavailable: {0}")]
+    Unavailable(String),
+    /// A write of a controller whose leadership is over (its term's leader key was
+    /// taken): nothing was written; only a new election can make it succeed.
+    #[error("not the leader: {0}")]
+    Fenced(String),
+    /// A transaction no store accepts (see [`crate::Transaction::validate`]): a bug in
+    /// the caller, not a state of the store.
+    #[error("invalid catalog transaction: {0}")]
+    InvalidTransaction(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -23,7 +35,10 @@ pub enum Error {
 impl Error {
     /// Whether retrying the same call can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Io { .. } | Error::Conflict(_))
+        matches!(
+            self,
+            Error::Io { .. } | Error::Conflict(_) | Error::Unavailable(_)
+        )
     }
 }
 

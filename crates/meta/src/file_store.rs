@@ -143,6 +143,7 @@ impl MetaStore for FileMetaStore {
     }
 
     fn commit(&self, transaction: Transaction) -> Result<()> {
+        transaction.validate()?;
         let mut contents = self.lock();
         for condition in &transaction.conditions {
             let holds = match condition {
@@ -174,6 +175,7 @@ impl MetaStore for FileMetaStore {
                 Op::Delete(key) => {
                     entries.remove(&key);
                 }
+                Op::DeletePrefix(prefix) => entries.retain(|key, _| !key.starts_with(&prefix)),
             }
         }
         let next = Contents {
@@ -190,6 +192,12 @@ impl MetaStore for FileMetaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_conformance() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io_error("tempdir".into()))?;
+        crate::conformance::check_meta_store(std::sync::Arc::new(FileMetaStore::open(dir.path())?))
+    }
 
     #[test]
     fn test_commit_is_durable_and_conditional() -> Result<()> {

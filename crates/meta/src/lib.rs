@@ -9,15 +9,20 @@
 //!   successor CONSUMING).
 //!
 //! Invariant: every [`MetaStore::commit`] is all-or-nothing, also across `kill -9`.
+//! [`conformance`] checks the properties the catalog relies on for any store;
+//! [`FencedMetaStore`] makes every write of a controller conditional on its leadership.
 
 pub mod catalog;
+pub mod conformance;
 pub mod error;
+pub mod fenced;
 pub mod file_store;
 pub mod model;
 pub mod store;
 
 pub use catalog::Catalog;
 pub use error::{Error, Result};
+pub use fenced::FencedMetaStore;
 pub use file_store::FileMetaStore;
 pub use model::{SegmentRecord, SegmentState, TableRecord};
 pub use store::{Condition, MetaStore, Op, Transaction, Versioned};
