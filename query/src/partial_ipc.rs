@@ -236,6 +236,20 @@ fn f64_array(values: impl Iterator<Item = Option<f64>>) -> ArrayRef {
 
 /// Encode a partial result of `plan` as an Arrow IPC stream.
 pub fn encode(plan: &QueryPlan, partial: &Partial) -> QueryResult<Vec<u8>> {
+    let batch = to_record_batch(plan, partial)?;
+    let mut out = Vec::new();
+    let mut writer =
+        arrow_ipc::writer::StreamWriter::try_new(&mut out, &batch.schema()).map_err(bad)?;
+    writer.write(&batch).map_err(bad)?;
+    writer.finish().map_err(bad)?;
+    drop(writer);
+    Ok(out)
+}
+
+/// A partial result of `plan` as one record batch whose schema carries the format's
+/// metadata (what [`encode`] writes, for transports that ship batches themselves, such
+/// as Arrow Flight).
+pub fn to_record_batch(plan: &QueryPlan, partial: &Partial) -> QueryResult<RecordBatch> {
     let mut columns = Columns {
         fields: Vec::new(),
         arrays: Vec::new(),
@@ -300,18 +314,12 @@ pub fn encode(plan: &QueryPlan, partial: &Partial) -> QueryResult<Vec<u8>> {
         PartialRows::Aggregation(part) => part.keys.len(),
         PartialRows::Selection(rows) => rows.len(),
     };
-    let batch = RecordBatch::try_new_with_options(
-        schema.clone(),
+    RecordBatch::try_new_with_options(
+        schema,
         columns.arrays,
         &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
     )
-    .map_err(bad)?;
-    let mut out = Vec::new();
-    let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, &schema).map_err(bad)?;
-    writer.write(&batch).map_err(bad)?;
-    writer.finish().map_err(bad)?;
-    drop(writer);
-    Ok(out)
+    .map_err(bad)
 }
 
 fn encode_state(
@@ -412,7 +420,20 @@ fn encode_state(
 /// Decode a partial result of `plan` from an Arrow IPC stream.
 pub fn decode(plan: &QueryPlan, bytes: &[u8]) -> QueryResult<Partial> {
     let reader = arrow_ipc::reader::StreamReader::try_new(bytes, None).map_err(bad)?;
-    let schema = reader.schema();
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(bad)?;
+    let [batch] = batches.as_slice() else {
+        return Err(bad(format!(
+            "expected one record batch, got {}",
+            batches.len()
+        )));
+    };
+    from_record_batch(plan, batch)
+}
+
+/// Decode a partial result of `plan` from the one record batch [`to_record_batch`] made
+/// (its schema's metadata included).
+pub fn from_record_batch(plan: &QueryPlan, batch: &RecordBatch) -> QueryResult<Partial> {
+    let schema = batch.schema();
     let metadata = schema.metadata();
     match metadata.get(VERSION_KEY).map(String::as_str) {
         Some(VERSION) => {}
@@ -438,13 +459,6 @@ pub fn decode(plan: &QueryPlan, bytes: &[u8]) -> QueryResult<Partial> {
         num_entries_scanned_in_filter: *f,
         num_entries_scanned_post_filter: *pf,
         total_docs: *t,
-    };
-    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(bad)?;
-    let [batch] = batches.as_slice() else {
-        return Err(bad(format!(
-            "expected one record batch, got {}",
-            batches.len()
-        )));
     };
     let column = |name: String| -> QueryResult<&ArrayRef> {
         batch
