@@ -129,9 +129,35 @@ impl Registration {
     }
 
     /// How many times the node registered (1, plus one per re-registration after a
-    /// lost lease).
+    /// lost lease). When it grows, keys written with [`Registration::put_leased`] are
+    /// gone with the old lease and must be written again.
     pub fn registrations(&self) -> u64 {
         self.status.registrations.load(Ordering::Acquire)
+    }
+
+    /// Write `key` under the node's lease: it disappears with the node (what a server
+    /// serves, for instance).
+    pub fn put_leased(&self, key: &str, value: &str) -> Result<()> {
+        let lease = self.status.lease.load(Ordering::Acquire) as i64;
+        let full_key = self.session.full_key(key);
+        let value = value.to_string();
+        self.session
+            .call("put a leased key", move |mut client| async move {
+                client
+                    .put(full_key, value, Some(PutOptions::new().with_lease(lease)))
+                    .await
+            })?;
+        Ok(())
+    }
+
+    /// Delete a key written with [`Registration::put_leased`].
+    pub fn delete_leased(&self, key: &str) -> Result<()> {
+        let full_key = self.session.full_key(key);
+        self.session
+            .call("delete a leased key", move |mut client| async move {
+                client.delete(full_key, None).await
+            })?;
+        Ok(())
     }
 }
 

@@ -75,7 +75,8 @@ pub trait LeafExecutor: Send + Sync + 'static {
 }
 
 /// Plan a leaf request against the server's schema of its table (the options parsed
-/// from the request, the table checked against the plan's).
+/// from the request and from `SET` statements before the query, as the broker did; the
+/// table checked against the plan's).
 pub fn plan_leaf(
     request: &LeafRequest,
     schema: &tessera_query::planner::TableSchema,
@@ -86,8 +87,8 @@ pub fn plan_leaf(
         schema: schema.clone(),
         segments: Vec::new(),
     };
-    let plan =
-        tessera_query::engine::plan_for(&request.sql, options, std::slice::from_ref(&table))?;
+    let sql = tessera_query::options::split_set_statements(&request.sql, &mut options)?;
+    let plan = tessera_query::engine::plan_for(&sql, options, std::slice::from_ref(&table))?;
     if !plan.table.eq_ignore_ascii_case(&request.table) {
         return Err(QueryError::invalid(format!(
             "the SQL queries table `{}` but the request names `{}`",

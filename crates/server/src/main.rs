@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cluster;
 mod http_client;
 mod ingest_command;
 mod query_command;
@@ -33,6 +34,12 @@ enum Command {
     Standalone(standalone::StandaloneArgs),
     /// The standalone server with a demo `events` table fed by a generator.
     Quickstart(standalone::quickstart::QuickstartArgs),
+    /// A cluster controller: admin API, segment assignment, leader election (etcd).
+    Controller(cluster::RoleArgs),
+    /// A cluster broker: queries scattered to servers over Arrow Flight.
+    Broker(cluster::RoleArgs),
+    /// A cluster server: serves the segments assigned to it over Arrow Flight.
+    Server(cluster::RoleArgs),
     /// Print the hashed form of a password or token for the node config's [auth].
     HashSecret(secret_command::HashSecretArgs),
     /// Print every HTTP route with the role it needs when auth is on.
@@ -54,6 +61,9 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest_command::run(args),
         Command::Standalone(args) => standalone::run(args),
         Command::Quickstart(args) => standalone::quickstart::run(args),
+        Command::Controller(args) => cluster::run_controller(args),
+        Command::Broker(args) => cluster::run_broker(args),
+        Command::Server(args) => cluster::run_server(args),
         Command::HashSecret(args) => secret_command::run(args),
         Command::Routes => {
             secret_command::print_routes();

@@ -32,7 +32,7 @@ use super::state::{ServerState, strip_type_suffix};
 const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
 
 /// Largest request body (push batches, configs).
-const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
 
 /// The API's routes, recorded as they are added, so the list the router serves and
 /// the list `tessera routes` prints (and the auth test walks) are one list.
@@ -136,15 +136,15 @@ impl ApiError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> ApiError {
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
-    fn not_found(message: impl Into<String>) -> ApiError {
+    pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }
 
-    fn internal(error: impl std::fmt::Display) -> ApiError {
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
     }
 }

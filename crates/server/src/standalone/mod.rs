@@ -14,7 +14,7 @@ pub mod quickstart;
 mod server_metrics;
 mod servers;
 mod state;
-mod upload;
+pub mod upload;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +27,7 @@ use tessera_storage::DeepStore;
 use tracing::info;
 
 use state::ServerState;
+pub use state::strip_type_suffix;
 
 #[derive(Debug, Args)]
 pub struct StandaloneArgs {

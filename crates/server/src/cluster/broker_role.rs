@@ -1,0 +1,495 @@
+//! `tessera broker --config FILE`: a cluster broker. It follows the catalog, the node
+//! registrations and what every server serves through etcd watches; plans each query,
+//! routes every sealed segment to one live replica (the least loaded), scatters leaf
+//! requests over Arrow Flight, retries a failed server's segments on another replica
+//! within the query's deadline, and merges. Segments no replica can answer are reported
+//! the way Pinot does (`partialResult`, `exceptions`, `numSegmentsUnavailable`) — never a
+//! silently short answer — or, with `allowPartialResults=false`, fail the query. Admin
+//! routes are forwarded to the controller leader.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use tessera_coordination::{
+    EtcdSession, NodeInfo, NodeRole, PrefixMirror, current_leader, register,
+};
+use tessera_flight::{FlightLeafClient, LeafRequest, TransportErrorKind};
+use tessera_meta::{SegmentRecord, SegmentState, TableRecord};
+use tessera_query::leaf::Partial;
+use tessera_query::plan::QueryPlan;
+use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
+use tracing::warn;
+
+use super::config::ClusterNodeConfig;
+use super::keys;
+use super::server_role::table_schema;
+
+/// Pinot's code for segments no server could answer.
+const SEGMENTS_UNAVAILABLE: i32 = 305;
+/// Pinot's code for a server that did not answer.
+const SERVER_NOT_RESPONDING: i32 = 427;
+
+/// What the broker knows of one server's recent answers.
+#[derive(Debug, Default, Clone, Copy)]
+struct ServerLoad {
+    in_flight: usize,
+    /// Exponentially weighted latency of recent answers, milliseconds.
+    latency_ewma_ms: f64,
+}
+
+struct BrokerRole {
+    node_id: String,
+    session: EtcdSession,
+    tables: PrefixMirror,
+    schemas: PrefixMirror,
+    segments: PrefixMirror,
+    serving: PrefixMirror,
+    nodes: PrefixMirror,
+    clients: Mutex<HashMap<String, FlightLeafClient>>,
+    load: Mutex<HashMap<String, ServerLoad>>,
+    http: reqwest::Client,
+}
+
+pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = ClusterNodeConfig::load(config_path)?;
+    let section = ClusterNodeConfig::require(&config.broker, "broker")?.clone();
+    let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&section.http))
+        .with_context(|| format!("listen on `{}`", section.http))?;
+    let address = listener.local_addr()?.to_string();
+    let mut info = NodeInfo::new(&config.node.id, NodeRole::Broker);
+    info.http_address = Some(address.clone());
+    let registration = register(
+        &session,
+        &info,
+        Duration::from_secs(config.node.lease_ttl_s),
+    )?;
+    let role = Arc::new(BrokerRole {
+        node_id: config.node.id.clone(),
+        session: session.clone(),
+        tables: PrefixMirror::start(&session, "tables/")?,
+        schemas: PrefixMirror::start(&session, "schemas/")?,
+        segments: PrefixMirror::start(&session, "segments/")?,
+        serving: PrefixMirror::start(&session, keys::SERVING)?,
+        nodes: PrefixMirror::start(&session, "nodes/")?,
+        clients: Mutex::new(HashMap::new()),
+        load: Mutex::new(HashMap::new()),
+        http: reqwest::Client::new(),
+    });
+    eprintln!("tessera: broker `{}` on http://{address}", config.node.id);
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/query/sql", post(query_post))
+        .fallback(any(forward_to_leader))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::standalone::http::MAX_BODY_BYTES,
+        ))
+        .with_state(role);
+    runtime.block_on(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    })?;
+    drop(registration);
+    Ok(())
+}
+
+async fn health(State(role): State<Arc<BrokerRole>>) -> axum::Json<Json> {
+    axum::Json(json!({"status": "OK", "node": role.node_id}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryRequest {
+    sql: String,
+    #[serde(default)]
+    query_options: Option<String>,
+}
+
+async fn query_post(State(role): State<Arc<BrokerRole>>, body: Bytes) -> Response {
+    let started = Instant::now();
+    let request: QueryRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            let error = QueryError::parse(format!(
+                "the request body must be JSON with a `sql` string: {error}"
+            ));
+            return failure(&error, started);
+        }
+    };
+    match role
+        .query(&request.sql, request.query_options.as_deref().unwrap_or(""))
+        .await
+    {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(error) => failure(&error, started),
+    }
+}
+
+fn failure(error: &QueryError, started: Instant) -> Response {
+    let status = if error.is_client_error() {
+        StatusCode::BAD_REQUEST
+    } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let body = tessera_query::response::failure(error, started.elapsed().as_millis() as u64);
+    (status, axum::Json(body)).into_response()
+}
+
+/// Why a leaf call failed: the query's own fault (every replica would refuse it), or
+/// the server's (another replica may answer).
+enum CallFailure {
+    Final(QueryError),
+    Retry(tessera_flight::TransportError),
+}
+
+/// One replica's share of a query.
+struct ServerShare {
+    node_id: String,
+    address: String,
+    segments: Vec<String>,
+}
+
+impl BrokerRole {
+    /// Live servers: node id → Flight address.
+    fn live_servers(&self) -> BTreeMap<String, String> {
+        self.nodes
+            .snapshot()
+            .entries
+            .values()
+            .filter_map(|stored| serde_json::from_str::<NodeInfo>(&stored.value).ok())
+            .filter(|node| node.role == NodeRole::Server)
+            .filter_map(|node| node.flight_address.map(|address| (node.node_id, address)))
+            .collect()
+    }
+
+    fn client(&self, address: &str) -> Result<FlightLeafClient, QueryError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(address) {
+            return Ok(client.clone());
+        }
+        let client = FlightLeafClient::connect_lazy(address).map_err(|e| e.to_query_error())?;
+        clients.insert(address.to_string(), client.clone());
+        Ok(client)
+    }
+
+    /// Plan against every live table's schema; the plan and the table's record.
+    fn plan(
+        &self,
+        sql: &str,
+        options_text: &str,
+    ) -> Result<(QueryPlan, TableRecord, String), QueryError> {
+        let mut options = QueryOptions::default();
+        options.apply_pinot_string(options_text)?;
+        let sql_only = tessera_query::options::split_set_statements(sql, &mut options)?;
+        let schemas = self.schemas.snapshot();
+        let mut records = BTreeMap::new();
+        let mut tables = Vec::new();
+        for stored in self.tables.snapshot().entries.values() {
+            let Ok(record) = serde_json::from_str::<TableRecord>(&stored.value) else {
+                continue;
+            };
+            if record.deleted_ms.is_some() {
+                continue;
+            }
+            if let Ok(schema) = table_schema(&record, &schemas) {
+                tables.push(Table {
+                    schema,
+                    segments: Vec::new(),
+                });
+                records.insert(record.name.clone(), record);
+            }
+        }
+        let plan = tessera_query::engine::plan_for(&sql_only, options, &tables)?;
+        if plan.explain {
+            return Err(QueryError::invalid(
+                "EXPLAIN is answered by `tessera standalone`; a cluster broker does not explain yet",
+            ));
+        }
+        let record = records
+            .get(&plan.table)
+            .cloned()
+            .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
+        Ok((plan, record, sql_only))
+    }
+
+    /// The table's sealed segments now.
+    fn sealed_segments(&self, table: &str) -> Vec<String> {
+        let prefix = format!("segments/{table}/");
+        self.segments
+            .snapshot()
+            .entries
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .filter(|(_, stored)| {
+                serde_json::from_str::<SegmentRecord>(&stored.value)
+                    .is_ok_and(|record| record.state == SegmentState::Done)
+            })
+            .map(|(key, _)| key[prefix.len()..].to_string())
+            .collect()
+    }
+
+    /// Give each segment to one live replica not in `excluded`, spreading the query's
+    /// segments over the replicas and preferring servers with fewer queries in flight
+    /// and lower latency. Returns the shares and the segments no replica can take.
+    fn route(
+        &self,
+        table: &str,
+        segments: &[String],
+        excluded: &BTreeSet<String>,
+    ) -> (Vec<ServerShare>, Vec<String>) {
+        let live = self.live_servers();
+        let serving = keys::serving(&self.serving.snapshot());
+        let table_serving = serving.get(table);
+        let load = self.load.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut shares: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut unavailable = Vec::new();
+        for segment in segments {
+            let candidates = table_serving
+                .and_then(|on| on.get(segment))
+                .into_iter()
+                .flatten()
+                .filter(|server| live.contains_key(*server) && !excluded.contains(*server));
+            let chosen = candidates.min_by(|a, b| {
+                let score = |server: &str| {
+                    let current = load.get(server).copied().unwrap_or_default();
+                    let planned = shares.get(server).map_or(0, Vec::len);
+                    (current.in_flight * 1_000 + planned) as f64 + current.latency_ewma_ms / 1_000.0
+                };
+                score(a).total_cmp(&score(b)).then_with(|| a.cmp(b))
+            });
+            match chosen {
+                Some(server) => shares
+                    .entry(server.clone())
+                    .or_default()
+                    .push(segment.clone()),
+                None => unavailable.push(segment.clone()),
+            }
+        }
+        let shares = shares
+            .into_iter()
+            .filter_map(|(node_id, segments)| {
+                live.get(&node_id).map(|address| ServerShare {
+                    address: address.clone(),
+                    node_id,
+                    segments,
+                })
+            })
+            .collect();
+        (shares, unavailable)
+    }
+
+    async fn query(self: &Arc<Self>, sql: &str, options_text: &str) -> Result<Json, QueryError> {
+        let started = Instant::now();
+        let (plan, record, _) = self.plan(sql, options_text)?;
+        let timeout = Duration::from_millis(plan.options.timeout_ms);
+        let deadline = started + timeout;
+        let allow_partial = !options_text
+            .split(';')
+            .filter_map(|pair| pair.split_once('='))
+            .any(|(key, value)| {
+                key.trim().eq_ignore_ascii_case("allowPartialResults")
+                    && value.trim().eq_ignore_ascii_case("false")
+            });
+        let segments = self.sealed_segments(&record.name);
+        let mut pending = segments.clone();
+        let mut excluded = BTreeSet::new();
+        let mut partials: Vec<Partial> = Vec::new();
+        let mut exceptions: Vec<Json> = Vec::new();
+        let mut unavailable: Vec<String> = Vec::new();
+        let mut servers_queried = BTreeSet::new();
+        let mut servers_responded = BTreeSet::new();
+        let mut wire_bytes = 0u64;
+        while !pending.is_empty() {
+            let (shares, no_replica) = self.route(&record.name, &pending, &excluded);
+            unavailable.extend(no_replica);
+            pending.clear();
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if shares.is_empty() {
+                break;
+            }
+            if remaining.is_zero() {
+                unavailable.extend(shares.into_iter().flat_map(|share| share.segments));
+                break;
+            }
+            let calls = shares.into_iter().map(|share| {
+                let role = self.clone();
+                let plan = plan.clone();
+                let mut request = LeafRequest::new(record.name.clone(), sql);
+                request.query_options = options_text.to_string();
+                request.segments = Some(share.segments.clone());
+                async move {
+                    let outcome = async {
+                        let client = role.client(&share.address).map_err(CallFailure::Final)?;
+                        role.begin(&share.node_id);
+                        let began = Instant::now();
+                        let reply = client.execute(&request, &plan, remaining).await;
+                        role.end(&share.node_id, began.elapsed(), reply.is_ok());
+                        reply.map_err(|error| {
+                            if error.kind == TransportErrorKind::InvalidRequest {
+                                CallFailure::Final(error.to_query_error())
+                            } else {
+                                CallFailure::Retry(error)
+                            }
+                        })
+                    }
+                    .await;
+                    (share, outcome)
+                }
+            });
+            for (share, outcome) in futures::future::join_all(calls).await {
+                servers_queried.insert(share.node_id.clone());
+                match outcome {
+                    Ok(reply) => {
+                        servers_responded.insert(share.node_id.clone());
+                        wire_bytes += reply.wire_bytes;
+                        partials.push(reply.partial);
+                    }
+                    Err(CallFailure::Final(query_error)) => return Err(query_error),
+                    Err(CallFailure::Retry(transport_error)) => {
+                        warn!(server = %share.node_id, error = %transport_error, "a server failed; retrying its segments on another replica");
+                        exceptions.push(json!({
+                            "errorCode": SERVER_NOT_RESPONDING,
+                            "message": transport_error.to_string(),
+                        }));
+                        excluded.insert(share.node_id);
+                        pending.extend(share.segments);
+                    }
+                }
+            }
+        }
+        if !unavailable.is_empty() {
+            let message = format!(
+                "{} of {} segments of table `{}` are unavailable (no live replica answered): segments=`{}`",
+                unavailable.len(),
+                segments.len(),
+                record.name,
+                unavailable
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            if !allow_partial {
+                return Err(QueryError::execution(format!(
+                    "{message}; allowPartialResults=false"
+                )));
+            }
+            exceptions.push(json!({"errorCode": SEGMENTS_UNAVAILABLE, "message": message}));
+        }
+        let merge_plan = plan.clone();
+        let (result, stats) = tokio::task::spawn_blocking(move || {
+            tessera_query::engine::execute_root(&merge_plan, partials)
+        })
+        .await
+        .map_err(|error| QueryError::execution(error.to_string()))??;
+        let outcome = QueryOutcome {
+            plan,
+            result,
+            stats,
+            time_used: started.elapsed(),
+        };
+        let mut body = tessera_query::response::success(&outcome);
+        if let Some(object) = body.as_object_mut() {
+            object.insert("exceptions".into(), Json::Array(exceptions));
+            object.insert("numServersQueried".into(), json!(servers_queried.len()));
+            object.insert("numServersResponded".into(), json!(servers_responded.len()));
+            object.insert("numSegmentsQueried".into(), json!(segments.len()));
+            object.insert("numSegmentsUnavailable".into(), json!(unavailable.len()));
+            object.insert("partialResult".into(), json!(!unavailable.is_empty()));
+            object.insert("minConsumingFreshnessTimeMs".into(), json!(-1));
+            object.insert("partialsWireBytes".into(), json!(wire_bytes));
+        }
+        Ok(body)
+    }
+
+    fn begin(&self, server: &str) {
+        let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        load.entry(server.to_string()).or_default().in_flight += 1;
+    }
+
+    fn end(&self, server: &str, took: Duration, ok: bool) {
+        let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = load.entry(server.to_string()).or_default();
+        entry.in_flight = entry.in_flight.saturating_sub(1);
+        // A failure counts as a slow answer, so a flaky server is picked less.
+        let sample = if ok {
+            took.as_secs_f64() * 1_000.0
+        } else {
+            10_000.0
+        };
+        entry.latency_ewma_ms = 0.8 * entry.latency_ewma_ms + 0.2 * sample;
+    }
+}
+
+/// Admin routes (`/schemas`, `/tables`, `/segments`, `/cluster`) go to the controller
+/// leader, as Pinot brokers' clients expect them on one address.
+async fn forward_to_leader(
+    State(role): State<Arc<BrokerRole>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let session = role.session.clone();
+    let leader = tokio::task::spawn_blocking(move || current_leader(&session)).await;
+    let address = match leader {
+        Ok(Ok(Some((record, _)))) => record.http_address.unwrap_or_default(),
+        _ => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"code": 503, "error": "no controller leads the cluster now; retry shortly"})),
+            )
+                .into_response();
+        }
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!("http://{address}{path}");
+    let Ok(method) = reqwest::Method::from_bytes(method.as_str().as_bytes()) else {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    };
+    let mut request = role.http.request(method, &url).body(body.to_vec());
+    if let Some(content_type) = headers.get("content-type").and_then(|v| v.to_str().ok()) {
+        request = request.header("content-type", content_type);
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = StatusCode::from_u16(response.status().as_u16())
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_string();
+            let bytes = response.bytes().await.unwrap_or_default();
+            (status, [("content-type", content_type)], bytes.to_vec()).into_response()
+        }
+        Err(error) => (
+            StatusCode::BAD_GATEWAY,
+            axum::Json(json!({"code": 502, "error": format!("the controller leader at `{address}` did not answer: {error}")})),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,627 @@
+//! `tessera controller --config FILE`: a cluster controller. Every controller registers
+//! and campaigns; the leader administers schemas, tables and segment uploads (the
+//! Pinot-compatible routes) on the etcd catalog and assigns sealed segments to servers,
+//! every write fenced by its term; a standby answers reads and refuses writes with the
+//! leader's address (brokers forward admin calls to the leader).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use tessera_config::{Schema, TableConfig, TableType};
+use tessera_controller::{RebalanceLimits, ServerCandidate, assign_segments, next_assignment};
+use tessera_coordination::{
+    Candidate, EtcdMetaStore, EtcdSession, LeaderRecord, Leadership, NodeInfo, NodeRole,
+    PrefixMirror, current_leader, register,
+};
+use tessera_meta::{Catalog, MetaStore, SegmentState, TableRecord, Transaction};
+use tessera_storage::DeepStore;
+use tracing::{info, warn};
+
+use super::config::ClusterNodeConfig;
+use super::keys;
+use crate::standalone::http::ApiError;
+use crate::standalone::strip_type_suffix;
+use crate::standalone::upload::{check_segment_file, uploaded_segment_record};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The tag of the servers that hold an OFFLINE table's segments.
+const HISTORICAL: &str = "historical";
+
+struct ControllerRole {
+    node_id: String,
+    session: EtcdSession,
+    store: Arc<dyn MetaStore>,
+    deep_store: DeepStore,
+    data_dir: PathBuf,
+    leadership: RwLock<Option<Arc<Leadership>>>,
+    nodes: PrefixMirror,
+    tables: PrefixMirror,
+    segments: PrefixMirror,
+    assignments: PrefixMirror,
+    serving: PrefixMirror,
+    runtime: tokio::runtime::Handle,
+}
+
+pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = ClusterNodeConfig::load(config_path)?;
+    let section = ClusterNodeConfig::require(&config.controller, "controller")?.clone();
+    let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&section.http))
+        .with_context(|| format!("listen on `{}`", section.http))?;
+    let address = listener.local_addr()?.to_string();
+    let ttl = Duration::from_secs(config.node.lease_ttl_s);
+    let mut info = NodeInfo::new(&config.node.id, NodeRole::Controller);
+    info.http_address = Some(address.clone());
+    let registration = register(&session, &info, ttl)?;
+    std::fs::create_dir_all(&config.node.data_dir)
+        .with_context(|| format!("create data dir `{}`", config.node.data_dir.display()))?;
+    let role = Arc::new(ControllerRole {
+        node_id: config.node.id.clone(),
+        session: session.clone(),
+        store: Arc::new(EtcdMetaStore::new(session.clone())),
+        deep_store: DeepStore::open(&config.node.deep_store)?,
+        data_dir: config.node.data_dir.canonicalize()?,
+        leadership: RwLock::new(None),
+        nodes: PrefixMirror::start(&session, "nodes/")?,
+        tables: PrefixMirror::start(&session, "tables/")?,
+        segments: PrefixMirror::start(&session, "segments/")?,
+        assignments: PrefixMirror::start(&session, keys::ASSIGNMENTS)?,
+        serving: PrefixMirror::start(&session, keys::SERVING)?,
+        runtime: runtime.handle().clone(),
+    });
+    let candidate = Candidate::new(
+        session,
+        LeaderRecord {
+            node_id: config.node.id.clone(),
+            http_address: Some(address.clone()),
+        },
+        ttl,
+    );
+    let leader = role.clone();
+    std::thread::Builder::new()
+        .name("controller".into())
+        .spawn(move || leader.lead(&candidate))?;
+    eprintln!(
+        "tessera: controller `{}` on http://{address}",
+        config.node.id
+    );
+    let app = router(role);
+    runtime.block_on(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    })?;
+    drop(registration);
+    Ok(())
+}
+
+fn router(role: Arc<ControllerRole>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/cluster", get(cluster))
+        .route("/schemas", get(list_schemas).post(add_schema))
+        .route("/schemas/{name}", get(get_schema))
+        .route("/tables", get(list_tables).post(add_table))
+        .route("/tables/{name}", get(get_table))
+        .route("/tables/{name}/schema", get(get_table_schema))
+        .route("/segments", post(upload_segment))
+        .route("/segments/{name}", get(list_segments))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::standalone::http::MAX_BODY_BYTES,
+        ))
+        .with_state(role)
+}
+
+impl ControllerRole {
+    /// Campaign; while leading, keep the assignments converging; after losing the
+    /// lease, step down and campaign again.
+    fn lead(&self, candidate: &Candidate) {
+        loop {
+            let leadership = match candidate.campaign(None) {
+                Ok(leadership) => Arc::new(leadership),
+                Err(error) => {
+                    warn!(%error, "campaign failed; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            eprintln!(
+                "tessera: controller `{}` leads (term {})",
+                self.node_id,
+                leadership.term()
+            );
+            *self.leadership.write().unwrap_or_else(|e| e.into_inner()) = Some(leadership.clone());
+            while !leadership.is_lost() {
+                let seen = self.revisions();
+                if let Err(error) = self.assign(&leadership) {
+                    warn!(error = format!("{error:#}"), "assignment round failed");
+                }
+                let started = Instant::now();
+                while self.revisions() == seen
+                    && started.elapsed() < Duration::from_secs(2)
+                    && !leadership.is_lost()
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            warn!(node = %self.node_id, "controller leadership lost; stepping down");
+            *self.leadership.write().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    fn revisions(&self) -> [i64; 5] {
+        [
+            self.nodes.revision(),
+            self.tables.revision(),
+            self.segments.revision(),
+            self.assignments.revision(),
+            self.serving.revision(),
+        ]
+    }
+
+    /// One assignment round: every OFFLINE table's sealed segments toward their
+    /// rendezvous placement over the live historical servers, one throttled step.
+    fn assign(&self, leadership: &Leadership) -> anyhow::Result<()> {
+        let servers: Vec<ServerCandidate> = self
+            .nodes
+            .snapshot()
+            .entries
+            .values()
+            .filter_map(|stored| serde_json::from_str::<NodeInfo>(&stored.value).ok())
+            .filter(|node| node.role == NodeRole::Server)
+            .map(|node| ServerCandidate {
+                id: node.node_id,
+                tags: node.tags.into_iter().collect(),
+                accepting: true,
+            })
+            .collect();
+        let live: BTreeSet<&str> = servers.iter().map(|s| s.id.as_str()).collect();
+        let assignments = keys::assignments(&self.assignments.snapshot());
+        let serving = keys::serving(&self.serving.snapshot());
+        let segments = self.segments.snapshot();
+        let mut transaction = Transaction::new();
+        let mut writes = 0;
+        let fenced = leadership.fenced(self.store.clone());
+        let flush = |transaction: &mut Transaction, writes: &mut usize| -> anyhow::Result<()> {
+            if *writes > 0 {
+                fenced.commit(std::mem::take(transaction))?;
+                *writes = 0;
+            }
+            Ok(())
+        };
+        let mut assigned_tables = BTreeSet::new();
+        for stored in self.tables.snapshot().entries.values() {
+            let Ok(record) = serde_json::from_str::<TableRecord>(&stored.value) else {
+                continue;
+            };
+            if record.deleted_ms.is_some() || record.table_type != "OFFLINE" {
+                continue;
+            }
+            assigned_tables.insert(record.name.clone());
+            let replication = replication_of(&record);
+            let prefix = format!("segments/{}/", record.name);
+            let done: Vec<&str> = segments
+                .entries
+                .range(prefix.clone()..)
+                .take_while(|(key, _)| key.starts_with(&prefix))
+                .filter(|(_, stored)| {
+                    serde_json::from_str::<tessera_meta::SegmentRecord>(&stored.value)
+                        .is_ok_and(|segment| segment.state == SegmentState::Done)
+                })
+                .map(|(key, _)| &key[prefix.len()..])
+                .collect();
+            let target = assign_segments(&record.name, done, &servers, HISTORICAL, replication)
+                .into_iter()
+                .map(|(segment, replicas)| (segment, replicas.into_iter().collect()))
+                .collect();
+            let current = assignments.get(&record.name).cloned().unwrap_or_default();
+            let mut table_serving = serving.get(&record.name).cloned().unwrap_or_default();
+            for servers_of_segment in table_serving.values_mut() {
+                servers_of_segment.retain(|server| live.contains(server.as_str()));
+            }
+            let next = next_assignment(
+                &target,
+                &current,
+                &table_serving,
+                RebalanceLimits::default(),
+            );
+            for (segment, replicas) in &next {
+                if current.get(segment) != Some(replicas) {
+                    let value = serde_json::to_string(replicas)?;
+                    transaction =
+                        transaction.put(keys::assignment_key(&record.name, segment), value);
+                    writes += 1;
+                }
+            }
+            for segment in current
+                .keys()
+                .filter(|segment| !next.contains_key(*segment))
+            {
+                transaction = transaction.delete(keys::assignment_key(&record.name, segment));
+                writes += 1;
+            }
+            if writes >= 100 {
+                flush(&mut transaction, &mut writes)?;
+            }
+        }
+        // Assignments of dropped tables go.
+        for table in assignments
+            .keys()
+            .filter(|table| !assigned_tables.contains(*table))
+        {
+            transaction = transaction.delete_prefix(format!("{}{table}/", keys::ASSIGNMENTS));
+            writes += 1;
+        }
+        flush(&mut transaction, &mut writes)?;
+        Ok(())
+    }
+
+    /// The catalog for an admin write: fenced by this controller's term, or 503 naming
+    /// the leader when this one does not lead.
+    fn leader_catalog(&self) -> ApiResult<Catalog> {
+        let leadership = self
+            .leadership
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|leadership| !leadership.is_lost());
+        match leadership {
+            Some(leadership) => Ok(Catalog::new(Arc::new(
+                leadership.fenced(self.store.clone()),
+            ))),
+            None => {
+                let leader = current_leader(&self.session)
+                    .ok()
+                    .flatten()
+                    .map(|(record, _)| {
+                        format!(
+                            "`{}` at http://{}",
+                            record.node_id,
+                            record.http_address.unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_else(|| "being elected".into());
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "controller `{}` is not the leader; the leader is {leader}: retry there",
+                        self.node_id
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn catalog(&self) -> Catalog {
+        Catalog::new(self.store.clone())
+    }
+
+    fn live_table(&self, name: &str) -> ApiResult<TableRecord> {
+        let name = strip_type_suffix(name);
+        self.catalog()
+            .table(name)
+            .map_err(ApiError::internal)?
+            .filter(|record| record.deleted_ms.is_none())
+            .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))
+    }
+}
+
+fn replication_of(record: &TableRecord) -> usize {
+    record.config["segmentsConfig"]["replication"]
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .or_else(|| record.config["segmentsConfig"]["replication"].as_u64())
+        .unwrap_or(1)
+        .max(1) as usize
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)
+}
+
+fn json_text(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+async fn health(State(role): State<Arc<ControllerRole>>) -> axum::Json<Json> {
+    let leads = role
+        .leadership
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_some_and(|l| !l.is_lost());
+    axum::Json(json!({"status": "OK", "node": role.node_id, "leader": leads}))
+}
+
+async fn cluster(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Json<Json>> {
+    let session = role.session.clone();
+    let (nodes, leader) = blocking(move || {
+        (
+            tessera_coordination::live_nodes(&session),
+            current_leader(&session),
+        )
+    })
+    .await?;
+    let nodes = nodes.map_err(ApiError::internal)?;
+    let leader = leader.map_err(ApiError::internal)?;
+    let assignments = keys::assignments(&role.assignments.snapshot());
+    let serving = keys::serving(&role.serving.snapshot());
+    let tables: BTreeMap<String, Json> = assignments
+        .iter()
+        .map(|(table, segments)| {
+            let served = serving.get(table).cloned().unwrap_or_default();
+            let under_replicated = segments
+                .iter()
+                .filter(|(segment, replicas)| {
+                    served.get(*segment).map_or(0, BTreeSet::len) < replicas.len()
+                })
+                .count();
+            (
+                table.clone(),
+                json!({
+                    "segments": segments.len(),
+                    "assignments": segments,
+                    "serving": served,
+                    "segmentsNotFullyServed": under_replicated,
+                }),
+            )
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "leader": leader.map(|(record, term)| json!({"nodeId": record.node_id, "httpAddress": record.http_address, "term": term})),
+        "nodes": nodes,
+        "tables": tables,
+    })))
+}
+
+async fn list_schemas(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Json<Json>> {
+    let catalog = role.catalog();
+    let names = blocking(move || catalog.schema_names())
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(json!(names)))
+}
+
+async fn get_schema(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<Response> {
+    let catalog = role.catalog();
+    let lookup = name.clone();
+    let schema = blocking(move || catalog.schema(&lookup))
+        .await?
+        .map_err(ApiError::internal)?;
+    schema
+        .map(json_text)
+        .ok_or_else(|| ApiError::not_found(format!("schema `{name}` does not exist")))
+}
+
+fn body_text(body: &Bytes) -> ApiResult<String> {
+    std::str::from_utf8(body)
+        .map(str::to_string)
+        .map_err(|_| ApiError::bad_request("the body is not UTF-8"))
+}
+
+async fn add_schema(
+    State(role): State<Arc<ControllerRole>>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Json>> {
+    let text = body_text(&body)?;
+    let parsed = Schema::from_json(&text).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let name = parsed.value.name.clone();
+    let catalog = role.leader_catalog()?;
+    let stored = name.clone();
+    blocking(move || catalog.put_schema(&stored, &text))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(json!({
+        "status": format!("{name} successfully added"),
+        "warnings": parsed.warnings,
+    })))
+}
+
+async fn list_tables(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Json<Json>> {
+    let catalog = role.catalog();
+    let tables = blocking(move || catalog.tables())
+        .await?
+        .map_err(ApiError::internal)?;
+    let names: Vec<String> = tables
+        .into_iter()
+        .filter(|t| t.deleted_ms.is_none())
+        .map(|t| t.name)
+        .collect();
+    Ok(axum::Json(json!({"tables": names})))
+}
+
+async fn get_table(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let record = blocking(move || role.live_table(&name)).await??;
+    Ok(axum::Json(
+        json!({ record.table_type.clone(): record.config }),
+    ))
+}
+
+async fn get_table_schema(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<Response> {
+    let worker = role.clone();
+    let schema = blocking(move || -> ApiResult<Option<String>> {
+        let record = worker.live_table(&name)?;
+        worker
+            .catalog()
+            .schema(&record.schema_name)
+            .map_err(ApiError::internal)
+    })
+    .await??;
+    schema
+        .map(json_text)
+        .ok_or_else(|| ApiError::not_found("the table's schema is missing"))
+}
+
+async fn add_table(
+    State(role): State<Arc<ControllerRole>>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Json>> {
+    let text = body_text(&body)?;
+    let raw: Json = serde_json::from_str(&text)
+        .map_err(|e| ApiError::bad_request(format!("table config is not JSON: {e}")))?;
+    let written_name = raw
+        .get("tableName")
+        .and_then(Json::as_str)
+        .ok_or_else(|| ApiError::bad_request("table config needs `tableName`"))?;
+    let name = strip_type_suffix(written_name).to_string();
+    let catalog = role.leader_catalog()?;
+    let worker = catalog.clone();
+    let schema_name = name.clone();
+    let schema_json = blocking(move || worker.schema(&schema_name))
+        .await?
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::bad_request(format!("schema `{name}` does not exist; POST /schemas first (a table's schema has the table's name)")))?;
+    let schema = Schema::from_json(&schema_json)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .value;
+    let parsed =
+        TableConfig::from_json(&text, &schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if parsed.value.table_type == TableType::Realtime {
+        return Err(ApiError::bad_request(
+            "REALTIME tables are not served by a cluster yet (they are by `tessera standalone`); create an OFFLINE table",
+        ));
+    }
+    let typed = parsed.value.table_name_with_type();
+    let record = TableRecord {
+        name: name.clone(),
+        table_type: parsed.value.table_type.pinot_name().to_string(),
+        schema_name: name.clone(),
+        config: raw,
+        created_ms: tessera_ingest::realtime::now_ms(),
+        deleted_ms: None,
+    };
+    blocking(move || catalog.create_table(&record))
+        .await?
+        .map_err(|e| match e {
+            tessera_meta::Error::AlreadyExists(message) => {
+                ApiError::new(StatusCode::CONFLICT, message)
+            }
+            other => ApiError::internal(other),
+        })?;
+    Ok(axum::Json(json!({
+        "status": format!("Table {typed} successfully added"),
+        "warnings": parsed.warnings,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadParams {
+    table_name: String,
+}
+
+async fn upload_segment(
+    State(role): State<Arc<ControllerRole>>,
+    Query(params): Query<UploadParams>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Json>> {
+    let catalog = role.leader_catalog()?;
+    let name = blocking(move || role.add_segment(&catalog, &params.table_name, &body)).await??;
+    Ok(axum::Json(
+        json!({"status": format!("segment {name} added")}),
+    ))
+}
+
+impl ControllerRole {
+    fn add_segment(&self, catalog: &Catalog, table: &str, bytes: &[u8]) -> ApiResult<String> {
+        let record = self.live_table(table)?;
+        let schema_json = catalog
+            .schema(&record.schema_name)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("the table's schema is missing"))?;
+        let schemas = tessera_coordination::MirrorSnapshot {
+            revision: 0,
+            entries: [(
+                format!("schemas/{}", record.schema_name),
+                tessera_meta::Versioned {
+                    value: schema_json,
+                    version: 1,
+                },
+            )]
+            .into(),
+        };
+        let schema = super::server_role::table_schema(&record, &schemas)
+            .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+        let uploads = self.data_dir.join("uploads");
+        std::fs::create_dir_all(&uploads).map_err(ApiError::internal)?;
+        let temporary = tempfile::Builder::new()
+            .suffix(".upload")
+            .tempfile_in(&uploads)
+            .map_err(ApiError::internal)?;
+        std::fs::write(temporary.path(), bytes).map_err(ApiError::internal)?;
+        let metadata = check_segment_file(temporary.path(), &record.name, &schema)?;
+        let name = metadata.name.clone();
+        let location = DeepStore::segment_location(&record.name, &name);
+        let created = self
+            .runtime
+            .block_on(self.deep_store.put_new(&location, bytes.to_vec().into()))
+            .map_err(ApiError::internal)?;
+        if !created {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "segment `{name}` already exists in the deep store of table `{}`",
+                    record.name
+                ),
+            ));
+        }
+        let segment = uploaded_segment_record(&record.name, &metadata, location, bytes);
+        catalog.add_segment(&segment).map_err(|e| match e {
+            tessera_meta::Error::Conflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("segment `{name}` already exists"),
+            ),
+            other => ApiError::internal(other),
+        })?;
+        info!(table = %record.name, segment = %name, "segment uploaded");
+        Ok(name)
+    }
+}
+
+async fn list_segments(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let worker = role.clone();
+    let (record, segments) = blocking(move || -> ApiResult<_> {
+        let record = worker.live_table(&name)?;
+        let segments = worker
+            .catalog()
+            .segments(&record.name)
+            .map_err(ApiError::internal)?;
+        Ok((record, segments))
+    })
+    .await??;
+    let names: Vec<String> = segments.into_iter().map(|s| s.name).collect();
+    Ok(axum::Json(json!([{ record.table_type: names }])))
+}

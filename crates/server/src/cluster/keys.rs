@@ -1,0 +1,65 @@
+//! The cluster's own keys in etcd, beside the catalog's (`schemas/`, `tables/`,
+//! `segments/`) and coordination's (`nodes/`, `controller/leader`):
+//!
+//! - `assignments/{table}/{segment}` → JSON list of server ids: where the controller
+//!   wants the segment (written by the leader, fenced);
+//! - `serving/{node}/{table}` → JSON list of segment names the server has loaded and
+//!   answers for (written by the server under its lease, so it vanishes with it).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tessera_coordination::MirrorSnapshot;
+
+pub const ASSIGNMENTS: &str = "assignments/";
+pub const SERVING: &str = "serving/";
+
+pub fn assignment_key(table: &str, segment: &str) -> String {
+    format!("{ASSIGNMENTS}{table}/{segment}")
+}
+
+pub fn serving_key(node: &str, table: &str) -> String {
+    format!("{SERVING}{node}/{table}")
+}
+
+/// Table → segment → assigned servers, from a mirror of `assignments/`.
+pub fn assignments(
+    snapshot: &MirrorSnapshot,
+) -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let mut tables: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (key, stored) in &snapshot.entries {
+        let Some((table, segment)) = key
+            .strip_prefix(ASSIGNMENTS)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        let servers: BTreeSet<String> = serde_json::from_str(&stored.value).unwrap_or_default();
+        tables
+            .entry(table.to_string())
+            .or_default()
+            .insert(segment.to_string(), servers);
+    }
+    tables
+}
+
+/// Table → segment → servers serving it, from a mirror of `serving/`.
+pub fn serving(snapshot: &MirrorSnapshot) -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let mut tables: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (key, stored) in &snapshot.entries {
+        let Some((node, table)) = key
+            .strip_prefix(SERVING)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        let segments: Vec<String> = serde_json::from_str(&stored.value).unwrap_or_default();
+        let table_entry = tables.entry(table.to_string()).or_default();
+        for segment in segments {
+            table_entry
+                .entry(segment)
+                .or_default()
+                .insert(node.to_string());
+        }
+    }
+    tables
+}

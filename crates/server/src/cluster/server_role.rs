@@ -1,0 +1,335 @@
+//! `tessera server --config FILE`: a cluster server. It registers in etcd with its
+//! Flight address and tags, follows the controller's assignments, loads the sealed
+//! segments assigned to it from the deep store (CRC-checked, cached on local disk),
+//! reports what it serves under its lease, and answers brokers' leaf queries over Arrow
+//! Flight.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use tessera_config::{Schema, TableConfig};
+use tessera_coordination::{EtcdSession, NodeInfo, NodeRole, PrefixMirror, Registration, register};
+use tessera_flight::{LeafAnswer, LeafContext, LeafExecutor, LeafRequest, plan_leaf};
+use tessera_meta::{SegmentRecord, SegmentState, TableRecord};
+use tessera_query::planner::TableSchema;
+use tessera_query::{ErrorCode, QueryError};
+use tessera_segment::{ImmutableSegment, SegmentReader};
+use tessera_storage::{DeepStore, file_crc32};
+use tracing::{info, warn};
+
+use super::config::ClusterNodeConfig;
+use super::keys;
+use crate::standalone::strip_type_suffix;
+
+/// A table as this server serves it.
+struct ServedTable {
+    schema: TableSchema,
+    segments: BTreeMap<String, Arc<dyn SegmentReader>>,
+}
+
+/// The server role's state.
+struct ServerRole {
+    node_id: String,
+    data_dir: PathBuf,
+    deep_store: DeepStore,
+    runtime: tokio::runtime::Handle,
+    tables: RwLock<BTreeMap<String, Arc<ServedTable>>>,
+}
+
+/// The catalog and assignment views a server follows.
+struct Views {
+    assignments: PrefixMirror,
+    segments: PrefixMirror,
+    tables: PrefixMirror,
+    schemas: PrefixMirror,
+}
+
+impl Views {
+    fn start(session: &EtcdSession) -> anyhow::Result<Views> {
+        Ok(Views {
+            assignments: PrefixMirror::start(session, keys::ASSIGNMENTS)?,
+            segments: PrefixMirror::start(session, "segments/")?,
+            tables: PrefixMirror::start(session, "tables/")?,
+            schemas: PrefixMirror::start(session, "schemas/")?,
+        })
+    }
+}
+
+pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = ClusterNodeConfig::load(config_path)?;
+    let section = ClusterNodeConfig::require(&config.server, "server")?.clone();
+    let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&section.flight))
+        .with_context(|| format!("listen for Flight on `{}`", section.flight))?;
+    let bound = listener.local_addr()?.to_string();
+    let mut info = NodeInfo::new(&config.node.id, NodeRole::Server);
+    info.tags = section.tags.clone();
+    info.flight_address = Some(section.advertised_flight.clone().unwrap_or(bound.clone()));
+    let registration = register(
+        &session,
+        &info,
+        Duration::from_secs(config.node.lease_ttl_s),
+    )?;
+    std::fs::create_dir_all(&config.node.data_dir)
+        .with_context(|| format!("create data dir `{}`", config.node.data_dir.display()))?;
+    let role = Arc::new(ServerRole {
+        node_id: config.node.id.clone(),
+        data_dir: config.node.data_dir.canonicalize()?,
+        deep_store: DeepStore::open(&config.node.deep_store)?,
+        runtime: runtime.handle().clone(),
+        tables: RwLock::new(BTreeMap::new()),
+    });
+    let views = Views::start(&session)?;
+    let follower = role.clone();
+    std::thread::Builder::new()
+        .name("assignments".into())
+        .spawn(move || follower.follow(&views, &registration))?;
+    eprintln!(
+        "tessera: server `{}` serving Flight on {bound} (tags {:?})",
+        config.node.id, section.tags
+    );
+    runtime.block_on(async move {
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        tessera_flight::serve(listener, role, shutdown).await
+    })?;
+    Ok(())
+}
+
+impl ServerRole {
+    /// Reconcile with the assignments whenever they (or the catalog) change, and
+    /// publish what is served after each change and after every re-registration.
+    fn follow(&self, views: &Views, registration: &Registration) {
+        let mut published: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut registrations = registration.registrations();
+        loop {
+            let seen = (
+                views.assignments.revision(),
+                views.segments.revision(),
+                views.tables.revision(),
+            );
+            let served = self.reconcile(views);
+            if registration.registrations() != registrations {
+                // A new lease: the old serving keys are gone with the old one.
+                registrations = registration.registrations();
+                published.clear();
+            }
+            for (table, segments) in &served {
+                if published.get(table) == Some(segments) {
+                    continue;
+                }
+                let value = serde_json::to_string(segments).unwrap_or_default();
+                match registration.put_leased(&keys::serving_key(&self.node_id, table), &value) {
+                    Ok(()) => {
+                        published.insert(table.clone(), segments.clone());
+                    }
+                    Err(error) => warn!(%error, table, "cannot publish what this server serves"),
+                }
+            }
+            let gone: Vec<String> = published
+                .keys()
+                .filter(|table| !served.contains_key(*table))
+                .cloned()
+                .collect();
+            for table in gone {
+                if registration
+                    .delete_leased(&keys::serving_key(&self.node_id, &table))
+                    .is_ok()
+                {
+                    published.remove(&table);
+                }
+            }
+            // Wake on the next assignment change; re-check now and then for catalog
+            // changes and failed loads.
+            let unchanged = seen
+                == (
+                    views.assignments.revision(),
+                    views.segments.revision(),
+                    views.tables.revision(),
+                );
+            if unchanged {
+                views
+                    .assignments
+                    .wait_for_revision(seen.0 + 1, Duration::from_millis(500));
+            }
+        }
+    }
+
+    /// Load what is assigned here and drop what is not; returns table → served segments.
+    fn reconcile(&self, views: &Views) -> BTreeMap<String, BTreeSet<String>> {
+        let assignments = keys::assignments(&views.assignments.snapshot());
+        let segments_snapshot = views.segments.snapshot();
+        let tables_snapshot = views.tables.snapshot();
+        let schemas_snapshot = views.schemas.snapshot();
+        let mut next_tables: BTreeMap<String, Arc<ServedTable>> = BTreeMap::new();
+        let current = self
+            .tables
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (table_name, table_assignments) in &assignments {
+            let wanted: BTreeSet<&String> = table_assignments
+                .iter()
+                .filter(|(_, servers)| servers.contains(&self.node_id))
+                .map(|(segment, _)| segment)
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let Some(record) = tables_snapshot
+                .entries
+                .get(&format!("tables/{table_name}"))
+                .and_then(|stored| serde_json::from_str::<TableRecord>(&stored.value).ok())
+                .filter(|record| record.deleted_ms.is_none())
+            else {
+                continue;
+            };
+            let schema = match table_schema(&record, &schemas_snapshot) {
+                Ok(schema) => schema,
+                Err(error) => {
+                    warn!(table = %table_name, error = format!("{error:#}"), "cannot serve the table");
+                    continue;
+                }
+            };
+            let existing = current.get(table_name.as_str());
+            let mut loaded: BTreeMap<String, Arc<dyn SegmentReader>> = BTreeMap::new();
+            for segment_name in wanted {
+                if let Some(segment) = existing.and_then(|t| t.segments.get(segment_name)) {
+                    loaded.insert(segment_name.clone(), segment.clone());
+                    continue;
+                }
+                let key = format!("segments/{table_name}/{segment_name}");
+                let Some(segment_record) = segments_snapshot
+                    .entries
+                    .get(&key)
+                    .and_then(|stored| serde_json::from_str::<SegmentRecord>(&stored.value).ok())
+                    .filter(|record| record.state == SegmentState::Done)
+                else {
+                    continue;
+                };
+                match self.load(&segment_record) {
+                    Ok(segment) => {
+                        info!(segment = %segment_name, "loaded an assigned segment");
+                        loaded.insert(segment_name.clone(), Arc::new(segment));
+                    }
+                    Err(error) => {
+                        warn!(segment = %segment_name, error = format!("{error:#}"), "cannot load an assigned segment; retrying later");
+                    }
+                }
+            }
+            next_tables.insert(
+                table_name.clone(),
+                Arc::new(ServedTable {
+                    schema,
+                    segments: loaded,
+                }),
+            );
+        }
+        let served = next_tables
+            .iter()
+            .map(|(table, served)| (table.clone(), served.segments.keys().cloned().collect()))
+            .collect();
+        *self
+            .tables
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next_tables;
+        served
+    }
+
+    /// The local copy of a sealed segment, downloaded (CRC-checked) when missing or
+    /// corrupt.
+    fn load(&self, record: &SegmentRecord) -> anyhow::Result<ImmutableSegment> {
+        let path =
+            tessera_ingest::realtime::segment_file(&self.data_dir, &record.table, &record.name);
+        let good = std::fs::read(&path)
+            .is_ok_and(|bytes| record.crc32.is_none_or(|crc| file_crc32(&bytes) == crc));
+        if !good {
+            let location = record
+                .location
+                .as_deref()
+                .with_context(|| format!("segment `{}` has no deep-store location", record.name))?;
+            self.runtime
+                .block_on(self.deep_store.download(location, &path, record.crc32))
+                .with_context(|| format!("download segment `{}`", record.name))?;
+        }
+        ImmutableSegment::open(&path).with_context(|| format!("open `{}`", path.display()))
+    }
+}
+
+/// The query schema of a catalog table.
+pub fn table_schema(
+    record: &TableRecord,
+    schemas: &tessera_coordination::MirrorSnapshot,
+) -> anyhow::Result<TableSchema> {
+    let schema_json = schemas
+        .entries
+        .get(&format!("schemas/{}", record.schema_name))
+        .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
+    let schema = Schema::from_json(&schema_json.value)?.value;
+    let config = TableConfig::from_json(&record.config.to_string(), &schema)?.value;
+    Ok(TableSchema::from_config(
+        &record.name,
+        &schema,
+        config.time_column.as_deref(),
+    ))
+}
+
+impl LeafExecutor for ServerRole {
+    fn execute(
+        &self,
+        request: &LeafRequest,
+        _context: &LeafContext,
+    ) -> Result<LeafAnswer, QueryError> {
+        let name = strip_type_suffix(&request.table);
+        let table = self
+            .tables
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| QueryError {
+                code: ErrorCode::TableDoesNotExist,
+                message: format!("table `{name}` is not served by server `{}`", self.node_id),
+            })?;
+        let plan = plan_leaf(request, &table.schema)?;
+        let segments: Vec<Arc<dyn SegmentReader>> = match &request.segments {
+            None => table.segments.values().cloned().collect(),
+            Some(names) => {
+                let mut found = Vec::with_capacity(names.len());
+                let mut missing = Vec::new();
+                for name in names {
+                    match table.segments.get(name) {
+                        Some(segment) => found.push(segment.clone()),
+                        None => missing.push(name.as_str()),
+                    }
+                }
+                if !missing.is_empty() {
+                    return Err(QueryError {
+                        code: ErrorCode::TableDoesNotExist,
+                        message: format!(
+                            "server `{}` does not serve segments=`{}`",
+                            self.node_id,
+                            missing.join(",")
+                        ),
+                    });
+                }
+                found
+            }
+        };
+        let partial = tessera_query::engine::execute_leaf(&plan, &segments)?;
+        Ok(LeafAnswer {
+            plan,
+            partial,
+            freshness_ms: None,
+        })
+    }
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# A whole Tessera cluster on loopback, for trying it and for the system tests:
+#   bash deploy/cluster/local.sh up DIR [--deep-store URI] [--kafka ADDR]
+#   bash deploy/cluster/local.sh add-server DIR NODE_ID [TAG...]
+#   bash deploy/cluster/local.sh down DIR
+# `up` starts etcd, 2 controllers (a leader and a standby), 2 brokers and 4 servers
+# (server-rt-1/2 tagged realtime, server-hist-1/2 historical) on free ports, data
+# under DIR; waits until a controller leads and every server is registered; writes
+# DIR/cluster.env (BROKER_URLS, BROKER_PG, CONTROLLER_URL, ETCD_ENDPOINTS, DEEP_STORE)
+# and DIR/pids/<node-id>.pid, so one node can be stopped by name. The binary is
+# $TESSERA_BIN (default target/debug/tessera of this checkout).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+TESSERA_BIN=${TESSERA_BIN:-$repo/target/debug/tessera}
+
+say() { echo "local.sh: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# wait_for WHAT SECONDS COMMAND...: run COMMAND until it succeeds.
+wait_for() {
+    local what=$1 seconds=$2
+    shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || die "$what did not come up within ${seconds}s (logs in $dir/logs)"
+        sleep 0.2
+    done
+}
+
+# start NODE_ID ROLE: run the role with DIR/config/NODE_ID.toml, log and pid by name.
+start() {
+    local node=$1 role=$2
+    "$TESSERA_BIN" "$role" --config "$dir/config/$node.toml" >"$dir/logs/$node.log" 2>&1 &
+    echo $! >"$dir/pids/$node.pid"
+}
+
+# node_config NODE_ID ROLE_SECTION: the [node] and [etcd] tables, then the role's.
+node_config() {
+    local node=$1 section=$2
+    cat >"$dir/config/$node.toml" <<EOF
+[node]
+id = "$node"
+data_dir = "$dir/data/$node"
+deep_store = "$DEEP_STORE"
+lease_ttl_s = ${LEASE_TTL_S:-3}
+
+[etcd]
+endpoints = ["$ETCD_ENDPOINTS"]
+cluster = "local"
+
+$section
+EOF
+}
+
+server_section() {
+    local port tags
+    port=$(free_port)
+    tags=$(printf '"%s", ' "$@")
+    printf '[server]\nflight = "127.0.0.1:%s"\ntags = [%s]\n' "$port" "${tags%, }"
+}
+
+up() {
+    local deep_store="" kafka=""
+    while (($#)); do
+        case $1 in
+            --deep-store) deep_store=$2; shift 2 ;;
+            --kafka) kafka=$2; shift 2 ;;
+            *) die "unknown option $1" ;;
+        esac
+    done
+    [[ -x $TESSERA_BIN ]] || die "no tessera binary at $TESSERA_BIN (cargo build -p tessera-server)"
+    command -v etcd >/dev/null || die "etcd not found (apt-get install etcd-server)"
+    [[ -z $kafka ]] || say "note: --kafka $kafka is recorded, but cluster roles do not consume Kafka yet"
+    mkdir -p "$dir"/{config,logs,pids,data}
+    dir=$(cd "$dir" && pwd)
+    local etcd_port etcd_peer
+    etcd_port=$(free_port)
+    etcd_peer=$(free_port)
+    ETCD_ENDPOINTS="http://127.0.0.1:$etcd_port"
+    DEEP_STORE=${deep_store:-$dir/deepstore}
+    mkdir -p "$dir/deepstore"
+    etcd --name local --data-dir "$dir/data/etcd" \
+        --listen-client-urls "$ETCD_ENDPOINTS" --advertise-client-urls "$ETCD_ENDPOINTS" \
+        --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+        --initial-cluster "local=http://127.0.0.1:$etcd_peer" --logger zap --log-level error \
+        >"$dir/logs/etcd.log" 2>&1 &
+    echo $! >"$dir/pids/etcd.pid"
+    wait_for etcd 30 curl -sf "$ETCD_ENDPOINTS/health"
+
+    local controllers=() brokers=() pgs=() node port
+    for node in controller-1 controller-2; do
+        port=$(free_port)
+        node_config "$node" "[controller]
+http = \"127.0.0.1:$port\""
+        controllers+=("http://127.0.0.1:$port")
+        start "$node" controller
+    done
+    for node in server-rt-1 server-rt-2; do
+        node_config "$node" "$(server_section realtime)"
+        start "$node" server
+    done
+    for node in server-hist-1 server-hist-2; do
+        node_config "$node" "$(server_section historical)"
+        start "$node" server
+    done
+    for node in broker-1 broker-2; do
+        port=$(free_port)
+        node_config "$node" "[broker]
+http = \"127.0.0.1:$port\""
+        brokers+=("http://127.0.0.1:$port")
+        start "$node" broker
+    done
+    local url
+    for url in "${controllers[@]}" "${brokers[@]}"; do
+        wait_for "$url" 60 curl -sf "$url/health"
+    done
+    wait_for "a controller leader with 4 servers" 60 cluster_ready "${controllers[0]}" 4
+    local joined_brokers joined_controllers
+    joined_brokers=$(IFS=,; echo "${brokers[*]}")
+    joined_controllers=$(IFS=,; echo "${controllers[*]}")
+    cat >"$dir/cluster.env" <<EOF
+BROKER_URLS=$joined_brokers
+BROKER_PG=
+CONTROLLER_URL=${controllers[0]}
+CONTROLLER_URLS=$joined_controllers
+ETCD_ENDPOINTS=$ETCD_ENDPOINTS
+DEEP_STORE=$DEEP_STORE
+KAFKA=$kafka
+EOF
+    say "cluster up: brokers $joined_brokers, controllers $joined_controllers, etcd $ETCD_ENDPOINTS"
+}
+
+# cluster_ready URL SERVERS: a leader is elected and SERVERS servers are registered.
+cluster_ready() {
+    local body
+    body=$(curl -sf "$1/cluster") || return 1
+    python3 - "$body" "$2" <<'EOF'
+import json, sys
+cluster = json.loads(sys.argv[1])
+servers = [n for n in cluster["nodes"] if n["role"] == "server"]
+sys.exit(0 if cluster["leader"] and len(servers) >= int(sys.argv[2]) else 1)
+EOF
+}
+
+add_server() {
+    local node=$1
+    shift
+    (($#)) || set -- historical
+    dir=$(cd "$dir" && pwd)
+    # shellcheck disable=SC1091
+    source "$dir/cluster.env"
+    node_config "$node" "$(server_section "$@")"
+    start "$node" server
+    say "server $node started ($*)"
+}
+
+down() {
+    [[ -d $dir/pids ]] || die "no cluster in $dir"
+    local pid_file
+    for pid_file in "$dir"/pids/*.pid; do
+        [[ $(basename "$pid_file") == etcd.pid ]] && continue
+        kill "$(cat "$pid_file")" 2>/dev/null || true
+    done
+    sleep 0.5
+    for pid_file in "$dir"/pids/*.pid; do
+        kill -9 "$(cat "$pid_file")" 2>/dev/null || true
+    done
+    say "cluster in $dir stopped"
+}
+
+command=${1:-}
+dir=${2:-}
+[[ -n $command && -n $dir ]] || die "usage: local.sh up|down|add-server DIR ..."
+shift 2
+case $command in
+    up) up "$@" ;;
+    add-server) add_server "$@" ;;
+    down) down ;;
+    *) die "unknown command $command" ;;
+esac
