@@ -2,6 +2,7 @@
 # A whole Tessera cluster on loopback, for trying it and for the system tests:
 #   bash deploy/cluster/local.sh up DIR [--deep-store URI] [--kafka ADDR]
 #   bash deploy/cluster/local.sh add-server DIR NODE_ID [TAG...]
+#   bash deploy/cluster/local.sh start DIR NODE_ID      (again, after a kill; etcd too)
 #   bash deploy/cluster/local.sh down DIR
 # `up` starts etcd, 2 controllers (a leader and a standby), 2 brokers and 4 servers
 # (server-rt-1/2 tagged realtime, server-hist-1/2 historical) on free ports, data
@@ -32,8 +33,17 @@ wait_for() {
 # start NODE_ID ROLE: run the role with DIR/config/NODE_ID.toml, log and pid by name.
 start() {
     local node=$1 role=$2
-    "$TESSERA_BIN" "$role" --config "$dir/config/$node.toml" >"$dir/logs/$node.log" 2>&1 &
+    echo "$role" >"$dir/config/$node.role"
+    "$TESSERA_BIN" "$role" --config "$dir/config/$node.toml" >>"$dir/logs/$node.log" 2>&1 &
     echo $! >"$dir/pids/$node.pid"
+}
+
+# start_etcd: etcd with the arguments `up` chose (same ports, same data).
+start_etcd() {
+    mapfile -t args <"$dir/config/etcd.args"
+    etcd "${args[@]}" >>"$dir/logs/etcd.log" 2>&1 &
+    echo $! >"$dir/pids/etcd.pid"
+    wait_for etcd 30 curl -sf "${args[5]}/health"
 }
 
 # node_config NODE_ID ROLE_SECTION: the [node] and [etcd] tables, then the role's.
@@ -81,13 +91,12 @@ up() {
     ETCD_ENDPOINTS="http://127.0.0.1:$etcd_port"
     DEEP_STORE=${deep_store:-$dir/deepstore}
     mkdir -p "$dir/deepstore"
-    etcd --name local --data-dir "$dir/data/etcd" \
+    printf '%s\n' --name local --data-dir "$dir/data/etcd" \
         --listen-client-urls "$ETCD_ENDPOINTS" --advertise-client-urls "$ETCD_ENDPOINTS" \
         --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
         --initial-cluster "local=http://127.0.0.1:$etcd_peer" --logger zap --log-level error \
-        >"$dir/logs/etcd.log" 2>&1 &
-    echo $! >"$dir/pids/etcd.pid"
-    wait_for etcd 30 curl -sf "$ETCD_ENDPOINTS/health"
+        >"$dir/config/etcd.args"
+    start_etcd
 
     local controllers=() brokers=() pgs=() node port
     for node in controller-1 controller-2; do
@@ -156,6 +165,19 @@ add_server() {
     say "server $node started ($*)"
 }
 
+# start_node NODE_ID: start a stopped node again (etcd included) with its config.
+start_node() {
+    local node=$1
+    dir=$(cd "$dir" && pwd)
+    if [[ $node == etcd ]]; then
+        start_etcd
+    else
+        [[ -f $dir/config/$node.role ]] || die "no node $node in $dir"
+        start "$node" "$(cat "$dir/config/$node.role")"
+    fi
+    say "$node started"
+}
+
 down() {
     [[ -d $dir/pids ]] || die "no cluster in $dir"
     local pid_file
@@ -172,11 +194,12 @@ down() {
 
 command=${1:-}
 dir=${2:-}
-[[ -n $command && -n $dir ]] || die "usage: local.sh up|down|add-server DIR ..."
+[[ -n $command && -n $dir ]] || die "usage: local.sh up|down|add-server|start DIR ..."
 shift 2
 case $command in
     up) up "$@" ;;
     add-server) add_server "$@" ;;
+    start) start_node "$@" ;;
     down) down ;;
     *) die "unknown command $command" ;;
 esac

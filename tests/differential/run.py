@@ -18,6 +18,8 @@ problem (no tessera `query` command, missing data, a segment that does not build
 from __future__ import annotations
 
 import argparse
+import urllib.error
+import urllib.request
 import datetime as dt
 import decimal
 import json
@@ -213,9 +215,13 @@ class TesseraError(Exception):
 
 
 class Tessera:
-    def __init__(self, binary: Path, timeout: float):
+    def __init__(self, binary: Path, timeout: float, url: str | None = None):
         self.binary = binary
         self.timeout = timeout
+        # With a URL, queries go to a running server or cluster broker (`query --url`)
+        # instead of segment files.
+        self.url = url
+        self.urls = [url] if url else []
 
     def has_query_command(self) -> tuple[bool, str]:
         probe = subprocess.run([str(self.binary), "query", "--help"], capture_output=True,
@@ -224,8 +230,8 @@ class Tessera:
         return probe.returncode == 0, text.strip()
 
     def run(self, segments: Path, sql: str):
-        command = [str(self.binary), "query", "--segments", str(segments), "--format", "json",
-                   sql]
+        target = ["--url", self.url] if self.url else ["--segments", str(segments)]
+        command = [str(self.binary), "query", *target, "--format", "json", sql]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -333,6 +339,66 @@ def check_events_segment(info: dict, rows, label: str) -> list[str]:
 
 # ---- the run -------------------------------------------------------------------------
 
+def http_post(url: str, body: bytes) -> None:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        raise TesseraError(f"POST {url}: HTTP {error.code}: {error.read()[:500]!r}") from None
+
+
+def load_table(tessera: "Tessera", url: str, schema: Path, table: Path, inputs: list[Path],
+               replication: int) -> None:
+    """Create the table on a running server or cluster (its config with `replication`) and
+    ingest each input file as one segment with `tessera ingest`."""
+    config = json.loads(table.read_text())
+    config.setdefault("segmentsConfig", {})["replication"] = str(replication)
+    http_post(f"{url}/schemas", schema.read_bytes())
+    http_post(f"{url}/tables", json.dumps(config).encode())
+    name = config["tableName"]
+    rows = 0
+    for path in inputs:
+        done = subprocess.run([str(tessera.binary), "ingest", "--url", url, "--table", name,
+                               str(path)], capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise TesseraError(f"ingest {path.name}: {done.stderr.strip()[:1000]}")
+        rows += int(re.search(r"ingested rows=(\d+)", done.stdout).group(1))
+    # A cluster serves uploaded segments once servers have loaded them: wait until every
+    # row is answered without a partial result.
+    deadline = time.monotonic() + 120
+    while True:
+        request = urllib.request.Request(
+            f"{url}/query/sql", method="POST",
+            data=json.dumps({"sql": f"SELECT COUNT(*) FROM {name}"}).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer = json.loads(response.read())
+            served = answer["resultTable"]["rows"][0][0]
+            if served == rows and not answer.get("partialResult"):
+                return
+        except (urllib.error.URLError, KeyError, IndexError, TypeError):
+            served = None
+        if time.monotonic() > deadline:
+            raise TesseraError(f"{name}: {served} of {rows} rows served after 120s")
+        time.sleep(0.2)
+
+
+def split_parquet(con, parquet: Path, out_dir: Path, rows_per_file: int) -> list[Path]:
+    """The Parquet file cut into files of `rows_per_file` rows (one segment each)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (total,), = con.execute(f"SELECT COUNT(*) FROM read_parquet('{parquet}')").fetchall()
+    paths = []
+    for index, offset in enumerate(range(0, total, rows_per_file)):
+        path = out_dir / f"part-{index:03}.parquet"
+        con.execute(f"COPY (SELECT * FROM read_parquet('{parquet}') LIMIT {rows_per_file} "
+                    f"OFFSET {offset}) TO '{path}' (FORMAT PARQUET)")
+        paths.append(path)
+    return paths
+
+
 class Case:
     def __init__(self, label, tessera_sql, duckdb_sql, ordered, segments, note=""):
         self.label = label
@@ -431,6 +497,16 @@ def parse_args(argv=None):
                         help="comma-separated generator features to turn on (off by default)")
     parser.add_argument("--lineitem-parquet", type=Path, default=None,
                         help="default $TESSERA_TEST_DATA/lineitem/sf0.01/lineitem.parquet")
+    parser.add_argument("--url", default=None,
+                        help="query a running server or cluster broker (`tessera query --url`) "
+                             "instead of segment files; several comma-separated URLs run every "
+                             "query through each")
+    parser.add_argument("--load", action="store_true",
+                        help="with --url: create the tables and ingest the data first")
+    parser.add_argument("--load-replication", type=int, default=1,
+                        help="with --load: the tables' segmentsConfig.replication")
+    parser.add_argument("--load-rows-per-segment", type=int, default=5000,
+                        help="with --load: lineitem rows per uploaded segment")
     parser.add_argument("--lineitem-queries", type=Path, default=LINEITEM_DIR / "queries")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds per tessera query (default 60)")
@@ -464,7 +540,9 @@ def main(argv=None) -> int:
 
     tessera = None
     if not args.duckdb_only:
-        tessera = Tessera(args.tessera.resolve(), args.timeout)
+        urls = [url.strip().rstrip("/") for url in (args.url or "").split(",") if url.strip()]
+        tessera = Tessera(args.tessera.resolve(), args.timeout, urls[0] if urls else None)
+        tessera.urls = urls
         if not tessera.binary.exists():
             print(f"differential: no tessera binary at {tessera.binary}", file=sys.stderr)
             return 2
@@ -498,7 +576,17 @@ def run(args, tessera, work: Path, parquet: Path, want_lineitem, want_events, st
         schema = json.loads(lineitem_schema_path.read_text())
         duck.load_lineitem(parquet, schema)
         segments = work / "lineitem"
-        if tessera:
+        if tessera and tessera.url and args.load:
+            try:
+                parts = split_parquet(duck.con, parquet, work / "lineitem-parts",
+                                      args.load_rows_per_segment)
+                load_table(tessera, tessera.url, lineitem_schema_path,
+                           LINEITEM_DIR / "table.json", parts, args.load_replication)
+                print(f"loaded lineitem into {tessera.url} as {len(parts)} segments")
+            except TesseraError as error:
+                print(f"differential: {error}", file=sys.stderr)
+                return 2
+        elif tessera and not tessera.url:
             if segments.exists():
                 shutil.rmtree(segments)
             segments.mkdir(parents=True)
@@ -519,7 +607,16 @@ def run(args, tessera, work: Path, parquet: Path, want_lineitem, want_events, st
         rows = events.generate_rows(args.rows, args.data_seed)
         duck.load_events(rows)
         segments = work / "events"
-        if tessera:
+        if tessera and tessera.url and args.load:
+            paths = events.write_inputs(work / "events-input", rows, args.data_seed)
+            try:
+                load_table(tessera, tessera.url, paths["schema"], paths["table"],
+                           paths["inputs"], args.load_replication)
+                print(f"loaded events into {tessera.url} as {len(paths['inputs'])} segments")
+            except TesseraError as error:
+                print(f"differential: {error}", file=sys.stderr)
+                return 2
+        elif tessera and not tessera.url:
             inputs_dir = work / "events-input"
             paths = events.write_inputs(inputs_dir, rows, args.data_seed)
             if segments.exists():
@@ -564,11 +661,16 @@ def run(args, tessera, work: Path, parquet: Path, want_lineitem, want_events, st
             if len(expected) > args.show:
                 print(f"   ... {len(expected) - args.show} more")
             continue
-        modes = [("", "")]
+        modes = [("", "", None)]
         if args.scan_check:
-            modes.append((" [scan]", "SET useIndexes = false; "))
-        for suffix, prefix in modes:
+            modes.append((" [scan]", "SET useIndexes = false; ", None))
+        if len(tessera.urls) > 1:
+            modes = [(f"{suffix} [{url}]", prefix, url) for suffix, prefix, _ in modes
+                     for url in tessera.urls]
+        for suffix, prefix, url in modes:
             label = case.label + suffix
+            if url:
+                tessera.url = url
             try:
                 tessera_names, actual = tessera.run(case.segments, prefix + case.tessera_sql)
             except TesseraError as error:

@@ -176,16 +176,39 @@ async fn try_once(
             lease,
         });
     }
+    let held = response.op_responses().into_iter().find_map(|op| match op {
+        TxnOpResponse::Get(get) => get
+            .kvs()
+            .first()
+            .map(|kv| (kv.mod_revision(), kv.value().to_vec())),
+        _ => None,
+    });
+    // Deleted between our compare and read: race again at once.
+    let Some((mod_revision, holder)) = held else {
+        revoke_quietly(client.clone(), lease, request_timeout).await;
+        return Ok(Attempt::Held { mod_revision: 0 });
+    };
+    // Our own key from a term we already gave up (our lease was judged lost while etcd
+    // was away, and etcd kept it on its return): node ids are unique among live nodes,
+    // so it is ours to take back, under the new lease and so a new term.
+    if holder == value.as_bytes() {
+        let reclaim = Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, mod_revision)])
+            .and_then([TxnOp::put(
+                key,
+                value,
+                Some(PutOptions::new().with_lease(lease)),
+            )]);
+        let response = client.txn(reclaim).await?;
+        if response.succeeded() {
+            let term = response.header().map_or(0, |header| header.revision());
+            return Ok(Attempt::Won {
+                term: term.max(0) as u64,
+                lease,
+            });
+        }
+    }
     revoke_quietly(client.clone(), lease, request_timeout).await;
-    let mod_revision = response
-        .op_responses()
-        .into_iter()
-        .find_map(|op| match op {
-            TxnOpResponse::Get(get) => get.kvs().first().map(|kv| kv.mod_revision()),
-            _ => None,
-        })
-        // Deleted between our compare and read: race again at once.
-        .unwrap_or(0);
     Ok(Attempt::Held { mod_revision })
 }
 

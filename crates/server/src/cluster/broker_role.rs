@@ -316,6 +316,9 @@ impl BrokerRole {
         let mut excluded = BTreeSet::new();
         let mut partials: Vec<Partial> = Vec::new();
         let mut exceptions: Vec<Json> = Vec::new();
+        // Failures whose segments another replica answered leave the answer exact: they
+        // are counted, not reported as exceptions (clients treat those as errors).
+        let mut server_failures: Vec<String> = Vec::new();
         let mut unavailable: Vec<String> = Vec::new();
         let mut servers_queried = BTreeSet::new();
         let mut servers_responded = BTreeSet::new();
@@ -368,10 +371,7 @@ impl BrokerRole {
                     Err(CallFailure::Final(query_error)) => return Err(query_error),
                     Err(CallFailure::Retry(transport_error)) => {
                         warn!(server = %share.node_id, error = %transport_error, "a server failed; retrying its segments on another replica");
-                        exceptions.push(json!({
-                            "errorCode": SERVER_NOT_RESPONDING,
-                            "message": transport_error.to_string(),
-                        }));
+                        server_failures.push(transport_error.to_string());
                         excluded.insert(share.node_id);
                         pending.extend(share.segments);
                     }
@@ -395,6 +395,9 @@ impl BrokerRole {
                 return Err(QueryError::execution(format!(
                     "{message}; allowPartialResults=false"
                 )));
+            }
+            for failure in &server_failures {
+                exceptions.push(json!({"errorCode": SERVER_NOT_RESPONDING, "message": failure}));
             }
             exceptions.push(json!({"errorCode": SEGMENTS_UNAVAILABLE, "message": message}));
         }
@@ -420,6 +423,7 @@ impl BrokerRole {
             object.insert("partialResult".into(), json!(!unavailable.is_empty()));
             object.insert("minConsumingFreshnessTimeMs".into(), json!(-1));
             object.insert("partialsWireBytes".into(), json!(wire_bytes));
+            object.insert("numServerRetries".into(), json!(server_failures.len()));
         }
         Ok(body)
     }

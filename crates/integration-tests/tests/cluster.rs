@@ -1,0 +1,312 @@
+//! The cluster as real processes (`deploy/cluster/local.sh`: etcd, 2 controllers, 2
+//! brokers, 4 servers on loopback): the differential suite against DuckDB through each
+//! broker, then failures one after another with a query loop running — a historical
+//! server killed, a server frozen with SIGSTOP, the controller leader killed, etcd
+//! stopped — and bad node configs. No answer may ever be silently short: each is exact
+//! or flagged `partialResult`.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tessera_integration_tests::cluster::LocalCluster;
+use tessera_integration_tests::{duckdb_rows, lineitem_file, python, tessera, tessera_binary};
+
+const LEASE_TTL_S: u64 = 3;
+const COUNT_SQL: &str = "SELECT COUNT(*) FROM lineitem";
+
+fn repo_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// One answer of the query loop.
+#[derive(Debug, Clone)]
+struct Answer {
+    sent: Instant,
+    took: Duration,
+    count: Option<u64>,
+    partial: bool,
+}
+
+/// Queries `COUNT(*)` through the brokers in turn until stopped.
+struct QueryLoop {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Answer>>,
+}
+
+impl QueryLoop {
+    fn start(cluster: &LocalCluster) -> QueryLoop {
+        let stop = Arc::new(AtomicBool::new(false));
+        let brokers = cluster.broker_urls();
+        let looping = stop.clone();
+        let dir = cluster.dir().to_path_buf();
+        let thread = std::thread::spawn(move || {
+            // A handle of our own on the same cluster (the script reads pid files by dir).
+            let _ = dir;
+            let mut answers = Vec::new();
+            let mut turn = 0;
+            while !looping.load(Ordering::Acquire) {
+                let broker = &brokers[turn % brokers.len()];
+                turn += 1;
+                let sent = Instant::now();
+                let response = query_once(broker, COUNT_SQL);
+                answers.push(Answer {
+                    sent,
+                    took: sent.elapsed(),
+                    count: response["resultTable"]["rows"][0][0].as_u64(),
+                    partial: response["partialResult"].as_bool().unwrap_or(false),
+                });
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            answers
+        });
+        QueryLoop { stop, thread }
+    }
+
+    fn finish(self) -> Vec<Answer> {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().expect("query loop")
+    }
+}
+
+fn query_once(broker: &str, sql: &str) -> serde_json::Value {
+    let body = serde_json::json!({ "sql": sql }).to_string();
+    match tessera_integration_tests::server::http(
+        "POST",
+        broker.trim_start_matches("http://"),
+        "/query/sql",
+        &[],
+        body.as_bytes(),
+    ) {
+        Ok(response) => serde_json::from_str(&response.body).unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    }
+}
+
+/// Every answer is exact or flagged partial (an unreachable broker or an error counts as
+/// neither, and is not allowed either).
+fn assert_never_silently_short(answers: &[Answer], expected: u64, phase: &str) {
+    assert!(!answers.is_empty(), "{phase}: the loop ran");
+    for answer in answers {
+        match answer.count {
+            Some(count) if count == expected && !answer.partial => {}
+            Some(count) if answer.partial && count <= expected => {}
+            other => panic!(
+                "{phase}: a wrong answer {other:?} (partial {}) after {:?}",
+                answer.partial, answer.took
+            ),
+        }
+    }
+}
+
+fn ingest(broker: &str, file: &Path) -> u64 {
+    let output = tessera(&[
+        "ingest",
+        "--url",
+        broker,
+        "--table",
+        "lineitem",
+        &file.display().to_string(),
+    ]);
+    assert!(
+        output.status.success(),
+        "ingest: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .split("ingested rows=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|rows| rows.parse().ok())
+        .expect("ingest reports its rows")
+}
+
+fn exact_count(cluster: &LocalCluster) -> Option<u64> {
+    let response = query_once(&cluster.broker_urls()[0], COUNT_SQL);
+    if response["partialResult"].as_bool().unwrap_or(true) {
+        return None;
+    }
+    response["resultTable"]["rows"][0][0].as_u64()
+}
+
+#[test]
+fn test_cluster_answers_exactly_through_failures() {
+    let cluster = LocalCluster::up(LEASE_TTL_S);
+    let brokers = cluster.broker_urls();
+    let work = tempfile::tempdir().expect("tempdir");
+
+    // The differential suite through each broker, over tables loaded through the first
+    // (lineitem as 13 segments, events as 3), replication 2.
+    let output = Command::new(python())
+        .arg(repo_root().join("tests/differential/run.py"))
+        .args([
+            "--count",
+            "60",
+            "--seed",
+            "3",
+            "--load",
+            "--load-replication",
+            "2",
+        ])
+        .arg("--url")
+        .arg(brokers.join(","))
+        .arg("--tessera")
+        .arg(tessera_binary())
+        .arg("--keep")
+        .arg(work.path())
+        .arg("--lineitem-parquet")
+        .arg(lineitem_file("0.01", "parquet"))
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("0 failed, 0 errors"),
+        "differential through the brokers: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let parquet = lineitem_file("0.01", "parquet");
+    let mut expected = duckdb_rows(&format!("SELECT COUNT(*) FROM '{}'", parquet.display()))[0][0]
+        .as_u64()
+        .expect("a count");
+    assert_eq!(exact_count(&cluster), Some(expected));
+
+    // kill -9 a historical server inside a query loop.
+    let queries = QueryLoop::start(&cluster);
+    std::thread::sleep(Duration::from_secs(1));
+    let killed_at = Instant::now();
+    cluster.signal("server-hist-1", "KILL");
+    std::thread::sleep(Duration::from_secs(LEASE_TTL_S + 3));
+    let answers = queries.finish();
+    assert_never_silently_short(&answers, expected, "server killed");
+    let settle = killed_at + Duration::from_secs(LEASE_TTL_S + 2);
+    for answer in answers.iter().filter(|a| a.sent > settle) {
+        assert!(
+            answer.count == Some(expected) && !answer.partial,
+            "exact again within the lease TTL + 2 s: {answer:?}"
+        );
+    }
+    // A spare historical server: the controller re-creates the lost replicas there.
+    cluster.add_server("server-hist-3", &["historical"]);
+    let restored = LocalCluster::wait_until("replication 2 again", Duration::from_secs(60), || {
+        let view = cluster.cluster_view();
+        let serving = &view["tables"]["lineitem"]["serving"];
+        serving.as_object().is_some_and(|segments| {
+            segments.len() == 13
+                && segments.values().all(|servers| {
+                    let servers = servers.as_array().cloned().unwrap_or_default();
+                    servers.len() == 2 && !servers.iter().any(|s| s == "server-hist-1")
+                })
+        })
+    });
+    eprintln!("replication restored {restored:?} after the spare joined");
+
+    // SIGSTOP a server: at most the queries in flight wait; after the lease TTL the
+    // broker routes around it; after SIGCONT it serves again.
+    let queries = QueryLoop::start(&cluster);
+    std::thread::sleep(Duration::from_secs(1));
+    let frozen_at = Instant::now();
+    cluster.signal("server-hist-2", "STOP");
+    std::thread::sleep(Duration::from_secs(LEASE_TTL_S + 8));
+    let answers = queries.finish();
+    cluster.signal("server-hist-2", "CONT");
+    assert_never_silently_short(&answers, expected, "server frozen");
+    let routed_around = frozen_at + Duration::from_secs(LEASE_TTL_S + 5);
+    let late: Vec<&Answer> = answers.iter().filter(|a| a.sent > routed_around).collect();
+    assert!(!late.is_empty());
+    for answer in late {
+        assert!(
+            answer.took < Duration::from_secs(1),
+            "normal latency 5 s after the lease expired: {answer:?}"
+        );
+    }
+    let slowest = answers.iter().map(|a| a.took).max().unwrap_or_default();
+    eprintln!("slowest answer while a server froze: {slowest:?}");
+    LocalCluster::wait_until(
+        "the thawed server serves again",
+        Duration::from_secs(20),
+        || {
+            cluster.cluster_view()["tables"]["lineitem"]["serving"]
+                .as_object()
+                .is_some_and(|segments| {
+                    segments.values().any(|servers| {
+                        servers
+                            .as_array()
+                            .is_some_and(|s| s.iter().any(|s| s == "server-hist-2"))
+                    })
+                })
+        },
+    );
+
+    // kill -9 the controller leader: the standby leads within 15 s, and admin calls
+    // through a broker reach it (a new segment is assigned and served).
+    let leader = cluster.leader().expect("a leader");
+    cluster.signal(&leader, "KILL");
+    let killed_at = Instant::now();
+    let took = LocalCluster::wait_until("the standby leads", Duration::from_secs(15), || {
+        cluster.leader().is_some_and(|now| now != leader)
+    });
+    eprintln!("standby took over {took:?} after the leader was killed");
+    let part = work.path().join("lineitem-parts/part-000.parquet");
+    expected += ingest(&brokers[1], &part);
+    LocalCluster::wait_until("the new segment is served", Duration::from_secs(30), || {
+        exact_count(&cluster) == Some(expected)
+    });
+    assert!(killed_at.elapsed() < Duration::from_secs(60));
+
+    // etcd stopped: brokers answer from what they know; coordination resumes after.
+    let queries = QueryLoop::start(&cluster);
+    cluster.signal("etcd", "KILL");
+    std::thread::sleep(Duration::from_secs(LEASE_TTL_S + 5));
+    let answers = queries.finish();
+    assert_never_silently_short(&answers, expected, "etcd stopped");
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.count == Some(expected) && !a.partial),
+        "every answer exact while etcd is away"
+    );
+    cluster.start("etcd");
+    let part = work.path().join("lineitem-parts/part-001.parquet");
+    LocalCluster::wait_until(
+        "a leader after etcd returns",
+        Duration::from_secs(30),
+        || cluster.leader().is_some(),
+    );
+    expected += ingest(&brokers[0], &part);
+    LocalCluster::wait_until("coordination resumed", Duration::from_secs(60), || {
+        exact_count(&cluster) == Some(expected)
+    });
+
+    // Bad node configs are clear errors at start.
+    let config_dir = cluster.dir().join("config");
+    let good = std::fs::read_to_string(config_dir.join("server-rt-1.toml")).expect("a config");
+    let wrong_etcd = good.replace(cluster.var("ETCD_ENDPOINTS"), "http://127.0.0.1:1");
+    let path = work.path().join("wrong-etcd.toml");
+    std::fs::write(&path, wrong_etcd).expect("write");
+    let started = Instant::now();
+    let output = tessera(&["server", "--config", &path.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("127.0.0.1:1"),
+        "names the endpoint: {stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let flight = good
+        .lines()
+        .find(|line| line.starts_with("flight"))
+        .expect("a flight line")
+        .to_string();
+    let duplicate = good.replace(&flight, "flight = \"127.0.0.1:0\"");
+    let path = work.path().join("duplicate.toml");
+    std::fs::write(&path, duplicate).expect("write");
+    let output = tessera(&["server", "--config", &path.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("already registered"), "{stderr}");
+    // The cluster is unharmed.
+    assert_eq!(exact_count(&cluster), Some(expected));
+}
