@@ -65,10 +65,12 @@ EOF
 }
 
 server_section() {
-    local port tags
+    local port http_port tags
     port=$(free_port)
+    http_port=$(free_port)
     tags=$(printf '"%s", ' "$@")
-    printf '[server]\nflight = "127.0.0.1:%s"\ntags = [%s]\n' "$port" "${tags%, }"
+    printf '[server]\nflight = "127.0.0.1:%s"\nhttp = "127.0.0.1:%s"\ntags = [%s]\n' \
+        "$port" "$http_port" "${tags%, }"
 }
 
 up() {
@@ -98,7 +100,7 @@ up() {
         >"$dir/config/etcd.args"
     start_etcd
 
-    local controllers=() brokers=() pgs=() node port
+    local controllers=() brokers=() pgs=() node port pg_port
     for node in controller-1 controller-2; do
         port=$(free_port)
         node_config "$node" "[controller]
@@ -116,9 +118,12 @@ http = \"127.0.0.1:$port\""
     done
     for node in broker-1 broker-2; do
         port=$(free_port)
+        pg_port=$(free_port)
         node_config "$node" "[broker]
-http = \"127.0.0.1:$port\""
+http = \"127.0.0.1:$port\"
+pg = \"127.0.0.1:$pg_port\""
         brokers+=("http://127.0.0.1:$port")
+        pgs+=("127.0.0.1:$pg_port")
         start "$node" broker
     done
     local url
@@ -131,7 +136,7 @@ http = \"127.0.0.1:$port\""
     joined_controllers=$(IFS=,; echo "${controllers[*]}")
     cat >"$dir/cluster.env" <<EOF
 BROKER_URLS=$joined_brokers
-BROKER_PG=
+BROKER_PG=$(IFS=,; echo "${pgs[*]}")
 CONTROLLER_URL=${controllers[0]}
 CONTROLLER_URLS=$joined_controllers
 ETCD_ENDPOINTS=$ETCD_ENDPOINTS

@@ -53,6 +53,9 @@ impl QueryOptions {
             "timeoutms" => self.timeout_ms = number()?,
             "numgroupslimit" => self.num_groups_limit = number()?.max(1) as usize,
             "maxrows" | "maxrowsinresult" => self.max_rows = number()? as usize,
+            // Set by the PostgreSQL wire (every row) and carried to cluster servers, so
+            // a server plans a LIMIT-less selection exactly as the broker did.
+            "defaultselectionlimit" => self.default_selection_limit = number()? as usize,
             "useindexes" => {
                 self.use_indexes = match value.to_ascii_lowercase().as_str() {
                     "true" => true,
@@ -67,6 +70,19 @@ impl QueryOptions {
             _ => {}
         }
         Ok(())
+    }
+
+    /// These options in Pinot's `key=value;key=value` form: what a broker sends its
+    /// servers so they plan exactly what it planned.
+    pub fn to_pinot_string(&self) -> String {
+        format!(
+            "timeoutMs={};numGroupsLimit={};maxRows={};useIndexes={};defaultSelectionLimit={}",
+            self.timeout_ms,
+            self.num_groups_limit,
+            self.max_rows,
+            self.use_indexes,
+            self.default_selection_limit
+        )
     }
 
     /// Parse Pinot's `queryOptions` string: `key=value;key=value`.
@@ -149,5 +165,12 @@ mod tests {
             .apply_pinot_string("timeoutMs=20;foo=bar")
             .expect("ok");
         assert_eq!(options.timeout_ms, 20);
+        options.default_selection_limit = 77;
+        options.use_indexes = false;
+        let mut again = QueryOptions::default();
+        again
+            .apply_pinot_string(&options.to_pinot_string())
+            .expect("round trip");
+        assert_eq!(again, options);
     }
 }

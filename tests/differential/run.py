@@ -18,6 +18,7 @@ problem (no tessera `query` command, missing data, a segment that does not build
 from __future__ import annotations
 
 import argparse
+import itertools
 import urllib.error
 import urllib.request
 import datetime as dt
@@ -229,8 +230,15 @@ class Tessera:
         text = probe.stderr + probe.stdout
         return probe.returncode == 0, text.strip()
 
-    def run(self, segments: Path, sql: str):
-        target = ["--url", self.url] if self.url else ["--segments", str(segments)]
+    def runner_for(self, url: str):
+        """A `run` that queries `url`."""
+        def run(segments: Path, sql: str):
+            return self.run(segments, sql, url)
+        return run
+
+    def run(self, segments: Path, sql: str, url: str | None = None):
+        url = url or self.url
+        target = ["--url", url] if url else ["--segments", str(segments)]
         command = [str(self.binary), "query", *target, "--format", "json", sql]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout)
@@ -338,6 +346,29 @@ def check_events_segment(info: dict, rows, label: str) -> list[str]:
 
 
 # ---- the run -------------------------------------------------------------------------
+
+class PgTessera:
+    """Tessera over the PostgreSQL wire (psycopg, simple protocol), answering in the same
+    shape as `tessera query --format json`."""
+
+    def __init__(self, address: str):
+        import psycopg
+        self.psycopg = psycopg
+        self.address = address
+        host, port = address.rsplit(":", 1)
+        self.conn = psycopg.connect(host=host, port=int(port), dbname="default",
+                                    user="tessera", autocommit=True, connect_timeout=10)
+
+    def run(self, segments: Path, sql: str):
+        try:
+            with self.psycopg.ClientCursor(self.conn) as cursor:
+                cursor.execute(sql)
+                names = [column.name for column in cursor.description or []]
+                rows = [[from_duckdb(value) for value in row] for row in cursor.fetchall()]
+        except self.psycopg.Error as error:
+            raise TesseraError(f"postgresql {self.address}: {error}") from None
+        return names, rows
+
 
 def http_post(url: str, body: bytes) -> None:
     request = urllib.request.Request(url, data=body, method="POST",
@@ -501,6 +532,9 @@ def parse_args(argv=None):
                         help="query a running server or cluster broker (`tessera query --url`) "
                              "instead of segment files; several comma-separated URLs run every "
                              "query through each")
+    parser.add_argument("--pg", default=None,
+                        help="also run every query over the PostgreSQL wire at these "
+                             "comma-separated HOST:PORT addresses (psycopg)")
     parser.add_argument("--load", action="store_true",
                         help="with --url: create the tables and ingest the data first")
     parser.add_argument("--load-replication", type=int, default=1,
@@ -639,6 +673,15 @@ def run(args, tessera, work: Path, parquet: Path, want_lineitem, want_events, st
     if args.build_only:
         cases = []
 
+    pg_clients = []
+    if tessera and args.pg:
+        try:
+            pg_clients = [PgTessera(address.strip()) for address in args.pg.split(",")
+                          if address.strip()]
+        except Exception as error:  # noqa: BLE001 - a connection failure is a setup problem
+            print(f"differential: cannot connect over PostgreSQL: {error}", file=sys.stderr)
+            return 2
+
     passed = failed = errors = 0
     for case in cases:
         try:
@@ -661,18 +704,17 @@ def run(args, tessera, work: Path, parquet: Path, want_lineitem, want_events, st
             if len(expected) > args.show:
                 print(f"   ... {len(expected) - args.show} more")
             continue
-        modes = [("", "", None)]
+        modes = [("", "")]
         if args.scan_check:
-            modes.append((" [scan]", "SET useIndexes = false; ", None))
+            modes.append((" [scan]", "SET useIndexes = false; "))
+        runners = [("", tessera.run)]
         if len(tessera.urls) > 1:
-            modes = [(f"{suffix} [{url}]", prefix, url) for suffix, prefix, _ in modes
-                     for url in tessera.urls]
-        for suffix, prefix, url in modes:
-            label = case.label + suffix
-            if url:
-                tessera.url = url
+            runners = [(f" [{url}]", tessera.runner_for(url)) for url in tessera.urls]
+        runners += [(f" [pg {pg.address}]", pg.run) for pg in pg_clients]
+        for (mode_suffix, prefix), (runner_suffix, runner) in itertools.product(modes, runners):
+            label = case.label + mode_suffix + runner_suffix
             try:
-                tessera_names, actual = tessera.run(case.segments, prefix + case.tessera_sql)
+                tessera_names, actual = runner(case.segments, prefix + case.tessera_sql)
             except TesseraError as error:
                 errors += 1
                 print(f"ERROR {label}: tessera: {error}")

@@ -1,6 +1,6 @@
 //! The cluster as real processes (`deploy/cluster/local.sh`: etcd, 2 controllers, 2
 //! brokers, 4 servers on loopback): the differential suite against DuckDB through each
-//! broker, then failures one after another with a query loop running — a historical
+//! broker over HTTP and the PostgreSQL wire, then failures one after another with a query loop running — a historical
 //! server killed, a server frozen with SIGSTOP, the controller leader killed, etcd
 //! stopped — and bad node configs. No answer may ever be silently short: each is exact
 //! or flagged `partialResult`.
@@ -124,6 +124,33 @@ fn ingest(broker: &str, file: &Path) -> u64 {
         .expect("ingest reports its rows")
 }
 
+/// Every segment of every table served by `replicas` servers.
+fn fully_served(view: &serde_json::Value, replicas: usize) -> bool {
+    view["tables"].as_object().is_some_and(|tables| {
+        tables.values().all(|table| {
+            let segments = table["segments"].as_u64().unwrap_or(0) as usize;
+            table["serving"].as_object().is_some_and(|serving| {
+                serving.len() == segments
+                    && serving
+                        .values()
+                        .all(|on| on.as_array().is_some_and(|on| on.len() == replicas))
+            })
+        })
+    })
+}
+
+/// A node's `/metrics` sample, summed over its labels.
+fn metric(address: &str, name: &str) -> f64 {
+    let response = tessera_integration_tests::server::http("GET", address, "/metrics", &[], b"")
+        .expect("metrics answer");
+    response
+        .body
+        .lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 fn exact_count(cluster: &LocalCluster) -> Option<u64> {
     let response = query_once(&cluster.broker_urls()[0], COUNT_SQL);
     if response["partialResult"].as_bool().unwrap_or(true) {
@@ -138,8 +165,9 @@ fn test_cluster_answers_exactly_through_failures() {
     let brokers = cluster.broker_urls();
     let work = tempfile::tempdir().expect("tempdir");
 
-    // The differential suite through each broker, over tables loaded through the first
-    // (lineitem as 13 segments, events as 3), replication 2.
+    // The differential suite through each broker, over HTTP and the PostgreSQL wire, on
+    // tables loaded through the first (lineitem as 13 segments, events as 3),
+    // replication 2.
     let output = Command::new(python())
         .arg(repo_root().join("tests/differential/run.py"))
         .args([
@@ -153,6 +181,8 @@ fn test_cluster_answers_exactly_through_failures() {
         ])
         .arg("--url")
         .arg(brokers.join(","))
+        .arg("--pg")
+        .arg(cluster.var("BROKER_PG"))
         .arg("--tessera")
         .arg(tessera_binary())
         .arg("--keep")
@@ -240,6 +270,47 @@ fn test_cluster_answers_exactly_through_failures() {
         },
     );
 
+    // Add a server, then decommission one, under a query loop: segments rebalance onto
+    // the new server and off the decommissioned one with no failed or partial answer,
+    // and the decommissioned server holds nothing before it is stopped.
+    let queries = QueryLoop::start(&cluster);
+    cluster.add_server("server-hist-4", &["historical"]);
+    LocalCluster::wait_until(
+        "the new server takes its share",
+        Duration::from_secs(60),
+        || {
+            let view = cluster.cluster_view();
+            view["servers"]["server-hist-4"]["segmentsServing"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+                && fully_served(&view, 2)
+        },
+    );
+    let response = tessera_integration_tests::server::http(
+        "POST",
+        brokers[0].trim_start_matches("http://"),
+        "/cluster/servers/server-hist-3/decommission",
+        &[],
+        b"",
+    )
+    .expect("the broker forwards to the leader");
+    assert_eq!(response.status, 200, "{}", response.body);
+    LocalCluster::wait_until("server-hist-3 drained", Duration::from_secs(60), || {
+        let view = cluster.cluster_view();
+        view["servers"]["server-hist-3"]["segmentsServing"].as_u64() == Some(0)
+            && fully_served(&view, 2)
+    });
+    cluster.signal("server-hist-3", "KILL");
+    std::thread::sleep(Duration::from_secs(1));
+    let answers = queries.finish();
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.count == Some(expected) && !a.partial),
+        "every answer exact while segments moved"
+    );
+
     // kill -9 the controller leader: the standby leads within 15 s, and admin calls
     // through a broker reach it (a new segment is assigned and served).
     let leader = cluster.leader().expect("a leader");
@@ -309,4 +380,30 @@ fn test_cluster_answers_exactly_through_failures() {
     assert!(stderr.contains("already registered"), "{stderr}");
     // The cluster is unharmed.
     assert_eq!(exact_count(&cluster), Some(expected));
+
+    // Every role reports what it did in /metrics.
+    let broker = brokers[0].trim_start_matches("http://");
+    assert!(metric(broker, "tessera_broker_leaf_calls_total") > 0.0);
+    assert!(
+        metric(broker, "tessera_broker_retries_total") > 0.0,
+        "retries after the kill"
+    );
+    assert!(metric(broker, "tessera_queries_total") > 0.0);
+    let view = cluster.cluster_view();
+    let leader = view["leader"]["httpAddress"]
+        .as_str()
+        .expect("a leader address");
+    assert_eq!(metric(leader, "tessera_controller_is_leader"), 1.0);
+    assert!(metric(leader, "tessera_controller_assignment_writes_total") > 0.0);
+    let server = view["nodes"]
+        .as_array()
+        .and_then(|nodes| {
+            nodes
+                .iter()
+                .find(|node| node["nodeId"] == "server-hist-4")
+                .and_then(|node| node["httpAddress"].as_str())
+        })
+        .expect("server-hist-4's HTTP address");
+    assert!(metric(server, "tessera_server_segments_served") > 0.0);
+    assert!(metric(server, "tessera_server_leaf_requests_total") > 0.0);
 }

@@ -33,7 +33,12 @@ use tracing::warn;
 
 use super::config::ClusterNodeConfig;
 use super::keys;
+use super::metrics::{BrokerMetrics, count};
 use super::server_role::table_schema;
+use crate::standalone::prometheus::{Families, queries_and_connections};
+use crate::standalone::query_service::{QueryService, TableSummary};
+use crate::standalone::server_metrics::{Protocol, QueryStatus, ServerMetrics};
+use crate::standalone::strip_type_suffix;
 
 /// Pinot's code for segments no server could answer.
 const SEGMENTS_UNAVAILABLE: i32 = 305;
@@ -59,6 +64,21 @@ struct BrokerRole {
     clients: Mutex<HashMap<String, FlightLeafClient>>,
     load: Mutex<HashMap<String, ServerLoad>>,
     http: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+    metrics: Arc<ServerMetrics>,
+    cluster_metrics: BrokerMetrics,
+}
+
+/// A cluster answer before it is put in a protocol's shape.
+struct ClusterAnswer {
+    outcome: QueryOutcome,
+    servers_queried: usize,
+    servers_responded: usize,
+    segments_queried: usize,
+    segments_unavailable: usize,
+    exceptions: Vec<Json>,
+    retries: usize,
+    wire_bytes: u64,
 }
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -91,11 +111,33 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         clients: Mutex::new(HashMap::new()),
         load: Mutex::new(HashMap::new()),
         http: reqwest::Client::new(),
+        runtime: runtime.handle().clone(),
+        metrics: Arc::new(ServerMetrics::default()),
+        cluster_metrics: BrokerMetrics::default(),
     });
-    eprintln!("tessera: broker `{}` on http://{address}", config.node.id);
+    let pg_address = match &section.pg {
+        Some(pg) => {
+            let pg_listener = runtime
+                .block_on(tokio::net::TcpListener::bind(pg))
+                .with_context(|| format!("listen for PostgreSQL clients on `{pg}`"))?;
+            let bound = pg_listener.local_addr()?;
+            let service: Arc<dyn QueryService> = role.clone();
+            runtime.spawn(crate::standalone::pg::serve(pg_listener, service, None));
+            Some(bound)
+        }
+        None => None,
+    };
+    match pg_address {
+        Some(pg) => eprintln!(
+            "tessera: broker `{}` on http://{address} and postgresql://{pg}",
+            config.node.id
+        ),
+        None => eprintln!("tessera: broker `{}` on http://{address}", config.node.id),
+    }
     let app = Router::new()
         .route("/health", get(health))
         .route("/query/sql", post(query_post))
+        .route("/metrics", get(metrics))
         .fallback(any(forward_to_leader))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::standalone::http::MAX_BODY_BYTES,
@@ -110,6 +152,25 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     })?;
     drop(registration);
     Ok(())
+}
+
+async fn metrics(State(role): State<Arc<BrokerRole>>) -> Response {
+    let mut f = Families::new();
+    queries_and_connections(&mut f, &role.metrics);
+    let servers = role
+        .load
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(server, load)| {
+            (
+                server.clone(),
+                (load.in_flight, load.latency_ewma_ms / 1_000.0),
+            )
+        })
+        .collect();
+    role.cluster_metrics.render(&mut f, &servers);
+    f.into_response()
 }
 
 async fn health(State(role): State<Arc<BrokerRole>>) -> axum::Json<Json> {
@@ -135,12 +196,52 @@ async fn query_post(State(role): State<Arc<BrokerRole>>, body: Bytes) -> Respons
             return failure(&error, started);
         }
     };
-    match role
-        .query(&request.sql, request.query_options.as_deref().unwrap_or(""))
-        .await
-    {
-        Ok(body) => axum::Json(body).into_response(),
+    let options_text = request.query_options.as_deref().unwrap_or("");
+    let mut options = QueryOptions::default();
+    if let Err(error) = options.apply_pinot_string(options_text) {
+        return failure(&error, started);
+    }
+    let allow_partial = !options_text
+        .split(';')
+        .filter_map(|pair| pair.split_once('='))
+        .any(|(key, value)| {
+            key.trim().eq_ignore_ascii_case("allowPartialResults")
+                && value.trim().eq_ignore_ascii_case("false")
+        });
+    let outcome = role.execute(&request.sql, options, allow_partial).await;
+    role.metrics.query(
+        Protocol::Http,
+        match &outcome {
+            Ok(_) => QueryStatus::Ok,
+            Err(error) => QueryStatus::of(error),
+        },
+        started.elapsed(),
+    );
+    match outcome {
+        Ok(answer) => axum::Json(answer.to_json()).into_response(),
         Err(error) => failure(&error, started),
+    }
+}
+
+impl ClusterAnswer {
+    /// Pinot's broker response, with the cluster's own fields.
+    fn to_json(&self) -> Json {
+        let mut body = tessera_query::response::success(&self.outcome);
+        if let Some(object) = body.as_object_mut() {
+            object.insert("exceptions".into(), Json::Array(self.exceptions.clone()));
+            object.insert("numServersQueried".into(), json!(self.servers_queried));
+            object.insert("numServersResponded".into(), json!(self.servers_responded));
+            object.insert("numSegmentsQueried".into(), json!(self.segments_queried));
+            object.insert(
+                "numSegmentsUnavailable".into(),
+                json!(self.segments_unavailable),
+            );
+            object.insert("partialResult".into(), json!(self.segments_unavailable > 0));
+            object.insert("minConsumingFreshnessTimeMs".into(), json!(-1));
+            object.insert("partialsWireBytes".into(), json!(self.wire_bytes));
+            object.insert("numServerRetries".into(), json!(self.retries));
+        }
+        body
     }
 }
 
@@ -171,6 +272,17 @@ struct ServerShare {
 }
 
 impl BrokerRole {
+    /// The catalog's live (not dropped) tables.
+    fn live_tables(&self) -> Vec<TableRecord> {
+        self.tables
+            .snapshot()
+            .entries
+            .values()
+            .filter_map(|stored| serde_json::from_str::<TableRecord>(&stored.value).ok())
+            .filter(|record| record.deleted_ms.is_none())
+            .collect()
+    }
+
     /// Live servers: node id → Flight address.
     fn live_servers(&self) -> BTreeMap<String, String> {
         self.nodes
@@ -197,10 +309,8 @@ impl BrokerRole {
     fn plan(
         &self,
         sql: &str,
-        options_text: &str,
+        mut options: QueryOptions,
     ) -> Result<(QueryPlan, TableRecord, String), QueryError> {
-        let mut options = QueryOptions::default();
-        options.apply_pinot_string(options_text)?;
         let sql_only = tessera_query::options::split_set_statements(sql, &mut options)?;
         let schemas = self.schemas.snapshot();
         let mut records = BTreeMap::new();
@@ -261,6 +371,10 @@ impl BrokerRole {
         let live = self.live_servers();
         let serving = keys::serving(&self.serving.snapshot());
         let table_serving = serving.get(table);
+        self.cluster_metrics.routing_entries.store(
+            table_serving.map_or(0, |on| on.values().map(|s| s.len() as u64).sum()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let load = self.load.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut shares: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut unavailable = Vec::new();
@@ -299,18 +413,21 @@ impl BrokerRole {
         (shares, unavailable)
     }
 
-    async fn query(self: &Arc<Self>, sql: &str, options_text: &str) -> Result<Json, QueryError> {
+    /// Run a query over the servers; with `allow_partial` false, segments no replica
+    /// answered make it an error instead of a flagged partial answer.
+    async fn execute(
+        &self,
+        sql: &str,
+        options: QueryOptions,
+        allow_partial: bool,
+    ) -> Result<ClusterAnswer, QueryError> {
         let started = Instant::now();
-        let (plan, record, _) = self.plan(sql, options_text)?;
+        let (plan, record, sql_only) = self.plan(sql, options)?;
+        // Servers plan the SQL without its SET statements and with every option the
+        // broker planned with, so both sides hold the same plan.
+        let options_text = plan.options.to_pinot_string();
         let timeout = Duration::from_millis(plan.options.timeout_ms);
         let deadline = started + timeout;
-        let allow_partial = !options_text
-            .split(';')
-            .filter_map(|pair| pair.split_once('='))
-            .any(|(key, value)| {
-                key.trim().eq_ignore_ascii_case("allowPartialResults")
-                    && value.trim().eq_ignore_ascii_case("false")
-            });
         let segments = self.sealed_segments(&record.name);
         let mut pending = segments.clone();
         let mut excluded = BTreeSet::new();
@@ -335,11 +452,12 @@ impl BrokerRole {
                 unavailable.extend(shares.into_iter().flat_map(|share| share.segments));
                 break;
             }
+            count(&self.cluster_metrics.leaf_calls, shares.len() as u64);
             let calls = shares.into_iter().map(|share| {
-                let role = self.clone();
+                let role = self;
                 let plan = plan.clone();
-                let mut request = LeafRequest::new(record.name.clone(), sql);
-                request.query_options = options_text.to_string();
+                let mut request = LeafRequest::new(record.name.clone(), sql_only.clone());
+                request.query_options = options_text.clone();
                 request.segments = Some(share.segments.clone());
                 async move {
                     let outcome = async {
@@ -371,6 +489,7 @@ impl BrokerRole {
                     Err(CallFailure::Final(query_error)) => return Err(query_error),
                     Err(CallFailure::Retry(transport_error)) => {
                         warn!(server = %share.node_id, error = %transport_error, "a server failed; retrying its segments on another replica");
+                        count(&self.cluster_metrics.leaf_failures, 1);
                         server_failures.push(transport_error.to_string());
                         excluded.insert(share.node_id);
                         pending.extend(share.segments);
@@ -413,19 +532,21 @@ impl BrokerRole {
             stats,
             time_used: started.elapsed(),
         };
-        let mut body = tessera_query::response::success(&outcome);
-        if let Some(object) = body.as_object_mut() {
-            object.insert("exceptions".into(), Json::Array(exceptions));
-            object.insert("numServersQueried".into(), json!(servers_queried.len()));
-            object.insert("numServersResponded".into(), json!(servers_responded.len()));
-            object.insert("numSegmentsQueried".into(), json!(segments.len()));
-            object.insert("numSegmentsUnavailable".into(), json!(unavailable.len()));
-            object.insert("partialResult".into(), json!(!unavailable.is_empty()));
-            object.insert("minConsumingFreshnessTimeMs".into(), json!(-1));
-            object.insert("partialsWireBytes".into(), json!(wire_bytes));
-            object.insert("numServerRetries".into(), json!(server_failures.len()));
-        }
-        Ok(body)
+        let metrics = &self.cluster_metrics;
+        count(&metrics.queries_scattered, 1);
+        count(&metrics.retries, server_failures.len() as u64);
+        count(&metrics.partials_wire_bytes, wire_bytes);
+        count(&metrics.partial_results, u64::from(!unavailable.is_empty()));
+        Ok(ClusterAnswer {
+            outcome,
+            servers_queried: servers_queried.len(),
+            servers_responded: servers_responded.len(),
+            segments_queried: segments.len(),
+            segments_unavailable: unavailable.len(),
+            exceptions,
+            retries: server_failures.len(),
+            wire_bytes,
+        })
     }
 
     fn begin(&self, server: &str) {
@@ -495,5 +616,61 @@ async fn forward_to_leader(
             axum::Json(json!({"code": 502, "error": format!("the controller leader at `{address}` did not answer: {error}")})),
         )
             .into_response(),
+    }
+}
+
+impl QueryService for BrokerRole {
+    fn metrics(&self) -> &Arc<ServerMetrics> {
+        &self.metrics
+    }
+
+    fn has_table(&self, name: &str) -> bool {
+        let name = strip_type_suffix(name);
+        self.live_tables()
+            .iter()
+            .any(|record| record.name.eq_ignore_ascii_case(name))
+    }
+
+    fn tables(&self) -> Vec<TableSummary> {
+        let schemas = self.schemas.snapshot();
+        let segments = self.segments.snapshot();
+        self.live_tables()
+            .into_iter()
+            .filter_map(|record| {
+                let schema = table_schema(&record, &schemas).ok()?;
+                let prefix = format!("segments/{}/", record.name);
+                let (mut rows, mut bytes) = (0, 0);
+                for (_, stored) in segments
+                    .entries
+                    .range(prefix.clone()..)
+                    .take_while(|(key, _)| key.starts_with(&prefix))
+                {
+                    if let Ok(segment) = serde_json::from_str::<SegmentRecord>(&stored.value) {
+                        rows += segment.num_docs;
+                        bytes += segment.size_bytes;
+                    }
+                }
+                Some(TableSummary {
+                    schema,
+                    rows,
+                    bytes,
+                })
+            })
+            .collect()
+    }
+
+    fn plan_sql(&self, sql: &str, options: QueryOptions) -> Result<QueryPlan, QueryError> {
+        self.plan(sql, options).map(|(plan, _, _)| plan)
+    }
+
+    /// A PostgreSQL client cannot be told an answer is partial: segments no replica
+    /// answered make the query an error.
+    fn execute_sql(
+        &self,
+        sql: &str,
+        options: QueryOptions,
+    ) -> Result<(QueryOutcome, i64), QueryError> {
+        let answer = self.runtime.block_on(self.execute(sql, options, false))?;
+        Ok((answer.outcome, -1))
     }
 }

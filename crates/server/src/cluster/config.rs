@@ -74,6 +74,9 @@ pub struct BrokerSection {
     /// The query HTTP listener (`/query/sql`; admin routes are forwarded to the
     /// controller leader).
     pub http: String,
+    /// The PostgreSQL wire listener (psql, Grafana, BI tools); none when absent.
+    #[serde(default)]
+    pub pg: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +92,9 @@ pub struct ServerSection {
     /// (a wildcard bind, NAT).
     #[serde(default)]
     pub advertised_flight: Option<String>,
+    /// An HTTP listener for `/health` and `/metrics`; none when absent.
+    #[serde(default)]
+    pub http: Option<String>,
 }
 
 fn default_tags() -> Vec<String> {

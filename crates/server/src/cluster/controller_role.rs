@@ -30,7 +30,9 @@ use tracing::{info, warn};
 
 use super::config::ClusterNodeConfig;
 use super::keys;
+use super::metrics::{ControllerMetrics, count};
 use crate::standalone::http::ApiError;
+use crate::standalone::prometheus::Families;
 use crate::standalone::strip_type_suffix;
 use crate::standalone::upload::{check_segment_file, uploaded_segment_record};
 
@@ -51,7 +53,9 @@ struct ControllerRole {
     segments: PrefixMirror,
     assignments: PrefixMirror,
     serving: PrefixMirror,
+    decommissioned: PrefixMirror,
     runtime: tokio::runtime::Handle,
+    metrics: ControllerMetrics,
 }
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -84,7 +88,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         segments: PrefixMirror::start(&session, "segments/")?,
         assignments: PrefixMirror::start(&session, keys::ASSIGNMENTS)?,
         serving: PrefixMirror::start(&session, keys::SERVING)?,
+        decommissioned: PrefixMirror::start(&session, keys::DECOMMISSIONED)?,
         runtime: runtime.handle().clone(),
+        metrics: ControllerMetrics::default(),
     });
     let candidate = Candidate::new(
         session,
@@ -118,6 +124,11 @@ fn router(role: Arc<ControllerRole>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/cluster", get(cluster))
+        .route("/metrics", get(metrics))
+        .route(
+            "/cluster/servers/{id}/decommission",
+            post(decommission).delete(recommission),
+        )
         .route("/schemas", get(list_schemas).post(add_schema))
         .route("/schemas/{name}", get(get_schema))
         .route("/tables", get(list_tables).post(add_table))
@@ -150,6 +161,7 @@ impl ControllerRole {
                 leadership.term()
             );
             *self.leadership.write().unwrap_or_else(|e| e.into_inner()) = Some(leadership.clone());
+            count(&self.metrics.leader_changes, 1);
             while !leadership.is_lost() {
                 let seen = self.revisions();
                 if let Err(error) = self.assign(&leadership) {
@@ -168,19 +180,22 @@ impl ControllerRole {
         }
     }
 
-    fn revisions(&self) -> [i64; 5] {
+    fn revisions(&self) -> [i64; 6] {
         [
             self.nodes.revision(),
             self.tables.revision(),
             self.segments.revision(),
             self.assignments.revision(),
             self.serving.revision(),
+            self.decommissioned.revision(),
         ]
     }
 
     /// One assignment round: every OFFLINE table's sealed segments toward their
     /// rendezvous placement over the live historical servers, one throttled step.
     fn assign(&self, leadership: &Leadership) -> anyhow::Result<()> {
+        count(&self.metrics.assignment_rounds, 1);
+        let draining = keys::decommissioned(&self.decommissioned.snapshot());
         let servers: Vec<ServerCandidate> = self
             .nodes
             .snapshot()
@@ -189,9 +204,9 @@ impl ControllerRole {
             .filter_map(|stored| serde_json::from_str::<NodeInfo>(&stored.value).ok())
             .filter(|node| node.role == NodeRole::Server)
             .map(|node| ServerCandidate {
+                accepting: !draining.contains(&node.node_id),
                 id: node.node_id,
                 tags: node.tags.into_iter().collect(),
-                accepting: true,
             })
             .collect();
         let live: BTreeSet<&str> = servers.iter().map(|s| s.id.as_str()).collect();
@@ -204,6 +219,7 @@ impl ControllerRole {
         let flush = |transaction: &mut Transaction, writes: &mut usize| -> anyhow::Result<()> {
             if *writes > 0 {
                 fenced.commit(std::mem::take(transaction))?;
+                count(&self.metrics.assignment_writes, *writes as u64);
                 *writes = 0;
             }
             Ok(())
@@ -367,6 +383,26 @@ async fn cluster(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Jso
     let leader = leader.map_err(ApiError::internal)?;
     let assignments = keys::assignments(&role.assignments.snapshot());
     let serving = keys::serving(&role.serving.snapshot());
+    let draining = keys::decommissioned(&role.decommissioned.snapshot());
+    let mut servers: BTreeMap<String, Json> = BTreeMap::new();
+    for node in nodes.iter().filter(|node| node.role == NodeRole::Server) {
+        let held = |view: &BTreeMap<String, BTreeMap<String, BTreeSet<String>>>| -> usize {
+            view.values()
+                .flat_map(|segments| segments.values())
+                .filter(|on| on.contains(&node.node_id))
+                .count()
+        };
+        servers.insert(
+            node.node_id.clone(),
+            json!({
+                "tags": node.tags,
+                "flightAddress": node.flight_address,
+                "segmentsAssigned": held(&assignments),
+                "segmentsServing": held(&serving),
+                "decommissioned": draining.contains(&node.node_id),
+            }),
+        );
+    }
     let tables: BTreeMap<String, Json> = assignments
         .iter()
         .map(|(table, segments)| {
@@ -391,7 +427,76 @@ async fn cluster(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Jso
     Ok(axum::Json(json!({
         "leader": leader.map(|(record, term)| json!({"nodeId": record.node_id, "httpAddress": record.http_address, "term": term})),
         "nodes": nodes,
+        "servers": servers,
+        "decommissioned": draining,
         "tables": tables,
+    })))
+}
+
+async fn metrics(State(role): State<Arc<ControllerRole>>) -> Response {
+    let leads = role
+        .leadership
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_some_and(|l| !l.is_lost());
+    let mut f = Families::new();
+    role.metrics.render(&mut f, leads);
+    f.into_response()
+}
+
+/// `POST /cluster/servers/{id}/decommission`: the server receives no new replicas and
+/// its replicas are re-created elsewhere (it keeps serving them until then); once
+/// `/cluster` shows it serving nothing, it can be stopped. `DELETE` takes it back.
+async fn decommission(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    set_decommissioned(role, id, true).await
+}
+
+async fn recommission(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    set_decommissioned(role, id, false).await
+}
+
+async fn set_decommissioned(
+    role: Arc<ControllerRole>,
+    id: String,
+    draining: bool,
+) -> ApiResult<axum::Json<Json>> {
+    let leadership = role
+        .leadership
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .filter(|leadership| !leadership.is_lost());
+    // The same refusal as other admin writes when this controller does not lead.
+    role.leader_catalog()?;
+    let Some(leadership) = leadership else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "leadership lost",
+        ));
+    };
+    let fenced = leadership.fenced(role.store.clone());
+    let key = keys::decommissioned_key(&id);
+    let transaction = if draining {
+        Transaction::new().put(key, tessera_ingest::realtime::now_ms().to_string())
+    } else {
+        Transaction::new().delete(key)
+    };
+    blocking(move || fenced.commit(transaction))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(json!({
+        "status": if draining {
+            format!("server {id} is being decommissioned: its replicas move to other servers")
+        } else {
+            format!("server {id} takes replicas again")
+        },
     })))
 }
 

@@ -4,13 +4,16 @@
 //! - `assignments/{table}/{segment}` → JSON list of server ids: where the controller
 //!   wants the segment (written by the leader, fenced);
 //! - `serving/{node}/{table}` → JSON list of segment names the server has loaded and
-//!   answers for (written by the server under its lease, so it vanishes with it).
+//!   answers for (written by the server under its lease, so it vanishes with it);
+//! - `decommissioned/{node}` → when the operator asked: the server takes no new replicas
+//!   and its replicas are re-created elsewhere (written by the leader, fenced).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use tessera_coordination::MirrorSnapshot;
 
 pub const ASSIGNMENTS: &str = "assignments/";
+pub const DECOMMISSIONED: &str = "decommissioned/";
 pub const SERVING: &str = "serving/";
 
 pub fn assignment_key(table: &str, segment: &str) -> String {
@@ -62,4 +65,18 @@ pub fn serving(snapshot: &MirrorSnapshot) -> BTreeMap<String, BTreeMap<String, B
         }
     }
     tables
+}
+
+pub fn decommissioned_key(node: &str) -> String {
+    format!("{DECOMMISSIONED}{node}")
+}
+
+/// The servers being decommissioned, from a mirror of `decommissioned/`.
+pub fn decommissioned(snapshot: &MirrorSnapshot) -> BTreeSet<String> {
+    snapshot
+        .entries
+        .keys()
+        .filter_map(|key| key.strip_prefix(DECOMMISSIONED))
+        .map(str::to_string)
+        .collect()
 }

@@ -8,6 +8,7 @@ mod broker_role;
 pub mod config;
 mod controller_role;
 mod keys;
+mod metrics;
 mod server_role;
 
 use std::path::PathBuf;

@@ -22,6 +22,8 @@ use tracing::{info, warn};
 
 use super::config::ClusterNodeConfig;
 use super::keys;
+use super::metrics::{ServerRoleMetrics, count};
+use crate::standalone::prometheus::Families;
 use crate::standalone::strip_type_suffix;
 
 /// A table as this server serves it.
@@ -37,6 +39,7 @@ struct ServerRole {
     deep_store: DeepStore,
     runtime: tokio::runtime::Handle,
     tables: RwLock<BTreeMap<String, Arc<ServedTable>>>,
+    metrics: ServerRoleMetrics,
 }
 
 /// The catalog and assignment views a server follows.
@@ -73,6 +76,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let mut info = NodeInfo::new(&config.node.id, NodeRole::Server);
     info.tags = section.tags.clone();
     info.flight_address = Some(section.advertised_flight.clone().unwrap_or(bound.clone()));
+    info.http_address = section.http.clone();
     let registration = register(
         &session,
         &info,
@@ -86,7 +90,18 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         deep_store: DeepStore::open(&config.node.deep_store)?,
         runtime: runtime.handle().clone(),
         tables: RwLock::new(BTreeMap::new()),
+        metrics: ServerRoleMetrics::default(),
     });
+    if let Some(http) = &section.http {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(http))
+            .with_context(|| format!("listen on `{http}`"))?;
+        let app = axum::Router::new()
+            .route("/health", axum::routing::get(health))
+            .route("/metrics", axum::routing::get(metrics))
+            .with_state(role.clone());
+        runtime.spawn(async move { axum::serve(listener, app).await });
+    }
     let views = Views::start(&session)?;
     let follower = role.clone();
     std::thread::Builder::new()
@@ -216,7 +231,16 @@ impl ServerRole {
                 else {
                     continue;
                 };
-                match self.load(&segment_record) {
+                let loaded_now = self.load(&segment_record);
+                count(
+                    if loaded_now.is_ok() {
+                        &self.metrics.segment_loads
+                    } else {
+                        &self.metrics.segment_load_failures
+                    },
+                    1,
+                );
+                match loaded_now {
                     Ok(segment) => {
                         info!(segment = %segment_name, "loaded an assigned segment");
                         loaded.insert(segment_name.clone(), Arc::new(segment));
@@ -234,9 +258,17 @@ impl ServerRole {
                 }),
             );
         }
-        let served = next_tables
+        let served: BTreeMap<String, BTreeSet<String>> = next_tables
             .iter()
             .map(|(table, served)| (table.clone(), served.segments.keys().cloned().collect()))
+            .collect();
+        *self
+            .metrics
+            .served
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = served
+            .iter()
+            .map(|(table, segments)| (table.clone(), segments.len()))
             .collect();
         *self
             .tables
@@ -283,8 +315,37 @@ pub fn table_schema(
     ))
 }
 
+async fn health(
+    axum::extract::State(role): axum::extract::State<Arc<ServerRole>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "OK", "node": role.node_id}))
+}
+
+async fn metrics(
+    axum::extract::State(role): axum::extract::State<Arc<ServerRole>>,
+) -> axum::response::Response {
+    let mut f = Families::new();
+    role.metrics.render(&mut f);
+    f.into_response()
+}
+
 impl LeafExecutor for ServerRole {
     fn execute(
+        &self,
+        request: &LeafRequest,
+        context: &LeafContext,
+    ) -> Result<LeafAnswer, QueryError> {
+        count(&self.metrics.leaf_requests, 1);
+        let answer = self.answer(request, context);
+        if answer.is_err() {
+            count(&self.metrics.leaf_errors, 1);
+        }
+        answer
+    }
+}
+
+impl ServerRole {
+    fn answer(
         &self,
         request: &LeafRequest,
         _context: &LeafContext,

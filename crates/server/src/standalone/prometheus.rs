@@ -12,21 +12,40 @@ use tessera_ingest::histogram::Histogram;
 use tessera_ingest::realtime::ServedSegment;
 use tessera_storage::Operation;
 
-use super::server_metrics::{Protocol, QueryStatus};
+use super::server_metrics::{Protocol, QueryStatus, ServerMetrics};
 
 use super::state::ServerState;
 
-struct Families {
+/// A Prometheus text page being written.
+pub(crate) struct Families {
     out: String,
 }
 
 impl Families {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
+    pub(crate) fn new() -> Families {
+        Families { out: String::new() }
+    }
+
+    /// The page as an HTTP response.
+    pub(crate) fn into_response(self) -> axum::response::Response {
+        (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            self.out,
+        )
+            .into_response()
+    }
+
+    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.out, "# HELP {name} {help}");
         let _ = writeln!(self.out, "# TYPE {name} {kind}");
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+    pub(crate) fn sample(
+        &mut self,
+        name: &str,
+        labels: &[(&str, &str)],
+        value: impl std::fmt::Display,
+    ) {
         let labels: Vec<String> = labels
             .iter()
             .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
@@ -44,7 +63,7 @@ fn load(counter: &AtomicU64) -> u64 {
 }
 
 pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
-    let mut f = Families { out: String::new() };
+    let mut f = Families::new();
     let tables = state.table_list();
     type Counter = fn(&tessera_ingest::realtime::IngestMetrics) -> &AtomicU64;
     let counters: [(&str, &str, &str, Counter); 10] = [
@@ -190,9 +209,9 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
     }
     per_partition(&mut f, &tables);
     seal_steps(&mut f, &tables);
-    queries_and_connections(&mut f, &state);
+    queries_and_connections(&mut f, &state.metrics);
     deep_store(&mut f, &state);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], f.out)
+    f.into_response()
 }
 
 /// Rows per stream partition and each partition's consuming position. Push and
@@ -277,7 +296,7 @@ fn per_partition(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
     }
 }
 
-fn histogram(f: &mut Families, name: &str, labels: &[(&str, &str)], h: &Histogram) {
+pub(crate) fn histogram(f: &mut Families, name: &str, labels: &[(&str, &str)], h: &Histogram) {
     let snapshot = h.snapshot();
     let bucket = format!("{name}_bucket");
     for (bound, count) in &snapshot.cumulative {
@@ -334,8 +353,8 @@ fn seal_steps(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
     }
 }
 
-fn queries_and_connections(f: &mut Families, state: &ServerState) {
-    let metrics = &state.metrics;
+/// Queries and client connections by protocol, and the local segment cache.
+pub(crate) fn queries_and_connections(f: &mut Families, metrics: &ServerMetrics) {
     f.family(
         "tessera_queries_total",
         "counter",

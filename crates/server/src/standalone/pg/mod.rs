@@ -46,8 +46,8 @@ use self::catalog::{Answer, CatalogContext, CatalogError, CatalogTable};
 use self::statement::Command;
 use self::values::{Cell, data_row, pg_type};
 use super::auth::Authenticator;
+use super::query_service::QueryService;
 use super::server_metrics::{Protocol, QueryStatus};
-use super::state::ServerState;
 
 /// Session settings live in the connection's metadata under this prefix.
 const SETTING_PREFIX: &str = "set:";
@@ -57,10 +57,10 @@ const SETTING_PREFIX: &str = "set:";
 /// as the password) over the cleartext password exchange.
 pub async fn serve(
     listener: TcpListener,
-    state: Arc<ServerState>,
+    state: Arc<dyn QueryService>,
     auth: Option<Arc<Authenticator>>,
 ) {
-    let metrics = state.metrics.clone();
+    let metrics = state.metrics().clone();
     let manager = Arc::new(ConnectionManager::new());
     let handlers = Arc::new(Handlers {
         backend: Arc::new(Backend {
@@ -298,7 +298,7 @@ impl QueryParser for Parser {
 }
 
 struct Backend {
-    state: Arc<ServerState>,
+    state: Arc<dyn QueryService>,
     parser: Arc<Parser>,
 }
 
@@ -368,23 +368,22 @@ impl Backend {
         let mut oids: Vec<i64> = Vec::new();
         let tables = self
             .state
-            .table_list()
-            .iter()
+            .tables()
+            .into_iter()
             .map(|table| {
-                let size = table.size();
-                let oid = table_oid(&table.query_schema.name, &oids);
+                let oid = table_oid(&table.schema.name, &oids);
                 oids.push(oid);
                 CatalogTable {
                     oid,
-                    name: table.query_schema.name.clone(),
+                    name: table.schema.name.clone(),
                     columns: table
-                        .query_schema
+                        .schema
                         .columns
                         .iter()
                         .map(|c| (c.name.clone(), c.ty))
                         .collect(),
-                    rows: size.rows,
-                    bytes: size.bytes,
+                    rows: table.rows,
+                    bytes: table.bytes,
                 }
             })
             .collect();
@@ -403,7 +402,7 @@ impl Backend {
     }
 
     fn is_tessera_table(&self, name: &str) -> bool {
-        self.state.table(name).is_some()
+        self.state.has_table(name)
     }
 
     fn classify(&self, sql: &str) -> Command {
@@ -478,17 +477,15 @@ impl Backend {
                 let options = query_options(metadata)?;
                 let state = self.state.clone();
                 let started = std::time::Instant::now();
-                let outcome = tokio::task::spawn_blocking(move || {
-                    super::broker::execute_sql(&state, &sql, options)
-                })
-                .await
-                .map_err(|e| user_error("XX000", e.to_string()))?;
+                let outcome = tokio::task::spawn_blocking(move || state.execute_sql(&sql, options))
+                    .await
+                    .map_err(|e| user_error("XX000", e.to_string()))?;
                 let status = match &outcome {
                     Ok(_) => QueryStatus::Ok,
                     Err(error) => QueryStatus::of(error),
                 };
                 self.state
-                    .metrics
+                    .metrics()
                     .query(Protocol::Pg, status, started.elapsed());
                 match outcome {
                     Ok((outcome, _)) => Ok(Outcome::Rows(tessera_answer(&outcome.result))),
@@ -507,7 +504,9 @@ impl Backend {
         match self.classify(sql) {
             Command::Tessera(sql) => {
                 let options = query_options(metadata)?;
-                let plan = super::broker::plan_sql(&self.state, &sql, options)
+                let plan = self
+                    .state
+                    .plan_sql(&sql, options)
                     .map_err(|e| query_error(&e))?;
                 if plan.explain {
                     // EXPLAIN's shape comes from running it (cheap: no data is read).
