@@ -176,12 +176,7 @@ fn scatter(
     servers: &[FlightLeafClient],
     sql: &str,
 ) -> Result<(Vec<String>, u64), tessera_flight::TransportError> {
-    let table = Table {
-        schema: schema(),
-        segments: Vec::new(),
-    };
-    let plan = tessera_query::engine::plan_for(sql, QueryOptions::default(), &[table])
-        .expect("the broker plans");
+    let plan = broker_plan(sql);
     let request = LeafRequest::new("t", sql);
     let replies = runtime.block_on(async {
         let calls = servers
@@ -203,6 +198,16 @@ fn scatter(
         result.rows.iter().map(|row| format!("{row:?}")).collect(),
         bytes,
     ))
+}
+
+/// The plan a broker makes of `sql` (schemas only, no segments).
+fn broker_plan(sql: &str) -> tessera_query::plan::QueryPlan {
+    let table = Table {
+        schema: schema(),
+        segments: Vec::new(),
+    };
+    tessera_query::engine::plan_for(sql, QueryOptions::default(), &[table])
+        .expect("the broker plans")
 }
 
 fn local(sql: &str) -> Vec<String> {
@@ -250,15 +255,7 @@ fn test_bad_requests_are_named_errors_and_the_server_keeps_serving() {
     let runtime = runtime();
     let servers = two_servers(&runtime);
     let server = &servers[0];
-    let plan = tessera_query::engine::plan_for(
-        "SELECT COUNT(*) FROM t",
-        QueryOptions::default(),
-        &[Table {
-            schema: schema(),
-            segments: Vec::new(),
-        }],
-    )
-    .expect("plan");
+    let plan = broker_plan("SELECT COUNT(*) FROM t");
     let call = |request: LeafRequest| {
         runtime.block_on(server.execute(&request, &plan, Duration::from_secs(10)))
     };
@@ -365,15 +362,7 @@ fn test_a_deadline_stops_the_call_and_the_server_work() {
         FlightLeafClient::connect_lazy(&address).expect("client")
     };
     let sql = "SELECT COUNT(*) FROM t";
-    let plan = tessera_query::engine::plan_for(
-        sql,
-        QueryOptions::default(),
-        &[Table {
-            schema: schema(),
-            segments: Vec::new(),
-        }],
-    )
-    .expect("plan");
+    let plan = broker_plan(sql);
     let started = Instant::now();
     let error = runtime
         .block_on(client.execute(
@@ -408,15 +397,7 @@ fn test_a_deadline_stops_the_call_and_the_server_work() {
 #[test]
 fn test_unreachable_and_silent_servers_fail_in_seconds() {
     let runtime = runtime();
-    let plan = tessera_query::engine::plan_for(
-        "SELECT COUNT(*) FROM t",
-        QueryOptions::default(),
-        &[Table {
-            schema: schema(),
-            segments: Vec::new(),
-        }],
-    )
-    .expect("plan");
+    let plan = broker_plan("SELECT COUNT(*) FROM t");
     let request = LeafRequest::new("t", "SELECT COUNT(*) FROM t");
     // Nothing listens.
     let closed = StdListener::bind("127.0.0.1:0").expect("bind");

@@ -12,7 +12,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -31,6 +30,7 @@ use tessera_query::plan::QueryPlan;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 use tracing::warn;
 
+use super::RoleStart;
 use super::config::ClusterNodeConfig;
 use super::keys;
 use super::metrics::{BrokerMetrics, count};
@@ -82,32 +82,22 @@ struct ClusterAnswer {
 }
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = ClusterNodeConfig::load(config_path)?;
+    let start = RoleStart::new(config_path)?;
+    let (config, session, runtime) = (&start.config, &start.session, &start.runtime);
     let section = ClusterNodeConfig::require(&config.broker, "broker")?.clone();
-    let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(&section.http))
-        .with_context(|| format!("listen on `{}`", section.http))?;
+    let listener = start.bind(&section.http, "HTTP")?;
     let address = listener.local_addr()?.to_string();
     let mut info = NodeInfo::new(&config.node.id, NodeRole::Broker);
     info.http_address = Some(address.clone());
-    let registration = register(
-        &session,
-        &info,
-        Duration::from_secs(config.node.lease_ttl_s),
-    )?;
+    let registration = register(session, &info, Duration::from_secs(config.node.lease_ttl_s))?;
     let role = Arc::new(BrokerRole {
         node_id: config.node.id.clone(),
         session: session.clone(),
-        tables: PrefixMirror::start(&session, "tables/")?,
-        schemas: PrefixMirror::start(&session, "schemas/")?,
-        segments: PrefixMirror::start(&session, "segments/")?,
-        serving: PrefixMirror::start(&session, keys::SERVING)?,
-        nodes: PrefixMirror::start(&session, "nodes/")?,
+        tables: PrefixMirror::start(session, "tables/")?,
+        schemas: PrefixMirror::start(session, "schemas/")?,
+        segments: PrefixMirror::start(session, "segments/")?,
+        serving: PrefixMirror::start(session, keys::SERVING)?,
+        nodes: PrefixMirror::start(session, "nodes/")?,
         clients: Mutex::new(HashMap::new()),
         load: Mutex::new(HashMap::new()),
         http: reqwest::Client::new(),
@@ -117,9 +107,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     });
     let pg_address = match &section.pg {
         Some(pg) => {
-            let pg_listener = runtime
-                .block_on(tokio::net::TcpListener::bind(pg))
-                .with_context(|| format!("listen for PostgreSQL clients on `{pg}`"))?;
+            let pg_listener = start.bind(pg, "PostgreSQL clients")?;
             let bound = pg_listener.local_addr()?;
             let service: Arc<dyn QueryService> = role.clone();
             runtime.spawn(crate::standalone::pg::serve(pg_listener, service, None));
@@ -246,13 +234,7 @@ impl ClusterAnswer {
 }
 
 fn failure(error: &QueryError, started: Instant) -> Response {
-    let status = if error.is_client_error() {
-        StatusCode::BAD_REQUEST
-    } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
-        StatusCode::GATEWAY_TIMEOUT
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
+    let status = crate::standalone::http::query_error_status(error);
     let body = tessera_query::response::failure(error, started.elapsed().as_millis() as u64);
     (status, axum::Json(body)).into_response()
 }

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
@@ -28,6 +27,7 @@ use tessera_meta::{Catalog, MetaStore, SegmentState, TableRecord, Transaction};
 use tessera_storage::DeepStore;
 use tracing::{info, warn};
 
+use super::RoleStart;
 use super::config::ClusterNodeConfig;
 use super::keys;
 use super::metrics::{ControllerMetrics, count};
@@ -59,41 +59,34 @@ struct ControllerRole {
 }
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = ClusterNodeConfig::load(config_path)?;
+    let start = RoleStart::new(config_path)?;
+    let (config, session) = (&start.config, &start.session);
     let section = ClusterNodeConfig::require(&config.controller, "controller")?.clone();
-    let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(&section.http))
-        .with_context(|| format!("listen on `{}`", section.http))?;
+    let listener = start.bind(&section.http, "HTTP")?;
     let address = listener.local_addr()?.to_string();
     let ttl = Duration::from_secs(config.node.lease_ttl_s);
     let mut info = NodeInfo::new(&config.node.id, NodeRole::Controller);
     info.http_address = Some(address.clone());
-    let registration = register(&session, &info, ttl)?;
-    std::fs::create_dir_all(&config.node.data_dir)
-        .with_context(|| format!("create data dir `{}`", config.node.data_dir.display()))?;
+    let registration = register(session, &info, ttl)?;
+    let runtime = &start.runtime;
     let role = Arc::new(ControllerRole {
         node_id: config.node.id.clone(),
         session: session.clone(),
         store: Arc::new(EtcdMetaStore::new(session.clone())),
         deep_store: DeepStore::open(&config.node.deep_store)?,
-        data_dir: config.node.data_dir.canonicalize()?,
+        data_dir: start.data_dir()?,
         leadership: RwLock::new(None),
-        nodes: PrefixMirror::start(&session, "nodes/")?,
-        tables: PrefixMirror::start(&session, "tables/")?,
-        segments: PrefixMirror::start(&session, "segments/")?,
-        assignments: PrefixMirror::start(&session, keys::ASSIGNMENTS)?,
-        serving: PrefixMirror::start(&session, keys::SERVING)?,
-        decommissioned: PrefixMirror::start(&session, keys::DECOMMISSIONED)?,
+        nodes: PrefixMirror::start(session, "nodes/")?,
+        tables: PrefixMirror::start(session, "tables/")?,
+        segments: PrefixMirror::start(session, "segments/")?,
+        assignments: PrefixMirror::start(session, keys::ASSIGNMENTS)?,
+        serving: PrefixMirror::start(session, keys::SERVING)?,
+        decommissioned: PrefixMirror::start(session, keys::DECOMMISSIONED)?,
         runtime: runtime.handle().clone(),
         metrics: ControllerMetrics::default(),
     });
     let candidate = Candidate::new(
-        session,
+        session.clone(),
         LeaderRecord {
             node_id: config.node.id.clone(),
             http_address: Some(address.clone()),
@@ -293,14 +286,17 @@ impl ControllerRole {
 
     /// The catalog for an admin write: fenced by this controller's term, or 503 naming
     /// the leader when this one does not lead.
-    fn leader_catalog(&self) -> ApiResult<Catalog> {
-        let leadership = self
-            .leadership
+    /// This controller's leadership, while it is not lost.
+    fn current_leadership(&self) -> Option<Arc<Leadership>> {
+        self.leadership
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .filter(|leadership| !leadership.is_lost());
-        match leadership {
+            .filter(|leadership| !leadership.is_lost())
+    }
+
+    fn leader_catalog(&self) -> ApiResult<Catalog> {
+        match self.current_leadership() {
             Some(leadership) => Ok(Catalog::new(Arc::new(
                 leadership.fenced(self.store.clone()),
             ))),
@@ -361,12 +357,7 @@ fn json_text(text: String) -> Response {
 }
 
 async fn health(State(role): State<Arc<ControllerRole>>) -> axum::Json<Json> {
-    let leads = role
-        .leadership
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .is_some_and(|l| !l.is_lost());
+    let leads = role.current_leadership().is_some();
     axum::Json(json!({"status": "OK", "node": role.node_id, "leader": leads}))
 }
 
@@ -434,12 +425,7 @@ async fn cluster(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Jso
 }
 
 async fn metrics(State(role): State<Arc<ControllerRole>>) -> Response {
-    let leads = role
-        .leadership
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .is_some_and(|l| !l.is_lost());
+    let leads = role.current_leadership().is_some();
     let mut f = Families::new();
     role.metrics.render(&mut f, leads);
     f.into_response()
@@ -467,15 +453,9 @@ async fn set_decommissioned(
     id: String,
     draining: bool,
 ) -> ApiResult<axum::Json<Json>> {
-    let leadership = role
-        .leadership
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .filter(|leadership| !leadership.is_lost());
     // The same refusal as other admin writes when this controller does not lead.
     role.leader_catalog()?;
-    let Some(leadership) = leadership else {
+    let Some(leadership) = role.current_leadership() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "leadership lost",

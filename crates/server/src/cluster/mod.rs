@@ -11,9 +11,52 @@ mod keys;
 mod metrics;
 mod server_role;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::Args;
+use tessera_coordination::EtcdSession;
+
+use config::ClusterNodeConfig;
+
+/// What every role starts with: its config, its etcd session (a wrong address fails
+/// here, naming it) and the runtime its listeners run on.
+struct RoleStart {
+    config: ClusterNodeConfig,
+    session: EtcdSession,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl RoleStart {
+    fn new(config_path: &Path) -> anyhow::Result<RoleStart> {
+        let config = ClusterNodeConfig::load(config_path)?;
+        let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("start the async runtime")?;
+        Ok(RoleStart {
+            config,
+            session,
+            runtime,
+        })
+    }
+
+    /// Bind a listener for `what` on `address`.
+    fn bind(&self, address: &str, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+        self.runtime
+            .block_on(tokio::net::TcpListener::bind(address))
+            .with_context(|| format!("listen for {what} on `{address}`"))
+    }
+
+    /// The node's data directory, created, as an absolute path.
+    fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        let dir = &self.config.node.data_dir;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("create data dir `{}`", dir.display()))?;
+        Ok(dir.canonicalize()?)
+    }
+}
 
 /// The arguments every cluster role takes.
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ use tessera_segment::{ImmutableSegment, SegmentReader};
 use tessera_storage::{DeepStore, file_crc32};
 use tracing::{info, warn};
 
+use super::RoleStart;
 use super::config::ClusterNodeConfig;
 use super::keys;
 use super::metrics::{ServerRoleMetrics, count};
@@ -62,47 +63,33 @@ impl Views {
 }
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = ClusterNodeConfig::load(config_path)?;
+    let start = RoleStart::new(config_path)?;
+    let (config, session, runtime) = (&start.config, &start.session, &start.runtime);
     let section = ClusterNodeConfig::require(&config.server, "server")?.clone();
-    let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(&section.flight))
-        .with_context(|| format!("listen for Flight on `{}`", section.flight))?;
+    let listener = start.bind(&section.flight, "Flight")?;
     let bound = listener.local_addr()?.to_string();
     let mut info = NodeInfo::new(&config.node.id, NodeRole::Server);
     info.tags = section.tags.clone();
     info.flight_address = Some(section.advertised_flight.clone().unwrap_or(bound.clone()));
     info.http_address = section.http.clone();
-    let registration = register(
-        &session,
-        &info,
-        Duration::from_secs(config.node.lease_ttl_s),
-    )?;
-    std::fs::create_dir_all(&config.node.data_dir)
-        .with_context(|| format!("create data dir `{}`", config.node.data_dir.display()))?;
+    let registration = register(session, &info, Duration::from_secs(config.node.lease_ttl_s))?;
     let role = Arc::new(ServerRole {
         node_id: config.node.id.clone(),
-        data_dir: config.node.data_dir.canonicalize()?,
+        data_dir: start.data_dir()?,
         deep_store: DeepStore::open(&config.node.deep_store)?,
         runtime: runtime.handle().clone(),
         tables: RwLock::new(BTreeMap::new()),
         metrics: ServerRoleMetrics::default(),
     });
     if let Some(http) = &section.http {
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(http))
-            .with_context(|| format!("listen on `{http}`"))?;
+        let listener = start.bind(http, "HTTP")?;
         let app = axum::Router::new()
             .route("/health", axum::routing::get(health))
             .route("/metrics", axum::routing::get(metrics))
             .with_state(role.clone());
         runtime.spawn(async move { axum::serve(listener, app).await });
     }
-    let views = Views::start(&session)?;
+    let views = Views::start(session)?;
     let follower = role.clone();
     std::thread::Builder::new()
         .name("assignments".into())

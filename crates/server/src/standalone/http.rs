@@ -696,19 +696,24 @@ async fn query_post(
     run_query(state, request, use_status).await
 }
 
+/// The HTTP status of a failed query: the client's fault, a timeout, or the server's.
+pub fn query_error_status(error: &QueryError) -> StatusCode {
+    if error.is_client_error() {
+        StatusCode::BAD_REQUEST
+    } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
 fn query_failure(
     state: &ServerState,
     error: &QueryError,
     micros: u64,
     use_status: bool,
 ) -> Response {
-    let status = if error.is_client_error() {
-        StatusCode::BAD_REQUEST
-    } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
-        StatusCode::GATEWAY_TIMEOUT
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
+    let status = query_error_status(error);
     state.metrics.query(
         Protocol::Http,
         QueryStatus::of(error),
