@@ -307,7 +307,7 @@ def build_segments(args, parquet, bench_dir):
         index, part = index_part
         command = [args.tessera, "segment", "build", "--schema", args.dataset_dir / "schema.json",
                    "--table-config", args.dataset_dir / "table.json", "--input", part,
-                   "--out", segment_dir / f"lineitem_{index}.tseg"]
+                   "--out", segment_dir / f"lineitem_{index}.tseg", "--sequence", str(index)]
         began = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:

@@ -34,6 +34,11 @@ pub enum SegmentCommand {
         /// Rows per input batch.
         #[arg(long, default_value_t = tessera_ingest::DEFAULT_BATCH_ROWS)]
         batch_rows: usize,
+        /// The segment's sequence number, the last part of its name
+        /// (`{table}_{minTime}_{maxTime}_{sequence}`): segments of one table covering the
+        /// same time range need different ones.
+        #[arg(long, default_value_t = 0)]
+        sequence: u32,
     },
     /// Print a segment's metadata and per-column statistics as JSON.
     Inspect {
@@ -51,13 +56,14 @@ pub fn run(command: SegmentCommand) -> anyhow::Result<()> {
             out,
             strict,
             batch_rows,
+            sequence,
         } => build(
             &schema,
             table_config.as_deref(),
             &input,
             &out,
-            strict,
-            batch_rows,
+            ReadOptions { batch_rows, strict },
+            sequence,
         ),
         SegmentCommand::Inspect { file } => inspect(&file),
     }
@@ -109,12 +115,11 @@ fn build(
     table_path: Option<&Path>,
     inputs: &[PathBuf],
     out: &Path,
-    strict: bool,
-    batch_rows: usize,
+    options: ReadOptions,
+    sequence: u32,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let (schema, table) = read_configs(schema_path, table_path)?;
-    let options = ReadOptions { batch_rows, strict };
     let mut source = open_files(inputs, &schema, &options).context("cannot open the input")?;
     let mut builder = SegmentBuilder::new(&schema, &table)
         .context("cannot build a segment with this table config")?;
@@ -152,7 +157,13 @@ fn build(
     drop(source);
     let rows = builder.num_rows();
     let summary = builder
-        .finish(out, &BuildOptions::default())
+        .finish(
+            out,
+            &BuildOptions {
+                sequence,
+                ..BuildOptions::default()
+            },
+        )
         .with_context(|| format!("writing the segment failed path=`{}`", out.display()))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -24,17 +24,16 @@ use tessera_coordination::{
     EtcdSession, NodeInfo, NodeRole, PrefixMirror, current_leader, register,
 };
 use tessera_flight::{FlightLeafClient, LeafRequest, TransportErrorKind};
-use tessera_meta::{SegmentRecord, SegmentState, TableRecord};
 use tessera_query::leaf::Partial;
 use tessera_query::plan::QueryPlan;
-use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
+use tessera_query::{QueryError, QueryOptions, QueryOutcome};
 use tracing::warn;
 
 use super::RoleStart;
 use super::config::ClusterNodeConfig;
 use super::keys;
 use super::metrics::{BrokerMetrics, count};
-use super::server_role::table_schema;
+use super::routing::{RoutingView, Snapshots, TableRoute};
 use crate::standalone::prometheus::{Families, queries_and_connections};
 use crate::standalone::query_service::{QueryService, TableSummary};
 use crate::standalone::server_metrics::{Protocol, QueryStatus, ServerMetrics};
@@ -67,6 +66,7 @@ struct BrokerRole {
     runtime: tokio::runtime::Handle,
     metrics: Arc<ServerMetrics>,
     cluster_metrics: BrokerMetrics,
+    routing: RwLock<Arc<RoutingView>>,
 }
 
 /// A cluster answer before it is put in a protocol's shape.
@@ -104,6 +104,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         runtime: runtime.handle().clone(),
         metrics: Arc::new(ServerMetrics::default()),
         cluster_metrics: BrokerMetrics::default(),
+        routing: RwLock::new(Arc::new(RoutingView::default())),
     });
     let pg_address = match &section.pg {
         Some(pg) => {
@@ -254,27 +255,30 @@ struct ServerShare {
 }
 
 impl BrokerRole {
-    /// The catalog's live (not dropped) tables.
-    fn live_tables(&self) -> Vec<TableRecord> {
-        self.tables
-            .snapshot()
-            .entries
-            .values()
-            .filter_map(|stored| serde_json::from_str::<TableRecord>(&stored.value).ok())
-            .filter(|record| record.deleted_ms.is_none())
-            .collect()
-    }
-
-    /// Live servers: node id → Flight address.
-    fn live_servers(&self) -> BTreeMap<String, String> {
-        self.nodes
-            .snapshot()
-            .entries
-            .values()
-            .filter_map(|stored| serde_json::from_str::<NodeInfo>(&stored.value).ok())
-            .filter(|node| node.role == NodeRole::Server)
-            .filter_map(|node| node.flight_address.map(|address| (node.node_id, address)))
-            .collect()
+    /// The routing view at the mirrors' current revisions (rebuilt only when one
+    /// moved).
+    fn view(&self) -> Arc<RoutingView> {
+        let snapshots = Snapshots {
+            tables: self.tables.snapshot(),
+            schemas: self.schemas.snapshot(),
+            segments: self.segments.snapshot(),
+            serving: self.serving.snapshot(),
+            nodes: self.nodes.snapshot(),
+        };
+        let cached = self
+            .routing
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if cached.revisions == snapshots.revisions() {
+            return cached;
+        }
+        let view = Arc::new(RoutingView::build(&snapshots));
+        self.cluster_metrics
+            .routing_entries
+            .store(view.entries() as u64, std::sync::atomic::Ordering::Relaxed);
+        *self.routing.write().unwrap_or_else(|e| e.into_inner()) = view.clone();
+        view
     }
 
     fn client(&self, address: &str) -> Result<FlightLeafClient, QueryError> {
@@ -287,58 +291,28 @@ impl BrokerRole {
         Ok(client)
     }
 
-    /// Plan against every live table's schema; the plan and the table's record.
+    /// Plan against every live table's schema: the plan, the routing view it was
+    /// planned on, and the SQL without its `SET` statements.
     fn plan(
         &self,
         sql: &str,
         mut options: QueryOptions,
-    ) -> Result<(QueryPlan, TableRecord, String), QueryError> {
+    ) -> Result<(QueryPlan, Arc<RoutingView>, String), QueryError> {
         let sql_only = tessera_query::options::split_set_statements(sql, &mut options)?;
-        let schemas = self.schemas.snapshot();
-        let mut records = BTreeMap::new();
-        let mut tables = Vec::new();
-        for stored in self.tables.snapshot().entries.values() {
-            let Ok(record) = serde_json::from_str::<TableRecord>(&stored.value) else {
-                continue;
-            };
-            if record.deleted_ms.is_some() {
-                continue;
-            }
-            if let Ok(schema) = table_schema(&record, &schemas) {
-                tables.push(Table {
-                    schema,
-                    segments: Vec::new(),
-                });
-                records.insert(record.name.clone(), record);
-            }
-        }
-        let plan = tessera_query::engine::plan_for(&sql_only, options, &tables)?;
+        let view = self.view();
+        let plan = tessera_query::engine::plan_for(&sql_only, options, &view.schemas)?;
         if plan.explain {
             return Err(QueryError::invalid(
                 "EXPLAIN is answered by `tessera standalone`; a cluster broker does not explain yet",
             ));
         }
-        let record = records
-            .get(&plan.table)
-            .cloned()
-            .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
-        Ok((plan, record, sql_only))
-    }
-
-    /// The table's sealed segments now.
-    fn sealed_segments(&self, table: &str) -> Vec<String> {
-        let prefix = format!("segments/{table}/");
-        self.segments
-            .snapshot()
-            .entries
-            .range(prefix.clone()..)
-            .take_while(|(key, _)| key.starts_with(&prefix))
-            .filter(|(_, stored)| {
-                serde_json::from_str::<SegmentRecord>(&stored.value)
-                    .is_ok_and(|record| record.state == SegmentState::Done)
-            })
-            .map(|(key, _)| key[prefix.len()..].to_string())
-            .collect()
+        if !view.tables.contains_key(&plan.table) {
+            return Err(QueryError::invalid(format!(
+                "table `{}` does not exist",
+                plan.table
+            )));
+        }
+        Ok((plan, view, sql_only))
     }
 
     /// Give each segment to one live replica not in `excluded`, spreading the query's
@@ -346,26 +320,21 @@ impl BrokerRole {
     /// and lower latency. Returns the shares and the segments no replica can take.
     fn route(
         &self,
-        table: &str,
+        route: &TableRoute,
+        servers: &BTreeMap<String, String>,
         segments: &[String],
         excluded: &BTreeSet<String>,
     ) -> (Vec<ServerShare>, Vec<String>) {
-        let live = self.live_servers();
-        let serving = keys::serving(&self.serving.snapshot());
-        let table_serving = serving.get(table);
-        self.cluster_metrics.routing_entries.store(
-            table_serving.map_or(0, |on| on.values().map(|s| s.len() as u64).sum()),
-            std::sync::atomic::Ordering::Relaxed,
-        );
         let load = self.load.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut shares: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut unavailable = Vec::new();
         for segment in segments {
-            let candidates = table_serving
-                .and_then(|on| on.get(segment))
+            let candidates = route
+                .replicas
+                .get(segment)
                 .into_iter()
                 .flatten()
-                .filter(|server| live.contains_key(*server) && !excluded.contains(*server));
+                .filter(|server| !excluded.contains(*server));
             let chosen = candidates.min_by(|a, b| {
                 let score = |server: &str| {
                     let current = load.get(server).copied().unwrap_or_default();
@@ -385,7 +354,7 @@ impl BrokerRole {
         let shares = shares
             .into_iter()
             .filter_map(|(node_id, segments)| {
-                live.get(&node_id).map(|address| ServerShare {
+                servers.get(&node_id).map(|address| ServerShare {
                     address: address.clone(),
                     node_id,
                     segments,
@@ -404,13 +373,20 @@ impl BrokerRole {
         allow_partial: bool,
     ) -> Result<ClusterAnswer, QueryError> {
         let started = Instant::now();
-        let (plan, record, sql_only) = self.plan(sql, options)?;
+        let (plan, view, sql_only) = self.plan(sql, options)?;
+        let Some(route) = view.tables.get(&plan.table) else {
+            return Err(QueryError::invalid(format!(
+                "table `{}` does not exist",
+                plan.table
+            )));
+        };
+        let record = &route.record;
         // Servers plan the SQL without its SET statements and with every option the
         // broker planned with, so both sides hold the same plan.
         let options_text = plan.options.to_pinot_string();
         let timeout = Duration::from_millis(plan.options.timeout_ms);
         let deadline = started + timeout;
-        let segments = self.sealed_segments(&record.name);
+        let segments = route.sealed.clone();
         let mut pending = segments.clone();
         let mut excluded = BTreeSet::new();
         let mut partials: Vec<Partial> = Vec::new();
@@ -423,7 +399,7 @@ impl BrokerRole {
         let mut servers_responded = BTreeSet::new();
         let mut wire_bytes = 0u64;
         while !pending.is_empty() {
-            let (shares, no_replica) = self.route(&record.name, &pending, &excluded);
+            let (shares, no_replica) = self.route(route, &view.servers, &pending, &excluded);
             unavailable.extend(no_replica);
             pending.clear();
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -608,34 +584,22 @@ impl QueryService for BrokerRole {
 
     fn has_table(&self, name: &str) -> bool {
         let name = strip_type_suffix(name);
-        self.live_tables()
-            .iter()
-            .any(|record| record.name.eq_ignore_ascii_case(name))
+        self.view()
+            .tables
+            .keys()
+            .any(|table| table.eq_ignore_ascii_case(name))
     }
 
     fn tables(&self) -> Vec<TableSummary> {
-        let schemas = self.schemas.snapshot();
-        let segments = self.segments.snapshot();
-        self.live_tables()
-            .into_iter()
-            .filter_map(|record| {
-                let schema = table_schema(&record, &schemas).ok()?;
-                let prefix = format!("segments/{}/", record.name);
-                let (mut rows, mut bytes) = (0, 0);
-                for (_, stored) in segments
-                    .entries
-                    .range(prefix.clone()..)
-                    .take_while(|(key, _)| key.starts_with(&prefix))
-                {
-                    if let Ok(segment) = serde_json::from_str::<SegmentRecord>(&stored.value) {
-                        rows += segment.num_docs;
-                        bytes += segment.size_bytes;
-                    }
-                }
+        let view = self.view();
+        view.schemas
+            .iter()
+            .filter_map(|table| {
+                let route = view.tables.get(&table.schema.name)?;
                 Some(TableSummary {
-                    schema,
-                    rows,
-                    bytes,
+                    schema: table.schema.clone(),
+                    rows: route.rows,
+                    bytes: route.bytes,
                 })
             })
             .collect()

@@ -9,6 +9,7 @@ pub mod config;
 mod controller_role;
 mod keys;
 mod metrics;
+mod routing;
 mod server_role;
 
 use std::path::{Path, PathBuf};

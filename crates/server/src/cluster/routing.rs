@@ -1,0 +1,285 @@
+//! The broker's routing view: per table its query schema, its sealed segments and, per
+//! segment, the live servers that serve it — built from the broker's mirrors of the
+//! catalog, the `serving/` records and the node registrations, and rebuilt only when one
+//! of those mirrors moved, so a query pays for no JSON parsing of the catalog.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tessera_coordination::{MirrorSnapshot, NodeInfo, NodeRole};
+use tessera_meta::{SegmentRecord, SegmentState, TableRecord};
+use tessera_query::Table;
+
+use super::keys;
+use super::server_role::table_schema;
+
+/// One table as the broker routes it.
+#[derive(Debug, Clone)]
+pub struct TableRoute {
+    pub record: TableRecord,
+    /// Sealed (DONE) segments, in name order.
+    pub sealed: Vec<String>,
+    /// Segment → live servers serving it.
+    pub replicas: BTreeMap<String, Vec<String>>,
+    /// Rows and bytes of the sealed segments (the PostgreSQL catalog shows them).
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Everything a query needs to be planned and routed, at one set of mirror revisions.
+#[derive(Default)]
+pub struct RoutingView {
+    /// The revisions of the tables, schemas, segments, serving and nodes mirrors.
+    pub revisions: [i64; 5],
+    /// Schemas of the live tables, for the planner (no segments).
+    pub schemas: Vec<Table>,
+    pub tables: BTreeMap<String, TableRoute>,
+    /// Live server → Flight address.
+    pub servers: BTreeMap<String, String>,
+}
+
+/// The mirrors a view is built from.
+pub struct Snapshots {
+    pub tables: Arc<MirrorSnapshot>,
+    pub schemas: Arc<MirrorSnapshot>,
+    pub segments: Arc<MirrorSnapshot>,
+    pub serving: Arc<MirrorSnapshot>,
+    pub nodes: Arc<MirrorSnapshot>,
+}
+
+impl Snapshots {
+    pub fn revisions(&self) -> [i64; 5] {
+        [
+            self.tables.revision,
+            self.schemas.revision,
+            self.segments.revision,
+            self.serving.revision,
+            self.nodes.revision,
+        ]
+    }
+}
+
+impl RoutingView {
+    pub fn build(snapshots: &Snapshots) -> RoutingView {
+        let servers: BTreeMap<String, String> = snapshots
+            .nodes
+            .entries
+            .values()
+            .filter_map(|stored| serde_json::from_str::<NodeInfo>(&stored.value).ok())
+            .filter(|node| node.role == NodeRole::Server)
+            .filter_map(|node| node.flight_address.map(|address| (node.node_id, address)))
+            .collect();
+        let serving = keys::serving(&snapshots.serving);
+        let mut schemas = Vec::new();
+        let mut tables = BTreeMap::new();
+        for stored in snapshots.tables.entries.values() {
+            let Ok(record) = serde_json::from_str::<TableRecord>(&stored.value) else {
+                continue;
+            };
+            if record.deleted_ms.is_some() {
+                continue;
+            }
+            let Ok(schema) = table_schema(&record, &snapshots.schemas) else {
+                continue;
+            };
+            schemas.push(Table {
+                schema,
+                segments: Vec::new(),
+            });
+            let prefix = format!("segments/{}/", record.name);
+            let (mut sealed, mut rows, mut bytes) = (Vec::new(), 0, 0);
+            for (key, stored) in snapshots
+                .segments
+                .entries
+                .range(prefix.clone()..)
+                .take_while(|(key, _)| key.starts_with(&prefix))
+            {
+                let Ok(segment) = serde_json::from_str::<SegmentRecord>(&stored.value) else {
+                    continue;
+                };
+                if segment.state == SegmentState::Done {
+                    sealed.push(key[prefix.len()..].to_string());
+                    rows += segment.num_docs;
+                    bytes += segment.size_bytes;
+                }
+            }
+            let replicas = serving
+                .get(&record.name)
+                .map(|segments| {
+                    segments
+                        .iter()
+                        .map(|(segment, on)| {
+                            let live: Vec<String> = on
+                                .iter()
+                                .filter(|server| servers.contains_key(*server))
+                                .cloned()
+                                .collect();
+                            (segment.clone(), live)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            tables.insert(
+                record.name.clone(),
+                TableRoute {
+                    record,
+                    sealed,
+                    replicas,
+                    rows,
+                    bytes,
+                },
+            );
+        }
+        RoutingView {
+            revisions: snapshots.revisions(),
+            schemas,
+            tables,
+            servers,
+        }
+    }
+
+    /// Replica entries (segment × live server) of every table.
+    pub fn entries(&self) -> usize {
+        self.tables
+            .values()
+            .flat_map(|table| table.replicas.values())
+            .map(Vec::len)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_meta::Versioned;
+
+    fn snapshot(revision: i64, entries: &[(String, String)]) -> Arc<MirrorSnapshot> {
+        Arc::new(MirrorSnapshot {
+            revision,
+            entries: entries
+                .iter()
+                .map(|(key, value)| {
+                    (
+                        key.clone(),
+                        Versioned {
+                            value: value.clone(),
+                            version: 1,
+                        },
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    fn segment(name: &str, state: SegmentState) -> String {
+        serde_json::to_string(&SegmentRecord {
+            name: name.into(),
+            table: "t".into(),
+            state,
+            partition: 0,
+            sequence: 0,
+            start_offset: 0,
+            end_offset: None,
+            location: None,
+            size_bytes: 10,
+            crc32: None,
+            num_docs: 5,
+            min_time: None,
+            max_time: None,
+            created_ms: 0,
+            idempotency_keys: Default::default(),
+        })
+        .unwrap_or_default()
+    }
+
+    fn table(name: &str, deleted_ms: Option<i64>) -> String {
+        serde_json::to_string(&TableRecord {
+            name: name.into(),
+            table_type: "OFFLINE".into(),
+            schema_name: name.into(),
+            config: serde_json::json!({"tableName": name, "tableType": "OFFLINE"}),
+            created_ms: 0,
+            deleted_ms,
+        })
+        .unwrap_or_default()
+    }
+
+    fn server(id: &str) -> String {
+        let mut info = NodeInfo::new(id, NodeRole::Server);
+        info.flight_address = Some(format!("{id}:1"));
+        serde_json::to_string(&info).unwrap_or_default()
+    }
+
+    #[test]
+    fn test_view_routes_sealed_segments_to_live_servers_of_live_tables() {
+        let schema = |name: &str| {
+            format!(
+                r#"{{"schemaName": "{name}", "dimensionFieldSpecs": [{{"name": "a", "dataType": "LONG"}}]}}"#
+            )
+        };
+        let snapshots = Snapshots {
+            tables: snapshot(
+                1,
+                &[
+                    ("tables/t".into(), table("t", None)),
+                    ("tables/gone".into(), table("gone", Some(9))),
+                ],
+            ),
+            schemas: snapshot(
+                2,
+                &[
+                    ("schemas/t".into(), schema("t")),
+                    ("schemas/gone".into(), schema("gone")),
+                ],
+            ),
+            segments: snapshot(
+                3,
+                &[
+                    ("segments/t/s1".into(), segment("s1", SegmentState::Done)),
+                    ("segments/t/s2".into(), segment("s2", SegmentState::Done)),
+                    (
+                        "segments/t/s3".into(),
+                        segment("s3", SegmentState::Consuming),
+                    ),
+                ],
+            ),
+            serving: snapshot(
+                4,
+                &[
+                    ("serving/a/t".into(), r#"["s1","s2"]"#.into()),
+                    ("serving/dead/t".into(), r#"["s1"]"#.into()),
+                    ("serving/b/t".into(), r#"["s2"]"#.into()),
+                ],
+            ),
+            nodes: snapshot(
+                5,
+                &[
+                    ("nodes/a".into(), server("a")),
+                    ("nodes/b".into(), server("b")),
+                ],
+            ),
+        };
+        let view = RoutingView::build(&snapshots);
+        assert_eq!(view.revisions, [1, 2, 3, 4, 5]);
+        assert_eq!(
+            view.schemas.len(),
+            1,
+            "dropped tables are not planned against"
+        );
+        let route = &view.tables["t"];
+        assert_eq!(
+            route.sealed,
+            ["s1", "s2"],
+            "consuming segments are not sealed"
+        );
+        assert_eq!(
+            route.replicas["s1"],
+            ["a"],
+            "a server without a registration is dead"
+        );
+        assert_eq!(route.replicas["s2"], ["a", "b"]);
+        assert_eq!((route.rows, route.bytes), (10, 20));
+        assert_eq!(view.entries(), 3);
+        assert_eq!(view.servers.len(), 2);
+    }
+}
