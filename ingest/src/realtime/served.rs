@@ -59,6 +59,18 @@ impl SegmentSet {
         }
     }
 
+    /// Stop serving the segment named `name` (a cluster's realtime server drops a
+    /// sealed segment once a historical server serves it); whether it was there.
+    pub fn remove(&self, name: &str) -> bool {
+        let mut segments = self
+            .segments
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = segments.len();
+        segments.retain(|segment| segment.name() != name);
+        segments.len() != before
+    }
+
     pub fn clear(&self) {
         self.segments
             .write()

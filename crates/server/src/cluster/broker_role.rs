@@ -60,6 +60,7 @@ struct BrokerRole {
     segments: PrefixMirror,
     serving: PrefixMirror,
     nodes: PrefixMirror,
+    consumers: PrefixMirror,
     clients: Mutex<HashMap<String, FlightLeafClient>>,
     load: Mutex<HashMap<String, ServerLoad>>,
     http: reqwest::Client,
@@ -98,6 +99,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         segments: PrefixMirror::start(session, "segments/")?,
         serving: PrefixMirror::start(session, keys::SERVING)?,
         nodes: PrefixMirror::start(session, "nodes/")?,
+        consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
         clients: Mutex::new(HashMap::new()),
         load: Mutex::new(HashMap::new()),
         http: reqwest::Client::new(),
@@ -264,6 +266,7 @@ impl BrokerRole {
             segments: self.segments.snapshot(),
             serving: self.serving.snapshot(),
             nodes: self.nodes.snapshot(),
+            consumers: self.consumers.snapshot(),
         };
         let cached = self
             .routing
@@ -386,7 +389,7 @@ impl BrokerRole {
         let options_text = plan.options.to_pinot_string();
         let timeout = Duration::from_millis(plan.options.timeout_ms);
         let deadline = started + timeout;
-        let segments = route.sealed.clone();
+        let segments = route.segments.clone();
         let mut pending = segments.clone();
         let mut excluded = BTreeSet::new();
         let mut partials: Vec<Partial> = Vec::new();

@@ -38,8 +38,10 @@ use crate::standalone::upload::{check_segment_file, uploaded_segment_record};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The tag of the servers that hold an OFFLINE table's segments.
+/// The tag of the servers that hold sealed segments.
 const HISTORICAL: &str = "historical";
+/// The tag of the servers that consume streams.
+const REALTIME: &str = "realtime";
 
 struct ControllerRole {
     node_id: String,
@@ -54,6 +56,7 @@ struct ControllerRole {
     assignments: PrefixMirror,
     serving: PrefixMirror,
     decommissioned: PrefixMirror,
+    consumers: PrefixMirror,
     runtime: tokio::runtime::Handle,
     metrics: ControllerMetrics,
 }
@@ -82,6 +85,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         assignments: PrefixMirror::start(session, keys::ASSIGNMENTS)?,
         serving: PrefixMirror::start(session, keys::SERVING)?,
         decommissioned: PrefixMirror::start(session, keys::DECOMMISSIONED)?,
+        consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
         runtime: runtime.handle().clone(),
         metrics: ControllerMetrics::default(),
     });
@@ -173,8 +177,9 @@ impl ControllerRole {
         }
     }
 
-    fn revisions(&self) -> [i64; 6] {
+    fn revisions(&self) -> [i64; 7] {
         [
+            self.consumers.revision(),
             self.nodes.revision(),
             self.tables.revision(),
             self.segments.revision(),
@@ -189,6 +194,7 @@ impl ControllerRole {
     fn assign(&self, leadership: &Leadership) -> anyhow::Result<()> {
         count(&self.metrics.assignment_rounds, 1);
         let draining = keys::decommissioned(&self.decommissioned.snapshot());
+        let consumers = keys::consumers(&self.consumers.snapshot());
         let servers: Vec<ServerCandidate> = self
             .nodes
             .snapshot()
@@ -222,8 +228,29 @@ impl ControllerRole {
             let Ok(record) = serde_json::from_str::<TableRecord>(&stored.value) else {
                 continue;
             };
-            if record.deleted_ms.is_some() || record.table_type != "OFFLINE" {
+            if record.deleted_ms.is_some() {
                 continue;
+            }
+            if record.table_type == "REALTIME" {
+                // One realtime server consumes the table's stream; it keeps it while it
+                // lives (moving a consuming table costs a re-consume), and another takes
+                // over when it dies or is decommissioned.
+                let holder = consumers.get(&record.name);
+                let keep = holder.is_some_and(|server| {
+                    servers.iter().any(|candidate| {
+                        &candidate.id == server
+                            && candidate.accepting
+                            && candidate.tags.contains(REALTIME)
+                    })
+                });
+                if !keep {
+                    let chosen = tessera_controller::place(&record.name, &servers, REALTIME, 1);
+                    if let Some(server) = chosen.first() {
+                        transaction =
+                            transaction.put(keys::consumer_key(&record.name), server.clone());
+                        writes += 1;
+                    }
+                }
             }
             assigned_tables.insert(record.name.clone());
             let replication = replication_of(&record);
@@ -420,6 +447,7 @@ async fn cluster(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Jso
         "nodes": nodes,
         "servers": servers,
         "decommissioned": draining,
+        "consumers": keys::consumers(&role.consumers.snapshot()),
         "tables": tables,
     })))
 }
@@ -592,9 +620,14 @@ async fn add_table(
     let parsed =
         TableConfig::from_json(&text, &schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if parsed.value.table_type == TableType::Realtime {
-        return Err(ApiError::bad_request(
-            "REALTIME tables are not served by a cluster yet (they are by `tessera standalone`); create an OFFLINE table",
-        ));
+        let settings =
+            tessera_ingest::realtime::StreamSettings::from_configs(&parsed.value.stream_configs)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if settings.stream_type == tessera_ingest::realtime::StreamType::Push {
+            return Err(ApiError::bad_request(
+                "push tables (`streamType` push) are not served by a cluster yet (they are by `tessera standalone`); use a Kafka stream",
+            ));
+        }
     }
     let typed = parsed.value.table_name_with_type();
     let record = TableRecord {

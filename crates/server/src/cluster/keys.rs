@@ -5,6 +5,8 @@
 //!   wants the segment (written by the leader, fenced);
 //! - `serving/{node}/{table}` → JSON list of segment names the server has loaded and
 //!   answers for (written by the server under its lease, so it vanishes with it);
+//! - `consumers/{table}` → the realtime server consuming the REALTIME table's stream
+//!   (all its partitions; written by the leader, fenced);
 //! - `decommissioned/{node}` → when the operator asked: the server takes no new replicas
 //!   and its replicas are re-created elsewhere (written by the leader, fenced).
 
@@ -14,6 +16,7 @@ use tessera_coordination::MirrorSnapshot;
 
 pub const ASSIGNMENTS: &str = "assignments/";
 pub const DECOMMISSIONED: &str = "decommissioned/";
+pub const CONSUMERS: &str = "consumers/";
 pub const SERVING: &str = "serving/";
 
 pub fn assignment_key(table: &str, segment: &str) -> String {
@@ -78,5 +81,21 @@ pub fn decommissioned(snapshot: &MirrorSnapshot) -> BTreeSet<String> {
         .keys()
         .filter_map(|key| key.strip_prefix(DECOMMISSIONED))
         .map(str::to_string)
+        .collect()
+}
+
+pub fn consumer_key(table: &str) -> String {
+    format!("{CONSUMERS}{table}")
+}
+
+/// Table → its consuming server, from a mirror of `consumers/`.
+pub fn consumers(snapshot: &MirrorSnapshot) -> BTreeMap<String, String> {
+    snapshot
+        .entries
+        .iter()
+        .filter_map(|(key, stored)| {
+            let table = key.strip_prefix(CONSUMERS)?;
+            Some((table.to_string(), stored.value.clone()))
+        })
         .collect()
 }

@@ -6,6 +6,7 @@
 
 mod broker_role;
 pub mod config;
+mod consumed_tables;
 mod controller_role;
 mod keys;
 mod metrics;

@@ -1,5 +1,6 @@
-//! The broker's routing view: per table its query schema, its sealed segments and, per
-//! segment, the live servers that serve it — built from the broker's mirrors of the
+//! The broker's routing view: per table its query schema, the segments a query reads
+//! (sealed ones, and the consuming ones of a REALTIME table) and, per segment, the live
+//! servers that serve it — built from the broker's mirrors of the
 //! catalog, the `serving/` records and the node registrations, and rebuilt only when one
 //! of those mirrors moved, so a query pays for no JSON parsing of the catalog.
 
@@ -17,8 +18,9 @@ use super::server_role::table_schema;
 #[derive(Debug, Clone)]
 pub struct TableRoute {
     pub record: TableRecord,
-    /// Sealed (DONE) segments, in name order.
-    pub sealed: Vec<String>,
+    /// The segments a query reads, in name order: sealed (DONE) ones, and for a
+    /// REALTIME table its consuming ones.
+    pub segments: Vec<String>,
     /// Segment → live servers serving it.
     pub replicas: BTreeMap<String, Vec<String>>,
     /// Rows and bytes of the sealed segments (the PostgreSQL catalog shows them).
@@ -29,8 +31,9 @@ pub struct TableRoute {
 /// Everything a query needs to be planned and routed, at one set of mirror revisions.
 #[derive(Default)]
 pub struct RoutingView {
-    /// The revisions of the tables, schemas, segments, serving and nodes mirrors.
-    pub revisions: [i64; 5],
+    /// The revisions of the tables, schemas, segments, serving, nodes and consumers
+    /// mirrors.
+    pub revisions: [i64; 6],
     /// Schemas of the live tables, for the planner (no segments).
     pub schemas: Vec<Table>,
     pub tables: BTreeMap<String, TableRoute>,
@@ -45,16 +48,18 @@ pub struct Snapshots {
     pub segments: Arc<MirrorSnapshot>,
     pub serving: Arc<MirrorSnapshot>,
     pub nodes: Arc<MirrorSnapshot>,
+    pub consumers: Arc<MirrorSnapshot>,
 }
 
 impl Snapshots {
-    pub fn revisions(&self) -> [i64; 5] {
+    pub fn revisions(&self) -> [i64; 6] {
         [
             self.tables.revision,
             self.schemas.revision,
             self.segments.revision,
             self.serving.revision,
             self.nodes.revision,
+            self.consumers.revision,
         ]
     }
 }
@@ -70,6 +75,7 @@ impl RoutingView {
             .filter_map(|node| node.flight_address.map(|address| (node.node_id, address)))
             .collect();
         let serving = keys::serving(&snapshots.serving);
+        let consumers = keys::consumers(&snapshots.consumers);
         let mut schemas = Vec::new();
         let mut tables = BTreeMap::new();
         for stored in snapshots.tables.entries.values() {
@@ -87,7 +93,8 @@ impl RoutingView {
                 segments: Vec::new(),
             });
             let prefix = format!("segments/{}/", record.name);
-            let (mut sealed, mut rows, mut bytes) = (Vec::new(), 0, 0);
+            let realtime = record.table_type == "REALTIME";
+            let (mut queried, mut consuming, mut rows, mut bytes) = (Vec::new(), Vec::new(), 0, 0);
             for (key, stored) in snapshots
                 .segments
                 .entries
@@ -97,13 +104,21 @@ impl RoutingView {
                 let Ok(segment) = serde_json::from_str::<SegmentRecord>(&stored.value) else {
                     continue;
                 };
-                if segment.state == SegmentState::Done {
-                    sealed.push(key[prefix.len()..].to_string());
-                    rows += segment.num_docs;
-                    bytes += segment.size_bytes;
+                let name = key[prefix.len()..].to_string();
+                match segment.state {
+                    SegmentState::Done => {
+                        rows += segment.num_docs;
+                        bytes += segment.size_bytes;
+                        queried.push(name);
+                    }
+                    SegmentState::Consuming if realtime => {
+                        consuming.push(name.clone());
+                        queried.push(name);
+                    }
+                    SegmentState::Consuming => {}
                 }
             }
-            let replicas = serving
+            let mut replicas: BTreeMap<String, Vec<String>> = serving
                 .get(&record.name)
                 .map(|segments| {
                     segments
@@ -119,11 +134,24 @@ impl RoutingView {
                         .collect()
                 })
                 .unwrap_or_default();
+            // A consuming segment the catalog lists before its server published it is
+            // asked of the table's consumer (it answers it, empty if it has no row yet).
+            if let Some(consumer) = consumers
+                .get(&record.name)
+                .filter(|server| servers.contains_key(*server))
+            {
+                for name in consuming {
+                    let on = replicas.entry(name).or_default();
+                    if on.is_empty() {
+                        on.push(consumer.clone());
+                    }
+                }
+            }
             tables.insert(
                 record.name.clone(),
                 TableRoute {
                     record,
-                    sealed,
+                    segments: queried,
                     replicas,
                     rows,
                     bytes,
@@ -258,9 +286,10 @@ mod tests {
                     ("nodes/b".into(), server("b")),
                 ],
             ),
+            consumers: snapshot(6, &[]),
         };
         let view = RoutingView::build(&snapshots);
-        assert_eq!(view.revisions, [1, 2, 3, 4, 5]);
+        assert_eq!(view.revisions, [1, 2, 3, 4, 5, 6]);
         assert_eq!(
             view.schemas.len(),
             1,
@@ -268,9 +297,9 @@ mod tests {
         );
         let route = &view.tables["t"];
         assert_eq!(
-            route.sealed,
+            route.segments,
             ["s1", "s2"],
-            "consuming segments are not sealed"
+            "an OFFLINE table's consuming records are not read"
         );
         assert_eq!(
             route.replicas["s1"],

@@ -11,9 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tessera_config::{Schema, TableConfig};
-use tessera_coordination::{EtcdSession, NodeInfo, NodeRole, PrefixMirror, Registration, register};
+use tessera_coordination::{
+    EtcdMetaStore, EtcdSession, NodeInfo, NodeRole, PrefixMirror, Registration, register,
+};
 use tessera_flight::{LeafAnswer, LeafContext, LeafExecutor, LeafRequest, plan_leaf};
-use tessera_meta::{SegmentRecord, SegmentState, TableRecord};
+use tessera_ingest::realtime::RealtimeContext;
+use tessera_meta::{Catalog, SegmentRecord, SegmentState, TableRecord};
 use tessera_query::planner::TableSchema;
 use tessera_query::{ErrorCode, QueryError};
 use tessera_segment::{ImmutableSegment, SegmentReader};
@@ -22,6 +25,7 @@ use tracing::{info, warn};
 
 use super::RoleStart;
 use super::config::ClusterNodeConfig;
+use super::consumed_tables::ConsumedTables;
 use super::keys;
 use super::metrics::{ServerRoleMetrics, count};
 use crate::standalone::prometheus::Families;
@@ -41,6 +45,10 @@ struct ServerRole {
     runtime: tokio::runtime::Handle,
     tables: RwLock<BTreeMap<String, Arc<ServedTable>>>,
     metrics: ServerRoleMetrics,
+    /// REALTIME tables this server consumes.
+    consumed: ConsumedTables,
+    /// The catalog's view of this server, for committing the segments it seals.
+    realtime_context: RealtimeContext,
 }
 
 /// The catalog and assignment views a server follows.
@@ -49,6 +57,8 @@ struct Views {
     segments: PrefixMirror,
     tables: PrefixMirror,
     schemas: PrefixMirror,
+    consumers: PrefixMirror,
+    serving: PrefixMirror,
 }
 
 impl Views {
@@ -58,6 +68,8 @@ impl Views {
             segments: PrefixMirror::start(session, "segments/")?,
             tables: PrefixMirror::start(session, "tables/")?,
             schemas: PrefixMirror::start(session, "schemas/")?,
+            consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
+            serving: PrefixMirror::start(session, keys::SERVING)?,
         })
     }
 }
@@ -73,13 +85,23 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     info.flight_address = Some(section.advertised_flight.clone().unwrap_or(bound.clone()));
     info.http_address = section.http.clone();
     let registration = register(session, &info, Duration::from_secs(config.node.lease_ttl_s))?;
+    let data_dir = start.data_dir()?;
+    let deep_store = DeepStore::open(&config.node.deep_store)?;
+    let views = Arc::new(Views::start(session)?);
     let role = Arc::new(ServerRole {
         node_id: config.node.id.clone(),
-        data_dir: start.data_dir()?,
-        deep_store: DeepStore::open(&config.node.deep_store)?,
+        realtime_context: RealtimeContext {
+            catalog: Catalog::new(Arc::new(EtcdMetaStore::new(session.clone()))),
+            deep_store: deep_store.clone(),
+            runtime: runtime.handle().clone(),
+            data_dir: data_dir.clone(),
+        },
+        data_dir,
+        deep_store,
         runtime: runtime.handle().clone(),
         tables: RwLock::new(BTreeMap::new()),
         metrics: ServerRoleMetrics::default(),
+        consumed: ConsumedTables::default(),
     });
     if let Some(http) = &section.http {
         let listener = start.bind(http, "HTTP")?;
@@ -89,7 +111,6 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             .with_state(role.clone());
         runtime.spawn(async move { axum::serve(listener, app).await });
     }
-    let views = Views::start(session)?;
     let follower = role.clone();
     std::thread::Builder::new()
         .name("assignments".into())
@@ -245,10 +266,35 @@ impl ServerRole {
                 }),
             );
         }
-        let served: BTreeMap<String, BTreeSet<String>> = next_tables
+        let mut served: BTreeMap<String, BTreeSet<String>> = next_tables
             .iter()
             .map(|(table, served)| (table.clone(), served.segments.keys().cloned().collect()))
             .collect();
+        // REALTIME tables this server consumes, with their consuming and not yet handed
+        // off sealed segments.
+        let mine: BTreeSet<String> = keys::consumers(&views.consumers.snapshot())
+            .into_iter()
+            .filter(|(_, server)| *server == self.node_id)
+            .map(|(table, _)| table)
+            .collect();
+        let mut elsewhere: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (table, segments) in keys::serving(&views.serving.snapshot()) {
+            for (segment, servers) in segments {
+                if servers.iter().any(|server| *server != self.node_id) {
+                    elsewhere.entry(table.clone()).or_default().insert(segment);
+                }
+            }
+        }
+        let consumed = self.consumed.reconcile(
+            &mine,
+            &tables_snapshot,
+            &schemas_snapshot,
+            &elsewhere,
+            &self.realtime_context,
+        );
+        for (table, names) in consumed {
+            served.entry(table).or_default().extend(names);
+        }
         *self
             .metrics
             .served
@@ -338,26 +384,46 @@ impl ServerRole {
         _context: &LeafContext,
     ) -> Result<LeafAnswer, QueryError> {
         let name = strip_type_suffix(&request.table);
-        let table = self
+        let historical = self
             .tables
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(name)
-            .cloned()
-            .ok_or_else(|| QueryError {
-                code: ErrorCode::TableDoesNotExist,
-                message: format!("table `{name}` is not served by server `{}`", self.node_id),
-            })?;
-        let plan = plan_leaf(request, &table.schema)?;
+            .cloned();
+        let consumed = self.consumed.get(name);
+        let schema = match (&historical, &consumed) {
+            (Some(table), _) => &table.schema,
+            (None, Some(consumed)) => &consumed.schema,
+            (None, None) => {
+                return Err(QueryError {
+                    code: ErrorCode::TableDoesNotExist,
+                    message: format!("table `{name}` is not served by server `{}`", self.node_id),
+                });
+            }
+        };
+        let plan = plan_leaf(request, schema)?;
+        let mut available: BTreeMap<String, Arc<dyn SegmentReader>> = historical
+            .as_ref()
+            .map(|table| table.segments.clone())
+            .unwrap_or_default();
+        let consuming_rows = consumed.as_ref().map(|consumed| {
+            available.extend(consumed.readers());
+            consumed.freshness_ms()
+        });
         let segments: Vec<Arc<dyn SegmentReader>> = match &request.segments {
-            None => table.segments.values().cloned().collect(),
+            None => available.values().cloned().collect(),
             Some(names) => {
                 let mut found = Vec::with_capacity(names.len());
                 let mut missing = Vec::new();
-                for name in names {
-                    match table.segments.get(name) {
+                for segment_name in names {
+                    match available.get(segment_name) {
                         Some(segment) => found.push(segment.clone()),
-                        None => missing.push(name.as_str()),
+                        // A consuming segment of the table this server consumes, with
+                        // no row yet: empty.
+                        None if consumed
+                            .as_ref()
+                            .is_some_and(|consumed| consumed.is_empty_consuming(segment_name)) => {}
+                        None => missing.push(segment_name.as_str()),
                     }
                 }
                 if !missing.is_empty() {
@@ -377,7 +443,7 @@ impl ServerRole {
         Ok(LeafAnswer {
             plan,
             partial,
-            freshness_ms: None,
+            freshness_ms: consuming_rows,
         })
     }
 }

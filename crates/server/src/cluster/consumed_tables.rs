@@ -1,0 +1,253 @@
+//! The REALTIME tables a cluster server consumes: the controller names one realtime
+//! server per table (`consumers/{table}`); that server runs the table's stream with the
+//! same `RealtimeTable` as standalone — consuming segments queryable at once, sealed
+//! and committed through the etcd catalog (the commit's compare-and-set keeps it exactly
+//! once across a takeover) — and serves its consuming and not yet handed-off sealed
+//! segments. A sealed segment is handed off when a historical server serves it: then
+//! this server drops its copy, so each segment is served by one holder per query.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tessera_config::{Schema, TableConfig};
+use tessera_coordination::MirrorSnapshot;
+use tessera_ingest::realtime::{RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
+use tessera_meta::TableRecord;
+use tessera_query::planner::TableSchema;
+use tessera_segment::SegmentReader;
+use tracing::{info, warn};
+
+/// One consumed table.
+pub struct ConsumedTable {
+    pub schema: TableSchema,
+    pub table: RealtimeTable,
+    pub segments: Arc<SegmentSet>,
+    /// Sealed segments this server dropped after a historical server took them.
+    handed_off: Mutex<BTreeSet<String>>,
+    /// Sealed segments a historical server serves, and since when this server knows.
+    taken_since: Mutex<BTreeMap<String, Instant>>,
+}
+
+/// How long a sealed segment stays served here after a historical server serves it
+/// too: brokers' views of who serves what arrive a little after this server's, and a
+/// broker that still routes the segment here must find it (either copy answers
+/// exactly; the broker asks one of them per query).
+const HANDOFF_GRACE: Duration = Duration::from_secs(2);
+
+impl ConsumedTable {
+    /// Whether `segment`, which this server does not hold, can only be a consuming
+    /// segment with no row yet: one of its partitions at or past the sequence it
+    /// consumes now (brokers learn of a consuming segment from the catalog; here it
+    /// exists before its catalog record, and holds rows once it has any). An older one
+    /// — sealed by an earlier consumer, or handed off from here — is not answerable
+    /// here, and saying so makes the broker ask elsewhere or flag the answer partial.
+    pub fn is_empty_consuming(&self, segment: &str) -> bool {
+        if self
+            .handed_off
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(segment)
+        {
+            return false;
+        }
+        let Some((partition, sequence)) = partition_and_sequence(segment) else {
+            return false;
+        };
+        self.segments.list().iter().any(|held| {
+            matches!(held, ServedSegment::Consuming(_))
+                && partition_and_sequence(held.name())
+                    .is_some_and(|(p, s)| p == partition && sequence >= s)
+        })
+    }
+
+    /// The served segments by name: consuming ones as a snapshot of now, leaving out
+    /// those with no row yet (as standalone's `SegmentSet::readers` does: the engine
+    /// does not take empty consuming snapshots; the caller answers them as empty).
+    pub fn readers(&self) -> BTreeMap<String, Arc<dyn SegmentReader>> {
+        self.segments
+            .list()
+            .into_iter()
+            .filter_map(|segment| {
+                let name = segment.name().to_string();
+                let reader: Arc<dyn SegmentReader> = match segment {
+                    ServedSegment::Consuming(consuming) => {
+                        let snapshot = consuming.snapshot();
+                        if snapshot.num_docs() == 0 {
+                            return None;
+                        }
+                        snapshot
+                    }
+                    ServedSegment::Sealed(sealed) => sealed,
+                };
+                Some((name, reader))
+            })
+            .collect()
+    }
+
+    /// How fresh the consuming segments are: every row produced before this instant is
+    /// in them (the largest lag of the table's partitions).
+    pub fn freshness_ms(&self) -> i64 {
+        let now = tessera_ingest::realtime::now_ms();
+        self.table
+            .partition_status()
+            .values()
+            .map(|status| now - status.lag_millis(now))
+            .min()
+            .unwrap_or(now)
+    }
+}
+
+/// The tables this server consumes, by name.
+#[derive(Default)]
+pub struct ConsumedTables {
+    tables: Mutex<BTreeMap<String, Arc<ConsumedTable>>>,
+}
+
+impl ConsumedTables {
+    pub fn get(&self, name: &str) -> Option<Arc<ConsumedTable>> {
+        self.tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// Start the tables assigned to this server, stop the others, and hand off sealed
+    /// segments another server serves. Returns table → names of the segments served.
+    pub fn reconcile(
+        &self,
+        mine: &BTreeSet<String>,
+        tables: &MirrorSnapshot,
+        schemas: &MirrorSnapshot,
+        serving_elsewhere: &BTreeMap<String, BTreeSet<String>>,
+        context: &RealtimeContext,
+    ) -> BTreeMap<String, BTreeSet<String>> {
+        let mut running = self
+            .tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gone: Vec<String> = running
+            .keys()
+            .filter(|name| !mine.contains(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(consumed) = running.remove(&name) {
+                info!(table = %name, "no longer consuming the table");
+                consumed.table.stop();
+            }
+        }
+        let missing: Vec<&String> = mine
+            .iter()
+            .filter(|name| !running.contains_key(*name))
+            .collect();
+        for name in missing {
+            match start(name, tables, schemas, context) {
+                Ok(consumed) => {
+                    info!(table = %name, "consuming the table");
+                    running.insert(name.clone(), Arc::new(consumed));
+                }
+                Err(error) => {
+                    warn!(table = %name, error = format!("{error:#}"), "cannot consume the table yet; retrying");
+                }
+            }
+        }
+        let mut served = BTreeMap::new();
+        for (name, consumed) in running.iter() {
+            let elsewhere = serving_elsewhere.get(name);
+            let mut taken_since = consumed
+                .taken_since
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for segment in consumed.segments.list() {
+                let taken = matches!(segment, ServedSegment::Sealed(_))
+                    && elsewhere.is_some_and(|others| others.contains(segment.name()));
+                if !taken {
+                    continue;
+                }
+                let since = *taken_since
+                    .entry(segment.name().to_string())
+                    .or_insert_with(Instant::now);
+                if since.elapsed() < HANDOFF_GRACE {
+                    continue;
+                }
+                taken_since.remove(segment.name());
+                if consumed.segments.remove(segment.name()) {
+                    consumed
+                        .handed_off
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(segment.name().to_string());
+                    info!(table = %name, segment = %segment.name(), "handed off to a historical server");
+                }
+            }
+            let names: BTreeSet<String> = consumed
+                .segments
+                .list()
+                .iter()
+                .map(|segment| segment.name().to_string())
+                .collect();
+            served.insert(name.clone(), names);
+        }
+        served
+    }
+}
+
+/// `(partition, sequence)` of a realtime segment name
+/// (`{table}__{partition}__{sequence}__{created}`).
+fn partition_and_sequence(segment: &str) -> Option<(u32, u32)> {
+    let mut parts = segment.rsplitn(4, "__");
+    let _created = parts.next()?;
+    let sequence = parts.next()?.parse().ok()?;
+    let partition = parts.next()?.parse().ok()?;
+    Some((partition, sequence))
+}
+
+fn start(
+    name: &str,
+    tables: &MirrorSnapshot,
+    schemas: &MirrorSnapshot,
+    context: &RealtimeContext,
+) -> anyhow::Result<ConsumedTable> {
+    let record: TableRecord = tables
+        .entries
+        .get(&format!("tables/{name}"))
+        .map(|stored| serde_json::from_str(&stored.value))
+        .transpose()?
+        .with_context(|| format!("table `{name}` is not in the catalog"))?;
+    let schema_json = schemas
+        .entries
+        .get(&format!("schemas/{}", record.schema_name))
+        .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
+    let schema = Schema::from_json(&schema_json.value)?.value;
+    let config = TableConfig::from_json(&record.config.to_string(), &schema)?.value;
+    let segments = Arc::new(SegmentSet::default());
+    let table = RealtimeTable::start(context.clone(), &schema, &config, segments.clone())?;
+    Ok(ConsumedTable {
+        schema: TableSchema::from_config(name, &schema, config.time_column.as_deref()),
+        table,
+        segments,
+        handed_off: Mutex::new(BTreeSet::new()),
+        taken_since: Mutex::new(BTreeMap::new()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_realtime_segment_names_parse() {
+        assert_eq!(
+            partition_and_sequence("events__3__12__20261203T1449Z"),
+            Some((3, 12))
+        );
+        assert_eq!(
+            partition_and_sequence("my__table__0__7__20261203T1449Z"),
+            Some((0, 7))
+        );
+        assert_eq!(partition_and_sequence("lineitem_1_2_0"), None);
+    }
+}
