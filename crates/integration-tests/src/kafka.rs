@@ -183,3 +183,26 @@ pub fn produce(
         bad: summary["bad"].clone(),
     }
 }
+
+/// The `events` schema the Kafka tests consume into.
+pub const EVENTS_SCHEMA: &str = r#"{"schemaName": "events",
+  "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}, {"name": "k", "dataType": "STRING"}],
+  "metricFieldSpecs": [{"name": "v", "dataType": "DOUBLE"}],
+  "dateTimeFieldSpecs": [{"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
+
+/// A REALTIME `events` table over the topic `events` at `brokers`, sealing every
+/// `flush_rows` rows.
+pub fn events_table_config(brokers: &str, flush_rows: u64) -> String {
+    format!(
+        r#"{{"tableName": "events", "tableType": "REALTIME", "segmentsConfig": {{"timeColumnName": "ts"}},
+  "tableIndexConfig": {{"invertedIndexColumns": ["k"], "streamConfigs": {{
+    "streamType": "kafka",
+    "stream.kafka.topic.name": "events",
+    "stream.kafka.broker.list": "{brokers}",
+    "stream.kafka.consumer.type": "lowlevel",
+    "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+    "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
+    "tessera.kafka.partition.discovery.interval": "2s",
+    "realtime.segment.flush.threshold.rows": "{flush_rows}"}}}}}}"#
+    )
+}

@@ -10,27 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tessera_integration_tests::cluster::LocalCluster;
-use tessera_integration_tests::kafka::{Tansu, produce};
+use tessera_integration_tests::kafka::{
+    EVENTS_SCHEMA as SCHEMA, Tansu, events_table_config as table_config, produce,
+};
 use tessera_integration_tests::server::http;
-
-const SCHEMA: &str = r#"{"schemaName": "events",
-  "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}, {"name": "k", "dataType": "STRING"}],
-  "metricFieldSpecs": [{"name": "v", "dataType": "DOUBLE"}],
-  "dateTimeFieldSpecs": [{"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
-
-fn table_config(brokers: &str, flush_rows: u64) -> String {
-    format!(
-        r#"{{"tableName": "events", "tableType": "REALTIME", "segmentsConfig": {{"timeColumnName": "ts"}},
-  "tableIndexConfig": {{"invertedIndexColumns": ["k"], "streamConfigs": {{
-    "streamType": "kafka",
-    "stream.kafka.topic.name": "events",
-    "stream.kafka.broker.list": "{brokers}",
-    "stream.kafka.consumer.type": "lowlevel",
-    "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-    "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
-    "realtime.segment.flush.threshold.rows": "{flush_rows}"}}}}}}"#
-    )
-}
 
 fn post(url: &str, path: &str, body: &str) {
     let response = http(

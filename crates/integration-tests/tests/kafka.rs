@@ -7,31 +7,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tessera_integration_tests::kafka::{Produced, Tansu, produce};
+use tessera_integration_tests::kafka::{
+    EVENTS_SCHEMA as SCHEMA, Produced, Tansu, events_table_config as table_config, produce,
+};
 use tessera_integration_tests::server::{Moto, Server};
 
 /// These tests start brokers and servers that each want the machine: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-const SCHEMA: &str = r#"{"schemaName": "events",
-  "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}, {"name": "k", "dataType": "STRING"}],
-  "metricFieldSpecs": [{"name": "v", "dataType": "DOUBLE"}],
-  "dateTimeFieldSpecs": [{"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
-
-fn table_config(brokers: &str, flush_rows: u64) -> String {
-    format!(
-        r#"{{"tableName": "events", "tableType": "REALTIME", "segmentsConfig": {{"timeColumnName": "ts"}},
-  "tableIndexConfig": {{"invertedIndexColumns": ["k"], "streamConfigs": {{
-    "streamType": "kafka",
-    "stream.kafka.topic.name": "events",
-    "stream.kafka.broker.list": "{brokers}",
-    "stream.kafka.consumer.type": "lowlevel",
-    "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-    "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
-    "tessera.kafka.partition.discovery.interval": "2s",
-    "realtime.segment.flush.threshold.rows": "{flush_rows}"}}}}}}"#
-    )
-}
 
 fn count_and_sum(server: &Server) -> (u64, u64) {
     let response = server.post(
