@@ -17,7 +17,31 @@ TESSERA_BIN=${TESSERA_BIN:-$repo/target/debug/tessera}
 say() { echo "local.sh: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A free port below Linux's ephemeral range (32768-60999): a node restarted on its port
+# after a kill must not find it taken by some outgoing connection in between.
+# Never a port twice in one cluster (a node may not have bound it yet): the ports given
+# out are kept in DIR/config/ports (a file, as this runs in command substitutions).
+free_port() {
+    local port
+    port=$(python3 -c '
+import random, socket, sys
+given = set(open(sys.argv[1]).read().split()) if __import__("os").path.exists(sys.argv[1]) else set()
+for _ in range(1000):
+    port = random.randrange(20000, 32000)
+    if str(port) in given:
+        continue
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    raise SystemExit("no free port in 20000-32000")' "$dir/config/ports")
+    echo "$port" >>"$dir/config/ports"
+    echo "$port"
+}
 
 # wait_for WHAT SECONDS COMMAND...: run COMMAND until it succeeds.
 wait_for() {

@@ -9,12 +9,37 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-/// A free local port (bound and released; good enough for tests).
+/// A free local port for a server a test starts (and may restart on the same port).
+///
+/// Picked below Linux's ephemeral range (32768–60999 by default), not by binding port
+/// 0: a port from the ephemeral range can be taken, between a `kill -9` and the
+/// restart, by an outgoing connection of the test itself, and the restart then fails
+/// with "address already in use".
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Mutex, OnceLock};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // Never the same port twice in one test process (a server may not have bound it yet).
+    static GIVEN: OnceLock<Mutex<std::collections::HashSet<u16>>> = OnceLock::new();
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    for _ in 0..1_000 {
+        let mut x = seed.wrapping_add(NEXT.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed));
+        x = (x ^ (x >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 29;
+        let port = 20_000 + (x % 12_000) as u16;
+        let mut given = GIVEN
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000")
 }
 
 /// An HTTP response.

@@ -30,10 +30,10 @@ pub struct ConsumedTable {
     taken_since: Mutex<BTreeMap<String, Instant>>,
 }
 
-/// How long a sealed segment stays served here after a historical server serves it
-/// too: brokers' views of who serves what arrive a little after this server's, and a
-/// broker that still routes the segment here must find it (either copy answers
-/// exactly; the broker asks one of them per query).
+/// How long a sealed segment is still answered here after a historical server serves
+/// it (no longer published meanwhile): brokers' views of who serves what arrive a
+/// little after this server's, and a broker that still routes the segment here must
+/// find it (either copy answers exactly; the broker asks one of them per query).
 const HANDOFF_GRACE: Duration = Duration::from_secs(2);
 
 impl ConsumedTable {
@@ -183,11 +183,13 @@ impl ConsumedTables {
                     info!(table = %name, segment = %segment.name(), "handed off to a historical server");
                 }
             }
+            // Segments in their grace period are answered but no longer published.
             let names: BTreeSet<String> = consumed
                 .segments
                 .list()
                 .iter()
                 .map(|segment| segment.name().to_string())
+                .filter(|name| !taken_since.contains_key(name))
                 .collect();
             served.insert(name.clone(), names);
         }

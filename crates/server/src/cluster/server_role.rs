@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tessera_config::{Schema, TableConfig};
@@ -44,6 +44,8 @@ struct ServerRole {
     deep_store: DeepStore,
     runtime: tokio::runtime::Handle,
     tables: RwLock<BTreeMap<String, Arc<ServedTable>>>,
+    /// Segments assigned away from here, and since when (see [`UNASSIGNED_GRACE`]).
+    unassigned_since: Mutex<BTreeMap<(String, String), Instant>>,
     metrics: ServerRoleMetrics,
     /// REALTIME tables this server consumes.
     consumed: ConsumedTables,
@@ -100,6 +102,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         deep_store,
         runtime: runtime.handle().clone(),
         tables: RwLock::new(BTreeMap::new()),
+        unassigned_since: Mutex::new(BTreeMap::new()),
         metrics: ServerRoleMetrics::default(),
         consumed: ConsumedTables::default(),
     });
@@ -128,7 +131,56 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long a segment assigned away from this server is still answered here (no longer
+/// published): brokers' views of who serves what lag this server's own, and a broker
+/// that still routes the segment here must find it, or it would give up on this server
+/// for the whole query.
+const UNASSIGNED_GRACE: Duration = Duration::from_secs(2);
+
 impl ServerRole {
+    /// Keep answering for segments no longer assigned here during [`UNASSIGNED_GRACE`]
+    /// (they are not published: brokers stop routing here meanwhile).
+    fn keep_unassigned_a_while(
+        &self,
+        current: &BTreeMap<String, Arc<ServedTable>>,
+        next_tables: &mut BTreeMap<String, Arc<ServedTable>>,
+    ) {
+        let mut since = self
+            .unassigned_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut kept: BTreeSet<(String, String)> = BTreeSet::new();
+        for (table, old) in current {
+            for (segment, reader) in &old.segments {
+                let still = next_tables
+                    .get(table)
+                    .is_some_and(|next| next.segments.contains_key(segment));
+                if still {
+                    continue;
+                }
+                let key = (table.clone(), segment.clone());
+                let first = *since.entry(key.clone()).or_insert_with(Instant::now);
+                if first.elapsed() >= UNASSIGNED_GRACE {
+                    continue;
+                }
+                kept.insert(key);
+                let next = next_tables.entry(table.clone()).or_insert_with(|| {
+                    Arc::new(ServedTable {
+                        schema: old.schema.clone(),
+                        segments: BTreeMap::new(),
+                    })
+                });
+                let mut segments = next.segments.clone();
+                segments.insert(segment.clone(), reader.clone());
+                *next = Arc::new(ServedTable {
+                    schema: next.schema.clone(),
+                    segments,
+                });
+            }
+        }
+        since.retain(|key, _| kept.contains(key));
+    }
+
     /// Reconcile with the assignments whenever they (or the catalog) change, and
     /// publish what is served after each change and after every re-registration.
     fn follow(&self, views: &Views, registration: &Registration) {
@@ -266,10 +318,12 @@ impl ServerRole {
                 }),
             );
         }
+        // What is published: every segment loaded because it is assigned here.
         let mut served: BTreeMap<String, BTreeSet<String>> = next_tables
             .iter()
             .map(|(table, served)| (table.clone(), served.segments.keys().cloned().collect()))
             .collect();
+        self.keep_unassigned_a_while(&current, &mut next_tables);
         // REALTIME tables this server consumes, with their consuming and not yet handed
         // off sealed segments.
         let mine: BTreeSet<String> = keys::consumers(&views.consumers.snapshot())
