@@ -42,23 +42,7 @@ fn test_etcd_meta_store_passes_the_conformance_suite() {
 }
 
 fn segment(table: &str, name: &str, sequence: u32) -> SegmentRecord {
-    SegmentRecord {
-        name: name.to_string(),
-        table: table.to_string(),
-        state: SegmentState::Consuming,
-        partition: 0,
-        sequence,
-        start_offset: u64::from(sequence) * 10,
-        end_offset: None,
-        location: None,
-        size_bytes: 0,
-        crc32: None,
-        num_docs: 0,
-        min_time: None,
-        max_time: None,
-        created_ms: 0,
-        idempotency_keys: Default::default(),
-    }
+    SegmentRecord::consuming(table, name, 0, sequence, u64::from(sequence) * 10, 0)
 }
 
 #[test]

@@ -210,23 +210,7 @@ mod tests {
     use crate::FileMetaStore;
 
     fn consuming(name: &str, partition: u32, sequence: u32, start: u64) -> SegmentRecord {
-        SegmentRecord {
-            name: name.into(),
-            table: "events".into(),
-            state: SegmentState::Consuming,
-            partition,
-            sequence,
-            start_offset: start,
-            end_offset: None,
-            location: None,
-            size_bytes: 0,
-            crc32: None,
-            num_docs: 0,
-            min_time: None,
-            max_time: None,
-            created_ms: 0,
-            idempotency_keys: Default::default(),
-        }
+        SegmentRecord::consuming("events", name, partition, sequence, start, 0)
     }
 
     #[test]

@@ -59,3 +59,33 @@ pub struct SegmentRecord {
     #[serde(default)]
     pub idempotency_keys: std::collections::BTreeMap<String, u64>,
 }
+
+impl SegmentRecord {
+    /// A partition's consuming segment starting at `start_offset`: no rows, no file yet.
+    pub fn consuming(
+        table: impl Into<String>,
+        name: impl Into<String>,
+        partition: u32,
+        sequence: u32,
+        start_offset: u64,
+        created_ms: i64,
+    ) -> SegmentRecord {
+        SegmentRecord {
+            name: name.into(),
+            table: table.into(),
+            state: SegmentState::Consuming,
+            partition,
+            sequence,
+            start_offset,
+            end_offset: None,
+            location: None,
+            size_bytes: 0,
+            crc32: None,
+            num_docs: 0,
+            min_time: None,
+            max_time: None,
+            created_ms,
+            idempotency_keys: Default::default(),
+        }
+    }
+}

@@ -61,23 +61,14 @@ fn wal_dir(shared: &TableShared, partition: u32) -> PathBuf {
 }
 
 pub(crate) fn consuming_record(identity: &SegmentIdentity, sequence: u32) -> SegmentRecord {
-    SegmentRecord {
-        name: identity.name.clone(),
-        table: identity.table.clone(),
-        state: SegmentState::Consuming,
-        partition: identity.partition,
+    SegmentRecord::consuming(
+        identity.table.clone(),
+        identity.name.clone(),
+        identity.partition,
         sequence,
-        start_offset: identity.start_offset,
-        end_offset: None,
-        location: None,
-        size_bytes: 0,
-        crc32: None,
-        num_docs: 0,
-        min_time: None,
-        max_time: None,
-        created_ms: identity.created_ms,
-        idempotency_keys: BTreeMap::new(),
-    }
+        identity.start_offset,
+        identity.created_ms,
+    )
 }
 
 fn catalog_error(source: tessera_meta::Error) -> Error {

@@ -134,13 +134,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             crate::standalone::http::MAX_BODY_BYTES,
         ))
         .with_state(role);
-    runtime.block_on(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-    })?;
+    start.serve_http(listener, app)?;
     drop(registration);
     Ok(())
 }

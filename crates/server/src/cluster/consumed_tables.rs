@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tessera_config::{Schema, TableConfig};
 use tessera_coordination::MirrorSnapshot;
 use tessera_ingest::realtime::{RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
 use tessera_meta::TableRecord;
 use tessera_query::planner::TableSchema;
 use tessera_segment::SegmentReader;
 use tracing::{info, warn};
+
+use super::server_role::{parse_table, schema_json};
 
 /// One consumed table.
 pub struct ConsumedTable {
@@ -219,16 +220,11 @@ fn start(
         .map(|stored| serde_json::from_str(&stored.value))
         .transpose()?
         .with_context(|| format!("table `{name}` is not in the catalog"))?;
-    let schema_json = schemas
-        .entries
-        .get(&format!("schemas/{}", record.schema_name))
-        .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
-    let schema = Schema::from_json(&schema_json.value)?.value;
-    let config = TableConfig::from_json(&record.config.to_string(), &schema)?.value;
+    let (schema, config, query_schema) = parse_table(&record, schema_json(&record, schemas)?)?;
     let segments = Arc::new(SegmentSet::default());
     let table = RealtimeTable::start(context.clone(), &schema, &config, segments.clone())?;
     Ok(ConsumedTable {
-        schema: TableSchema::from_config(name, &schema, config.time_column.as_deref()),
+        schema: query_schema,
         table,
         segments,
         handed_off: Mutex::new(BTreeSet::new()),

@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
-use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tessera_config::{Schema, TableConfig, TableType};
 use tessera_controller::{RebalanceLimits, ServerCandidate, assign_segments, next_assignment};
@@ -31,7 +30,7 @@ use super::RoleStart;
 use super::config::ClusterNodeConfig;
 use super::keys;
 use super::metrics::{ControllerMetrics, count};
-use crate::standalone::http::ApiError;
+use crate::standalone::http::{ApiError, UploadParams, blocking, body_text, json_text};
 use crate::standalone::prometheus::Families;
 use crate::standalone::strip_type_suffix;
 use crate::standalone::upload::{check_segment_file, uploaded_segment_record};
@@ -106,13 +105,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         config.node.id
     );
     let app = router(role);
-    runtime.block_on(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-    })?;
+    start.serve_http(listener, app)?;
     drop(registration);
     Ok(())
 }
@@ -373,16 +366,6 @@ fn replication_of(record: &TableRecord) -> usize {
         .max(1) as usize
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)
-}
-
-fn json_text(text: String) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
-}
-
 async fn health(State(role): State<Arc<ControllerRole>>) -> axum::Json<Json> {
     let leads = role.current_leadership().is_some();
     axum::Json(json!({"status": "OK", "node": role.node_id, "leader": leads}))
@@ -530,17 +513,11 @@ async fn get_schema(
         .ok_or_else(|| ApiError::not_found(format!("schema `{name}` does not exist")))
 }
 
-fn body_text(body: &Bytes) -> ApiResult<String> {
-    std::str::from_utf8(body)
-        .map(str::to_string)
-        .map_err(|_| ApiError::bad_request("the body is not UTF-8"))
-}
-
 async fn add_schema(
     State(role): State<Arc<ControllerRole>>,
     body: Bytes,
 ) -> ApiResult<axum::Json<Json>> {
-    let text = body_text(&body)?;
+    let text = body_text(&body)?.to_string();
     let parsed = Schema::from_json(&text).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let name = parsed.value.name.clone();
     let catalog = role.leader_catalog()?;
@@ -599,7 +576,7 @@ async fn add_table(
     State(role): State<Arc<ControllerRole>>,
     body: Bytes,
 ) -> ApiResult<axum::Json<Json>> {
-    let text = body_text(&body)?;
+    let text = body_text(&body)?.to_string();
     let raw: Json = serde_json::from_str(&text)
         .map_err(|e| ApiError::bad_request(format!("table config is not JSON: {e}")))?;
     let written_name = raw
@@ -652,12 +629,6 @@ async fn add_table(
     })))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UploadParams {
-    table_name: String,
-}
-
 async fn upload_segment(
     State(role): State<Arc<ControllerRole>>,
     Query(params): Query<UploadParams>,
@@ -677,18 +648,7 @@ impl ControllerRole {
             .schema(&record.schema_name)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("the table's schema is missing"))?;
-        let schemas = tessera_coordination::MirrorSnapshot {
-            revision: 0,
-            entries: [(
-                format!("schemas/{}", record.schema_name),
-                tessera_meta::Versioned {
-                    value: schema_json,
-                    version: 1,
-                },
-            )]
-            .into(),
-        };
-        let schema = super::server_role::table_schema(&record, &schemas)
+        let (_, _, schema) = super::server_role::parse_table(&record, &schema_json)
             .map_err(|e| ApiError::internal(format!("{e:#}")))?;
         let uploads = self.data_dir.join("uploads");
         std::fs::create_dir_all(&uploads).map_err(ApiError::internal)?;

@@ -51,6 +51,22 @@ impl RoleStart {
             .with_context(|| format!("listen for {what} on `{address}`"))
     }
 
+    /// Serve `app` on `listener` until Ctrl-C.
+    fn serve_http(
+        &self,
+        listener: tokio::net::TcpListener,
+        app: axum::Router,
+    ) -> anyhow::Result<()> {
+        self.runtime.block_on(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+        })?;
+        Ok(())
+    }
+
     /// The node's data directory, created, as an absolute path.
     fn data_dir(&self) -> anyhow::Result<PathBuf> {
         let dir = &self.config.node.data_dir;

@@ -200,24 +200,11 @@ mod tests {
     }
 
     fn segment(name: &str, state: SegmentState) -> String {
-        serde_json::to_string(&SegmentRecord {
-            name: name.into(),
-            table: "t".into(),
-            state,
-            partition: 0,
-            sequence: 0,
-            start_offset: 0,
-            end_offset: None,
-            location: None,
-            size_bytes: 10,
-            crc32: None,
-            num_docs: 5,
-            min_time: None,
-            max_time: None,
-            created_ms: 0,
-            idempotency_keys: Default::default(),
-        })
-        .unwrap_or_default()
+        let mut record = SegmentRecord::consuming("t", name, 0, 0, 0, 0);
+        record.state = state;
+        record.size_bytes = 10;
+        record.num_docs = 5;
+        serde_json::to_string(&record).unwrap_or_default()
     }
 
     fn table(name: &str, deleted_ms: Option<i64>) -> String {

@@ -389,17 +389,31 @@ pub fn table_schema(
     record: &TableRecord,
     schemas: &tessera_coordination::MirrorSnapshot,
 ) -> anyhow::Result<TableSchema> {
-    let schema_json = schemas
+    Ok(parse_table(record, schema_json(record, schemas)?)?.2)
+}
+
+/// The JSON of a catalog table's schema, from a mirror of `schemas/`.
+pub fn schema_json<'a>(
+    record: &TableRecord,
+    schemas: &'a tessera_coordination::MirrorSnapshot,
+) -> anyhow::Result<&'a str> {
+    schemas
         .entries
         .get(&format!("schemas/{}", record.schema_name))
-        .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
-    let schema = Schema::from_json(&schema_json.value)?.value;
+        .map(|stored| stored.value.as_str())
+        .with_context(|| format!("schema `{}` is missing", record.schema_name))
+}
+
+/// A catalog table's schema, table config and query schema, parsed from `schema_json`.
+pub fn parse_table(
+    record: &TableRecord,
+    schema_json: &str,
+) -> anyhow::Result<(Schema, TableConfig, TableSchema)> {
+    let schema = Schema::from_json(schema_json)?.value;
     let config = TableConfig::from_json(&record.config.to_string(), &schema)?.value;
-    Ok(TableSchema::from_config(
-        &record.name,
-        &schema,
-        config.time_column.as_deref(),
-    ))
+    let query_schema =
+        TableSchema::from_config(&record.name, &schema, config.time_column.as_deref());
+    Ok((schema, config, query_schema))
 }
 
 async fn health(

@@ -165,12 +165,14 @@ fn live_table(state: &ServerState, name: &str) -> ApiResult<Arc<super::state::Ta
         .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))
 }
 
-fn body_text(body: &Bytes) -> ApiResult<&str> {
+pub(crate) fn body_text(body: &Bytes) -> ApiResult<&str> {
     std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the request body is not UTF-8"))
 }
 
 /// Run blocking work (catalog writes, segment IO, queries) off the async workers.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(ApiError::internal)
@@ -193,7 +195,7 @@ async fn get_schema(
     Ok(json_text(text))
 }
 
-fn json_text(text: String) -> Response {
+pub(crate) fn json_text(text: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
@@ -572,10 +574,11 @@ async fn consuming_segments_info(
 
 // --- segments
 
+/// `?tableName=T` of a segment upload.
 #[derive(Debug, Deserialize)]
-struct UploadParams {
+pub(crate) struct UploadParams {
     #[serde(rename = "tableName")]
-    table_name: String,
+    pub(crate) table_name: String,
 }
 
 /// `POST /segments?tableName=T` with a `.tseg` body: a batch-built segment joins the
