@@ -4,12 +4,15 @@
 #   bash deploy/cluster/local.sh add-server DIR NODE_ID [TAG...]
 #   bash deploy/cluster/local.sh start DIR NODE_ID      (again, after a kill; etcd too)
 #   bash deploy/cluster/local.sh down DIR
-# `up` starts etcd, 2 controllers (a leader and a standby), 2 brokers and 4 servers
-# (server-rt-1/2 tagged realtime, server-hist-1/2 historical) on free ports, data
-# under DIR; waits until a controller leads and every server is registered; writes
-# DIR/cluster.env (BROKER_URLS, BROKER_PG, CONTROLLER_URL, ETCD_ENDPOINTS, DEEP_STORE)
-# and DIR/pids/<node-id>.pid, so one node can be stopped by name. The binary is
-# $TESSERA_BIN (default target/debug/tessera of this checkout).
+# `up` starts etcd, the S3 server (moto: the deep store is s3://tessera/deepstore on it,
+# unless --deep-store names another, e.g. a shared directory or a real bucket with the
+# AWS_* environment set), 2 controllers (a leader and a standby), 2 brokers and 4
+# servers (server-rt-1/2 tagged realtime, server-hist-1/2 historical) on free ports,
+# data under DIR; waits until a controller leads and every server is registered; writes
+# DIR/cluster.env (BROKER_URLS, BROKER_PG, CONTROLLER_URL, ETCD_ENDPOINTS, DEEP_STORE,
+# S3_ENDPOINT) and DIR/pids/<node-id>.pid, so one node can be stopped by name. The
+# binary is $TESSERA_BIN (default target/debug/tessera of this checkout); the S3 server
+# is $MOTO_SERVER (default: moto_server on PATH, else the test venv's).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 TESSERA_BIN=${TESSERA_BIN:-$repo/target/debug/tessera}
@@ -54,12 +57,43 @@ wait_for() {
     done
 }
 
-# start NODE_ID ROLE: run the role with DIR/config/NODE_ID.toml, log and pid by name.
+# start NODE_ID ROLE: run the role with DIR/config/NODE_ID.toml, log and pid by name,
+# with the S3 server's AWS_* environment when the cluster runs one.
 start() {
     local node=$1 role=$2
     echo "$role" >"$dir/config/$node.role"
-    "$TESSERA_BIN" "$role" --config "$dir/config/$node.toml" >>"$dir/logs/$node.log" 2>&1 &
+    (
+        if [[ -f $dir/config/s3.env ]]; then
+            set -a
+            # shellcheck disable=SC1091
+            source "$dir/config/s3.env"
+            set +a
+        fi
+        exec "$TESSERA_BIN" "$role" --config "$dir/config/$node.toml" >>"$dir/logs/$node.log" 2>&1
+    ) &
     echo $! >"$dir/pids/$node.pid"
+}
+
+# moto_server: the S3 server's binary, or nothing.
+moto_server() {
+    if [[ -n ${MOTO_SERVER:-} ]]; then
+        echo "$MOTO_SERVER"
+    elif command -v moto_server >/dev/null; then
+        command -v moto_server
+    elif [[ -x $HOME/.cache/tessera/venv/bin/moto_server ]]; then
+        echo "$HOME/.cache/tessera/venv/bin/moto_server"
+    fi
+}
+
+# start_s3: the S3 server on the port `up` chose, with the bucket `tessera`. Its objects
+# live in memory: a restarted S3 server is empty (fine for trying a cluster; a real
+# deployment names a real bucket with --deep-store).
+start_s3() {
+    local port
+    port=$(cat "$dir/config/s3.port")
+    "$(cat "$dir/config/s3.bin")" -H 127.0.0.1 -p "$port" >>"$dir/logs/s3.log" 2>&1 &
+    echo $! >"$dir/pids/s3.pid"
+    wait_for "the S3 server" 60 curl -sf -X PUT "http://127.0.0.1:$port/tessera"
 }
 
 # start_etcd: etcd with the arguments `up` chose (same ports, same data).
@@ -108,15 +142,27 @@ up() {
     done
     [[ -x $TESSERA_BIN ]] || die "no tessera binary at $TESSERA_BIN (cargo build -p tessera-server)"
     command -v etcd >/dev/null || die "etcd not found (apt-get install etcd-server)"
-    [[ -z $kafka ]] || say "note: --kafka $kafka is recorded, but cluster roles do not consume Kafka yet"
     mkdir -p "$dir"/{config,logs,pids,data}
     dir=$(cd "$dir" && pwd)
-    local etcd_port etcd_peer
+    local etcd_port etcd_peer s3_endpoint=""
     etcd_port=$(free_port)
     etcd_peer=$(free_port)
     ETCD_ENDPOINTS="http://127.0.0.1:$etcd_port"
-    DEEP_STORE=${deep_store:-$dir/deepstore}
-    mkdir -p "$dir/deepstore"
+    if [[ -n $deep_store ]]; then
+        DEEP_STORE=$deep_store
+        [[ $deep_store == *://* ]] || mkdir -p "$deep_store"
+    else
+        local moto
+        moto=$(moto_server)
+        [[ -n $moto ]] || die "no S3 server: pip install 'moto[server]' (or set MOTO_SERVER), or pass --deep-store DIR"
+        echo "$moto" >"$dir/config/s3.bin"
+        free_port >"$dir/config/s3.port"
+        s3_endpoint="http://127.0.0.1:$(cat "$dir/config/s3.port")"
+        printf '%s\n' "AWS_ENDPOINT=$s3_endpoint" AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=test \
+            AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 >"$dir/config/s3.env"
+        start_s3
+        DEEP_STORE=s3://tessera/deepstore
+    fi
     printf '%s\n' --name local --data-dir "$dir/data/etcd" \
         --listen-client-urls "$ETCD_ENDPOINTS" --advertise-client-urls "$ETCD_ENDPOINTS" \
         --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
@@ -165,6 +211,7 @@ CONTROLLER_URL=${controllers[0]}
 CONTROLLER_URLS=$joined_controllers
 ETCD_ENDPOINTS=$ETCD_ENDPOINTS
 DEEP_STORE=$DEEP_STORE
+S3_ENDPOINT=$s3_endpoint
 KAFKA=$kafka
 EOF
     say "cluster up: brokers $joined_brokers, controllers $joined_controllers, etcd $ETCD_ENDPOINTS"
@@ -200,6 +247,8 @@ start_node() {
     dir=$(cd "$dir" && pwd)
     if [[ $node == etcd ]]; then
         start_etcd
+    elif [[ $node == s3 ]]; then
+        start_s3
     else
         [[ -f $dir/config/$node.role ]] || die "no node $node in $dir"
         start "$node" "$(cat "$dir/config/$node.role")"

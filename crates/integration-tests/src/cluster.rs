@@ -1,6 +1,6 @@
 //! A whole local cluster for system tests, started and stopped by the operators' own
-//! script (`deploy/cluster/local.sh`): etcd, two controllers, two brokers and four
-//! servers as real processes on loopback. Nodes are stopped, frozen and restarted by
+//! script (`deploy/cluster/local.sh`): etcd, the S3 server holding the deep store, two
+//! controllers, two brokers and four servers as real processes on loopback. Nodes are stopped, frozen and restarted by
 //! name through the pid files the script writes.
 
 use std::collections::HashMap;
@@ -34,7 +34,18 @@ impl LocalCluster {
             dir,
             env: HashMap::new(),
         };
-        cluster.script(&["up"], &[("LEASE_TTL_S", &lease_ttl_s.to_string())]);
+        // The deep store is the S3 server (moto) local.sh starts, from the test venv.
+        let moto = crate::python()
+            .parent()
+            .expect("venv bin dir")
+            .join("moto_server");
+        cluster.script(
+            &["up"],
+            &[
+                ("LEASE_TTL_S", &lease_ttl_s.to_string()),
+                ("MOTO_SERVER", &moto.display().to_string()),
+            ],
+        );
         let text = std::fs::read_to_string(cluster.dir.path().join("cluster.env"))
             .expect("local.sh writes cluster.env");
         cluster.env = text

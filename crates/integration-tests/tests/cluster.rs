@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tessera_integration_tests::cluster::LocalCluster;
+use tessera_integration_tests::server::http;
 use tessera_integration_tests::{duckdb_rows, lineitem_file, python, tessera, tessera_binary};
 
 const LEASE_TTL_S: u64 = 3;
@@ -202,6 +203,20 @@ fn test_cluster_answers_exactly_through_failures() {
         .as_u64()
         .expect("a count");
     assert_eq!(exact_count(&cluster), Some(expected));
+    // The deep store is the S3 server local.sh started: the uploaded segments are there.
+    let listing = http(
+        "GET",
+        cluster.var("S3_ENDPOINT").trim_start_matches("http://"),
+        "/tessera?list-type=2&prefix=deepstore/",
+        &[],
+        b"",
+    )
+    .expect("the S3 server answers");
+    assert!(
+        listing.body.matches(".tseg</Key>").count() >= 13,
+        "segments in the S3 deep store: {}",
+        listing.body
+    );
 
     // kill -9 a historical server inside a query loop.
     let queries = QueryLoop::start(&cluster);
