@@ -90,6 +90,14 @@ impl IngestMetrics {
     }
 
     /// Every partition's consumption status.
+    /// Forget a partition this process no longer consumes.
+    pub fn remove_partition_status(&self, partition: u32) {
+        self.partitions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&partition);
+    }
+
     pub fn partition_status(&self) -> BTreeMap<u32, PartitionStatus> {
         self.partitions
             .lock()

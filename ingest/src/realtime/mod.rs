@@ -10,6 +10,8 @@
 //! Offsets: a push table's offsets count rows (a request of n rows at offset o covers
 //! `[o, o + n)`), so a segment's `[start, end)` is its rows' position in the partition.
 
+#[cfg(test)]
+mod assign_tests;
 mod generator;
 mod kafka;
 pub mod metrics;
@@ -93,6 +95,28 @@ pub(crate) struct TableShared {
 }
 
 impl TableShared {
+    fn new(
+        context: RealtimeContext,
+        schema: &Schema,
+        config: &TableConfig,
+        segments: Arc<SegmentSet>,
+    ) -> Result<Arc<TableShared>> {
+        let settings = StreamSettings::from_configs(&config.stream_configs)?;
+        Ok(Arc::new(TableShared {
+            name: config.table_name.clone(),
+            schema: schema.clone(),
+            config: config.clone(),
+            decoder: JsonRowDecoder::new(schema, config)?,
+            settings,
+            segments,
+            metrics: Arc::new(IngestMetrics::default()),
+            context,
+            stopped: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+        }))
+    }
+
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)
     }
@@ -211,6 +235,23 @@ struct Partition {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+impl Partition {
+    /// The slot of a partition this process does not consume.
+    fn vacant() -> Partition {
+        Partition {
+            commands: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        self.commands
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+}
+
 type Partitions = Arc<RwLock<Vec<Partition>>>;
 
 /// A running realtime table.
@@ -220,6 +261,9 @@ pub struct RealtimeTable {
     partitions: Partitions,
     next_partition: AtomicUsize,
     discovery: Mutex<Option<JoinHandle<()>>>,
+    /// Partitions being released (sealing their last rows before another process
+    /// takes them; see [`RealtimeTable::assign`]).
+    releasing: Arc<Mutex<std::collections::BTreeSet<u32>>>,
 }
 
 impl std::fmt::Debug for RealtimeTable {
@@ -287,15 +331,7 @@ fn add_kafka_partitions(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .len() as u32;
     for partition in have..want {
-        let known = catalog_segments(shared)?
-            .iter()
-            .any(|s| s.partition == partition);
-        let initial = if known {
-            0
-        } else {
-            kafka::initial_offset(settings, &shared.name, partition)?
-        };
-        let started = spawn_partition(shared, partition, initial)?;
+        let started = start_kafka_partition(shared, settings, partition)?;
         tracing::info!(table = %shared.name, partition, "kafka partition added");
         partitions
             .write()
@@ -303,6 +339,34 @@ fn add_kafka_partitions(
             .push(started);
     }
     Ok(())
+}
+
+/// Start consuming a Kafka partition: after its last committed offset when the catalog
+/// knows it, else where `auto.offset.reset` points.
+fn start_kafka_partition(
+    shared: &Arc<TableShared>,
+    settings: &settings::KafkaSettings,
+    partition: u32,
+) -> Result<Partition> {
+    let known = catalog_segments(shared)?
+        .iter()
+        .any(|s| s.partition == partition);
+    let initial = if known {
+        0
+    } else {
+        kafka::initial_offset(settings, &shared.name, partition)?
+    };
+    spawn_partition(shared, partition, initial)
+}
+
+/// How many partitions a table's stream has now: the Kafka topic's (asked of the
+/// broker), or the configured count of a generator or push stream.
+pub fn stream_partition_count(config: &TableConfig) -> Result<u32> {
+    let settings = StreamSettings::from_configs(&config.stream_configs)?;
+    match &settings.kafka {
+        Some(kafka_settings) => kafka::partition_count(kafka_settings, &config.table_name),
+        None => Ok(settings.partitions),
+    }
 }
 
 /// Kafka: check the topic for new partitions every `discovery_interval`.
@@ -335,20 +399,7 @@ impl RealtimeTable {
         config: &TableConfig,
         segments: Arc<SegmentSet>,
     ) -> Result<RealtimeTable> {
-        let settings = StreamSettings::from_configs(&config.stream_configs)?;
-        let shared = Arc::new(TableShared {
-            name: config.table_name.clone(),
-            schema: schema.clone(),
-            config: config.clone(),
-            decoder: JsonRowDecoder::new(schema, config)?,
-            settings,
-            segments,
-            metrics: Arc::new(IngestMetrics::default()),
-            context,
-            stopped: AtomicBool::new(false),
-            paused: AtomicBool::new(false),
-            closing: AtomicBool::new(false),
-        });
+        let shared = TableShared::new(context, schema, config, segments)?;
         let partitions: Partitions = Arc::new(RwLock::new(Vec::new()));
         let mut discovery = None;
         if let Some(kafka_settings) = shared.settings.kafka.clone() {
@@ -396,7 +447,140 @@ impl RealtimeTable {
             partitions,
             next_partition: AtomicUsize::new(0),
             discovery: Mutex::new(discovery),
+            releasing: Arc::default(),
         })
+    }
+
+    /// Start a table that consumes only the `assigned` partitions of its stream (a
+    /// cluster's realtime server: the controller spreads a table's partitions over
+    /// servers, and assigns the partitions a topic gains, so there is no discovery
+    /// here). `assign` changes the set later.
+    pub fn start_assigned(
+        context: RealtimeContext,
+        schema: &Schema,
+        config: &TableConfig,
+        segments: Arc<SegmentSet>,
+        assigned: &std::collections::BTreeSet<u32>,
+    ) -> Result<RealtimeTable> {
+        let table = RealtimeTable {
+            shared: TableShared::new(context, schema, config, segments)?,
+            partitions: Arc::default(),
+            next_partition: AtomicUsize::new(0),
+            discovery: Mutex::new(None),
+            releasing: Arc::default(),
+        };
+        table.assign(assigned)?;
+        Ok(table)
+    }
+
+    /// Consume exactly the `assigned` partitions: start the new ones (after their last
+    /// committed offset) and release the others. Releasing seals the partition's
+    /// consuming rows and commits them (in the background, as long as the deep store
+    /// needs), then drops the partition's consuming segment: the process that takes the
+    /// partition over starts where this commit ended, so no row is consumed twice. A
+    /// partition still being released is started again by a later call only.
+    /// Stops at the first partition that cannot start (the others stay as they were).
+    pub fn assign(&self, assigned: &std::collections::BTreeSet<u32>) -> Result<()> {
+        let mut partitions = self
+            .partitions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (index, slot) in partitions.iter().enumerate() {
+            let partition = index as u32;
+            if assigned.contains(&partition) || !slot.is_running() {
+                continue;
+            }
+            let sender = slot
+                .commands
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            let threads = std::mem::take(
+                &mut *slot
+                    .threads
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if let Some(sender) = sender {
+                let _ = sender.send(Command::SealAndStop);
+            }
+            self.release_in_background(partition, threads)?;
+        }
+        let releasing = self
+            .releasing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for &partition in assigned {
+            let index = partition as usize;
+            if partitions.get(index).is_some_and(Partition::is_running)
+                || releasing.contains(&partition)
+            {
+                continue;
+            }
+            let started = match &self.shared.settings.kafka {
+                Some(settings) => start_kafka_partition(&self.shared, settings, partition)?,
+                None => spawn_partition(&self.shared, partition, 0)?,
+            };
+            tracing::info!(table = %self.shared.name, partition, "consuming the partition");
+            while partitions.len() <= index {
+                partitions.push(Partition::vacant());
+            }
+            partitions[index] = started;
+        }
+        Ok(())
+    }
+
+    /// Wait for a released partition's writer and sealer, then drop what is left of it
+    /// (its empty consuming segment and its status).
+    fn release_in_background(&self, partition: u32, threads: Vec<JoinHandle<()>>) -> Result<()> {
+        self.releasing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(partition);
+        let (shared, releasing) = (self.shared.clone(), self.releasing.clone());
+        std::thread::Builder::new()
+            .name(format!("release-{}-{partition}", shared.name))
+            .spawn(move || {
+                for thread in threads {
+                    let _ = thread.join();
+                }
+                for segment in shared.segments.list() {
+                    if let ServedSegment::Consuming(consuming) = &segment
+                        && consuming.identity().partition == partition
+                    {
+                        shared.segments.remove(segment.name());
+                    }
+                }
+                shared.metrics.remove_partition_status(partition);
+                releasing
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&partition);
+                tracing::info!(table = %shared.name, partition, "released the partition");
+            })
+            .map_err(thread_error)?;
+        Ok(())
+    }
+
+    /// The partitions this process consumes now, those being released included.
+    pub fn consumed_partitions(&self) -> std::collections::BTreeSet<u32> {
+        let mut consumed: std::collections::BTreeSet<u32> = self
+            .partitions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.is_running())
+            .map(|(index, _)| index as u32)
+            .collect();
+        consumed.extend(
+            self.releasing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter(),
+        );
+        consumed
     }
 
     fn partition_count(&self) -> usize {
