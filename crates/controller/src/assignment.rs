@@ -83,21 +83,54 @@ pub fn assign_segments<'a>(
         .collect()
 }
 
-/// The consuming server of each stream partition of `table`: one realtime server each
-/// (a partition is consumed exactly once); `None` when no server carries `tag`.
+/// The consuming server of each stream partition of `table` (a partition is consumed
+/// by one realtime server). Sticky: a partition stays with its `current` consumer while
+/// that server is accepting and carries `tag` (moving a partition costs a seal and a
+/// re-consume). Every other partition goes to the eligible server that consumes the
+/// fewest of the table's partitions, ties broken by rendezvous rank, so a table's
+/// partitions spread evenly and the choice is deterministic. Partitions are left out
+/// when no server is eligible.
 pub fn assign_partitions(
     table: &str,
     partitions: impl IntoIterator<Item = u32>,
+    current: &BTreeMap<u32, String>,
     servers: &[ServerCandidate],
     tag: &str,
-) -> BTreeMap<u32, Option<String>> {
-    partitions
-        .into_iter()
-        .map(|partition| {
-            let key = format!("{table}#{partition}");
-            (partition, place(&key, servers, tag, 1).into_iter().next())
-        })
-        .collect()
+) -> BTreeMap<u32, String> {
+    let eligible: Vec<&ServerCandidate> = servers
+        .iter()
+        .filter(|server| server.accepting && server.tags.contains(tag))
+        .collect();
+    let keeps = |server: &String| eligible.iter().any(|candidate| &candidate.id == server);
+    let partitions: Vec<u32> = partitions.into_iter().collect();
+    let mut load: BTreeMap<&str, usize> = eligible.iter().map(|s| (s.id.as_str(), 0)).collect();
+    let mut assigned = BTreeMap::new();
+    for partition in &partitions {
+        if let Some(server) = current.get(partition).filter(|server| keeps(server)) {
+            *load.entry(server.as_str()).or_default() += 1;
+            assigned.insert(*partition, server.clone());
+        }
+    }
+    for partition in partitions {
+        if assigned.contains_key(&partition) {
+            continue;
+        }
+        let key = format!("{table}#{partition}");
+        let chosen = eligible
+            .iter()
+            .min_by(|a, b| {
+                load[a.id.as_str()]
+                    .cmp(&load[b.id.as_str()])
+                    .then_with(|| weight(&key, &b.id).cmp(&weight(&key, &a.id)))
+                    .then_with(|| a.id.cmp(&b.id))
+            })
+            .copied();
+        if let Some(server) = chosen {
+            *load.entry(server.id.as_str()).or_default() += 1;
+            assigned.insert(partition, server.id.clone());
+        }
+    }
+    assigned
 }
 
 #[cfg(test)]
@@ -231,32 +264,44 @@ mod tests {
     }
 
     #[test]
-    fn test_each_partition_has_one_consumer() {
+    fn test_partitions_spread_evenly_stick_and_move_when_their_consumer_goes() {
         let pool = vec![
             ServerCandidate::new("rt-0", &["realtime"]),
             ServerCandidate::new("rt-1", &["realtime"]),
             ServerCandidate::new("hist-0", &["historical"]),
         ];
-        let consumers = assign_partitions("events", 0..8, &pool, "realtime");
+        let none = BTreeMap::new();
+        let consumers = assign_partitions("events", 0..8, &none, &pool, "realtime");
         assert_eq!(consumers.len(), 8);
-        assert!(
-            consumers
-                .values()
-                .all(|c| c.as_deref().is_some_and(|id| id.starts_with("rt-")))
+        let on = |assigned: &BTreeMap<u32, String>, id: &str| {
+            assigned.values().filter(|server| *server == id).count()
+        };
+        assert_eq!((on(&consumers, "rt-0"), on(&consumers, "rt-1")), (4, 4));
+        assert_eq!(
+            consumers,
+            assign_partitions("events", 0..8, &none, &pool, "realtime"),
+            "deterministic"
         );
+        // A third realtime server joins: nothing moves (sticky), new partitions go to
+        // the least loaded server.
+        let mut grown = pool.clone();
+        grown.push(ServerCandidate::new("rt-2", &["realtime"]));
+        let after_join = assign_partitions("events", 0..10, &consumers, &grown, "realtime");
+        for (partition, server) in &consumers {
+            assert_eq!(&after_join[partition], server);
+        }
+        assert_eq!(after_join[&8], "rt-2");
+        assert_eq!(after_join[&9], "rt-2");
         // rt-0 dies: its partitions go to rt-1, rt-1's stay.
         let survivors = vec![pool[1].clone(), pool[2].clone()];
-        let after = assign_partitions("events", 0..8, &survivors, "realtime");
-        for (partition, consumer) in &consumers {
-            if consumer.as_deref() == Some("rt-1") {
-                assert_eq!(after[partition].as_deref(), Some("rt-1"));
-            }
-            assert_eq!(after[partition].as_deref(), Some("rt-1"));
-        }
-        assert!(
-            assign_partitions("events", 0..2, &pool[2..], "realtime")
-                .values()
-                .all(Option::is_none)
-        );
+        let after = assign_partitions("events", 0..8, &consumers, &survivors, "realtime");
+        assert!(after.values().all(|server| server == "rt-1"));
+        // A decommissioned (not accepting) consumer gives its partitions up too.
+        let mut draining = pool.clone();
+        draining[0].accepting = false;
+        let moved = assign_partitions("events", 0..8, &consumers, &draining, "realtime");
+        assert!(moved.values().all(|server| server == "rt-1"));
+        // No eligible server: no consumer.
+        assert!(assign_partitions("events", 0..2, &none, &pool[2..], "realtime").is_empty());
     }
 }

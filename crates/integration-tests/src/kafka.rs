@@ -190,14 +190,29 @@ pub const EVENTS_SCHEMA: &str = r#"{"schemaName": "events",
   "metricFieldSpecs": [{"name": "v", "dataType": "DOUBLE"}],
   "dateTimeFieldSpecs": [{"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
 
+/// The `events` schema under another name (a table's name is its schema's).
+pub fn events_schema_named(name: &str) -> String {
+    EVENTS_SCHEMA.replacen(
+        r#""schemaName": "events""#,
+        &format!(r#""schemaName": "{name}""#),
+        1,
+    )
+}
+
 /// A REALTIME `events` table over the topic `events` at `brokers`, sealing every
 /// `flush_rows` rows.
 pub fn events_table_config(brokers: &str, flush_rows: u64) -> String {
+    realtime_table_config("events", "events", brokers, flush_rows)
+}
+
+/// A REALTIME table `table` (its schema: `events_schema_named(table)`) over the topic
+/// `topic` at `brokers`, sealing every `flush_rows` rows.
+pub fn realtime_table_config(table: &str, topic: &str, brokers: &str, flush_rows: u64) -> String {
     format!(
-        r#"{{"tableName": "events", "tableType": "REALTIME", "segmentsConfig": {{"timeColumnName": "ts"}},
+        r#"{{"tableName": "{table}", "tableType": "REALTIME", "segmentsConfig": {{"timeColumnName": "ts"}},
   "tableIndexConfig": {{"invertedIndexColumns": ["k"], "streamConfigs": {{
     "streamType": "kafka",
-    "stream.kafka.topic.name": "events",
+    "stream.kafka.topic.name": "{topic}",
     "stream.kafka.broker.list": "{brokers}",
     "stream.kafka.consumer.type": "lowlevel",
     "stream.kafka.consumer.prop.auto.offset.reset": "smallest",

@@ -1,9 +1,10 @@
-//! A REALTIME Kafka table in the cluster (`deploy/cluster/local.sh` and the tansu
-//! broker): one realtime server consumes the topic's 4 partitions; sealed segments are
+//! REALTIME Kafka tables in the cluster (`deploy/cluster/local.sh` and the tansu
+//! broker): the two realtime servers share a topic's partitions; sealed segments are
 //! committed through the etcd catalog and handed off to historical servers under a query
-//! loop in which COUNT(*) never goes down and never exceeds what was produced; then the
-//! consuming server is killed with `kill -9` and another resumes every partition from
-//! the committed offsets: COUNT(*) and SUM(id) exact.
+//! loop in which COUNT(*) never goes down and never exceeds what was produced; a
+//! realtime server consuming 4 partitions is killed with `kill -9` while 200,000
+//! messages stream in, and the other resumes its partitions from the committed offsets:
+//! COUNT(*) and SUM(id) exact; the controller leader is killed during seals.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use tessera_integration_tests::cluster::LocalCluster;
 use tessera_integration_tests::kafka::{
-    EVENTS_SCHEMA as SCHEMA, Tansu, events_table_config as table_config, produce,
+    EVENTS_SCHEMA as SCHEMA, Tansu, events_schema_named, events_table_config as table_config,
+    produce, realtime_table_config,
 };
 use tessera_integration_tests::server::http;
 
@@ -39,6 +41,27 @@ fn count_and_sum(cluster: &LocalCluster, broker: &str) -> Option<(u64, u64)> {
     }
     let row = &response["resultTable"]["rows"][0];
     Some((row[0].as_u64()?, row[1].as_f64().unwrap_or(0.0) as u64))
+}
+
+/// Partition → consuming server of `table`, from the controller's `/cluster`.
+fn consumers(cluster: &LocalCluster, table: &str) -> Vec<(u32, String)> {
+    cluster.cluster_view()["consumers"][table]
+        .as_object()
+        .map(|partitions| {
+            partitions
+                .iter()
+                .filter_map(|(p, s)| Some((p.parse().ok()?, s.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How many of `table`'s partitions `server` is assigned.
+fn partitions_of(cluster: &LocalCluster, table: &str, server: &str) -> usize {
+    consumers(cluster, table)
+        .iter()
+        .filter(|(_, s)| s == server)
+        .count()
 }
 
 #[test]
@@ -129,29 +152,38 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     LocalCluster::wait_until("at least 10 handoffs", Duration::from_secs(90), || {
         handed_off() >= 10
     });
-    let consumer = cluster.cluster_view()["consumers"]["events"]
-        .as_str()
-        .expect("a consumer")
-        .to_string();
-    // The realtime server drops what the historical servers took (after a grace period
-    // for brokers' views), still under the query loop.
-    let held_by_consumer = || {
+    // The partitions are spread: each realtime server consumes two.
+    assert_eq!(
+        (
+            partitions_of(&cluster, "events", "server-rt-1"),
+            partitions_of(&cluster, "events", "server-rt-2")
+        ),
+        (2, 2),
+        "partitions spread over the realtime servers: {:?}",
+        consumers(&cluster, "events")
+    );
+    // The realtime servers drop what the historical servers took (after a grace period
+    // for brokers' views), still under the query loop: what is left on them is about
+    // their 4 consuming segments.
+    let held_by_realtime = || {
         cluster.cluster_view()["tables"]["events"]["serving"]
             .as_object()
             .map_or(usize::MAX, |segments| {
                 segments
                     .values()
                     .filter(|on| {
-                        on.as_array()
-                            .is_some_and(|on| on.iter().any(|s| *s == consumer.as_str()))
+                        on.as_array().is_some_and(|on| {
+                            on.iter()
+                                .any(|s| s.as_str().is_some_and(|s| s.starts_with("server-rt")))
+                        })
                     })
                     .count()
             })
     };
     LocalCluster::wait_until(
-        "the consumer dropped handed-off segments",
+        "the realtime servers dropped handed-off segments",
         Duration::from_secs(30),
-        || held_by_consumer() <= 8,
+        || held_by_realtime() <= 8,
     );
     stop.store(true, Ordering::Release);
     let answers = watcher.join().expect("the query loop held its invariants");
@@ -161,28 +193,102 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
         handed_off()
     );
 
-    // kill -9 the consuming server while more is produced: another realtime server
-    // resumes every partition from the committed offsets.
+    // A second table on an 8-partition topic: each realtime server consumes 4. 200,000
+    // messages stream in; kill -9 one realtime server while it consumes them: the other
+    // resumes its 4 partitions from the committed offsets.
+    tansu.create_topic("clicks", 8);
+    post(&brokers[0], "/schemas", &events_schema_named("clicks"));
+    post(
+        &brokers[0],
+        "/tables",
+        &realtime_table_config("clicks", "clicks", &tansu.address(), 20_000),
+    );
+    LocalCluster::wait_until(
+        "8 partitions spread 4 and 4",
+        Duration::from_secs(30),
+        || {
+            partitions_of(&cluster, "clicks", "server-rt-1") == 4
+                && partitions_of(&cluster, "clicks", "server-rt-2") == 4
+        },
+    );
+    let producer = {
+        let address = tansu.address();
+        std::thread::spawn(move || produce(&address, "clicks", 0, 200_000, 8, &[]))
+    };
+    let clicks = |broker: &str| {
+        let response = cluster.query(broker, "SELECT COUNT(*), SUM(id) FROM clicks");
+        let row = &response["resultTable"]["rows"][0];
+        (
+            row[0].as_u64().unwrap_or(0),
+            row[1].as_f64().unwrap_or(0.0) as u64,
+            response["partialResult"].as_bool().unwrap_or(true),
+        )
+    };
+    LocalCluster::wait_until("consumption under way", Duration::from_secs(60), || {
+        clicks(&brokers[0]).0 >= 20_000
+    });
+    let victim = "server-rt-1";
     let killed_at = Instant::now();
-    cluster.signal(&consumer, "KILL");
+    let (consumed_at_kill, _, _) = clicks(&brokers[0]);
+    cluster.signal(victim, "KILL");
+    let sent = producer.join().expect("the producer");
+    assert_eq!(sent.rows, 200_000);
+    let sent_clicks_sum = sent.sum_id;
+    assert!(
+        consumed_at_kill < sent.rows,
+        "killed while consuming ({consumed_at_kill} of {} rows in)",
+        sent.rows
+    );
+    let took =
+        LocalCluster::wait_until("exact after the takeover", Duration::from_secs(180), || {
+            let (count, sum, partial) = clicks(&brokers[1]);
+            assert!(count <= sent.rows, "COUNT {count} passed what was produced");
+            !partial && (count, sum) == (sent.rows, sent.sum_id)
+        });
+    assert_eq!(
+        partitions_of(&cluster, "clicks", "server-rt-2"),
+        8,
+        "the survivor consumes every partition"
+    );
+    eprintln!(
+        "clicks exact {took:?} after the producer finished, {:?} after the kill \
+         ({consumed_at_kill} of 200000 rows were in)",
+        killed_at.elapsed()
+    );
+    // The events table moved to the survivor too and lost nothing.
     let sent = produce(&tansu.address(), "events", 5_000, 5_000, 4, &[]);
     expected_rows += sent.rows;
     expected_sum += sent.sum_id;
-    let took =
-        LocalCluster::wait_until("exact after the takeover", Duration::from_secs(120), || {
-            count_and_sum(&cluster, &brokers[1]) == Some((expected_rows, expected_sum))
-        });
-    let now = cluster.cluster_view()["consumers"]["events"]
-        .as_str()
-        .map(str::to_string);
-    assert!(
-        now.is_some_and(|now| now != consumer),
-        "another server consumes"
+    LocalCluster::wait_until(
+        "events exact after the takeover",
+        Duration::from_secs(60),
+        || count_and_sum(&cluster, &brokers[1]) == Some((expected_rows, expected_sum)),
     );
-    eprintln!(
-        "exact {took:?} after the kill ({:?} since)",
-        killed_at.elapsed()
+
+    // The killed server comes back; decommissioning the survivor moves every partition
+    // to it, each released first (its rows sealed and committed), while rows stream in:
+    // nothing lost, nothing twice.
+    cluster.start(victim);
+    post(&brokers[0], "/cluster/servers/server-rt-2/decommission", "");
+    let producer = {
+        let address = tansu.address();
+        std::thread::spawn(move || produce(&address, "clicks", 200_000, 20_000, 8, &[]))
+    };
+    LocalCluster::wait_until("the partitions moved", Duration::from_secs(60), || {
+        partitions_of(&cluster, "clicks", victim) == 8
+            && partitions_of(&cluster, "events", victim) == 4
+    });
+    let more = producer.join().expect("the producer");
+    let moved = LocalCluster::wait_until(
+        "exact after the decommission",
+        Duration::from_secs(60),
+        || {
+            let (count, sum, partial) = clicks(&brokers[0]);
+            assert!(count <= 220_000, "COUNT {count} passed what was produced");
+            !partial && (count, sum) == (220_000, sent_clicks_sum + more.sum_id)
+        },
     );
+    eprintln!("clicks exact {moved:?} after the partitions moved off a decommissioned server");
 
     // kill -9 the controller leader while more is produced and sealed: seals commit
     // through the catalog without it, the standby leads and hands the new segments off;

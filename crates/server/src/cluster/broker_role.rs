@@ -61,6 +61,7 @@ struct BrokerRole {
     serving: PrefixMirror,
     nodes: PrefixMirror,
     consumers: PrefixMirror,
+    consuming: PrefixMirror,
     clients: Mutex<HashMap<String, FlightLeafClient>>,
     load: Mutex<HashMap<String, ServerLoad>>,
     http: reqwest::Client,
@@ -100,6 +101,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         serving: PrefixMirror::start(session, keys::SERVING)?,
         nodes: PrefixMirror::start(session, "nodes/")?,
         consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
+        consuming: PrefixMirror::start(session, keys::CONSUMING)?,
         clients: Mutex::new(HashMap::new()),
         load: Mutex::new(HashMap::new()),
         http: reqwest::Client::new(),
@@ -261,6 +263,7 @@ impl BrokerRole {
             serving: self.serving.snapshot(),
             nodes: self.nodes.snapshot(),
             consumers: self.consumers.snapshot(),
+            consuming: self.consuming.snapshot(),
         };
         let cached = self
             .routing

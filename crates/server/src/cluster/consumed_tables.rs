@@ -1,10 +1,12 @@
 //! The REALTIME tables a cluster server consumes: the controller names one realtime
-//! server per table (`consumers/{table}`); that server runs the table's stream with the
-//! same `RealtimeTable` as standalone — consuming segments queryable at once, sealed
-//! and committed through the etcd catalog (the commit's compare-and-set keeps it exactly
-//! once across a takeover) — and serves its consuming and not yet handed-off sealed
-//! segments. A sealed segment is handed off when a historical server serves it: then
-//! this server drops its copy, so each segment is served by one holder per query.
+//! server per stream partition (`consumers/{table}/{partition}`); that server runs the
+//! partitions with the same `RealtimeTable` as standalone, limited to its partitions —
+//! consuming segments queryable at once, sealed and committed through the etcd catalog
+//! (the commit's compare-and-set keeps it exactly once across a takeover) — and serves
+//! its consuming and not yet handed-off sealed segments. A partition moved away is
+//! released: its rows sealed and committed before another server starts it. A sealed
+//! segment is handed off when a historical server serves it: then this server drops
+//! its copy, so each segment is served by one holder per query.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -115,39 +117,53 @@ impl ConsumedTables {
             .cloned()
     }
 
-    /// Start the tables assigned to this server, stop the others, and hand off sealed
-    /// segments another server serves. Returns table → names of the segments served.
+    /// Consume the partitions assigned to this server (table → partitions), release
+    /// the others, stop the tables dropped from the catalog, and hand off sealed
+    /// segments another server serves. Returns what this server serves (table → segment
+    /// names) and consumes (table → partitions, those being released included).
     pub fn reconcile(
         &self,
-        mine: &BTreeSet<String>,
+        mine: &BTreeMap<String, BTreeSet<u32>>,
         tables: &MirrorSnapshot,
         schemas: &MirrorSnapshot,
         serving_elsewhere: &BTreeMap<String, BTreeSet<String>>,
         context: &RealtimeContext,
-    ) -> BTreeMap<String, BTreeSet<String>> {
+    ) -> Consumption {
         let mut running = self
             .tables
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let gone: Vec<String> = running
+        let dropped: Vec<String> = running
             .keys()
-            .filter(|name| !mine.contains(*name))
+            .filter(|name| {
+                tables
+                    .entries
+                    .get(&format!("tables/{name}"))
+                    .and_then(|stored| serde_json::from_str::<TableRecord>(&stored.value).ok())
+                    .is_none_or(|record| record.deleted_ms.is_some())
+            })
             .cloned()
             .collect();
-        for name in gone {
+        for name in dropped {
             if let Some(consumed) = running.remove(&name) {
-                info!(table = %name, "no longer consuming the table");
+                info!(table = %name, "the table is gone; no longer consuming it");
                 consumed.table.stop();
             }
         }
-        let missing: Vec<&String> = mine
-            .iter()
-            .filter(|name| !running.contains_key(*name))
-            .collect();
-        for name in missing {
-            match start(name, tables, schemas, context) {
+        let none = BTreeSet::new();
+        for (name, consumed) in running.iter() {
+            let partitions = mine.get(name).unwrap_or(&none);
+            if let Err(error) = consumed.table.assign(partitions) {
+                warn!(table = %name, error = format!("{error:#}"), "cannot consume every assigned partition yet; retrying");
+            }
+        }
+        for (name, partitions) in mine {
+            if running.contains_key(name) || partitions.is_empty() {
+                continue;
+            }
+            match start(name, tables, schemas, context, partitions) {
                 Ok(consumed) => {
-                    info!(table = %name, "consuming the table");
+                    info!(table = %name, ?partitions, "consuming the table");
                     running.insert(name.clone(), Arc::new(consumed));
                 }
                 Err(error) => {
@@ -155,7 +171,7 @@ impl ConsumedTables {
                 }
             }
         }
-        let mut served = BTreeMap::new();
+        let mut consumption = Consumption::default();
         for (name, consumed) in running.iter() {
             let elsewhere = serving_elsewhere.get(name);
             let mut taken_since = consumed
@@ -192,10 +208,38 @@ impl ConsumedTables {
                 .map(|segment| segment.name().to_string())
                 .filter(|name| !taken_since.contains_key(name))
                 .collect();
-            served.insert(name.clone(), names);
+            consumption.served.insert(name.clone(), names);
+            consumption
+                .partitions
+                .insert(name.clone(), consumed.table.consumed_partitions());
         }
-        served
+        // A table none of whose partitions is consumed here any more, and all of whose
+        // segments went to historical servers, is done with.
+        running.retain(|name, consumed| {
+            let idle = consumption
+                .partitions
+                .get(name)
+                .is_some_and(BTreeSet::is_empty)
+                && consumed.segments.list().is_empty();
+            if idle {
+                info!(table = %name, "no partition of the table is consumed here any more");
+                consumed.table.stop();
+                consumption.served.remove(name);
+                consumption.partitions.remove(name);
+            }
+            !idle
+        });
+        consumption
     }
+}
+
+/// What a server's consumed tables amount to after a reconcile.
+#[derive(Debug, Default)]
+pub struct Consumption {
+    /// Table → names of the segments served (consuming, and sealed not handed off).
+    pub served: BTreeMap<String, BTreeSet<String>>,
+    /// Table → stream partitions consumed (or being released).
+    pub partitions: BTreeMap<String, BTreeSet<u32>>,
 }
 
 /// `(partition, sequence)` of a realtime segment name
@@ -213,6 +257,7 @@ fn start(
     tables: &MirrorSnapshot,
     schemas: &MirrorSnapshot,
     context: &RealtimeContext,
+    partitions: &BTreeSet<u32>,
 ) -> anyhow::Result<ConsumedTable> {
     let record: TableRecord = tables
         .entries
@@ -222,7 +267,13 @@ fn start(
         .with_context(|| format!("table `{name}` is not in the catalog"))?;
     let (schema, config, query_schema) = parse_table(&record, schema_json(&record, schemas)?)?;
     let segments = Arc::new(SegmentSet::default());
-    let table = RealtimeTable::start(context.clone(), &schema, &config, segments.clone())?;
+    let table = RealtimeTable::start_assigned(
+        context.clone(),
+        &schema,
+        &config,
+        segments.clone(),
+        partitions,
+    )?;
     Ok(ConsumedTable {
         schema: query_schema,
         table,

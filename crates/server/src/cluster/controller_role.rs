@@ -6,9 +6,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
@@ -17,7 +19,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
 use tessera_config::{Schema, TableConfig, TableType};
-use tessera_controller::{RebalanceLimits, ServerCandidate, assign_segments, next_assignment};
+use tessera_controller::{
+    RebalanceLimits, ServerCandidate, assign_partitions, assign_segments, next_assignment,
+};
 use tessera_coordination::{
     Candidate, EtcdMetaStore, EtcdSession, LeaderRecord, Leadership, NodeInfo, NodeRole,
     PrefixMirror, current_leader, register,
@@ -56,9 +60,16 @@ struct ControllerRole {
     serving: PrefixMirror,
     decommissioned: PrefixMirror,
     consumers: PrefixMirror,
+    /// REALTIME table → how many partitions its stream has (asked of Kafka by
+    /// `watch_streams`), and a counter bumped when a count changes.
+    stream_partitions: Mutex<BTreeMap<String, u32>>,
+    streams_changed: AtomicI64,
     runtime: tokio::runtime::Handle,
     metrics: ControllerMetrics,
 }
+
+/// How often the leader asks each REALTIME table's stream for its partition count.
+const STREAM_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let start = RoleStart::new(config_path)?;
@@ -85,6 +96,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         serving: PrefixMirror::start(session, keys::SERVING)?,
         decommissioned: PrefixMirror::start(session, keys::DECOMMISSIONED)?,
         consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
+        stream_partitions: Mutex::new(BTreeMap::new()),
+        streams_changed: AtomicI64::new(0),
         runtime: runtime.handle().clone(),
         metrics: ControllerMetrics::default(),
     });
@@ -100,6 +113,10 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("controller".into())
         .spawn(move || leader.lead(&candidate))?;
+    let streams = role.clone();
+    std::thread::Builder::new()
+        .name("stream-partitions".into())
+        .spawn(move || streams.watch_streams())?;
     eprintln!(
         "tessera: controller `{}` on http://{address}",
         config.node.id
@@ -170,8 +187,53 @@ impl ControllerRole {
         }
     }
 
-    fn revisions(&self) -> [i64; 7] {
+    /// While leading, keep `stream_partitions` current: each REALTIME table's stream
+    /// asked for its partition count every few seconds (a Kafka topic may grow).
+    fn watch_streams(&self) {
+        loop {
+            if self.current_leadership().is_some() {
+                let catalog = self.catalog();
+                let mut counts = BTreeMap::new();
+                for stored in self.tables.snapshot().entries.values() {
+                    let Ok(record) = serde_json::from_str::<TableRecord>(&stored.value) else {
+                        continue;
+                    };
+                    if record.table_type != "REALTIME" || record.deleted_ms.is_some() {
+                        continue;
+                    }
+                    match stream_partition_count(&catalog, &record) {
+                        Ok(count) => {
+                            counts.insert(record.name.clone(), count);
+                        }
+                        Err(error) => {
+                            warn!(table = %record.name, error = format!("{error:#}"), "cannot read the stream's partitions; keeping the last count");
+                            if let Some(&known) = self
+                                .stream_partitions
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .get(&record.name)
+                            {
+                                counts.insert(record.name.clone(), known);
+                            }
+                        }
+                    }
+                }
+                let mut known = self
+                    .stream_partitions
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if *known != counts {
+                    *known = counts;
+                    self.streams_changed.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            std::thread::sleep(STREAM_CHECK_INTERVAL);
+        }
+    }
+
+    fn revisions(&self) -> [i64; 8] {
         [
+            self.streams_changed.load(Ordering::SeqCst),
             self.consumers.revision(),
             self.nodes.revision(),
             self.tables.revision(),
@@ -225,24 +287,46 @@ impl ControllerRole {
                 continue;
             }
             if record.table_type == "REALTIME" {
-                // One realtime server consumes the table's stream; it keeps it while it
-                // lives (moving a consuming table costs a re-consume), and another takes
-                // over when it dies or is decommissioned.
-                let holder = consumers.get(&record.name);
-                let keep = holder.is_some_and(|server| {
-                    servers.iter().any(|candidate| {
-                        &candidate.id == server
-                            && candidate.accepting
-                            && candidate.tags.contains(REALTIME)
+                // Each stream partition has one realtime consumer; it keeps it while it
+                // lives (moving a partition costs a seal and a re-consume), and another
+                // takes over when it dies or is decommissioned. Partitions the catalog
+                // knows count even while the stream cannot be asked.
+                let prefix = format!("segments/{}/", record.name);
+                let known = segments
+                    .entries
+                    .range(prefix.clone()..)
+                    .take_while(|(key, _)| key.starts_with(&prefix))
+                    .filter_map(|(_, stored)| {
+                        serde_json::from_str::<tessera_meta::SegmentRecord>(&stored.value).ok()
                     })
-                });
-                if !keep {
-                    let chosen = tessera_controller::place(&record.name, &servers, REALTIME, 1);
-                    if let Some(server) = chosen.first() {
-                        transaction =
-                            transaction.put(keys::consumer_key(&record.name), server.clone());
+                    .map(|segment| segment.partition + 1)
+                    .max()
+                    .unwrap_or(0);
+                let streamed = self
+                    .stream_partitions
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&record.name)
+                    .copied()
+                    .unwrap_or(0);
+                let current = consumers.get(&record.name).cloned().unwrap_or_default();
+                let next = assign_partitions(
+                    &record.name,
+                    0..known.max(streamed),
+                    &current,
+                    &servers,
+                    REALTIME,
+                );
+                for (partition, server) in &next {
+                    if current.get(partition) != Some(server) {
+                        transaction = transaction
+                            .put(keys::consumer_key(&record.name, *partition), server.clone());
                         writes += 1;
                     }
+                }
+                for partition in current.keys().filter(|p| !next.contains_key(*p)) {
+                    transaction = transaction.delete(keys::consumer_key(&record.name, *partition));
+                    writes += 1;
                 }
             }
             assigned_tables.insert(record.name.clone());
@@ -292,12 +376,19 @@ impl ControllerRole {
                 flush(&mut transaction, &mut writes)?;
             }
         }
-        // Assignments of dropped tables go.
+        // Assignments and consumers of dropped tables go.
         for table in assignments
             .keys()
             .filter(|table| !assigned_tables.contains(*table))
         {
             transaction = transaction.delete_prefix(format!("{}{table}/", keys::ASSIGNMENTS));
+            writes += 1;
+        }
+        for table in consumers
+            .keys()
+            .filter(|table| !assigned_tables.contains(*table))
+        {
+            transaction = transaction.delete_prefix(format!("{}{table}/", keys::CONSUMERS));
             writes += 1;
         }
         flush(&mut transaction, &mut writes)?;
@@ -355,6 +446,15 @@ impl ControllerRole {
             .filter(|record| record.deleted_ms.is_none())
             .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))
     }
+}
+
+/// How many partitions a REALTIME table's stream has now.
+fn stream_partition_count(catalog: &Catalog, record: &TableRecord) -> anyhow::Result<u32> {
+    let schema_json = catalog
+        .schema(&record.schema_name)?
+        .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
+    let (_, config, _) = super::server_role::parse_table(record, &schema_json)?;
+    Ok(tessera_ingest::realtime::stream_partition_count(&config)?)
 }
 
 fn replication_of(record: &TableRecord) -> usize {

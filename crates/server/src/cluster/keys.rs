@@ -5,8 +5,12 @@
 //!   wants the segment (written by the leader, fenced);
 //! - `serving/{node}/{table}` → JSON list of segment names the server has loaded and
 //!   answers for (written by the server under its lease, so it vanishes with it);
-//! - `consumers/{table}` → the realtime server consuming the REALTIME table's stream
-//!   (all its partitions; written by the leader, fenced);
+//! - `consumers/{table}/{partition}` → the realtime server that is to consume the
+//!   stream partition (written by the leader, fenced);
+//! - `consuming/{node}/{table}` → JSON list of the partitions the server consumes now,
+//!   those it is still releasing included (written by the server under its lease): a
+//!   server starts a partition only once no other server lists it, so a moved partition
+//!   is never consumed twice at once;
 //! - `decommissioned/{node}` → when the operator asked: the server takes no new replicas
 //!   and its replicas are re-created elsewhere (written by the leader, fenced).
 
@@ -17,6 +21,7 @@ use tessera_coordination::MirrorSnapshot;
 pub const ASSIGNMENTS: &str = "assignments/";
 pub const DECOMMISSIONED: &str = "decommissioned/";
 pub const CONSUMERS: &str = "consumers/";
+pub const CONSUMING: &str = "consuming/";
 pub const SERVING: &str = "serving/";
 
 pub fn assignment_key(table: &str, segment: &str) -> String {
@@ -84,18 +89,55 @@ pub fn decommissioned(snapshot: &MirrorSnapshot) -> BTreeSet<String> {
         .collect()
 }
 
-pub fn consumer_key(table: &str) -> String {
-    format!("{CONSUMERS}{table}")
+pub fn consumer_key(table: &str, partition: u32) -> String {
+    format!("{CONSUMERS}{table}/{partition}")
 }
 
-/// Table → its consuming server, from a mirror of `consumers/`.
-pub fn consumers(snapshot: &MirrorSnapshot) -> BTreeMap<String, String> {
-    snapshot
-        .entries
-        .iter()
-        .filter_map(|(key, stored)| {
-            let table = key.strip_prefix(CONSUMERS)?;
-            Some((table.to_string(), stored.value.clone()))
-        })
-        .collect()
+/// Table → partition → the server to consume it, from a mirror of `consumers/`.
+pub fn consumers(snapshot: &MirrorSnapshot) -> BTreeMap<String, BTreeMap<u32, String>> {
+    let mut tables: BTreeMap<String, BTreeMap<u32, String>> = BTreeMap::new();
+    for (key, stored) in &snapshot.entries {
+        let Some((table, partition)) = key
+            .strip_prefix(CONSUMERS)
+            .and_then(|rest| rest.rsplit_once('/'))
+        else {
+            continue;
+        };
+        let Ok(partition) = partition.parse() else {
+            continue;
+        };
+        tables
+            .entry(table.to_string())
+            .or_default()
+            .insert(partition, stored.value.clone());
+    }
+    tables
+}
+
+pub fn consuming_key(node: &str, table: &str) -> String {
+    format!("{CONSUMING}{node}/{table}")
+}
+
+/// Table → partition → the servers consuming it now, from a mirror of `consuming/`
+/// (one server, except for a moment when a server has not yet seen that its lease
+/// expired).
+pub fn consuming(snapshot: &MirrorSnapshot) -> BTreeMap<String, BTreeMap<u32, BTreeSet<String>>> {
+    let mut tables: BTreeMap<String, BTreeMap<u32, BTreeSet<String>>> = BTreeMap::new();
+    for (key, stored) in &snapshot.entries {
+        let Some((node, table)) = key
+            .strip_prefix(CONSUMING)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        let partitions: Vec<u32> = serde_json::from_str(&stored.value).unwrap_or_default();
+        let table_entry = tables.entry(table.to_string()).or_default();
+        for partition in partitions {
+            table_entry
+                .entry(partition)
+                .or_default()
+                .insert(node.to_string());
+        }
+    }
+    tables
 }

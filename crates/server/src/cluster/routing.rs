@@ -31,9 +31,9 @@ pub struct TableRoute {
 /// Everything a query needs to be planned and routed, at one set of mirror revisions.
 #[derive(Default)]
 pub struct RoutingView {
-    /// The revisions of the tables, schemas, segments, serving, nodes and consumers
-    /// mirrors.
-    pub revisions: [i64; 6],
+    /// The revisions of the tables, schemas, segments, serving, nodes, consumers and
+    /// consuming mirrors.
+    pub revisions: [i64; 7],
     /// Schemas of the live tables, for the planner (no segments).
     pub schemas: Vec<Table>,
     pub tables: BTreeMap<String, TableRoute>,
@@ -49,10 +49,11 @@ pub struct Snapshots {
     pub serving: Arc<MirrorSnapshot>,
     pub nodes: Arc<MirrorSnapshot>,
     pub consumers: Arc<MirrorSnapshot>,
+    pub consuming: Arc<MirrorSnapshot>,
 }
 
 impl Snapshots {
-    pub fn revisions(&self) -> [i64; 6] {
+    pub fn revisions(&self) -> [i64; 7] {
         [
             self.tables.revision,
             self.schemas.revision,
@@ -60,6 +61,7 @@ impl Snapshots {
             self.serving.revision,
             self.nodes.revision,
             self.consumers.revision,
+            self.consuming.revision,
         ]
     }
 }
@@ -76,6 +78,7 @@ impl RoutingView {
             .collect();
         let serving = keys::serving(&snapshots.serving);
         let consumers = keys::consumers(&snapshots.consumers);
+        let consuming_now = keys::consuming(&snapshots.consuming);
         let mut schemas = Vec::new();
         let mut tables = BTreeMap::new();
         for stored in snapshots.tables.entries.values() {
@@ -112,7 +115,7 @@ impl RoutingView {
                         queried.push(name);
                     }
                     SegmentState::Consuming if realtime => {
-                        consuming.push(name.clone());
+                        consuming.push((name.clone(), segment.partition));
                         queried.push(name);
                     }
                     SegmentState::Consuming => {}
@@ -135,16 +138,23 @@ impl RoutingView {
                 })
                 .unwrap_or_default();
             // A consuming segment the catalog lists before its server published it is
-            // asked of the table's consumer (it answers it, empty if it has no row yet).
-            if let Some(consumer) = consumers
-                .get(&record.name)
-                .filter(|server| servers.contains_key(*server))
-            {
-                for name in consuming {
-                    let on = replicas.entry(name).or_default();
-                    if on.is_empty() {
-                        on.push(consumer.clone());
-                    }
+            // asked of the server consuming its partition now, else of the one assigned
+            // to (it answers it, empty if it has no row yet).
+            let table_consuming = consuming_now.get(&record.name);
+            let table_consumers = consumers.get(&record.name);
+            for (name, partition) in consuming {
+                let on = replicas.entry(name).or_default();
+                if !on.is_empty() {
+                    continue;
+                }
+                let now = table_consuming
+                    .and_then(|partitions| partitions.get(&partition))
+                    .and_then(|nodes| nodes.iter().find(|n| servers.contains_key(*n)));
+                let assigned = table_consumers
+                    .and_then(|partitions| partitions.get(&partition))
+                    .filter(|server| servers.contains_key(*server));
+                if let Some(consumer) = now.or(assigned) {
+                    on.push(consumer.clone());
                 }
             }
             tables.insert(
@@ -274,9 +284,10 @@ mod tests {
                 ],
             ),
             consumers: snapshot(6, &[]),
+            consuming: snapshot(7, &[]),
         };
         let view = RoutingView::build(&snapshots);
-        assert_eq!(view.revisions, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(view.revisions, [1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(
             view.schemas.len(),
             1,
@@ -297,5 +308,71 @@ mod tests {
         assert_eq!((route.rows, route.bytes), (10, 20));
         assert_eq!(view.entries(), 3);
         assert_eq!(view.servers.len(), 2);
+    }
+
+    #[test]
+    fn test_consuming_segments_go_to_the_server_consuming_their_partition() {
+        let record = |name: &str, partition: u32| {
+            let record = SegmentRecord::consuming("r", name, partition, 0, 0, 0);
+            serde_json::to_string(&record).unwrap_or_default()
+        };
+        let realtime = serde_json::to_string(&TableRecord {
+            name: "r".into(),
+            table_type: "REALTIME".into(),
+            schema_name: "r".into(),
+            config: serde_json::json!({"tableName": "r", "tableType": "REALTIME"}),
+            created_ms: 0,
+            deleted_ms: None,
+        })
+        .unwrap_or_default();
+        let snapshots = Snapshots {
+            tables: snapshot(1, &[("tables/r".into(), realtime)]),
+            schemas: snapshot(
+                2,
+                &[(
+                    "schemas/r".into(),
+                    r#"{"schemaName": "r", "dimensionFieldSpecs": [{"name": "a", "dataType": "LONG"}]}"#
+                        .into(),
+                )],
+            ),
+            segments: snapshot(
+                3,
+                &[
+                    ("segments/r/r1".into(), record("r1", 1)),
+                    ("segments/r/r2".into(), record("r2", 2)),
+                    ("segments/r/r3".into(), record("r3", 3)),
+                ],
+            ),
+            serving: snapshot(4, &[]),
+            nodes: snapshot(
+                5,
+                &[
+                    ("nodes/a".into(), server("a")),
+                    ("nodes/b".into(), server("b")),
+                ],
+            ),
+            consumers: snapshot(
+                6,
+                &[
+                    ("consumers/r/1".into(), "a".into()),
+                    ("consumers/r/2".into(), "a".into()),
+                    ("consumers/r/3".into(), "dead".into()),
+                ],
+            ),
+            consuming: snapshot(7, &[("consuming/b/r".into(), "[1]".into())]),
+        };
+        let view = RoutingView::build(&snapshots);
+        let route = &view.tables["r"];
+        assert_eq!(route.segments, ["r1", "r2", "r3"]);
+        assert_eq!(
+            route.replicas["r1"],
+            ["b"],
+            "the server consuming the partition now (still releasing it) answers"
+        );
+        assert_eq!(route.replicas["r2"], ["a"], "else the one assigned to");
+        assert!(
+            route.replicas.get("r3").is_none_or(Vec::is_empty),
+            "a dead consumer answers nothing"
+        );
     }
 }

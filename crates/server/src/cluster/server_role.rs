@@ -60,6 +60,7 @@ struct Views {
     tables: PrefixMirror,
     schemas: PrefixMirror,
     consumers: PrefixMirror,
+    consuming: PrefixMirror,
     serving: PrefixMirror,
 }
 
@@ -71,6 +72,7 @@ impl Views {
             tables: PrefixMirror::start(session, "tables/")?,
             schemas: PrefixMirror::start(session, "schemas/")?,
             consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
+            consuming: PrefixMirror::start(session, keys::CONSUMING)?,
             serving: PrefixMirror::start(session, keys::SERVING)?,
         })
     }
@@ -184,7 +186,7 @@ impl ServerRole {
     /// Reconcile with the assignments whenever they (or the catalog) change, and
     /// publish what is served after each change and after every re-registration.
     fn follow(&self, views: &Views, registration: &Registration) {
-        let mut published: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut published = Published::default();
         let mut registrations = registration.registrations();
         loop {
             let seen = (
@@ -192,37 +194,21 @@ impl ServerRole {
                 views.segments.revision(),
                 views.tables.revision(),
             );
-            let served = self.reconcile(views);
+            let (served, consuming) = self.reconcile(views);
             if registration.registrations() != registrations {
                 // A new lease: the old serving keys are gone with the old one.
                 registrations = registration.registrations();
-                published.clear();
+                published = Published::default();
             }
-            for (table, segments) in &served {
-                if published.get(table) == Some(segments) {
-                    continue;
-                }
-                let value = serde_json::to_string(segments).unwrap_or_default();
-                match registration.put_leased(&keys::serving_key(&self.node_id, table), &value) {
-                    Ok(()) => {
-                        published.insert(table.clone(), segments.clone());
-                    }
-                    Err(error) => warn!(%error, table, "cannot publish what this server serves"),
-                }
-            }
-            let gone: Vec<String> = published
-                .keys()
-                .filter(|table| !served.contains_key(*table))
-                .cloned()
-                .collect();
-            for table in gone {
-                if registration
-                    .delete_leased(&keys::serving_key(&self.node_id, &table))
-                    .is_ok()
-                {
-                    published.remove(&table);
-                }
-            }
+            publish(registration, &mut published.serving, &served, |table| {
+                keys::serving_key(&self.node_id, table)
+            });
+            publish(
+                registration,
+                &mut published.consuming,
+                &consuming,
+                |table| keys::consuming_key(&self.node_id, table),
+            );
             // Wake on the next assignment change; re-check now and then for catalog
             // changes and failed loads.
             let unchanged = seen
@@ -239,8 +225,9 @@ impl ServerRole {
         }
     }
 
-    /// Load what is assigned here and drop what is not; returns table → served segments.
-    fn reconcile(&self, views: &Views) -> BTreeMap<String, BTreeSet<String>> {
+    /// Load what is assigned here and drop what is not, consume the stream partitions
+    /// assigned here; returns table → served segments, and table → consumed partitions.
+    fn reconcile(&self, views: &Views) -> (Served, Consuming) {
         let assignments = keys::assignments(&views.assignments.snapshot());
         let segments_snapshot = views.segments.snapshot();
         let tables_snapshot = views.tables.snapshot();
@@ -324,12 +311,26 @@ impl ServerRole {
             .map(|(table, served)| (table.clone(), served.segments.keys().cloned().collect()))
             .collect();
         self.keep_unassigned_a_while(&current, &mut next_tables);
-        // REALTIME tables this server consumes, with their consuming and not yet handed
-        // off sealed segments.
-        let mine: BTreeSet<String> = keys::consumers(&views.consumers.snapshot())
+        // The stream partitions assigned here, each once no other server consumes it
+        // (a partition moved from a live server is released there first: its rows
+        // sealed and committed, so this server resumes after them).
+        let consuming_now = keys::consuming(&views.consuming.snapshot());
+        let mine: BTreeMap<String, BTreeSet<u32>> = keys::consumers(&views.consumers.snapshot())
             .into_iter()
-            .filter(|(_, server)| *server == self.node_id)
-            .map(|(table, _)| table)
+            .map(|(table, partitions)| {
+                let elsewhere = consuming_now.get(&table);
+                let partitions = partitions
+                    .into_iter()
+                    .filter(|(_, server)| *server == self.node_id)
+                    .map(|(partition, _)| partition)
+                    .filter(|partition| {
+                        !elsewhere
+                            .and_then(|p| p.get(partition))
+                            .is_some_and(|nodes| nodes.iter().any(|n| *n != self.node_id))
+                    })
+                    .collect();
+                (table, partitions)
+            })
             .collect();
         let mut elsewhere: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (table, segments) in keys::serving(&views.serving.snapshot()) {
@@ -346,7 +347,7 @@ impl ServerRole {
             &elsewhere,
             &self.realtime_context,
         );
-        for (table, names) in consumed {
+        for (table, names) in consumed.served {
             served.entry(table).or_default().extend(names);
         }
         *self
@@ -361,7 +362,7 @@ impl ServerRole {
             .tables
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = next_tables;
-        served
+        (served, consumed.partitions)
     }
 
     /// The local copy of a sealed segment, downloaded (CRC-checked) when missing or
@@ -381,6 +382,50 @@ impl ServerRole {
                 .with_context(|| format!("download segment `{}`", record.name))?;
         }
         ImmutableSegment::open(&path).with_context(|| format!("open `{}`", path.display()))
+    }
+}
+
+/// Table → names of the segments a server serves.
+type Served = BTreeMap<String, BTreeSet<String>>;
+/// Table → stream partitions a server consumes.
+type Consuming = BTreeMap<String, BTreeSet<u32>>;
+
+/// What a server last published under its lease.
+#[derive(Default)]
+struct Published {
+    serving: BTreeMap<String, String>,
+    consuming: BTreeMap<String, String>,
+}
+
+/// Publish `current` (table → a JSON list) under the lease as `key(table)`, writing only
+/// what changed since `published` and deleting the keys of tables no longer there.
+fn publish<T: serde::Serialize>(
+    registration: &Registration,
+    published: &mut BTreeMap<String, String>,
+    current: &BTreeMap<String, T>,
+    key: impl Fn(&str) -> String,
+) {
+    for (table, value) in current {
+        let value = serde_json::to_string(value).unwrap_or_default();
+        if published.get(table) == Some(&value) {
+            continue;
+        }
+        match registration.put_leased(&key(table), &value) {
+            Ok(()) => {
+                published.insert(table.clone(), value);
+            }
+            Err(error) => warn!(%error, table, "cannot publish what this server serves"),
+        }
+    }
+    let gone: Vec<String> = published
+        .keys()
+        .filter(|table| !current.contains_key(*table))
+        .cloned()
+        .collect();
+    for table in gone {
+        if registration.delete_leased(&key(&table)).is_ok() {
+            published.remove(&table);
+        }
     }
 }
 
