@@ -26,6 +26,7 @@ mod parquet_source;
 pub mod realtime;
 pub mod reject;
 pub mod row_decoder;
+pub mod segment_stats;
 pub mod source;
 pub mod transform;
 pub mod wal;

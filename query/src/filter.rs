@@ -718,22 +718,65 @@ fn leaf_may_match(context: &SegmentContext<'_>, expr: &Expr) -> bool {
     let (Some(min), Some(max)) = (stat(&metadata.min, ty), stat(&metadata.max, ty)) else {
         return true;
     };
-    use std::cmp::Ordering::*;
-    let vs_min = value.sql_cmp(&min);
-    let vs_max = value.sql_cmp(&max);
-    match op {
-        CmpOp::Eq => vs_min != Less && vs_max != Greater,
-        // An empty multi-value cell has no element equal to anything.
-        CmpOp::NotEq => !(metadata.single_value && vs_min == Equal && vs_max == Equal),
-        CmpOp::Lt => vs_min == Greater,
-        CmpOp::LtEq => vs_min != Less,
-        CmpOp::Gt => vs_max == Less,
-        CmpOp::GtEq => vs_max != Greater,
+    let bounds = Bounds {
+        min,
+        max,
+        single_value: metadata.single_value,
+    };
+    bounds.may_hold(op, value)
+}
+
+/// A column's smallest and largest non-null value in a segment, known without the
+/// segment (a broker reads them from the catalog).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bounds {
+    pub min: Scalar,
+    pub max: Scalar,
+    pub single_value: bool,
+}
+
+impl Bounds {
+    /// Whether a value within these bounds can satisfy `column op value`.
+    fn may_hold(&self, op: CmpOp, value: &Scalar) -> bool {
+        use std::cmp::Ordering::*;
+        let vs_min = value.sql_cmp(&self.min);
+        let vs_max = value.sql_cmp(&self.max);
+        match op {
+            CmpOp::Eq => vs_min != Less && vs_max != Greater,
+            // An empty multi-value cell has no element equal to anything.
+            CmpOp::NotEq => !(self.single_value && vs_min == Equal && vs_max == Equal),
+            CmpOp::Lt => vs_min == Greater,
+            CmpOp::LtEq => vs_min != Less,
+            CmpOp::Gt => vs_max == Less,
+            CmpOp::GtEq => vs_max != Greater,
+        }
     }
 }
 
-/// A min/max statistic as a scalar (numbers and strings; others unknown).
-fn stat(json: &serde_json::Value, ty: SqlType) -> Option<Scalar> {
+/// Whether a segment whose columns lie within `bounds` (None: unknown) can hold a
+/// match: the broker's pruning, from comparisons and IN lists on columns; every other
+/// leaf may match.
+pub fn bounds_may_match(filter: &Filter, bounds: &dyn Fn(&str) -> Option<Bounds>) -> bool {
+    match filter {
+        Filter::And(children) => children.iter().all(|c| bounds_may_match(c, bounds)),
+        Filter::Or(children) => children.iter().any(|c| bounds_may_match(c, bounds)),
+        Filter::Leaf(expr) => match classify(expr) {
+            Some(ColumnLeaf::Compare { column, op, value }) => {
+                bounds(column).is_none_or(|b| b.may_hold(op, value))
+            }
+            Some(ColumnLeaf::In {
+                column,
+                values,
+                negated: false,
+            }) => bounds(column).is_none_or(|b| values.iter().any(|v| b.may_hold(CmpOp::Eq, v))),
+            _ => true,
+        },
+    }
+}
+
+/// A min/max statistic of a column of type `ty` as a scalar (numbers and strings;
+/// others unknown).
+pub fn stat(json: &serde_json::Value, ty: SqlType) -> Option<Scalar> {
     match json {
         serde_json::Value::Number(n) if ty.is_i64_backed() => n.as_i64().map(Scalar::Long),
         serde_json::Value::Number(n) if ty.is_floating() => n.as_f64().map(Scalar::Double),

@@ -58,6 +58,18 @@ pub struct SegmentRecord {
     /// a retried request is recognised after its rows were committed.
     #[serde(default)]
     pub idempotency_keys: std::collections::BTreeMap<String, u64>,
+    /// Column → its smallest and largest non-null value in the segment (DONE segments;
+    /// numbers and short strings), so brokers prune segments before they scatter.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub column_ranges: std::collections::BTreeMap<String, ColumnRange>,
+}
+
+/// A column's smallest and largest non-null value in one segment, as JSON (as the
+/// segment's own metadata writes them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnRange {
+    pub min: serde_json::Value,
+    pub max: serde_json::Value,
 }
 
 impl SegmentRecord {
@@ -86,6 +98,7 @@ impl SegmentRecord {
             max_time: None,
             created_ms,
             idempotency_keys: Default::default(),
+            column_ranges: Default::default(),
         }
     }
 }

@@ -176,6 +176,7 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
         max_time: metadata.max_time,
         created_ms: identity.created_ms,
         idempotency_keys: job.keys.clone(),
+        column_ranges: crate::segment_stats::column_ranges(metadata),
     };
     let commit_started = Instant::now();
     let committed = shared

@@ -77,6 +77,7 @@ struct ClusterAnswer {
     servers_queried: usize,
     servers_responded: usize,
     segments_queried: usize,
+    segments_pruned: usize,
     segments_unavailable: usize,
     exceptions: Vec<Json>,
     retries: usize,
@@ -219,6 +220,10 @@ impl ClusterAnswer {
             object.insert("numServersQueried".into(), json!(self.servers_queried));
             object.insert("numServersResponded".into(), json!(self.servers_responded));
             object.insert("numSegmentsQueried".into(), json!(self.segments_queried));
+            object.insert(
+                "numSegmentsPrunedByBroker".into(),
+                json!(self.segments_pruned),
+            );
             object.insert(
                 "numSegmentsUnavailable".into(),
                 json!(self.segments_unavailable),
@@ -386,7 +391,7 @@ impl BrokerRole {
         let options_text = plan.options.to_pinot_string();
         let timeout = Duration::from_millis(plan.options.timeout_ms);
         let deadline = started + timeout;
-        let segments = route.segments.clone();
+        let (segments, pruned) = prune(&plan, route);
         let mut pending = segments.clone();
         let mut excluded = BTreeSet::new();
         let mut partials: Vec<Partial> = Vec::new();
@@ -479,11 +484,13 @@ impl BrokerRole {
             exceptions.push(json!({"errorCode": SEGMENTS_UNAVAILABLE, "message": message}));
         }
         let merge_plan = plan.clone();
-        let (result, stats) = tokio::task::spawn_blocking(move || {
+        let (result, mut stats) = tokio::task::spawn_blocking(move || {
             tessera_query::engine::execute_root(&merge_plan, partials)
         })
         .await
         .map_err(|error| QueryError::execution(error.to_string()))??;
+        // The table's rows are its rows, pruned or not (as standalone counts them).
+        stats.total_docs += pruned.docs;
         let outcome = QueryOutcome {
             plan,
             result,
@@ -492,6 +499,7 @@ impl BrokerRole {
         };
         let metrics = &self.cluster_metrics;
         count(&metrics.queries_scattered, 1);
+        count(&metrics.segments_pruned, pruned.segments as u64);
         count(&metrics.retries, server_failures.len() as u64);
         count(&metrics.partials_wire_bytes, wire_bytes);
         count(&metrics.partial_results, u64::from(!unavailable.is_empty()));
@@ -500,6 +508,7 @@ impl BrokerRole {
             servers_queried: servers_queried.len(),
             servers_responded: servers_responded.len(),
             segments_queried: segments.len(),
+            segments_pruned: pruned.segments,
             segments_unavailable: unavailable.len(),
             exceptions,
             retries: server_failures.len(),
@@ -528,6 +537,41 @@ impl BrokerRole {
 
 /// Admin routes (`/schemas`, `/tables`, `/segments`, `/cluster`) go to the controller
 /// leader, as Pinot brokers' clients expect them on one address.
+/// Segments the broker's pruning left out, and their rows.
+#[derive(Debug, Default)]
+struct Pruned {
+    segments: usize,
+    docs: u64,
+}
+
+/// The segments of `route` the query must read: those whose catalog bounds cannot
+/// satisfy the filter are left out before the scatter (as a server would skip them, but
+/// without a call). `useIndexes=false` reads every segment, as it does on servers.
+fn prune(plan: &QueryPlan, route: &TableRoute) -> (Vec<String>, Pruned) {
+    let mut pruned = Pruned::default();
+    let Some(filter) = plan.filter.as_ref().filter(|_| plan.options.use_indexes) else {
+        return (route.segments.clone(), pruned);
+    };
+    let kept = route
+        .segments
+        .iter()
+        .filter(|segment| {
+            let Some(stats) = route.stats.get(*segment) else {
+                return true;
+            };
+            let bounds = |column: &str| stats.bounds.get(column).cloned();
+            let keep = tessera_query::filter::bounds_may_match(filter, &bounds);
+            if !keep {
+                pruned.segments += 1;
+                pruned.docs += stats.num_docs;
+            }
+            keep
+        })
+        .cloned()
+        .collect();
+    (kept, pruned)
+}
+
 async fn forward_to_leader(
     State(role): State<Arc<BrokerRole>>,
     method: Method,

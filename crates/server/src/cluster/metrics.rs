@@ -27,6 +27,8 @@ pub struct BrokerMetrics {
     pub retries: AtomicU64,
     pub partial_results: AtomicU64,
     pub partials_wire_bytes: AtomicU64,
+    /// Segments left out before the scatter by their catalog bounds.
+    pub segments_pruned: AtomicU64,
     /// Segment → replica entries in the routing view at the last query.
     pub routing_entries: AtomicU64,
 }
@@ -71,6 +73,12 @@ impl BrokerMetrics {
                 "counter",
                 "Arrow bytes of partial results received from servers",
                 read(&self.partials_wire_bytes),
+            ),
+            (
+                "tessera_broker_segments_pruned_total",
+                "counter",
+                "Segments the broker pruned by their catalog min/max before scattering",
+                read(&self.segments_pruned),
             ),
             (
                 "tessera_broker_routing_entries",

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use tessera_coordination::{MirrorSnapshot, NodeInfo, NodeRole};
 use tessera_meta::{SegmentRecord, SegmentState, TableRecord};
 use tessera_query::Table;
+use tessera_query::filter::{Bounds, stat};
+use tessera_query::planner::TableSchema;
 
 use super::keys;
 use super::server_role::table_schema;
@@ -26,6 +28,51 @@ pub struct TableRoute {
     /// Rows and bytes of the sealed segments (the PostgreSQL catalog shows them).
     pub rows: u64,
     pub bytes: u64,
+    /// Sealed segment → its rows and its columns' bounds from the catalog, for pruning
+    /// before the scatter (consuming segments have none: they are never pruned).
+    pub stats: BTreeMap<String, SegmentStats>,
+}
+
+/// What the catalog says about a sealed segment's values.
+#[derive(Debug, Clone, Default)]
+pub struct SegmentStats {
+    pub num_docs: u64,
+    pub bounds: BTreeMap<String, Bounds>,
+}
+
+impl SegmentStats {
+    /// From a DONE record: its column ranges typed by the table's schema; records
+    /// written before column ranges existed give their time range.
+    fn of(record: &SegmentRecord, schema: &TableSchema) -> SegmentStats {
+        let mut bounds = BTreeMap::new();
+        for column in &schema.columns {
+            let ty = column.ty.element;
+            let range = record.column_ranges.get(&column.name);
+            let (min, max) = match range {
+                Some(range) => (stat(&range.min, ty), stat(&range.max, ty)),
+                None if schema.time_column.as_deref() == Some(column.name.as_str()) => (
+                    record.min_time.and_then(|t| stat(&t.into(), ty)),
+                    record.max_time.and_then(|t| stat(&t.into(), ty)),
+                ),
+                None => (None, None),
+            };
+            if let (Some(min), Some(max)) = (min, max) {
+                let single_value = column.ty.single_value;
+                bounds.insert(
+                    column.name.clone(),
+                    Bounds {
+                        min,
+                        max,
+                        single_value,
+                    },
+                );
+            }
+        }
+        SegmentStats {
+            num_docs: record.num_docs,
+            bounds,
+        }
+    }
 }
 
 /// Everything a query needs to be planned and routed, at one set of mirror revisions.
@@ -92,12 +139,13 @@ impl RoutingView {
                 continue;
             };
             schemas.push(Table {
-                schema,
+                schema: schema.clone(),
                 segments: Vec::new(),
             });
             let prefix = format!("segments/{}/", record.name);
             let realtime = record.table_type == "REALTIME";
             let (mut queried, mut consuming, mut rows, mut bytes) = (Vec::new(), Vec::new(), 0, 0);
+            let mut stats = BTreeMap::new();
             for (key, stored) in snapshots
                 .segments
                 .entries
@@ -112,6 +160,7 @@ impl RoutingView {
                     SegmentState::Done => {
                         rows += segment.num_docs;
                         bytes += segment.size_bytes;
+                        stats.insert(name.clone(), SegmentStats::of(&segment, &schema));
                         queried.push(name);
                     }
                     SegmentState::Consuming if realtime => {
@@ -165,6 +214,7 @@ impl RoutingView {
                     replicas,
                     rows,
                     bytes,
+                    stats,
                 },
             );
         }
