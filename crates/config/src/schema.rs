@@ -50,7 +50,43 @@ pub struct FieldSpec {
     pub granularity: Option<String>,
 }
 
+/// Milliseconds in one Java `TimeUnit` (sub-millisecond units as fractions).
+fn unit_millis(unit: &str) -> Option<f64> {
+    Some(match unit.to_ascii_uppercase().as_str() {
+        "NANOSECONDS" => 1e-6,
+        "MICROSECONDS" => 1e-3,
+        "MILLISECONDS" => 1.0,
+        "SECONDS" => 1e3,
+        "MINUTES" => 60e3,
+        "HOURS" => 3_600e3,
+        "DAYS" => 86_400e3,
+        _ => return None,
+    })
+}
+
+/// Milliseconds in `value` of Java `TimeUnit` `unit` (retention: `("DAYS", "30")`).
+pub fn duration_millis(unit: &str, value: &str) -> Option<i64> {
+    let value: f64 = value.trim().parse().ok()?;
+    Some((value * unit_millis(unit)?) as i64)
+}
+
 impl FieldSpec {
+    /// A raw value of this date-time column as epoch milliseconds: TIMESTAMP columns
+    /// and `N:UNIT:EPOCH` formats; `None` for other formats (`SIMPLE_DATE_FORMAT`).
+    pub fn epoch_millis(&self, raw: i64) -> Option<i64> {
+        if self.data_type == DataType::Timestamp {
+            return Some(raw);
+        }
+        let format = self.format.as_deref()?;
+        let mut parts = format.split(':');
+        let size: f64 = parts.next()?.trim().parse().ok()?;
+        let unit = unit_millis(parts.next()?)?;
+        match parts.next()?.trim().to_ascii_uppercase().as_str() {
+            "EPOCH" | "TIMESTAMP" => Some((raw as f64 * size * unit) as i64),
+            _ => None,
+        }
+    }
+
     /// The value stored for a NULL input when the column is `notNull`: the configured
     /// `defaultNullValue` converted to the column type, else Pinot's default — numeric
     /// dimensions and dateTimes the type's minimum (`f32`/`f64` negative infinity), numeric
@@ -278,6 +314,26 @@ mod tests {
         parse(value)
             .expect_err("schema should be rejected")
             .to_string()
+    }
+
+    #[test]
+    fn test_date_time_values_convert_to_epoch_millis() {
+        let schema = parse(json!({"schemaName": "t", "dateTimeFieldSpecs": [
+            {"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:TIMESTAMP", "granularity": "1:MILLISECONDS"},
+            {"name": "secs", "dataType": "LONG", "format": "1:SECONDS:EPOCH", "granularity": "1:SECONDS"},
+            {"name": "hours5", "dataType": "INT", "format": "5:HOURS:EPOCH", "granularity": "5:HOURS"},
+            {"name": "day", "dataType": "STRING", "format": "SIMPLE_DATE_FORMAT|yyyy-MM-dd", "granularity": "1:DAYS"}
+        ]}))
+        .expect("schema")
+        .value;
+        let millis = |name: &str, raw: i64| schema.field(name).and_then(|f| f.epoch_millis(raw));
+        assert_eq!(millis("ts", 1_700_000_000_123), Some(1_700_000_000_123));
+        assert_eq!(millis("secs", 1_700_000_000), Some(1_700_000_000_000));
+        assert_eq!(millis("hours5", 2), Some(10 * 3_600_000));
+        assert_eq!(millis("day", 20240101), None);
+        assert_eq!(duration_millis("DAYS", "30"), Some(30 * 86_400_000));
+        assert_eq!(duration_millis("MINUTES", " 2 "), Some(120_000));
+        assert_eq!(duration_millis("WEEKS", "1"), None);
     }
 
     #[test]

@@ -117,6 +117,12 @@ const IGNORED_TOP_LEVEL_KEYS: &[&str] = &[
 ];
 
 impl TableConfig {
+    /// `segmentsConfig.retentionTimeUnit`/`retentionTimeValue` in milliseconds.
+    pub fn retention_millis(&self) -> Option<i64> {
+        let (unit, value) = self.retention.as_ref()?;
+        crate::schema::duration_millis(unit, value)
+    }
+
     /// Parses a Pinot `table.json` and validates it against `schema`.
     pub fn from_json(text: &str, schema: &Schema) -> Result<Parsed<TableConfig>> {
         let value: Value = serde_json::from_str(text).map_err(|source| Error::InvalidJson {

@@ -7,10 +7,13 @@
 //!
 //! - [`assignment`]: rendezvous hashing over the servers carrying a tag;
 //! - [`rebalance`]: the next step from the current assignment toward the target,
-//!   adding replicas before removing any, and throttled.
+//!   adding replicas before removing any, and throttled;
+//! - [`retention`]: which sealed segments a table no longer keeps (standalone uses it
+//!   too).
 
 pub mod assignment;
 pub mod rebalance;
+pub mod retention;
 
 pub use assignment::{ServerCandidate, assign_partitions, assign_segments, place};
 pub use rebalance::{Assignment, RebalanceLimits, next_assignment};

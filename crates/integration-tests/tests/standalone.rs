@@ -437,6 +437,109 @@ fn test_drop_restore_and_corrupt_local_copy() {
     assert!(left.is_empty(), "trash purged: {left:?}");
 }
 
+/// JSON lines for rows `first..first + n` whose time is `ts_ms`.
+fn rows_at(first: u64, n: u64, ts_ms: i64) -> Vec<u8> {
+    let mut body = String::new();
+    for id in first..first + n {
+        body.push_str(&format!(
+            "{{\"id\": {id}, \"b\": 0, \"k\": \"k{}\", \"v\": 1.0, \"ts\": {ts_ms}}}\n",
+            id % 17
+        ));
+    }
+    body.into_bytes()
+}
+
+#[test]
+fn test_retention_trashes_old_segments_restorably_then_purges_them() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let fast = ["--retention-check-interval", "1s"];
+    let mut server = Server::start_with_args(&data, None, &[], &fast);
+    let config = table_config(10_000, "").replace(
+        r#""segmentsConfig": {"timeColumnName": "ts"}"#,
+        r#""segmentsConfig": {"timeColumnName": "ts", "retentionTimeUnit": "DAYS", "retentionTimeValue": "30"}"#,
+    );
+    server.create_table(SCHEMA, &config);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    // 10,000 rows from 40 days ago seal into one segment, 10,000 from now into another,
+    // and 500 old rows stay in the consuming segment (which never expires).
+    for (first, ts) in [
+        (0, now - 40 * 86_400_000),
+        (10_000, now),
+        (20_000, now - 40 * 86_400_000),
+    ] {
+        let n = if first == 20_000 { 500 } else { 10_000 };
+        let response = push(&server.address, &rows_at(first, n, ts), None).expect("push");
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+    let sum = |range: std::ops::Range<u64>| range.sum::<u64>();
+    wait_until("the old segment trashed", Duration::from_secs(60), || {
+        count_and_sum(&server) == (10_500, sum(10_000..20_500))
+    });
+    let trash = server.get("/tables/events/trash").json();
+    let trashed = trash["segments"].as_array().cloned().unwrap_or_default();
+    assert_eq!(trashed.len(), 1, "{trash}");
+    assert_eq!(trashed[0]["totalDocs"], 10_000);
+    let segment = trashed[0]["segmentName"]
+        .as_str()
+        .expect("a name")
+        .to_string();
+    let in_trash = walk_files(&data.join("deepstore/_trash"));
+    assert_eq!(
+        in_trash.len(),
+        1,
+        "the file is in the deep store's trash: {in_trash:?}"
+    );
+
+    // Restored (on a server whose next retention pass is far off), it is served again.
+    server.kill();
+    let mut server =
+        Server::start_with_args(&data, None, &[], &["--retention-check-interval", "1h"]);
+    let missing = server.post("/tables/events/segments/nope/restore", "");
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    let restored = server.post(&format!("/tables/events/segments/{segment}/restore"), "");
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert_eq!(
+        count_and_sum(&server),
+        (20_500, sum(0..20_500)),
+        "every row is back"
+    );
+    let again = server.post(&format!("/tables/events/segments/{segment}/restore"), "");
+    assert_eq!(again.status, 404, "{}", again.body);
+    server.restart();
+    assert!(
+        count_and_sum(&server).0 < 20_500,
+        "the start-up pass trashes it again (the retention was not raised)"
+    );
+
+    // After the trash retention it is gone for good.
+    server.kill();
+    let server = Server::start_with_args(
+        &data,
+        None,
+        &[],
+        &[
+            "--retention-check-interval",
+            "1s",
+            "--trash-retention",
+            "0s",
+        ],
+    );
+    wait_until("the trash purged", Duration::from_secs(30), || {
+        walk_files(&data.join("deepstore/_trash")).is_empty()
+            && server.get("/tables/events/trash").json()["segments"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+    });
+    assert_eq!(count_and_sum(&server), (10_500, sum(10_000..20_500)));
+}
+
 fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::model::{SegmentRecord, SegmentState, TableRecord};
+use crate::model::{SegmentRecord, SegmentState, TableRecord, TrashedSegment};
 use crate::store::{Condition, MetaStore, Transaction, Versioned};
 use crate::{Error, Result};
 
 const SCHEMAS: &str = "schemas/";
 const TABLES: &str = "tables/";
 const SEGMENTS: &str = "segments/";
+const TRASH: &str = "trash/";
 
 /// The catalog of one deployment.
 #[derive(Clone)]
@@ -24,6 +25,10 @@ impl std::fmt::Debug for Catalog {
 
 fn segment_key(table: &str, segment: &str) -> String {
     format!("{SEGMENTS}{table}/{segment}")
+}
+
+fn trash_key(table: &str, segment: &str) -> String {
+    format!("{TRASH}{table}/{segment}")
 }
 
 fn decode<T: serde::de::DeserializeOwned>(key: &str, stored: &Versioned) -> Result<T> {
@@ -87,7 +92,8 @@ impl Catalog {
                 }
                 transaction = transaction
                     .when(Condition::Version(key.clone(), stored.version))
-                    .delete_prefix(format!("{SEGMENTS}{}/", record.name));
+                    .delete_prefix(format!("{SEGMENTS}{}/", record.name))
+                    .delete_prefix(format!("{TRASH}{}/", record.name));
             }
             None => transaction = transaction.when(Condition::Absent(key.clone())),
         }
@@ -148,7 +154,8 @@ impl Catalog {
             Transaction::new()
                 .when(Condition::Version(key.clone(), stored.version))
                 .delete(key)
-                .delete_prefix(format!("{SEGMENTS}{name}/")),
+                .delete_prefix(format!("{SEGMENTS}{name}/"))
+                .delete_prefix(format!("{TRASH}{name}/")),
         )
     }
 
@@ -201,6 +208,76 @@ impl Catalog {
                 .put(next_key, value);
         }
         self.store.commit(transaction)
+    }
+
+    // --- retention's trash
+
+    /// Take a DONE segment out of the table (out of routing) into the trash, in one
+    /// atomic write; fails if the segment changed or is not DONE.
+    pub fn trash_segment(
+        &self,
+        table: &str,
+        segment: &str,
+        trashed_ms: i64,
+    ) -> Result<TrashedSegment> {
+        let key = segment_key(table, segment);
+        let stored = self.store.get(&key)?.ok_or_else(|| {
+            Error::NotFound(format!("segment `{segment}` is not in table `{table}`"))
+        })?;
+        let record: SegmentRecord = decode(&key, &stored)?;
+        if record.state != SegmentState::Done {
+            return Err(Error::Conflict(format!(
+                "segment `{segment}` is {:?}; only sealed segments expire",
+                record.state
+            )));
+        }
+        let trashed = TrashedSegment { record, trashed_ms };
+        let trash = trash_key(table, segment);
+        let value = encode(&trash, &trashed)?;
+        self.store.commit(
+            Transaction::new()
+                .when(Condition::Version(key.clone(), stored.version))
+                .delete(key)
+                .put(trash, value),
+        )?;
+        Ok(trashed)
+    }
+
+    /// The trashed segments of a table in name order.
+    pub fn trashed_segments(&self, table: &str) -> Result<Vec<TrashedSegment>> {
+        self.store
+            .list(&format!("{TRASH}{table}/"))?
+            .iter()
+            .map(|(key, stored)| decode(key, stored))
+            .collect()
+    }
+
+    /// Put a trashed segment back into its table (its file must be back in place);
+    /// fails if a segment of that name exists again.
+    pub fn restore_segment(&self, table: &str, segment: &str) -> Result<SegmentRecord> {
+        let trash = trash_key(table, segment);
+        let stored = self.store.get(&trash)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "segment `{segment}` of table `{table}` is not in the trash"
+            ))
+        })?;
+        let trashed: TrashedSegment = decode(&trash, &stored)?;
+        let key = segment_key(table, segment);
+        let value = encode(&key, &trashed.record)?;
+        self.store.commit(
+            Transaction::new()
+                .when(Condition::Version(trash.clone(), stored.version))
+                .when(Condition::Absent(key.clone()))
+                .delete(trash)
+                .put(key, value),
+        )?;
+        Ok(trashed.record)
+    }
+
+    /// Forget a trashed segment for good (after the trash retention).
+    pub fn purge_trashed_segment(&self, table: &str, segment: &str) -> Result<()> {
+        self.store
+            .commit(Transaction::new().delete(trash_key(table, segment)))
     }
 }
 
@@ -268,6 +345,46 @@ mod tests {
         catalog.set_table_deleted("events", Some(9))?;
         catalog.purge_table("events")?;
         assert_eq!(catalog.table("events")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn test_trash_and_restore_a_sealed_segment() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|source| Error::Io {
+            context: "tempdir".into(),
+            source,
+        })?;
+        let catalog = Catalog::new(Arc::new(FileMetaStore::open(dir.path())?));
+        catalog.add_segment(&consuming("events__0__0", 0, 0, 0))?;
+        assert!(
+            matches!(
+                catalog.trash_segment("events", "events__0__0", 7),
+                Err(Error::Conflict(_))
+            ),
+            "a consuming segment does not expire"
+        );
+        let mut done = consuming("events__0__0", 0, 0, 0);
+        done.state = SegmentState::Done;
+        done.end_offset = Some(10);
+        catalog.commit_segment(&done, Some(&consuming("events__0__1", 0, 1, 10)))?;
+        let trashed = catalog.trash_segment("events", "events__0__0", 7)?;
+        assert_eq!((trashed.trashed_ms, &trashed.record), (7, &done));
+        assert_eq!(catalog.segments("events")?.len(), 1, "out of the table");
+        assert_eq!(catalog.trashed_segments("events")?, vec![trashed]);
+        assert!(matches!(
+            catalog.trash_segment("events", "events__0__0", 8),
+            Err(Error::NotFound(_))
+        ));
+        assert_eq!(catalog.restore_segment("events", "events__0__0")?, done);
+        assert_eq!(catalog.segments("events")?.len(), 2);
+        assert!(catalog.trashed_segments("events")?.is_empty());
+        assert!(matches!(
+            catalog.restore_segment("events", "events__0__0"),
+            Err(Error::NotFound(_))
+        ));
+        catalog.trash_segment("events", "events__0__0", 9)?;
+        catalog.purge_trashed_segment("events", "events__0__0")?;
+        assert!(catalog.trashed_segments("events")?.is_empty());
         Ok(())
     }
 }

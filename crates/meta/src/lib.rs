@@ -24,5 +24,5 @@ pub use catalog::Catalog;
 pub use error::{Error, Result};
 pub use fenced::FencedMetaStore;
 pub use file_store::FileMetaStore;
-pub use model::{ColumnRange, SegmentRecord, SegmentState, TableRecord};
+pub use model::{ColumnRange, SegmentRecord, SegmentState, TableRecord, TrashedSegment};
 pub use store::{Condition, MetaStore, Op, Transaction, Versioned};

@@ -64,6 +64,15 @@ pub struct SegmentRecord {
     pub column_ranges: std::collections::BTreeMap<String, ColumnRange>,
 }
 
+/// A segment removed by retention: out of routing, its file in the deep store's trash
+/// (`_trash/{trashed_ms}/{location}`) until the trash retention ends; restorable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrashedSegment {
+    pub record: SegmentRecord,
+    pub trashed_ms: i64,
+}
+
 /// A column's smallest and largest non-null value in one segment, as JSON (as the
 /// segment's own metadata writes them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ mod cluster;
 mod http_client;
 mod ingest_command;
 mod query_command;
+mod retention;
 mod secret_command;
 mod segment_command;
 mod standalone;

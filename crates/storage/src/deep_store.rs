@@ -298,6 +298,59 @@ impl DeepStore {
         Ok(locations.len())
     }
 
+    /// Where [`DeepStore::trash_file`] puts `location` trashed at `trashed_ms`.
+    pub fn trashed_location(location: &str, trashed_ms: i64) -> String {
+        format!("{TRASH}/{trashed_ms}/{location}")
+    }
+
+    /// Move one file (a segment retention removed) into the trash stamped
+    /// `trashed_ms`. Idempotent: a file already moved is fine.
+    pub async fn trash_file(&self, location: &str, trashed_ms: i64) -> Result<()> {
+        let target = Self::trashed_location(location, trashed_ms);
+        self.move_once(location, &target).await
+    }
+
+    /// Bring back what [`DeepStore::trash_file`] moved. Idempotent.
+    pub async fn restore_file(&self, location: &str, trashed_ms: i64) -> Result<()> {
+        let trashed = Self::trashed_location(location, trashed_ms);
+        self.move_once(&trashed, location).await
+    }
+
+    /// Delete for good a file [`DeepStore::trash_file`] moved (or was to move: a crash
+    /// between the catalog and the move leaves it in place). Missing files are fine.
+    pub async fn delete_trashed_file(&self, location: &str, trashed_ms: i64) -> Result<()> {
+        for path in [
+            Self::trashed_location(location, trashed_ms),
+            location.to_string(),
+        ] {
+            let result = self.store.delete(&self.path(&path)).await;
+            match self.tally(Operation::Delete, result) {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => {
+                    return Err(Error::ObjectStore {
+                        operation: format!("delete `{path}`"),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rename `from` to `to`, fine when `from` is gone and `to` is there already.
+    async fn move_once(&self, from: &str, to: &str) -> Result<()> {
+        match self.rename(from, to).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let result = self.store.head(&self.path(to)).await;
+                match self.tally(Operation::Get, result) {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(error),
+                }
+            }
+        }
+    }
+
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         let result = self.store.rename(&self.path(from), &self.path(to)).await;
         self.tally(Operation::Rename, result)
@@ -343,6 +396,37 @@ mod tests {
             store.list("").await?.is_empty(),
             "nothing is left after the purge"
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn test_one_file_to_the_trash_and_back() -> Result<()> {
+        let root = tempfile::tempdir().map_err(io("tempdir".into()))?;
+        let store = DeepStore::open(&root.path().join("deep").display().to_string())?;
+        let location = DeepStore::segment_location("events", "events__0__0");
+        let other = DeepStore::segment_location("events", "events__0__1");
+        store
+            .put(&location, bytes::Bytes::from_static(b"a"))
+            .await?;
+        store.put(&other, bytes::Bytes::from_static(b"b")).await?;
+        store.trash_file(&location, 7).await?;
+        store.trash_file(&location, 7).await?;
+        assert_eq!(store.list("events/").await?, vec![other.clone()]);
+        assert_eq!(
+            store.list("_trash/").await?,
+            vec![DeepStore::trashed_location(&location, 7)]
+        );
+        assert!(
+            store.trash_file("events/missing.tseg", 7).await.is_err(),
+            "a file that is nowhere is an error"
+        );
+        store.restore_file(&location, 7).await?;
+        store.restore_file(&location, 7).await?;
+        assert_eq!(store.list("events/").await?.len(), 2);
+        store.trash_file(&location, 8).await?;
+        store.delete_trashed_file(&location, 8).await?;
+        store.delete_trashed_file(&location, 8).await?;
+        assert_eq!(store.list("").await?, vec![other]);
         Ok(())
     }
 }

@@ -95,6 +95,8 @@ pub fn routes() -> Routes {
     .get("/tables/{name}/schema", get_table_schema)
     .get("/tables/{name}/metadata", get_table_metadata)
     .post("/tables/{name}/restore", restore_table)
+    .get("/tables/{name}/trash", list_trash)
+    .post("/tables/{name}/segments/{segment}/restore", restore_segment)
     .post("/tables/{name}/forceCommit", force_commit)
     .post("/tables/{name}/pauseConsumption", pause_consumption)
     .post("/tables/{name}/resumeConsumption", resume_consumption)
@@ -443,6 +445,65 @@ async fn restore_table(
     Ok(axum::Json(
         json!({"status": format!("Table {name} restored")}),
     ))
+}
+
+async fn list_trash(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = live_table(&state, &name)?;
+    let catalog = state.catalog.clone();
+    let table_name = table.record.name.clone();
+    let trashed = blocking(move || catalog.trashed_segments(&table_name))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(crate::retention::trash_listing(
+        &table.record.name,
+        &trashed,
+    )))
+}
+
+/// Bring a segment retention trashed back into its table, and serve it again.
+async fn restore_segment(
+    State(state): State<Arc<ServerState>>,
+    Path((name, segment)): Path<(String, String)>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = live_table(&state, &name)?;
+    let restoring = state.clone();
+    let segment_name = segment.clone();
+    let restored = blocking(move || -> anyhow::Result<bool> {
+        let Some(record) = restoring
+            .retention()
+            .restore(&table.record.name, &segment_name)?
+        else {
+            return Ok(false);
+        };
+        let sealed = restoring.load_sealed(&record)?;
+        table
+            .segments
+            .replace(&record.name, ServedSegment::Sealed(Arc::new(sealed)));
+        Ok(true)
+    })
+    .await?
+    .map_err(restore_error)?;
+    if !restored {
+        return Err(ApiError::not_found(format!(
+            "segment `{segment}` of table `{name}` is not in the trash"
+        )));
+    }
+    Ok(axum::Json(
+        json!({"status": format!("Segment {segment} restored")}),
+    ))
+}
+
+/// A failed segment restore: a conflict when a segment of that name is back already.
+pub(crate) fn restore_error(error: anyhow::Error) -> ApiError {
+    match error.downcast_ref::<tessera_meta::Error>() {
+        Some(tessera_meta::Error::Conflict(message)) => {
+            ApiError::new(StatusCode::CONFLICT, message.clone())
+        }
+        _ => ApiError::internal(format!("{error:#}")),
+    }
 }
 
 async fn force_commit(

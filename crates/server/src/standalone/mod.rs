@@ -48,10 +48,14 @@ pub struct StandaloneArgs {
     /// (credentials and `AWS_ENDPOINT` from the environment).
     #[arg(long)]
     pub deep_store: Option<String>,
-    /// How long a dropped table stays restorable in the deep store's trash (`7d`, `12h`,
-    /// `0s`); checked at start and hourly.
+    /// How long a dropped table, or a segment past its table's retention, stays
+    /// restorable in the deep store's trash (`7d`, `12h`, `0s`).
     #[arg(long, default_value = "7d", value_parser = parse_retention)]
     pub trash_retention: std::time::Duration,
+    /// How often tables' retention (`segmentsConfig.retentionTimeUnit`/`Value`) and the
+    /// trash retention are enforced (`10m`, `1h`, `2s`); also once at start.
+    #[arg(long, default_value = "10m", value_parser = parse_retention)]
+    pub retention_check_interval: std::time::Duration,
 }
 
 fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
@@ -99,28 +103,42 @@ pub fn serve(
     });
     let retention = args.trash_retention;
     let purge = move |state: &ServerState| {
-        if let Err(error) = state.purge_expired_trash(retention, tessera_ingest::realtime::now_ms())
-        {
+        let now = tessera_ingest::realtime::now_ms();
+        if let Err(error) = state.purge_expired_trash(retention, now) {
             tracing::warn!(
                 error = format!("{error:#}"),
-                "trash purge failed; retrying in an hour"
+                "trash purge failed; retrying at the next check"
+            );
+        }
+    };
+    let enforce = |state: &ServerState| {
+        if let Err(error) = state.enforce_retention(tessera_ingest::realtime::now_ms()) {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "retention failed; retrying at the next check"
             );
         }
     };
     let starter = state.clone();
     // Start-up downloads segments through the runtime: not on one of its workers.
+    // Dropped tables past their trash retention go before the tables start; tables'
+    // own retention applies once they run.
     std::thread::spawn(move || {
         purge(&starter);
-        starter.start_all()
+        starter.start_all()?;
+        enforce(&starter);
+        anyhow::Ok(())
     })
     .join()
     .map_err(|_| anyhow::anyhow!("table start-up panicked"))??;
     let janitor = state.clone();
+    let interval = args.retention_check_interval;
     std::thread::Builder::new()
-        .name("trash-purge".into())
+        .name("retention".into())
         .spawn(move || {
             loop {
-                std::thread::sleep(std::time::Duration::from_secs(3600));
+                std::thread::sleep(interval);
+                enforce(&janitor);
                 purge(&janitor);
             }
         })?;

@@ -34,6 +34,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         pg: args.pg,
         deep_store: None,
         trash_retention: std::time::Duration::from_secs(7 * 86_400),
+        retention_check_interval: std::time::Duration::from_secs(600),
     };
     super::serve(standalone, |server| {
         server.ensure_table(EVENTS_SCHEMA, EVENTS_TABLE)?;

@@ -209,6 +209,31 @@ impl ServerState {
 }
 
 impl ServerState {
+    pub fn retention(&self) -> crate::retention::Retention<'_> {
+        crate::retention::Retention {
+            catalog: &self.catalog,
+            deep_store: &self.deep_store,
+            runtime: &self.runtime,
+        }
+    }
+
+    /// Trash every live table's segments past its retention, and stop serving them.
+    pub fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<usize> {
+        let mut trashed = 0;
+        for table in self.table_list() {
+            let schema = Schema::from_json(&table.schema_json)?.value;
+            for name in
+                self.retention()
+                    .trash_expired(&table.record, &schema, &table.config, now_ms)?
+            {
+                table.segments.remove(&name);
+                let _ = std::fs::remove_file(self.segment_path(&table.record.name, &name));
+                trashed += 1;
+            }
+        }
+        Ok(trashed)
+    }
+
     /// Delete for good the trash of tables dropped more than `retention` ago (DESIGN §3:
     /// nothing is deleted by one mistake, but nothing is kept forever either).
     pub fn purge_expired_trash(
@@ -217,13 +242,20 @@ impl ServerState {
         now_ms: i64,
     ) -> anyhow::Result<usize> {
         let mut purged = 0;
+        let retention_ms = retention.as_millis() as i64;
         for record in self.catalog.tables()? {
             let Some(dropped_ms) = record.deleted_ms else {
+                // A live table: its segments trashed by retention past the trash
+                // retention go.
+                self.retention()
+                    .purge_trash(&record.name, retention_ms, now_ms)?;
                 continue;
             };
-            if now_ms.saturating_sub(dropped_ms) < retention.as_millis() as i64 {
+            if now_ms.saturating_sub(dropped_ms) < retention_ms {
                 continue;
             }
+            // A dropped table goes whole, with what retention had trashed before.
+            self.retention().purge_trash(&record.name, 0, now_ms)?;
             let files = self
                 .runtime
                 .block_on(self.deep_store.purge_trash(&record.name, dropped_ms))?;
