@@ -12,7 +12,8 @@
 # DIR/cluster.env (BROKER_URLS, BROKER_PG, CONTROLLER_URL, ETCD_ENDPOINTS, DEEP_STORE,
 # S3_ENDPOINT) and DIR/pids/<node-id>.pid, so one node can be stopped by name. The
 # binary is $TESSERA_BIN (default target/debug/tessera of this checkout); the S3 server
-# is $MOTO_SERVER (default: moto_server on PATH, else the test venv's).
+# is $MOTO_SERVER (default: moto_server on PATH, else the test venv's); LEASE_TTL_S and
+# RETENTION_CHECK_INTERVAL set every node's lease and the controllers' retention pass.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 TESSERA_BIN=${TESSERA_BIN:-$repo/target/debug/tessera}
@@ -174,7 +175,8 @@ up() {
     for node in controller-1 controller-2; do
         port=$(free_port)
         node_config "$node" "[controller]
-http = \"127.0.0.1:$port\""
+http = \"127.0.0.1:$port\"
+retention_check_interval = \"${RETENTION_CHECK_INTERVAL:-10m}\""
         controllers+=("http://127.0.0.1:$port")
         start "$node" controller
     done

@@ -23,6 +23,7 @@ parser.add_argument("--count", type=int, required=True)
 parser.add_argument("--partitions", type=int, default=1)
 parser.add_argument("--single", action="store_true")
 parser.add_argument("--bad", type=int, default=0)
+parser.add_argument("--ts-ms", type=int, help="every event's time (default: now)")
 args = parser.parse_args()
 
 config = {
@@ -70,7 +71,8 @@ for n in range(args.bad):
 rows = 0
 sum_id = 0
 for i in range(args.first_id, args.first_id + args.count):
-    event = {"id": i, "k": f"k{i % 17}", "v": i % 1000 + 0.25, "ts": int(time.time() * 1000)}
+    ts = args.ts_ms if args.ts_ms is not None else int(time.time() * 1000)
+    event = {"id": i, "k": f"k{i % 17}", "v": i % 1000 + 0.25, "ts": ts}
     send(json.dumps(event).encode(), i % args.partitions)
     rows += 1
     sum_id += i

@@ -43,6 +43,7 @@ impl LocalCluster {
             &["up"],
             &[
                 ("LEASE_TTL_S", &lease_ttl_s.to_string()),
+                ("RETENTION_CHECK_INTERVAL", "2s"),
                 ("MOTO_SERVER", &moto.display().to_string()),
             ],
         );

@@ -290,6 +290,79 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     );
     eprintln!("clicks exact {moved:?} after the partitions moved off a decommissioned server");
 
+    // Retention: a table keeping 30 days. 2,000 rows from 40 days ago seal into old
+    // segments (one a partition), 500 fresh rows stay consuming; the leader trashes the
+    // old segments (out of routing, files into the deep store's trash), restorable.
+    tansu.create_topic("aged", 2);
+    post(&brokers[0], "/schemas", &events_schema_named("aged"));
+    let aged_config = realtime_table_config("aged", "aged", &tansu.address(), 1_000).replace(
+        r#""segmentsConfig": {"timeColumnName": "ts"}"#,
+        r#""segmentsConfig": {"timeColumnName": "ts", "retentionTimeUnit": "DAYS", "retentionTimeValue": "30"}"#,
+    );
+    post(&brokers[0], "/tables", &aged_config);
+    let forty_days_ago = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+        - 40 * 86_400_000)
+        .to_string();
+    produce(
+        &tansu.address(),
+        "aged",
+        0,
+        2_000,
+        2,
+        &["--ts-ms", &forty_days_ago],
+    );
+    let aged_count = || {
+        let response = cluster.query(&brokers[0], "SELECT COUNT(*) FROM aged");
+        let count = response["resultTable"]["rows"][0][0].as_u64();
+        assert!(
+            count.is_none_or(|c| c <= 2_500),
+            "more rows than produced: {response}"
+        );
+        count
+    };
+    LocalCluster::wait_until("the old rows consumed", Duration::from_secs(60), || {
+        aged_count() == Some(2_000)
+    });
+    produce(&tansu.address(), "aged", 2_000, 500, 2, &[]);
+    let trash = || {
+        let response = http(
+            "GET",
+            brokers[1].trim_start_matches("http://"),
+            "/tables/aged/trash",
+            &[],
+            b"",
+        )
+        .expect("the broker answers");
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.json()["segments"]
+            .as_array()
+            .map(|segments| {
+                segments
+                    .iter()
+                    .filter_map(|s| s["segmentName"].as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    LocalCluster::wait_until("the old segments trashed", Duration::from_secs(60), || {
+        trash().len() == 2 && aged_count() == Some(500)
+    });
+    // A restored segment comes back to routing; the table's retention was not raised,
+    // so the next pass trashes it again.
+    let restored = &trash()[0];
+    post(
+        &brokers[1],
+        &format!("/tables/aged/segments/{restored}/restore"),
+        "",
+    );
+    assert!(trash().len() < 2 || aged_count() > Some(500), "restored");
+    LocalCluster::wait_until("trashed again", Duration::from_secs(30), || {
+        trash().len() == 2 && aged_count() == Some(500)
+    });
+
     // kill -9 the controller leader while more is produced and sealed: seals commit
     // through the catalog without it, the standby leads and hands the new segments off;
     // nothing lost, nothing counted twice.

@@ -66,6 +66,33 @@ fn default_lease_ttl() -> u64 {
 pub struct ControllerSection {
     /// The admin HTTP listener (schemas, tables, segment uploads, `/cluster`).
     pub http: String,
+    /// How often the leader enforces tables' retention and purges the trash (`10m`,
+    /// `1h`, `2s`).
+    #[serde(default = "ten_minutes", deserialize_with = "duration")]
+    pub retention_check_interval: std::time::Duration,
+    /// How long a segment past its table's retention stays restorable in the trash.
+    #[serde(default = "seven_days", deserialize_with = "duration")]
+    pub trash_retention: std::time::Duration,
+}
+
+fn ten_minutes() -> std::time::Duration {
+    std::time::Duration::from_secs(600)
+}
+
+fn seven_days() -> std::time::Duration {
+    std::time::Duration::from_secs(7 * 86_400)
+}
+
+/// A duration written as `7d`, `12h`, `10m`, `30s` or `500ms`.
+fn duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    tessera_ingest::realtime::settings::parse_duration(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration such as 7d, 12h, 10m or 30s"
+        ))
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +200,24 @@ mod tests {
         assert!(error(&base.replace("id = \"a\"", "id = \"a b\"")).contains("node.id"));
         assert!(
             error(&base.replace("[etcd]\nendpoints = [\"127.0.0.1:2379\"]\n", "")).contains("etcd")
+        );
+        let controller = ClusterNodeConfig::parse(&format!(
+            "{base}[controller]\nhttp = \"x\"\nretention_check_interval = \"2s\"\n"
+        ))
+        .expect("a controller config");
+        let section = controller.controller.expect("the section");
+        assert_eq!(
+            (section.retention_check_interval, section.trash_retention),
+            (
+                std::time::Duration::from_secs(2),
+                std::time::Duration::from_secs(7 * 86_400)
+            )
+        );
+        assert!(
+            error(&format!(
+                "{base}[controller]\nhttp = \"x\"\ntrash_retention = \"soon\"\n"
+            ))
+            .contains("soon")
         );
     }
 }

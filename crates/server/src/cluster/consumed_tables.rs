@@ -31,6 +31,9 @@ pub struct ConsumedTable {
     handed_off: Mutex<BTreeSet<String>>,
     /// Sealed segments a historical server serves, and since when this server knows.
     taken_since: Mutex<BTreeMap<String, Instant>>,
+    /// Sealed segments this server has seen committed in its catalog mirror: one that
+    /// leaves the catalog later (retention trashed it) is dropped here too.
+    seen_in_catalog: Mutex<BTreeSet<String>>,
 }
 
 /// How long a sealed segment is still answered here after a historical server serves
@@ -89,6 +92,33 @@ impl ConsumedTable {
             .collect()
     }
 
+    /// Drop the sealed segments that left the catalog after this server saw them there
+    /// (retention moved them to the trash); brokers route only catalog segments.
+    fn drop_trashed(&self, table: &str, catalog: &MirrorSnapshot) {
+        let mut seen = self
+            .seen_in_catalog
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for segment in self.segments.list() {
+            if !matches!(segment, ServedSegment::Sealed(_)) {
+                continue;
+            }
+            let name = segment.name();
+            if catalog
+                .entries
+                .contains_key(&format!("segments/{table}/{name}"))
+            {
+                seen.insert(name.to_string());
+            } else if seen.remove(name) && self.segments.remove(name) {
+                info!(
+                    table,
+                    segment = name,
+                    "the segment left the catalog (retention); dropped"
+                );
+            }
+        }
+    }
+
     /// How fresh the consuming segments are: every row produced before this instant is
     /// in them (the largest lag of the table's partitions).
     pub fn freshness_ms(&self) -> i64 {
@@ -126,6 +156,7 @@ impl ConsumedTables {
         mine: &BTreeMap<String, BTreeSet<u32>>,
         tables: &MirrorSnapshot,
         schemas: &MirrorSnapshot,
+        segments: &MirrorSnapshot,
         serving_elsewhere: &BTreeMap<String, BTreeSet<String>>,
         context: &RealtimeContext,
     ) -> Consumption {
@@ -173,6 +204,7 @@ impl ConsumedTables {
         }
         let mut consumption = Consumption::default();
         for (name, consumed) in running.iter() {
+            consumed.drop_trashed(name, segments);
             let elsewhere = serving_elsewhere.get(name);
             let mut taken_since = consumed
                 .taken_since
@@ -280,6 +312,7 @@ fn start(
         segments,
         handed_off: Mutex::new(BTreeSet::new()),
         taken_since: Mutex::new(BTreeMap::new()),
+        seen_in_catalog: Mutex::new(BTreeSet::new()),
     })
 }
 

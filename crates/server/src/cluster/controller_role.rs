@@ -117,6 +117,21 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("stream-partitions".into())
         .spawn(move || streams.watch_streams())?;
+    let janitor = role.clone();
+    let (interval, trash_retention) = (section.retention_check_interval, section.trash_retention);
+    std::thread::Builder::new()
+        .name("retention".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(interval);
+                if let Err(error) = janitor.enforce_retention(trash_retention) {
+                    warn!(
+                        error = format!("{error:#}"),
+                        "retention failed; retrying at the next check"
+                    );
+                }
+            }
+        })?;
     eprintln!(
         "tessera: controller `{}` on http://{address}",
         config.node.id
@@ -141,6 +156,11 @@ fn router(role: Arc<ControllerRole>) -> Router {
         .route("/tables", get(list_tables).post(add_table))
         .route("/tables/{name}", get(get_table))
         .route("/tables/{name}/schema", get(get_table_schema))
+        .route("/tables/{name}/trash", get(list_trash))
+        .route(
+            "/tables/{name}/segments/{segment}/restore",
+            post(restore_segment),
+        )
         .route("/segments", post(upload_segment))
         .route("/segments/{name}", get(list_segments))
         .layer(axum::extract::DefaultBodyLimit::max(
@@ -229,6 +249,36 @@ impl ControllerRole {
             }
             std::thread::sleep(STREAM_CHECK_INTERVAL);
         }
+    }
+
+    /// While leading: trash every live table's segments past its retention (out of the
+    /// catalog, so out of routing and, by the next assignment round, off the servers),
+    /// and purge what was trashed more than `trash_retention` ago. Every catalog write
+    /// is fenced by the term.
+    fn enforce_retention(&self, trash_retention: Duration) -> anyhow::Result<()> {
+        let Some(leadership) = self.current_leadership() else {
+            return Ok(());
+        };
+        let catalog = Catalog::new(Arc::new(leadership.fenced(self.store.clone())));
+        let retention = crate::retention::Retention {
+            catalog: &catalog,
+            deep_store: &self.deep_store,
+            runtime: &self.runtime,
+        };
+        let now = tessera_ingest::realtime::now_ms();
+        for record in catalog.tables()? {
+            if record.deleted_ms.is_some() {
+                continue;
+            }
+            let schema_json = catalog
+                .schema(&record.schema_name)?
+                .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
+            let (schema, config, _) = super::server_role::parse_table(&record, &schema_json)?;
+            let trashed = retention.trash_expired(&record, &schema, &config, now)?;
+            count(&self.metrics.segments_trashed, trashed.len() as u64);
+            retention.purge_trash(&record.name, trash_retention.as_millis() as i64, now)?;
+        }
+        Ok(())
     }
 
     fn revisions(&self) -> [i64; 8] {
@@ -629,6 +679,53 @@ async fn add_schema(
         "status": format!("{name} successfully added"),
         "warnings": parsed.warnings,
     })))
+}
+
+async fn list_trash(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let catalog = role.catalog();
+    let record = blocking(move || role.live_table(&name)).await??;
+    let table = record.name.clone();
+    let trashed = blocking(move || catalog.trashed_segments(&table))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(crate::retention::trash_listing(
+        &record.name,
+        &trashed,
+    )))
+}
+
+/// Bring a segment retention trashed back: the next assignment round gives it to
+/// servers again.
+async fn restore_segment(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath((name, segment)): UrlPath<(String, String)>,
+) -> ApiResult<axum::Json<Json>> {
+    let catalog = role.leader_catalog()?;
+    let segment_name = segment.clone();
+    let restored = blocking(
+        move || -> Result<Option<tessera_meta::SegmentRecord>, ApiError> {
+            let record = role.live_table(&name)?;
+            crate::retention::Retention {
+                catalog: &catalog,
+                deep_store: &role.deep_store,
+                runtime: &role.runtime,
+            }
+            .restore(&record.name, &segment_name)
+            .map_err(crate::standalone::http::restore_error)
+        },
+    )
+    .await??;
+    if restored.is_none() {
+        return Err(ApiError::not_found(format!(
+            "segment `{segment}` is not in the trash"
+        )));
+    }
+    Ok(axum::Json(
+        json!({"status": format!("Segment {segment} restored")}),
+    ))
 }
 
 async fn list_tables(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Json<Json>> {

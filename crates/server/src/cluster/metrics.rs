@@ -125,6 +125,8 @@ pub struct ControllerMetrics {
     /// Assignment keys written (replicas added, moved or removed).
     pub assignment_writes: AtomicU64,
     pub assignment_rounds: AtomicU64,
+    /// Segments moved to the trash by retention.
+    pub segments_trashed: AtomicU64,
 }
 
 impl ControllerMetrics {
@@ -153,6 +155,12 @@ impl ControllerMetrics {
                 "counter",
                 "Assignment rounds run as leader",
                 read(&self.assignment_rounds),
+            ),
+            (
+                "tessera_controller_segments_trashed_total",
+                "counter",
+                "Segments past their table's retention moved to the trash",
+                read(&self.segments_trashed),
             ),
         ] {
             f.family(name, kind, help);

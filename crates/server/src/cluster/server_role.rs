@@ -344,6 +344,7 @@ impl ServerRole {
             &mine,
             &tables_snapshot,
             &schemas_snapshot,
+            &segments_snapshot,
             &elsewhere,
             &self.realtime_context,
         );
