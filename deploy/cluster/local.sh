@@ -13,7 +13,9 @@
 # S3_ENDPOINT) and DIR/pids/<node-id>.pid, so one node can be stopped by name. The
 # binary is $TESSERA_BIN (default target/debug/tessera of this checkout); the S3 server
 # is $MOTO_SERVER (default: moto_server on PATH, else the test venv's); LEASE_TTL_S and
-# RETENTION_CHECK_INTERVAL set every node's lease and the controllers' retention pass.
+# RETENTION_CHECK_INTERVAL set every node's lease and the controllers' retention pass;
+# AUTH_TOML names a file of `[auth]` tables appended to every node config, and then
+# AUTH_HEADER (an `Authorization` value with read access) is what this script sends.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 TESSERA_BIN=${TESSERA_BIN:-$repo/target/debug/tessera}
@@ -121,6 +123,9 @@ cluster = "local"
 
 $section
 EOF
+    if [[ -n ${AUTH_TOML:-} ]]; then
+        cat "$AUTH_TOML" >>"$dir/config/$node.toml"
+    fi
 }
 
 server_section() {
@@ -222,7 +227,7 @@ EOF
 # cluster_ready URL SERVERS: a leader is elected and SERVERS servers are registered.
 cluster_ready() {
     local body
-    body=$(curl -sf "$1/cluster") || return 1
+    body=$(curl -sf ${AUTH_HEADER:+-H "Authorization: $AUTH_HEADER"} "$1/cluster") || return 1
     python3 - "$body" "$2" <<'EOF'
 import json, sys
 cluster = json.loads(sys.argv[1])

@@ -29,6 +29,11 @@ fn address(url: &str) -> &str {
 impl LocalCluster {
     /// `local.sh up` with leases of `lease_ttl_s` seconds.
     pub fn up(lease_ttl_s: u64) -> LocalCluster {
+        LocalCluster::up_with(lease_ttl_s, &[])
+    }
+
+    /// `local.sh up` with more environment (`AUTH_TOML`, `AUTH_HEADER`).
+    pub fn up_with(lease_ttl_s: u64, env: &[(&str, &str)]) -> LocalCluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cluster = LocalCluster {
             dir,
@@ -39,14 +44,15 @@ impl LocalCluster {
             .parent()
             .expect("venv bin dir")
             .join("moto_server");
-        cluster.script(
-            &["up"],
-            &[
-                ("LEASE_TTL_S", &lease_ttl_s.to_string()),
-                ("RETENTION_CHECK_INTERVAL", "2s"),
-                ("MOTO_SERVER", &moto.display().to_string()),
-            ],
-        );
+        let lease = lease_ttl_s.to_string();
+        let moto = moto.display().to_string();
+        let mut script_env = vec![
+            ("LEASE_TTL_S", lease.as_str()),
+            ("RETENTION_CHECK_INTERVAL", "2s"),
+            ("MOTO_SERVER", moto.as_str()),
+        ];
+        script_env.extend_from_slice(env);
+        cluster.script(&["up"], &script_env);
         let text = std::fs::read_to_string(cluster.dir.path().join("cluster.env"))
             .expect("local.sh writes cluster.env");
         cluster.env = text

@@ -6,6 +6,7 @@
 //! the unit tests alone; `cargo test --workspace` runs these too, and they fail — never
 //! skip — when their environment is missing.
 
+pub mod auth;
 pub mod cluster;
 pub mod etcd;
 pub mod kafka;

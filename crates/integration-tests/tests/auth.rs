@@ -5,48 +5,8 @@
 
 use std::process::Command;
 
+use tessera_integration_tests::auth::{basic, test_credentials};
 use tessera_integration_tests::server::{Server, http};
-
-fn hash(args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(tessera_integration_tests::tessera_binary())
-        .arg("hash-secret")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("tessera hash-secret runs");
-    if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).expect("write the secret");
-    }
-    let output = child.wait_with_output().expect("hash-secret output");
-    assert!(output.status.success());
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-fn basic(user: &str, password: &str) -> String {
-    // base64 by hand: the test crate has no base64 dependency.
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{user}:{password}");
-    let bytes = input.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    format!("Basic {out}")
-}
 
 struct Secured {
     server: Server,
@@ -56,48 +16,9 @@ struct Secured {
 
 fn secured_server() -> Secured {
     let dir = tempfile::tempdir().expect("tempdir");
-    let admin_hash = hash(&["--iterations", "1000"], "admin-pw\n");
-    let reader_hash = hash(&["--iterations", "1000"], "reader-pw\n");
-    assert!(
-        admin_hash.starts_with("pbkdf2-sha256$1000$"),
-        "{admin_hash}"
-    );
-    let generated = hash(&["--token", "--generate"], "");
-    let token = generated
-        .lines()
-        .find_map(|l| l.strip_prefix("token = \""))
-        .and_then(|l| l.strip_suffix('"'))
-        .expect("a generated token")
-        .to_string();
-    let token_hash = generated
-        .lines()
-        .find_map(|l| l.strip_prefix("token_hash = \""))
-        .and_then(|l| l.strip_suffix('"'))
-        .expect("its hash");
-    assert_eq!(hash(&["--token"], &format!("{token}\n")), token_hash);
+    let credentials = test_credentials();
     let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[[auth.users]]
-name = "admin"
-password_hash = "{admin_hash}"
-role = "admin"
-
-[[auth.users]]
-name = "reader"
-password_hash = "{reader_hash}"
-role = "read"
-
-[[auth.tokens]]
-name = "grafana"
-token_hash = "{token_hash}"
-role = "read"
-"#
-        ),
-    )
-    .expect("write node config");
+    std::fs::write(&config, &credentials.auth_toml).expect("write node config");
     let server = Server::start_with_args(
         &dir.path().join("data"),
         None,
@@ -106,7 +27,7 @@ role = "read"
     );
     Secured {
         server,
-        token,
+        token: credentials.token,
         _dir: dir,
     }
 }

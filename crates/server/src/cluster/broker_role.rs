@@ -116,7 +116,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             let pg_listener = start.bind(pg, "PostgreSQL clients")?;
             let bound = pg_listener.local_addr()?;
             let service: Arc<dyn QueryService> = role.clone();
-            runtime.spawn(crate::standalone::pg::serve(pg_listener, service, None));
+            runtime.spawn(crate::standalone::pg::serve(
+                pg_listener,
+                service,
+                start.auth.clone(),
+            ));
             Some(bound)
         }
         None => None,
@@ -597,8 +601,11 @@ async fn forward_to_leader(
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     };
     let mut request = role.http.request(method, &url).body(body.to_vec());
-    if let Some(content_type) = headers.get("content-type").and_then(|v| v.to_str().ok()) {
-        request = request.header("content-type", content_type);
+    // The caller's credentials go on: the leader checks them too.
+    for name in ["content-type", "authorization"] {
+        if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            request = request.header(name, value);
+        }
     }
     match request.send().await {
         Ok(response) => {

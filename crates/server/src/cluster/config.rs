@@ -36,8 +36,10 @@ pub struct ClusterNodeConfig {
     pub broker: Option<BrokerSection>,
     #[serde(default)]
     pub server: Option<ServerSection>,
-    /// Accepted so a standalone node config carries over; refused when it names users
-    /// or tokens, until the cluster roles enforce it.
+    /// Users and tokens, as standalone's: brokers and controllers check them on every
+    /// HTTP route but `/health` (brokers pass the caller's credentials on to the
+    /// leader), brokers on the PostgreSQL wire, servers on their HTTP routes. Give
+    /// every node the same `[auth]`.
     #[serde(default)]
     pub auth: AuthConfig,
 }
@@ -147,13 +149,6 @@ impl ClusterNodeConfig {
             bail!(
                 "`node.id` is letters, digits, `-` and `_`: id=`{}`",
                 config.node.id
-            );
-        }
-        if !config.auth.users.is_empty() || !config.auth.tokens.is_empty() {
-            // Refused rather than ignored: a user who configures auth must not believe
-            // an open cluster is protected.
-            bail!(
-                "`[auth]` is not enforced by cluster roles yet (it is by `tessera standalone`); remove it or run standalone"
             );
         }
         Ok(config)

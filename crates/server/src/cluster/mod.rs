@@ -14,6 +14,7 @@ mod routing;
 mod server_role;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -21,17 +22,21 @@ use tessera_coordination::EtcdSession;
 
 use config::ClusterNodeConfig;
 
+use crate::standalone::auth::Authenticator;
+
 /// What every role starts with: its config, its etcd session (a wrong address fails
-/// here, naming it) and the runtime its listeners run on.
+/// here, naming it), the runtime its listeners run on, and the node's `[auth]`.
 struct RoleStart {
     config: ClusterNodeConfig,
     session: EtcdSession,
     runtime: tokio::runtime::Runtime,
+    auth: Option<Arc<Authenticator>>,
 }
 
 impl RoleStart {
     fn new(config_path: &Path) -> anyhow::Result<RoleStart> {
         let config = ClusterNodeConfig::load(config_path)?;
+        let auth = Authenticator::from_config(&config.auth)?.map(Arc::new);
         let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -41,6 +46,7 @@ impl RoleStart {
             config,
             session,
             runtime,
+            auth,
         })
     }
 
@@ -51,12 +57,24 @@ impl RoleStart {
             .with_context(|| format!("listen for {what} on `{address}`"))
     }
 
-    /// Serve `app` on `listener` until Ctrl-C.
+    /// `app` behind the node's `[auth]` (every route but `/health`), as standalone's.
+    fn secured(&self, app: axum::Router) -> axum::Router {
+        match &self.auth {
+            Some(auth) => app.layer(axum::middleware::from_fn_with_state(
+                auth.clone(),
+                crate::standalone::auth::http::require,
+            )),
+            None => app,
+        }
+    }
+
+    /// Serve `app` on `listener`, behind the node's `[auth]`, until Ctrl-C.
     fn serve_http(
         &self,
         listener: tokio::net::TcpListener,
         app: axum::Router,
     ) -> anyhow::Result<()> {
+        let app = self.secured(app);
         self.runtime.block_on(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {

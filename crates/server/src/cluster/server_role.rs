@@ -114,6 +114,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             .route("/health", axum::routing::get(health))
             .route("/metrics", axum::routing::get(metrics))
             .with_state(role.clone());
+        let app = start.secured(app);
         runtime.spawn(async move { axum::serve(listener, app).await });
     }
     let follower = role.clone();
