@@ -77,6 +77,22 @@ fn test_cluster_roles_enforce_auth() {
             );
         }
     }
+    // The controller asks realtime servers for their consumption with the caller's
+    // credentials: they answer.
+    let view = http(
+        "GET",
+        controller.trim_start_matches("http://"),
+        "/cluster",
+        &[("Authorization", bearer.as_str())],
+        b"",
+    )
+    .expect("the controller answers")
+    .json();
+    assert_eq!(
+        view["consumingUnavailable"],
+        serde_json::json!([]),
+        "{view}"
+    );
     // Forwarded by the broker with the caller's credentials, checked by the leader too.
     assert_eq!(status(broker, "POST", "/schemas", None, EVENTS_SCHEMA), 401);
     assert_eq!(

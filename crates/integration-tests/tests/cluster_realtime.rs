@@ -162,6 +162,24 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
         "partitions spread over the realtime servers: {:?}",
         consumers(&cluster, "events")
     );
+    // `/cluster` reports each consuming partition, its server and its lag (caught up).
+    LocalCluster::wait_until("consumption reported", Duration::from_secs(30), || {
+        let view = cluster.cluster_view();
+        let partitions = view["consuming"]["events"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        partitions.len() == 4
+            && partitions.values().all(|status| {
+                status["lagOffsets"] == 0
+                    && status["nextOffset"]
+                        .as_u64()
+                        .is_some_and(|offset| offset >= 1_250)
+                    && status["server"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("server-rt"))
+            })
+    });
     // The realtime servers drop what the historical servers took (after a grace period
     // for brokers' views), still under the query loop: what is left on them is about
     // their 4 consuming segments.
@@ -323,10 +341,7 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
         );
         count
     };
-    LocalCluster::wait_until("the old rows consumed", Duration::from_secs(60), || {
-        aged_count() == Some(2_000)
-    });
-    produce(&tansu.address(), "aged", 2_000, 500, 2, &[]);
+    // (name, rows) of the trashed segments.
     let trash = || {
         let response = http(
             "GET",
@@ -342,25 +357,39 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
             .map(|segments| {
                 segments
                     .iter()
-                    .filter_map(|s| s["segmentName"].as_str().map(str::to_string))
+                    .filter_map(|s| {
+                        Some((
+                            s["segmentName"].as_str()?.to_string(),
+                            s["totalDocs"].as_u64()?,
+                        ))
+                    })
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default()
     };
+    let trashed_rows = || trash().iter().map(|(_, rows)| rows).sum::<u64>();
+    // Each partition's 1,000 old rows seal (the threshold) and are trashed.
     LocalCluster::wait_until("the old segments trashed", Duration::from_secs(60), || {
-        trash().len() == 2 && aged_count() == Some(500)
+        trashed_rows() == 2_000 && aged_count() == Some(0)
+    });
+    produce(&tansu.address(), "aged", 2_000, 500, 2, &[]);
+    LocalCluster::wait_until("the fresh rows served", Duration::from_secs(60), || {
+        aged_count() == Some(500)
     });
     // A restored segment comes back to routing; the table's retention was not raised,
     // so the next pass trashes it again.
-    let restored = &trash()[0];
+    let (restored, rows) = trash()[0].clone();
     post(
         &brokers[1],
         &format!("/tables/aged/segments/{restored}/restore"),
         "",
     );
-    assert!(trash().len() < 2 || aged_count() > Some(500), "restored");
+    assert!(
+        trashed_rows() == 2_000 - rows || aged_count() == Some(500 + rows),
+        "restored"
+    );
     LocalCluster::wait_until("trashed again", Duration::from_secs(30), || {
-        trash().len() == 2 && aged_count() == Some(500)
+        trashed_rows() == 2_000 && aged_count() == Some(500)
     });
 
     // kill -9 the controller leader while more is produced and sealed: seals commit

@@ -139,6 +139,35 @@ pub struct ConsumedTables {
 }
 
 impl ConsumedTables {
+    /// Table → partition → where its consumption stands, for `GET /consuming`.
+    pub fn status(&self) -> serde_json::Value {
+        let now = tessera_ingest::realtime::now_ms();
+        let tables = self
+            .tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = serde_json::Map::new();
+        for (name, consumed) in tables.iter() {
+            let partitions: serde_json::Map<String, serde_json::Value> = consumed
+                .table
+                .partition_status()
+                .into_iter()
+                .map(|(partition, status)| {
+                    let value = serde_json::json!({
+                        "nextOffset": status.next_offset,
+                        "logEndOffset": status.log_end_offset,
+                        "lagOffsets": status.lag_offsets(),
+                        "lagMs": status.lag_millis(now),
+                        "paused": status.paused,
+                    });
+                    (partition.to_string(), value)
+                })
+                .collect();
+            out.insert(name.clone(), serde_json::Value::Object(partitions));
+        }
+        serde_json::Value::Object(out)
+    }
+
     pub fn get(&self, name: &str) -> Option<Arc<ConsumedTable>> {
         self.tables
             .lock()

@@ -66,6 +66,8 @@ struct ControllerRole {
     streams_changed: AtomicI64,
     runtime: tokio::runtime::Handle,
     metrics: ControllerMetrics,
+    /// Asks realtime servers for their consumption status (`/cluster`).
+    http: reqwest::Client,
 }
 
 /// How often the leader asks each REALTIME table's stream for its partition count.
@@ -100,6 +102,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         streams_changed: AtomicI64::new(0),
         runtime: runtime.handle().clone(),
         metrics: ControllerMetrics::default(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .build()?,
     });
     let candidate = Candidate::new(
         session.clone(),
@@ -521,7 +526,64 @@ async fn health(State(role): State<Arc<ControllerRole>>) -> axum::Json<Json> {
     axum::Json(json!({"status": "OK", "node": role.node_id, "leader": leads}))
 }
 
-async fn cluster(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Json<Json>> {
+/// Each realtime server's consuming partitions and their lag, asked of its HTTP
+/// listener with the caller's credentials: table → partition → status and server.
+/// Servers that do not answer within a second are listed apart.
+async fn consumption(
+    role: &ControllerRole,
+    nodes: &[NodeInfo],
+    authorization: Option<&str>,
+) -> (BTreeMap<String, BTreeMap<String, Json>>, Vec<String>) {
+    let asks = nodes
+        .iter()
+        .filter(|node| node.role == NodeRole::Server && node.tags.iter().any(|t| t == REALTIME))
+        .map(|node| async move {
+            let Some(address) = &node.http_address else {
+                return (node.node_id.clone(), None);
+            };
+            let mut request = role.http.get(format!("http://{address}/consuming"));
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let answer = match request.send().await {
+                Ok(response) if response.status().is_success() => response
+                    .bytes()
+                    .await
+                    .ok()
+                    .and_then(|body| serde_json::from_slice::<Json>(&body).ok()),
+                _ => None,
+            };
+            (node.node_id.clone(), answer)
+        });
+    let mut tables: BTreeMap<String, BTreeMap<String, Json>> = BTreeMap::new();
+    let mut unavailable = Vec::new();
+    for (server, answer) in futures::future::join_all(asks).await {
+        let Some(Json::Object(by_table)) = answer else {
+            unavailable.push(server);
+            continue;
+        };
+        for (table, partitions) in by_table {
+            let Json::Object(partitions) = partitions else {
+                continue;
+            };
+            for (partition, mut status) in partitions {
+                if let Some(object) = status.as_object_mut() {
+                    object.insert("server".into(), json!(server));
+                }
+                tables
+                    .entry(table.clone())
+                    .or_default()
+                    .insert(partition, status);
+            }
+        }
+    }
+    (tables, unavailable)
+}
+
+async fn cluster(
+    State(role): State<Arc<ControllerRole>>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::Json<Json>> {
     let session = role.session.clone();
     let (nodes, leader) = blocking(move || {
         (
@@ -532,6 +594,10 @@ async fn cluster(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Jso
     .await?;
     let nodes = nodes.map_err(ApiError::internal)?;
     let leader = leader.map_err(ApiError::internal)?;
+    let authorization = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok());
+    let (consuming, consuming_unavailable) = consumption(&role, &nodes, authorization).await;
     let assignments = keys::assignments(&role.assignments.snapshot());
     let serving = keys::serving(&role.serving.snapshot());
     let draining = keys::decommissioned(&role.decommissioned.snapshot());
@@ -581,6 +647,8 @@ async fn cluster(State(role): State<Arc<ControllerRole>>) -> ApiResult<axum::Jso
         "servers": servers,
         "decommissioned": draining,
         "consumers": keys::consumers(&role.consumers.snapshot()),
+        "consuming": consuming,
+        "consumingUnavailable": consuming_unavailable,
         "tables": tables,
     })))
 }

@@ -113,6 +113,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         let app = axum::Router::new()
             .route("/health", axum::routing::get(health))
             .route("/metrics", axum::routing::get(metrics))
+            .route("/consuming", axum::routing::get(consuming))
             .with_state(role.clone());
         let app = start.secured(app);
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -467,6 +468,14 @@ async fn health(
     axum::extract::State(role): axum::extract::State<Arc<ServerRole>>,
 ) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "OK", "node": role.node_id}))
+}
+
+/// The stream partitions this server consumes and their lag (the controller's
+/// `/cluster` gathers them).
+async fn consuming(
+    axum::extract::State(role): axum::extract::State<Arc<ServerRole>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(role.consumed.status())
 }
 
 async fn metrics(
