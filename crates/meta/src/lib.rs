@@ -10,11 +10,13 @@
 //!
 //! Invariant: every [`MetaStore::commit`] is all-or-nothing, also across `kill -9`.
 //! [`conformance`] checks the properties the catalog relies on for any store;
-//! [`FencedMetaStore`] makes every write of a controller conditional on its leadership.
+//! [`FencedMetaStore`] makes every write of a controller conditional on its leadership;
+//! [`faults::FaultyMetaStore`] fails on cue, for deterministic protocol tests.
 
 pub mod catalog;
 pub mod conformance;
 pub mod error;
+pub mod faults;
 pub mod fenced;
 pub mod file_store;
 pub mod model;

@@ -22,7 +22,13 @@ pub struct DeepStore {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
     metrics: Arc<StoreMetrics>,
+    /// Deterministic tests: asked before every operation (`put LOCATION`, ...); true
+    /// fails it (see [`DeepStore::with_faults`]).
+    faults: Option<FaultCue>,
 }
+
+/// Whether to fail an operation, given its description.
+pub type FaultCue = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for DeepStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,6 +112,7 @@ impl DeepStore {
                 store: Arc::new(store),
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
                 metrics: Arc::default(),
+                faults: None,
             });
         }
         if let Some(rest) = uri
@@ -122,6 +129,7 @@ impl DeepStore {
                 store,
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
                 metrics: Arc::default(),
+                faults: None,
             });
         }
         if let Some((scheme, _)) = uri.split_once("://")
@@ -140,7 +148,30 @@ impl DeepStore {
             store: Arc::new(store),
             prefix: ObjectPath::default(),
             metrics: Arc::default(),
+            faults: None,
         })
+    }
+
+    /// This store, failing every operation `cue` says to (with a retryable error, as a
+    /// network failure): for tests that fail each step of a protocol on cue.
+    pub fn with_faults(mut self, cue: FaultCue) -> DeepStore {
+        self.faults = Some(cue);
+        self
+    }
+
+    /// An injected failure for `operation`, when the cue says so.
+    fn fault(&self, operation: &str, location: &str) -> Result<()> {
+        let call = format!("{operation} {location}");
+        match &self.faults {
+            Some(cue) if cue(&call) => Err(Error::ObjectStore {
+                operation: format!("{call} (injected fault)"),
+                source: object_store::Error::Generic {
+                    store: "faults",
+                    source: "injected fault".into(),
+                },
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn uri(&self) -> &str {
@@ -177,6 +208,7 @@ impl DeepStore {
     /// Upload bytes to `location` (atomic: readers see all of it or nothing),
     /// replacing what is there (a sealer retrying its own upload).
     pub async fn put(&self, location: &str, bytes: bytes::Bytes) -> Result<()> {
+        self.fault("put", location)?;
         let result = self
             .store
             .put(&self.path(location), PutPayload::from(bytes))
@@ -189,6 +221,7 @@ impl DeepStore {
     /// Upload bytes to `location` only if nothing is there: `Ok(false)` when something
     /// is (two uploads of one name cannot overwrite each other).
     pub async fn put_new(&self, location: &str, bytes: bytes::Bytes) -> Result<bool> {
+        self.fault("put", location)?;
         let options = PutOptions::from(PutMode::Create);
         let result = self
             .store
@@ -216,6 +249,7 @@ impl DeepStore {
         destination: &Path,
         expected_crc: Option<u32>,
     ) -> Result<()> {
+        self.fault("get", location)?;
         let result = match self.store.get(&self.path(location)).await {
             Ok(got) => got.bytes().await,
             Err(error) => Err(error),
@@ -250,6 +284,7 @@ impl DeepStore {
 
     /// Every location under `prefix` (relative to the store root).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        self.fault("list", prefix)?;
         let root = self.prefix.as_ref().len();
         let result: std::result::Result<Vec<_>, _> = self
             .store
@@ -319,6 +354,7 @@ impl DeepStore {
     /// Delete for good a file [`DeepStore::trash_file`] moved (or was to move: a crash
     /// between the catalog and the move leaves it in place). Missing files are fine.
     pub async fn delete_trashed_file(&self, location: &str, trashed_ms: i64) -> Result<()> {
+        self.fault("delete", location)?;
         for path in [
             Self::trashed_location(location, trashed_ms),
             location.to_string(),
@@ -352,6 +388,7 @@ impl DeepStore {
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.fault("rename", from)?;
         let result = self.store.rename(&self.path(from), &self.path(to)).await;
         self.tally(Operation::Rename, result)
             .map_err(object_error(format!("move `{from}` to `{to}`")))
