@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use clap::Args;
 
-use crate::standalone::auth::secret;
+use crate::api::auth::secret;
 
 #[derive(Debug, Args)]
 pub struct HashSecretArgs {
@@ -45,7 +45,7 @@ pub fn run(args: HashSecretArgs) -> anyhow::Result<()> {
 
 /// `tessera routes`: every HTTP route with the role it needs.
 pub fn print_routes() {
-    use crate::standalone::auth::http::{PUBLIC_PATH, required_role};
+    use crate::api::auth::http::{PUBLIC_PATH, required_role};
     for (method, path) in crate::standalone::http::routes().list {
         let role = if path == PUBLIC_PATH {
             "public".to_string()

@@ -34,10 +34,10 @@ use super::config::ClusterNodeConfig;
 use super::keys;
 use super::metrics::{BrokerMetrics, count};
 use super::routing::{RoutingView, Snapshots, TableRoute};
-use crate::standalone::prometheus::{Families, queries_and_connections};
-use crate::standalone::query_service::{QueryService, TableSummary};
-use crate::standalone::server_metrics::{Protocol, QueryStatus, ServerMetrics};
-use crate::standalone::strip_type_suffix;
+use crate::api::prometheus::{Families, queries_and_connections};
+use crate::api::query_service::{QueryService, TableSummary};
+use crate::api::server_metrics::{Protocol, QueryStatus, ServerMetrics};
+use crate::api::strip_type_suffix;
 
 /// Pinot's code for segments no server could answer.
 const SEGMENTS_UNAVAILABLE: i32 = 305;
@@ -116,7 +116,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             let pg_listener = start.bind(pg, "PostgreSQL clients")?;
             let bound = pg_listener.local_addr()?;
             let service: Arc<dyn QueryService> = role.clone();
-            runtime.spawn(crate::standalone::pg::serve(
+            runtime.spawn(crate::api::pg::serve(
                 pg_listener,
                 service,
                 start.auth.clone(),
@@ -138,7 +138,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         .route("/metrics", get(metrics))
         .fallback(any(forward_to_leader))
         .layer(axum::extract::DefaultBodyLimit::max(
-            crate::standalone::http::MAX_BODY_BYTES,
+            crate::api::http::MAX_BODY_BYTES,
         ))
         .with_state(role);
     start.serve_http(listener, app)?;
@@ -242,7 +242,7 @@ impl ClusterAnswer {
 }
 
 fn failure(error: &QueryError, started: Instant) -> Response {
-    let status = crate::standalone::http::query_error_status(error);
+    let status = crate::api::http::query_error_status(error);
     let body = tessera_query::response::failure(error, started.elapsed().as_millis() as u64);
     (status, axum::Json(body)).into_response()
 }

@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use tessera_coordination::EtcdConfig;
 
-use crate::standalone::auth::AuthConfig;
+use crate::api::auth::AuthConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -20,7 +20,7 @@ use tessera_query::planner::TableSchema;
 use tessera_segment::SegmentReader;
 use tracing::{info, warn};
 
-use super::server_role::{parse_table, schema_json};
+use super::catalog_tables::{parse_table, schema_json};
 
 /// One consumed table.
 pub struct ConsumedTable {

@@ -34,10 +34,10 @@ use super::RoleStart;
 use super::config::ClusterNodeConfig;
 use super::keys;
 use super::metrics::{ControllerMetrics, count};
-use crate::standalone::http::{ApiError, UploadParams, blocking, body_text, json_text};
-use crate::standalone::prometheus::Families;
-use crate::standalone::strip_type_suffix;
-use crate::standalone::upload::{check_segment_file, uploaded_segment_record};
+use crate::api::http::{ApiError, UploadParams, blocking, body_text, json_text};
+use crate::api::prometheus::Families;
+use crate::api::strip_type_suffix;
+use crate::api::upload::{check_segment_file, uploaded_segment_record};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -169,7 +169,7 @@ fn router(role: Arc<ControllerRole>) -> Router {
         .route("/segments", post(upload_segment))
         .route("/segments/{name}", get(list_segments))
         .layer(axum::extract::DefaultBodyLimit::max(
-            crate::standalone::http::MAX_BODY_BYTES,
+            crate::api::http::MAX_BODY_BYTES,
         ))
         .with_state(role)
 }
@@ -278,7 +278,7 @@ impl ControllerRole {
             let schema_json = catalog
                 .schema(&record.schema_name)?
                 .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
-            let (schema, config, _) = super::server_role::parse_table(&record, &schema_json)?;
+            let (schema, config, _) = super::catalog_tables::parse_table(&record, &schema_json)?;
             let trashed = retention.trash_expired(&record, &schema, &config, now)?;
             count(&self.metrics.segments_trashed, trashed.len() as u64);
             retention.purge_trash(&record.name, trash_retention.as_millis() as i64, now)?;
@@ -508,7 +508,7 @@ fn stream_partition_count(catalog: &Catalog, record: &TableRecord) -> anyhow::Re
     let schema_json = catalog
         .schema(&record.schema_name)?
         .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
-    let (_, config, _) = super::server_role::parse_table(record, &schema_json)?;
+    let (_, config, _) = super::catalog_tables::parse_table(record, &schema_json)?;
     Ok(tessera_ingest::realtime::stream_partition_count(&config)?)
 }
 
@@ -782,7 +782,7 @@ async fn restore_segment(
                 runtime: &role.runtime,
             }
             .restore(&record.name, &segment_name)
-            .map_err(crate::standalone::http::restore_error)
+            .map_err(crate::api::http::restore_error)
         },
     )
     .await??;
@@ -913,7 +913,7 @@ impl ControllerRole {
             .schema(&record.schema_name)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("the table's schema is missing"))?;
-        let (_, _, schema) = super::server_role::parse_table(&record, &schema_json)
+        let (_, _, schema) = super::catalog_tables::parse_table(&record, &schema_json)
             .map_err(|e| ApiError::internal(format!("{e:#}")))?;
         let uploads = self.data_dir.join("uploads");
         std::fs::create_dir_all(&uploads).map_err(ApiError::internal)?;

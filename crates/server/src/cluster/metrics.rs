@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::standalone::prometheus::Families;
+use crate::api::prometheus::Families;
 
 /// Add `amount` to a counter.
 pub fn count(counter: &AtomicU64, amount: u64) {

@@ -5,6 +5,7 @@
 //! these modules wire them to listeners, mirrors and the deep store.
 
 mod broker_role;
+mod catalog_tables;
 pub mod config;
 mod consumed_tables;
 mod controller_role;
@@ -22,7 +23,7 @@ use tessera_coordination::EtcdSession;
 
 use config::ClusterNodeConfig;
 
-use crate::standalone::auth::Authenticator;
+use crate::api::auth::Authenticator;
 
 /// What every role starts with: its config, its etcd session (a wrong address fails
 /// here, naming it), the runtime its listeners run on, and the node's `[auth]`.
@@ -62,7 +63,7 @@ impl RoleStart {
         match &self.auth {
             Some(auth) => app.layer(axum::middleware::from_fn_with_state(
                 auth.clone(),
-                crate::standalone::auth::http::require,
+                crate::api::auth::http::require,
             )),
             None => app,
         }

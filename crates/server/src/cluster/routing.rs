@@ -13,8 +13,8 @@ use tessera_query::Table;
 use tessera_query::filter::{Bounds, stat};
 use tessera_query::planner::TableSchema;
 
+use super::catalog_tables::table_schema;
 use super::keys;
-use super::server_role::table_schema;
 
 /// One table as the broker routes it.
 #[derive(Debug, Clone)]

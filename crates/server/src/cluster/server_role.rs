@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tessera_config::{Schema, TableConfig};
 use tessera_coordination::{
     EtcdMetaStore, EtcdSession, NodeInfo, NodeRole, PrefixMirror, Registration, register,
 };
@@ -24,12 +23,13 @@ use tessera_storage::{DeepStore, file_crc32};
 use tracing::{info, warn};
 
 use super::RoleStart;
+use super::catalog_tables::table_schema;
 use super::config::ClusterNodeConfig;
 use super::consumed_tables::ConsumedTables;
 use super::keys;
 use super::metrics::{ServerRoleMetrics, count};
-use crate::standalone::prometheus::Families;
-use crate::standalone::strip_type_suffix;
+use crate::api::prometheus::Families;
+use crate::api::strip_type_suffix;
 
 /// A table as this server serves it.
 struct ServedTable {
@@ -430,38 +430,6 @@ fn publish<T: serde::Serialize>(
             published.remove(&table);
         }
     }
-}
-
-/// The query schema of a catalog table.
-pub fn table_schema(
-    record: &TableRecord,
-    schemas: &tessera_coordination::MirrorSnapshot,
-) -> anyhow::Result<TableSchema> {
-    Ok(parse_table(record, schema_json(record, schemas)?)?.2)
-}
-
-/// The JSON of a catalog table's schema, from a mirror of `schemas/`.
-pub fn schema_json<'a>(
-    record: &TableRecord,
-    schemas: &'a tessera_coordination::MirrorSnapshot,
-) -> anyhow::Result<&'a str> {
-    schemas
-        .entries
-        .get(&format!("schemas/{}", record.schema_name))
-        .map(|stored| stored.value.as_str())
-        .with_context(|| format!("schema `{}` is missing", record.schema_name))
-}
-
-/// A catalog table's schema, table config and query schema, parsed from `schema_json`.
-pub fn parse_table(
-    record: &TableRecord,
-    schema_json: &str,
-) -> anyhow::Result<(Schema, TableConfig, TableSchema)> {
-    let schema = Schema::from_json(schema_json)?.value;
-    let config = TableConfig::from_json(&record.config.to_string(), &schema)?.value;
-    let query_schema =
-        TableSchema::from_config(&record.name, &schema, config.time_column.as_deref());
-    Ok((schema, config, query_schema))
 }
 
 async fn health(

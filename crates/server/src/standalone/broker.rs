@@ -4,8 +4,13 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use tessera_query::plan::QueryPlan;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
+
+use crate::api::query_service::{QueryService, TableSummary};
+use crate::api::server_metrics::ServerMetrics;
 
 use super::servers::{LocalServer, ServerClient};
 use super::state::ServerState;
@@ -77,4 +82,42 @@ pub fn execute_sql(
         },
         freshness,
     ))
+}
+
+/// The PostgreSQL wire and the HTTP routes ask standalone's state through
+/// [`QueryService`].
+impl QueryService for ServerState {
+    fn metrics(&self) -> &Arc<ServerMetrics> {
+        &self.metrics
+    }
+
+    fn has_table(&self, name: &str) -> bool {
+        self.table(name).is_some()
+    }
+
+    fn tables(&self) -> Vec<TableSummary> {
+        self.table_list()
+            .iter()
+            .map(|table| {
+                let size = table.size();
+                TableSummary {
+                    schema: table.query_schema.clone(),
+                    rows: size.rows,
+                    bytes: size.bytes,
+                }
+            })
+            .collect()
+    }
+
+    fn plan_sql(&self, sql: &str, options: QueryOptions) -> Result<QueryPlan, QueryError> {
+        plan_sql(self, sql, options)
+    }
+
+    fn execute_sql(
+        &self,
+        sql: &str,
+        options: QueryOptions,
+    ) -> Result<(QueryOutcome, i64), QueryError> {
+        execute_sql(self, sql, options)
+    }
 }

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::server_metrics::{ConnectionGuard, Protocol, ServerMetrics};
+use crate::api::server_metrics::{ConnectionGuard, Protocol, ServerMetrics};
 
 pub struct CountedListener {
     pub inner: TcpListener,

@@ -24,15 +24,18 @@ use tessera_meta::TableRecord;
 use tessera_query::{QueryError, QueryOptions};
 use tessera_segment::SegmentReader;
 
-use super::auth::Authenticator;
-use super::server_metrics::{Protocol, QueryStatus};
-use super::state::{ServerState, strip_type_suffix};
+use crate::api::auth::Authenticator;
+use crate::api::http::{
+    ApiError, ApiResult, MAX_BODY_BYTES, UploadParams, blocking, body_text, json_text,
+    query_error_status, restore_error,
+};
+use crate::api::server_metrics::{Protocol, QueryStatus};
+use crate::api::strip_type_suffix;
+
+use super::state::ServerState;
 
 /// Longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
-
-/// Largest request body (push batches, configs).
-pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
 
 /// The API's routes, recorded as they are added, so the list the router serves and
 /// the list `tessera routes` prints (and the auth test walks) are one list.
@@ -118,66 +121,17 @@ pub fn router(state: Arc<ServerState>, auth: Option<Arc<Authenticator>>) -> Rout
     if let Some(auth) = auth {
         router = router.layer(axum::middleware::from_fn_with_state(
             auth,
-            super::auth::http::require,
+            crate::api::auth::http::require,
         ));
     }
     router.with_state(state)
 }
-
-/// A controller error: Pinot's `{"code": ..., "error": ...}`.
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, message)
-    }
-
-    pub fn internal(error: impl std::fmt::Display) -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({"code": self.status.as_u16(), "error": self.message});
-        (self.status, axum::Json(body)).into_response()
-    }
-}
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// The live table `name`, or 404.
 fn live_table(state: &ServerState, name: &str) -> ApiResult<Arc<super::state::TableRuntime>> {
     state
         .table(name)
         .ok_or_else(|| ApiError::not_found(format!("table `{name}` does not exist")))
-}
-
-pub(crate) fn body_text(body: &Bytes) -> ApiResult<&str> {
-    std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the request body is not UTF-8"))
-}
-
-/// Run blocking work (catalog writes, segment IO, queries) off the async workers.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)
 }
 
 // --- schemas
@@ -195,10 +149,6 @@ async fn get_schema(
     let text =
         schema.ok_or_else(|| ApiError::not_found(format!("schema `{name}` does not exist")))?;
     Ok(json_text(text))
-}
-
-pub(crate) fn json_text(text: String) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 async fn add_schema(
@@ -496,16 +446,6 @@ async fn restore_segment(
     ))
 }
 
-/// A failed segment restore: a conflict when a segment of that name is back already.
-pub(crate) fn restore_error(error: anyhow::Error) -> ApiError {
-    match error.downcast_ref::<tessera_meta::Error>() {
-        Some(tessera_meta::Error::Conflict(message)) => {
-            ApiError::new(StatusCode::CONFLICT, message.clone())
-        }
-        _ => ApiError::internal(format!("{error:#}")),
-    }
-}
-
 async fn force_commit(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
@@ -635,13 +575,6 @@ async fn consuming_segments_info(
 
 // --- segments
 
-/// `?tableName=T` of a segment upload.
-#[derive(Debug, Deserialize)]
-pub(crate) struct UploadParams {
-    #[serde(rename = "tableName")]
-    pub(crate) table_name: String,
-}
-
 /// `POST /segments?tableName=T` with a `.tseg` body: a batch-built segment joins the
 /// table (checked by CRC and against the table's schema, uploaded to the deep store,
 /// registered in the catalog, then served).
@@ -758,17 +691,6 @@ async fn query_post(
         }
     };
     run_query(state, request, use_status).await
-}
-
-/// The HTTP status of a failed query: the client's fault, a timeout, or the server's.
-pub fn query_error_status(error: &QueryError) -> StatusCode {
-    if error.is_client_error() {
-        StatusCode::BAD_REQUEST
-    } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
-        StatusCode::GATEWAY_TIMEOUT
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
 }
 
 fn query_failure(

@@ -3,16 +3,12 @@
 //! directory by default), realtime tables fed by push or the generator, and the
 //! Pinot-compatible HTTP API on one listener.
 
-pub mod auth;
 mod broker;
 mod counted_listener;
 pub mod http;
 mod node_config;
-pub(crate) mod pg;
 pub(crate) mod prometheus;
-pub mod query_service;
 pub mod quickstart;
-pub(crate) mod server_metrics;
 mod servers;
 mod state;
 pub mod upload;
@@ -28,7 +24,6 @@ use tessera_storage::DeepStore;
 use tracing::info;
 
 use state::ServerState;
-pub use state::strip_type_suffix;
 
 #[derive(Debug, Args)]
 pub struct StandaloneArgs {
@@ -78,7 +73,7 @@ pub fn serve(
         Some(path) => node_config::NodeConfig::load(path)?,
         None => node_config::NodeConfig::default(),
     };
-    let auth = auth::Authenticator::from_config(&node_config.auth)?.map(Arc::new);
+    let auth = crate::api::auth::Authenticator::from_config(&node_config.auth)?.map(Arc::new);
     tessera_segment::builder::allocator::keep_freed_memory_for_reuse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -154,7 +149,11 @@ pub fn serve(
                 .await
                 .with_context(|| format!("listen for PostgreSQL clients on `{}`", args.pg))?;
             let pg_address = pg_listener.local_addr()?;
-            tokio::spawn(pg::serve(pg_listener, state.clone(), auth.clone()));
+            tokio::spawn(crate::api::pg::serve(
+                pg_listener,
+                state.clone(),
+                auth.clone(),
+            ));
             Some(pg_address)
         };
         info!(%address, ?pg_address, deep_store = %deep_uri, "tessera standalone is serving");

@@ -18,7 +18,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::auth::AuthConfig;
+use crate::api::auth::AuthConfig;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -16,7 +16,7 @@ use tessera_segment::{ImmutableSegment, SegmentReader};
 use tessera_storage::{DeepStore, file_crc32};
 use tracing::{error, info, warn};
 
-use super::server_metrics::ServerMetrics;
+use crate::api::server_metrics::ServerMetrics;
 
 /// A live table.
 pub struct TableRuntime {
@@ -88,7 +88,7 @@ impl ServerState {
             .tables
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let name = strip_type_suffix(name);
+        let name = crate::api::strip_type_suffix(name);
         tables.get(name).cloned().or_else(|| {
             tables
                 .iter()
@@ -265,13 +265,6 @@ impl ServerState {
         }
         Ok(purged)
     }
-}
-
-/// Pinot's `events_REALTIME` / `events_OFFLINE` name the table `events`.
-pub fn strip_type_suffix(name: &str) -> &str {
-    name.strip_suffix("_REALTIME")
-        .or_else(|| name.strip_suffix("_OFFLINE"))
-        .unwrap_or(name)
 }
 
 fn local_copy_is_good(path: &Path, crc32: Option<u32>) -> bool {

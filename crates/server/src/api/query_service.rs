@@ -1,7 +1,6 @@
 //! What the client protocols (the PostgreSQL wire; the HTTP query routes) need from the
 //! process that answers queries — one interface, two wirings: `tessera standalone`
-//! answers from its own segments ([`ServerState`]), a cluster broker by scattering to
-//! its servers.
+//! answers from its own segments, a cluster broker by scattering to its servers.
 
 use std::sync::Arc;
 
@@ -10,7 +9,6 @@ use tessera_query::planner::TableSchema;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome};
 
 use super::server_metrics::ServerMetrics;
-use super::state::ServerState;
 
 /// A table as clients see it (the PostgreSQL catalog lists these).
 #[derive(Debug, Clone)]
@@ -35,40 +33,4 @@ pub trait QueryService: Send + Sync + 'static {
         sql: &str,
         options: QueryOptions,
     ) -> Result<(QueryOutcome, i64), QueryError>;
-}
-
-impl QueryService for ServerState {
-    fn metrics(&self) -> &Arc<ServerMetrics> {
-        &self.metrics
-    }
-
-    fn has_table(&self, name: &str) -> bool {
-        self.table(name).is_some()
-    }
-
-    fn tables(&self) -> Vec<TableSummary> {
-        self.table_list()
-            .iter()
-            .map(|table| {
-                let size = table.size();
-                TableSummary {
-                    schema: table.query_schema.clone(),
-                    rows: size.rows,
-                    bytes: size.bytes,
-                }
-            })
-            .collect()
-    }
-
-    fn plan_sql(&self, sql: &str, options: QueryOptions) -> Result<QueryPlan, QueryError> {
-        super::broker::plan_sql(self, sql, options)
-    }
-
-    fn execute_sql(
-        &self,
-        sql: &str,
-        options: QueryOptions,
-    ) -> Result<(QueryOutcome, i64), QueryError> {
-        super::broker::execute_sql(self, sql, options)
-    }
 }

@@ -7,7 +7,7 @@ use pgwire::api::Type;
 
 use super::interpreter::{CatalogError, CatalogResult, number};
 use super::relations::{CatalogContext, SERVER_VERSION, format_type};
-use crate::standalone::pg::values::Cell;
+use crate::api::pg::values::Cell;
 
 /// The `version()` string.
 pub fn version() -> String {

@@ -45,9 +45,9 @@ use self::catalog::relations::{SERVER_VERSION, default_setting, table_oid};
 use self::catalog::{Answer, CatalogContext, CatalogError, CatalogTable};
 use self::statement::Command;
 use self::values::{Cell, data_row, pg_type};
-use super::auth::Authenticator;
-use super::query_service::QueryService;
-use super::server_metrics::{Protocol, QueryStatus};
+use crate::api::auth::Authenticator;
+use crate::api::query_service::QueryService;
+use crate::api::server_metrics::{Protocol, QueryStatus};
 
 /// Session settings live in the connection's metadata under this prefix.
 const SETTING_PREFIX: &str = "set:";

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use pgwire::api::Type;
 use tessera_query::types::ColumnType;
 
-use crate::standalone::pg::values::{Cell, pg_type};
+use crate::api::pg::values::{Cell, pg_type};
 
 /// OID of schema `pg_catalog`.
 pub const PG_CATALOG_OID: i64 = 11;

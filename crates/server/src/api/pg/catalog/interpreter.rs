@@ -15,7 +15,7 @@ use sqlparser::ast::{
 
 use super::functions;
 use super::relations::{CatalogContext, Relation, relation};
-use crate::standalone::pg::values::Cell;
+use crate::api::pg::values::Cell;
 
 /// A catalog query's failure, with the SQLSTATE PostgreSQL would use.
 #[derive(Debug, Clone, PartialEq)]
@@ -511,7 +511,7 @@ pub fn cell_type(cell: &Cell) -> Type {
         Cell::Float(_) => Type::FLOAT8,
         Cell::Bytes(_) => Type::BYTEA,
         Cell::Timestamp(_) => Type::TIMESTAMP,
-        Cell::Array(items) => crate::standalone::pg::values::array_of(
+        Cell::Array(items) => crate::api::pg::values::array_of(
             &items
                 .iter()
                 .find(|c| !c.is_null())
@@ -1425,7 +1425,7 @@ mod tests {
     use tessera_query::types::{ColumnType, SqlType};
 
     use super::*;
-    use crate::standalone::pg::catalog::CatalogTable;
+    use crate::api::pg::catalog::CatalogTable;
 
     fn ctx() -> CatalogContext {
         let long = ColumnType {
