@@ -4,7 +4,8 @@
 //! loop in which COUNT(*) never goes down and never exceeds what was produced; a
 //! realtime server consuming 4 partitions is killed with `kill -9` while 200,000
 //! messages stream in, and the other resumes its partitions from the committed offsets:
-//! COUNT(*) and SUM(id) exact; the controller leader is killed during seals.
+//! COUNT(*) and SUM(id) exact; retention trashes old segments; the controller leader
+//! is killed during seals; the table is dropped and restored.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -414,4 +415,47 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
         Duration::from_secs(60),
         || handed_off() > before,
     );
+
+    // Drop the table while rows stream in: it leaves routing, its consumers stop; restore
+    // it: served again and consumed from the committed offsets, exact.
+    let dropped = http(
+        "DELETE",
+        brokers[0].trim_start_matches("http://"),
+        "/tables/events",
+        &[],
+        b"",
+    )
+    .expect("the broker answers");
+    assert_eq!(dropped.status, 200, "{}", dropped.body);
+    let sent = produce(&tansu.address(), "events", 15_000, 2_000, 4, &[]);
+    expected_rows += sent.rows;
+    expected_sum += sent.sum_id;
+    LocalCluster::wait_until(
+        "the table gone from routing",
+        Duration::from_secs(10),
+        || {
+            let body = serde_json::json!({"sql": "SELECT COUNT(*) FROM events"}).to_string();
+            http(
+                "POST",
+                brokers[1].trim_start_matches("http://"),
+                "/query/sql",
+                &[],
+                body.as_bytes(),
+            )
+            .is_ok_and(|response| response.status == 400 && response.body.contains("events"))
+        },
+    );
+    let again = http(
+        "DELETE",
+        brokers[1].trim_start_matches("http://"),
+        "/tables/events",
+        &[],
+        b"",
+    )
+    .expect("the broker answers");
+    assert_eq!(again.status, 404, "{}", again.body);
+    post(&brokers[1], "/tables/events/restore", "");
+    LocalCluster::wait_until("exact after the restore", Duration::from_secs(60), || {
+        count_and_sum(&cluster, &brokers[0]) == Some((expected_rows, expected_sum))
+    });
 }

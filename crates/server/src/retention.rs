@@ -90,6 +90,63 @@ impl Retention<'_> {
         Ok(purged)
     }
 
+    /// Delete for good what outlived the trash retention (DESIGN §3: nothing is
+    /// deleted by one mistake, but nothing is kept forever either): live tables'
+    /// segments trashed more than `trash_retention_ms` ago, and tables dropped that long
+    /// ago, whole (their files, their trashed segments, their catalog entries). Returns
+    /// how many tables were purged.
+    pub fn purge(&self, trash_retention_ms: i64, now_ms: i64) -> anyhow::Result<usize> {
+        let mut purged = 0;
+        for record in self.catalog.tables()? {
+            let Some(dropped_ms) = record.deleted_ms else {
+                self.purge_trash(&record.name, trash_retention_ms, now_ms)?;
+                continue;
+            };
+            if !purgeable(dropped_ms, trash_retention_ms, now_ms) {
+                continue;
+            }
+            self.purge_trash(&record.name, 0, now_ms)?;
+            let files = self
+                .runtime
+                .block_on(self.deep_store.purge_trash(&record.name, dropped_ms))?;
+            self.catalog.purge_table(&record.name)?;
+            info!(table = %record.name, files, "purged a dropped table after its trash retention");
+            purged += 1;
+        }
+        Ok(purged)
+    }
+
+    /// Drop a table: marked deleted in the catalog first (out of routing; a cluster's
+    /// servers unload it and its consumers stop), then its files moved to the deep
+    /// store's trash (a failure there leaves it dropped, and restore moves back what
+    /// moved). Returns the time it was dropped.
+    pub fn drop_table(&self, table: &str, now_ms: i64) -> anyhow::Result<i64> {
+        self.catalog.set_table_deleted(table, Some(now_ms))?;
+        self.runtime
+            .block_on(self.deep_store.trash_table(table, now_ms))
+            .with_context(|| format!("move table `{table}` to the trash"))?;
+        info!(table, "table dropped into the trash");
+        Ok(now_ms)
+    }
+
+    /// Bring a dropped table back: its files, then its catalog entry. `None` when it
+    /// is not dropped; an error names a table that does not exist.
+    pub fn restore_table(&self, table: &str) -> anyhow::Result<Option<TableRecord>> {
+        let record = self
+            .catalog
+            .table(table)?
+            .with_context(|| format!("table `{table}` does not exist"))?;
+        let Some(dropped_ms) = record.deleted_ms else {
+            return Ok(None);
+        };
+        self.runtime
+            .block_on(self.deep_store.restore_table(table, dropped_ms))
+            .with_context(|| format!("bring table `{table}` back from the trash"))?;
+        let record = self.catalog.set_table_deleted(table, None)?;
+        info!(table, "table restored from the trash");
+        Ok(Some(record))
+    }
+
     /// Bring a trashed segment back: its file, then its catalog record (so routing).
     /// `None` when it is not in the trash. Unless the table's retention was raised, the
     /// next retention pass trashes it again.

@@ -159,7 +159,8 @@ fn router(role: Arc<ControllerRole>) -> Router {
         .route("/schemas", get(list_schemas).post(add_schema))
         .route("/schemas/{name}", get(get_schema))
         .route("/tables", get(list_tables).post(add_table))
-        .route("/tables/{name}", get(get_table))
+        .route("/tables/{name}", get(get_table).delete(drop_table))
+        .route("/tables/{name}/restore", post(restore_table))
         .route("/tables/{name}/schema", get(get_table_schema))
         .route("/tables/{name}/trash", get(list_trash))
         .route(
@@ -281,8 +282,8 @@ impl ControllerRole {
             let (schema, config, _) = super::catalog_tables::parse_table(&record, &schema_json)?;
             let trashed = retention.trash_expired(&record, &schema, &config, now)?;
             count(&self.metrics.segments_trashed, trashed.len() as u64);
-            retention.purge_trash(&record.name, trash_retention.as_millis() as i64, now)?;
         }
+        retention.purge(trash_retention.as_millis() as i64, now)?;
         Ok(())
     }
 
@@ -747,6 +748,67 @@ async fn add_schema(
         "status": format!("{name} successfully added"),
         "warnings": parsed.warnings,
     })))
+}
+
+/// `DELETE /tables/{t}`: the table leaves routing at once (brokers stop planning it,
+/// servers unload it, its consumers stop; a Kafka table's rows not yet committed are
+/// read again from Kafka after a restore), and its files go to the deep store's trash.
+async fn drop_table(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let catalog = role.leader_catalog()?;
+    let typed = blocking(move || -> Result<String, ApiError> {
+        let record = role.live_table(&name)?;
+        crate::retention::Retention {
+            catalog: &catalog,
+            deep_store: &role.deep_store,
+            runtime: &role.runtime,
+        }
+        .drop_table(&record.name, tessera_ingest::realtime::now_ms())
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+        Ok(format!("{}_{}", record.name, record.table_type))
+    })
+    .await??;
+    Ok(axum::Json(
+        json!({"status": format!("Tables: [{typed}] deleted")}),
+    ))
+}
+
+/// `POST /tables/{t}/restore`: a dropped table's files come back from the trash and it
+/// is served (and consumed) again.
+async fn restore_table(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let catalog = role.leader_catalog()?;
+    let name = strip_type_suffix(&name).to_string();
+    let table = name.clone();
+    blocking(move || -> Result<(), ApiError> {
+        if catalog.table(&table).map_err(ApiError::internal)?.is_none() {
+            return Err(ApiError::not_found(format!(
+                "table `{table}` does not exist"
+            )));
+        }
+        let restored = crate::retention::Retention {
+            catalog: &catalog,
+            deep_store: &role.deep_store,
+            runtime: &role.runtime,
+        }
+        .restore_table(&table)
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+        match restored {
+            Some(_) => Ok(()),
+            None => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("table `{table}` is not dropped"),
+            )),
+        }
+    })
+    .await??;
+    Ok(axum::Json(
+        json!({"status": format!("Table {name} restored")}),
+    ))
 }
 
 async fn list_trash(

@@ -346,13 +346,7 @@ async fn drop_table(
         }
         let name = table.record.name.clone();
         dropped.unload_table(&name);
-        // Catalog first: if the move to the trash fails halfway, the table is dropped
-        // and `restore` moves back whatever did move.
-        let when = now_ms();
-        dropped.catalog.set_table_deleted(&name, Some(when))?;
-        dropped
-            .runtime
-            .block_on(dropped.deep_store.trash_table(&name, when))?;
+        dropped.retention().drop_table(&name, now_ms())?;
         let _ = std::fs::remove_dir_all(wal_dir(&dropped.data_dir, &name));
         let _ = std::fs::remove_dir_all(segments_dir(&dropped.data_dir, &name));
         Ok(())
@@ -372,21 +366,17 @@ async fn restore_table(
     let restored = state.clone();
     let table_name = name.clone();
     blocking(move || -> anyhow::Result<Result<(), ApiError>> {
-        let Some(record) = restored.catalog.table(&table_name)? else {
+        if restored.catalog.table(&table_name)?.is_none() {
             return Ok(Err(ApiError::not_found(format!(
                 "table `{table_name}` does not exist"
             ))));
-        };
-        let Some(dropped_ms) = record.deleted_ms else {
+        }
+        let Some(record) = restored.retention().restore_table(&table_name)? else {
             return Ok(Err(ApiError::new(
                 StatusCode::CONFLICT,
                 format!("table `{table_name}` is not dropped"),
             )));
         };
-        restored
-            .runtime
-            .block_on(restored.deep_store.restore_table(&table_name, dropped_ms))?;
-        let record = restored.catalog.set_table_deleted(&table_name, None)?;
         restored.start_table(record)?;
         Ok(Ok(()))
     })

@@ -234,36 +234,14 @@ impl ServerState {
         Ok(trashed)
     }
 
-    /// Delete for good the trash of tables dropped more than `retention` ago (DESIGN §3:
-    /// nothing is deleted by one mistake, but nothing is kept forever either).
+    /// Delete for good what outlived the trash retention (see
+    /// [`crate::retention::Retention::purge`]).
     pub fn purge_expired_trash(
         &self,
         retention: std::time::Duration,
         now_ms: i64,
     ) -> anyhow::Result<usize> {
-        let mut purged = 0;
-        let retention_ms = retention.as_millis() as i64;
-        for record in self.catalog.tables()? {
-            let Some(dropped_ms) = record.deleted_ms else {
-                // A live table: its segments trashed by retention past the trash
-                // retention go.
-                self.retention()
-                    .purge_trash(&record.name, retention_ms, now_ms)?;
-                continue;
-            };
-            if now_ms.saturating_sub(dropped_ms) < retention_ms {
-                continue;
-            }
-            // A dropped table goes whole, with what retention had trashed before.
-            self.retention().purge_trash(&record.name, 0, now_ms)?;
-            let files = self
-                .runtime
-                .block_on(self.deep_store.purge_trash(&record.name, dropped_ms))?;
-            self.catalog.purge_table(&record.name)?;
-            info!(table = %record.name, files, "purged a dropped table after its trash retention");
-            purged += 1;
-        }
-        Ok(purged)
+        self.retention().purge(retention.as_millis() as i64, now_ms)
     }
 }
 
