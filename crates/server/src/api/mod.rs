@@ -4,6 +4,7 @@
 //! the Prometheus page builder and the query metrics, the upload checks.
 
 pub mod auth;
+pub mod consuming_info;
 pub mod http;
 pub mod pg;
 pub mod prometheus;

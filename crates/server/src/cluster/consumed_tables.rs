@@ -139,6 +139,25 @@ pub struct ConsumedTables {
 }
 
 impl ConsumedTables {
+    /// Pause or resume each consumed table as `paused/` says.
+    pub fn follow_pauses(&self, paused: &BTreeSet<String>) {
+        let tables = self
+            .tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (name, consumed) in tables.iter() {
+            let wanted = paused.contains(name);
+            if consumed.table.is_paused() != wanted {
+                match consumed.table.set_paused(wanted) {
+                    Ok(()) => {
+                        info!(table = %name, paused = wanted, "consumption paused or resumed")
+                    }
+                    Err(error) => warn!(table = %name, %error, "cannot pause or resume the table"),
+                }
+            }
+        }
+    }
+
     /// Table → partition → where its consumption stands, for `GET /consuming`.
     pub fn status(&self) -> serde_json::Value {
         let now = tessera_ingest::realtime::now_ms();

@@ -11,6 +11,9 @@
 //!   those it is still releasing included (written by the server under its lease): a
 //!   server starts a partition only once no other server lists it, so a moved partition
 //!   is never consumed twice at once;
+//! - `paused/{table}` → the operator paused the REALTIME table's consumption
+//!   (`pauseConsumption`; written by the leader, fenced; consumers follow it, across
+//!   restarts and takeovers);
 //! - `decommissioned/{node}` → when the operator asked: the server takes no new replicas
 //!   and its replicas are re-created elsewhere (written by the leader, fenced).
 
@@ -22,6 +25,21 @@ pub const ASSIGNMENTS: &str = "assignments/";
 pub const DECOMMISSIONED: &str = "decommissioned/";
 pub const CONSUMERS: &str = "consumers/";
 pub const CONSUMING: &str = "consuming/";
+pub const PAUSED: &str = "paused/";
+
+pub fn paused_key(table: &str) -> String {
+    format!("{PAUSED}{table}")
+}
+
+/// The tables whose consumption is paused, from a mirror of `paused/`.
+pub fn paused(snapshot: &MirrorSnapshot) -> BTreeSet<String> {
+    snapshot
+        .entries
+        .keys()
+        .filter_map(|key| key.strip_prefix(PAUSED))
+        .map(str::to_string)
+        .collect()
+}
 pub const SERVING: &str = "serving/";
 
 pub fn assignment_key(table: &str, segment: &str) -> String {

@@ -61,6 +61,7 @@ struct Views {
     schemas: PrefixMirror,
     consumers: PrefixMirror,
     consuming: PrefixMirror,
+    paused: PrefixMirror,
     serving: PrefixMirror,
 }
 
@@ -73,6 +74,7 @@ impl Views {
             schemas: PrefixMirror::start(session, "schemas/")?,
             consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
             consuming: PrefixMirror::start(session, keys::CONSUMING)?,
+            paused: PrefixMirror::start(session, keys::PAUSED)?,
             serving: PrefixMirror::start(session, keys::SERVING)?,
         })
     }
@@ -114,6 +116,14 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             .route("/health", axum::routing::get(health))
             .route("/metrics", axum::routing::get(metrics))
             .route("/consuming", axum::routing::get(consuming))
+            .route(
+                "/tables/{name}/consumingSegmentsInfo",
+                axum::routing::get(consuming_segments_info),
+            )
+            .route(
+                "/tables/{name}/forceCommit",
+                axum::routing::post(force_commit),
+            )
             .with_state(role.clone());
         let app = start.secured(app);
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -350,6 +360,8 @@ impl ServerRole {
             &elsewhere,
             &self.realtime_context,
         );
+        self.consumed
+            .follow_pauses(&keys::paused(&views.paused.snapshot()));
         for (table, names) in consumed.served {
             served.entry(table).or_default().extend(names);
         }
@@ -436,6 +448,38 @@ async fn health(
     axum::extract::State(role): axum::extract::State<Arc<ServerRole>>,
 ) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "OK", "node": role.node_id}))
+}
+
+/// This server's part of Pinot's consuming-segments report for one table (the
+/// controller merges its realtime servers' parts).
+async fn consuming_segments_info(
+    axum::extract::State(role): axum::extract::State<Arc<ServerRole>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> axum::Json<serde_json::Value> {
+    let name = strip_type_suffix(&name);
+    let report = role.consumed.get(name).map(|consumed| {
+        crate::api::consuming_info::consuming_segments(
+            &consumed.segments,
+            &consumed.table.partition_status(),
+            &role.node_id,
+            tessera_ingest::realtime::now_ms(),
+        )
+    });
+    axum::Json(serde_json::json!({"_segmentToConsumingInfoMap": report.unwrap_or_default()}))
+}
+
+/// Seal this server's consuming segments of one table now (the controller's
+/// `forceCommit` asks every realtime server).
+async fn force_commit(
+    axum::extract::State(role): axum::extract::State<Arc<ServerRole>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> axum::Json<serde_json::Value> {
+    let consumed = role.consumed.get(strip_type_suffix(&name));
+    let sealing = consumed.is_some();
+    if let Some(consumed) = consumed {
+        let _ = tokio::task::spawn_blocking(move || consumed.table.force_commit()).await;
+    }
+    axum::Json(serde_json::json!({"node": role.node_id, "forceCommitted": sealing}))
 }
 
 /// The stream partitions this server consumes and their lag (the controller's

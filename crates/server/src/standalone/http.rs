@@ -2,7 +2,6 @@
 //! (schemas, tables, segments), the broker route (`/query/sql`), push ingestion, health
 //! and Prometheus metrics, on one listener.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -518,45 +517,12 @@ async fn consuming_segments_info(
             "table `{name}` is not a REALTIME table"
         )));
     };
-    let status = realtime.partition_status();
-    let now = now_ms();
-    // The newest consuming segment of each partition: where consumption stands (an
-    // older one still listed is being sealed).
-    let mut newest: BTreeMap<u32, Arc<tessera_ingest::consuming::MutableSegment>> = BTreeMap::new();
-    for served in table.segments.list() {
-        if let ServedSegment::Consuming(segment) = served {
-            let partition = segment.identity().partition;
-            let newer = newest
-                .get(&partition)
-                .is_none_or(|s| s.identity().start_offset <= segment.identity().start_offset);
-            if newer {
-                newest.insert(partition, segment);
-            }
-        }
-    }
-    let mut segments = serde_json::Map::new();
-    for (partition, segment) in newest {
-        let key = partition.to_string();
-        let current = status.get(&partition).copied().unwrap_or_default();
-        let position = segment.end_offset();
-        let log_end = current.log_end_offset;
-        let lag = log_end.map(|end| end.saturating_sub(position));
-        segments.insert(
-            segment.name().to_string(),
-            json!([{
-                "serverName": "standalone",
-                "consumerState": if current.paused { "NOT_CONSUMING" } else { "CONSUMING" },
-                "lastConsumedTimestamp": current.last_message_ms.unwrap_or(-1),
-                "partitionToOffsetMap": {key.clone(): position.to_string()},
-                "partitionOffsetInfo": {
-                    "currentOffsetsMap": {key.clone(): position.to_string()},
-                    "latestUpstreamOffsetMap": {key.clone(): log_end.map(|e| e.to_string())},
-                    "recordsLagMap": {key.clone(): lag.map(|l| l.to_string())},
-                    "availabilityLagMsMap": {key: current.lag_millis(now).to_string()},
-                },
-            }]),
-        );
-    }
+    let segments = crate::api::consuming_info::consuming_segments(
+        &table.segments,
+        &realtime.partition_status(),
+        "standalone",
+        now_ms(),
+    );
     Ok(axum::Json(json!({
         "_segmentToConsumingInfoMap": segments,
         "paused": realtime.is_paused(),

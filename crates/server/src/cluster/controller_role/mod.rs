@@ -30,6 +30,8 @@ use tessera_meta::{Catalog, MetaStore, SegmentState, TableRecord, Transaction};
 use tessera_storage::DeepStore;
 use tracing::{info, warn};
 
+mod realtime;
+
 use super::RoleStart;
 use super::config::ClusterNodeConfig;
 use super::keys;
@@ -60,6 +62,7 @@ struct ControllerRole {
     serving: PrefixMirror,
     decommissioned: PrefixMirror,
     consumers: PrefixMirror,
+    paused: PrefixMirror,
     /// REALTIME table → how many partitions its stream has (asked of Kafka by
     /// `watch_streams`), and a counter bumped when a count changes.
     stream_partitions: Mutex<BTreeMap<String, u32>>,
@@ -98,6 +101,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         serving: PrefixMirror::start(session, keys::SERVING)?,
         decommissioned: PrefixMirror::start(session, keys::DECOMMISSIONED)?,
         consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
+        paused: PrefixMirror::start(session, keys::PAUSED)?,
         stream_partitions: Mutex::new(BTreeMap::new()),
         streams_changed: AtomicI64::new(0),
         runtime: runtime.handle().clone(),
@@ -163,6 +167,19 @@ fn router(role: Arc<ControllerRole>) -> Router {
         .route("/tables/{name}/restore", post(restore_table))
         .route("/tables/{name}/schema", get(get_table_schema))
         .route("/tables/{name}/trash", get(list_trash))
+        .route(
+            "/tables/{name}/consumingSegmentsInfo",
+            get(realtime::consuming_segments_info),
+        )
+        .route(
+            "/tables/{name}/pauseConsumption",
+            post(realtime::pause_consumption),
+        )
+        .route(
+            "/tables/{name}/resumeConsumption",
+            post(realtime::resume_consumption),
+        )
+        .route("/tables/{name}/forceCommit", post(realtime::force_commit))
         .route(
             "/tables/{name}/segments/{segment}/restore",
             post(restore_segment),
@@ -527,60 +544,6 @@ async fn health(State(role): State<Arc<ControllerRole>>) -> axum::Json<Json> {
     axum::Json(json!({"status": "OK", "node": role.node_id, "leader": leads}))
 }
 
-/// Each realtime server's consuming partitions and their lag, asked of its HTTP
-/// listener with the caller's credentials: table → partition → status and server.
-/// Servers that do not answer within a second are listed apart.
-async fn consumption(
-    role: &ControllerRole,
-    nodes: &[NodeInfo],
-    authorization: Option<&str>,
-) -> (BTreeMap<String, BTreeMap<String, Json>>, Vec<String>) {
-    let asks = nodes
-        .iter()
-        .filter(|node| node.role == NodeRole::Server && node.tags.iter().any(|t| t == REALTIME))
-        .map(|node| async move {
-            let Some(address) = &node.http_address else {
-                return (node.node_id.clone(), None);
-            };
-            let mut request = role.http.get(format!("http://{address}/consuming"));
-            if let Some(value) = authorization {
-                request = request.header("authorization", value);
-            }
-            let answer = match request.send().await {
-                Ok(response) if response.status().is_success() => response
-                    .bytes()
-                    .await
-                    .ok()
-                    .and_then(|body| serde_json::from_slice::<Json>(&body).ok()),
-                _ => None,
-            };
-            (node.node_id.clone(), answer)
-        });
-    let mut tables: BTreeMap<String, BTreeMap<String, Json>> = BTreeMap::new();
-    let mut unavailable = Vec::new();
-    for (server, answer) in futures::future::join_all(asks).await {
-        let Some(Json::Object(by_table)) = answer else {
-            unavailable.push(server);
-            continue;
-        };
-        for (table, partitions) in by_table {
-            let Json::Object(partitions) = partitions else {
-                continue;
-            };
-            for (partition, mut status) in partitions {
-                if let Some(object) = status.as_object_mut() {
-                    object.insert("server".into(), json!(server));
-                }
-                tables
-                    .entry(table.clone())
-                    .or_default()
-                    .insert(partition, status);
-            }
-        }
-    }
-    (tables, unavailable)
-}
-
 async fn cluster(
     State(role): State<Arc<ControllerRole>>,
     headers: axum::http::HeaderMap,
@@ -598,7 +561,8 @@ async fn cluster(
     let authorization = headers
         .get("authorization")
         .and_then(|value| value.to_str().ok());
-    let (consuming, consuming_unavailable) = consumption(&role, &nodes, authorization).await;
+    let (consuming, consuming_unavailable) =
+        realtime::consumption(&role, &nodes, authorization).await;
     let assignments = keys::assignments(&role.assignments.snapshot());
     let serving = keys::serving(&role.serving.snapshot());
     let draining = keys::decommissioned(&role.decommissioned.snapshot());
@@ -648,6 +612,7 @@ async fn cluster(
         "servers": servers,
         "decommissioned": draining,
         "consumers": keys::consumers(&role.consumers.snapshot()),
+        "paused": keys::paused(&role.paused.snapshot()),
         "consuming": consuming,
         "consumingUnavailable": consuming_unavailable,
         "tables": tables,
