@@ -10,6 +10,18 @@ use proptest::prelude::*;
 use tessera_query::filter::{Bounds, bounds_may_match, stat};
 use tessera_query::types::SqlType;
 use tessera_query::{QueryOptions, Table};
+use tessera_segment::SegmentReader;
+
+/// A column's bounds as a catalog record gives them: the segment's own min/max.
+fn bounds(segment: &dyn SegmentReader, column: &str) -> Option<Bounds> {
+    let metadata = segment.column(column).ok()?.metadata().clone();
+    let ty = SqlType::of(metadata.data_type);
+    Some(Bounds {
+        min: stat(&metadata.min, ty)?,
+        max: stat(&metadata.max, ty)?,
+        single_value: metadata.single_value,
+    })
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
@@ -29,16 +41,7 @@ proptest! {
             let plan = tessera_query::engine::plan_for(&sql, QueryOptions::default(), std::slice::from_ref(&alone))
                 .map_err(|e| TestCaseError::fail(format!("{sql}: {}", e.message)))?;
             let Some(filter) = &plan.filter else { continue };
-            let bounds = |column: &str| {
-                let metadata = segment.column(column).ok()?.metadata().clone();
-                let ty = SqlType::of(metadata.data_type);
-                Some(Bounds {
-                    min: stat(&metadata.min, ty)?,
-                    max: stat(&metadata.max, ty)?,
-                    single_value: metadata.single_value,
-                })
-            };
-            if bounds_may_match(filter, &bounds) {
+            if bounds_may_match(filter, &|column| bounds(segment.as_ref(), column)) {
                 continue;
             }
             pruned += 1;
@@ -62,18 +65,7 @@ fn disjoint_id_ranges_prune() {
     let verdicts: Vec<bool> = table
         .segments
         .iter()
-        .map(|segment| {
-            let bounds = |column: &str| {
-                let metadata = segment.column(column).ok()?.metadata().clone();
-                let ty = SqlType::of(metadata.data_type);
-                Some(Bounds {
-                    min: stat(&metadata.min, ty)?,
-                    max: stat(&metadata.max, ty)?,
-                    single_value: metadata.single_value,
-                })
-            };
-            bounds_may_match(&filter, &bounds)
-        })
+        .map(|segment| bounds_may_match(&filter, &|column| bounds(segment.as_ref(), column)))
         .collect();
     assert_eq!(
         verdicts,

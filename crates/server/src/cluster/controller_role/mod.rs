@@ -283,11 +283,7 @@ impl ControllerRole {
             return Ok(());
         };
         let catalog = Catalog::new(Arc::new(leadership.fenced(self.store.clone())));
-        let retention = crate::retention::Retention {
-            catalog: &catalog,
-            deep_store: &self.deep_store,
-            runtime: &self.runtime,
-        };
+        let retention = self.retention(&catalog);
         let now = tessera_ingest::realtime::now_ms();
         for record in catalog.tables()? {
             if record.deleted_ms.is_some() {
@@ -504,6 +500,15 @@ impl ControllerRole {
                     ),
                 ))
             }
+        }
+    }
+
+    /// Retention, drop and restore over `catalog` (the leader's fenced one for writes).
+    fn retention<'a>(&'a self, catalog: &'a Catalog) -> crate::retention::Retention<'a> {
+        crate::retention::Retention {
+            catalog,
+            deep_store: &self.deep_store,
+            runtime: &self.runtime,
         }
     }
 
@@ -725,13 +730,9 @@ async fn drop_table(
     let catalog = role.leader_catalog()?;
     let typed = blocking(move || -> Result<String, ApiError> {
         let record = role.live_table(&name)?;
-        crate::retention::Retention {
-            catalog: &catalog,
-            deep_store: &role.deep_store,
-            runtime: &role.runtime,
-        }
-        .drop_table(&record.name, tessera_ingest::realtime::now_ms())
-        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+        role.retention(&catalog)
+            .drop_table(&record.name, tessera_ingest::realtime::now_ms())
+            .map_err(|e| ApiError::internal(format!("{e:#}")))?;
         Ok(format!("{}_{}", record.name, record.table_type))
     })
     .await??;
@@ -755,13 +756,10 @@ async fn restore_table(
                 "table `{table}` does not exist"
             )));
         }
-        let restored = crate::retention::Retention {
-            catalog: &catalog,
-            deep_store: &role.deep_store,
-            runtime: &role.runtime,
-        }
-        .restore_table(&table)
-        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+        let restored = role
+            .retention(&catalog)
+            .restore_table(&table)
+            .map_err(|e| ApiError::internal(format!("{e:#}")))?;
         match restored {
             Some(_) => Ok(()),
             None => Err(ApiError::new(
@@ -803,13 +801,9 @@ async fn restore_segment(
     let restored = blocking(
         move || -> Result<Option<tessera_meta::SegmentRecord>, ApiError> {
             let record = role.live_table(&name)?;
-            crate::retention::Retention {
-                catalog: &catalog,
-                deep_store: &role.deep_store,
-                runtime: &role.runtime,
-            }
-            .restore(&record.name, &segment_name)
-            .map_err(crate::api::http::restore_error)
+            role.retention(&catalog)
+                .restore(&record.name, &segment_name)
+                .map_err(crate::api::http::restore_error)
         },
     )
     .await??;

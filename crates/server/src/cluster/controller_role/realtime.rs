@@ -120,24 +120,37 @@ fn realtime_table(role: &ControllerRole, name: &str) -> ApiResult<tessera_meta::
     Ok(record)
 }
 
+/// `method /tables/{t}/{route}` on every realtime server, for the live REALTIME table
+/// `name`, with the caller's credentials: the table's record and each server's answer.
+async fn ask_about_table(
+    role: &Arc<ControllerRole>,
+    name: String,
+    method: reqwest::Method,
+    route: &str,
+    headers: &HeaderMap,
+) -> ApiResult<(tessera_meta::TableRecord, Vec<(String, Option<Json>)>)> {
+    let checking = role.clone();
+    let record = blocking(move || realtime_table(&checking, &name)).await??;
+    let nodes = live_nodes(role).await?;
+    let path = format!("/tables/{}/{route}", record.name);
+    let answers = ask_realtime_servers(role, &nodes, method, &path, authorization(headers)).await;
+    Ok((record, answers))
+}
+
 /// Pinot's consuming-segments report, merged from every realtime server's part.
 pub(super) async fn consuming_segments_info(
     State(role): State<Arc<ControllerRole>>,
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<Json>> {
-    let checking = role.clone();
-    let record = blocking(move || realtime_table(&checking, &name)).await??;
-    let nodes = live_nodes(&role).await?;
-    let path = format!("/tables/{}/consumingSegmentsInfo", record.name);
-    let answers = ask_realtime_servers(
+    let (record, answers) = ask_about_table(
         &role,
-        &nodes,
+        name,
         reqwest::Method::GET,
-        &path,
-        authorization(&headers),
+        "consumingSegmentsInfo",
+        &headers,
     )
-    .await;
+    .await?;
     let mut segments: BTreeMap<String, Vec<Json>> = BTreeMap::new();
     let mut unavailable = Vec::new();
     for (server, answer) in answers {
@@ -255,18 +268,8 @@ pub(super) async fn force_commit(
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<Json>> {
-    let checking = role.clone();
-    let record = blocking(move || realtime_table(&checking, &name)).await??;
-    let nodes = live_nodes(&role).await?;
-    let path = format!("/tables/{}/forceCommit", record.name);
-    let answers = ask_realtime_servers(
-        &role,
-        &nodes,
-        reqwest::Method::POST,
-        &path,
-        authorization(&headers),
-    )
-    .await;
+    let (_, answers) =
+        ask_about_table(&role, name, reqwest::Method::POST, "forceCommit", &headers).await?;
     let sealing: Vec<String> = answers
         .iter()
         .filter(|(_, answer)| answer.as_ref().is_some_and(|a| a["forceCommitted"] == true))
