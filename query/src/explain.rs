@@ -1,7 +1,6 @@
 //! `EXPLAIN PLAN FOR`: the operators a query runs and, per predicate, which index or
 //! scan answers it (as decided on the table's first segment; segments can differ).
 
-use crate::docset::DocSet;
 use crate::engine::Table;
 use crate::filter::describe_leaf;
 use crate::merge::ResultTable;
@@ -9,7 +8,9 @@ use crate::plan::{Filter, OutputColumn, PlanKind, QueryPlan};
 use crate::segment_scan::SegmentContext;
 use crate::types::{ColumnType, Scalar, SqlType};
 
-pub fn explain(plan: &QueryPlan, table: &Table) -> ResultTable {
+/// The operators as (text, depth) lines: what `EXPLAIN` prints, before it becomes a
+/// table (a cluster server sends these to its broker).
+pub fn explain_lines(plan: &QueryPlan, table: &Table) -> Vec<(String, usize)> {
     let mut lines: Vec<(String, usize)> = Vec::new();
     match &plan.kind {
         PlanKind::Aggregation(aggregation) => {
@@ -59,7 +60,15 @@ pub fn explain(plan: &QueryPlan, table: &Table) -> ResultTable {
         }
         (Some(_), None) => lines.push(("FILTER(no segments)".to_string(), 1)),
     }
-    let _ = DocSet::empty();
+    lines
+}
+
+pub fn explain(plan: &QueryPlan, table: &Table) -> ResultTable {
+    explain_table(&explain_lines(plan, table))
+}
+
+/// `EXPLAIN`'s result: one row per line (operator, its id, its parent's id).
+pub fn explain_table(lines: &[(String, usize)]) -> ResultTable {
     let mut rows = Vec::new();
     let mut parents: Vec<i64> = Vec::new();
     for (id, (text, depth)) in lines.iter().enumerate() {

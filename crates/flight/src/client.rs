@@ -26,6 +26,8 @@ const MAX_DECODING_BYTES: usize = 16 * 1024 * 1024;
 pub struct LeafReply {
     pub partial: Partial,
     pub freshness_ms: Option<i64>,
+    /// `EXPLAIN`: the server's operator lines (text, depth).
+    pub explain: Option<Vec<(String, usize)>>,
     /// Bytes of Arrow data received (headers and bodies of the Flight messages).
     pub wire_bytes: u64,
 }
@@ -151,6 +153,7 @@ impl FlightLeafClient {
         Ok(LeafReply {
             partial,
             freshness_ms: reply_metadata.freshness_ms,
+            explain: reply_metadata.explain,
             wire_bytes: wire_bytes.load(Ordering::Relaxed),
         })
     }

@@ -62,6 +62,9 @@ pub struct LeafAnswer {
     pub partial: Partial,
     /// How fresh the consuming segments that took part are (`None` when none did).
     pub freshness_ms: Option<i64>,
+    /// `EXPLAIN`: the operator lines (text, depth) as this server would run the query
+    /// (the partial is then empty).
+    pub explain: Option<Vec<(String, usize)>>,
 }
 
 /// What a server does with a leaf request: plan it against its schema and run it on the
@@ -104,6 +107,8 @@ pub fn plan_leaf(
 pub(crate) struct ReplyMetadata {
     #[serde(default)]
     pub freshness_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Vec<(String, usize)>>,
 }
 
 /// The Flight service of a server.
@@ -170,6 +175,7 @@ impl<E: LeafExecutor> FlightService for LeafFlightService<E> {
             .map_err(|error| status_of_query_error(&error))?;
         let metadata = serde_json::to_vec(&ReplyMetadata {
             freshness_ms: answer.freshness_ms,
+            explain: answer.explain,
         })
         .unwrap_or_default();
         let stream = FlightDataEncoderBuilder::new()

@@ -118,6 +118,7 @@ impl LeafExecutor for SegmentServer {
             plan,
             partial,
             freshness_ms: Some(42),
+            explain: None,
         })
     }
 }
@@ -340,6 +341,7 @@ impl LeafExecutor for SlowServer {
             plan,
             partial,
             freshness_ms: None,
+            explain: None,
         })
     }
 }

@@ -223,6 +223,33 @@ fn test_cluster_answers_exactly_through_failures() {
     );
     assert_eq!(answer["totalDocs"].as_u64(), Some(expected), "{answer}");
 
+    // EXPLAIN through a broker: a server holding a segment describes how it would run
+    // the query, index choices included.
+    let explained = cluster.query(
+        &brokers[0],
+        "EXPLAIN PLAN FOR SELECT COUNT(*) FROM lineitem WHERE l_shipdate >= '1995-01-01' AND l_quantity < 10",
+    );
+    let operators: Vec<String> = explained["resultTable"]["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|row| row[0].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        operators
+            .first()
+            .is_some_and(|first| first.starts_with("AGGREGATE"))
+            && operators.iter().any(|line| line == "FILTER_AND")
+            && operators
+                .iter()
+                .filter(|line| line.starts_with("FILTER_"))
+                .count()
+                >= 3,
+        "EXPLAIN through the broker: {explained}"
+    );
+
     // The deep store is the S3 server local.sh started: the uploaded segments are there.
     let listing = http(
         "GET",

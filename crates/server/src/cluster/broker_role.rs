@@ -310,11 +310,6 @@ impl BrokerRole {
         let sql_only = tessera_query::options::split_set_statements(sql, &mut options)?;
         let view = self.view();
         let plan = tessera_query::engine::plan_for(&sql_only, options, &view.schemas)?;
-        if plan.explain {
-            return Err(QueryError::invalid(
-                "EXPLAIN is answered by `tessera standalone`; a cluster broker does not explain yet",
-            ));
-        }
         if !view.tables.contains_key(&plan.table) {
             return Err(QueryError::invalid(format!(
                 "table `{}` does not exist",
@@ -395,6 +390,28 @@ impl BrokerRole {
         let options_text = plan.options.to_pinot_string();
         let timeout = Duration::from_millis(plan.options.timeout_ms);
         let deadline = started + timeout;
+        if plan.explain {
+            let lines = self
+                .explain(&plan, route, &view, &sql_only, &options_text, deadline)
+                .await?;
+            let outcome = QueryOutcome {
+                result: tessera_query::explain::explain_table(&lines),
+                plan,
+                stats: Default::default(),
+                time_used: started.elapsed(),
+            };
+            return Ok(ClusterAnswer {
+                outcome,
+                servers_queried: 1,
+                servers_responded: 1,
+                segments_queried: 0,
+                segments_pruned: 0,
+                segments_unavailable: 0,
+                exceptions: Vec::new(),
+                retries: 0,
+                wire_bytes: 0,
+            });
+        }
         let (segments, pruned) = prune(&plan, route);
         let mut pending = segments.clone();
         let mut excluded = BTreeSet::new();
@@ -517,6 +534,53 @@ impl BrokerRole {
             exceptions,
             retries: server_failures.len(),
             wire_bytes,
+        })
+    }
+
+    /// `EXPLAIN`: the operator lines as a server holding one of the table's segments
+    /// would run the query (index choices depend on the segment, as in standalone,
+    /// which decides on its first one); without a served segment, the operators alone.
+    async fn explain(
+        &self,
+        plan: &QueryPlan,
+        route: &TableRoute,
+        view: &RoutingView,
+        sql: &str,
+        options_text: &str,
+        deadline: Instant,
+    ) -> Result<Vec<(String, usize)>, QueryError> {
+        let served = route.segments.iter().find_map(|segment| {
+            let server = route.replicas.get(segment)?.first()?;
+            Some((segment.clone(), view.servers.get(server)?.clone()))
+        });
+        let Some((segment, address)) = served else {
+            let schema = view
+                .schemas
+                .iter()
+                .find(|table| table.schema.name == plan.table)
+                .map(|table| table.schema.clone())
+                .ok_or_else(|| {
+                    QueryError::invalid(format!("table `{}` does not exist", plan.table))
+                })?;
+            let table = tessera_query::Table {
+                schema,
+                segments: Vec::new(),
+            };
+            return Ok(tessera_query::explain::explain_lines(plan, &table));
+        };
+        let mut request = LeafRequest::new(route.record.name.clone(), sql.to_string());
+        request.query_options = options_text.to_string();
+        request.segments = Some(vec![segment]);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let reply = self
+            .client(&address)?
+            .execute(&request, plan, remaining)
+            .await
+            .map_err(|error| error.to_query_error())?;
+        reply.explain.ok_or_else(|| {
+            QueryError::execution(format!(
+                "server at `{address}` answered EXPLAIN without a plan"
+            ))
         })
     }
 

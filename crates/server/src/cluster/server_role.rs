@@ -575,11 +575,26 @@ impl ServerRole {
                 found
             }
         };
+        if plan.explain {
+            // The index choices, as decided on the first requested segment.
+            let table = tessera_query::Table {
+                schema: schema.clone(),
+                segments: segments.into_iter().take(1).collect(),
+            };
+            let lines = tessera_query::explain::explain_lines(&plan, &table);
+            return Ok(LeafAnswer {
+                partial: tessera_query::leaf::Partial::empty(&plan),
+                plan,
+                freshness_ms: None,
+                explain: Some(lines),
+            });
+        }
         let partial = tessera_query::engine::execute_leaf(&plan, &segments)?;
         Ok(LeafAnswer {
             plan,
             partial,
             freshness_ms: consuming_rows,
+            explain: None,
         })
     }
 }
