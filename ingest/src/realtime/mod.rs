@@ -651,6 +651,27 @@ impl RealtimeTable {
         body: Vec<u8>,
         idempotency_key: Option<String>,
     ) -> Result<PushOutcome, PushError> {
+        self.push_to(body, idempotency_key, None)
+    }
+
+    /// The partition a push goes to: a keyed request's is fixed by its key (a retry
+    /// lands where the first attempt did), others take turns.
+    pub fn partition_of(idempotency_key: Option<&str>, partitions: usize, turn: usize) -> usize {
+        let partitions = partitions.max(1);
+        match idempotency_key {
+            Some(key) => (crc32fast::hash(key.as_bytes()) as usize) % partitions,
+            None => turn % partitions,
+        }
+    }
+
+    /// [`RealtimeTable::push`] into `partition` when given (a cluster's broker chose it
+    /// and sent the request to the server consuming it).
+    pub fn push_to(
+        &self,
+        body: Vec<u8>,
+        idempotency_key: Option<String>,
+        partition: Option<usize>,
+    ) -> Result<PushOutcome, PushError> {
         let table = self.shared.name.clone();
         if self.shared.settings.stream_type != StreamType::Push {
             return Err(PushError::NotPush(table));
@@ -687,12 +708,13 @@ impl RealtimeTable {
                 rejects,
             });
         }
-        let partitions = self.partition_count().max(1);
-        let partition = match &idempotency_key {
-            // Retries of a request land where the first attempt did.
-            Some(key) => (crc32fast::hash(key.as_bytes()) as usize) % partitions,
-            None => self.next_partition.fetch_add(1, Ordering::Relaxed) % partitions,
-        };
+        let partition = partition.unwrap_or_else(|| {
+            Self::partition_of(
+                idempotency_key.as_deref(),
+                self.partition_count(),
+                self.next_partition.fetch_add(1, Ordering::Relaxed),
+            )
+        });
         let Some(sender) = self.sender(partition) else {
             return Err(PushError::Stopped(table));
         };

@@ -8,6 +8,7 @@ pub mod consuming_info;
 pub mod http;
 pub mod pg;
 pub mod prometheus;
+pub mod push;
 pub mod query_service;
 pub mod server_metrics;
 pub mod upload;

@@ -21,6 +21,7 @@ use tessera_segment::SegmentReader;
 use tracing::{info, warn};
 
 use super::catalog_tables::{parse_table, schema_json};
+use super::keys::partition_and_sequence;
 
 /// One consumed table.
 pub struct ConsumedTable {
@@ -66,6 +67,16 @@ impl ConsumedTable {
                 && partition_and_sequence(held.name())
                     .is_some_and(|(p, s)| p == partition && sequence >= s)
         })
+    }
+
+    /// Whether `segment` is one of this server's consuming segments now (or one of its
+    /// partitions' next, with no row yet).
+    pub fn is_consuming(&self, segment: &str) -> bool {
+        self.segments
+            .list()
+            .iter()
+            .any(|held| matches!(held, ServedSegment::Consuming(_)) && held.name() == segment)
+            || self.is_empty_consuming(segment)
     }
 
     /// The served segments by name: consuming ones as a snapshot of now, leaving out
@@ -320,16 +331,6 @@ pub struct Consumption {
     pub served: BTreeMap<String, BTreeSet<String>>,
     /// Table → stream partitions consumed (or being released).
     pub partitions: BTreeMap<String, BTreeSet<u32>>,
-}
-
-/// `(partition, sequence)` of a realtime segment name
-/// (`{table}__{partition}__{sequence}__{created}`).
-fn partition_and_sequence(segment: &str) -> Option<(u32, u32)> {
-    let mut parts = segment.rsplitn(4, "__");
-    let _created = parts.next()?;
-    let sequence = parts.next()?.parse().ok()?;
-    let partition = parts.next()?.parse().ok()?;
-    Some((partition, sequence))
 }
 
 fn start(

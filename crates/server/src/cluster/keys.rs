@@ -159,3 +159,13 @@ pub fn consuming(snapshot: &MirrorSnapshot) -> BTreeMap<String, BTreeMap<u32, BT
     }
     tables
 }
+
+/// `(partition, sequence)` of a realtime segment name
+/// (`{table}__{partition}__{sequence}__{created}`).
+pub fn partition_and_sequence(segment: &str) -> Option<(u32, u32)> {
+    let mut parts = segment.rsplitn(4, "__");
+    let _created = parts.next()?;
+    let sequence = parts.next()?.parse().ok()?;
+    let partition = parts.next()?.parse().ok()?;
+    Some((partition, sequence))
+}

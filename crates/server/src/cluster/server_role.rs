@@ -25,7 +25,7 @@ use tracing::{info, warn};
 use super::RoleStart;
 use super::catalog_tables::table_schema;
 use super::config::ClusterNodeConfig;
-use super::consumed_tables::ConsumedTables;
+use super::consumed_tables::{ConsumedTable, ConsumedTables};
 use super::keys;
 use super::metrics::{ServerRoleMetrics, count};
 use crate::api::prometheus::Families;
@@ -124,6 +124,10 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
                 "/tables/{name}/forceCommit",
                 axum::routing::post(force_commit),
             )
+            .route("/ingest/{name}", axum::routing::post(ingest))
+            .layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::http::MAX_BODY_BYTES,
+            ))
             .with_state(role.clone());
         let app = start.secured(app);
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -400,6 +404,38 @@ impl ServerRole {
     }
 }
 
+/// The consuming segments this server holds that follow, in their partition, a
+/// consuming segment the broker asked for but that it does not know of yet: a segment
+/// rotated into after the last commit, which the catalog lists only once that commit is
+/// done. A consuming segment stands for its partition from its start offset on, so
+/// rows acknowledged (or consumed) in its successor are answered at once, and once.
+fn newer_consuming(consumed: &ConsumedTable, requested: &[String]) -> Vec<Arc<dyn SegmentReader>> {
+    let asked: BTreeSet<&str> = requested.iter().map(String::as_str).collect();
+    let mut oldest: BTreeMap<u32, u32> = BTreeMap::new();
+    for name in requested {
+        if let Some((partition, sequence)) = keys::partition_and_sequence(name)
+            && consumed.is_consuming(name)
+        {
+            let entry = oldest.entry(partition).or_insert(sequence);
+            *entry = (*entry).min(sequence);
+        }
+    }
+    if oldest.is_empty() {
+        return Vec::new();
+    }
+    consumed
+        .readers()
+        .into_iter()
+        .filter(|(name, _)| !asked.contains(name.as_str()))
+        .filter(|(name, _)| {
+            keys::partition_and_sequence(name).is_some_and(|(partition, sequence)| {
+                oldest.get(&partition).is_some_and(|&from| sequence > from)
+            })
+        })
+        .map(|(_, reader)| reader)
+        .collect()
+}
+
 /// Table → names of the segments a server serves.
 type Served = BTreeMap<String, BTreeSet<String>>;
 /// Table → stream partitions a server consumes.
@@ -466,6 +502,40 @@ async fn consuming_segments_info(
         )
     });
     axum::Json(serde_json::json!({"_segmentToConsumingInfoMap": report.unwrap_or_default()}))
+}
+
+/// `?partition=N` of a push a broker forwards.
+#[derive(serde::Deserialize)]
+struct PushTarget {
+    partition: usize,
+}
+
+/// A push a broker forwarded to the server consuming the chosen partition: appended
+/// to that partition's write-ahead log, acknowledged once durable and queryable.
+async fn ingest(
+    axum::extract::State(role): axum::extract::State<Arc<ServerRole>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    axum::extract::Query(target): axum::extract::Query<PushTarget>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> crate::api::http::ApiResult<axum::response::Response> {
+    let key = crate::api::push::idempotency_key(&headers)?;
+    let Some(consumed) = role.consumed.get(strip_type_suffix(&name)) else {
+        return Err(crate::api::http::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "server `{}` does not consume table `{name}` now; retry",
+                role.node_id
+            ),
+        ));
+    };
+    let outcome = crate::api::http::blocking(move || {
+        consumed
+            .table
+            .push_to(body.to_vec(), key, Some(target.partition))
+    })
+    .await?;
+    crate::api::push::push_response(outcome)
 }
 
 /// Seal this server's consuming segments of one table now (the controller's
@@ -571,6 +641,9 @@ impl ServerRole {
                             missing.join(",")
                         ),
                     });
+                }
+                if let Some(consumed) = &consumed {
+                    found.extend(newer_consuming(consumed, names));
                 }
                 found
             }

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::handler::Handler;
 use axum::http::Method;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use serde::Deserialize;
@@ -32,9 +32,6 @@ use crate::api::server_metrics::{Protocol, QueryStatus};
 use crate::api::strip_type_suffix;
 
 use super::state::ServerState;
-
-/// Longest `Idempotency-Key` accepted.
-const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
 
 /// The API's routes, recorded as they are added, so the list the router serves and
 /// the list `tessera routes` prints (and the auth test walks) are one list.
@@ -715,73 +712,13 @@ async fn ingest(
             "table `{name}` is OFFLINE; push goes to a REALTIME table with streamType push (use `tessera ingest` for files)"
         )));
     }
-    let key = match headers.get("Idempotency-Key") {
-        Some(value) => {
-            let key = value
-                .to_str()
-                .map_err(|_| ApiError::bad_request("the Idempotency-Key header is not ASCII"))?;
-            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
-                return Err(ApiError::bad_request(format!(
-                    "the Idempotency-Key header must hold 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
-                )));
-            }
-            Some(key.to_string())
-        }
-        None => None,
-    };
+    let key = crate::api::push::idempotency_key(&headers)?;
     let outcome = blocking(move || match &table.realtime {
         Some(realtime) => realtime.push(body.to_vec(), key),
         None => Err(PushError::NotPush(table.record.name.clone())),
     })
     .await?;
-    match outcome {
-        Ok(outcome) => {
-            let ingested = outcome
-                .ack
-                .as_ref()
-                .map_or(0, |a| if a.duplicate { 0 } else { a.rows });
-            let rejects: Vec<Json> = outcome
-                .rejects
-                .iter()
-                .map(|r| json!({"line": r.line, "reason": r.reason, "detail": r.detail, "sample": r.sample}))
-                .collect();
-            let body = json!({
-                "status": "OK",
-                "rowsIngested": ingested,
-                "rowsRejected": outcome.rows_rejected,
-                "rowsFiltered": outcome.rows_filtered,
-                "duplicate": outcome.ack.as_ref().is_some_and(|a| a.duplicate),
-                "rejects": rejects,
-            });
-            let status =
-                if outcome.ack.is_none() && outcome.rows_rejected > 0 && outcome.rows_filtered == 0
-                {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::OK
-                };
-            Ok((status, axum::Json(body)).into_response())
-        }
-        Err(PushError::Backpressure {
-            retry_after_secs, ..
-        }) => {
-            let mut response = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "backpressure: sealed segments wait for the deep store; retry later",
-            )
-            .into_response();
-            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Ok(response)
-        }
-        Err(error @ PushError::NotPush(_)) => Err(ApiError::bad_request(error.to_string())),
-        Err(error @ PushError::Stopped(_)) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            error.to_string(),
-        )),
-        Err(PushError::Failed(error)) => Err(ApiError::internal(error)),
-    }
+    crate::api::push::push_response(outcome)
 }
 
 #[cfg(test)]

@@ -379,11 +379,23 @@ impl ControllerRole {
                     .copied()
                     .unwrap_or(0);
                 let current = consumers.get(&record.name).cloned().unwrap_or_default();
+                // A push partition's write-ahead log is on its server's disk: it stays
+                // with that server while it is down (its acknowledged rows come back
+                // with it), and moves only when the server, alive, is decommissioned
+                // (released: sealed and committed first).
+                let mut candidates = servers.clone();
+                if is_push(&record) {
+                    for holder in current.values() {
+                        if !candidates.iter().any(|c| &c.id == holder) {
+                            candidates.push(ServerCandidate::new(holder.clone(), &[REALTIME]));
+                        }
+                    }
+                }
                 let next = assign_partitions(
                     &record.name,
                     0..known.max(streamed),
                     &current,
-                    &servers,
+                    &candidates,
                     REALTIME,
                 );
                 for (partition, server) in &next {
@@ -533,6 +545,11 @@ fn stream_partition_count(catalog: &Catalog, record: &TableRecord) -> anyhow::Re
         .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
     let (_, config, _) = super::catalog_tables::parse_table(record, &schema_json)?;
     Ok(tessera_ingest::realtime::stream_partition_count(&config)?)
+}
+
+/// Whether a REALTIME table takes pushes (`streamType` push).
+fn is_push(record: &TableRecord) -> bool {
+    record.config["tableIndexConfig"]["streamConfigs"]["streamType"] == "push"
 }
 
 fn replication_of(record: &TableRecord) -> usize {
@@ -883,14 +900,8 @@ async fn add_table(
     let parsed =
         TableConfig::from_json(&text, &schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if parsed.value.table_type == TableType::Realtime {
-        let settings =
-            tessera_ingest::realtime::StreamSettings::from_configs(&parsed.value.stream_configs)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if settings.stream_type == tessera_ingest::realtime::StreamType::Push {
-            return Err(ApiError::bad_request(
-                "push tables (`streamType` push) are not served by a cluster yet (they are by `tessera standalone`); use a Kafka stream",
-            ));
-        }
+        tessera_ingest::realtime::StreamSettings::from_configs(&parsed.value.stream_configs)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     let typed = parsed.value.table_name_with_type();
     let record = TableRecord {

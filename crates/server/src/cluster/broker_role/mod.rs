@@ -29,6 +29,8 @@ use tessera_query::plan::QueryPlan;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome};
 use tracing::warn;
 
+mod push;
+
 use super::RoleStart;
 use super::config::ClusterNodeConfig;
 use super::keys;
@@ -62,6 +64,8 @@ struct BrokerRole {
     nodes: PrefixMirror,
     consumers: PrefixMirror,
     consuming: PrefixMirror,
+    /// Turns of pushes without an `Idempotency-Key` over a table's partitions.
+    push_turns: std::sync::atomic::AtomicUsize,
     clients: Mutex<HashMap<String, FlightLeafClient>>,
     load: Mutex<HashMap<String, ServerLoad>>,
     http: reqwest::Client,
@@ -103,6 +107,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         nodes: PrefixMirror::start(session, "nodes/")?,
         consumers: PrefixMirror::start(session, keys::CONSUMERS)?,
         consuming: PrefixMirror::start(session, keys::CONSUMING)?,
+        push_turns: std::sync::atomic::AtomicUsize::new(0),
         clients: Mutex::new(HashMap::new()),
         load: Mutex::new(HashMap::new()),
         http: reqwest::Client::new(),
@@ -136,6 +141,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         .route("/health", get(health))
         .route("/query/sql", post(query_post))
         .route("/metrics", get(metrics))
+        .route("/ingest/{name}", post(push::ingest))
         .fallback(any(forward_to_leader))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::api::http::MAX_BODY_BYTES,
