@@ -142,6 +142,28 @@ impl LocalCluster {
         }
     }
 
+    /// `POST path` with `body` to a node at `url`, asserting 200.
+    pub fn post(url: &str, path: &str, body: &str) {
+        let response = http("POST", address(url), path, &[], body.as_bytes())
+            .unwrap_or_else(|error| panic!("POST {path} reaches {url}: {error}"));
+        assert_eq!(response.status, 200, "POST {path}: {}", response.body);
+    }
+
+    /// `(COUNT(*), SUM(id))` of `table` through `broker` when the answer is exact
+    /// (complete, no exception); `None` when it is flagged partial or failed.
+    pub fn exact_count_and_sum(&self, broker: &str, table: &str) -> Option<(u64, u64)> {
+        let response = self.query(broker, &format!("SELECT COUNT(*), SUM(id) FROM {table}"));
+        if response["partialResult"].as_bool().unwrap_or(true)
+            || response["exceptions"]
+                .as_array()
+                .is_none_or(|e| !e.is_empty())
+        {
+            return None;
+        }
+        let row = &response["resultTable"]["rows"][0];
+        Some((row[0].as_u64()?, row[1].as_f64().unwrap_or(0.0) as u64))
+    }
+
     /// `GET /cluster` of the first controller that answers.
     pub fn cluster_view(&self) -> Json {
         for url in self.controller_urls() {

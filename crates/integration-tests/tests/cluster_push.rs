@@ -44,34 +44,12 @@ fn push(broker: &str, first: u64, n: u64, key: Option<&str>) -> Response {
     .expect("the broker answers")
 }
 
-fn post(url: &str, path: &str, body: &str) {
-    let response = http(
-        "POST",
-        url.trim_start_matches("http://"),
-        path,
-        &[],
-        body.as_bytes(),
-    )
-    .expect("answer");
-    assert_eq!(response.status, 200, "POST {path}: {}", response.body);
-}
-
-/// (COUNT(*), SUM(id)) when the answer is exact, `None` when it is flagged partial.
-fn exact(cluster: &LocalCluster, broker: &str) -> Option<(u64, u64)> {
-    let response = cluster.query(broker, "SELECT COUNT(*), SUM(id) FROM events");
-    if response["partialResult"].as_bool().unwrap_or(true) {
-        return None;
-    }
-    let row = &response["resultTable"]["rows"][0];
-    Some((row[0].as_u64()?, row[1].as_f64().unwrap_or(0.0) as u64))
-}
-
 #[test]
 fn test_pushes_reach_their_partition_and_survive_a_killed_server() {
     let cluster = LocalCluster::up(3);
     let brokers = cluster.broker_urls();
-    post(&brokers[0], "/schemas", EVENTS_SCHEMA);
-    post(&brokers[0], "/tables", TABLE);
+    LocalCluster::post(&brokers[0], "/schemas", EVENTS_SCHEMA);
+    LocalCluster::post(&brokers[0], "/tables", TABLE);
     let partitions_on = |server: &str| {
         cluster.cluster_view()["consumers"]["events"]
             .as_object()
@@ -110,7 +88,10 @@ fn test_pushes_reach_their_partition_and_survive_a_killed_server() {
         assert_eq!(response.status, 200, "{}", response.body);
         assert_eq!(response.json()["duplicate"], true, "{}", response.body);
     }
-    assert_eq!(exact(&cluster, &brokers[0]), Some((acked, sum)));
+    assert_eq!(
+        cluster.exact_count_and_sum(&brokers[0], "events"),
+        Some((acked, sum))
+    );
 
     // kill -9 a realtime server: keyed pushes for its partitions are refused, others
     // land on partitions that are up; queries flag its rows, never drop them silently.
@@ -161,7 +142,7 @@ fn test_pushes_reach_their_partition_and_survive_a_killed_server() {
     // refused requests, retried with their keys, land once.
     cluster.start("server-rt-1");
     LocalCluster::wait_until("exact after the restart", Duration::from_secs(60), || {
-        exact(&cluster, &brokers[1]) == Some((acked, sum))
+        cluster.exact_count_and_sum(&brokers[1], "events") == Some((acked, sum))
     });
     for (first, key) in &refused {
         let response = push(&brokers[0], *first, 100, Some(key));
@@ -169,10 +150,13 @@ fn test_pushes_reach_their_partition_and_survive_a_killed_server() {
         acked += 100;
         sum += (*first..first + 100).sum::<u64>();
     }
-    assert_eq!(exact(&cluster, &brokers[0]), Some((acked, sum)));
+    assert_eq!(
+        cluster.exact_count_and_sum(&brokers[0], "events"),
+        Some((acked, sum))
+    );
 
     // Decommissioned, a server's push partitions are sealed, then move.
-    post(&brokers[0], "/cluster/servers/server-rt-2/decommission", "");
+    LocalCluster::post(&brokers[0], "/cluster/servers/server-rt-2/decommission", "");
     LocalCluster::wait_until("the partitions moved", Duration::from_secs(60), || {
         partitions_on("server-rt-1") == 4
             && cluster.cluster_view()["consuming"]["events"]
@@ -184,6 +168,6 @@ fn test_pushes_reach_their_partition_and_survive_a_killed_server() {
     acked += 100;
     sum += (30_000..30_100).sum::<u64>();
     LocalCluster::wait_until("exact after the move", Duration::from_secs(30), || {
-        exact(&cluster, &brokers[0]) == Some((acked, sum))
+        cluster.exact_count_and_sum(&brokers[0], "events") == Some((acked, sum))
     });
 }

@@ -18,32 +18,6 @@ use tessera_integration_tests::kafka::{
 };
 use tessera_integration_tests::server::http;
 
-fn post(url: &str, path: &str, body: &str) {
-    let response = http(
-        "POST",
-        url.trim_start_matches("http://"),
-        path,
-        &[],
-        body.as_bytes(),
-    )
-    .expect("the broker answers");
-    assert_eq!(response.status, 200, "POST {path}: {}", response.body);
-}
-
-/// (COUNT(*), SUM(id)) when the answer is exact.
-fn count_and_sum(cluster: &LocalCluster, broker: &str) -> Option<(u64, u64)> {
-    let response = cluster.query(broker, "SELECT COUNT(*), SUM(id) FROM events");
-    if response["partialResult"].as_bool().unwrap_or(true)
-        || response["exceptions"]
-            .as_array()
-            .is_none_or(|e| !e.is_empty())
-    {
-        return None;
-    }
-    let row = &response["resultTable"]["rows"][0];
-    Some((row[0].as_u64()?, row[1].as_f64().unwrap_or(0.0) as u64))
-}
-
 /// Partition → consuming server of `table`, from the controller's `/cluster`.
 fn consumers(cluster: &LocalCluster, table: &str) -> Vec<(u32, String)> {
     cluster.cluster_view()["consumers"][table]
@@ -71,8 +45,8 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     tansu.create_topic("events", 4);
     let cluster = LocalCluster::up(3);
     let brokers = cluster.broker_urls();
-    post(&brokers[0], "/schemas", SCHEMA);
-    post(&brokers[0], "/tables", &table_config(&tansu.address(), 200));
+    LocalCluster::post(&brokers[0], "/schemas", SCHEMA);
+    LocalCluster::post(&brokers[0], "/tables", &table_config(&tansu.address(), 200));
 
     // Seals and handoffs under a query loop: COUNT(*) never goes down, never passes
     // what was produced.
@@ -131,7 +105,8 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
         expected_rows += sent.rows;
         expected_sum += sent.sum_id;
         LocalCluster::wait_until("every row queryable", Duration::from_secs(60), || {
-            count_and_sum(&cluster, &brokers[0]) == Some((expected_rows, expected_sum))
+            cluster.exact_count_and_sum(&brokers[0], "events")
+                == Some((expected_rows, expected_sum))
         });
     }
     let handed_off = || {
@@ -216,8 +191,8 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     // messages stream in; kill -9 one realtime server while it consumes them: the other
     // resumes its 4 partitions from the committed offsets.
     tansu.create_topic("clicks", 8);
-    post(&brokers[0], "/schemas", &events_schema_named("clicks"));
-    post(
+    LocalCluster::post(&brokers[0], "/schemas", &events_schema_named("clicks"));
+    LocalCluster::post(
         &brokers[0],
         "/tables",
         &realtime_table_config("clicks", "clicks", &tansu.address(), 20_000),
@@ -281,14 +256,17 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     LocalCluster::wait_until(
         "events exact after the takeover",
         Duration::from_secs(60),
-        || count_and_sum(&cluster, &brokers[1]) == Some((expected_rows, expected_sum)),
+        || {
+            cluster.exact_count_and_sum(&brokers[1], "events")
+                == Some((expected_rows, expected_sum))
+        },
     );
 
     // The killed server comes back; decommissioning the survivor moves every partition
     // to it, each released first (its rows sealed and committed), while rows stream in:
     // nothing lost, nothing twice.
     cluster.start(victim);
-    post(&brokers[0], "/cluster/servers/server-rt-2/decommission", "");
+    LocalCluster::post(&brokers[0], "/cluster/servers/server-rt-2/decommission", "");
     let producer = {
         let address = tansu.address();
         std::thread::spawn(move || produce(&address, "clicks", 200_000, 20_000, 8, &[]))
@@ -331,7 +309,7 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
             .flat_map(|entries| entries.as_array().cloned().unwrap_or_default())
             .collect()
     };
-    post(&brokers[0], "/tables/clicks/pauseConsumption", "");
+    LocalCluster::post(&brokers[0], "/tables/clicks/pauseConsumption", "");
     LocalCluster::wait_until("every consumer paused", Duration::from_secs(30), || {
         let reports = reports(&info());
         reports.len() == 8
@@ -346,21 +324,21 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     expected_rows += later.rows;
     expected_sum += later.sum_id;
     LocalCluster::wait_until("the later events consumed", Duration::from_secs(30), || {
-        count_and_sum(&cluster, &brokers[0]) == Some((expected_rows, expected_sum))
+        cluster.exact_count_and_sum(&brokers[0], "events") == Some((expected_rows, expected_sum))
     });
     assert_eq!(
         clicks(&brokers[0]).0,
         220_000,
         "nothing consumed while paused"
     );
-    post(&brokers[1], "/tables/clicks/resumeConsumption", "");
+    LocalCluster::post(&brokers[1], "/tables/clicks/resumeConsumption", "");
     let clicks_sum = sent_clicks_sum + more.sum_id + paused_more.sum_id;
     LocalCluster::wait_until("exact after resuming", Duration::from_secs(30), || {
         let (count, sum, partial) = clicks(&brokers[0]);
         !partial && (count, sum) == (221_000, clicks_sum)
     });
     let before: std::collections::BTreeSet<String> = info().keys().cloned().collect();
-    post(&brokers[0], "/tables/clicks/forceCommit", "");
+    LocalCluster::post(&brokers[0], "/tables/clicks/forceCommit", "");
     LocalCluster::wait_until(
         "every consuming segment sealed",
         Duration::from_secs(30),
@@ -380,12 +358,12 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     // segments (one a partition), 500 fresh rows stay consuming; the leader trashes the
     // old segments (out of routing, files into the deep store's trash), restorable.
     tansu.create_topic("aged", 2);
-    post(&brokers[0], "/schemas", &events_schema_named("aged"));
+    LocalCluster::post(&brokers[0], "/schemas", &events_schema_named("aged"));
     let aged_config = realtime_table_config("aged", "aged", &tansu.address(), 1_000).replace(
         r#""segmentsConfig": {"timeColumnName": "ts"}"#,
         r#""segmentsConfig": {"timeColumnName": "ts", "retentionTimeUnit": "DAYS", "retentionTimeValue": "30"}"#,
     );
-    post(&brokers[0], "/tables", &aged_config);
+    LocalCluster::post(&brokers[0], "/tables", &aged_config);
     let forty_days_ago = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -447,7 +425,7 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     // A restored segment comes back to routing; the table's retention was not raised,
     // so the next pass trashes it again.
     let (restored, rows) = trash()[0].clone();
-    post(
+    LocalCluster::post(
         &brokers[1],
         &format!("/tables/aged/segments/{restored}/restore"),
         "",
@@ -475,7 +453,10 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     LocalCluster::wait_until(
         "exact after the leader's death",
         Duration::from_secs(60),
-        || count_and_sum(&cluster, &brokers[0]) == Some((expected_rows, expected_sum)),
+        || {
+            cluster.exact_count_and_sum(&brokers[0], "events")
+                == Some((expected_rows, expected_sum))
+        },
     );
     LocalCluster::wait_until(
         "handoffs continue under the new leader",
@@ -521,8 +502,8 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     )
     .expect("the broker answers");
     assert_eq!(again.status, 404, "{}", again.body);
-    post(&brokers[1], "/tables/events/restore", "");
+    LocalCluster::post(&brokers[1], "/tables/events/restore", "");
     LocalCluster::wait_until("exact after the restore", Duration::from_secs(60), || {
-        count_and_sum(&cluster, &brokers[0]) == Some((expected_rows, expected_sum))
+        cluster.exact_count_and_sum(&brokers[0], "events") == Some((expected_rows, expected_sum))
     });
 }

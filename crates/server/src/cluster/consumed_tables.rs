@@ -69,14 +69,20 @@ impl ConsumedTable {
         })
     }
 
-    /// Whether `segment` is one of this server's consuming segments now (or one of its
-    /// partitions' next, with no row yet).
-    pub fn is_consuming(&self, segment: &str) -> bool {
+    /// The consuming segments with rows, by name, as snapshots of now.
+    pub fn consuming_readers(&self) -> Vec<(String, Arc<dyn SegmentReader>)> {
         self.segments
             .list()
-            .iter()
-            .any(|held| matches!(held, ServedSegment::Consuming(_)) && held.name() == segment)
-            || self.is_empty_consuming(segment)
+            .into_iter()
+            .filter_map(|segment| match segment {
+                ServedSegment::Consuming(consuming) => {
+                    let snapshot = consuming.snapshot();
+                    (snapshot.num_docs() > 0)
+                        .then(|| (consuming.name().to_string(), snapshot as Arc<dyn SegmentReader>))
+                }
+                ServedSegment::Sealed(_) => None,
+            })
+            .collect()
     }
 
     /// The served segments by name: consuming ones as a snapshot of now, leaving out

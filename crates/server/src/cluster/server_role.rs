@@ -404,32 +404,35 @@ impl ServerRole {
     }
 }
 
-/// The consuming segments this server holds that follow, in their partition, a
-/// consuming segment the broker asked for but that it does not know of yet: a segment
-/// rotated into after the last commit, which the catalog lists only once that commit is
-/// done. A consuming segment stands for its partition from its start offset on, so
-/// rows acknowledged (or consumed) in its successor are answered at once, and once.
-fn newer_consuming(consumed: &ConsumedTable, requested: &[String]) -> Vec<Arc<dyn SegmentReader>> {
-    let asked: BTreeSet<&str> = requested.iter().map(String::as_str).collect();
-    let mut oldest: BTreeMap<u32, u32> = BTreeMap::new();
+/// The consuming segments this server holds that follow, in their partition, the
+/// newest segment the broker asked for there, when this server consumes that partition:
+/// a segment rotated into after the broker's view of the catalog was taken (the commit
+/// that records it may even be done already). Only consuming segments are added — a
+/// broker never routes those to another server — so no row is answered twice, and rows
+/// acknowledged (or consumed) in a new segment are answered at once.
+fn newer_consuming(
+    consumed: &ConsumedTable,
+    requested: &[String],
+) -> Vec<Arc<dyn SegmentReader>> {
+    let mine = consumed.table.consumed_partitions();
+    let mut newest: BTreeMap<u32, u32> = BTreeMap::new();
     for name in requested {
         if let Some((partition, sequence)) = keys::partition_and_sequence(name)
-            && consumed.is_consuming(name)
+            && mine.contains(&partition)
         {
-            let entry = oldest.entry(partition).or_insert(sequence);
-            *entry = (*entry).min(sequence);
+            let entry = newest.entry(partition).or_insert(sequence);
+            *entry = (*entry).max(sequence);
         }
     }
-    if oldest.is_empty() {
+    if newest.is_empty() {
         return Vec::new();
     }
     consumed
-        .readers()
+        .consuming_readers()
         .into_iter()
-        .filter(|(name, _)| !asked.contains(name.as_str()))
         .filter(|(name, _)| {
             keys::partition_and_sequence(name).is_some_and(|(partition, sequence)| {
-                oldest.get(&partition).is_some_and(|&from| sequence > from)
+                newest.get(&partition).is_some_and(|&known| sequence > known)
             })
         })
         .map(|(_, reader)| reader)
