@@ -77,8 +77,12 @@ impl ConsumedTable {
             .filter_map(|segment| match segment {
                 ServedSegment::Consuming(consuming) => {
                     let snapshot = consuming.snapshot();
-                    (snapshot.num_docs() > 0)
-                        .then(|| (consuming.name().to_string(), snapshot as Arc<dyn SegmentReader>))
+                    (snapshot.num_docs() > 0).then(|| {
+                        (
+                            consuming.name().to_string(),
+                            snapshot as Arc<dyn SegmentReader>,
+                        )
+                    })
                 }
                 ServedSegment::Sealed(_) => None,
             })

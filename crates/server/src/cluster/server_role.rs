@@ -410,10 +410,7 @@ impl ServerRole {
 /// that records it may even be done already). Only consuming segments are added — a
 /// broker never routes those to another server — so no row is answered twice, and rows
 /// acknowledged (or consumed) in a new segment are answered at once.
-fn newer_consuming(
-    consumed: &ConsumedTable,
-    requested: &[String],
-) -> Vec<Arc<dyn SegmentReader>> {
+fn newer_consuming(consumed: &ConsumedTable, requested: &[String]) -> Vec<Arc<dyn SegmentReader>> {
     let mine = consumed.table.consumed_partitions();
     let mut newest: BTreeMap<u32, u32> = BTreeMap::new();
     for name in requested {
@@ -432,7 +429,9 @@ fn newer_consuming(
         .into_iter()
         .filter(|(name, _)| {
             keys::partition_and_sequence(name).is_some_and(|(partition, sequence)| {
-                newest.get(&partition).is_some_and(|&known| sequence > known)
+                newest
+                    .get(&partition)
+                    .is_some_and(|&known| sequence > known)
             })
         })
         .map(|(_, reader)| reader)
