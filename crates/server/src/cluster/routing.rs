@@ -146,8 +146,6 @@ impl RoutingView {
             let realtime = record.table_type == "REALTIME";
             let (mut queried, mut consuming, mut rows, mut bytes) = (Vec::new(), Vec::new(), 0, 0);
             let mut stats = BTreeMap::new();
-            // Partition → the sequence of its consuming segment in the catalog.
-            let mut catalog_sequence: BTreeMap<u32, u32> = BTreeMap::new();
             for (key, stored) in snapshots
                 .segments
                 .entries
@@ -166,8 +164,6 @@ impl RoutingView {
                         queried.push(name);
                     }
                     SegmentState::Consuming if realtime => {
-                        let sequence = catalog_sequence.entry(segment.partition).or_default();
-                        *sequence = (*sequence).max(segment.sequence);
                         consuming.push((name.clone(), segment.partition));
                         queried.push(name);
                     }
@@ -190,26 +186,9 @@ impl RoutingView {
                         .collect()
                 })
                 .unwrap_or_default();
-            // A consuming segment a server published before the catalog lists it (its
-            // predecessor sealed, the commit that records it not done yet) holds rows
-            // already acknowledged or consumed: it is read too.
-            if realtime {
-                let listed: std::collections::BTreeSet<&String> = queried.iter().collect();
-                let newer: Vec<String> = replicas
-                    .iter()
-                    .filter(|(name, on)| !on.is_empty() && !listed.contains(name))
-                    .filter(|(name, _)| {
-                        keys::partition_and_sequence(name).is_some_and(|(partition, sequence)| {
-                            catalog_sequence
-                                .get(&partition)
-                                .is_some_and(|&known| sequence > known)
-                        })
-                    })
-                    .map(|(name, _)| name.clone())
-                    .collect();
-                queried.extend(newer);
-                queried.sort();
-            }
+            // Newer consuming segments a server holds than the catalog lists (rotated
+            // into before the commit that records them) are answered by that server along
+            // with the partition's listed one (`server_role::newer_consuming`).
             // A consuming segment the catalog lists before its server published it is
             // asked of the server consuming its partition now, else of the one assigned
             // to (it answers it, empty if it has no row yet).
