@@ -132,6 +132,13 @@ impl TableConfig {
         TableConfig::from_value(&value, schema)
     }
 
+    /// The stream configs of a Pinot table config (from `tableIndexConfig.streamConfigs`
+    /// or `ingestionConfig.streamIngestionConfig.streamConfigMaps`, as
+    /// [`TableConfig::from_value`] reads them), without its schema.
+    pub fn stream_configs_of(value: &Value) -> Result<BTreeMap<String, String>> {
+        stream_configs::read_stream_configs(&ObjectReader::new(value, ROOT_PATH)?)
+    }
+
     /// Validates a Pinot table config already parsed as JSON against `schema`.
     pub fn from_value(value: &Value, schema: &Schema) -> Result<Parsed<TableConfig>> {
         let mut warnings = Warnings::default();

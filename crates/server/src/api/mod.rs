@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod consuming_info;
 pub mod http;
+pub mod new_table;
 pub mod pg;
 pub mod prometheus;
 pub mod push;

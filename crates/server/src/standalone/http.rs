@@ -15,11 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-use tessera_config::{Schema, TableConfig, TableType};
-use tessera_ingest::realtime::{
-    PushError, ServedSegment, StreamSettings, now_ms, segments_dir, wal_dir,
-};
-use tessera_meta::TableRecord;
+use tessera_config::Schema;
+use tessera_ingest::realtime::{PushError, ServedSegment, now_ms, segments_dir, wal_dir};
 use tessera_query::{QueryError, QueryOptions};
 use tessera_segment::SegmentReader;
 
@@ -28,6 +25,7 @@ use crate::api::http::{
     ApiError, ApiResult, MAX_BODY_BYTES, UploadParams, blocking, body_text, json_text,
     query_error_status, restore_error,
 };
+use crate::api::new_table::{NewTable, new_table};
 use crate::api::server_metrics::{Protocol, QueryStatus};
 use crate::api::strip_type_suffix;
 
@@ -257,43 +255,19 @@ async fn add_table(
     State(state): State<Arc<ServerState>>,
     body: Bytes,
 ) -> ApiResult<axum::Json<Json>> {
-    let text = body_text(&body)?.to_string();
-    let raw: Json = serde_json::from_str(&text)
-        .map_err(|e| ApiError::bad_request(format!("table config is not JSON: {e}")))?;
-    let written_name = raw
-        .get("tableName")
-        .and_then(Json::as_str)
-        .ok_or_else(|| ApiError::bad_request("table config needs `tableName`"))?;
-    let name = strip_type_suffix(written_name).to_string();
-    let schema_json = state
-        .catalog
-        .schema(&name)
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::bad_request(format!("schema `{name}` does not exist; POST /schemas first (a table's schema has the table's name)")))?;
-    let schema = Schema::from_json(&schema_json)
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .value;
-    let parsed =
-        TableConfig::from_json(&text, &schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let config = parsed.value;
-    if config.table_type == TableType::Realtime {
-        StreamSettings::from_configs(&config.stream_configs)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    }
+    let text = body_text(&body)?;
+    let NewTable {
+        record,
+        config,
+        warnings,
+    } = new_table(&state.catalog, text, now_ms())?;
+    let name = record.name.clone();
     if state.table(&name).is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("table `{name}` already exists"),
         ));
     }
-    let record = TableRecord {
-        name: name.clone(),
-        table_type: config.table_type.pinot_name().to_string(),
-        schema_name: name.clone(),
-        config: raw,
-        created_ms: now_ms(),
-        deleted_ms: None,
-    };
     let typed = config.table_name_with_type();
     let started_state = state.clone();
     blocking(move || -> anyhow::Result<()> {
@@ -324,7 +298,7 @@ async fn add_table(
     })?;
     Ok(axum::Json(json!({
         "status": format!("Table {typed} successfully added"),
-        "warnings": parsed.warnings,
+        "warnings": warnings,
     })))
 }
 

@@ -38,7 +38,7 @@ pub(super) async fn ingest(
     let Some(route) = view.tables.get(&name) else {
         return ApiError::not_found(format!("table `{name}` does not exist")).into_response();
     };
-    if route.record.config["tableIndexConfig"]["streamConfigs"]["streamType"] != "push" {
+    if !super::super::catalog_tables::takes_pushes(&route.record) {
         return ApiError::bad_request(format!(
             "table `{name}` does not take pushes (streamType is not push)"
         ))

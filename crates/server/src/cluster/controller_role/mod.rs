@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
@@ -18,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
-use tessera_config::{Schema, TableConfig, TableType};
+use tessera_config::Schema;
 use tessera_controller::{
     RebalanceLimits, ServerCandidate, assign_partitions, assign_segments, next_assignment,
 };
@@ -37,6 +36,7 @@ use super::config::ClusterNodeConfig;
 use super::keys;
 use super::metrics::{ControllerMetrics, count};
 use crate::api::http::{ApiError, UploadParams, blocking, body_text, json_text};
+use crate::api::new_table::{NewTable, new_table};
 use crate::api::prometheus::Families;
 use crate::api::strip_type_suffix;
 use crate::api::upload::{check_segment_file, uploaded_segment_record};
@@ -289,10 +289,7 @@ impl ControllerRole {
             if record.deleted_ms.is_some() {
                 continue;
             }
-            let schema_json = catalog
-                .schema(&record.schema_name)?
-                .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
-            let (schema, config, _) = super::catalog_tables::parse_table(&record, &schema_json)?;
+            let (schema, config, _) = super::catalog_tables::read_table(&catalog, &record)?;
             let trashed = retention.trash_expired(&record, &schema, &config, now)?;
             count(&self.metrics.segments_trashed, trashed.len() as u64);
         }
@@ -384,7 +381,7 @@ impl ControllerRole {
                 // with it), and moves only when the server, alive, is decommissioned
                 // (released: sealed and committed first).
                 let mut candidates = servers.clone();
-                if is_push(&record) {
+                if super::catalog_tables::takes_pushes(&record) {
                     for holder in current.values() {
                         if !candidates.iter().any(|c| &c.id == holder) {
                             candidates.push(ServerCandidate::new(holder.clone(), &[REALTIME]));
@@ -540,16 +537,8 @@ impl ControllerRole {
 
 /// How many partitions a REALTIME table's stream has now.
 fn stream_partition_count(catalog: &Catalog, record: &TableRecord) -> anyhow::Result<u32> {
-    let schema_json = catalog
-        .schema(&record.schema_name)?
-        .with_context(|| format!("schema `{}` is missing", record.schema_name))?;
-    let (_, config, _) = super::catalog_tables::parse_table(record, &schema_json)?;
+    let (_, config, _) = super::catalog_tables::read_table(catalog, record)?;
     Ok(tessera_ingest::realtime::stream_partition_count(&config)?)
-}
-
-/// Whether a REALTIME table takes pushes (`streamType` push).
-fn is_push(record: &TableRecord) -> bool {
-    record.config["tableIndexConfig"]["streamConfigs"]["streamType"] == "push"
 }
 
 fn replication_of(record: &TableRecord) -> usize {
@@ -880,38 +869,14 @@ async fn add_table(
     body: Bytes,
 ) -> ApiResult<axum::Json<Json>> {
     let text = body_text(&body)?.to_string();
-    let raw: Json = serde_json::from_str(&text)
-        .map_err(|e| ApiError::bad_request(format!("table config is not JSON: {e}")))?;
-    let written_name = raw
-        .get("tableName")
-        .and_then(Json::as_str)
-        .ok_or_else(|| ApiError::bad_request("table config needs `tableName`"))?;
-    let name = strip_type_suffix(written_name).to_string();
     let catalog = role.leader_catalog()?;
-    let worker = catalog.clone();
-    let schema_name = name.clone();
-    let schema_json = blocking(move || worker.schema(&schema_name))
-        .await?
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::bad_request(format!("schema `{name}` does not exist; POST /schemas first (a table's schema has the table's name)")))?;
-    let schema = Schema::from_json(&schema_json)
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .value;
-    let parsed =
-        TableConfig::from_json(&text, &schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if parsed.value.table_type == TableType::Realtime {
-        tessera_ingest::realtime::StreamSettings::from_configs(&parsed.value.stream_configs)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    }
-    let typed = parsed.value.table_name_with_type();
-    let record = TableRecord {
-        name: name.clone(),
-        table_type: parsed.value.table_type.pinot_name().to_string(),
-        schema_name: name.clone(),
-        config: raw,
-        created_ms: tessera_ingest::realtime::now_ms(),
-        deleted_ms: None,
-    };
+    let reader = catalog.clone();
+    let NewTable {
+        record,
+        config,
+        warnings,
+    } = blocking(move || new_table(&reader, &text, tessera_ingest::realtime::now_ms())).await??;
+    let typed = config.table_name_with_type();
     blocking(move || catalog.create_table(&record))
         .await?
         .map_err(|e| match e {
@@ -922,7 +887,7 @@ async fn add_table(
         })?;
     Ok(axum::Json(json!({
         "status": format!("Table {typed} successfully added"),
-        "warnings": parsed.warnings,
+        "warnings": warnings,
     })))
 }
 
@@ -941,11 +906,7 @@ async fn upload_segment(
 impl ControllerRole {
     fn add_segment(&self, catalog: &Catalog, table: &str, bytes: &[u8]) -> ApiResult<String> {
         let record = self.live_table(table)?;
-        let schema_json = catalog
-            .schema(&record.schema_name)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::internal("the table's schema is missing"))?;
-        let (_, _, schema) = super::catalog_tables::parse_table(&record, &schema_json)
+        let (_, _, schema) = super::catalog_tables::read_table(catalog, &record)
             .map_err(|e| ApiError::internal(format!("{e:#}")))?;
         let uploads = self.data_dir.join("uploads");
         std::fs::create_dir_all(&uploads).map_err(ApiError::internal)?;

@@ -205,12 +205,7 @@ async fn set_paused(
     })?;
     let (record, consuming) = blocking(move || -> ApiResult<_> {
         let record = realtime_table(&catalog_role, &name)?;
-        let settings =
-            tessera_ingest::realtime::StreamSettings::from_configs(&stream_configs(&record))
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if settings.kafka.is_none()
-            && settings.stream_type == tessera_ingest::realtime::StreamType::Push
-        {
+        if super::super::catalog_tables::takes_pushes(&record) {
             return Err(ApiError::bad_request(format!(
                 "table `{name}` takes pushes; there is no stream to pause"
             )));
@@ -242,24 +237,6 @@ async fn set_paused(
         "consumingSegments": consuming,
         "description": if paused { "Pause request recorded: every consumer stops after its current batch" } else { "Resume request recorded: every consumer restarts from where it stopped" },
     })))
-}
-
-/// `tableIndexConfig.streamConfigs` of a table record, as strings.
-fn stream_configs(record: &tessera_meta::TableRecord) -> BTreeMap<String, String> {
-    record.config["tableIndexConfig"]["streamConfigs"]
-        .as_object()
-        .map(|configs| {
-            configs
-                .iter()
-                .map(|(key, value)| {
-                    let text = value
-                        .as_str()
-                        .map_or_else(|| value.to_string(), str::to_string);
-                    (key.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Seal every consuming segment of the table now, on every realtime server.
