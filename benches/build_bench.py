@@ -222,7 +222,7 @@ def parse_args():
                         help="directory holding schema.json and table.json")
     target_dir = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     parser.add_argument("--tessera", type=Path, default=target_dir / "release" / "tessera",
-                        help="the release binary (cargo build --release -p tessera-server)")
+                        help="the release binary (cargo build --release -p tessera)")
     parser.add_argument("--write-md", type=Path, metavar="FILE", help="write or update this run's section in FILE")
     args = parser.parse_args()
     if args.runs < 1:
@@ -236,7 +236,7 @@ def main():
 
     args = parse_args()
     if not args.tessera.exists():
-        fail(f"no binary at {args.tessera}; build it with cargo build --release -p tessera-server")
+        fail(f"no binary at {args.tessera}; build it with cargo build --release -p tessera")
     parquet = ensure_parquet(args.sf)
     rows = pq.ParquetFile(parquet).metadata.num_rows
     # Scratch files go under target/ (on disk, ignored by git), not a possibly in-memory /tmp.

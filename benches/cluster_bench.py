@@ -217,7 +217,7 @@ def main():
     args = parse_args()
     command = shlex.join(["python3", "benches/cluster_bench.py", *sys.argv[1:]])
     if not args.tessera.exists():
-        fail(f"no binary at {args.tessera}; build it with cargo build --release -p tessera-server")
+        fail(f"no binary at {args.tessera}; build it with cargo build --release -p tessera")
     args.tessera = args.tessera.resolve()
     queries = load_queries(args.dataset_dir, args.queries)
     parquet = ensure_parquet(args.sf)

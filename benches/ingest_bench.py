@@ -211,7 +211,7 @@ def main():
         args.rows, args.batch, args.generator_seconds, args.latency_samples, args.runs = 20_000, 2_000, 2, 20, 1
     binary = Path(args.tessera)
     if not binary.exists():
-        fail(f"{binary} missing; cargo build --release -p tessera-server")
+        fail(f"{binary} missing; cargo build --release -p tessera")
     rng = random.Random(7)
     say(f"generating {args.rows:,} rows of JSON")
     bodies = [make_rows(first, min(args.batch, args.rows - first), rng) for first in range(0, args.rows, args.batch)]

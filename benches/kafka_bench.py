@@ -119,7 +119,7 @@ def main():
         args.rows, args.latency_samples = 20_000, 20
     binary = Path(args.tessera)
     if not binary.exists():
-        fail(f"{binary} missing; cargo build --release -p tessera-server")
+        fail(f"{binary} missing; cargo build --release -p tessera")
     rng = random.Random(7)
     bodies = [make_rows(first, min(10_000, args.rows - first), rng) for first in range(0, args.rows, 10_000)]
     json_bytes = sum(len(b) for b in bodies)

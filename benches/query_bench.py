@@ -573,7 +573,7 @@ def parse_args():
                         help="directory holding schema.json, table.json and queries/")
     target_dir = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     parser.add_argument("--tessera", type=Path, default=target_dir / "release" / "tessera",
-                        help="the release binary (cargo build --release -p tessera-server)")
+                        help="the release binary (cargo build --release -p tessera)")
     parser.add_argument("--write-md", type=Path, metavar="FILE", help="write or update this run's section in FILE")
     args = parser.parse_args()
     if args.runs < 1:
@@ -590,7 +590,7 @@ def main():
     args = parse_args()
     command = shlex.join(["python3", "benches/query_bench.py", *sys.argv[1:]])
     if not args.tessera.exists():
-        fail(f"no binary at {args.tessera}; build it with cargo build --release -p tessera-server")
+        fail(f"no binary at {args.tessera}; build it with cargo build --release -p tessera")
     args.tessera = args.tessera.resolve()
     queries = load_queries(args.dataset_dir, args.queries)
     parquet = ensure_parquet(args.sf)

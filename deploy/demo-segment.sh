@@ -9,7 +9,7 @@ sf=${1:-0.01}
 
 bash deploy/install-test-deps.sh >/dev/null
 bash deploy/gen-lineitem.sh "$sf"
-cargo build --release -p tessera-server
+cargo build --release -p tessera
 dataset=../shared/datasets/lineitem
 dir=$TESSERA_CACHE/demo/sf$sf
 out=$dir/lineitem.tseg

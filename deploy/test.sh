@@ -18,7 +18,7 @@ export TESSERA_PYTHON=$TESSERA_VENV/bin/python
 test_log=$(mktemp)
 trap 'rm -f "$test_log"' EXIT
 # The system tests (crates/integration-tests) run the real debug binary.
-cargo build -p tessera-server
+cargo build -p tessera
 # --all-targets leaves out doctests, so they get their own run.
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$test_log"
 cargo test --workspace --doc --no-fail-fast 2>&1 | tee -a "$test_log"
@@ -26,7 +26,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo fmt --all --check
 
 # The benchmark needs the release binary; it shares target/ with the test build.
-cargo build --release -p tessera-server
+cargo build --release -p tessera
 "$TESSERA_PYTHON" benches/build_bench.py --sf 0.01 --check
 "$TESSERA_PYTHON" benches/query_bench.py --sf 0.01 --runs 1 --check
 "$TESSERA_PYTHON" benches/ingest_bench.py --check

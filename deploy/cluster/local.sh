@@ -146,7 +146,7 @@ up() {
             *) die "unknown option $1" ;;
         esac
     done
-    [[ -x $TESSERA_BIN ]] || die "no tessera binary at $TESSERA_BIN (cargo build -p tessera-server)"
+    [[ -x $TESSERA_BIN ]] || die "no tessera binary at $TESSERA_BIN (cargo build -p tessera)"
     command -v etcd >/dev/null || die "etcd not found (apt-get install etcd-server)"
     mkdir -p "$dir"/{config,logs,pids,data}
     dir=$(cd "$dir" && pwd)

@@ -20,7 +20,6 @@ mod column_ops;
 pub mod consuming;
 mod csv_source;
 pub mod error;
-pub mod histogram;
 mod json_source;
 mod parquet_source;
 pub mod realtime;

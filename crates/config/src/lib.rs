@@ -9,6 +9,7 @@ pub mod error;
 pub mod hex;
 mod json_reader;
 pub mod schema;
+pub mod stream;
 pub mod suggestion;
 pub mod table;
 

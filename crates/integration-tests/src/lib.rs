@@ -87,7 +87,7 @@ pub fn tessera_binary() -> PathBuf {
     let binary = target.join("debug").join("tessera");
     assert!(
         binary.is_file(),
-        "build the binary first: cargo build -p tessera-server (looked at `{}`)",
+        "build the binary first: cargo build -p tessera (looked at `{}`)",
         binary.display()
     );
     binary

@@ -335,7 +335,8 @@ pub fn resident_memory_mb() -> u64 {
         .map_or(0, |pages| pages * 4096 / (1 << 20))
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, now (the wall clock every crate reads).
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

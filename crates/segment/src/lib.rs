@@ -31,7 +31,7 @@ pub mod text_index;
 pub mod value;
 
 pub use batch::{ColumnBatch, ColumnData, ColumnValues, VarBytes};
-pub use builder::{BuildOptions, BuildSummary, SegmentBuilder};
+pub use builder::{BuildOptions, BuildSummary, SegmentBuilder, now_ms};
 pub use error::{Error, ErrorKind, Result};
 pub use metadata::{ColumnMetadata, SegmentMetadata};
 pub use reader::{ColumnReader, IdSet, ImmutableSegment, SegmentReader};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::histogram::Histogram;
+use tessera_metrics::Histogram;
 
 /// Counters of one realtime table. Plain atomics: the hot path adds, `/metrics` reads.
 #[derive(Debug, Default)]

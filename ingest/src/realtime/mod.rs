@@ -48,12 +48,7 @@ pub struct RealtimeContext {
     pub data_dir: PathBuf,
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use tessera_segment::now_ms;
 
 /// Where the local copies of a table's sealed segments live under the data directory.
 pub fn segments_dir(data_dir: &Path, table: &str) -> PathBuf {
@@ -654,16 +649,6 @@ impl RealtimeTable {
         self.push_to(body, idempotency_key, None)
     }
 
-    /// The partition a push goes to: a keyed request's is fixed by its key (a retry
-    /// lands where the first attempt did), others take turns.
-    pub fn partition_of(idempotency_key: Option<&str>, partitions: usize, turn: usize) -> usize {
-        let partitions = partitions.max(1);
-        match idempotency_key {
-            Some(key) => (crc32fast::hash(key.as_bytes()) as usize) % partitions,
-            None => turn % partitions,
-        }
-    }
-
     /// [`RealtimeTable::push`] into `partition` when given (a cluster's broker chose it
     /// and sent the request to the server consuming it).
     pub fn push_to(
@@ -709,7 +694,7 @@ impl RealtimeTable {
             });
         }
         let partition = partition.unwrap_or_else(|| {
-            Self::partition_of(
+            tessera_config::stream::push_partition(
                 idempotency_key.as_deref(),
                 self.partition_count(),
                 self.next_partition.fetch_add(1, Ordering::Relaxed),

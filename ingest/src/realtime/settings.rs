@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use tessera_config::stream::{parse_bytes, parse_duration};
+
 use crate::error::{Error, Result};
 
 /// Where a realtime table's rows come from.
@@ -137,43 +139,6 @@ pub struct StreamSettings {
 }
 
 pub const DEFAULT_FLUSH_ROWS: u32 = 500_000;
-
-/// `6h`, `10m`, `30s`, `500ms`, `2d`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis = match unit.trim().to_ascii_lowercase().as_str() {
-        "ms" => number,
-        "s" | "" => number.checked_mul(1000)?,
-        "m" => number.checked_mul(60_000)?,
-        "h" => number.checked_mul(3_600_000)?,
-        "d" => number.checked_mul(86_400_000)?,
-        _ => return None,
-    };
-    Some(Duration::from_millis(millis))
-}
-
-/// `100M`, `1.5G`, `200MB`, `4096`.
-pub fn parse_bytes(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let scale = match unit.trim().to_ascii_uppercase().trim_end_matches('B') {
-        "" => 1.0,
-        "K" => 1024.0,
-        "M" => 1024.0 * 1024.0,
-        "G" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some((number * scale) as u64)
-}
 
 impl StreamSettings {
     pub fn from_configs(configs: &BTreeMap<String, String>) -> Result<StreamSettings> {

@@ -1,0 +1,112 @@
+//! What every role's HTTP API shares: Pinot's error body, the request helpers, the
+//! body limit, and how a failed query maps to a status.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use tessera_query::QueryError;
+
+/// Largest request body (push batches, configs).
+pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+
+/// A controller error: Pinot's `{"code": ..., "error": ...}`.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"code": self.status.as_u16(), "error": self.message});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+pub fn body_text(body: &Bytes) -> ApiResult<&str> {
+    std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the request body is not UTF-8"))
+}
+
+/// Run blocking work (catalog writes, segment IO, queries) off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)
+}
+
+pub fn json_text(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// `?tableName=T` of a segment upload.
+#[derive(Debug, Deserialize)]
+pub struct UploadParams {
+    #[serde(rename = "tableName")]
+    pub table_name: String,
+}
+
+/// The HTTP status of a failed query: the client's fault, a timeout, or the server's.
+pub fn query_error_status(error: &QueryError) -> StatusCode {
+    if error.is_client_error() {
+        StatusCode::BAD_REQUEST
+    } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+/// A failed segment restore: a conflict when a segment of that name is back already.
+pub fn restore_error(error: anyhow::Error) -> ApiError {
+    match error.downcast_ref::<tessera_meta::Error>() {
+        Some(tessera_meta::Error::Conflict(message)) => {
+            ApiError::new(StatusCode::CONFLICT, message.clone())
+        }
+        _ => ApiError::internal(format!("{error:#}")),
+    }
+}
+
+/// Longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
+
+/// The request's `Idempotency-Key`, checked.
+pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("the Idempotency-Key header is not ASCII"))?;
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "the Idempotency-Key header must hold 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+        )));
+    }
+    Ok(Some(key.to_string()))
+}

@@ -1,0 +1,83 @@
+//! `tessera`: the Tessera binary — segment build/inspect, SQL over segment files or a
+//! server, and the single-process server roles (`standalone`, `quickstart`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cluster;
+mod http_client;
+mod ingest_command;
+mod query_command;
+mod secret_command;
+mod segment_command;
+mod standalone;
+
+/// Tessera: a real-time analytics database.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build and inspect immutable segment files.
+    #[command(subcommand)]
+    Segment(segment_command::SegmentCommand),
+    /// Run SQL over segment files.
+    Query(query_command::QueryArgs),
+    /// Build segments from files and upload them into a table on a server.
+    Ingest(ingest_command::IngestArgs),
+    /// Run controller, broker and server in one process with the HTTP API.
+    Standalone(standalone::StandaloneArgs),
+    /// The standalone server with a demo `events` table fed by a generator.
+    Quickstart(standalone::quickstart::QuickstartArgs),
+    /// A cluster controller: admin API, segment assignment, leader election (etcd).
+    Controller(cluster::RoleArgs),
+    /// A cluster broker: queries scattered to servers over Arrow Flight.
+    Broker(cluster::RoleArgs),
+    /// A cluster server: serves the segments assigned to it over Arrow Flight.
+    Server(cluster::RoleArgs),
+    /// Print the hashed form of a password or token for the node config's [auth].
+    HashSecret(secret_command::HashSecretArgs),
+    /// Print every HTTP route with the role it needs when auth is on.
+    Routes,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Segment(command) => segment_command::run(command),
+        Command::Query(args) => query_command::run(args),
+        Command::Ingest(args) => ingest_command::run(args),
+        Command::Standalone(args) => standalone::run(args),
+        Command::Quickstart(args) => standalone::quickstart::run(args),
+        Command::Controller(args) => cluster::run_controller(args),
+        Command::Broker(args) => cluster::run_broker(args),
+        Command::Server(args) => cluster::run_server(args),
+        Command::HashSecret(args) => secret_command::run(args),
+        Command::Routes => {
+            secret_command::print_routes();
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! `tessera standalone` and `tessera quickstart`: controller, broker and server roles in
+//! one process — an embedded catalog (`{data-dir}/catalog`), a deep store (a local
+//! directory by default), realtime tables fed by push or the generator, and the
+//! Pinot-compatible HTTP API on one listener.
+
+mod broker;
+mod counted_listener;
+pub mod http;
+mod node_config;
+pub(crate) mod prometheus;
+pub mod quickstart;
+mod servers;
+mod state;
+pub mod upload;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use clap::Args;
+use tessera_meta::{Catalog, FileMetaStore};
+use tessera_storage::DeepStore;
+use tracing::info;
+
+use state::ServerState;
+
+#[derive(Debug, Args)]
+pub struct StandaloneArgs {
+    /// Node config (TOML): `[auth]` users and tokens (docs/operations.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where the catalog, write-ahead logs and local segment copies live.
+    #[arg(long, default_value = "tessera-data")]
+    pub data_dir: PathBuf,
+    /// The HTTP listener (broker and controller routes).
+    #[arg(long, default_value = "127.0.0.1:8099")]
+    pub http: String,
+    /// The PostgreSQL wire listener (psql, Grafana, BI tools); `off` disables it.
+    #[arg(long, default_value = "127.0.0.1:5433")]
+    pub pg: String,
+    /// Deep store URI: a directory (default `{data-dir}/deepstore`) or `s3://bucket/prefix`
+    /// (credentials and `AWS_ENDPOINT` from the environment).
+    #[arg(long)]
+    pub deep_store: Option<String>,
+    /// How long a dropped table, or a segment past its table's retention, stays
+    /// restorable in the deep store's trash (`7d`, `12h`, `0s`).
+    #[arg(long, default_value = "7d", value_parser = parse_retention)]
+    pub trash_retention: std::time::Duration,
+    /// How often tables' retention (`segmentsConfig.retentionTimeUnit`/`Value`) and the
+    /// trash retention are enforced (`10m`, `1h`, `2s`); also once at start.
+    #[arg(long, default_value = "10m", value_parser = parse_retention)]
+    pub retention_check_interval: std::time::Duration,
+}
+
+fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    tessera_ingest::realtime::settings::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 7d, 12h or 30m"))
+}
+
+/// Open the catalog and deep store, start every table, and serve until Ctrl-C.
+pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
+    serve(args, |_| Ok(()))
+}
+
+/// Like [`run`], calling `ready` once the listener is bound (the quickstart adds its
+/// demo table there).
+pub fn serve(
+    args: StandaloneArgs,
+    ready: impl FnOnce(&ServerHandle) -> anyhow::Result<()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let node_config = match &args.config {
+        Some(path) => node_config::NodeConfig::load(path)?,
+        None => node_config::NodeConfig::default(),
+    };
+    let auth = tessera_api::auth::Authenticator::from_config(&node_config.auth)?.map(Arc::new);
+    tessera_segment::builder::allocator::keep_freed_memory_for_reuse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("create data dir `{}`", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize()?;
+    let store = FileMetaStore::open(&data_dir.join("catalog"))?;
+    let deep_uri = args
+        .deep_store
+        .clone()
+        .unwrap_or_else(|| data_dir.join("deepstore").display().to_string());
+    let deep_store = DeepStore::open(&deep_uri)?;
+    let state = Arc::new(ServerState {
+        catalog: Catalog::new(Arc::new(store)),
+        deep_store,
+        data_dir,
+        runtime: runtime.handle().clone(),
+        tables: RwLock::new(BTreeMap::new()),
+        metrics: Default::default(),
+    });
+    let retention = args.trash_retention;
+    let purge = move |state: &ServerState| {
+        let now = tessera_ingest::realtime::now_ms();
+        if let Err(error) = state.purge_expired_trash(retention, now) {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "trash purge failed; retrying at the next check"
+            );
+        }
+    };
+    let enforce = |state: &ServerState| {
+        if let Err(error) = state.enforce_retention(tessera_ingest::realtime::now_ms()) {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "retention failed; retrying at the next check"
+            );
+        }
+    };
+    let starter = state.clone();
+    // Start-up downloads segments through the runtime: not on one of its workers.
+    // Dropped tables past their trash retention go before the tables start; tables'
+    // own retention applies once they run.
+    std::thread::spawn(move || {
+        purge(&starter);
+        starter.start_all()?;
+        enforce(&starter);
+        anyhow::Ok(())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("table start-up panicked"))??;
+    let janitor = state.clone();
+    let interval = args.retention_check_interval;
+    std::thread::Builder::new()
+        .name("retention".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(interval);
+                enforce(&janitor);
+                purge(&janitor);
+            }
+        })?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.http)
+            .await
+            .with_context(|| format!("listen on `{}`", args.http))?;
+        let address = listener.local_addr()?;
+        let pg_address = if args.pg == "off" {
+            None
+        } else {
+            let pg_listener = tokio::net::TcpListener::bind(&args.pg)
+                .await
+                .with_context(|| format!("listen for PostgreSQL clients on `{}`", args.pg))?;
+            let pg_address = pg_listener.local_addr()?;
+            tokio::spawn(tessera_broker::pg::serve(
+                pg_listener,
+                state.clone(),
+                auth.clone(),
+            ));
+            Some(pg_address)
+        };
+        info!(%address, ?pg_address, deep_store = %deep_uri, "tessera standalone is serving");
+        match pg_address {
+            Some(pg) => eprintln!(
+                "tessera: serving http://{address} and postgresql://{pg} (deep store {deep_uri})"
+            ),
+            None => eprintln!("tessera: serving http://{address} (deep store {deep_uri})"),
+        }
+        let handle = ServerHandle {
+            url: format!("http://{address}"),
+            state: state.clone(),
+        };
+        tokio::task::spawn_blocking(move || ready(&handle)).await??;
+        let app = http::router(state.clone(), auth.clone());
+        let listener = counted_listener::CountedListener {
+            inner: listener,
+            metrics: state.metrics.clone(),
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        for table in state.table_list() {
+            if let Some(realtime) = &table.realtime {
+                realtime.stop();
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// What a `ready` callback may use.
+pub struct ServerHandle {
+    pub url: String,
+    state: Arc<ServerState>,
+}
+
+impl ServerHandle {
+    /// Add a schema and table through the same path as the HTTP API (no request).
+    pub fn ensure_table(&self, schema_json: &str, table_json: &str) -> anyhow::Result<()> {
+        let schema = tessera_config::Schema::from_json(schema_json)?.value;
+        if self.state.table(&schema.name).is_some() {
+            return Ok(());
+        }
+        self.state.catalog.put_schema(&schema.name, schema_json)?;
+        let config = tessera_config::TableConfig::from_json(table_json, &schema)?.value;
+        let record = tessera_meta::TableRecord {
+            name: config.table_name.clone(),
+            table_type: config.table_type.pinot_name().to_string(),
+            schema_name: schema.name.clone(),
+            config: serde_json::from_str(table_json)?,
+            created_ms: tessera_ingest::realtime::now_ms(),
+            deleted_ms: None,
+        };
+        self.state.catalog.create_table(&record)?;
+        self.state.start_table(record)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! Adding a batch-built segment file to a standalone table (checked as every role
+//! checks uploads: `tessera_controller::upload`).
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use tessera_ingest::realtime::ServedSegment;
+use tessera_segment::ImmutableSegment;
+use tessera_storage::DeepStore;
+
+use tessera_api::http::ApiError;
+use tessera_controller::upload::{check_segment_file, uploaded_segment_record};
+
+use super::state::{ServerState, TableRuntime};
+
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+}
+
+/// Check, store and serve one uploaded segment file; returns its name.
+pub fn add_segment(
+    state: &ServerState,
+    table: &TableRuntime,
+    bytes: &[u8],
+) -> Result<String, ApiError> {
+    let table_name = &table.record.name;
+    let dir = tessera_ingest::realtime::segments_dir(&state.data_dir, table_name);
+    std::fs::create_dir_all(&dir).map_err(internal)?;
+    let temporary = tempfile::Builder::new()
+        .suffix(".upload")
+        .tempfile_in(&dir)
+        .map_err(internal)?;
+    std::fs::write(temporary.path(), bytes).map_err(internal)?;
+    let metadata = check_segment_file(temporary.path(), table_name, &table.query_schema)?;
+    let name = metadata.name.clone();
+    if table.segments.list().iter().any(|s| s.name() == name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("segment `{name}` already exists in table `{table_name}`"),
+        ));
+    }
+    let location = DeepStore::segment_location(table_name, &name);
+    let created = state
+        .runtime
+        .block_on(state.deep_store.put_new(&location, bytes.to_vec().into()))
+        .map_err(internal)?;
+    if !created {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("segment `{name}` already exists in the deep store of table `{table_name}`"),
+        ));
+    }
+    let record = uploaded_segment_record(table_name, &metadata, location, bytes);
+    state.catalog.add_segment(&record).map_err(|e| match e {
+        tessera_meta::Error::Conflict(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            format!("segment `{name}` already exists"),
+        ),
+        other => internal(other),
+    })?;
+    let path = state.segment_path(table_name, &name);
+    temporary.persist(&path).map_err(internal)?;
+    let segment = ImmutableSegment::open(&path).map_err(internal)?;
+    table.segments.add(ServedSegment::Sealed(Arc::new(segment)));
+    Ok(name)
+}
