@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tessera_config::{Schema, TableConfig};
-use tessera_ingest::realtime::{RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
+use tessera_ingest::realtime::{Clock, RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
 use tessera_meta::faults::{Cue, Fault, FaultyMetaStore};
 use tessera_meta::{Catalog, FileMetaStore, MetaStore, SegmentState, TableRecord};
 use tessera_query::planner::TableSchema;
@@ -149,6 +149,7 @@ fn run(fail_at: usize, mode: Fault) -> bool {
             .with_faults(store_cue),
         runtime: runtime.handle().clone(),
         data_dir: dir.path().join("data"),
+        clock: Clock::system(),
     };
     // Until the fault: 250 rows acknowledged in 5 pushes (two 100-row seals on the
     // way), then the rest sealed by a force commit.
@@ -177,6 +178,7 @@ fn run(fail_at: usize, mode: Fault) -> bool {
         deep_store: DeepStore::open(&deep_uri).expect("deep store"),
         runtime: runtime.handle().clone(),
         data_dir: dir.path().join("data"),
+        clock: Clock::system(),
     };
     // As a server starts a table: the committed segments from the deep store first.
     let segments = Arc::new(SegmentSet::default());

@@ -14,7 +14,7 @@ use tessera_coordination::{
     EtcdMetaStore, EtcdSession, NodeInfo, NodeRole, PrefixMirror, Registration, register,
 };
 use tessera_flight::{LeafAnswer, LeafContext, LeafExecutor, LeafRequest, plan_leaf};
-use tessera_ingest::realtime::RealtimeContext;
+use tessera_ingest::realtime::{Clock, RealtimeContext};
 use tessera_meta::{Catalog, SegmentRecord, SegmentState, TableRecord};
 use tessera_query::planner::TableSchema;
 use tessera_query::{ErrorCode, QueryError};
@@ -102,6 +102,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             deep_store: deep_store.clone(),
             runtime: runtime.handle().clone(),
             data_dir: data_dir.clone(),
+            clock: Clock::system(),
         },
         data_dir,
         deep_store,

@@ -10,7 +10,7 @@ use tessera_config::{Schema, TableConfig};
 use tessera_meta::{Catalog, FileMetaStore, SegmentState, TableRecord};
 use tessera_storage::DeepStore;
 
-use super::{RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
+use super::{Clock, RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
 
 const SCHEMA: &str = r#"{"schemaName": "g",
   "dimensionFieldSpecs": [{"name": "k", "dataType": "STRING"}],
@@ -69,6 +69,7 @@ fn test_assigned_partitions_move_between_consumers_exactly_once() {
         deep_store: deep_store.clone(),
         runtime: runtime.handle().clone(),
         data_dir: dir.path().join(name),
+        clock: Clock::system(),
     };
 
     // Two consumers split the four partitions.

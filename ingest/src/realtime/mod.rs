@@ -12,6 +12,7 @@
 
 #[cfg(test)]
 mod assign_tests;
+pub mod clock;
 mod generator;
 mod kafka;
 pub mod metrics;
@@ -33,6 +34,7 @@ use tessera_storage::DeepStore;
 
 use crate::error::{Error, Result};
 use crate::row_decoder::{JsonRowDecoder, RowReject};
+pub use clock::Clock;
 pub use metrics::{IngestMetrics, PartitionStatus};
 pub use served::{SegmentSet, ServedSegment};
 pub use settings::{KafkaSettings, OffsetReset, StreamSettings, StreamType};
@@ -46,6 +48,8 @@ pub struct RealtimeContext {
     pub runtime: tokio::runtime::Handle,
     /// Logs under `wal/`, built segments under `segments/`.
     pub data_dir: PathBuf,
+    /// What the table's partitions read the time from (segment creation, flush by age).
+    pub clock: Clock,
 }
 
 pub use tessera_segment::now_ms;

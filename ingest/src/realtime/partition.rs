@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tessera_meta::{SegmentRecord, SegmentState};
 use tessera_segment::Value;
@@ -23,7 +23,7 @@ use super::metrics::{IngestMetrics, PartitionStatus};
 use super::sealer::SealJob;
 use super::served::ServedSegment;
 use super::settings::StreamType;
-use super::{Command, PushAck, PushRequest, TableShared, now_ms, segment_name};
+use super::{Command, PushAck, PushRequest, TableShared, segment_name};
 use crate::consuming::{MutableSegment, SegmentIdentity};
 use crate::error::{Error, Result};
 use crate::row_decoder::{RowReject, reject_reason};
@@ -42,7 +42,8 @@ pub(crate) struct PartitionWriter {
     partition: u32,
     active: Arc<MutableSegment>,
     active_sequence: u32,
-    active_since: Instant,
+    /// The clock's monotonic reading when the active segment opened.
+    active_since: Duration,
     active_keys: BTreeMap<String, u64>,
     wal: Option<WalWriter>,
     next_offset: u64,
@@ -106,7 +107,7 @@ impl PartitionWriter {
                     .filter_map(|r| r.end_offset.map(|end| (end, r.sequence + 1)))
                     .max()
                     .unwrap_or((initial_offset, 0));
-                let created_ms = now_ms();
+                let created_ms = shared.context.clock.now_ms();
                 let identity = SegmentIdentity {
                     name: segment_name(&shared.name, partition, sequence, created_ms),
                     table: shared.name.clone(),
@@ -160,7 +161,7 @@ impl PartitionWriter {
                 created_ms: consuming.created_ms,
             }),
             active_sequence: consuming.sequence,
-            active_since: Instant::now(),
+            active_since: shared.context.clock.monotonic(),
             active_keys: BTreeMap::new(),
             wal: None,
             next_offset: consuming.start_offset,
@@ -343,7 +344,7 @@ impl PartitionWriter {
             .shared
             .settings
             .flush_time
-            .saturating_sub(self.active_since.elapsed())
+            .saturating_sub(self.active_age())
             .max(Duration::from_millis(10));
         if self.kafka.is_some() {
             // Kafka waits in its poll; paused, the loop idles on commands.
@@ -362,6 +363,15 @@ impl PartitionWriter {
         }
     }
 
+    /// How long the active segment has been open, by the table's clock.
+    fn active_age(&self) -> Duration {
+        self.shared
+            .context
+            .clock
+            .monotonic()
+            .saturating_sub(self.active_since)
+    }
+
     fn threshold_reached(&self) -> bool {
         let settings = &self.shared.settings;
         let rows = self.active.num_rows();
@@ -369,7 +379,7 @@ impl PartitionWriter {
             return false;
         }
         rows >= settings.flush_rows
-            || self.active_since.elapsed() >= settings.flush_time
+            || self.active_age() >= settings.flush_time
             || settings
                 .flush_bytes
                 .is_some_and(|limit| self.active.memory_bytes() as u64 >= limit)
@@ -584,7 +594,7 @@ impl PartitionWriter {
             .log_end_offset
             .is_some_and(|log_end| log_end <= self.next_offset)
         {
-            self.status.caught_up_ms = Some(now_ms());
+            self.status.caught_up_ms = Some(self.shared.context.clock.now_ms());
         }
         self.publish_status();
     }
@@ -613,7 +623,7 @@ impl PartitionWriter {
         if self.active.num_rows() == 0 {
             return;
         }
-        let created_ms = now_ms();
+        let created_ms = self.shared.context.clock.now_ms();
         let sequence = self.active_sequence + 1;
         let identity = SegmentIdentity {
             name: segment_name(&self.shared.name, self.partition, sequence, created_ms),
@@ -650,7 +660,7 @@ impl PartitionWriter {
             .add(ServedSegment::Consuming(next.clone()));
         let full = std::mem::replace(&mut self.active, next);
         let full_sequence = std::mem::replace(&mut self.active_sequence, sequence);
-        self.active_since = Instant::now();
+        self.active_since = self.shared.context.clock.monotonic();
         self.send_seal(full, full_sequence, old_wal, &identity);
     }
 

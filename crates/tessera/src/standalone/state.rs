@@ -80,6 +80,7 @@ impl ServerState {
             deep_store: self.deep_store.clone(),
             runtime: self.runtime.clone(),
             data_dir: self.data_dir.clone(),
+            clock: tessera_ingest::realtime::Clock::system(),
         }
     }
 

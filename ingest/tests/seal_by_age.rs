@@ -1,0 +1,119 @@
+//! A consuming segment seals by age (`realtime.segment.flush.threshold.time`) on the
+//! table's clock: here a manual one, so the seal happens at the step that moves the
+//! clock past the threshold — not before it, and without a sleep — and the segments'
+//! names and creation times are the clock's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera_config::{Schema, TableConfig};
+use tessera_ingest::realtime::{Clock, RealtimeContext, RealtimeTable, SegmentSet};
+use tessera_meta::{Catalog, FileMetaStore, SegmentRecord, SegmentState, TableRecord};
+use tessera_storage::DeepStore;
+
+const SCHEMA: &str = r#"{"schemaName": "p",
+  "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}],
+  "dateTimeFieldSpecs": [{"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
+const TABLE: &str = r#"{"tableName": "p", "tableType": "REALTIME", "segmentsConfig": {"timeColumnName": "ts"},
+  "tableIndexConfig": {"streamConfigs": {"streamType": "push", "stream.push.partitions": "1",
+    "realtime.segment.flush.threshold.rows": "1000000",
+    "realtime.segment.flush.threshold.time": "1h"}}}"#;
+
+/// 2026-01-01T00:00:00Z.
+const START_MS: i64 = 1_767_225_600_000;
+
+fn rows(first: u64, n: u64) -> Vec<u8> {
+    (first..first + n)
+        .map(|id| format!("{{\"id\": {id}, \"ts\": {}}}\n", START_MS as u64 + id))
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn segments(catalog: &Catalog, state: SegmentState) -> Vec<SegmentRecord> {
+    let mut records: Vec<SegmentRecord> = catalog
+        .segments("p")
+        .expect("segments")
+        .into_iter()
+        .filter(|s| s.state == state)
+        .collect();
+    records.sort_by_key(|s| s.sequence);
+    records
+}
+
+#[test]
+fn test_a_consuming_segment_seals_when_the_clock_passes_its_flush_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let schema = Schema::from_json(SCHEMA).expect("schema").value;
+    let config = TableConfig::from_json(TABLE, &schema).expect("table").value;
+    let catalog = Catalog::new(Arc::new(
+        FileMetaStore::open(&dir.path().join("meta")).expect("meta"),
+    ));
+    catalog.put_schema("p", SCHEMA).expect("schema record");
+    catalog
+        .create_table(&TableRecord {
+            name: "p".into(),
+            table_type: "REALTIME".into(),
+            schema_name: "p".into(),
+            config: serde_json::from_str(TABLE).expect("json"),
+            created_ms: 0,
+            deleted_ms: None,
+        })
+        .expect("table record");
+    let clock = Clock::manual(START_MS);
+    let context = RealtimeContext {
+        catalog: catalog.clone(),
+        deep_store: DeepStore::open(&dir.path().join("deep").display().to_string())
+            .expect("deep store"),
+        runtime: runtime.handle().clone(),
+        data_dir: dir.path().join("data"),
+        clock: clock.clone(),
+    };
+    let served = Arc::new(SegmentSet::default());
+    let table = RealtimeTable::start(context, &schema, &config, served).expect("start");
+    let push = |first: u64| {
+        let outcome = table.push(rows(first, 10), None).expect("push");
+        assert!(outcome.ack.is_some(), "the push is acknowledged");
+    };
+
+    // Two pushes, the clock 59 minutes on between them: the partition's loop checks
+    // its thresholds after each group it applies, so once the second push is
+    // acknowledged the first group's check has run, and nothing sealed.
+    push(0);
+    clock.advance(Duration::from_secs(59 * 60));
+    push(10);
+    push(20);
+    assert!(
+        segments(&catalog, SegmentState::Done).is_empty(),
+        "no seal before 1 h"
+    );
+    let consuming = segments(&catalog, SegmentState::Consuming);
+    assert_eq!(consuming.len(), 1);
+    assert_eq!(consuming[0].name, "p__0__0__20260101T0000Z");
+    assert_eq!(consuming[0].created_ms, START_MS);
+
+    // One more minute: the segment is an hour old and seals.
+    clock.advance(Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while segments(&catalog, SegmentState::Done).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the aged segment seals within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let done = segments(&catalog, SegmentState::Done);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].name, "p__0__0__20260101T0000Z");
+    assert_eq!(done[0].num_docs, 30);
+
+    // Its successor is named and dated by the clock, and is not due for another hour.
+    push(30);
+    push(40);
+    let consuming = segments(&catalog, SegmentState::Consuming);
+    assert_eq!(consuming.len(), 1);
+    assert_eq!(consuming[0].name, "p__0__1__20260101T0100Z");
+    assert_eq!(consuming[0].created_ms, START_MS + 3_600_000);
+    assert_eq!(segments(&catalog, SegmentState::Done).len(), 1);
+    table.stop();
+}
