@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use tessera_config::{Schema, TableConfig};
 use tessera_ingest::realtime::{Clock, RealtimeContext, RealtimeTable, SegmentSet, ServedSegment};
 use tessera_meta::faults::{Cue, Fault, FaultyMetaStore};
-use tessera_meta::{Catalog, FileMetaStore, MetaStore, SegmentState, TableRecord};
+use tessera_meta::{Catalog, FileMetaStore, MetaStore, SegmentState};
 use tessera_query::planner::TableSchema;
 use tessera_query::{QueryOptions, Table};
 use tessera_segment::ImmutableSegment;
@@ -115,17 +117,7 @@ fn run(fail_at: usize, mode: Fault) -> bool {
     let file_store: Arc<dyn MetaStore> =
         Arc::new(FileMetaStore::open(&dir.path().join("meta")).expect("meta store"));
     let plain = Catalog::new(file_store.clone());
-    plain.put_schema("p", SCHEMA).expect("schema record");
-    plain
-        .create_table(&TableRecord {
-            name: "p".into(),
-            table_type: "REALTIME".into(),
-            schema_name: "p".into(),
-            config: serde_json::from_str(TABLE).expect("json"),
-            created_ms: 0,
-            deleted_ms: None,
-        })
-        .expect("table record");
+    common::create_realtime_table(&plain, "p", SCHEMA, TABLE);
     let deep_uri = dir.path().join("deep").display().to_string();
     let script = Arc::new(Script {
         log: Default::default(),

@@ -6,9 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use tessera_config::{Schema, TableConfig};
 use tessera_ingest::realtime::{Clock, RealtimeContext, RealtimeTable, SegmentSet};
-use tessera_meta::{Catalog, FileMetaStore, SegmentRecord, SegmentState, TableRecord};
+use tessera_meta::{Catalog, FileMetaStore, SegmentRecord, SegmentState};
 use tessera_storage::DeepStore;
 
 const SCHEMA: &str = r#"{"schemaName": "p",
@@ -49,17 +51,7 @@ fn test_a_consuming_segment_seals_when_the_clock_passes_its_flush_time() {
     let catalog = Catalog::new(Arc::new(
         FileMetaStore::open(&dir.path().join("meta")).expect("meta"),
     ));
-    catalog.put_schema("p", SCHEMA).expect("schema record");
-    catalog
-        .create_table(&TableRecord {
-            name: "p".into(),
-            table_type: "REALTIME".into(),
-            schema_name: "p".into(),
-            config: serde_json::from_str(TABLE).expect("json"),
-            created_ms: 0,
-            deleted_ms: None,
-        })
-        .expect("table record");
+    common::create_realtime_table(&catalog, "p", SCHEMA, TABLE);
     let clock = Clock::manual(START_MS);
     let context = RealtimeContext {
         catalog: catalog.clone(),
