@@ -280,6 +280,22 @@ fn test_psql_queries_list_tables_and_describe_lineitem() {
         "{out}"
     );
 
+    // The catalog query that once aborted the process: a clear error naming the limit,
+    // and the server answers on.
+    let (ok, _, err) = psql(
+        server,
+        &[
+            "-c",
+            "SELECT count(*) FROM generate_series(1,1000000) a, generate_series(1,1000000) b",
+        ],
+    );
+    assert!(!ok, "the cross join is refused");
+    assert!(err.contains("54000") && err.contains("catalogMaxRows"), "{err}");
+    assert_eq!(
+        psql_rows(server, "SELECT COUNT(*) FROM generate_series(1, 1000) AS x"),
+        vec![vec!["1000".to_string()]]
+    );
+
     // Server functions and session settings.
     assert_eq!(
         psql_rows(server, "SHOW server_version"),

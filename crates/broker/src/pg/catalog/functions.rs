@@ -5,7 +5,7 @@
 
 use pgwire::api::Type;
 
-use super::interpreter::{CatalogError, CatalogResult, number};
+use super::interpreter::{CatalogError, CatalogResult, number, too_many_rows};
 use super::relations::{CatalogContext, SERVER_VERSION, format_type};
 use crate::pg::values::Cell;
 
@@ -406,8 +406,13 @@ fn size_pretty(bytes: f64) -> String {
     format!("{} {}", value.round(), units[unit])
 }
 
-/// A set-returning function in FROM: its column type and rows.
-pub fn table_function(name: &str, args: Vec<Cell>) -> CatalogResult<(Type, Vec<Cell>)> {
+/// A set-returning function in FROM: its column type and rows, at most `budget` of them
+/// (more is an error naming the limit, never a silently short series).
+pub fn table_function(
+    name: &str,
+    args: Vec<Cell>,
+    budget: usize,
+) -> CatalogResult<(Type, Vec<Cell>)> {
     match name {
         "generate_series" => {
             let (Some(start), Some(stop)) = (args.first(), args.get(1)) else {
@@ -424,15 +429,18 @@ pub fn table_function(name: &str, args: Vec<Cell>) -> CatalogResult<(Type, Vec<C
                 None => 1,
                 Some(_) => return Err(CatalogError::invalid("step size cannot equal zero")),
             };
-            let count = (stop
-                .saturating_sub(*start)
-                .checked_div(step)
-                .unwrap_or(i64::MAX))
-            .saturating_add(1)
-            .clamp(0, 1_000_000);
+            // Exact in i128: (stop - start) / step + 1 values, none when negative.
+            let count = ((i128::from(*stop) - i128::from(*start)) / i128::from(step) + 1).max(0);
+            if count > budget as i128 {
+                return Err(too_many_rows(
+                    "generate_series",
+                    u128::try_from(count).ok(),
+                    budget,
+                ));
+            }
             Ok((
                 Type::INT4,
-                (0..count)
+                (0..count as i64)
                     .map_while(|i| i.checked_mul(step).and_then(|d| start.checked_add(d)))
                     .map(Cell::Int)
                     .collect(),

@@ -56,6 +56,41 @@ impl CatalogError {
 
 pub type CatalogResult<T> = Result<T, CatalogError>;
 
+/// Rows a catalog query may hold in any one relation (a set-returning function's
+/// output, a join's result) unless the session raises it (`SET catalogMaxRows = N`).
+/// Catalog queries run in memory on the broker, so this is what bounds their memory.
+pub const DEFAULT_CATALOG_MAX_ROWS: usize = 1_000_000;
+
+/// The most a session may raise `catalogMaxRows` to (about a gigabyte of rows).
+pub const MAX_CATALOG_MAX_ROWS: usize = 10_000_000;
+
+/// The session's row budget for catalog queries: `catalogMaxRows`, else the default.
+pub fn row_budget(ctx: &CatalogContext) -> CatalogResult<usize> {
+    let Some(text) = ctx.setting("catalogmaxrows") else {
+        return Ok(DEFAULT_CATALOG_MAX_ROWS);
+    };
+    let text = text.trim().trim_matches(|c| c == '\'' || c == '"');
+    match text.parse::<usize>() {
+        Ok(rows) if (1..=MAX_CATALOG_MAX_ROWS).contains(&rows) => Ok(rows),
+        _ => Err(CatalogError::invalid(format!(
+            "catalogMaxRows must be a whole number from 1 to {MAX_CATALOG_MAX_ROWS}, got `{text}`"
+        ))),
+    }
+}
+
+/// `rows` (at least; `None`: beyond counting) would exceed the session's budget.
+pub fn too_many_rows(what: &str, rows: Option<u128>, budget: usize) -> CatalogError {
+    let count = rows.map_or_else(|| "more".to_string(), |n| n.to_string());
+    CatalogError {
+        sqlstate: "54000",
+        message: format!(
+            "catalog query limit: {what} would hold {count} rows, over catalogMaxRows = {budget} \
+             (catalog queries run in memory on the broker; narrow the query, or raise the \
+             limit up to {MAX_CATALOG_MAX_ROWS} with SET catalogMaxRows = N)"
+        ),
+    }
+}
+
 /// A query's answer: named, typed columns and rows.
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
@@ -696,11 +731,12 @@ fn from_rows(
     ctx: &CatalogContext,
     outer: &Env,
 ) -> CatalogResult<(Vec<Source>, Rows)> {
+    let budget = row_budget(ctx)?;
     let mut sources: Vec<Source> = Vec::new();
     let mut rows: Rows = vec![Vec::new()];
     for item in from {
         let (source, relation_rows) = factor(&item.relation, ctx, outer, &sources, &rows)?;
-        rows = cross(rows, &relation_rows);
+        rows = cross(rows, &relation_rows, budget)?;
         sources.push(source);
         for join in &item.joins {
             let (source, relation_rows) = factor(&join.relation, ctx, outer, &sources, &rows)?;
@@ -748,6 +784,9 @@ fn from_rows(
                     candidate.push(vec![Cell::Null; width]);
                     joined.push(candidate);
                 }
+                if joined.len() > budget {
+                    return Err(too_many_rows("a join", None, budget));
+                }
             }
             rows = joined;
         }
@@ -755,8 +794,14 @@ fn from_rows(
     Ok((sources, rows))
 }
 
-fn cross(left: Rows, right: &[Vec<Cell>]) -> Rows {
-    let mut out = Vec::with_capacity(left.len() * right.len());
+/// Every left row with every right row; an error, before any allocation, when there
+/// would be more than `budget`.
+fn cross(left: Rows, right: &[Vec<Cell>], budget: usize) -> CatalogResult<Rows> {
+    let count = left.len() as u128 * right.len() as u128;
+    if count > budget as u128 {
+        return Err(too_many_rows("a cross join", Some(count), budget));
+    }
+    let mut out = Vec::with_capacity(count as usize);
     for l in left {
         for r in right {
             let mut row = l.clone();
@@ -764,7 +809,7 @@ fn cross(left: Rows, right: &[Vec<Cell>]) -> Rows {
             out.push(row);
         }
     }
-    out
+    Ok(out)
 }
 
 fn last_name(name: &ObjectName) -> Option<String> {
@@ -823,7 +868,8 @@ fn factor(
                         ))),
                     })
                     .collect::<CatalogResult<Vec<_>>>()?;
-                let (column_type, rows) = functions::table_function(&table, values)?;
+                let (column_type, rows) =
+                    functions::table_function(&table, values, row_budget(ctx)?)?;
                 let column = alias
                     .as_ref()
                     .and_then(|a| a.columns.first().map(|c| c.name.value.clone()))
@@ -1456,12 +1502,61 @@ mod tests {
     }
 
     fn query(sql: &str) -> CatalogResult<Answer> {
+        query_in(sql, &ctx())
+    }
+
+    fn query_in(sql: &str, ctx: &CatalogContext) -> CatalogResult<Answer> {
         let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .map_err(|e| CatalogError::invalid(e.to_string()))?;
         match statements.pop() {
-            Some(sqlparser::ast::Statement::Query(q)) => run_query(&q, &ctx()),
+            Some(sqlparser::ast::Statement::Query(q)) => run_query(&q, ctx),
             _ => Err(CatalogError::invalid("not a query")),
         }
+    }
+
+    #[test]
+    fn test_row_budget_bounds_series_and_joins_with_an_error_naming_the_limit() {
+        // The query that once asked the allocator for 24 TB and aborted the process.
+        let error = query(
+            "SELECT count(*) FROM generate_series(1,1000000) a, generate_series(1,1000000) b",
+        )
+        .expect_err("over the budget");
+        assert_eq!(error.sqlstate, "54000");
+        assert!(
+            error.message.contains("1000000000000 rows"),
+            "{}",
+            error.message
+        );
+        assert!(
+            error.message.contains("catalogMaxRows = 1000000"),
+            "{}",
+            error.message
+        );
+        // An explicit join over the budget stops as it grows past it.
+        let error = query(
+            "SELECT count(*) FROM generate_series(1,2000) a JOIN generate_series(1,2000) b ON true",
+        )
+        .expect_err("over the budget");
+        assert!(error.message.contains("a join"), "{}", error.message);
+        // Within the budget, exact: no series is silently cut.
+        let answer = query("SELECT count(*) FROM generate_series(1,1000000) AS x").expect("runs");
+        assert_eq!(texts(&answer), [["1000000"]]);
+        let answer =
+            query("SELECT count(*) FROM generate_series(1,1000) a, generate_series(1,1000) b")
+                .expect("runs");
+        assert_eq!(texts(&answer), [["1000000"]]);
+        // The session sets it, within bounds.
+        let mut small = ctx();
+        small.settings.insert("catalogmaxrows".into(), "10".into());
+        assert!(query_in("SELECT x FROM generate_series(1,10) AS x", &small).is_ok());
+        let error = query_in("SELECT x FROM generate_series(1,11) AS x", &small)
+            .expect_err("over the session's budget");
+        assert!(error.message.contains("11 rows"), "{}", error.message);
+        small
+            .settings
+            .insert("catalogmaxrows".into(), "99999999999".into());
+        let error = query_in("SELECT 1", &small).expect_err("a budget over the maximum");
+        assert!(error.message.contains("10000000"), "{}", error.message);
     }
 
     fn texts(answer: &Answer) -> Vec<Vec<String>> {
@@ -1528,7 +1623,8 @@ mod tests {
             )
             .is_ok()
         );
-        assert!(query("SELECT count(*) FROM generate_series(1, 9223372036854775807) AS x").is_ok());
+        let too_long = query("SELECT count(*) FROM generate_series(1, 9223372036854775807) AS x");
+        assert!(too_long.is_err_and(|e| e.sqlstate == "54000"));
         assert!(query("SELECT 'a' ~ '('").is_err());
         assert!(query("SELECT * FROM pg_catalog.pg_nope").is_ok());
         assert!(query("SELECT * FROM pg_catalog.nope_not_pg").is_err());
