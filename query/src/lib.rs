@@ -29,6 +29,7 @@ pub mod plan;
 pub mod planner;
 pub mod response;
 pub mod segment_scan;
+pub mod sql_limits;
 pub mod tdigest;
 pub mod time;
 pub mod trim;

@@ -13,7 +13,6 @@ use sqlparser::ast::{
     Spanned, Statement, TableFactor, UnaryOperator, Value,
 };
 use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
 
 use crate::error::{ErrorCode, QueryError, QueryResult};
 use crate::expr::{ArithOp, CmpOp, EpochFormat, Expr, Func, LikePattern};
@@ -105,8 +104,8 @@ pub fn plan(
             "empty query: expected a SELECT statement",
         ));
     }
-    let statements = Parser::parse_sql(&GenericDialect {}, text)
-        .map_err(|e| QueryError::parse(format!("SQL parse error: {e}")))?;
+    let statements = crate::sql_limits::parse_statements(&GenericDialect {}, text)
+        .map_err(crate::sql_limits::ParseFailure::into_query_error)?;
     let [statement] = statements.as_slice() else {
         return Err(QueryError::parse(format!(
             "expected one SELECT statement, got {}",

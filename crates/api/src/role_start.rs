@@ -27,6 +27,7 @@ impl RoleStart {
         let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .thread_stack_size(tessera_query::sql_limits::QUERY_THREAD_STACK_BYTES)
             .build()
             .context("start the async runtime")?;
         Ok(RoleStart {

@@ -290,7 +290,10 @@ fn test_psql_queries_list_tables_and_describe_lineitem() {
         ],
     );
     assert!(!ok, "the cross join is refused");
-    assert!(err.contains("54000") && err.contains("catalogMaxRows"), "{err}");
+    assert!(
+        err.contains("54000") && err.contains("catalogMaxRows"),
+        "{err}"
+    );
     assert_eq!(
         psql_rows(server, "SELECT COUNT(*) FROM generate_series(1, 1000) AS x"),
         vec![vec!["1000".to_string()]]

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    tessera_query::sql_limits::size_query_threads();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Segment(command) => segment_command::run(command),

@@ -4,7 +4,7 @@
 
 use sqlparser::ast::{Query, SetExpr, Statement, TableFactor};
 use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
+use tessera_query::sql_limits::parse_statements;
 
 use super::catalog::interpreter::split_relation_name;
 
@@ -81,8 +81,9 @@ pub fn classify(sql: &str, is_tessera_table: &dyn Fn(&str) -> bool) -> Command {
         // Anything else: the engine's parser says what is wrong and where.
         _ => return Command::Tessera(sql.to_string()),
     }
-    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
-        // Not PostgreSQL syntax sqlparser knows: the engine reports what is wrong.
+    let Ok(mut statements) = parse_statements(&PostgreSqlDialect {}, sql) else {
+        // Not PostgreSQL syntax sqlparser knows, or over a limit: the engine reports
+        // what is wrong.
         return Command::Tessera(sql.to_string());
     };
     let Some(Statement::Query(query)) = statements.pop() else {

@@ -77,6 +77,7 @@ pub fn serve(
     tessera_segment::builder::allocator::keep_freed_memory_for_reuse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(tessera_query::sql_limits::QUERY_THREAD_STACK_BYTES)
         .build()
         .context("start the async runtime")?;
     std::fs::create_dir_all(&args.data_dir)

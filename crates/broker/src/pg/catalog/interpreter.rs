@@ -1467,7 +1467,6 @@ mod tests {
     use std::collections::HashMap;
 
     use sqlparser::dialect::PostgreSqlDialect;
-    use sqlparser::parser::Parser;
     use tessera_query::types::{ColumnType, SqlType};
 
     use super::*;
@@ -1506,8 +1505,9 @@ mod tests {
     }
 
     fn query_in(sql: &str, ctx: &CatalogContext) -> CatalogResult<Answer> {
-        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .map_err(|e| CatalogError::invalid(e.to_string()))?;
+        let mut statements =
+            tessera_query::sql_limits::parse_statements(&PostgreSqlDialect {}, sql)
+                .map_err(|e| CatalogError::invalid(e.into_query_error().to_string()))?;
         match statements.pop() {
             Some(sqlparser::ast::Statement::Query(q)) => run_query(&q, ctx),
             _ => Err(CatalogError::invalid("not a query")),
