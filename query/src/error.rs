@@ -14,6 +14,8 @@ pub enum ErrorCode {
     QueryExecution,
     /// `timeoutMs` ran out.
     ExecutionTimeout,
+    /// The client cancelled the query, or went away.
+    QueryCancelled,
     /// No such table.
     TableDoesNotExist,
     /// A limit such as `numGroupsLimit` was exceeded.
@@ -26,6 +28,7 @@ impl ErrorCode {
             ErrorCode::SqlParsing => 150,
             ErrorCode::QueryExecution => 200,
             ErrorCode::ExecutionTimeout => 250,
+            ErrorCode::QueryCancelled => 503,
             ErrorCode::TableDoesNotExist => 190,
             ErrorCode::QueryValidation => 700,
             ErrorCode::TooManyGroups => 720,
@@ -66,6 +69,13 @@ impl QueryError {
         QueryError {
             code: ErrorCode::ExecutionTimeout,
             message: format!("query timed out: it ran longer than timeoutMs={timeout_ms}"),
+        }
+    }
+
+    pub fn cancelled() -> QueryError {
+        QueryError {
+            code: ErrorCode::QueryCancelled,
+            message: "query cancelled: the client cancelled it or went away".into(),
         }
     }
 

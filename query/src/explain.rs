@@ -55,7 +55,12 @@ pub fn explain_lines(plan: &QueryPlan, table: &Table) -> Vec<(String, usize)> {
     match (&plan.filter, table.segments.first()) {
         (None, _) => lines.push(("DOC_ID_SET(ALL_DOCS)".to_string(), 1)),
         (Some(filter), Some(segment)) => {
-            let context = SegmentContext::new(segment.as_ref(), plan.options.use_indexes, None);
+            let context = SegmentContext::new(
+                segment.as_ref(),
+                plan.options.use_indexes,
+                None,
+                plan.options.cancel.clone(),
+            );
             describe(&context, filter, 1, &mut lines);
         }
         (Some(_), None) => lines.push(("FILTER(no segments)".to_string(), 1)),

@@ -163,7 +163,12 @@ pub fn execute_segment(
     segment: &dyn SegmentReader,
     deadline: Option<(Instant, u64)>,
 ) -> QueryResult<Partial> {
-    let mut context = SegmentContext::new(segment, plan.options.use_indexes, deadline);
+    let mut context = SegmentContext::new(
+        segment,
+        plan.options.use_indexes,
+        deadline,
+        plan.options.cancel.clone(),
+    );
     let mut partial = Partial::empty(plan);
     partial.stats.num_segments_queried = 1;
     partial.stats.total_docs = u64::from(segment.num_docs());

@@ -13,6 +13,7 @@
 //! is a [`QueryError`] naming the construct and its position.
 
 pub mod aggregate;
+pub mod cancel;
 pub mod docset;
 pub mod engine;
 pub mod error;
@@ -36,6 +37,7 @@ pub mod trim;
 pub mod types;
 pub mod vector;
 
+pub use cancel::{Cancel, CancelOnDrop};
 pub use engine::{QueryOutcome, Table, run};
 pub use error::{ErrorCode, QueryError, QueryResult};
 pub use options::QueryOptions;

@@ -23,6 +23,8 @@ pub struct QueryOptions {
     /// Rows a selection without LIMIT returns: Pinot's 10 over HTTP; the PostgreSQL
     /// wire sets it to `max_rows` (PostgreSQL clients expect every row).
     pub default_selection_limit: usize,
+    /// Set to stop the query wherever it runs (not an option a client writes).
+    pub cancel: crate::cancel::Cancel,
 }
 
 impl Default for QueryOptions {
@@ -33,6 +35,7 @@ impl Default for QueryOptions {
             max_rows: DEFAULT_MAX_ROWS,
             use_indexes: true,
             default_selection_limit: DEFAULT_SELECTION_LIMIT,
+            cancel: crate::cancel::Cancel::new(),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 use roaring::RoaringBitmap;
 use tessera_segment::{ColumnReader, SegmentReader};
 
+use crate::cancel::Cancel;
 use crate::error::{QueryError, QueryResult};
 use crate::eval::Columns;
 use crate::types::{Scalar, SqlType};
@@ -28,6 +29,7 @@ pub struct SegmentContext<'a> {
     pub stats: ScanStats,
     pub use_indexes: bool,
     deadline: Option<(Instant, u64)>,
+    cancel: Cancel,
     nulls: HashMap<String, Option<Arc<RoaringBitmap>>>,
     text: HashMap<(String, String), Arc<RoaringBitmap>>,
 }
@@ -37,12 +39,14 @@ impl<'a> SegmentContext<'a> {
         segment: &'a dyn SegmentReader,
         use_indexes: bool,
         deadline: Option<(Instant, u64)>,
+        cancel: Cancel,
     ) -> SegmentContext<'a> {
         SegmentContext {
             segment,
             stats: ScanStats::default(),
             use_indexes,
             deadline,
+            cancel,
             nulls: HashMap::new(),
             text: HashMap::new(),
         }
@@ -52,8 +56,11 @@ impl<'a> SegmentContext<'a> {
         Ok(self.segment.column(name)?)
     }
 
-    /// Fails once the query's `timeoutMs` has passed.
+    /// Fails once the query's `timeoutMs` has passed, or the query was cancelled.
     pub fn check_deadline(&self) -> QueryResult<()> {
+        if self.cancel.is_cancelled() {
+            return Err(QueryError::cancelled());
+        }
         match self.deadline {
             Some((deadline, timeout_ms)) if Instant::now() >= deadline => {
                 Err(QueryError::timeout(timeout_ms))

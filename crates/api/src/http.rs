@@ -77,6 +77,9 @@ pub fn query_error_status(error: &QueryError) -> StatusCode {
         StatusCode::BAD_REQUEST
     } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
         StatusCode::GATEWAY_TIMEOUT
+    } else if error.code == tessera_query::ErrorCode::QueryCancelled {
+        // nginx's "client closed request": the client is gone, or asked to stop.
+        StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     }

@@ -81,6 +81,7 @@ impl TransportError {
                 ErrorCode::QueryValidation
             }
             (Some(720), _) => ErrorCode::TooManyGroups,
+            (Some(503), _) => ErrorCode::QueryCancelled,
             _ => ErrorCode::QueryExecution,
         };
         QueryError {
@@ -99,6 +100,7 @@ pub(crate) fn status_of_query_error(error: &QueryError) -> tonic::Status {
         }
         ErrorCode::TableDoesNotExist => Code::NotFound,
         ErrorCode::ExecutionTimeout => Code::DeadlineExceeded,
+        ErrorCode::QueryCancelled => Code::Cancelled,
         ErrorCode::QueryExecution => Code::Internal,
     };
     let mut metadata = tonic::metadata::MetadataMap::new();

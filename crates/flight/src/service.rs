@@ -12,7 +12,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arrow_flight::encode::FlightDataEncoderBuilder;
@@ -43,14 +42,15 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// What a leaf runs with besides its request.
 #[derive(Debug, Clone, Default)]
 pub struct LeafContext {
-    cancelled: Arc<AtomicBool>,
+    /// Set when the broker goes away (it cancelled, its deadline passed, or the
+    /// connection broke): the answer will not be read. [`plan_leaf`] puts it in the
+    /// plan's options, so the scans stop at their next check.
+    pub cancel: tessera_query::Cancel,
 }
 
 impl LeafContext {
-    /// Whether the broker went away (it cancelled, its deadline passed, or the
-    /// connection broke): the answer will not be read.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
+        self.cancel.is_cancelled()
     }
 }
 
@@ -83,8 +83,12 @@ pub trait LeafExecutor: Send + Sync + 'static {
 pub fn plan_leaf(
     request: &LeafRequest,
     schema: &tessera_query::planner::TableSchema,
+    context: &LeafContext,
 ) -> Result<QueryPlan, QueryError> {
-    let mut options = tessera_query::QueryOptions::default();
+    let mut options = tessera_query::QueryOptions {
+        cancel: context.cancel.clone(),
+        ..tessera_query::QueryOptions::default()
+    };
     options.apply_pinot_string(&request.query_options)?;
     let table = tessera_query::Table {
         schema: schema.clone(),
@@ -122,18 +126,6 @@ impl<E> LeafFlightService<E> {
     }
 }
 
-/// Sets the context's cancelled flag unless disarmed: dropped with the call's future
-/// when the broker goes away.
-struct CancelOnDrop(Option<Arc<AtomicBool>>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(flag) = self.0.take() {
-            flag.store(true, Ordering::Release);
-        }
-    }
-}
-
 fn unimplemented<T>(method: &str) -> Result<T, Status> {
     Err(Status::unimplemented(format!(
         "a Tessera server answers DoGet with a leaf ticket only: method=`{method}`"
@@ -160,7 +152,8 @@ impl<E: LeafExecutor> FlightService for LeafFlightService<E> {
             .map_err(|error| Status::invalid_argument(error.message))?;
         debug!(query_id = %leaf.query_id, table = %leaf.table, "leaf request");
         let context = LeafContext::default();
-        let mut cancel_on_drop = CancelOnDrop(Some(context.cancelled.clone()));
+        // Dropped with this call's future when the broker goes away: stops the scans.
+        let stop_if_dropped = context.cancel.on_drop();
         let executor = self.executor.clone();
         let task = tokio::task::spawn_blocking(move || executor.execute(&leaf, &context));
         let answer = match task.await {
@@ -170,7 +163,7 @@ impl<E: LeafExecutor> FlightService for LeafFlightService<E> {
                 return Err(Status::internal(format!("the leaf task failed: {error}")));
             }
         };
-        cancel_on_drop.0 = None;
+        stop_if_dropped.disarm();
         let batch = partial_ipc::to_record_batch(&answer.plan, &answer.partial)
             .map_err(|error| status_of_query_error(&error))?;
         let metadata = serde_json::to_vec(&ReplyMetadata {

@@ -105,14 +105,18 @@ struct SegmentServer {
 }
 
 impl LeafExecutor for SegmentServer {
-    fn execute(&self, request: &LeafRequest, _: &LeafContext) -> Result<LeafAnswer, QueryError> {
+    fn execute(
+        &self,
+        request: &LeafRequest,
+        context: &LeafContext,
+    ) -> Result<LeafAnswer, QueryError> {
         if request.table != "t" {
             return Err(QueryError {
                 code: ErrorCode::TableDoesNotExist,
                 message: format!("table `{}` is not served here", request.table),
             });
         }
-        let plan = plan_leaf(request, &self.schema)?;
+        let plan = plan_leaf(request, &self.schema, context)?;
         let partial = tessera_query::engine::execute_leaf(&plan, &self.segments)?;
         Ok(LeafAnswer {
             plan,
@@ -335,7 +339,7 @@ impl LeafExecutor for SlowServer {
             std::thread::sleep(Duration::from_millis(5));
         }
         self.finished.store(true, Ordering::Release);
-        let plan = plan_leaf(request, &schema())?;
+        let plan = plan_leaf(request, &schema(), context)?;
         let partial = tessera_query::leaf::Partial::empty(&plan);
         Ok(LeafAnswer {
             plan,

@@ -591,7 +591,7 @@ impl ServerRole {
     fn answer(
         &self,
         request: &LeafRequest,
-        _context: &LeafContext,
+        context: &LeafContext,
     ) -> Result<LeafAnswer, QueryError> {
         let name = strip_type_suffix(&request.table);
         let historical = self
@@ -611,7 +611,7 @@ impl ServerRole {
                 });
             }
         };
-        let plan = plan_leaf(request, schema)?;
+        let plan = plan_leaf(request, schema, context)?;
         let mut available: BTreeMap<String, Arc<dyn SegmentReader>> = historical
             .as_ref()
             .map(|table| table.segments.clone())

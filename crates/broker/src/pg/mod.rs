@@ -325,7 +325,7 @@ fn query_error(error: &QueryError) -> PgWireError {
     let sqlstate = match error.code {
         ErrorCode::SqlParsing => "42601",
         ErrorCode::TableDoesNotExist => "42P01",
-        ErrorCode::ExecutionTimeout => "57014",
+        ErrorCode::ExecutionTimeout | ErrorCode::QueryCancelled => "57014",
         ErrorCode::TooManyGroups => "54000",
         ErrorCode::QueryExecution => "XX000",
         ErrorCode::QueryValidation if message.contains("unknown column") => "42703",
@@ -468,18 +468,25 @@ impl Backend {
             Command::Ignored(tag) => Ok(Outcome::Tag(Tag::new(&tag))),
             Command::Unsupported(message) => Err(user_error("0A000", message)),
             Command::Catalog(query) => {
+                // Up to catalogMaxRows rows of work: off the async workers.
                 let ctx = self.catalog_context(metadata);
-                catalog::run_query(&query, &ctx)
+                tokio::task::spawn_blocking(move || catalog::run_query(&query, &ctx))
+                    .await
+                    .map_err(|e| user_error("XX000", e.to_string()))?
                     .map(Outcome::Rows)
                     .map_err(catalog_error)
             }
             Command::Tessera(sql) => {
                 let options = query_options(metadata)?;
+                // pgwire drops this future on the client's cancel request (and when the
+                // connection goes): the guard stops the scans.
+                let stop_if_dropped = options.cancel.on_drop();
                 let state = self.state.clone();
                 let started = std::time::Instant::now();
                 let outcome = tokio::task::spawn_blocking(move || state.execute_sql(&sql, options))
                     .await
                     .map_err(|e| user_error("XX000", e.to_string()))?;
+                stop_if_dropped.disarm();
                 let status = match &outcome {
                     Ok(_) => QueryStatus::Ok,
                     Err(error) => QueryStatus::of(error),

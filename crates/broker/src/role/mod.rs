@@ -734,7 +734,22 @@ impl QueryService for BrokerRole {
         sql: &str,
         options: QueryOptions,
     ) -> Result<(QueryOutcome, i64), QueryError> {
-        let answer = self.runtime.block_on(self.execute(sql, options, false))?;
+        // The scatter awaits its servers here; a cancelled query drops it, and with it
+        // the Flight calls, which stops the servers' scans.
+        let cancel = options.cancel.clone();
+        let answer = self.runtime.block_on(async {
+            tokio::select! {
+                answer = self.execute(sql, options, false) => answer,
+                () = cancelled(&cancel) => Err(QueryError::cancelled()),
+            }
+        })?;
         Ok((answer.outcome, -1))
+    }
+}
+
+/// Resolves once `cancel` is set (checked every 10 ms).
+async fn cancelled(cancel: &tessera_query::Cancel) {
+    while !cancel.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -640,14 +640,21 @@ fn query_failure(
 async fn run_query(state: Arc<ServerState>, request: QueryRequest, use_status: bool) -> Response {
     let started = Instant::now();
     let worker = state.clone();
+    // A client that disconnects drops this future, and the guard stops the scans.
+    let cancel = tessera_query::Cancel::new();
+    let stop_if_dropped = cancel.on_drop();
     let outcome = tokio::task::spawn_blocking(move || {
-        let mut options = QueryOptions::default();
+        let mut options = QueryOptions {
+            cancel,
+            ..QueryOptions::default()
+        };
         if let Some(text) = &request.query_options {
             options.apply_pinot_string(text)?;
         }
         super::broker::execute_sql(&worker, &request.sql, options)
     })
     .await;
+    stop_if_dropped.disarm();
     let micros = started.elapsed().as_micros() as u64;
     match outcome {
         Ok(Ok((outcome, freshness))) => {
