@@ -619,6 +619,21 @@ fn test_batch_ingest_into_offline_table_and_query_over_http_match_duckdb() {
     // The same file again is a new segment (a new sequence number), not a silent no-op.
     ingest_file(&url, &parquet_arg);
     assert_eq!(server.query("SELECT COUNT(*) FROM lineitem")[0][0], 120_350);
+    // Two loads of the same file at once: both succeed (their segments' names differ
+    // by run), and every row counts.
+    let loads: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, file) = (url.clone(), parquet_arg.clone());
+            std::thread::spawn(move || ingest_file(&url, &file))
+        })
+        .collect();
+    for load in loads {
+        assert!(load.join().is_ok(), "a concurrent load failed");
+    }
+    assert_eq!(
+        server.query("SELECT COUNT(*) FROM lineitem")[0][0],
+        4 * 60_175
+    );
 }
 
 #[test]

@@ -21,8 +21,13 @@ use crate::{Error, Result};
 /// Segment-level facts supplied by the caller.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
-    /// Segment name; defaults to Pinot's batch naming `{table}_{minTime}_{maxTime}_{sequence}`.
+    /// Segment name; defaults to Pinot's batch naming `{table}_{minTime}_{maxTime}_{sequence}`,
+    /// with the postfix before the sequence when there is one (Pinot's
+    /// `segment.name.postfix`).
     pub segment_name: Option<String>,
+    /// Tells apart segments of the same table and time range built by different runs
+    /// (two concurrent loads of one file).
+    pub name_postfix: Option<String>,
     pub sequence: u32,
     /// Creation time (epoch ms); 0 means "now".
     pub creation_time_ms: i64,
@@ -196,8 +201,12 @@ impl SegmentBuilder {
             options.creation_time_ms
         };
         let name = options.segment_name.clone().unwrap_or_else(|| {
+            let postfix = options
+                .name_postfix
+                .as_ref()
+                .map_or(String::new(), |postfix| format!("{postfix}_"));
             format!(
-                "{}_{}_{}_{}",
+                "{}_{}_{}_{postfix}{}",
                 self.table.table_name,
                 min_time.map_or("null".to_string(), |t| t.to_string()),
                 max_time.map_or("null".to_string(), |t| t.to_string()),

@@ -67,6 +67,9 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("temporary directory")?;
     let (mut total_rows, mut segments) = (0u64, 0u32);
     let mut builder: Option<SegmentBuilder> = None;
+    // Two loads of one file at once would otherwise name their segments alike (same
+    // table, time range and sequence) and the second upload would be refused.
+    let run = run_id();
     let flush = |builder: SegmentBuilder, sequence: u32| -> anyhow::Result<u64> {
         let rows = u64::from(builder.num_rows());
         let path = dir.path().join(format!("segment-{sequence}.tseg"));
@@ -74,6 +77,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
             &path,
             &BuildOptions {
                 sequence,
+                name_postfix: Some(run.clone()),
                 ..BuildOptions::default()
             },
         )?;
@@ -134,4 +138,14 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         bail!("every input row was rejected");
     }
     Ok(())
+}
+
+/// Eight hex digits that tell this run's segments from another's: the clock's
+/// nanoseconds mixed with the process id.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mixed = (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("{:08x}", mixed >> 32)
 }

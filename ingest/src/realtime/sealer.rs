@@ -117,6 +117,7 @@ fn build(shared: &TableShared, job: &SealJob, path: &Path) -> Result<ImmutableSe
     let identity = job.segment.identity();
     let options = BuildOptions {
         segment_name: Some(name.clone()),
+        name_postfix: None,
         sequence: job.sequence,
         creation_time_ms: identity.created_ms,
         stream_partition: Some(identity.partition),
