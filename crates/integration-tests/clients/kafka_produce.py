@@ -5,6 +5,7 @@ i % PARTITIONS. With --single every message is its own record batch (tansu fetch
 exact offsets only at batch boundaries; see ../shared/COMPONENTS.md). With --bad N,
 N malformed messages of each kind are mixed in: invalid JSON, a wrong type, a missing
 time value, binary garbage, an oversized (1.5 MB) row and a message without a value.
+With --compression C, record batches are compressed with C (gzip, snappy, lz4, zstd).
 Prints {"rows": good messages, "sum_id": sum of their ids, "bad": {reason: count}}.
 """
 
@@ -24,6 +25,9 @@ parser.add_argument("--partitions", type=int, default=1)
 parser.add_argument("--single", action="store_true")
 parser.add_argument("--bad", type=int, default=0)
 parser.add_argument("--ts-ms", type=int, help="every event's time (default: now)")
+parser.add_argument("--compression", default="none",
+                    choices=["none", "gzip", "snappy", "lz4", "zstd"],
+                    help="the producer's compression.type (record batches compressed)")
 args = parser.parse_args()
 
 config = {
@@ -31,6 +35,7 @@ config = {
     "message.max.bytes": 4 * 1024 * 1024,
     "queue.buffering.max.messages": 1_000_000,
     "enable.idempotence": False,
+    "compression.type": args.compression,
 }
 if args.single:
     config.update({"linger.ms": 0, "batch.num.messages": 1})

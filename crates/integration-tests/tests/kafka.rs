@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tessera_integration_tests::kafka::{
-    EVENTS_SCHEMA as SCHEMA, Produced, Tansu, events_table_config as table_config, produce,
+    EVENTS_SCHEMA as SCHEMA, Produced, Tansu, events_schema_named,
+    events_table_config as table_config, produce, realtime_table_config,
 };
 use tessera_integration_tests::server::{Moto, Server};
 
@@ -224,6 +225,47 @@ fn test_malformed_messages_are_counted_and_skipped() {
     }
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(count_and_sum(&server), (produced.rows, produced.sum_id));
+}
+
+#[test]
+fn test_every_compression_codec_is_consumed_exactly_once() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let tansu = Tansu::start_in_memory();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), None, &[]);
+    for (n, codec) in ["gzip", "snappy", "lz4", "zstd"].into_iter().enumerate() {
+        tansu.create_topic(codec, 2);
+        let first_id = n as u64 * 1_000_000;
+        let produced = produce(
+            &tansu.address(),
+            codec,
+            first_id,
+            50_000,
+            2,
+            &["--compression", codec],
+        );
+        server.create_table(
+            &events_schema_named(codec),
+            &realtime_table_config(codec, codec, &tansu.address(), 20_000),
+        );
+        let sql = format!("SELECT COUNT(*), SUM(id) FROM {codec}");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let answer = loop {
+            let rows = server.query(&sql);
+            let answer = (
+                rows[0][0].as_u64().unwrap_or(0),
+                rows[0][1].as_f64().unwrap_or(0.0) as u64,
+            );
+            if answer.0 >= produced.rows || Instant::now() > deadline {
+                break answer;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(answer, (produced.rows, produced.sum_id), "{codec}");
+        assert_eq!(produced.rows, 50_000, "{codec}");
+    }
 }
 
 #[test]
