@@ -25,11 +25,7 @@ pub const ASSIGNMENTS: &str = "assignments/";
 pub const DECOMMISSIONED: &str = "decommissioned/";
 pub const CONSUMERS: &str = "consumers/";
 pub const CONSUMING: &str = "consuming/";
-pub const PAUSED: &str = "paused/";
-
-pub fn paused_key(table: &str) -> String {
-    format!("{PAUSED}{table}")
-}
+pub use tessera_meta::catalog::{PAUSED, paused_key};
 
 /// The tables whose consumption is paused, from a mirror of `paused/`.
 pub fn paused(snapshot: &MirrorSnapshot) -> BTreeSet<String> {

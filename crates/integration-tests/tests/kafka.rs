@@ -352,7 +352,8 @@ fn test_pause_resume_consuming_info_lag_and_freshness() {
         + server.metric("tessera_consuming_lag_offsets{table=\"events\",partition=\"1\"}");
     assert_eq!(metric_lag, more.rows as f64, "lag in /metrics");
     assert!(server.metric("tessera_consuming_lag_seconds{table=\"events\",partition=\"0\"}") > 0.0);
-    // Behind the stream, queries say how fresh they are: older than now.
+    // Pausing committed the consumed rows (as Pinot does): no consuming segment is
+    // left to report a freshness.
     let fresh = server.post(
         "/query/sql",
         &serde_json::json!({"sql": "SELECT COUNT(*) FROM events"}).to_string(),
@@ -360,7 +361,28 @@ fn test_pause_resume_consuming_info_lag_and_freshness() {
     let freshness = fresh.json()["minConsumingFreshnessTimeMs"]
         .as_i64()
         .unwrap_or(0);
-    assert!(freshness > 0, "{}", fresh.body);
+    assert_eq!(freshness, -1, "{}", fresh.body);
+
+    // Pausing committed what was consumed; killed and restarted, the table is still
+    // paused and answers every consumed row from its sealed segments.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.metric("tessera_segments_sealed_total{table=\"events\"}") < 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the pause committed both partitions' consumed rows"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut server = server;
+    server.restart();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        count_and_sum(&server),
+        total,
+        "still paused after a restart"
+    );
+    let info = server.get("/tables/events/consumingSegmentsInfo").json();
+    assert_eq!(info["paused"], true, "{info}");
 
     let resumed = server.post("/tables/events/resumeConsumption", "");
     assert_eq!(resumed.status, 200, "{}", resumed.body);

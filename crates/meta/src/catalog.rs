@@ -10,6 +10,13 @@ const SCHEMAS: &str = "schemas/";
 const TABLES: &str = "tables/";
 const SEGMENTS: &str = "segments/";
 const TRASH: &str = "trash/";
+/// `paused/{table}`: the operator paused the REALTIME table's consumption.
+pub const PAUSED: &str = "paused/";
+
+/// The key that records a table's consumption as paused.
+pub fn paused_key(table: &str) -> String {
+    format!("{PAUSED}{table}")
+}
 
 /// The catalog of one deployment.
 #[derive(Clone)]
@@ -155,8 +162,29 @@ impl Catalog {
                 .when(Condition::Version(key.clone(), stored.version))
                 .delete(key)
                 .delete_prefix(format!("{SEGMENTS}{name}/"))
-                .delete_prefix(format!("{TRASH}{name}/")),
+                .delete_prefix(format!("{TRASH}{name}/"))
+                .delete(paused_key(name)),
         )
+    }
+
+    // --- consumption
+
+    /// Whether the table's consumption is paused (`pauseConsumption`): its consumers
+    /// start paused after a restart, or on another server.
+    pub fn is_paused(&self, table: &str) -> Result<bool> {
+        Ok(self.store.get(&paused_key(table))?.is_some())
+    }
+
+    /// Record the table's consumption as paused, or not (standalone; a cluster's
+    /// controller writes the same key in its fenced transactions).
+    pub fn set_paused(&self, table: &str, paused: bool) -> Result<()> {
+        let key = paused_key(table);
+        let transaction = if paused {
+            Transaction::new().put(key, "true".to_string())
+        } else {
+            Transaction::new().delete(key)
+        };
+        self.store.commit(transaction)
     }
 
     // --- segments

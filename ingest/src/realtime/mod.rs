@@ -101,6 +101,13 @@ impl TableShared {
         segments: Arc<SegmentSet>,
     ) -> Result<Arc<TableShared>> {
         let settings = StreamSettings::from_configs(&config.stream_configs)?;
+        // Paused before a restart (or on the server that consumed it before): paused
+        // from the first message.
+        let paused = settings.stream_type != StreamType::Push
+            && context
+                .catalog
+                .is_paused(&config.table_name)
+                .map_err(|e| Error::Invalid(format!("catalog: {e}")))?;
         Ok(Arc::new(TableShared {
             name: config.table_name.clone(),
             schema: schema.clone(),
@@ -111,7 +118,7 @@ impl TableShared {
             metrics: Arc::new(IngestMetrics::default()),
             context,
             stopped: AtomicBool::new(false),
-            paused: AtomicBool::new(false),
+            paused: AtomicBool::new(paused),
             closing: AtomicBool::new(false),
         }))
     }
@@ -589,8 +596,11 @@ impl RealtimeTable {
             .len()
     }
 
-    /// Stop (`true`) or restart (`false`) consuming a kafka or generator stream;
-    /// sealed and consuming rows stay queryable. Not kept across restarts.
+    /// Stop (`true`) or restart (`false`) consuming a kafka or generator stream. As
+    /// Pinot does, pausing also commits what the partitions consumed, so a restart
+    /// while paused serves every consumed row without reading the stream. Whoever
+    /// records the pause in the catalog (`Catalog::set_paused`) makes it outlast a
+    /// restart.
     pub fn set_paused(&self, paused: bool) -> Result<()> {
         if self.shared.settings.stream_type == StreamType::Push {
             return Err(Error::Invalid(format!(

@@ -301,7 +301,7 @@ impl PartitionWriter {
                             self.rotate_if_not_empty();
                             let _ = reply.send(());
                         }
-                        Some(Command::Pause(paused)) => self.set_paused(paused),
+                        Some(Command::Pause(paused)) => self.pause(paused),
                         Some(Command::SealAndStop) => {
                             self.rotate_if_not_empty();
                             return;
@@ -314,7 +314,7 @@ impl PartitionWriter {
                     self.rotate_if_not_empty();
                     let _ = reply.send(());
                 }
-                Ok(Command::Pause(paused)) => self.set_paused(paused),
+                Ok(Command::Pause(paused)) => self.pause(paused),
                 Ok(Command::SealAndStop) => {
                     self.rotate_if_not_empty();
                     return;
@@ -492,10 +492,14 @@ impl PartitionWriter {
         Ok(())
     }
 
-    fn set_paused(&mut self, paused: bool) {
+    /// Pause (committing what was consumed, as Pinot does) or resume.
+    fn pause(&mut self, paused: bool) {
         self.paused = paused;
         info!(table = %self.shared.name, partition = self.partition, paused, "consumption paused or resumed");
         self.publish_status();
+        if paused {
+            self.rotate_if_not_empty();
+        }
     }
 
     fn publish_status(&mut self) {

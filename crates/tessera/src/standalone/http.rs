@@ -455,12 +455,17 @@ fn set_paused(state: &ServerState, name: &str, paused: bool) -> ApiResult<axum::
         realtime
             .set_paused(paused)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        // Kept in the catalog: a restart finds the table paused.
+        state
+            .catalog
+            .set_paused(&table.config.table_name, paused)
+            .map_err(ApiError::internal)?;
     }
     Ok(axum::Json(json!({
         "tableName": table.config.table_name_with_type(),
         "pauseFlag": paused,
         "consumingSegments": consuming_names(&table),
-        "description": if paused { "Pause request sent: consumption stops after the current batch" } else { "Resume request sent: consumption restarts from where it stopped" },
+        "description": if paused { "Pause request sent: consumption stops after the current batch, which is committed; the table stays paused across restarts" } else { "Resume request sent: consumption restarts from where it stopped" },
     })))
 }
 
