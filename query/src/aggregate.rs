@@ -57,6 +57,7 @@ pub enum AccState {
     Percentile {
         values: Vec<Vec<f64>>,
         p: f64,
+        rank: PercentileRank,
     },
     TDigest {
         digests: Vec<TDigest>,
@@ -114,6 +115,17 @@ impl AccState {
             AggFunc::Percentile(p) => AccState::Percentile {
                 values: Vec::new(),
                 p,
+                rank: PercentileRank::Nearest,
+            },
+            AggFunc::PercentileCont(p) => AccState::Percentile {
+                values: Vec::new(),
+                p,
+                rank: PercentileRank::Interpolated,
+            },
+            AggFunc::PercentileDisc(p) => AccState::Percentile {
+                values: Vec::new(),
+                p,
+                rank: PercentileRank::CumulativeShare,
             },
             AggFunc::PercentileTDigest(p) => AccState::TDigest {
                 digests: Vec::new(),
@@ -695,13 +707,19 @@ impl AccState {
             AccState::Distinct(sets) => Scalar::Long(sets[g].len() as i64),
             AccState::DistinctInt(sets) => Scalar::Long(sets[g].len() as i64),
             AccState::Hll(sketches) => Scalar::Long(sketches[g].estimate() as i64),
-            AccState::Percentile { values, p } => {
+            AccState::Percentile { values, p, rank } => {
                 let values = &mut values[g];
                 if values.is_empty() {
                     return Scalar::Null;
                 }
                 values.sort_by(f64::total_cmp);
-                Scalar::Double(values[percentile_index(values.len(), *p)])
+                Scalar::Double(match rank {
+                    PercentileRank::Nearest => values[percentile_index(values.len(), *p)],
+                    PercentileRank::Interpolated => interpolated_percentile(values, *p),
+                    PercentileRank::CumulativeShare => {
+                        values[cumulative_share_index(values.len(), *p)]
+                    }
+                })
             }
             AccState::TDigest { digests, p } => {
                 digests[g].quantile(*p).map_or(Scalar::Null, Scalar::Double)
@@ -724,11 +742,40 @@ pub fn distinct_key(value: i64) -> u64 {
     (value as u64) ^ (1 << 63)
 }
 
-/// Nearest rank on the sorted values: index `floor(p/100 · (n-1))` rounded half up,
-/// the same element DuckDB's `quantile_disc(x, p/100)` returns.
+/// `PERCENTILE(x, p)` on the sorted values: index `floor(p/100 · (n-1))`. (Not
+/// DuckDB's `quantile_disc`, which is [`cumulative_share_index`].)
 pub fn percentile_index(n: usize, p: f64) -> usize {
     let position = (p / 100.0) * (n - 1) as f64;
     (position.floor() as usize).min(n - 1)
+}
+
+/// Which value of the sorted ones an exact percentile answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PercentileRank {
+    /// `PERCENTILE(x, p)`: index `floor(p/100 · (n-1))`.
+    Nearest,
+    /// `PERCENTILE_CONT`: between the neighbours of position `p/100 · (n-1)`.
+    Interpolated,
+    /// `PERCENTILE_DISC`: the first value whose cumulative share reaches `p/100`,
+    /// index `ceil(p/100 · n) - 1`.
+    CumulativeShare,
+}
+
+/// `PERCENTILE_DISC`'s index among `n` sorted values (PostgreSQL, DuckDB).
+pub fn cumulative_share_index(n: usize, p: f64) -> usize {
+    let rank = ((p / 100.0) * n as f64).ceil() as usize;
+    rank.saturating_sub(1).min(n - 1)
+}
+
+/// `PERCENTILE_CONT` on sorted, non-empty values: position `p/100 · (n-1)`, linear
+/// between its two neighbours (DuckDB's `quantile_cont`, PostgreSQL's
+/// `percentile_cont`).
+pub fn interpolated_percentile(sorted: &[f64], p: f64) -> f64 {
+    let position = (p / 100.0) * (sorted.len() - 1) as f64;
+    let below = (position.floor() as usize).min(sorted.len() - 1);
+    let above = (below + 1).min(sorted.len() - 1);
+    let weight = position - below as f64;
+    sorted[below] + (sorted[above] - sorted[below]) * weight
 }
 
 fn hash_cell(v: &Vector, i: usize) -> u64 {
@@ -754,12 +801,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentile_index_matches_quantile_disc() {
+    fn percentile_index_is_the_floor_of_the_position() {
         assert_eq!(percentile_index(1, 50.0), 0);
         assert_eq!(percentile_index(4, 50.0), 1);
         assert_eq!(percentile_index(5, 50.0), 2);
         assert_eq!(percentile_index(5, 100.0), 4);
         assert_eq!(percentile_index(5, 0.0), 0);
+    }
+
+    #[test]
+    fn cumulative_share_index_matches_duckdb_quantile_disc() {
+        // (n, fraction, DuckDB's answer over range(n)).
+        for (n, q, duckdb) in [
+            (4, 0.1, 0),
+            (4, 0.5, 1),
+            (4, 0.9, 3),
+            (5, 0.9, 4),
+            (10, 0.99, 9),
+            (357, 0.9, 321),
+            (357, 0.99, 353),
+            (7, 0.0, 0),
+            (7, 1.0, 6),
+        ] {
+            assert_eq!(cumulative_share_index(n, q * 100.0), duckdb, "n={n} q={q}");
+        }
+    }
+
+    #[test]
+    fn interpolated_percentile_matches_duckdb_quantile_cont() {
+        let values = [0.0, 1.0, 2.0, 3.0];
+        assert_eq!(interpolated_percentile(&values, 50.0), 1.5);
+        assert_eq!(interpolated_percentile(&values, 90.0), 2.7);
+        assert_eq!(interpolated_percentile(&values, 0.0), 0.0);
+        assert_eq!(interpolated_percentile(&values, 100.0), 3.0);
+        assert_eq!(interpolated_percentile(&[5.0], 30.0), 5.0);
     }
 
     #[test]

@@ -29,6 +29,12 @@ pub enum AggFunc {
     Avg,
     /// PERCENTILE(x, p): exact, nearest rank.
     Percentile(f64),
+    /// PERCENTILE_CONT(p/100) WITHIN GROUP (ORDER BY x): exact, interpolated linearly
+    /// between the two nearest ranks (DuckDB's `quantile_cont`).
+    PercentileCont(f64),
+    /// PERCENTILE_DISC(p/100) WITHIN GROUP (ORDER BY x): exact, the first value whose
+    /// cumulative share reaches p (PostgreSQL's and DuckDB's `quantile_disc`).
+    PercentileDisc(f64),
     /// PERCENTILETDIGEST(x, p): t-digest estimate.
     PercentileTDigest(f64),
     /// MINMAXRANGE(x): max - min.
@@ -46,6 +52,8 @@ impl AggFunc {
             AggFunc::Max => "max",
             AggFunc::Avg => "avg",
             AggFunc::Percentile(_) => "percentile",
+            AggFunc::PercentileCont(_) => "percentile_cont",
+            AggFunc::PercentileDisc(_) => "percentile_disc",
             AggFunc::PercentileTDigest(_) => "percentiletdigest",
             AggFunc::MinMaxRange => "minmaxrange",
         }

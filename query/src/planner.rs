@@ -677,6 +677,114 @@ fn aggregate_name(name: &str) -> bool {
             | "percentiletdigest"
             | "minmaxrange"
     ) || percentile_suffix(&lower).is_some()
+        || QUANTILE_SPELLINGS.contains(&lower.as_str())
+}
+
+/// How users of PostgreSQL (Grafana), DuckDB and ClickHouse write percentiles; each is
+/// one of Pinot's (`PERCENTILE` is nearest rank, as `percentile_disc`).
+const QUANTILE_SPELLINGS: [&str; 8] = [
+    "percentile_cont",
+    "percentile_disc",
+    "quantile_cont",
+    "quantile_disc",
+    "approx_quantile",
+    "median",
+    "quantile",
+    "quantiletdigest",
+];
+
+/// A fraction from 0 to 1 as a percentile from 0 to 100.
+fn fraction(expr: &ast::Expr, name: &str) -> QueryResult<f64> {
+    literal_number(expr)
+        .filter(|v| (0.0..=1.0).contains(v))
+        .map(|v| v * 100.0)
+        .ok_or_else(|| {
+            QueryError::invalid(format!(
+                "{} needs a fraction from 0 to 1, got `{expr}`{}",
+                name.to_uppercase(),
+                at(expr)
+            ))
+        })
+}
+
+/// One of [`QUANTILE_SPELLINGS`]: the aggregate it is and the expression it reads.
+/// `None` for every other function.
+fn quantile_spelling<'f>(
+    name: &str,
+    function: &'f ast::Function,
+    args: &[Option<&'f ast::Expr>],
+    node: &ast::Expr,
+) -> QueryResult<Option<(AggFunc, &'f ast::Expr)>> {
+    let wrong = |signature: &str| Err(arity(signature, node));
+    let parameters: Vec<&ast::Expr> = match &function.parameters {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let spelled = match (name, args) {
+        ("percentile_cont" | "percentile_disc", [Some(p)]) => {
+            let [order] = function.within_group.as_slice() else {
+                return wrong(&format!(
+                    "{}(fraction) WITHIN GROUP (ORDER BY value)",
+                    name.to_uppercase()
+                ));
+            };
+            if !matches!(order.options.sort, None | Some(ast::OrderBySort::Asc)) {
+                return Err(unsupported(
+                    "WITHIN GROUP (ORDER BY ... DESC or USING)",
+                    node,
+                ));
+            }
+            let p = fraction(p, name)?;
+            let func = if name == "percentile_cont" {
+                AggFunc::PercentileCont(p)
+            } else {
+                AggFunc::PercentileDisc(p)
+            };
+            (func, &order.expr)
+        }
+        ("quantile_cont", [Some(value), Some(p)]) => {
+            (AggFunc::PercentileCont(fraction(p, name)?), *value)
+        }
+        ("quantile_disc", [Some(value), Some(p)]) => {
+            (AggFunc::PercentileDisc(fraction(p, name)?), *value)
+        }
+        ("approx_quantile", [Some(value), Some(p)]) => {
+            (AggFunc::PercentileTDigest(fraction(p, name)?), *value)
+        }
+        ("median", [Some(value)]) => (AggFunc::PercentileCont(50.0), *value),
+        // ClickHouse's parametric forms: quantile(0.9)(x); no parameter is the median.
+        ("quantile" | "quantiletdigest", [Some(value)]) => {
+            let p = match parameters.as_slice() {
+                [] => 50.0,
+                [p] => fraction(p, name)?,
+                _ => return wrong(&format!("{name}(fraction)(value)")),
+            };
+            (AggFunc::PercentileTDigest(p), *value)
+        }
+        (
+            "percentile_cont" | "percentile_disc" | "quantile_cont" | "quantile_disc"
+            | "approx_quantile" | "median" | "quantile" | "quantiletdigest",
+            _,
+        ) => {
+            return wrong(match name {
+                "median" => "MEDIAN(value)",
+                "percentile_cont" | "percentile_disc" => {
+                    "PERCENTILE_CONT(fraction) WITHIN GROUP (ORDER BY value)"
+                }
+                "quantile" | "quantiletdigest" => "quantile(fraction)(value)",
+                _ => "(value, fraction)",
+            });
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(spelled))
 }
 
 /// Pinot's `PERCENTILE95(x)` / `PERCENTILETDIGEST99(x)` forms: (tdigest, p).
@@ -874,7 +982,18 @@ impl Binder<'_> {
         }
         let name = function_name(function).to_ascii_lowercase();
         let (args, distinct) = function_args(function, node)?;
+        let quantile = quantile_spelling(&name, function, &args, node)?;
+        if quantile.is_none()
+            && (!function.within_group.is_empty()
+                || !matches!(function.parameters, FunctionArguments::None))
+        {
+            return Err(unsupported(
+                &format!("{}(...) WITHIN GROUP or parameters", name.to_uppercase()),
+                node,
+            ));
+        }
         let mut func = match name.as_str() {
+            _ if quantile.is_some() => quantile.map_or(AggFunc::Count, |(func, _)| func),
             "count" if distinct => AggFunc::CountDistinct,
             "count" => AggFunc::Count,
             "distinctcount" => AggFunc::CountDistinct,
@@ -906,11 +1025,17 @@ impl Binder<'_> {
                 None => star = true,
             }
         }
-        if matches!(func, AggFunc::Percentile(_) | AggFunc::PercentileTDigest(_))
-            && name.as_str() != "percentile"
-            && name.as_str() != "percentiletdigest"
+        if let Some((_, value)) = quantile {
+            // The fraction was read with the spelling: the value is the one argument.
+            arg_asts = vec![value];
+            star = false;
+        }
+        if quantile.is_some()
+            || matches!(func, AggFunc::Percentile(_) | AggFunc::PercentileTDigest(_))
+                && name.as_str() != "percentile"
+                && name.as_str() != "percentiletdigest"
         {
-            // PERCENTILE95(x): the percentile is in the name.
+            // PERCENTILE95(x), or a spelling that had its fraction: the percentile is known.
         } else if let AggFunc::Percentile(p) | AggFunc::PercentileTDigest(p) = &mut func {
             let [_, p_ast] = arg_asts.as_slice() else {
                 return Err(QueryError::invalid(format!(
@@ -1628,6 +1753,14 @@ impl Binder<'_> {
                     column: column_name,
                     query,
                 });
+            }
+            "mod" => {
+                // MOD(a, b) is `a % b` (PostgreSQL, DuckDB, ClickHouse, Pinot).
+                let [value, divisor] = arg_nodes.as_slice() else {
+                    return Err(arity("MOD(value, divisor)", node));
+                };
+                let (value, divisor) = (self.bind(value, scope)?, self.bind(divisor, scope)?);
+                return self.binary(value, &BinaryOperator::Modulo, divisor, node);
             }
             "regexp_like" => {
                 let [value, pattern] = arg_nodes.as_slice() else {

@@ -216,3 +216,77 @@ fn group_top_n_trimmed_per_segment_equals_the_untrimmed_order() {
         assert_eq!(tessera_query::trim::groups_to_keep(&plan), None, "{sql}");
     }
 }
+
+#[test]
+fn percentile_spellings_are_the_pinot_aggregates_they_name() {
+    let float = |v: &Scalar| v.as_f64().expect("a number");
+    // The approximate spellings are the t-digest; the exact ones agree with each other.
+    let approximate = query(
+        "SELECT approx_quantile(r, 0.9), quantile(0.9)(r), quantileTDigest(0.9)(r), \
+         PERCENTILETDIGEST(r, 90) FROM t",
+    );
+    let digest = float(&approximate[0][3]);
+    for (i, value) in approximate[0].iter().enumerate().take(3) {
+        assert_eq!(float(value), digest, "spelling {i}");
+    }
+    let exact = query(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r), quantile_cont(r, 0.5), \
+         median(r), percentile_disc(0.5) WITHIN GROUP (ORDER BY r), quantile_disc(r, 0.5) \
+         FROM t",
+    );
+    let cont = float(&exact[0][0]);
+    assert_eq!(float(&exact[0][1]), cont);
+    assert_eq!(float(&exact[0][2]), cont);
+    assert_eq!(float(&exact[0][3]), float(&exact[0][4]));
+    // PERCENTILE_DISC is a value of the column: the first whose cumulative share
+    // reaches the fraction.
+    let mut values: Vec<f64> = rows()
+        .iter()
+        .filter_map(|r| match r[col("r")] {
+            Value::Double(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    values.sort_by(f64::total_cmp);
+    let disc = values[(values.len() as f64 * 0.5).ceil() as usize - 1];
+    assert_eq!(float(&exact[0][3]), disc);
+    // Grouped, over a group's rows only.
+    let grouped = query("SELECT c, median(r) FROM t GROUP BY c ORDER BY c LIMIT 1");
+    assert_eq!(grouped.len(), 1);
+}
+
+#[test]
+fn mod_is_the_modulo_operator() {
+    let both = query("SELECT COUNT(*) FROM t WHERE MOD(id, 7) = 3");
+    let operator = query("SELECT COUNT(*) FROM t WHERE id % 7 = 3");
+    assert_eq!(both, operator);
+    assert!(long(&both[0][0]) > 0);
+    assert_eq!(
+        query("SELECT MOD(17, 5) FROM t LIMIT 1")[0][0].as_i64(),
+        Some(2)
+    );
+}
+
+#[test]
+fn percentile_spellings_refuse_what_they_cannot_answer() {
+    let error = |sql: &str| {
+        let (table, _) = common::table();
+        match tessera_query::run(sql, QueryOptions::default(), std::slice::from_ref(table)) {
+            Ok(_) => panic!("{sql} should fail"),
+            Err(error) => error.message,
+        }
+    };
+    let message = error("SELECT percentile_cont(1.5) WITHIN GROUP (ORDER BY r) FROM t");
+    assert!(message.contains("fraction from 0 to 1"), "{message}");
+    let message = error("SELECT percentile_cont(0.5) FROM t");
+    assert!(
+        message.contains("WITHIN GROUP (ORDER BY value)"),
+        "{message}"
+    );
+    let message = error("SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY r DESC) FROM t");
+    assert!(message.contains("DESC"), "{message}");
+    let message = error("SELECT SUM(r) WITHIN GROUP (ORDER BY r) FROM t");
+    assert!(message.contains("WITHIN GROUP"), "{message}");
+    let message = error("SELECT quantile(0.5, 0.9)(r) FROM t");
+    assert!(message.contains("quantile(fraction)(value)"), "{message}");
+}

@@ -33,7 +33,7 @@ FEATURES = {
     "date_literal": (True, "ts vs DATE '...' literals"),
     "arith_leaf": (True, "arithmetic in a leaf: bytes * 2 + 1 > 100, latency_ms / 2 < 30"),
     "mv": (True, "multi-value leaves tags = 'x' and tags IN (...), un-negated"),
-    "mv_is_null": (False, "tags IS NULL / IS NOT NULL (empty array vs NULL semantics)"),
+    "mv_is_null": (True, "tags IS NULL / IS NOT NULL (empty array vs NULL semantics)"),
     "bool_col": (True, "the BOOLEAN column active in predicates, keys and projections"),
     "float_col": (True, "the FLOAT column score (exact k/8 values)"),
     "decimal_vs_int": (True, "fractional literals against INT/LONG columns (bytes > 10.5)"),
@@ -41,8 +41,10 @@ FEATURES = {
     "agg": (True, "aggregation queries"),
     "group_by": (True, "GROUP BY 1-2 keys"),
     "date_trunc": (True, "DATE_TRUNC('hour'|'day'|'month', ts) as a group key"),
-    "date_trunc_week": (False, "DATE_TRUNC('week', ts) (ISO weeks, Monday)"),
+    "date_trunc_week": (True, "DATE_TRUNC('week', ts) (ISO weeks, Monday)"),
     "count_distinct": (True, "COUNT(DISTINCT col)"),
+    "percentile": (True, "percentile_cont / percentile_disc WITHIN GROUP, quantile_cont, "
+                         "quantile_disc, median"),
     "minmax_string": (True, "MIN/MAX over STRING columns"),
     "minmax_ts": (True, "MIN/MAX over the TIMESTAMP column"),
     "agg_expr": (True, "aggregates over expressions: SUM(bytes * 2), AVG(CASE ...)"),
@@ -60,7 +62,7 @@ FEATURES = {
     # projections
     "expr": (True, "expressions in select lists"),
     "arith": (True, "+ - * / (never by a column) in projections"),
-    "modulo": (False, "the % operator (id % 7) in leaves, projections and aggregates"),
+    "modulo": (True, "the % operator (id % 7) and MOD() in leaves, projections and aggregates"),
     "case": (True, "CASE WHEN ... THEN ... ELSE ... END"),
     "coalesce": (True, "COALESCE"),
     "string_fn": (True, "LOWER, UPPER, LENGTH, SUBSTR, CONCAT"),
@@ -388,6 +390,7 @@ class Generator:
         ]
         if self.has("modulo"):
             choices.append(lambda: f"id % {rng.choice([2, 3, 7, 10])} = {rng.randint(0, 1)}")
+            choices.append(lambda: f"MOD(user_id, {rng.choice([2, 5])}) = {rng.randint(0, 1)}")
         if self.has("float_col"):
             choices.append(lambda: f"score * 2 {rng.choice(['<', '>', '>=', '='])} "
                                    f"{rng.randint(-100, 300)}")
@@ -470,7 +473,7 @@ class Generator:
             return Pair(f"CASE WHEN {cond.t} THEN {a.t} ELSE {b.t} END",
                         f"CASE WHEN {cond.d} THEN {a.d} ELSE {b.d} END")
         text = choice()
-        for feature, markers in (("arith", " + - * / "), ("modulo", " % "), ("math_fn", "ABS FLOOR CEIL ROUND"),
+        for feature, markers in (("arith", " + - * / "), ("modulo", " % MOD("), ("math_fn", "ABS FLOOR CEIL ROUND"),
                                  ("cast", "CAST"), ("coalesce", "COALESCE"),
                                  ("string_fn", "LENGTH")):
             if any(m in text for m in markers.split()):
@@ -560,6 +563,22 @@ class Generator:
         if roll < 0.4 and self.use("count_distinct"):
             column = rng.choice(self.columns_of("int", "double", "float", "str", "bool", "ts"))
             return Pair(f"COUNT(DISTINCT {column})"), True
+        if roll < 0.45 and self.use("percentile"):
+            column = rng.choice(numeric)
+            # DuckDB interpolates a FLOAT column in single precision: interpolate the
+            # others only.
+            interpolated = [] if KINDS[column] == "float" else [
+                f"percentile_cont({{p}}) WITHIN GROUP (ORDER BY {column})",
+                f"quantile_cont({column}, {{p}})",
+                f"median({column})",
+            ]
+            p = rng.choice(["0", "0.1", "0.25", "0.5", "0.9", "0.99", "1"])
+            spelling = rng.choice(interpolated + [
+                f"percentile_disc({{p}}) WITHIN GROUP (ORDER BY {column})",
+                f"quantile_disc({column}, {{p}})",
+            ]).format(p=p)
+            # DuckDB's discrete quantiles keep the column's type; the values are equal.
+            return Pair(spelling), "disc" in spelling
         if roll < 0.5 and self.use("agg_expr"):
             func = rng.choice(["SUM", "AVG", "MIN", "MAX"])
             if rng.random() < 0.5:
