@@ -99,3 +99,15 @@ pub fn tessera(args: &[&str]) -> Output {
         .output()
         .expect("tessera runs")
 }
+
+/// A file of `crates/integration-tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// A text file's contents; a missing file fails the test naming it.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -7,24 +7,15 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use tessera_integration_tests::server::{Server, http};
+use tessera_integration_tests::{fixture, read};
 
 /// These tests start servers that each want the machine: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
 
 fn client_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("clients")
         .join(name)
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A loaded server for one test, holding the machine (tests run one at a time).

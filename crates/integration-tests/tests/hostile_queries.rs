@@ -5,21 +5,12 @@
 //! allocation), so a crash here is a regression of the first rank.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tessera_integration_tests::server::{Server, http};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use tessera_integration_tests::{fixture, read};
 
 /// `POST /query/sql` with a raw body: (status, body).
 fn post_query(server: &Server, body: &[u8]) -> (u16, String) {
