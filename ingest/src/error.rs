@@ -58,6 +58,11 @@ pub enum Error {
     /// Input that cannot be stored as given (a row of the wrong shape, a limit passed).
     #[error("{0}")]
     Invalid(String),
+    /// Something the table depends on failed — the catalog, the deep store, the Kafka
+    /// client, the local disk under the write-ahead log — not the input: the same
+    /// request can succeed later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{context}")]
     Segment {
         context: String,
@@ -77,6 +82,8 @@ pub enum ErrorKind {
     NotFound,
     /// An IO failure of the machine (disk, permissions).
     Internal,
+    /// A dependency failed (catalog, deep store, stream, disk): retry later.
+    Unavailable,
 }
 
 impl Error {
@@ -95,12 +102,13 @@ impl Error {
             | Error::Batch { .. }
             | Error::Invalid(_) => ErrorKind::BadRequest,
             Error::Segment { .. } => ErrorKind::Internal,
+            Error::Unavailable(_) => ErrorKind::Unavailable,
         }
     }
 
-    /// Whether trying again unchanged can succeed: only for IO failures other than a
-    /// missing file (an interrupted read, a full disk freed meanwhile).
+    /// Whether trying again unchanged can succeed: a dependency that failed, or IO
+    /// failures other than a missing file (an interrupted read, a full disk freed).
     pub fn is_retryable(&self) -> bool {
-        self.kind() == ErrorKind::Internal
+        matches!(self.kind(), ErrorKind::Internal | ErrorKind::Unavailable)
     }
 }

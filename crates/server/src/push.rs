@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
+use tessera_ingest::ErrorKind;
 use tessera_ingest::realtime::{PushError, PushOutcome};
 
 use tessera_api::http::{ApiError, ApiResult};
@@ -40,22 +41,69 @@ pub fn push_response(outcome: Result<PushOutcome, PushError>) -> ApiResult<Respo
         }
         Err(PushError::Backpressure {
             retry_after_secs, ..
-        }) => {
-            let mut response = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "backpressure: sealed segments wait for the deep store; retry later",
-            )
-            .into_response();
-            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Ok(response)
-        }
+        }) => Ok(unavailable(
+            "backpressure: sealed segments wait for the deep store; retry later",
+            retry_after_secs,
+        )),
         Err(error @ PushError::NotPush(_)) => Err(ApiError::bad_request(error.to_string())),
         Err(error @ PushError::Stopped(_)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             error.to_string(),
         )),
-        Err(PushError::Failed(error)) => Err(ApiError::internal(error)),
+        // By the kind of failure: the input's (400), a dependency's (503, retry), the
+        // server's own (500).
+        Err(PushError::Failed(error)) => match error.kind() {
+            ErrorKind::BadRequest => Err(ApiError::bad_request(error.to_string())),
+            ErrorKind::NotFound => Err(ApiError::new(StatusCode::NOT_FOUND, error.to_string())),
+            ErrorKind::Unavailable => Ok(unavailable(&error.to_string(), 1)),
+            ErrorKind::Internal => Err(ApiError::internal(error)),
+        },
+    }
+}
+
+/// 503 with `Retry-After`.
+fn unavailable(message: &str, retry_after_secs: u64) -> Response {
+    let mut response = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+    if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_ingest::Error;
+
+    use super::*;
+
+    fn status(error: Error) -> (StatusCode, Option<String>) {
+        let response = match push_response(Err(PushError::Failed(error))) {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        };
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        (response.status(), retry)
+    }
+
+    #[test]
+    fn test_a_failed_push_answers_by_the_kind_of_failure() {
+        let (code, retry) = status(Error::Unavailable("write-ahead log: disk full".into()));
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("1"));
+        let (code, retry) = status(Error::Invalid("Idempotency-Key is too long".into()));
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(retry, None);
+        let (code, _) = status(Error::Segment {
+            context: "build".into(),
+            source: tessera_segment::Error::Corrupt {
+                path: "x.tseg".into(),
+                message: "bad".into(),
+            },
+        });
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -22,7 +22,7 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 const WATERMARK_INTERVAL: Duration = Duration::from_secs(1);
 
 fn kafka_error(context: &str) -> impl FnOnce(KafkaError) -> Error + '_ {
-    move |error| Error::Invalid(format!("kafka {context}: {error}"))
+    move |error| Error::Unavailable(format!("kafka {context}: {error}"))
 }
 
 /// The librdkafka configuration of a table's consumers.

@@ -107,7 +107,7 @@ impl TableShared {
             && context
                 .catalog
                 .is_paused(&config.table_name)
-                .map_err(|e| Error::Invalid(format!("catalog: {e}")))?;
+                .map_err(|e| Error::Unavailable(format!("catalog: {e}")))?;
         Ok(Arc::new(TableShared {
             name: config.table_name.clone(),
             schema: schema.clone(),
@@ -321,7 +321,7 @@ fn catalog_segments(shared: &TableShared) -> Result<Vec<tessera_meta::SegmentRec
         .context
         .catalog
         .segments(&shared.name)
-        .map_err(|e| Error::Invalid(format!("catalog: {e}")))
+        .map_err(|e| Error::Unavailable(format!("catalog: {e}")))
 }
 
 /// Start partitions `have..want` of a Kafka table (new ones at the offset

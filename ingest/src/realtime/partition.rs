@@ -73,7 +73,7 @@ pub(crate) fn consuming_record(identity: &SegmentIdentity, sequence: u32) -> Seg
 }
 
 fn catalog_error(source: tessera_meta::Error) -> Error {
-    Error::Invalid(format!("catalog: {source}"))
+    Error::Unavailable(format!("catalog: {source}"))
 }
 
 impl PartitionWriter {
@@ -393,9 +393,9 @@ impl PartitionWriter {
         let mut failure: Option<Error> = None;
         for request in group {
             if failure.is_some() {
-                let _ = request
-                    .reply
-                    .send(Err(Error::Invalid("write-ahead log failed; retry".into())));
+                let _ = request.reply.send(Err(Error::Unavailable(
+                    "write-ahead log failed; retry".into(),
+                )));
                 continue;
             }
             if let Some(key) = &request.idempotency_key {
@@ -430,7 +430,7 @@ impl PartitionWriter {
                 // A partly written record may be in the file: nothing more may follow it.
                 let _ = request
                     .reply
-                    .send(Err(Error::Invalid(format!("write-ahead log: {error}"))));
+                    .send(Err(Error::Unavailable(format!("write-ahead log: {error}"))));
                 failure = Some(error);
                 continue;
             }
@@ -450,14 +450,14 @@ impl PartitionWriter {
         if let Some(error) = failure {
             let message = error.to_string();
             for (request, _) in accepted {
-                let _ = request
-                    .reply
-                    .send(Err(Error::Invalid(format!("write-ahead log: {message}"))));
+                let _ = request.reply.send(Err(Error::Unavailable(format!(
+                    "write-ahead log: {message}"
+                ))));
             }
             for request in deferred {
-                let _ = request
-                    .reply
-                    .send(Err(Error::Invalid(format!("write-ahead log: {message}"))));
+                let _ = request.reply.send(Err(Error::Unavailable(format!(
+                    "write-ahead log: {message}"
+                ))));
             }
             return Err(error);
         }

@@ -152,7 +152,9 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
         .block_on(shared.context.deep_store.put(&location, bytes.into()));
     if let Err(error) = uploaded {
         IngestMetrics::add(&shared.metrics.upload_failures, 1);
-        return Err(Error::Invalid(format!("upload segment=`{name}`: {error}")));
+        return Err(Error::Unavailable(format!(
+            "upload segment=`{name}`: {error}"
+        )));
     }
     shared
         .metrics
@@ -198,7 +200,9 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
             .is_some_and(|s| s.state == SegmentState::Done && s.end_offset == Some(job.end_offset));
         if !already_done {
             IngestMetrics::add(&shared.metrics.commit_failures, 1);
-            return Err(Error::Invalid(format!("commit segment=`{name}`: {error}")));
+            return Err(Error::Unavailable(format!(
+                "commit segment=`{name}`: {error}"
+            )));
         }
     }
     shared
