@@ -15,10 +15,12 @@ die() { say "error: $*" >&2; exit 1; }
 # Debian packages, keyed by the file we need from them. /usr/bin/time is checked by
 # path because `time` is also a bash keyword.
 install_debian_packages() {
-    # etcd: the cluster's coordination (tests run a real one); protoc: etcd-client's build.
+    # etcd: the cluster's coordination (tests run a real one); protoc: etcd-client's build;
+    # curl and openssl: the TLS test's client and its certificates.
     local -A package_for=([/usr/bin/time]=time [/usr/bin/taskset]=util-linux [/usr/bin/psql]=postgresql-client
         [/usr/bin/pkg-config]=pkg-config [/usr/include/openssl/ssl.h]=libssl-dev
-        [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client [/usr/bin/protoc]=protobuf-compiler)
+        [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client [/usr/bin/protoc]=protobuf-compiler
+        [/usr/bin/curl]=curl [/usr/bin/openssl]=openssl)
     local missing=() path
     for path in "${!package_for[@]}"; do
         [[ -e $path ]] || missing+=("${package_for[$path]}")

@@ -194,8 +194,9 @@ impl Server {
         self.child = Some(command.spawn().expect("tessera standalone starts"));
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
+            // A TLS-only port answers plain HTTP with a 400 saying so: it is up.
             if let Ok(response) = http("GET", &self.address, "/health", &[], b"")
-                && response.status == 200
+                && (response.status == 200 || response.body.contains("speaks HTTPS"))
             {
                 return;
             }

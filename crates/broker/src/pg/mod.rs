@@ -52,6 +52,14 @@ use tessera_api::server_metrics::{Protocol, QueryStatus};
 /// Session settings live in the connection's metadata under this prefix.
 const SETTING_PREFIX: &str = "set:";
 
+/// TLS on the PostgreSQL wire: the acceptor answers a client's SSLRequest; without
+/// `allow_plaintext`, a client that does not ask for TLS is refused at startup.
+#[derive(Clone)]
+pub struct PgTls {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    pub allow_plaintext: bool,
+}
+
 /// Accept PostgreSQL connections until the runtime stops.
 /// With `auth`, clients log in with a configured user's password (or a bearer token
 /// as the password) over the cleartext password exchange.
@@ -59,6 +67,7 @@ pub async fn serve(
     listener: TcpListener,
     state: Arc<dyn QueryService>,
     auth: Option<Arc<Authenticator>>,
+    tls: Option<PgTls>,
 ) {
     let metrics = state.metrics().clone();
     let manager = Arc::new(ConnectionManager::new());
@@ -70,6 +79,7 @@ pub async fn serve(
         startup: Arc::new(Startup {
             driver: AuthDriver::new(Parameters).with_connection_manager(manager.clone()),
             passwords: auth.map(|auth| CleartextPasswordAuth::new(Arc::new(Passwords { auth }))),
+            require_tls: tls.as_ref().is_some_and(|tls| !tls.allow_plaintext),
         }),
         cancel: Arc::new(DefaultCancelHandler::new(manager)),
     });
@@ -84,9 +94,10 @@ pub async fn serve(
         };
         let handlers = handlers.clone();
         let connection = metrics.connection(Protocol::Pg);
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor.clone());
         tokio::spawn(async move {
             let _connection = connection;
-            if let Err(error) = pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(error) = pgwire::tokio::process_socket(socket, acceptor, handlers).await {
                 debug!(%error, %peer, "PG connection ended with an error");
             }
         });
@@ -158,6 +169,8 @@ impl ServerParameterProvider for Parameters {
 struct Startup {
     driver: AuthDriver<Parameters>,
     passwords: Option<CleartextPasswordAuth<Passwords>>,
+    /// Refuse clients that did not negotiate TLS.
+    require_tls: bool,
 }
 
 /// Checks PG passwords against the node config's users (and tokens).
@@ -239,6 +252,14 @@ impl StartupHandler for Startup {
     {
         let outcome = match message {
             PgWireFrontendMessage::Startup(ref startup) => {
+                if self.require_tls && !client.is_secure() {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".to_owned(),
+                        "28000".to_owned(),
+                        "this server requires TLS: connect with sslmode=require or verify-full"
+                            .to_owned(),
+                    ))));
+                }
                 pgwire::api::auth::protocol_negotiation(client, startup).await?;
                 pgwire::api::auth::save_startup_parameters_to_metadata(client, startup);
                 let mechanism: Box<dyn AuthMechanism<()>> = match &self.passwords {

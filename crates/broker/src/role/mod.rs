@@ -122,7 +122,12 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             let pg_listener = start.bind(pg, "PostgreSQL clients")?;
             let bound = pg_listener.local_addr()?;
             let service: Arc<dyn QueryService> = role.clone();
-            runtime.spawn(crate::pg::serve(pg_listener, service, start.auth.clone()));
+            runtime.spawn(crate::pg::serve(
+                pg_listener,
+                service,
+                start.auth.clone(),
+                None,
+            ));
             Some(bound)
         }
         None => None,

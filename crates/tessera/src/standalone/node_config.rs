@@ -1,5 +1,5 @@
-//! The node config (`--config FILE`, TOML). Today it holds `[auth]`; unknown keys are
-//! an error naming the key.
+//! The node config (`--config FILE`, TOML): `[auth]` and `[tls]`; unknown keys are an
+//! error naming the key.
 //!
 //! ```toml
 //! [[auth.users]]
@@ -11,6 +11,11 @@
 //! name = "grafana"
 //! token_hash = "sha256$..."                    # tessera hash-secret --token
 //! role = "read"
+//!
+//! [tls]                                        # HTTPS and TLS on the PostgreSQL wire
+//! cert_file = "server.pem"
+//! key_file = "server.key"
+//! allow_plaintext = false
 //! ```
 
 use std::path::Path;
@@ -19,12 +24,15 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use tessera_api::auth::AuthConfig;
+use tessera_api::tls::TlsConfig;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 impl NodeConfig {
