@@ -111,3 +111,15 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Whether a client command succeeded, and everything it printed (stdout, then stderr).
+pub fn printed(output: &Output) -> (bool, String) {
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}

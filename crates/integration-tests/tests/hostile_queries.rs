@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tessera_integration_tests::server::{Server, http};
-use tessera_integration_tests::{fixture, read};
+use tessera_integration_tests::{fixture, printed, read};
 
 /// `POST /query/sql` with a raw body: (status, body).
 fn post_query(server: &Server, body: &[u8]) -> (u16, String) {
@@ -52,14 +52,7 @@ fn psql_file(server: &Server, dir: &Path, sql: &str) -> (bool, String) {
         .env("PGCONNECT_TIMEOUT", "10")
         .output()
         .expect("psql runs (Debian package postgresql-client)");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    printed(&output)
 }
 
 /// The server is up and exact: `/health`, and COUNT(*) of the two pushed rows, fast.

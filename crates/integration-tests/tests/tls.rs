@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use tessera_integration_tests::fixture;
 use tessera_integration_tests::server::Server;
+use tessera_integration_tests::{fixture, printed};
 
 /// A CA (`{name}-ca.pem`) and a server certificate it signed (`{name}.pem`, `.key`).
 fn certificates(dir: &Path, name: &str) {
@@ -103,14 +103,7 @@ fn curl(args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("curl runs");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    printed(&output)
 }
 
 /// psql with a connection string: (ok, stdout + stderr).
@@ -124,14 +117,7 @@ fn psql(server: &Server, options: &str, sql: &str) -> (bool, String) {
         .env("PGCONNECT_TIMEOUT", "10")
         .output()
         .expect("psql runs (Debian package postgresql-client)");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    printed(&output)
 }
 
 #[test]
