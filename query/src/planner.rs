@@ -768,11 +768,7 @@ fn quantile_spelling<'f>(
             };
             (AggFunc::PercentileTDigest(p), *value)
         }
-        (
-            "percentile_cont" | "percentile_disc" | "quantile_cont" | "quantile_disc"
-            | "approx_quantile" | "median" | "quantile" | "quantiletdigest",
-            _,
-        ) => {
+        (name, _) if QUANTILE_SPELLINGS.contains(&name) => {
             return wrong(match name {
                 "median" => "MEDIAN(value)",
                 "percentile_cont" | "percentile_disc" => {
@@ -992,20 +988,20 @@ impl Binder<'_> {
                 node,
             ));
         }
-        let mut func = match name.as_str() {
-            _ if quantile.is_some() => quantile.map_or(AggFunc::Count, |(func, _)| func),
-            "count" if distinct => AggFunc::CountDistinct,
-            "count" => AggFunc::Count,
-            "distinctcount" => AggFunc::CountDistinct,
-            "distinctcounthll" => AggFunc::DistinctCountHll,
-            "sum" => AggFunc::Sum,
-            "min" => AggFunc::Min,
-            "max" => AggFunc::Max,
-            "avg" => AggFunc::Avg,
-            "minmaxrange" => AggFunc::MinMaxRange,
-            "percentile" => AggFunc::Percentile(0.0),
-            "percentiletdigest" => AggFunc::PercentileTDigest(0.0),
-            other => match percentile_suffix(other) {
+        let mut func = match (quantile, name.as_str()) {
+            (Some((func, _)), _) => func,
+            (None, "count") if distinct => AggFunc::CountDistinct,
+            (None, "count") => AggFunc::Count,
+            (None, "distinctcount") => AggFunc::CountDistinct,
+            (None, "distinctcounthll") => AggFunc::DistinctCountHll,
+            (None, "sum") => AggFunc::Sum,
+            (None, "min") => AggFunc::Min,
+            (None, "max") => AggFunc::Max,
+            (None, "avg") => AggFunc::Avg,
+            (None, "minmaxrange") => AggFunc::MinMaxRange,
+            (None, "percentile") => AggFunc::Percentile(0.0),
+            (None, "percentiletdigest") => AggFunc::PercentileTDigest(0.0),
+            (None, other) => match percentile_suffix(other) {
                 Some((true, p)) => AggFunc::PercentileTDigest(p),
                 Some((false, p)) => AggFunc::Percentile(p),
                 None => return Err(QueryError::invalid(format!("unknown aggregate `{name}`"))),
