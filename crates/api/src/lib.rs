@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod catalog_tables;
 pub mod http;
+pub mod http_listener;
 pub mod keys;
 pub mod node_config;
 pub mod prometheus;

@@ -48,26 +48,21 @@ use self::values::{Cell, data_row, pg_type};
 use crate::query_service::QueryService;
 use tessera_api::auth::Authenticator;
 use tessera_api::server_metrics::{Protocol, QueryStatus};
+use tessera_api::tls::Tls;
 
 /// Session settings live in the connection's metadata under this prefix.
 const SETTING_PREFIX: &str = "set:";
 
-/// TLS on the PostgreSQL wire: the acceptor answers a client's SSLRequest; without
-/// `allow_plaintext`, a client that does not ask for TLS is refused at startup.
-#[derive(Clone)]
-pub struct PgTls {
-    pub acceptor: tokio_rustls::TlsAcceptor,
-    pub allow_plaintext: bool,
-}
-
 /// Accept PostgreSQL connections until the runtime stops.
 /// With `auth`, clients log in with a configured user's password (or a bearer token
-/// as the password) over the cleartext password exchange.
+/// as the password) over the cleartext password exchange. With `tls`, the acceptor
+/// answers a client's SSLRequest; without `allow_plaintext`, a client that does not
+/// ask for TLS is refused at startup.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<dyn QueryService>,
     auth: Option<Arc<Authenticator>>,
-    tls: Option<PgTls>,
+    tls: Option<Tls>,
 ) {
     let metrics = state.metrics().clone();
     let manager = Arc::new(ConnectionManager::new());

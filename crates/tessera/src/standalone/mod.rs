@@ -4,7 +4,6 @@
 //! Pinot-compatible HTTP API on one listener.
 
 mod broker;
-mod counted_listener;
 pub mod http;
 mod node_config;
 pub(crate) mod prometheus;
@@ -74,8 +73,11 @@ pub fn serve(
         None => node_config::NodeConfig::default(),
     };
     let auth = tessera_api::auth::Authenticator::from_config(&node_config.auth)?.map(Arc::new);
-    let tls = node_config.tls.clone();
-    let acceptor = tls.as_ref().map(tessera_api::tls::acceptor).transpose()?;
+    let tls = node_config
+        .tls
+        .as_ref()
+        .map(tessera_api::tls::Tls::from_config)
+        .transpose()?;
     tessera_segment::builder::allocator::keep_freed_memory_for_reuse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -152,21 +154,15 @@ pub fn serve(
                 .await
                 .with_context(|| format!("listen for PostgreSQL clients on `{}`", args.pg))?;
             let pg_address = pg_listener.local_addr()?;
-            let pg_tls = acceptor.clone().zip(tls.as_ref()).map(|(acceptor, tls)| {
-                tessera_broker::pg::PgTls {
-                    acceptor,
-                    allow_plaintext: tls.allow_plaintext,
-                }
-            });
             tokio::spawn(tessera_broker::pg::serve(
                 pg_listener,
                 state.clone(),
                 auth.clone(),
-                pg_tls,
+                tls.clone(),
             ));
             Some(pg_address)
         };
-        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         info!(%address, ?pg_address, deep_store = %deep_uri, scheme, "tessera standalone is serving");
         match pg_address {
             Some(pg) => eprintln!(
@@ -180,31 +176,13 @@ pub fn serve(
         };
         tokio::task::spawn_blocking(move || ready(&handle)).await??;
         let app = http::router(state.clone(), auth.clone());
-        let until_ctrl_c = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        match (acceptor, &tls) {
-            (Some(acceptor), Some(tls)) => {
-                let listener = tessera_api::tls::TlsListener::new(
-                    listener,
-                    acceptor,
-                    tls.allow_plaintext,
-                    state.metrics.clone(),
-                )?;
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(until_ctrl_c)
-                    .await?;
-            }
-            _ => {
-                let listener = counted_listener::CountedListener {
-                    inner: listener,
-                    metrics: state.metrics.clone(),
-                };
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(until_ctrl_c)
-                    .await?;
-            }
-        }
+        let listener =
+            tessera_api::http_listener::HttpListener::new(listener, tls, state.metrics.clone())?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
         for table in state.table_list() {
             if let Some(realtime) = &table.realtime {
                 realtime.stop();
