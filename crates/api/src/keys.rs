@@ -25,7 +25,7 @@ pub const ASSIGNMENTS: &str = "assignments/";
 pub const DECOMMISSIONED: &str = "decommissioned/";
 pub const CONSUMERS: &str = "consumers/";
 pub const CONSUMING: &str = "consuming/";
-pub use tessera_meta::catalog::{PAUSED, paused_key};
+pub use tessera_meta::catalog::PAUSED;
 
 /// The tables whose consumption is paused, from a mirror of `paused/`.
 pub fn paused(snapshot: &MirrorSnapshot) -> BTreeSet<String> {

@@ -11,7 +11,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value as Json, json};
 use tessera_coordination::{NodeInfo, NodeRole};
-use tessera_meta::{MetaStore, SegmentState, Transaction};
+use tessera_meta::{Catalog, SegmentState};
 
 use super::{ApiResult, ControllerRole, REALTIME};
 use tessera_api::http::{ApiError, blocking};
@@ -210,15 +210,9 @@ async fn set_paused(
                 "table `{name}` takes pushes; there is no stream to pause"
             )));
         }
-        let key = keys::paused_key(&record.name);
-        let transaction = if paused {
-            Transaction::new().put(key, "true")
-        } else {
-            Transaction::new().delete(key)
-        };
-        leadership
-            .fenced(catalog_role.store.clone())
-            .commit(transaction)
+        // The catalog's own write of the key, fenced by this leader's term.
+        Catalog::new(Arc::new(leadership.fenced(catalog_role.store.clone())))
+            .set_paused(&record.name, paused)
             .map_err(ApiError::internal)?;
         let consuming: Vec<String> = catalog_role
             .catalog()
