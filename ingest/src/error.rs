@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use tessera_status::Status;
+
 use crate::reject::RejectedValue;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,26 +75,15 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Coarse classes of errors that servers turn into HTTP statuses and exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The input or the schema must be fixed by the user.
-    BadRequest,
-    /// The input file does not exist.
-    NotFound,
-    /// An IO failure of the machine (disk, permissions).
-    Internal,
-    /// A dependency failed (catalog, deep store, stream, disk): retry later.
-    Unavailable,
-}
-
 impl Error {
-    pub fn kind(&self) -> ErrorKind {
+    /// What kind of failure this is (see [`tessera_status`]): the input's fault, a
+    /// missing file, or a dependency (the local disk among them) that may recover.
+    pub fn status(&self) -> Status {
         match self {
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                ErrorKind::NotFound
+                Status::NotFound
             }
-            Error::Io { .. } => ErrorKind::Internal,
+            Error::Io { .. } => Status::Unavailable,
             Error::Parquet { .. }
             | Error::Arrow { .. }
             | Error::Csv { .. }
@@ -100,15 +91,15 @@ impl Error {
             | Error::Rejected { .. }
             | Error::UnknownFormat { .. }
             | Error::Batch { .. }
-            | Error::Invalid(_) => ErrorKind::BadRequest,
-            Error::Segment { .. } => ErrorKind::Internal,
-            Error::Unavailable(_) => ErrorKind::Unavailable,
+            | Error::Invalid(_) => Status::InvalidInput,
+            Error::Segment { source, .. } => source.status(),
+            Error::Unavailable(_) => Status::Unavailable,
         }
     }
 
-    /// Whether trying again unchanged can succeed: a dependency that failed, or IO
-    /// failures other than a missing file (an interrupted read, a full disk freed).
+    /// Whether trying again unchanged can succeed: a dependency that failed, or an IO
+    /// failure other than a missing file (an interrupted read, a full disk freed).
     pub fn is_retryable(&self) -> bool {
-        matches!(self.kind(), ErrorKind::Internal | ErrorKind::Unavailable)
+        self.status().is_retryable()
     }
 }

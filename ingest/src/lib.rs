@@ -31,7 +31,7 @@ pub mod transform;
 pub mod wal;
 
 pub use coerce::{FieldCoercer, Reject};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, Result};
 pub use json_source::MAX_LINE_BYTES;
 pub use reject::{RejectReport, RejectedValue};
 pub use source::{BatchSource, DEFAULT_BATCH_ROWS, ReadOptions, open_file, open_files};

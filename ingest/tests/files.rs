@@ -14,10 +14,9 @@ use parquet::arrow::ArrowWriter;
 use serde_json::json;
 use tempfile::TempDir;
 use tessera_config::Schema;
-use tessera_ingest::{
-    BatchSource, Error, ErrorKind, ReadOptions, RejectReport, open_file, open_files,
-};
+use tessera_ingest::{BatchSource, Error, ReadOptions, RejectReport, open_file, open_files};
 use tessera_segment::{ColumnBatch, ColumnData, ColumnValues, VarBytes};
+use tessera_status::Status;
 
 const JAN_2_2024_MS: i64 = 1_704_153_600_000;
 
@@ -300,7 +299,7 @@ fn test_parquet_rejects_have_file_row_numbers() {
     };
     assert_eq!((rejected.row, rejected.column.as_str()), (2, "n"));
     assert!(error.to_string().contains("row=2"), "{error}");
-    assert_eq!(error.kind(), ErrorKind::BadRequest);
+    assert_eq!(error.status(), Status::InvalidInput);
 }
 
 #[test]
@@ -658,7 +657,7 @@ fn test_open_errors() {
     let error = open_files(&[missing], &schema, &ReadOptions::default())
         .err()
         .expect("missing");
-    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert_eq!(error.status(), Status::NotFound);
     let corrupt = write_text(&dir, "corrupt.parquet", "not a parquet file");
     let error = open_file(&corrupt, &schema, &ReadOptions::default())
         .err()

@@ -11,6 +11,7 @@ use tessera_segment::hll::{HyperLogLog, hash_bytes, mix64};
 use crate::error::QueryResult;
 use crate::eval::{f64s, i64s};
 use crate::plan::{AggCall, AggFunc};
+use crate::state_bytes::{DISTINCT_INT_BYTES, SET_SLOT_OVERHEAD, scalar_bytes};
 use crate::tdigest::TDigest;
 use crate::types::{Scalar, SqlType};
 use crate::vector::{Data, Vector};
@@ -230,14 +231,17 @@ impl AccState {
     }
 
     /// Fold rows into their groups. `arg` is `None` for COUNT(*); `keep` masks rows out
-    /// (an aggregate FILTER). NULL arguments are skipped.
+    /// (an aggregate FILTER). NULL arguments are skipped. Returns the estimated bytes
+    /// the state grew by beyond its fixed per-group slots (new distinct values,
+    /// percentile values), for [`crate::state_bytes`].
     pub fn update(
         &mut self,
         groups: &[u32],
         arg: Option<&Vector>,
         keep: Option<&[bool]>,
         block_counts: &mut BlockCounts,
-    ) -> QueryResult<()> {
+    ) -> QueryResult<usize> {
+        let mut grown = 0usize;
         let live = |i: usize| -> bool {
             keep.is_none_or(|k| k[i]) && arg.is_none_or(|a| !a.is_null(i) && a.ty != SqlType::Null)
         };
@@ -254,7 +258,7 @@ impl AccState {
                 }
             }
             AccState::SumLong { sums, counts } => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 let values = i64s(arg);
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
@@ -264,7 +268,7 @@ impl AccState {
                 }
             }
             AccState::SumDouble { sums, counts } | AccState::Avg { sums, counts } => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 let values = f64s(arg);
                 if arg.nulls.is_none() && keep.is_none() {
                     sum_groups(sums, groups, &values);
@@ -279,7 +283,7 @@ impl AccState {
                 }
             }
             AccState::MinMaxLong { values, seen, max } => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 let input = i64s(arg);
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
@@ -293,7 +297,7 @@ impl AccState {
                 }
             }
             AccState::MinMaxDouble { values, seen, max } => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 let input = f64s(arg);
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
@@ -307,7 +311,7 @@ impl AccState {
                 }
             }
             AccState::MinMaxScalar { values, max } => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
                         let v = arg.scalar(i);
@@ -320,7 +324,7 @@ impl AccState {
                 }
             }
             AccState::Range { mins, maxs, seen } => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 let input = f64s(arg);
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
@@ -338,24 +342,28 @@ impl AccState {
                 }
             }
             AccState::Distinct(sets) => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
-                        sets[*g as usize].insert(arg.scalar(i));
+                        let value = arg.scalar(i);
+                        let bytes = scalar_bytes(&value) + SET_SLOT_OVERHEAD;
+                        if sets[*g as usize].insert(value) {
+                            grown += bytes;
+                        }
                     }
                 }
             }
             AccState::DistinctInt(sets) => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 let values = i64s(arg);
                 for (i, g) in groups.iter().enumerate() {
-                    if live(i) {
-                        sets[*g as usize].insert(distinct_key(values[i]));
+                    if live(i) && sets[*g as usize].insert(distinct_key(values[i])) {
+                        grown += DISTINCT_INT_BYTES;
                     }
                 }
             }
             AccState::Hll(sketches) => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
                         sketches[*g as usize].insert_hash(hash_cell(arg, i));
@@ -363,16 +371,17 @@ impl AccState {
                 }
             }
             AccState::Percentile { values, .. } => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 let input = f64s(arg);
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
                         values[*g as usize].push(input[i]);
+                        grown += std::mem::size_of::<f64>();
                     }
                 }
             }
             AccState::TDigest { digests, .. } => {
-                let Some(arg) = arg else { return Ok(()) };
+                let Some(arg) = arg else { return Ok(0) };
                 let input = f64s(arg);
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
@@ -381,7 +390,7 @@ impl AccState {
                 }
             }
         }
-        Ok(())
+        Ok(grown)
     }
 }
 
@@ -518,7 +527,10 @@ pub fn count_groups(counts: &mut [i64], groups: &[u32]) {
 impl AccState {
     /// Fold every group of `other` into this state: group `from` of `other` goes into
     /// group `mapping[from]` (which must exist).
-    pub fn merge_from(&mut self, other: &AccState, mapping: &[usize]) {
+    /// Returns the estimated bytes this state grew by beyond its per-group slots, as
+    /// [`AccState::update`] does.
+    pub fn merge_from(&mut self, other: &AccState, mapping: &[usize]) -> usize {
+        let mut grown = 0usize;
         match (self, other) {
             (AccState::Count(a), AccState::Count(b)) => {
                 for (from, &into) in mapping.iter().enumerate() {
@@ -626,13 +638,19 @@ impl AccState {
             }
             (AccState::Distinct(a), AccState::Distinct(b)) => {
                 for (from, &into) in mapping.iter().enumerate() {
-                    let incoming = &b[from];
-                    a[into].extend(incoming.iter().cloned());
+                    for value in &b[from] {
+                        if !a[into].contains(value) {
+                            grown += scalar_bytes(value) + SET_SLOT_OVERHEAD;
+                            a[into].insert(value.clone());
+                        }
+                    }
                 }
             }
             (AccState::DistinctInt(a), AccState::DistinctInt(b)) => {
                 for (from, &into) in mapping.iter().enumerate() {
+                    let before = a[into].len();
                     a[into] |= &b[from];
+                    grown += (a[into].len() - before) as usize * DISTINCT_INT_BYTES;
                 }
             }
             (AccState::Hll(a), AccState::Hll(b)) => {
@@ -643,6 +661,7 @@ impl AccState {
             (AccState::Percentile { values, .. }, AccState::Percentile { values: v2, .. }) => {
                 for (from, &into) in mapping.iter().enumerate() {
                     values[into].extend_from_slice(&v2[from]);
+                    grown += v2[from].len() * std::mem::size_of::<f64>();
                 }
             }
             (AccState::TDigest { digests, .. }, AccState::TDigest { digests: d2, .. }) => {
@@ -652,6 +671,7 @@ impl AccState {
             }
             _ => {}
         }
+        grown
     }
 
     /// The final value of group `g`.

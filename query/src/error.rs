@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use tessera_status::Status;
+
 /// Pinot's query error codes (a subset; clients switch on these numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -10,29 +12,92 @@ pub enum ErrorCode {
     SqlParsing,
     /// It parses but is not a valid query for this table (unknown column, wrong types).
     QueryValidation,
-    /// Execution failed (a corrupt segment, an arithmetic overflow).
+    /// Execution failed on the server's side (a corrupt segment, a bug).
     QueryExecution,
+    /// The query's expressions failed on the data: a CAST that does not fit, an
+    /// integer overflow, a negative SUBSTR length, a date that does not parse (the
+    /// query's fault, PostgreSQL's class 22).
+    DataException,
     /// `timeoutMs` ran out.
     ExecutionTimeout,
     /// The client cancelled the query, or went away.
     QueryCancelled,
     /// No such table.
     TableDoesNotExist,
-    /// A limit such as `numGroupsLimit` was exceeded.
-    TooManyGroups,
+    /// A query limit (`numGroupsLimit`, `maxStateBytes`) was exceeded.
+    LimitExceeded,
 }
 
 impl ErrorCode {
+    /// Every code, for tables and tests.
+    pub const ALL: [ErrorCode; 8] = [
+        ErrorCode::SqlParsing,
+        ErrorCode::QueryValidation,
+        ErrorCode::QueryExecution,
+        ErrorCode::DataException,
+        ErrorCode::ExecutionTimeout,
+        ErrorCode::QueryCancelled,
+        ErrorCode::TableDoesNotExist,
+        ErrorCode::LimitExceeded,
+    ];
+
+    /// The Pinot error code clients switch on (`exceptions[].errorCode`).
     pub fn code(self) -> i32 {
         match self {
             ErrorCode::SqlParsing => 150,
-            ErrorCode::QueryExecution => 200,
+            ErrorCode::QueryExecution | ErrorCode::DataException => 200,
             ErrorCode::ExecutionTimeout => 250,
             ErrorCode::QueryCancelled => 503,
             ErrorCode::TableDoesNotExist => 190,
             ErrorCode::QueryValidation => 700,
-            ErrorCode::TooManyGroups => 720,
+            ErrorCode::LimitExceeded => 720,
         }
+    }
+
+    /// What kind of failure it is: decides the HTTP status, the SQLSTATE class and
+    /// retryability (see [`tessera_status`]).
+    pub fn status(self) -> Status {
+        match self {
+            ErrorCode::SqlParsing | ErrorCode::QueryValidation | ErrorCode::DataException => {
+                Status::InvalidInput
+            }
+            ErrorCode::TableDoesNotExist => Status::NotFound,
+            ErrorCode::LimitExceeded => Status::LimitExceeded,
+            ErrorCode::ExecutionTimeout => Status::Timeout,
+            ErrorCode::QueryCancelled => Status::Cancelled,
+            ErrorCode::QueryExecution => Status::Internal,
+        }
+    }
+
+    /// The PostgreSQL SQLSTATE of an error with this code: the finest this code knows,
+    /// else its status's class.
+    pub fn sqlstate(self) -> &'static str {
+        match self {
+            ErrorCode::SqlParsing => "42601",
+            // data_exception
+            ErrorCode::DataException => "22000",
+            _ => self.status().sqlstate(),
+        }
+    }
+
+    /// The code's name as it travels between nodes (unambiguous, where Pinot's numbers
+    /// are shared).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::SqlParsing => "SqlParsing",
+            ErrorCode::QueryValidation => "QueryValidation",
+            ErrorCode::QueryExecution => "QueryExecution",
+            ErrorCode::DataException => "DataException",
+            ErrorCode::ExecutionTimeout => "ExecutionTimeout",
+            ErrorCode::QueryCancelled => "QueryCancelled",
+            ErrorCode::TableDoesNotExist => "TableDoesNotExist",
+            ErrorCode::LimitExceeded => "LimitExceeded",
+        }
+    }
+
+    /// The code named `name` (see [`ErrorCode::name`]).
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.name() == name)
     }
 }
 
@@ -65,6 +130,14 @@ impl QueryError {
         }
     }
 
+    /// The query's expressions failed on the data (see [`ErrorCode::DataException`]).
+    pub fn data(message: impl Into<String>) -> QueryError {
+        QueryError {
+            code: ErrorCode::DataException,
+            message: message.into(),
+        }
+    }
+
     pub fn timeout(timeout_ms: u64) -> QueryError {
         QueryError {
             code: ErrorCode::ExecutionTimeout,
@@ -81,13 +154,7 @@ impl QueryError {
 
     /// Whether the caller sent a bad query (HTTP 4xx) rather than the server failing.
     pub fn is_client_error(&self) -> bool {
-        matches!(
-            self.code,
-            ErrorCode::SqlParsing
-                | ErrorCode::QueryValidation
-                | ErrorCode::TableDoesNotExist
-                | ErrorCode::TooManyGroups
-        )
+        self.code.status().is_client_error()
     }
 }
 
@@ -101,7 +168,11 @@ impl std::error::Error for QueryError {}
 
 impl From<tessera_segment::Error> for QueryError {
     fn from(error: tessera_segment::Error) -> QueryError {
-        QueryError::execution(error.to_string())
+        match error.status() {
+            // A bad text-search query, a column the segment does not have.
+            Status::InvalidInput | Status::NotFound => QueryError::invalid(error.to_string()),
+            _ => QueryError::execution(error.to_string()),
+        }
     }
 }
 

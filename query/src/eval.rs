@@ -138,7 +138,7 @@ pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
             for item in items {
                 let v = eval(item, input)?;
                 let Data::Bool(bits) = &v.data else {
-                    return Err(QueryError::execution(format!("`{item}` is not boolean")));
+                    return Err(QueryError::invalid(format!("`{item}` is not boolean")));
                 };
                 for i in 0..len {
                     if v.is_null(i) {
@@ -159,7 +159,7 @@ pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
         Expr::Not(inner) => {
             let v = eval(inner, input)?;
             let Data::Bool(bits) = v.data else {
-                return Err(QueryError::execution(format!("`{inner}` is not boolean")));
+                return Err(QueryError::invalid(format!("`{inner}` is not boolean")));
             };
             Ok(Vector::new(
                 SqlType::Boolean,
@@ -269,7 +269,7 @@ pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
 }
 
 fn overflow(expr: &Expr) -> QueryError {
-    QueryError::execution(format!("integer overflow in `{expr}`"))
+    QueryError::data(format!("integer overflow in `{expr}`"))
 }
 
 /// Numbers widened for a binary kernel.
@@ -449,7 +449,7 @@ fn string_predicate(v: &Vector, negated: bool, test: impl Fn(&str) -> bool) -> Q
         _ if v.ty == SqlType::Null => {
             return Ok(Vector::constant(SqlType::Boolean, &Scalar::Null, len));
         }
-        _ => return Err(QueryError::execution("LIKE / REGEXP_LIKE needs strings")),
+        _ => return Err(QueryError::invalid("LIKE / REGEXP_LIKE needs strings")),
     }
     Ok(Vector::new(
         SqlType::Boolean,
@@ -507,7 +507,7 @@ fn cast(v: &Vector, to: SqlType) -> QueryResult<Vector> {
     }
     let mut nulls = v.nulls.clone().unwrap_or_else(|| vec![false; len]);
     let bad = |value: &Scalar| {
-        QueryError::execution(format!(
+        QueryError::data(format!(
             "cannot CAST {} `{}` to {}",
             v.ty.pinot_name(),
             scalar_to_text(value, v.ty),
@@ -684,7 +684,7 @@ fn call(func: &Func, args: &[Vector], ty: SqlType, len: usize, expr: &Expr) -> Q
                 };
                 let end = match &lengths {
                     Some(l) if l[i] < 0 => {
-                        return Err(QueryError::execution(format!(
+                        return Err(QueryError::data(format!(
                             "SUBSTR length must not be negative in `{expr}`"
                         )));
                     }
@@ -872,7 +872,7 @@ fn call(func: &Func, args: &[Vector], ty: SqlType, len: usize, expr: &Expr) -> Q
                     continue;
                 }
                 out[i] = time::parse_with(&values[i], pattern).ok_or_else(|| {
-                    QueryError::execution(format!(
+                    QueryError::data(format!(
                         "FROMDATETIME cannot parse `{}` with the pattern in `{expr}`",
                         values[i]
                     ))

@@ -21,6 +21,9 @@ use crate::plan::{AggFunc, AggregationPlan, Filter, PlanKind, QueryPlan, Selecti
 use crate::segment_scan::{
     BlockColumns, SegmentContext, columns_read_once, eval_on_dictionary, small_dictionary,
 };
+use crate::state_bytes::{
+    DISTINCT_INT_BYTES, GROUP_SLOT_BYTES, SET_SLOT_OVERHEAD, row_bytes, scalar_bytes,
+};
 use crate::trim;
 use crate::types::Scalar;
 use crate::vector::Vector;
@@ -128,6 +131,13 @@ pub struct SelectedRow {
     pub values: Vec<Scalar>,
 }
 
+impl SelectedRow {
+    /// Estimated bytes the row holds (for `maxStateBytes`).
+    pub fn bytes(&self) -> usize {
+        row_bytes(&self.sort) + row_bytes(&self.values)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum PartialRows {
     Aggregation(AggPartial),
@@ -139,6 +149,10 @@ pub enum PartialRows {
 pub struct Partial {
     pub rows: PartialRows,
     pub stats: ExecStats,
+    /// The bytes of state this partial holds against the query's `maxStateBytes`
+    /// (released by the merge that folds it in; 0 for a partial from another node,
+    /// which that node accounted).
+    pub held_bytes: usize,
 }
 
 impl Partial {
@@ -153,6 +167,7 @@ impl Partial {
                 PlanKind::Selection(_) => PartialRows::Selection(Vec::new()),
             },
             stats: ExecStats::default(),
+            held_bytes: 0,
         }
     }
 }
@@ -187,14 +202,21 @@ pub fn execute_segment(
     partial.stats.num_segments_matched = u64::from(!docs.is_empty());
     partial.rows = match &plan.kind {
         PlanKind::Aggregation(aggregation) => {
-            let mut groups = aggregate(&mut context, plan, aggregation, &docs)?;
+            let (mut groups, held) = aggregate(&mut context, plan, aggregation, &docs)?;
             if let Some(keep) = trim::groups_to_keep(plan) {
                 trim::trim_groups(&mut groups, &aggregation.order_by, keep);
             }
+            partial.held_bytes = held;
             PartialRows::Aggregation(groups)
         }
         PlanKind::Selection(selection) => {
-            PartialRows::Selection(select(&mut context, selection, &docs)?)
+            let rows = select(&mut context, selection, &docs)?;
+            let held = rows.iter().map(SelectedRow::bytes).sum();
+            plan.options
+                .state_bytes
+                .charge(held, plan.options.max_state_bytes)?;
+            partial.held_bytes = held;
+            PartialRows::Selection(rows)
         }
     };
     partial.stats.num_docs_scanned = context.stats.num_docs_scanned;
@@ -482,12 +504,19 @@ impl Grouper {
     }
 }
 
+/// The segment's groups, and the bytes of state they hold (charged to the query's
+/// `maxStateBytes` as they grew).
 fn aggregate(
     context: &mut SegmentContext<'_>,
     plan: &QueryPlan,
     aggregation: &AggregationPlan,
     docs: &DocSet,
-) -> QueryResult<AggPartial> {
+) -> QueryResult<(AggPartial, usize)> {
+    let budget = &plan.options.state_bytes;
+    let max_state_bytes = plan.options.max_state_bytes;
+    let per_group = GROUP_SLOT_BYTES * aggregation.aggs.len().max(1);
+    let mut held = 0usize;
+    let mut charged_groups = 0usize;
     let mut states: Vec<AccState> = aggregation.aggs.iter().map(AccState::new).collect();
     let count_only = aggregation
         .aggs
@@ -502,11 +531,14 @@ fn aggregate(
             }
         }
         context.stats.num_docs_scanned = docs.len();
-        return Ok(AggPartial {
-            keys: vec![Vec::new()],
-            states,
-            sorted: true,
-        });
+        return Ok((
+            AggPartial {
+                keys: vec![Vec::new()],
+                states,
+                sorted: true,
+            },
+            0,
+        ));
     }
     let mut grouper = Grouper::new(context, &aggregation.keys)?;
     let mut factored = FactoredAggs::plan(context, &aggregation.aggs, grouper.key_space())?;
@@ -575,13 +607,15 @@ fn aggregate(
         let n_groups = grouper.groups();
         if n_groups > limit {
             return Err(QueryError {
-                code: ErrorCode::TooManyGroups,
+                code: ErrorCode::LimitExceeded,
                 message: format!(
                     "the query produces more than numGroupsLimit={limit} groups; raise it with `SET numGroupsLimit = N;`"
                 ),
             });
         }
         factored.update(&mut columns, &groups, n_groups)?;
+        let mut grown = (n_groups - charged_groups.min(n_groups)) * per_group;
+        charged_groups = charged_groups.max(n_groups);
         let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
         block_counts.clear();
         for (index, (((state, arg_slot), filter), by_id)) in states
@@ -603,7 +637,7 @@ fn aggregate(
                 ids.clear();
                 columns.context.column(name)?.read_dict_ids(block, &mut ids)?;
                 let nulls = columns.context.nulls(name)?;
-                sets.insert(n_groups, &groups, &ids, |row| {
+                grown += sets.insert(n_groups, &groups, &ids, |row| {
                     let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
                     !null && keep.as_ref().is_none_or(|k| k[row])
                 });
@@ -619,8 +653,11 @@ fn aggregate(
                 }
                 None => None,
             };
-            state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
+            grown +=
+                state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
         }
+        budget.charge(grown, max_state_bytes)?;
+        held += grown;
         scanned += block.len() as u64;
         entries += (block.len() * (columns.columns_read() + factored.columns_read())) as u64;
         columns.context.check_deadline()?;
@@ -633,12 +670,18 @@ fn aggregate(
             continue;
         };
         let reader = context.column(&name)?;
+        let mut grown = 0usize;
         match &mut *state {
             AccState::Distinct(values) => {
                 for (group, set) in values.iter_mut().enumerate() {
                     sets.for_each_id(group, |id| {
-                        set.insert(Scalar::from_value(reader.dictionary_value(id)));
+                        let value = Scalar::from_value(reader.dictionary_value(id));
+                        grown += scalar_bytes(&value) + SET_SLOT_OVERHEAD;
+                        set.insert(value);
                     });
+                    let group_grown = std::mem::take(&mut grown);
+                    budget.charge(group_grown, max_state_bytes)?;
+                    held += group_grown;
                 }
             }
             AccState::DistinctInt(values) => {
@@ -652,6 +695,7 @@ fn aggregate(
                             keys.push(distinct_key(value));
                         }
                     });
+                    grown += keys.len() * DISTINCT_INT_BYTES;
                     match RoaringTreemap::from_sorted_iter(keys.iter().copied()) {
                         Ok(sorted) => *set |= sorted,
                         Err(_) => set.extend(keys),
@@ -660,6 +704,8 @@ fn aggregate(
             }
             _ => {}
         }
+        budget.charge(grown, max_state_bytes)?;
+        held += grown;
     }
     context.stats.num_docs_scanned = scanned;
     context.stats.num_entries_scanned_post_filter += entries;
@@ -672,6 +718,9 @@ fn aggregate(
             state.reorder(order);
         }
     }
+    let key_bytes: usize = keys.iter().map(|k| row_bytes(k)).sum();
+    budget.charge(key_bytes, max_state_bytes)?;
+    held += key_bytes;
     let mut partial = AggPartial {
         keys,
         states,
@@ -679,10 +728,10 @@ fn aggregate(
     };
     if values_grouper && partial.keys.len() > SORTED_VALUE_KEYS {
         // Sorting many hashed keys by value costs more than hashing them in the merge.
-        return Ok(partial);
+        return Ok((partial, held));
     }
     partial.sort_keys();
-    Ok(partial)
+    Ok((partial, held))
 }
 
 /// The dictionary ids COUNT(DISTINCT col) has seen, per group: a plain bitset when
@@ -705,14 +754,15 @@ impl DistinctIds {
         }
     }
 
-    /// Record `ids[row]` in group `groups[row]` for the rows `keep` accepts.
+    /// Record `ids[row]` in group `groups[row]` for the rows `keep` accepts; returns
+    /// the bytes the sets grew by (the dense bitset is sized up front, at most 2 MiB).
     fn insert(
         &mut self,
         n_groups: usize,
         groups: &[u32],
         ids: &[u32],
         keep: impl Fn(usize) -> bool,
-    ) {
+    ) -> usize {
         match self {
             DistinctIds::Dense(bits) => {
                 for (row, id) in ids.iter().enumerate() {
@@ -721,14 +771,17 @@ impl DistinctIds {
                         bits[word] |= 1 << (id % 64);
                     }
                 }
+                0
             }
             DistinctIds::Roaring(sets) => {
                 sets.resize_with(n_groups.max(sets.len()), RoaringBitmap::new);
+                let mut grown = 0;
                 for (row, (id, group)) in ids.iter().zip(groups).enumerate() {
-                    if keep(row) {
-                        sets[*group as usize].insert(*id);
+                    if keep(row) && sets[*group as usize].insert(*id) {
+                        grown += DISTINCT_INT_BYTES;
                     }
                 }
+                grown
             }
         }
     }

@@ -31,6 +31,7 @@ pub mod planner;
 pub mod response;
 pub mod segment_scan;
 pub mod sql_limits;
+pub mod state_bytes;
 pub mod tdigest;
 pub mod time;
 pub mod trim;

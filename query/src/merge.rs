@@ -13,6 +13,7 @@ use crate::leaf::{
     AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys, compare_sort_keys,
 };
 use crate::plan::{OutputColumn, PlanKind, QueryPlan};
+use crate::state_bytes::{GROUP_SLOT_BYTES, row_bytes};
 use crate::trim;
 use crate::types::Scalar;
 use crate::vector::Vector;
@@ -44,6 +45,8 @@ pub struct Merger<'p> {
     /// is then left empty). `None` once a partial was not sorted: the index is used.
     key_order: Option<Vec<usize>>,
     rows: Vec<SelectedRow>,
+    /// Bytes of state held, charged to the query's `maxStateBytes`.
+    held_bytes: usize,
 }
 
 impl<'p> Merger<'p> {
@@ -66,6 +69,7 @@ impl<'p> Merger<'p> {
             index: GroupIndex::new(key_columns),
             key_order: Some(Vec::new()),
             rows: Vec::new(),
+            held_bytes: 0,
         }
     }
 
@@ -88,8 +92,20 @@ impl<'p> Merger<'p> {
     pub fn add(&mut self, partial: Partial) -> QueryResult<()> {
         self.stats.add(&partial.stats);
         match (&self.plan.kind, partial.rows) {
-            (PlanKind::Aggregation(_), PartialRows::Aggregation(part)) => self.add_groups(part),
+            (PlanKind::Aggregation(_), PartialRows::Aggregation(part)) => {
+                self.add_groups(part, partial.held_bytes)
+            }
             (PlanKind::Selection(selection), PartialRows::Selection(part)) => {
+                // The rows move in: what they hold is now this merger's (a partial
+                // from another node was not charged here).
+                let held = if partial.held_bytes == 0 {
+                    let held = part.iter().map(SelectedRow::bytes).sum();
+                    self.charge(held)?;
+                    held
+                } else {
+                    partial.held_bytes
+                };
+                self.held_bytes += held;
                 self.rows.extend(part);
                 let wanted = selection.offset.saturating_add(selection.limit);
                 if self.rows.len() > wanted.saturating_mul(2).max(1024) {
@@ -101,7 +117,15 @@ impl<'p> Merger<'p> {
         }
     }
 
-    fn add_groups(&mut self, part: AggPartial) -> QueryResult<()> {
+    /// Charge `bytes` more state to the query.
+    fn charge(&self, bytes: usize) -> QueryResult<()> {
+        let options = &self.plan.options;
+        options.state_bytes.charge(bytes, options.max_state_bytes)
+    }
+
+    /// Fold in `part`, which holds `part_bytes` of charged state: the merged state's
+    /// growth is charged and `part_bytes` released.
+    fn add_groups(&mut self, part: AggPartial, part_bytes: usize) -> QueryResult<()> {
         if let PlanKind::Aggregation(aggregation) = &self.plan.kind
             && let Some(key) = part.keys.iter().find(|k| k.len() != aggregation.keys.len())
         {
@@ -117,7 +141,9 @@ impl<'p> Merger<'p> {
                 }
             }
             self.groups = part;
+            self.held_bytes += part_bytes;
         } else {
+            let groups_before = self.groups.keys.len();
             if !part.sorted
                 && let Some(order) = self.key_order.take()
             {
@@ -151,15 +177,23 @@ impl<'p> Merger<'p> {
             for state in &mut merged.states {
                 state.resize(merged.keys.len());
             }
+            let mut grown: usize = merged.keys[groups_before..]
+                .iter()
+                .map(|k| row_bytes(k) + GROUP_SLOT_BYTES * merged.states.len().max(1))
+                .sum();
             for (state, other) in merged.states.iter_mut().zip(&part.states) {
-                state.merge_from(other, &mapping);
+                grown += state.merge_from(other, &mapping);
             }
+            drop(part.states);
+            self.plan.options.state_bytes.release(part_bytes);
+            self.charge(grown)?;
+            self.held_bytes += grown;
         }
         let merged = &self.groups;
         let limit = self.plan.options.num_groups_limit;
         if merged.keys.len() > limit {
             return Err(QueryError {
-                code: ErrorCode::TooManyGroups,
+                code: ErrorCode::LimitExceeded,
                 message: format!(
                     "the query produces more than numGroupsLimit={limit} groups; raise it with `SET numGroupsLimit = N;`"
                 ),
@@ -175,8 +209,14 @@ impl<'p> Merger<'p> {
                 self.rows
                     .sort_by(|a, b| compare_sort_keys(&a.sort, &b.sort, &selection.order_by));
             }
-            self.rows
-                .truncate(selection.offset.saturating_add(selection.limit));
+            let keep = selection.offset.saturating_add(selection.limit);
+            if self.rows.len() > keep {
+                let dropped: usize = self.rows[keep..].iter().map(SelectedRow::bytes).sum();
+                self.rows.truncate(keep);
+                let dropped = dropped.min(self.held_bytes);
+                self.plan.options.state_bytes.release(dropped);
+                self.held_bytes -= dropped;
+            }
         }
     }
 
@@ -203,6 +243,7 @@ impl<'p> Merger<'p> {
         Partial {
             rows,
             stats: self.stats,
+            held_bytes: self.held_bytes,
         }
     }
 }

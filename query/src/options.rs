@@ -11,6 +11,9 @@ pub const DEFAULT_NUM_GROUPS_LIMIT: usize = 100_000;
 pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
 /// Default timeout.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Bytes of intermediate state one query may hold on one node (see
+/// [`crate::state_bytes`]).
+pub const DEFAULT_MAX_STATE_BYTES: usize = 1 << 30;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryOptions {
@@ -23,8 +26,13 @@ pub struct QueryOptions {
     /// Rows a selection without LIMIT returns: Pinot's 10 over HTTP; the PostgreSQL
     /// wire sets it to `max_rows` (PostgreSQL clients expect every row).
     pub default_selection_limit: usize,
+    /// `maxStateBytes`: the most bytes of intermediate state (groups, distinct sets,
+    /// percentile values, selected rows) the query may hold on one node.
+    pub max_state_bytes: usize,
     /// Set to stop the query wherever it runs (not an option a client writes).
     pub cancel: crate::cancel::Cancel,
+    /// What the query holds against `max_state_bytes` (not an option a client writes).
+    pub state_bytes: crate::state_bytes::StateBytes,
 }
 
 impl Default for QueryOptions {
@@ -35,7 +43,9 @@ impl Default for QueryOptions {
             max_rows: DEFAULT_MAX_ROWS,
             use_indexes: true,
             default_selection_limit: DEFAULT_SELECTION_LIMIT,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             cancel: crate::cancel::Cancel::new(),
+            state_bytes: crate::state_bytes::StateBytes::new(),
         }
     }
 }
@@ -56,6 +66,7 @@ impl QueryOptions {
             "timeoutms" => self.timeout_ms = number()?,
             "numgroupslimit" => self.num_groups_limit = number()?.max(1) as usize,
             "maxrows" | "maxrowsinresult" => self.max_rows = number()? as usize,
+            "maxstatebytes" => self.max_state_bytes = number()? as usize,
             // Set by the PostgreSQL wire (every row) and carried to cluster servers, so
             // a server plans a LIMIT-less selection exactly as the broker did.
             "defaultselectionlimit" => self.default_selection_limit = number()? as usize,
@@ -79,12 +90,13 @@ impl QueryOptions {
     /// servers so they plan exactly what it planned.
     pub fn to_pinot_string(&self) -> String {
         format!(
-            "timeoutMs={};numGroupsLimit={};maxRows={};useIndexes={};defaultSelectionLimit={}",
+            "timeoutMs={};numGroupsLimit={};maxRows={};useIndexes={};defaultSelectionLimit={};maxStateBytes={}",
             self.timeout_ms,
             self.num_groups_limit,
             self.max_rows,
             self.use_indexes,
-            self.default_selection_limit
+            self.default_selection_limit,
+            self.max_state_bytes
         )
     }
 

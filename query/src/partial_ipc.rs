@@ -525,6 +525,8 @@ pub fn from_record_batch(plan: &QueryPlan, batch: &RecordBatch) -> QueryResult<P
     Ok(Partial {
         rows: partial_rows,
         stats,
+        // Charged on the node that built it, not here.
+        held_bytes: 0,
     })
 }
 

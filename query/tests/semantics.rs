@@ -290,3 +290,81 @@ fn percentile_spellings_refuse_what_they_cannot_answer() {
     let message = error("SELECT quantile(0.5, 0.9)(r) FROM t");
     assert!(message.contains("quantile(fraction)(value)"), "{message}");
 }
+
+/// `maxStateBytes` bounds what one query holds: each kind of growing state (exact
+/// distinct values, exact percentile values, groups, selected rows) is refused by name
+/// past a small limit, and answered under the default.
+#[test]
+fn state_past_max_state_bytes_is_refused_by_name() {
+    let (table, _) = common::table();
+    let run = |sql: &str, limit: Option<usize>| {
+        let mut options = QueryOptions::default();
+        if let Some(limit) = limit {
+            options.max_state_bytes = limit;
+        }
+        tessera_query::run(sql, options, std::slice::from_ref(table))
+    };
+    for sql in [
+        "SELECT COUNT(DISTINCT x) FROM t",
+        "SELECT COUNT(DISTINCT id) FROM t",
+        "SELECT COUNT(DISTINCT CONCAT(x, 'y')) FROM t",
+        "SELECT c, COUNT(DISTINCT x) FROM t GROUP BY c",
+        "SELECT PERCENTILE(r, 50) FROM t",
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY b) FROM t",
+        "SELECT id, x, COUNT(*) FROM t GROUP BY id, x",
+        "SELECT id, x FROM t ORDER BY x LIMIT 2000",
+    ] {
+        let answered = run(sql, None).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert!(!answered.result.rows.is_empty(), "{sql}");
+        let error = run(sql, Some(2_000)).expect_err(sql);
+        assert_eq!(error.code, tessera_query::ErrorCode::LimitExceeded, "{sql}");
+        assert!(
+            error.message.contains("maxStateBytes=2000"),
+            "{sql}: {error}"
+        );
+    }
+    // As an option a client sets.
+    let mut options = QueryOptions::default();
+    let sql = tessera_query::options::split_set_statements(
+        "SET maxStateBytes = 100; SELECT COUNT(DISTINCT x) FROM t",
+        &mut options,
+    )
+    .expect("parses");
+    let error = tessera_query::run(&sql, options, std::slice::from_ref(table)).expect_err(&sql);
+    assert!(error.message.contains("maxStateBytes=100"), "{error}");
+}
+
+/// A merge releases what it folds in: after COUNT(DISTINCT x) over two segments that
+/// share their values, the query holds one merged set's bytes, not both segments'.
+#[test]
+fn merged_state_is_counted_once() {
+    let (table, rows) = common::table();
+    let options = QueryOptions::default();
+    let held = options.state_bytes.clone();
+    tessera_query::run(
+        "SELECT COUNT(DISTINCT x) FROM t",
+        options,
+        std::slice::from_ref(table),
+    )
+    .expect("answers");
+    let distinct: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|r| match &r[col("x")] {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    let one_set: usize = distinct
+        .iter()
+        .map(|s| {
+            tessera_query::state_bytes::scalar_bytes(&Scalar::Str(s.to_string()))
+                + tessera_query::state_bytes::SET_SLOT_OVERHEAD
+        })
+        .sum();
+    assert!(
+        held.held() >= one_set && held.held() <= one_set + 1024,
+        "held {} bytes; one set of {} values is {one_set}",
+        held.held(),
+        distinct.len()
+    );
+}

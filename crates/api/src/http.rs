@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use tessera_query::QueryError;
+use tessera_status::Status;
 
 /// Largest request body (push batches, configs).
 pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
@@ -15,6 +16,8 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// `Retry-After` seconds, for failures a retry can cure.
+    retry_after_secs: Option<u32>,
 }
 
 impl ApiError {
@@ -22,7 +25,25 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// An error of a [`Status`]: its HTTP status, and `Retry-After` when retrying can
+    /// succeed.
+    pub fn from_status(status: Status, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::from_u16(status.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: message.into(),
+            retry_after_secs: status.retry_after_secs(),
+        }
+    }
+
+    /// This error with `Retry-After: secs`.
+    pub fn retry_after(mut self, secs: u32) -> ApiError {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -41,7 +62,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"code": self.status.as_u16(), "error": self.message});
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -71,18 +98,10 @@ pub struct UploadParams {
     pub table_name: String,
 }
 
-/// The HTTP status of a failed query: the client's fault, a timeout, or the server's.
+/// The HTTP status of a failed query, by its code's [`Status`].
 pub fn query_error_status(error: &QueryError) -> StatusCode {
-    if error.is_client_error() {
-        StatusCode::BAD_REQUEST
-    } else if error.code == tessera_query::ErrorCode::ExecutionTimeout {
-        StatusCode::GATEWAY_TIMEOUT
-    } else if error.code == tessera_query::ErrorCode::QueryCancelled {
-        // nginx's "client closed request": the client is gone, or asked to stop.
-        StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
+    StatusCode::from_u16(error.code.status().http_status())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A failed segment restore: a conflict when a segment of that name is back already.

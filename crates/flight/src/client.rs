@@ -16,7 +16,8 @@ use tessera_query::plan::QueryPlan;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::service::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, ReplyMetadata};
-use crate::{LeafRequest, TransportError, TransportErrorKind};
+use crate::{LeafRequest, TransportError};
+use tessera_status::Status;
 
 /// The largest Flight message a broker accepts (servers send at most 2 MiB each).
 const MAX_DECODING_BYTES: usize = 16 * 1024 * 1024;
@@ -45,7 +46,7 @@ impl FlightLeafClient {
     pub fn connect_lazy(address: &str) -> Result<FlightLeafClient, TransportError> {
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|error| TransportError {
-                kind: TransportErrorKind::InvalidRequest,
+                kind: Status::InvalidInput,
                 server: address.to_string(),
                 message: format!("not a server address: {error}"),
                 query_error_code: None,
@@ -81,7 +82,7 @@ impl FlightLeafClient {
         match tokio::time::timeout(timeout, call).await {
             Ok(reply) => reply,
             Err(_) => Err(TransportError {
-                kind: TransportErrorKind::Timeout,
+                kind: Status::Timeout,
                 server: self.address.clone(),
                 message: format!("no answer within timeoutMs={}", timeout.as_millis()),
                 query_error_code: None,
@@ -167,7 +168,7 @@ impl FlightLeafClient {
 
     fn malformed(&self, message: &str) -> TransportError {
         TransportError {
-            kind: TransportErrorKind::Internal,
+            kind: Status::Internal,
             server: self.address.clone(),
             message: format!("malformed answer: {message}"),
             query_error_code: None,

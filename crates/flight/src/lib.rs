@@ -18,6 +18,6 @@ pub mod service;
 pub mod ticket;
 
 pub use client::{FlightLeafClient, LeafReply};
-pub use error::{TransportError, TransportErrorKind};
+pub use error::TransportError;
 pub use service::{LeafAnswer, LeafContext, LeafExecutor, plan_leaf, serve};
 pub use ticket::{LeafRequest, MAX_TICKET_BYTES, TICKET_VERSION};

@@ -9,7 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{TransportError, TransportErrorKind};
+use crate::TransportError;
+use tessera_status::Status;
 
 /// The ticket format this build writes and reads.
 pub const TICKET_VERSION: u32 = 1;
@@ -60,7 +61,7 @@ impl LeafRequest {
     /// with an error that says which.
     pub fn from_ticket(bytes: &[u8]) -> Result<LeafRequest, TransportError> {
         let invalid = |message: String| TransportError {
-            kind: TransportErrorKind::InvalidRequest,
+            kind: Status::InvalidInput,
             server: String::new(),
             message,
             query_error_code: None,
@@ -116,7 +117,7 @@ mod tests {
     fn test_bad_tickets_are_named() {
         let error = |bytes: &[u8]| match LeafRequest::from_ticket(bytes) {
             Err(error) => {
-                assert_eq!(error.kind, TransportErrorKind::InvalidRequest);
+                assert_eq!(error.kind, Status::InvalidInput);
                 error.message
             }
             Ok(request) => panic!("accepted {request:?}"),

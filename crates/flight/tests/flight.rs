@@ -13,14 +13,14 @@ use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{FlightDescriptor, Ticket};
 use tessera_config::{Schema, TableConfig};
 use tessera_flight::{
-    FlightLeafClient, LeafAnswer, LeafContext, LeafExecutor, LeafRequest, TransportErrorKind,
-    plan_leaf,
+    FlightLeafClient, LeafAnswer, LeafContext, LeafExecutor, LeafRequest, plan_leaf,
 };
 use tessera_query::planner::TableSchema;
 use tessera_query::{ErrorCode, QueryError, QueryOptions, Table};
 use tessera_segment::{
     BuildOptions, ColumnBatch, ImmutableSegment, SegmentBuilder, SegmentReader, Value,
 };
+use tessera_status::Status;
 
 const SCHEMA: &str = r#"{
   "schemaName": "t",
@@ -265,7 +265,7 @@ fn test_bad_requests_are_named_errors_and_the_server_keeps_serving() {
         runtime.block_on(server.execute(&request, &plan, Duration::from_secs(10)))
     };
     let error = call(LeafRequest::new("t", "SELEKT nonsense")).expect_err("bad SQL");
-    assert_eq!(error.kind, TransportErrorKind::InvalidRequest, "{error}");
+    assert_eq!(error.kind, Status::InvalidInput, "{error}");
     assert_eq!(
         error.to_query_error().code,
         ErrorCode::SqlParsing,
@@ -273,10 +273,10 @@ fn test_bad_requests_are_named_errors_and_the_server_keeps_serving() {
     );
     assert!(!error.is_retryable());
     let error = call(LeafRequest::new("nope", "SELECT COUNT(*) FROM nope")).expect_err("no table");
-    assert_eq!(error.kind, TransportErrorKind::NotFound, "{error}");
+    assert_eq!(error.kind, Status::NotFound, "{error}");
     assert!(error.message.contains("nope"), "{error}");
     let error = call(LeafRequest::new("t", "SELECT COUNT(*) FROM t2")).expect_err("wrong table");
-    assert_eq!(error.kind, TransportErrorKind::NotFound, "{error}");
+    assert_eq!(error.kind, Status::NotFound, "{error}");
     assert!(error.message.contains("t2"), "{error}");
     let mut bad_option = LeafRequest::new("t", "SELECT COUNT(*) FROM t");
     bad_option.query_options = "timeoutMs".into();
@@ -378,7 +378,7 @@ fn test_a_deadline_stops_the_call_and_the_server_work() {
         ))
         .expect_err("too slow");
     let gave_up = started.elapsed();
-    assert_eq!(error.kind, TransportErrorKind::Timeout, "{error}");
+    assert_eq!(error.kind, Status::Timeout, "{error}");
     assert!(error.is_retryable());
     assert!(
         gave_up < Duration::from_millis(1_000),

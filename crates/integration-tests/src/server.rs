@@ -239,6 +239,19 @@ impl Server {
         Duration::from_millis(ticks * 10)
     }
 
+    /// The most memory the process has held resident so far (VmHWM), from `/proc`.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        let Some(pid) = self.pid() else {
+            return 0;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use tessera_status::Status;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The input handed to the builder does not fit the schema (a caller bug or bad data
@@ -41,24 +43,21 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Coarse classes of errors that servers turn into HTTP statuses and exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    BadRequest,
-    NotFound,
-    Internal,
-    Corrupt,
-}
-
 impl Error {
-    pub fn kind(&self) -> ErrorKind {
+    /// What kind of failure this is (see [`tessera_status`]).
+    pub fn status(&self) -> Status {
         match self {
             Error::InvalidInput(_) | Error::Unsupported(_) | Error::TextQuery(_) => {
-                ErrorKind::BadRequest
+                Status::InvalidInput
             }
-            Error::NoSuchColumn(_) => ErrorKind::NotFound,
-            Error::Corrupt { .. } | Error::UnsupportedVersion { .. } => ErrorKind::Corrupt,
-            Error::Io { .. } | Error::TextIndex(_) => ErrorKind::Internal,
+            Error::NoSuchColumn(_) => Status::NotFound,
+            Error::Corrupt { .. } | Error::UnsupportedVersion { .. } => Status::Corrupt,
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Status::NotFound
+            }
+            // The local disk: it may recover (space freed).
+            Error::Io { .. } => Status::Unavailable,
+            Error::TextIndex(_) => Status::Internal,
         }
     }
 }

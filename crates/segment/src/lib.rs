@@ -32,7 +32,7 @@ pub mod value;
 
 pub use batch::{ColumnBatch, ColumnData, ColumnValues, VarBytes};
 pub use builder::{BuildOptions, BuildSummary, SegmentBuilder, now_ms};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, Result};
 pub use metadata::{ColumnMetadata, SegmentMetadata};
 pub use reader::{ColumnReader, IdSet, ImmutableSegment, SegmentReader};
 pub use value::{PhysicalType, Value};

@@ -6,7 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use tantivy::directory::OwnedBytes;
-use tessera_segment::{ErrorKind, ImmutableSegment, SegmentReader, Value};
+use tessera_segment::{ImmutableSegment, SegmentReader, Value};
+use tessera_status::Status;
 
 use common::{build, schema, table};
 
@@ -143,7 +144,7 @@ fn assert_rejected(bytes: Vec<u8>, what: &str) {
     match ImmutableSegment::open_bytes(Path::new("corpus"), OwnedBytes::new(bytes)) {
         Ok(_) => panic!("{what}: a damaged file opened"),
         Err(error) => {
-            assert_eq!(error.kind(), ErrorKind::Corrupt, "{what}: {error}");
+            assert_eq!(error.status(), Status::Corrupt, "{what}: {error}");
             assert!(!error.to_string().is_empty());
         }
     }
@@ -195,5 +196,5 @@ fn test_garbage_and_empty_files_are_rejected() {
     let missing = ImmutableSegment::open(Path::new("/nonexistent/x.tseg"))
         .err()
         .expect("missing file fails");
-    assert_eq!(missing.kind(), ErrorKind::Internal);
+    assert_eq!(missing.status(), Status::NotFound);
 }

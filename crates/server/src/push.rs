@@ -1,13 +1,13 @@
 //! Push ingestion's HTTP surface (`POST /ingest/{t}`), as standalone and a cluster's
 //! realtime servers answer it: the `Idempotency-Key` header and the response.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
-use tessera_ingest::ErrorKind;
 use tessera_ingest::realtime::{PushError, PushOutcome};
 
 use tessera_api::http::{ApiError, ApiResult};
+use tessera_status::Status;
 
 /// The answer to a push: rows ingested, rejected and filtered, or why not.
 pub fn push_response(outcome: Result<PushOutcome, PushError>) -> ApiResult<Response> {
@@ -52,26 +52,22 @@ pub fn push_response(outcome: Result<PushOutcome, PushError>) -> ApiResult<Respo
         )),
         // By the kind of failure: the input's (400), a dependency's (503, retry), the
         // server's own (500).
-        Err(PushError::Failed(error)) => match error.kind() {
-            ErrorKind::BadRequest => Err(ApiError::bad_request(error.to_string())),
-            ErrorKind::NotFound => Err(ApiError::new(StatusCode::NOT_FOUND, error.to_string())),
-            ErrorKind::Unavailable => Ok(unavailable(&error.to_string(), 1)),
-            ErrorKind::Internal => Err(ApiError::internal(error)),
-        },
+        Err(PushError::Failed(error)) => {
+            Err(ApiError::from_status(error.status(), error.to_string()))
+        }
     }
 }
 
 /// 503 with `Retry-After`.
 fn unavailable(message: &str, retry_after_secs: u64) -> Response {
-    let mut response = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
-    if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    ApiError::from_status(Status::Unavailable, message)
+        .retry_after(u32::try_from(retry_after_secs).unwrap_or(u32::MAX))
+        .into_response()
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header;
     use tessera_ingest::Error;
 
     use super::*;

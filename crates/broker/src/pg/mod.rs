@@ -327,6 +327,10 @@ enum Outcome {
     Empty,
 }
 
+/// Statements up to this long are classified on the async worker (parsing them takes
+/// microseconds).
+const INLINE_CLASSIFY_BYTES: usize = 4096;
+
 fn user_error(sqlstate: &str, message: impl Into<String>) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".to_owned(),
@@ -335,19 +339,15 @@ fn user_error(sqlstate: &str, message: impl Into<String>) -> PgWireError {
     )))
 }
 
-/// A Tessera query error as PostgreSQL reports it (SQLSTATE by kind).
+/// A Tessera query error as PostgreSQL reports it: its code's SQLSTATE, finer for the
+/// validation errors whose message says which.
 fn query_error(error: &QueryError) -> PgWireError {
     let message = &error.message;
     let sqlstate = match error.code {
-        ErrorCode::SqlParsing => "42601",
-        ErrorCode::TableDoesNotExist => "42P01",
-        ErrorCode::ExecutionTimeout | ErrorCode::QueryCancelled => "57014",
-        ErrorCode::TooManyGroups => "54000",
-        ErrorCode::QueryExecution => "XX000",
         ErrorCode::QueryValidation if message.contains("unknown column") => "42703",
         ErrorCode::QueryValidation if message.contains("does not exist") => "42P01",
         ErrorCode::QueryValidation if message.contains("not supported") => "0A000",
-        ErrorCode::QueryValidation => "42000",
+        code => code.sqlstate(),
     };
     user_error(sqlstate, message.clone())
 }
@@ -421,8 +421,18 @@ impl Backend {
         self.state.has_table(name)
     }
 
-    fn classify(&self, sql: &str) -> Command {
-        statement::classify(sql, &|t| self.is_tessera_table(t))
+    /// What a statement is. Parsing a long text takes a while (a 60,000-term OR, ten
+    /// milliseconds to a few hundred): that runs on a blocking thread, not on the async
+    /// workers every other connection needs.
+    async fn classify(&self, sql: &str) -> PgWireResult<Command> {
+        if sql.len() <= INLINE_CLASSIFY_BYTES {
+            return Ok(statement::classify(sql, &|t| self.is_tessera_table(t)));
+        }
+        let state = self.state.clone();
+        let sql = sql.to_string();
+        tokio::task::spawn_blocking(move || statement::classify(&sql, &|t| state.has_table(t)))
+            .await
+            .map_err(|e| user_error("XX000", e.to_string()))
     }
 
     /// Answer one statement.
@@ -524,12 +534,13 @@ impl Backend {
         metadata: &mut HashMap<String, String>,
         sql: &str,
     ) -> PgWireResult<Vec<(String, Type)>> {
-        match self.classify(sql) {
+        match self.classify(sql).await? {
             Command::Tessera(sql) => {
                 let options = query_options(metadata)?;
-                let plan = self
-                    .state
-                    .plan_sql(&sql, options)
+                let (state, text) = (self.state.clone(), sql.clone());
+                let plan = tokio::task::spawn_blocking(move || state.plan_sql(&text, options))
+                    .await
+                    .map_err(|e| user_error("XX000", e.to_string()))?
                     .map_err(|e| query_error(&e))?;
                 if plan.explain {
                     // EXPLAIN's shape comes from running it (cheap: no data is read).
@@ -626,7 +637,7 @@ impl SimpleQueryHandler for Backend {
     {
         let mut responses = Vec::new();
         for sql in sql_text::split_statements(query) {
-            let command = self.classify(sql);
+            let command = self.classify(sql).await?;
             match self.answer(client.metadata_mut(), command).await {
                 Ok(outcome) => responses.push(to_response(outcome, &Format::UnifiedText)),
                 Err(PgWireError::UserError(info)) => {
@@ -693,7 +704,7 @@ impl ExtendedQueryHandler for Backend {
         let Some(sql) = single_statement(&sql)? else {
             return Ok(Response::EmptyQuery);
         };
-        let command = self.classify(sql);
+        let command = self.classify(sql).await?;
         let outcome = self.answer(client.metadata_mut(), command).await?;
         Ok(to_response(outcome, &portal.result_column_format))
     }

@@ -23,10 +23,11 @@ use serde_json::{Value as Json, json};
 use tessera_coordination::{
     EtcdSession, NodeInfo, NodeRole, PrefixMirror, current_leader, register,
 };
-use tessera_flight::{FlightLeafClient, LeafRequest, TransportErrorKind};
+use tessera_flight::{FlightLeafClient, LeafRequest};
 use tessera_query::leaf::Partial;
 use tessera_query::plan::QueryPlan;
 use tessera_query::{QueryError, QueryOptions, QueryOutcome};
+use tessera_status::Status;
 use tracing::warn;
 
 mod push;
@@ -459,7 +460,7 @@ impl BrokerRole {
                         let reply = client.execute(&request, &plan, remaining).await;
                         role.end(&share.node_id, began.elapsed(), reply.is_ok());
                         reply.map_err(|error| {
-                            if error.kind == TransportErrorKind::InvalidRequest {
+                            if error.kind == Status::InvalidInput {
                                 CallFailure::Final(error.to_query_error())
                             } else {
                                 CallFailure::Retry(error)
