@@ -20,6 +20,7 @@ mod column_ops;
 pub mod consuming;
 mod csv_source;
 pub mod error;
+pub mod fault;
 mod json_source;
 mod parquet_source;
 pub mod realtime;

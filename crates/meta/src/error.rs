@@ -1,5 +1,7 @@
 //! Catalog errors.
 
+use tessera_status::Status;
+
 /// What went wrong in the catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -33,7 +35,20 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether retrying the same call can succeed.
+    /// What kind of failure this is (see [`tessera_status`]) for a client of the
+    /// server that met it: a store that failed is unavailable, a conflict is one.
+    pub fn status(&self) -> Status {
+        match self {
+            Error::Io { .. } | Error::Unavailable(_) | Error::Fenced(_) => Status::Unavailable,
+            Error::Corrupt { .. } => Status::Corrupt,
+            Error::Conflict(_) | Error::AlreadyExists(_) => Status::Conflict,
+            Error::NotFound(_) => Status::NotFound,
+            Error::InvalidTransaction(_) => Status::Internal,
+        }
+    }
+
+    /// Whether retrying the same call can succeed (a conflict can: the catalog's
+    /// transactions re-read and retry).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,

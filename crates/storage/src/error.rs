@@ -1,5 +1,7 @@
 //! Deep-store errors.
 
+use tessera_status::Status;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("deep store uri is not supported: uri=`{uri}`: {message}")]
@@ -27,7 +29,26 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether retrying can help (object-store and IO failures are often transient).
+    /// What kind of failure this is (see [`tessera_status`]): a store that failed or
+    /// cannot be reached is unavailable — a client may retry — never invalid input.
+    pub fn status(&self) -> Status {
+        match self {
+            Error::InvalidUri { .. } => Status::InvalidInput,
+            Error::ObjectStore {
+                source: object_store::Error::NotFound { .. },
+                ..
+            } => Status::NotFound,
+            Error::ObjectStore {
+                source: object_store::Error::AlreadyExists { .. },
+                ..
+            } => Status::Conflict,
+            Error::ObjectStore { .. } | Error::Io { .. } => Status::Unavailable,
+            Error::Checksum { .. } => Status::Corrupt,
+        }
+    }
+
+    /// Whether retrying can help (object-store and IO failures are often transient;
+    /// a checksum mismatch may be the download's, not the object's).
     pub fn is_retryable(&self) -> bool {
         !matches!(self, Error::InvalidUri { .. })
     }

@@ -30,6 +30,16 @@ pub struct IngestMetrics {
     rows_rejected: Mutex<BTreeMap<&'static str, u64>>,
     rows_by_partition: Mutex<BTreeMap<u32, u64>>,
     partitions: Mutex<BTreeMap<u32, PartitionStatus>>,
+    seal_stalls: Mutex<BTreeMap<u32, SealStall>>,
+}
+
+/// A partition whose sealer met a failure retrying cannot cure (a segment that does
+/// not build): it stopped sealing, and says why, until the table restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealStall {
+    pub segment: String,
+    pub error: String,
+    pub since_ms: i64,
 }
 
 /// Where a stream partition's consumption stands (Kafka; push and generator
@@ -96,6 +106,22 @@ impl IngestMetrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&partition);
+    }
+
+    /// Record that `partition`'s sealer stopped on a failure retrying cannot cure.
+    pub fn seal_stalled(&self, partition: u32, stall: SealStall) {
+        self.seal_stalls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(partition, stall);
+    }
+
+    /// The partitions whose sealer stopped, and why.
+    pub fn seal_stalls(&self) -> BTreeMap<u32, SealStall> {
+        self.seal_stalls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn partition_status(&self) -> BTreeMap<u32, PartitionStatus> {

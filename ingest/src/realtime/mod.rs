@@ -35,7 +35,7 @@ use tessera_storage::DeepStore;
 use crate::error::{Error, Result};
 use crate::row_decoder::{JsonRowDecoder, RowReject};
 pub use clock::Clock;
-pub use metrics::{IngestMetrics, PartitionStatus};
+pub use metrics::{IngestMetrics, PartitionStatus, SealStall};
 pub use served::{SegmentSet, ServedSegment};
 pub use settings::{KafkaSettings, OffsetReset, StreamSettings, StreamType};
 

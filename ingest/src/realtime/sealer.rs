@@ -3,7 +3,10 @@
 //! CONSUMING, one atomic write), swaps it into the serving set, and trims the log.
 //! Jobs run in chain order; a failing step is retried with backoff (capped at 10 s)
 //! while the writer keeps consuming — up to the table's pending-bytes bound, after
-//! which pushes get 503.
+//! which pushes get 503. A failure retrying cannot cure (a segment that does not
+//! build) is not retried: the partition's sealing stops and says why — the table's
+//! status, the `tessera_seal_stalled_partitions` gauge, an error in the log — until the
+//! table restarts; its rows stay queryable from the consuming segment and its log.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,13 +17,14 @@ use std::time::{Duration, Instant};
 use tessera_meta::{SegmentRecord, SegmentState};
 use tessera_segment::{BuildOptions, ImmutableSegment, SegmentBuilder, SegmentReader};
 use tessera_storage::{DeepStore, file_crc32};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::TableShared;
-use super::metrics::IngestMetrics;
+use super::metrics::{IngestMetrics, SealStall};
 use super::served::ServedSegment;
 use crate::consuming::MutableSegment;
 use crate::error::{Error, Result};
+use crate::fault::{self, Step};
 
 const BUILD_BATCH_ROWS: usize = 65_536;
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -69,6 +73,25 @@ pub(crate) fn run_sealer(shared: Arc<TableShared>, jobs: Receiver<SealJob>) {
                     info!(table = %shared.name, segment = %job.segment.name(), rows = job.segment.num_rows(), millis, "segment sealed and committed");
                     break;
                 }
+                Err(error) if !error.is_retryable() => {
+                    IngestMetrics::add(&shared.metrics.seal_failures, 1);
+                    let partition = job.segment.identity().partition;
+                    error!(table = %shared.name, partition, segment = %job.segment.name(), %error, "seal failed and retrying cannot cure it: this partition stops sealing until the table restarts");
+                    shared.metrics.seal_stalled(
+                        partition,
+                        SealStall {
+                            segment: job.segment.name().to_string(),
+                            error: format!("{error:#}"),
+                            since_ms: shared.context.clock.now_ms(),
+                        },
+                    );
+                    // Keep the queue open (the writer goes on consuming up to the
+                    // pending-bytes bound), and wait for the table to stop.
+                    while !shared.is_stopped() {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    return;
+                }
                 Err(error) => {
                     IngestMetrics::add(&shared.metrics.seal_failures, 1);
                     warn!(table = %shared.name, segment = %job.segment.name(), %error, retry_in_ms = backoff.as_millis() as u64, "seal failed; retrying");
@@ -98,6 +121,7 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// Build the segment file (unless a previous attempt did) and open it.
 fn build(shared: &TableShared, job: &SealJob, path: &Path) -> Result<ImmutableSegment> {
     let name = job.segment.name().to_string();
+    fault::at(Step::SealBuild)?;
     if let Ok(existing) = ImmutableSegment::open(path)
         && existing.num_docs() == job.segment.num_rows()
     {
@@ -145,6 +169,7 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
     let crc32 = file_crc32(&bytes);
     let size_bytes = bytes.len() as u64;
     let location = DeepStore::segment_location(&shared.name, &name);
+    fault::at(Step::SealUpload)?;
     let upload_started = Instant::now();
     let uploaded = shared
         .context
@@ -181,6 +206,7 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
         idempotency_keys: job.keys.clone(),
         column_ranges: crate::segment_stats::column_ranges(metadata),
     };
+    fault::at(Step::SealCommit)?;
     let commit_started = Instant::now();
     let committed = shared
         .context

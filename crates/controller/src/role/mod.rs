@@ -923,7 +923,7 @@ impl ControllerRole {
         let created = self
             .runtime
             .block_on(self.deep_store.put_new(&location, bytes.to_vec().into()))
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::from_status(e.status(), format!("deep store: {e}")))?;
         if !created {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -939,7 +939,7 @@ impl ControllerRole {
                 StatusCode::CONFLICT,
                 format!("segment `{name}` already exists"),
             ),
-            other => ApiError::internal(other),
+            other => ApiError::from_status(other.status(), format!("catalog: {other}")),
         })?;
         info!(table = %record.name, segment = %name, "segment uploaded");
         Ok(name)

@@ -91,6 +91,7 @@ pub fn routes() -> Routes {
     .delete("/tables/{name}", drop_table)
     .get("/tables/{name}/schema", get_table_schema)
     .get("/tables/{name}/metadata", get_table_metadata)
+    .get("/tables/{name}/status", get_table_status)
     .post("/tables/{name}/restore", restore_table)
     .get("/tables/{name}/trash", list_trash)
     .post("/tables/{name}/segments/{segment}/restore", restore_segment)
@@ -248,6 +249,44 @@ async fn get_table_metadata(
         "columnCardinalityMap": {},
         "maxNumMultiValuesMap": {},
         "columnIndexSizeMap": {},
+    })))
+}
+
+/// Whether the table ingests: `HEALTHY`, or `UNHEALTHY` with why — a partition whose
+/// sealing stopped on a failure retrying cannot cure (Pinot's `ingestionStatus`).
+async fn get_table_status(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = live_table(&state, &name)?;
+    let stalls = table
+        .realtime
+        .as_ref()
+        .map(|realtime| realtime.metrics().seal_stalls())
+        .unwrap_or_default();
+    let error_message = stalls
+        .iter()
+        .map(|(partition, stall)| {
+            format!(
+                "partition {partition}: segment `{}` cannot be sealed: {}",
+                stall.segment, stall.error
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let stalls: Vec<Json> = stalls
+        .into_iter()
+        .map(|(partition, stall)| {
+            json!({"partition": partition, "segment": stall.segment, "error": stall.error, "sinceMs": stall.since_ms})
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "tableName": table.config.table_name_with_type(),
+        "ingestionStatus": {
+            "ingestionState": if stalls.is_empty() { "HEALTHY" } else { "UNHEALTHY" },
+            "errorMessage": error_message,
+        },
+        "sealStalls": stalls,
     })))
 }
 

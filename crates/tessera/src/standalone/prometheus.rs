@@ -57,7 +57,7 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
         (
             "tessera_seal_failures_total",
             "counter",
-            "Failed seal attempts (retried)",
+            "Failed seal attempts (retried, unless retrying cannot cure them)",
             |m| &m.seal_failures,
         ),
         (
@@ -89,6 +89,20 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
                     load(counter(realtime.metrics())),
                 );
             }
+        }
+    }
+    f.family(
+        "tessera_seal_stalled_partitions",
+        "gauge",
+        "Partitions whose sealing stopped on a failure retrying cannot cure (see GET /tables/{t}/status)",
+    );
+    for table in &tables {
+        if let Some(realtime) = &table.realtime {
+            f.sample(
+                "tessera_seal_stalled_partitions",
+                &[("table", &table.record.name)],
+                realtime.metrics().seal_stalls().len() as u64,
+            );
         }
     }
     f.family(

@@ -43,7 +43,7 @@ pub fn add_segment(
     let created = state
         .runtime
         .block_on(state.deep_store.put_new(&location, bytes.to_vec().into()))
-        .map_err(internal)?;
+        .map_err(|e| ApiError::from_status(e.status(), format!("deep store: {e}")))?;
     if !created {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -56,7 +56,7 @@ pub fn add_segment(
             StatusCode::CONFLICT,
             format!("segment `{name}` already exists"),
         ),
-        other => internal(other),
+        other => ApiError::from_status(other.status(), format!("catalog: {other}")),
     })?;
     let path = state.segment_path(table_name, &name);
     temporary.persist(&path).map_err(internal)?;
