@@ -173,6 +173,12 @@ impl Server {
     }
 
     fn spawn(&mut self) {
+        self.launch();
+        self.wait_until_healthy();
+    }
+
+    /// Start the process, without waiting for it to answer.
+    fn launch(&mut self) {
         let mut command = Command::new(crate::tessera_binary());
         command
             .arg("standalone")
@@ -192,6 +198,9 @@ impl Server {
             command.env(key, value);
         }
         self.child = Some(command.spawn().expect("tessera standalone starts"));
+    }
+
+    fn wait_until_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             // A TLS-only port answers plain HTTP with a 400 saying so: it is up.
@@ -250,6 +259,65 @@ impl Server {
             .find_map(|line| line.strip_prefix("VmHWM:"))
             .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map_or(0, |kb| kb * 1024)
+    }
+
+    /// Set (or with `None`, remove) an environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(value) = value {
+            self.env.push((key.to_string(), value.to_string()));
+        }
+    }
+
+    /// Wait up to `limit` for the process to end by itself (a fault's abort); its exit
+    /// status. [`Server::restart`] starts it again.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            let child = self.child.as_mut().expect("the server was running");
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Crash the server at each step of a seal in turn, the way a crash test wants
+    /// them: the next seal dies at its build; the restart, re-sealing the same segment
+    /// from its log, dies at its upload; the next restart at its commit
+    /// (`TESSERA_FAULTS=seal.<step>=abort`: the process aborts exactly there, as if
+    /// killed -9, and each restart finds the previous crash's leftovers); the last
+    /// restart runs without faults. Asserts each exit was the armed fault's SIGABRT.
+    /// Arming the first fault restarts the server (a kill -9 at whatever moment); the
+    /// caller keeps data flowing so a segment fills.
+    pub fn crash_at_each_seal_step(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        let steps = ["seal.build", "seal.upload", "seal.commit"];
+        self.set_env("TESSERA_FAULTS", Some(&format!("{}=abort", steps[0])));
+        // An armed server may meet its fault while starting (recovery re-seals a full
+        // segment): it is not waited for.
+        self.kill();
+        self.launch();
+        for (index, step) in steps.iter().enumerate() {
+            let status = self.wait_for_exit(Duration::from_secs(300));
+            assert_eq!(status.signal(), Some(6), "the crash at {step}: {status}");
+            eprintln!("crashed at {step}");
+            match steps.get(index + 1) {
+                Some(next) => {
+                    self.set_env("TESSERA_FAULTS", Some(&format!("{next}=abort")));
+                    self.launch();
+                }
+                None => {
+                    self.set_env("TESSERA_FAULTS", None);
+                    self.spawn();
+                }
+            }
+        }
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -137,12 +137,7 @@ fn test_kill_9_during_consumption_seal_and_upload_ends_exact() {
     let tansu = Tansu::start_in_memory();
     tansu.create_topic("events", 4);
     let dir = tempfile::tempdir().expect("tempdir");
-    // The hook widens build→upload and upload→commit so kills land inside them.
-    let mut server = Server::start(
-        &dir.path().join("data"),
-        None,
-        &[("TESSERA_FAULT_SEAL_PAUSE_MS", "400")],
-    );
+    let mut server = Server::start(&dir.path().join("data"), None, &[]);
     server.create_table(SCHEMA, &table_config(&tansu.address(), 2_500));
     // One record per batch: a restarted partition seeks to a segment boundary, and
     // tansu is exact only at batch boundaries.
@@ -166,16 +161,9 @@ fn test_kill_9_during_consumption_seal_and_upload_ends_exact() {
     // 1: mid-consumption.
     wait_for_count(&server, 2_000, Duration::from_secs(120));
     kill(&mut server, "mid-consumption");
-    // 2 and 3: while a seal is in flight (pending bytes), early and late in it.
-    for delay_ms in [100, 550] {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while server.metric("tessera_pending_seal_bytes{table=\"events\"}") <= 0.0 {
-            assert!(Instant::now() < deadline, "no seal started");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        kill(&mut server, &format!("{delay_ms} ms into a seal"));
-    }
+    // 2 to 4: at each step of a seal in turn (build, upload, commit).
+    server.crash_at_each_seal_step();
+    kills.fetch_add(3, Ordering::Relaxed);
     let produced = producer.join().expect("producer thread");
     assert_eq!(produced.rows, 40_000);
     // 4: once more after everything was produced.

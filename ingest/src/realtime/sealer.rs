@@ -42,21 +42,6 @@ pub(crate) struct SealJob {
     pub(crate) next: SegmentRecord,
 }
 
-/// Test hook: `TESSERA_FAULT_SEAL_PAUSE_MS` pauses after the build and after the
-/// upload, so crash tests can land a kill inside those steps.
-fn fault_pause() {
-    static PAUSE: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
-    let pause = PAUSE.get_or_init(|| {
-        std::env::var("TESSERA_FAULT_SEAL_PAUSE_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_millis)
-    });
-    if let Some(pause) = pause {
-        std::thread::sleep(*pause);
-    }
-}
-
 pub(crate) fn run_sealer(shared: Arc<TableShared>, jobs: Receiver<SealJob>) {
     for job in jobs {
         let mut backoff = Duration::from_millis(200);
@@ -164,7 +149,6 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
         .metrics
         .build_seconds
         .observe(build_started.elapsed());
-    fault_pause();
     let bytes = std::fs::read(&path).map_err(io_error(&path))?;
     let crc32 = file_crc32(&bytes);
     let size_bytes = bytes.len() as u64;
@@ -185,7 +169,6 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
         .metrics
         .upload_seconds
         .observe(upload_started.elapsed());
-    fault_pause();
     let metadata = sealed.metadata();
     let identity = job.segment.identity();
     let record = SegmentRecord {
