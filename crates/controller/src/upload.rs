@@ -72,6 +72,7 @@ pub fn uploaded_segment_record(
         max_time: metadata.max_time,
         created_ms: metadata.creation_time_ms,
         idempotency_keys: Default::default(),
+        committed_ms: None,
         column_ranges: tessera_ingest::segment_stats::column_ranges(metadata),
     }
 }

@@ -238,6 +238,39 @@ impl Catalog {
         self.store.commit(transaction)
     }
 
+    /// Clear the idempotency keys of `table`'s DONE segments of `partition` committed
+    /// before `before_ms` (their window has passed: a retry of those requests is new
+    /// again); returns how many records were cleared. Each record is rewritten only if
+    /// it did not change meanwhile.
+    pub fn expire_idempotency_keys(
+        &self,
+        table: &str,
+        partition: u32,
+        before_ms: i64,
+    ) -> Result<usize> {
+        let mut cleared = 0;
+        for (key, stored) in self.store.list(&format!("{SEGMENTS}{table}/"))? {
+            let mut record: SegmentRecord = decode(&key, &stored)?;
+            let committed = record.committed_ms.unwrap_or(record.created_ms);
+            if record.partition != partition
+                || record.state != SegmentState::Done
+                || record.idempotency_keys.is_empty()
+                || committed >= before_ms
+            {
+                continue;
+            }
+            record.idempotency_keys.clear();
+            let value = encode(&key, &record)?;
+            self.store.commit(
+                Transaction::new()
+                    .when(Condition::Version(key.clone(), stored.version))
+                    .put(key, value),
+            )?;
+            cleared += 1;
+        }
+        Ok(cleared)
+    }
+
     // --- retention's trash
 
     /// Take a DONE segment out of the table (out of routing) into the trash, in one

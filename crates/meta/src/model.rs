@@ -56,8 +56,14 @@ pub struct SegmentRecord {
     pub created_ms: i64,
     /// `Idempotency-Key` → rows of the push requests whose rows this segment holds, so
     /// a retried request is recognised after its rows were committed.
+    /// Cleared once the keys' window has passed since the commit
+    /// (`tessera.idempotency.window`, [`crate::Catalog::expire_idempotency_keys`]).
     #[serde(default)]
     pub idempotency_keys: std::collections::BTreeMap<String, u64>,
+    /// When the segment was committed DONE (realtime segments; absent in records
+    /// written before it was kept, which count from `created_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_ms: Option<i64>,
     /// Column → its smallest and largest non-null value in the segment (DONE segments;
     /// numbers and short strings), so brokers prune segments before they scatter.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -107,6 +113,7 @@ impl SegmentRecord {
             max_time: None,
             created_ms,
             idempotency_keys: Default::default(),
+            committed_ms: None,
             column_ranges: Default::default(),
         }
     }

@@ -47,14 +47,22 @@ pub(crate) struct PartitionWriter {
     active_keys: BTreeMap<String, u64>,
     wal: Option<WalWriter>,
     next_offset: u64,
-    /// Every `Idempotency-Key` applied in this partition → its row count.
-    keys: HashMap<String, u64>,
+    /// Every `Idempotency-Key` applied in this partition within the table's window.
+    keys: HashMap<String, AppliedKey>,
     sealer: Sender<SealJob>,
     generator: Option<Generator>,
     /// The partition's Kafka consumer (kafka streams), opened by the writer thread.
     kafka: Option<PartitionConsumer>,
     paused: bool,
     status: PartitionStatus,
+}
+
+/// An applied request's `Idempotency-Key`: its row count, and when it was applied (or,
+/// for keys read back from a committed segment, when that segment committed).
+#[derive(Debug, Clone, Copy)]
+struct AppliedKey {
+    rows: u64,
+    applied_ms: i64,
 }
 
 fn wal_dir(shared: &TableShared, partition: u32) -> PathBuf {
@@ -95,9 +103,25 @@ impl PartitionWriter {
             .into_iter()
             .filter(|record| record.partition == partition)
             .collect();
-        let mut keys: HashMap<String, u64> = HashMap::new();
+        // Keys whose window has passed are not read back (the sealer clears them from
+        // the catalog).
+        let now_ms = shared.context.clock.now_ms();
+        let window_ms = shared.settings.idempotency_window_ms();
+        let mut keys: HashMap<String, AppliedKey> = HashMap::new();
         for record in &records {
-            keys.extend(record.idempotency_keys.iter().map(|(k, v)| (k.clone(), *v)));
+            let applied_ms = record.committed_ms.unwrap_or(record.created_ms);
+            if now_ms.saturating_sub(applied_ms) >= window_ms {
+                continue;
+            }
+            keys.extend(record.idempotency_keys.iter().map(|(k, rows)| {
+                (
+                    k.clone(),
+                    AppliedKey {
+                        rows: *rows,
+                        applied_ms,
+                    },
+                )
+            }));
         }
         let consuming = match records.iter().find(|r| r.state == SegmentState::Consuming) {
             Some(record) => record.clone(),
@@ -251,7 +275,9 @@ impl PartitionWriter {
         self.next_offset += rows;
         self.active.append_rows(&decoded.rows, self.next_offset)?;
         if let Some(key) = &record.idempotency_key {
-            self.keys.insert(key.clone(), rows);
+            let applied_ms = self.shared.context.clock.now_ms();
+            self.keys
+                .insert(key.clone(), AppliedKey { rows, applied_ms });
             self.active_keys.insert(key.clone(), rows);
         }
         Ok(())
@@ -399,7 +425,7 @@ impl PartitionWriter {
                 continue;
             }
             if let Some(key) = &request.idempotency_key {
-                if let Some(rows) = self.keys.get(key).copied() {
+                if let Some(rows) = self.keys.get(key).map(|k| k.rows) {
                     IngestMetrics::add(&self.shared.metrics.duplicate_requests, 1);
                     let _ = request.reply.send(Ok(PushAck {
                         rows,
@@ -465,7 +491,9 @@ impl PartitionWriter {
             let rows = request.rows.len() as u64;
             let result = self.active.append_rows(&request.rows, start + rows);
             if let Some(key) = &request.idempotency_key {
-                self.keys.insert(key.clone(), rows);
+                let applied_ms = self.shared.context.clock.now_ms();
+                self.keys
+                    .insert(key.clone(), AppliedKey { rows, applied_ms });
                 self.active_keys.insert(key.clone(), rows);
             }
             self.shared.metrics.ingested(self.partition, rows);
@@ -480,8 +508,7 @@ impl PartitionWriter {
                 .idempotency_key
                 .as_ref()
                 .and_then(|key| self.keys.get(key))
-                .copied()
-                .unwrap_or(0);
+                .map_or(0, |k| k.rows);
             IngestMetrics::add(&self.shared.metrics.duplicate_requests, 1);
             let _ = request.reply.send(Ok(PushAck {
                 rows,
@@ -628,6 +655,11 @@ impl PartitionWriter {
             return;
         }
         let created_ms = self.shared.context.clock.now_ms();
+        // Forget the keys whose window has passed (a segment's worth of pushes apart:
+        // the map stays within the window's keys plus one segment's).
+        let window_ms = self.shared.settings.idempotency_window_ms();
+        self.keys
+            .retain(|_, key| created_ms.saturating_sub(key.applied_ms) < window_ms);
         let sequence = self.active_sequence + 1;
         let identity = SegmentIdentity {
             name: segment_name(&self.shared.name, self.partition, sequence, created_ms),

@@ -52,6 +52,7 @@ pub(crate) fn run_sealer(shared: Arc<TableShared>, jobs: Receiver<SealJob>) {
             let started = Instant::now();
             match seal(&shared, &job) {
                 Ok(()) => {
+                    expire_keys(&shared, job.segment.identity().partition);
                     let millis = started.elapsed().as_millis() as u64;
                     IngestMetrics::add(&shared.metrics.segments_sealed, 1);
                     shared.metrics.seal_seconds.observe(started.elapsed());
@@ -89,6 +90,30 @@ pub(crate) fn run_sealer(shared: Arc<TableShared>, jobs: Receiver<SealJob>) {
             .metrics
             .pending_seal_bytes
             .fetch_sub(job.memory_bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Clear, in the catalog, the idempotency keys of `partition`'s segments committed
+/// longer than the table's window ago. A failure is logged and tried again at the next
+/// commit.
+fn expire_keys(shared: &TableShared, partition: u32) {
+    let before_ms = shared
+        .context
+        .clock
+        .now_ms()
+        .saturating_sub(shared.settings.idempotency_window_ms());
+    match shared
+        .context
+        .catalog
+        .expire_idempotency_keys(&shared.name, partition, before_ms)
+    {
+        Ok(0) => {}
+        Ok(cleared) => {
+            info!(table = %shared.name, partition, segments = cleared, "idempotency keys past their window cleared")
+        }
+        Err(error) => {
+            warn!(table = %shared.name, partition, %error, "cannot clear expired idempotency keys; trying at the next commit")
+        }
     }
 }
 
@@ -187,6 +212,7 @@ fn seal(shared: &TableShared, job: &SealJob) -> Result<()> {
         max_time: metadata.max_time,
         created_ms: identity.created_ms,
         idempotency_keys: job.keys.clone(),
+        committed_ms: Some(shared.context.clock.now_ms()),
         column_ranges: crate::segment_stats::column_ranges(metadata),
     };
     fault::at(Step::SealCommit)?;

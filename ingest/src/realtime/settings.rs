@@ -129,6 +129,10 @@ pub struct StreamSettings {
     /// Sealed-but-not-committed segments may hold this many bytes before pushes get
     /// 503 (`tessera.backpressure.pending.bytes`).
     pub max_pending_seal_bytes: u64,
+    /// How long an applied request's `Idempotency-Key` is remembered
+    /// (`tessera.idempotency.window`, default 24 h): a retry within it is recognised, one
+    /// after it is a new request.
+    pub idempotency_window: Duration,
     /// Generator: rows per second per partition (`stream.generator.rows.per.second`).
     pub generator_rate: u64,
     /// Write rejected rows to `{data-dir}/deadletter/{table}.jsonl`
@@ -139,8 +143,16 @@ pub struct StreamSettings {
 }
 
 pub const DEFAULT_FLUSH_ROWS: u32 = 500_000;
+/// How long idempotency keys are remembered unless the table says otherwise.
+pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 impl StreamSettings {
+    /// [`StreamSettings::idempotency_window`] in milliseconds, for comparing with the
+    /// clock.
+    pub fn idempotency_window_ms(&self) -> i64 {
+        i64::try_from(self.idempotency_window.as_millis()).unwrap_or(i64::MAX)
+    }
+
     pub fn from_configs(configs: &BTreeMap<String, String>) -> Result<StreamSettings> {
         let invalid = |key: &str, value: &str, what: &str| {
             Error::Invalid(format!(
@@ -214,6 +226,18 @@ impl StreamSettings {
             flush_time,
             flush_bytes: bytes("realtime.segment.flush.threshold.segment.size")?,
             max_pending_seal_bytes: bytes("tessera.backpressure.pending.bytes")?.unwrap_or(1 << 30),
+            idempotency_window: match configs.get("tessera.idempotency.window") {
+                Some(value) => parse_duration(value)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        invalid(
+                            "tessera.idempotency.window",
+                            value,
+                            "a duration such as 24h or 90m",
+                        )
+                    })?,
+                None => DEFAULT_IDEMPOTENCY_WINDOW,
+            },
             generator_rate: number("stream.generator.rows.per.second", 1000)?,
             dead_letter: match configs.get("tessera.deadletter.enabled").map(|v| v.trim()) {
                 None | Some("false") => false,
