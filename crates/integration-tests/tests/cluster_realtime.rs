@@ -490,7 +490,7 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
                 &[],
                 body.as_bytes(),
             )
-            .is_ok_and(|response| response.status == 400 && response.body.contains("events"))
+            .is_ok_and(|response| response.status == 404 && response.body.contains("events"))
         },
     );
     let again = http(

@@ -389,7 +389,7 @@ fn test_drop_restore_and_corrupt_local_copy() {
     let dropped = http("DELETE", &server.address, "/tables/events", &[], b"").expect("delete");
     assert_eq!(dropped.status, 200, "{}", dropped.body);
     let gone = server.post("/query/sql", r#"{"sql": "SELECT COUNT(*) FROM events"}"#);
-    assert_eq!(gone.status, 400, "{}", gone.body);
+    assert_eq!(gone.status, 404, "{}", gone.body);
     assert!(gone.body.contains("events"), "{}", gone.body);
     let restored = server.post("/tables/events/restore", "");
     assert_eq!(restored.status, 200, "{}", restored.body);

@@ -77,16 +77,19 @@ pub trait ColumnReader: Send + Sync {
     /// non-alphanumeric character).
     fn text_contains(&self, needle: &str) -> Result<Option<RoaringBitmap>>;
 
-    // --- forward reads
+    // --- forward reads (each appends to `out`)
     /// Dictionary ids of single-value docs (NULL docs read as id 0; check the null bitmap).
     fn read_dict_ids(&self, docs: &[u32], out: &mut Vec<u32>) -> Result<()>;
     /// Dictionary ids of one multi-value doc.
     fn read_mv_dict_ids(&self, doc: u32, out: &mut Vec<u32>) -> Result<()>;
     /// Values of docs (NULL → `Value::Null`, multi-value → `Value::Array`). The generic path.
     fn read_values(&self, docs: &[u32], out: &mut Vec<Value>) -> Result<()>;
-    /// Numeric single-value docs as f64 (NULL docs read as 0.0).
+    /// Numeric single-value docs as f64. A NULL doc reads as some value (0, or the
+    /// value a dictionary's first id stands for): check the null bitmap.
     fn read_f64(&self, docs: &[u32], out: &mut Vec<f64>) -> Result<()>;
-    /// Integer single-value docs (INT, LONG, TIMESTAMP, BOOLEAN) as i64 (NULL docs read as 0).
+    /// Integer single-value docs (INT, LONG, TIMESTAMP, BOOLEAN) as i64. A NULL doc reads
+    /// as some value (0, or the value a dictionary's first id stands for): check the
+    /// null bitmap.
     fn read_i64(&self, docs: &[u32], out: &mut Vec<i64>) -> Result<()>;
 }
 

@@ -149,7 +149,7 @@ impl SegmentReader for ConsumingSnapshot {
         self.by_name
             .get(name)
             .map(|index| &self.columns[*index] as &dyn ColumnReader)
-            .ok_or_else(|| SegmentError::InvalidInput(format!("unknown column column=`{name}`")))
+            .ok_or_else(|| SegmentError::NoSuchColumn(name.to_string()))
     }
 }
 
