@@ -71,6 +71,9 @@ fn test_text_like_null_and_multi_value_paths_agree() {
         "SELECT flag, COUNT(*) FROM t WHERE i BETWEEN -3 AND 4 GROUP BY flag ORDER BY flag",
         "SELECT id, s, c, m, x, n, r, f, ts FROM t ORDER BY id DESC LIMIT 50",
         "SELECT DISTINCT c FROM t ORDER BY c LIMIT 20",
+        "SELECT m, COUNT(*), SUM(n), MAX(x), COUNT(DISTINCT c) FROM t GROUP BY m ORDER BY m LIMIT 100",
+        "SELECT m, c, AVG(r) FROM t WHERE m IN ('beta', 'Zeta') GROUP BY m, c ORDER BY m, c LIMIT 100",
+        "SELECT DISTINCT m FROM t ORDER BY m LIMIT 100",
     ] {
         same(sql);
     }

@@ -278,6 +278,10 @@ impl Grouper {
         if keys.is_empty() {
             return Ok(Grouper::Single);
         }
+        if keys.iter().any(Expr::multi_value) {
+            // Rows repeat once per value of the multi-value key: hashed by value.
+            return Ok(Grouper::values());
+        }
         let mut columns = Vec::new();
         let mut space: u64 = 1;
         for key in keys {
@@ -359,11 +363,13 @@ impl Grouper {
         }
     }
 
-    /// Group numbers of a block's rows.
+    /// Group numbers of a block's rows. `expanded`: the multi-value key's index and its
+    /// value in each row (the block already repeats each doc once per value).
     fn assign(
         &mut self,
         keys: &[Expr],
         columns: &mut BlockColumns<'_, '_>,
+        expanded: Option<(usize, &[Scalar])>,
         out: &mut Vec<u32>,
     ) -> QueryResult<()> {
         out.clear();
@@ -441,12 +447,25 @@ impl Grouper {
                 map,
                 keys: group_keys,
             } => {
-                let vectors: Vec<Vector> = keys
+                let vectors: Vec<Option<Vector>> = keys
                     .iter()
-                    .map(|k| eval(k, columns))
+                    .enumerate()
+                    .map(|(index, k)| match expanded {
+                        Some((mv, _)) if mv == index => Ok(None),
+                        _ => eval(k, columns).map(Some),
+                    })
                     .collect::<QueryResult<_>>()?;
                 for row in 0..n {
-                    let key: Vec<Scalar> = vectors.iter().map(|v| v.scalar(row)).collect();
+                    let key: Vec<Scalar> = vectors
+                        .iter()
+                        .map(|v| match (v, expanded) {
+                            (Some(v), _) => v.scalar(row),
+                            (None, Some((_, values))) => {
+                                values.get(row).cloned().unwrap_or(Scalar::Null)
+                            }
+                            (None, None) => Scalar::Null,
+                        })
+                        .collect();
                     let next = group_keys.len() as u32;
                     let group = *map.entry(key.clone()).or_insert_with(|| {
                         group_keys.push(key);
@@ -601,9 +620,35 @@ fn aggregate(
             })
         })
         .collect();
+    // GROUP BY a multi-value column: each block's docs repeat once per value they hold
+    // (a NULL or empty cell once, in the NULL group), and every aggregate reads the
+    // repeated docs.
+    let multi_value_key = aggregation.keys.iter().position(Expr::multi_value);
+    let mut expanded_docs: Vec<u32> = Vec::new();
+    let mut expanded_values: Vec<Scalar> = Vec::new();
     docs.for_each_block(|block| {
+        let original_rows = block.len();
+        let block: &[u32] = match multi_value_key {
+            Some(index) => {
+                let Expr::Column { name, .. } = &aggregation.keys[index] else {
+                    return Err(QueryError::execution(
+                        "a multi-value group key that is not a column",
+                    ));
+                };
+                expand_multi_value(
+                    context,
+                    name,
+                    block,
+                    &mut expanded_docs,
+                    &mut expanded_values,
+                )?;
+                &expanded_docs
+            }
+            None => block,
+        };
         let mut columns = BlockColumns::with_read_once(context, block, &read_once);
-        grouper.assign(&aggregation.keys, &mut columns, &mut groups)?;
+        let expanded = multi_value_key.map(|index| (index, expanded_values.as_slice()));
+        grouper.assign(&aggregation.keys, &mut columns, expanded, &mut groups)?;
         let n_groups = grouper.groups();
         if n_groups > limit {
             return Err(QueryError {
@@ -658,7 +703,7 @@ fn aggregate(
         }
         budget.charge(grown, max_state_bytes)?;
         held += grown;
-        scanned += block.len() as u64;
+        scanned += original_rows as u64;
         entries += (block.len() * (columns.columns_read() + factored.columns_read())) as u64;
         columns.context.check_deadline()?;
         Ok(true)
@@ -732,6 +777,35 @@ fn aggregate(
     }
     partial.sort_keys();
     Ok((partial, held))
+}
+
+/// `block`'s docs repeated once per value of multi-value column `name` they hold, into
+/// `docs`, with those values into `values` (a NULL or empty cell: once, NULL).
+fn expand_multi_value(
+    context: &mut SegmentContext<'_>,
+    name: &str,
+    block: &[u32],
+    docs: &mut Vec<u32>,
+    values: &mut Vec<Scalar>,
+) -> QueryResult<()> {
+    docs.clear();
+    values.clear();
+    let cells = context.read(name, block)?;
+    for (row, doc) in block.iter().enumerate() {
+        match cells.scalar(row) {
+            Scalar::Array(items) if !items.is_empty() => {
+                for item in items {
+                    docs.push(*doc);
+                    values.push(item);
+                }
+            }
+            _ => {
+                docs.push(*doc);
+                values.push(Scalar::Null);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The dictionary ids COUNT(DISTINCT col) has seen, per group: a plain bitset when

@@ -329,11 +329,21 @@ fn plan_query(
             )));
         }
         let bound = binder.bind(key, &mut Scope::Leaf)?;
+        // A multi-value column groups by each of its values (Pinot's semantics: a row
+        // joins the group of every value it holds); expressions over one do not.
         if bound.multi_value() {
-            return Err(QueryError::invalid(format!(
-                "GROUP BY on multi-value column `{key}` is not supported yet{}",
-                at(key)
-            )));
+            if !matches!(bound, Expr::Column { .. }) {
+                return Err(QueryError::invalid(format!(
+                    "GROUP BY on an expression over multi-value column `{key}` is not supported yet; group by the column itself{}",
+                    at(key)
+                )));
+            }
+            if post.keys.iter().any(Expr::multi_value) {
+                return Err(QueryError::invalid(format!(
+                    "GROUP BY on more than one multi-value column (`{key}`) is not supported yet{}",
+                    at(key)
+                )));
+            }
         }
         post.key_texts.push(key.to_string());
         post.keys.push(bound);

@@ -368,3 +368,111 @@ fn merged_state_is_counted_once() {
         distinct.len()
     );
 }
+
+/// GROUP BY a multi-value column (Pinot's semantics): a row joins the group of each
+/// value it holds — duplicates as often as they appear — and a NULL or empty cell
+/// joins the NULL group; the filter selects rows before they spread.
+#[test]
+fn group_by_multi_value_joins_a_group_per_value() {
+    use std::collections::BTreeMap;
+    let values_of = |row: &Vec<Value>| -> Vec<Option<String>> {
+        match &row[col("m")] {
+            Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![None],
+        }
+    };
+    let n_of = |row: &Vec<Value>| match row[col("n")] {
+        Value::Long(v) => Some(v),
+        _ => None,
+    };
+    let key = |v: &Scalar| match v {
+        Scalar::Str(s) => Some(s.clone()),
+        _ => None,
+    };
+    let check = |sql: &str, keep: &dyn Fn(&Vec<Value>) -> bool| {
+        // value → (rows, sum of n, distinct c)
+        let mut expected: BTreeMap<Option<String>, (i64, i64, std::collections::BTreeSet<String>)> =
+            BTreeMap::new();
+        for row in rows().iter().filter(|r| keep(r)) {
+            for value in values_of(row) {
+                let entry = expected.entry(value).or_default();
+                entry.0 += 1;
+                entry.1 += n_of(row).unwrap_or(0);
+                if let Value::String(c) = &row[col("c")] {
+                    entry.2.insert(c.clone());
+                }
+            }
+        }
+        for use_indexes in [true, false] {
+            let options = QueryOptions {
+                use_indexes,
+                ..QueryOptions::default()
+            };
+            let (table, _) = common::table();
+            let result = tessera_query::run(sql, options, std::slice::from_ref(table))
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .result
+                .rows;
+            let got: BTreeMap<Option<String>, (i64, i64, usize)> = result
+                .iter()
+                .map(|r| {
+                    (
+                        key(&r[0]),
+                        (
+                            long(&r[1]),
+                            r[2].as_i64().unwrap_or(0),
+                            long(&r[3]) as usize,
+                        ),
+                    )
+                })
+                .collect();
+            let want: BTreeMap<Option<String>, (i64, i64, usize)> = expected
+                .iter()
+                .map(|(k, (rows, sum, distinct))| (k.clone(), (*rows, *sum, distinct.len())))
+                .collect();
+            assert_eq!(got, want, "{sql} (useIndexes={use_indexes})");
+            assert_eq!(result.len(), want.len(), "{sql}: one row per group");
+        }
+    };
+    check(
+        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c) FROM t GROUP BY m LIMIT 1000",
+        &|_| true,
+    );
+    check(
+        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c) FROM t WHERE m = 'beta' GROUP BY m LIMIT 1000",
+        &|row| values_of(row).contains(&Some("beta".to_string())),
+    );
+    check(
+        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c) FROM t WHERE id < 700 GROUP BY m LIMIT 1000",
+        &|row| matches!(row[col("id")], Value::Long(id) if id < 700),
+    );
+    // SELECT DISTINCT of a multi-value column: its values, and NULL.
+    let distinct = query("SELECT DISTINCT m FROM t ORDER BY m LIMIT 1000");
+    let mut values: Vec<Option<String>> = rows().iter().flat_map(values_of).collect();
+    values.sort();
+    values.dedup();
+    assert_eq!(distinct.len(), values.len(), "{distinct:?}");
+    // With a second, single-value key: one group per (value, c).
+    let pairs = query("SELECT m, c, COUNT(*) FROM t GROUP BY m, c LIMIT 10000");
+    let mut expected = std::collections::BTreeSet::new();
+    for row in rows() {
+        for value in values_of(row) {
+            expected.insert((value, format!("{:?}", row[col("c")])));
+        }
+    }
+    assert_eq!(pairs.len(), expected.len());
+    let total: i64 = pairs.iter().map(|r| long(&r[2])).sum();
+    assert_eq!(
+        total,
+        rows()
+            .iter()
+            .map(|r| values_of(r).len() as i64)
+            .sum::<i64>()
+    );
+}

@@ -40,6 +40,8 @@ FEATURES = {
     # aggregation
     "agg": (True, "aggregation queries"),
     "group_by": (True, "GROUP BY 1-2 keys"),
+    "group_by_mv": (True, "GROUP BY the multi-value column tags (a row joins each value's "
+                          "group; DuckDB: UNNEST, a NULL or empty list as one NULL)"),
     "date_trunc": (True, "DATE_TRUNC('hour'|'day'|'month', ts) as a group key"),
     "date_trunc_week": (True, "DATE_TRUNC('week', ts) (ISO weeks, Monday)"),
     "count_distinct": (True, "COUNT(DISTINCT col)"),
@@ -116,6 +118,13 @@ class Pair:
     def join(sep: str, parts) -> "Pair":
         parts = list(parts)
         return Pair(sep.join(p.t for p in parts), sep.join(p.d for p in parts))
+
+
+# GROUP BY tags: Tessera groups each row under every tag it holds (Pinot's semantics),
+# and a NULL or empty list under NULL; DuckDB reads the table unnested so.
+MV_KEY = Pair("tags", "tags_value")
+MV_SOURCE = (f"(SELECT *, UNNEST(CASE WHEN tags IS NULL OR len(tags) = 0 THEN [NULL] "
+             f"ELSE tags END) AS tags_value FROM {TABLE}) AS {TABLE}")
 
 
 def sql_string(text: str) -> str:
@@ -545,6 +554,8 @@ class Generator:
             if unit == "week":
                 self.used.add("date_trunc_week")
             return Pair(f"DATE_TRUNC('{unit}', ts)")
+        if rng.random() < 0.15 and self.use("group_by_mv"):
+            return MV_KEY
         columns = [c for c in GROUP_COLUMNS
                    if (KINDS[c] != "bool" or self.has("bool_col"))
                    and (KINDS[c] != "float" or self.has("float_col"))]
@@ -637,7 +648,9 @@ class Generator:
         select = Pair.join(", ", [item(k, a) for k, a in zip(keys, key_alias)]
                            + [item(e, a) for (e, _), a in zip(aggs, agg_alias)])
         parts_t = [f"SELECT {select.t} FROM {TABLE}"]
-        parts_d = [f"SELECT {select.d} FROM {TABLE}"]
+        # Grouped by tags, DuckDB reads the table with each row repeated per tag.
+        source_d = MV_SOURCE if any(k.t == MV_KEY.t for k in keys) else TABLE
+        parts_d = [f"SELECT {select.d} FROM {source_d}"]
         where = self.where()
         if where:
             parts_t.append(f"WHERE {where.t}")
