@@ -3,11 +3,14 @@
 //! upload them into the table — an OFFLINE table, or history of a REALTIME one.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use tessera_config::{Schema, TableConfig};
+use tessera_ingest::source::BatchSource;
 use tessera_ingest::{ReadOptions, RejectReport, open_files};
 use tessera_segment::{BuildOptions, SegmentBuilder};
 
@@ -24,6 +27,9 @@ pub struct IngestArgs {
     /// Rows per segment.
     #[arg(long, default_value_t = 2_000_000)]
     segment_rows: u32,
+    /// Segments built at once (default: one per core); memory holds one segment per job.
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Input files; the format follows the extension (.parquet, .csv, .json/.jsonl).
     #[arg(required = true, num_args = 1..)]
     files: Vec<PathBuf>,
@@ -54,7 +60,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         .context("the server returned no table config")?;
     let config = TableConfig::from_json(&config_value.to_string(), &schema)?.value;
     let existing = get_json(&format!("{url}/segments/{table_name}"))?;
-    let mut sequence = existing
+    let sequence = existing
         .as_array()
         .and_then(|a| a.first())
         .and_then(|o| o.as_object())
@@ -62,26 +68,145 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         .and_then(|names| names.as_array())
         .map_or(0, |names| names.len() as u32);
     let options = ReadOptions::default();
-    let mut source = open_files(&args.files, &schema, &options).context("cannot open the input")?;
-    let mut report = RejectReport::default();
-    let dir = tempfile::tempdir().context("temporary directory")?;
+    let source = open_files(&args.files, &schema, &options).context("cannot open the input")?;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let load = Load {
+        url,
+        table_name,
+        schema: &schema,
+        config: &config,
+        segment_rows: args.segment_rows,
+        input: Mutex::new((source, RejectReport::default())),
+        next_sequence: AtomicU32::new(sequence),
+        dir: tempfile::tempdir().context("temporary directory")?,
+        // Two loads of one file at once would otherwise name their segments alike (same
+        // table, time range and sequence) and the second upload would be refused.
+        run: run_id(),
+        failed: AtomicBool::new(false),
+    };
+    // Every worker pulls batches from the one reader into a segment of its own, and
+    // builds and uploads it when full: the cores share the accumulation (dictionaries,
+    // raw chunks) and the build (sort, indexes, text); memory holds one segment per
+    // worker.
+    let outcomes: Vec<anyhow::Result<(u64, u32)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| scope.spawn(|| load.worker()))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a load worker panicked")))
+            })
+            .collect()
+    });
     let (mut total_rows, mut segments) = (0u64, 0u32);
-    let mut builder: Option<SegmentBuilder> = None;
-    // Two loads of one file at once would otherwise name their segments alike (same
-    // table, time range and sequence) and the second upload would be refused.
-    let run = run_id();
-    let flush = |builder: SegmentBuilder, sequence: u32| -> anyhow::Result<u64> {
+    for outcome in outcomes {
+        let (rows, built) = outcome?;
+        total_rows += rows;
+        segments += built;
+    }
+    let report = load
+        .input
+        .into_inner()
+        .map_or_else(|poisoned| poisoned.into_inner().1, |(_, report)| report);
+    if !report.is_empty() {
+        eprintln!("{}", report.summary());
+    }
+    println!(
+        "ingested rows={total_rows} segments={segments} rejected={} seconds={:.2} jobs={jobs}",
+        report.rejected_rows,
+        started.elapsed().as_secs_f64()
+    );
+    if total_rows == 0 && report.rejected_rows > 0 {
+        bail!("every input row was rejected");
+    }
+    Ok(())
+}
+
+/// One `tessera ingest` run, shared by its workers.
+struct Load<'a> {
+    url: &'a str,
+    table_name: &'a str,
+    schema: &'a Schema,
+    config: &'a TableConfig,
+    segment_rows: u32,
+    /// The input and its reject report: one reader, batches handed out in turn.
+    input: Mutex<(Box<dyn BatchSource>, RejectReport)>,
+    next_sequence: AtomicU32,
+    dir: tempfile::TempDir,
+    run: String,
+    /// Set by the first worker that fails, so the others stop reading.
+    failed: AtomicBool,
+}
+
+impl Load<'_> {
+    /// Fill segments from the shared input, building and uploading each when full;
+    /// returns (rows, segments) uploaded.
+    fn worker(&self) -> anyhow::Result<(u64, u32)> {
+        let outcome = self.fill_and_upload();
+        if outcome.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    fn fill_and_upload(&self) -> anyhow::Result<(u64, u32)> {
+        let (mut rows, mut segments) = (0u64, 0u32);
+        let mut builder: Option<SegmentBuilder> = None;
+        while !self.failed.load(Ordering::Relaxed) {
+            let batch = {
+                let mut input = self
+                    .input
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("the input reader failed in another worker"))?;
+                let (source, report) = &mut *input;
+                source
+                    .next_batch(report)
+                    .context("reading the input failed")?
+            };
+            let Some(batch) = batch else { break };
+            let current = match &mut builder {
+                Some(current) => current,
+                None => builder.insert(SegmentBuilder::new(self.schema, self.config)?),
+            };
+            current.add_batch(&batch)?;
+            if current.num_rows() >= self.segment_rows
+                && let Some(full) = builder.take()
+            {
+                rows += self.upload(full)?;
+                segments += 1;
+            }
+        }
+        if let Some(last) = builder.take()
+            && last.num_rows() > 0
+            && !self.failed.load(Ordering::Relaxed)
+        {
+            rows += self.upload(last)?;
+            segments += 1;
+        }
+        Ok((rows, segments))
+    }
+
+    /// Build `builder`'s segment and upload it; its row count.
+    fn upload(&self, builder: SegmentBuilder) -> anyhow::Result<u64> {
+        let (url, table_name) = (self.url, self.table_name);
+        let sequence = self.next_sequence.fetch_add(1, Ordering::Relaxed);
         let rows = u64::from(builder.num_rows());
-        let path = dir.path().join(format!("segment-{sequence}.tseg"));
+        let path = self.dir.path().join(format!("segment-{sequence}.tseg"));
         let summary = builder.finish(
             &path,
             &BuildOptions {
                 sequence,
-                name_postfix: Some(run.clone()),
+                name_postfix: Some(self.run.clone()),
                 ..BuildOptions::default()
             },
         )?;
         let bytes = std::fs::read(&path)?;
+        std::fs::remove_file(&path)?;
         let reply = send(
             "POST",
             &format!("{url}/segments?tableName={table_name}"),
@@ -100,44 +225,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
             "uploaded {} rows={rows} bytes={}",
             summary.metadata.name, summary.bytes
         );
-        std::fs::remove_file(&path)?;
         Ok(rows)
-    };
-    while let Some(batch) = source
-        .next_batch(&mut report)
-        .context("reading the input failed")?
-    {
-        let current = match &mut builder {
-            Some(current) => current,
-            None => builder.insert(SegmentBuilder::new(&schema, &config)?),
-        };
-        current.add_batch(&batch)?;
-        if current.num_rows() >= args.segment_rows
-            && let Some(full) = builder.take()
-        {
-            total_rows += flush(full, sequence)?;
-            sequence += 1;
-            segments += 1;
-        }
     }
-    if let Some(last) = builder.take()
-        && last.num_rows() > 0
-    {
-        total_rows += flush(last, sequence)?;
-        segments += 1;
-    }
-    if !report.is_empty() {
-        eprintln!("{}", report.summary());
-    }
-    println!(
-        "ingested rows={total_rows} segments={segments} rejected={} seconds={:.2}",
-        report.rejected_rows,
-        started.elapsed().as_secs_f64()
-    );
-    if total_rows == 0 && report.rejected_rows > 0 {
-        bail!("every input row was rejected");
-    }
-    Ok(())
 }
 
 /// Eight hex digits that tell this run's segments from another's: the clock's
