@@ -3,15 +3,12 @@
 //! record, and forgotten after it — in the catalog too — on the table's clock: here a
 //! manual one, so the window passes at a step of the test, without a sleep.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use tessera_config::{Schema, TableConfig};
-use tessera_ingest::realtime::{Clock, RealtimeContext, RealtimeTable, SegmentSet};
-use tessera_meta::{Catalog, FileMetaStore, SegmentRecord, SegmentState};
-use tessera_storage::DeepStore;
+use tessera_ingest::realtime::RealtimeTable;
+use tessera_meta::{Catalog, SegmentRecord, SegmentState};
 
 const SCHEMA: &str = r#"{"schemaName": "k",
   "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}],
@@ -52,32 +49,9 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn test_idempotency_keys_are_forgotten_after_their_window_in_memory_and_in_the_catalog() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let schema = Schema::from_json(SCHEMA).expect("schema").value;
-    let config = TableConfig::from_json(TABLE, &schema).expect("table").value;
-    let catalog = Catalog::new(Arc::new(
-        FileMetaStore::open(&dir.path().join("meta")).expect("meta"),
-    ));
-    common::create_realtime_table(&catalog, "k", SCHEMA, TABLE);
-    let clock = Clock::manual(START_MS);
-    let context = RealtimeContext {
-        catalog: catalog.clone(),
-        deep_store: DeepStore::open(&dir.path().join("deep").display().to_string())
-            .expect("deep store"),
-        runtime: runtime.handle().clone(),
-        data_dir: dir.path().join("data"),
-        clock: clock.clone(),
-    };
-    let start = || {
-        RealtimeTable::start(
-            context.clone(),
-            &schema,
-            &config,
-            Arc::new(SegmentSet::default()),
-        )
-        .expect("start")
-    };
+    let harness = common::ManualClockTable::new("k", SCHEMA, TABLE, START_MS);
+    let (catalog, clock) = (&harness.catalog, &harness.clock);
+    let start = || harness.start();
     // Whether a push of `n` rows with `key` was a duplicate.
     let duplicate = |table: &RealtimeTable, first: u64, key: &str| -> bool {
         let outcome = table
@@ -89,8 +63,8 @@ fn test_idempotency_keys_are_forgotten_after_their_window_in_memory_and_in_the_c
     // "a" fills segment 0, which seals with "a" in its catalog record.
     let table = start();
     assert!(!duplicate(&table, 0, "a"), "the first push of a is applied");
-    wait_until("segment 0 to commit", || done(&catalog).len() == 1);
-    assert_eq!(done(&catalog)[0].idempotency_keys.get("a"), Some(&10));
+    wait_until("segment 0 to commit", || done(catalog).len() == 1);
+    assert_eq!(done(catalog)[0].idempotency_keys.get("a"), Some(&10));
     assert!(duplicate(&table, 0, "a"), "a retry within the window");
     // After a restart the key comes back from the catalog.
     table.stop();
@@ -108,10 +82,10 @@ fn test_idempotency_keys_are_forgotten_after_their_window_in_memory_and_in_the_c
         "the first push of b is applied"
     );
     wait_until("segment 0's keys to be cleared", || {
-        let records = done(&catalog);
+        let records = done(catalog);
         records.len() == 2 && records[0].idempotency_keys.is_empty()
     });
-    assert_eq!(done(&catalog)[1].idempotency_keys.get("b"), Some(&10));
+    assert_eq!(done(catalog)[1].idempotency_keys.get("b"), Some(&10));
     assert!(
         !duplicate(&table, 20, "a"),
         "a retry after the window is a new request"
@@ -122,7 +96,7 @@ fn test_idempotency_keys_are_forgotten_after_their_window_in_memory_and_in_the_c
     assert!(duplicate(&table, 10, "b"), "b within its window, restarted");
     table.stop();
     assert_eq!(
-        done(&catalog).iter().map(|s| s.num_docs).sum::<u64>()
+        done(catalog).iter().map(|s| s.num_docs).sum::<u64>()
             + catalog
                 .segments("k")
                 .expect("segments")

@@ -3,15 +3,11 @@
 //! clock past the threshold — not before it, and without a sleep — and the segments'
 //! names and creation times are the clock's.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use tessera_config::{Schema, TableConfig};
-use tessera_ingest::realtime::{Clock, RealtimeContext, RealtimeTable, SegmentSet};
-use tessera_meta::{Catalog, FileMetaStore, SegmentRecord, SegmentState};
-use tessera_storage::DeepStore;
+use tessera_meta::{Catalog, SegmentRecord, SegmentState};
 
 const SCHEMA: &str = r#"{"schemaName": "p",
   "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}],
@@ -44,25 +40,9 @@ fn segments(catalog: &Catalog, state: SegmentState) -> Vec<SegmentRecord> {
 
 #[test]
 fn test_a_consuming_segment_seals_when_the_clock_passes_its_flush_time() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let schema = Schema::from_json(SCHEMA).expect("schema").value;
-    let config = TableConfig::from_json(TABLE, &schema).expect("table").value;
-    let catalog = Catalog::new(Arc::new(
-        FileMetaStore::open(&dir.path().join("meta")).expect("meta"),
-    ));
-    common::create_realtime_table(&catalog, "p", SCHEMA, TABLE);
-    let clock = Clock::manual(START_MS);
-    let context = RealtimeContext {
-        catalog: catalog.clone(),
-        deep_store: DeepStore::open(&dir.path().join("deep").display().to_string())
-            .expect("deep store"),
-        runtime: runtime.handle().clone(),
-        data_dir: dir.path().join("data"),
-        clock: clock.clone(),
-    };
-    let served = Arc::new(SegmentSet::default());
-    let table = RealtimeTable::start(context, &schema, &config, served).expect("start");
+    let harness = common::ManualClockTable::new("p", SCHEMA, TABLE, START_MS);
+    let (catalog, clock) = (&harness.catalog, &harness.clock);
+    let table = harness.start();
     let push = |first: u64| {
         let outcome = table.push(rows(first, 10), None).expect("push");
         assert!(outcome.ack.is_some(), "the push is acknowledged");
@@ -76,10 +56,10 @@ fn test_a_consuming_segment_seals_when_the_clock_passes_its_flush_time() {
     push(10);
     push(20);
     assert!(
-        segments(&catalog, SegmentState::Done).is_empty(),
+        segments(catalog, SegmentState::Done).is_empty(),
         "no seal before 1 h"
     );
-    let consuming = segments(&catalog, SegmentState::Consuming);
+    let consuming = segments(catalog, SegmentState::Consuming);
     assert_eq!(consuming.len(), 1);
     assert_eq!(consuming[0].name, "p__0__0__20260101T0000Z");
     assert_eq!(consuming[0].created_ms, START_MS);
@@ -87,14 +67,14 @@ fn test_a_consuming_segment_seals_when_the_clock_passes_its_flush_time() {
     // One more minute: the segment is an hour old and seals.
     clock.advance(Duration::from_secs(60));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while segments(&catalog, SegmentState::Done).is_empty() {
+    while segments(catalog, SegmentState::Done).is_empty() {
         assert!(
             Instant::now() < deadline,
             "the aged segment seals within 30 s"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let done = segments(&catalog, SegmentState::Done);
+    let done = segments(catalog, SegmentState::Done);
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].name, "p__0__0__20260101T0000Z");
     assert_eq!(done[0].num_docs, 30);
@@ -102,10 +82,10 @@ fn test_a_consuming_segment_seals_when_the_clock_passes_its_flush_time() {
     // Its successor is named and dated by the clock, and is not due for another hour.
     push(30);
     push(40);
-    let consuming = segments(&catalog, SegmentState::Consuming);
+    let consuming = segments(catalog, SegmentState::Consuming);
     assert_eq!(consuming.len(), 1);
     assert_eq!(consuming[0].name, "p__0__1__20260101T0100Z");
     assert_eq!(consuming[0].created_ms, START_MS + 3_600_000);
-    assert_eq!(segments(&catalog, SegmentState::Done).len(), 1);
+    assert_eq!(segments(catalog, SegmentState::Done).len(), 1);
     table.stop();
 }

@@ -134,12 +134,7 @@ impl Catalog {
             .ok_or_else(|| Error::NotFound(format!("table `{name}` does not exist")))?;
         let mut record: TableRecord = decode(&key, &stored)?;
         record.deleted_ms = deleted_ms;
-        let value = encode(&key, &record)?;
-        self.store.commit(
-            Transaction::new()
-                .when(Condition::Version(key.clone(), stored.version))
-                .put(key, value),
-        )?;
+        self.put_if_unchanged(key, stored.version, &record)?;
         Ok(record)
     }
 
@@ -185,6 +180,22 @@ impl Catalog {
             Transaction::new().delete(key)
         };
         self.store.commit(transaction)
+    }
+
+    /// Rewrite the record at `key`, read at `version` a moment ago, if no one wrote it
+    /// since (a conflict otherwise).
+    fn put_if_unchanged<T: serde::Serialize>(
+        &self,
+        key: String,
+        version: u64,
+        record: &T,
+    ) -> Result<()> {
+        let value = encode(&key, record)?;
+        self.store.commit(
+            Transaction::new()
+                .when(Condition::Version(key.clone(), version))
+                .put(key, value),
+        )
     }
 
     // --- segments
@@ -260,12 +271,7 @@ impl Catalog {
                 continue;
             }
             record.idempotency_keys.clear();
-            let value = encode(&key, &record)?;
-            self.store.commit(
-                Transaction::new()
-                    .when(Condition::Version(key.clone(), stored.version))
-                    .put(key, value),
-            )?;
+            self.put_if_unchanged(key, stored.version, &record)?;
             cleared += 1;
         }
         Ok(cleared)
