@@ -17,15 +17,7 @@ const TABLE: &str = r#"{"tableName": "p", "tableType": "REALTIME", "segmentsConf
     "realtime.segment.flush.threshold.rows": "1000000",
     "realtime.segment.flush.threshold.time": "1h"}}}"#;
 
-/// 2026-01-01T00:00:00Z.
-const START_MS: i64 = 1_767_225_600_000;
-
-fn rows(first: u64, n: u64) -> Vec<u8> {
-    (first..first + n)
-        .map(|id| format!("{{\"id\": {id}, \"ts\": {}}}\n", START_MS as u64 + id))
-        .collect::<String>()
-        .into_bytes()
-}
+use common::{START_MS, rows};
 
 fn segments(catalog: &Catalog, state: SegmentState) -> Vec<SegmentRecord> {
     let mut records: Vec<SegmentRecord> = catalog

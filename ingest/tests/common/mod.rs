@@ -22,6 +22,17 @@ pub fn create_realtime_table(catalog: &Catalog, name: &str, schema_json: &str, t
         .expect("table record");
 }
 
+/// 2026-01-01T00:00:00Z: where the manual-clock tests start.
+pub const START_MS: i64 = 1_767_225_600_000;
+
+/// JSON lines of rows `first..first + n` of an `(id, ts)` table, `ts` from `START_MS`.
+pub fn rows(first: u64, n: u64) -> Vec<u8> {
+    (first..first + n)
+        .map(|id| format!("{{\"id\": {id}, \"ts\": {}}}\n", START_MS as u64 + id))
+        .collect::<String>()
+        .into_bytes()
+}
+
 /// A REALTIME table's surroundings on a manual clock, in a temporary directory: a file
 /// catalog holding the table, a local deep store, a runtime for uploads.
 pub struct ManualClockTable {
