@@ -16,6 +16,8 @@
 # RETENTION_CHECK_INTERVAL set every node's lease and the controllers' retention pass;
 # AUTH_TOML names a file of `[auth]` tables appended to every node config, and then
 # AUTH_HEADER (an `Authorization` value with read access) is what this script sends.
+# BROKER_TLS_TOML names a file with a `[tls]` table appended to the brokers' configs (their
+# URLs are then https://), and BROKER_CA the CA file this script checks them with.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 TESSERA_BIN=${TESSERA_BIN:-$repo/target/debug/tessera}
@@ -193,19 +195,24 @@ retention_check_interval = \"${RETENTION_CHECK_INTERVAL:-10m}\""
         node_config "$node" "$(server_section historical)"
         start "$node" server
     done
+    local scheme=http
+    [[ -n ${BROKER_TLS_TOML:-} ]] && scheme=https
     for node in broker-1 broker-2; do
         port=$(free_port)
         pg_port=$(free_port)
         node_config "$node" "[broker]
 http = \"127.0.0.1:$port\"
 pg = \"127.0.0.1:$pg_port\""
-        brokers+=("http://127.0.0.1:$port")
+        if [[ -n ${BROKER_TLS_TOML:-} ]]; then
+            cat "$BROKER_TLS_TOML" >>"$dir/config/$node.toml"
+        fi
+        brokers+=("$scheme://127.0.0.1:$port")
         pgs+=("127.0.0.1:$pg_port")
         start "$node" broker
     done
     local url
     for url in "${controllers[@]}" "${brokers[@]}"; do
-        wait_for "$url" 60 curl -sf "$url/health"
+        wait_for "$url" 60 curl -sf ${BROKER_CA:+--cacert "$BROKER_CA"} "$url/health"
     done
     wait_for "a controller leader with 4 servers" 60 cluster_ready "${controllers[0]}" 4
     local joined_brokers joined_controllers

@@ -42,6 +42,11 @@ pub struct ClusterNodeConfig {
     /// every node the same `[auth]`.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// TLS on a broker's client listeners, HTTP and PostgreSQL, as standalone's
+    /// (`crate::tls`). Traffic between nodes stays plaintext on the cluster's network:
+    /// controllers and servers refuse the table.
+    #[serde(default)]
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -18,12 +18,19 @@ pub struct RoleStart {
     pub session: EtcdSession,
     pub runtime: tokio::runtime::Runtime,
     pub auth: Option<Arc<Authenticator>>,
+    /// The node's `[tls]`, loaded (brokers only: see [`RoleStart::refuse_tls`]).
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl RoleStart {
     pub fn new(config_path: &Path) -> anyhow::Result<RoleStart> {
         let config = ClusterNodeConfig::load(config_path)?;
         let auth = Authenticator::from_config(&config.auth)?.map(Arc::new);
+        let tls = config
+            .tls
+            .as_ref()
+            .map(crate::tls::Tls::from_config)
+            .transpose()?;
         let session = EtcdSession::connect(&config.etcd).context("connect to etcd")?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -35,7 +42,19 @@ impl RoleStart {
             session,
             runtime,
             auth,
+            tls,
         })
+    }
+
+    /// Fail when the node config has `[tls]`: `role` talks only to other nodes, over
+    /// the cluster's network, in plaintext.
+    pub fn refuse_tls(&self, role: &str) -> anyhow::Result<()> {
+        if self.tls.is_some() {
+            anyhow::bail!(
+                "[tls] is for brokers (the client listeners); a {role} talks only to other nodes, in plaintext: remove [tls] from its config"
+            );
+        }
+        Ok(())
     }
 
     /// Bind a listener for `what` on `address`.
@@ -56,14 +75,18 @@ impl RoleStart {
         }
     }
 
-    /// Serve `app` on `listener`, behind the node's `[auth]`, until Ctrl-C.
+    /// Serve `app` on `listener`, behind the node's `[auth]` and with its `[tls]`,
+    /// counting connections in `metrics`, until Ctrl-C.
     pub fn serve_http(
         &self,
         listener: tokio::net::TcpListener,
         app: axum::Router,
+        metrics: Arc<crate::server_metrics::ServerMetrics>,
     ) -> anyhow::Result<()> {
         let app = self.secured(app);
+        let tls = self.tls.clone();
         self.runtime.block_on(async move {
+            let listener = crate::http_listener::HttpListener::new(listener, tls, metrics)?;
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;

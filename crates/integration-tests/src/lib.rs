@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod etcd;
 pub mod kafka;
 pub mod server;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -83,6 +83,7 @@ impl Views {
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let start = RoleStart::new(config_path)?;
+    start.refuse_tls("server")?;
     let (config, session, runtime) = (&start.config, &start.session, &start.runtime);
     let section = ClusterNodeConfig::require(&config.server, "server")?.clone();
     let listener = start.bind(&section.flight, "Flight")?;

@@ -127,18 +127,22 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
                 pg_listener,
                 service,
                 start.auth.clone(),
-                None,
+                start.tls.clone(),
             ));
             Some(bound)
         }
         None => None,
     };
+    let scheme = if start.tls.is_some() { "https" } else { "http" };
     match pg_address {
         Some(pg) => eprintln!(
-            "tessera: broker `{}` on http://{address} and postgresql://{pg}",
+            "tessera: broker `{}` on {scheme}://{address} and postgresql://{pg}",
             config.node.id
         ),
-        None => eprintln!("tessera: broker `{}` on http://{address}", config.node.id),
+        None => eprintln!(
+            "tessera: broker `{}` on {scheme}://{address}",
+            config.node.id
+        ),
     }
     let app = Router::new()
         .route("/health", get(health))
@@ -149,8 +153,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         .layer(axum::extract::DefaultBodyLimit::max(
             tessera_api::http::MAX_BODY_BYTES,
         ))
-        .with_state(role);
-    start.serve_http(listener, app)?;
+        .with_state(role.clone());
+    let metrics = role.metrics.clone();
+    start.serve_http(listener, app, metrics)?;
     drop(registration);
     Ok(())
 }

@@ -80,6 +80,7 @@ const STREAM_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let start = RoleStart::new(config_path)?;
+    start.refuse_tls("controller")?;
     let (config, session) = (&start.config, &start.session);
     let section = ClusterNodeConfig::require(&config.controller, "controller")?.clone();
     let listener = start.bind(&section.http, "HTTP")?;
@@ -148,7 +149,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         config.node.id
     );
     let app = router(role);
-    start.serve_http(listener, app)?;
+    start.serve_http(
+        listener,
+        app,
+        Arc::new(tessera_api::server_metrics::ServerMetrics::default()),
+    )?;
     drop(registration);
     Ok(())
 }
