@@ -1805,6 +1805,14 @@ impl Binder<'_> {
 
     fn scalar_function(&self, name: &str, args: Vec<Expr>, node: &ast::Expr) -> QueryResult<Expr> {
         let upper = name.to_uppercase();
+        // A scalar function reads one value per row; over an array it would read the
+        // array's text.
+        if let Some(array) = args.iter().find(|a| a.multi_value()) {
+            return Err(QueryError::invalid(format!(
+                "{upper} over multi-value column `{array}` is not supported yet; filter with `{array} = ...` or group by `{array}` itself{}",
+                at(node)
+            )));
+        }
         let want = |n: std::ops::RangeInclusive<usize>, signature: &str| -> QueryResult<()> {
             if n.contains(&args.len()) {
                 Ok(())

@@ -476,3 +476,22 @@ fn group_by_multi_value_joins_a_group_per_value() {
             .sum::<i64>()
     );
 }
+
+/// A scalar function over a multi-value column is refused by name (it would read the
+/// array's text, not its values).
+#[test]
+fn scalar_functions_over_multi_value_columns_are_refused() {
+    let (table, _) = common::table();
+    for sql in [
+        "SELECT UPPER(m), COUNT(*) FROM t GROUP BY UPPER(m)",
+        "SELECT LENGTH(m) FROM t",
+        "SELECT COUNT(*) FROM t WHERE CONCAT(m, 'x') = 'ax'",
+    ] {
+        let error = tessera_query::run(sql, QueryOptions::default(), std::slice::from_ref(table))
+            .expect_err(sql);
+        assert!(
+            error.message.contains("over multi-value column `m`"),
+            "{sql}: {error}"
+        );
+    }
+}
