@@ -286,6 +286,25 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
         },
     );
     eprintln!("clicks exact {moved:?} after the partitions moved off a decommissioned server");
+    // Realtime servers report their ingestion in /metrics, as standalone does.
+    let view = cluster.cluster_view();
+    let ingested: f64 = view["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|node| node["role"] == "server")
+        .filter_map(|node| node["httpAddress"].as_str())
+        .filter_map(|address| http("GET", address, "/metrics", &[], b"").ok())
+        .flat_map(|response| {
+            response
+                .body
+                .lines()
+                .filter(|line| line.starts_with("tessera_rows_ingested_total{table=\"clicks\"}"))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    assert!(ingested > 0.0, "no realtime server reports rows ingested");
 
     // Pause: every consumer stops (the lag grows, nothing more is served); resume: exact.
     // Then forceCommit seals every consuming segment on every realtime server.

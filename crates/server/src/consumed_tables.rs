@@ -179,6 +179,16 @@ impl ConsumedTables {
         }
     }
 
+    /// Each consumed table's ingest counters, for `/metrics`.
+    pub fn ingest_metrics(&self) -> Vec<(String, Arc<tessera_ingest::realtime::IngestMetrics>)> {
+        self.tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(name, consumed)| (name.clone(), consumed.table.metrics().clone()))
+            .collect()
+    }
+
     /// Table → partition → where its consumption stands, for `GET /consuming`.
     pub fn status(&self) -> serde_json::Value {
         let now = tessera_ingest::realtime::now_ms();
@@ -188,17 +198,23 @@ impl ConsumedTables {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = serde_json::Map::new();
         for (name, consumed) in tables.iter() {
+            let stalls = consumed.table.metrics().seal_stalls();
             let partitions: serde_json::Map<String, serde_json::Value> = consumed
                 .table
                 .partition_status()
                 .into_iter()
                 .map(|(partition, status)| {
+                    // A seal that cannot succeed stopped this partition's sealing.
+                    let stall = stalls.get(&partition).map(|stall| {
+                        serde_json::json!({"segment": stall.segment, "error": stall.error, "sinceMs": stall.since_ms})
+                    });
                     let value = serde_json::json!({
                         "nextOffset": status.next_offset,
                         "logEndOffset": status.log_end_offset,
                         "lagOffsets": status.lag_offsets(),
                         "lagMs": status.lag_millis(now),
                         "paused": status.paused,
+                        "sealStall": stall,
                     });
                     (partition.to_string(), value)
                 })

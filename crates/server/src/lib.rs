@@ -4,10 +4,12 @@
 //! takes pushes for the push partitions it owns, reports what it serves under its etcd
 //! lease, and answers brokers' leaf requests over Arrow Flight. It parses no client
 //! SQL protocol. Standalone serves the same consuming-segment and push answers through
-//! [`consuming_info`] and [`push`].
+//! [`consuming_info`] and [`push`], and the same ingest metrics through
+//! [`ingest_metrics`].
 
 mod consumed_tables;
 pub mod consuming_info;
+pub mod ingest_metrics;
 mod metrics;
 pub mod push;
 mod role;

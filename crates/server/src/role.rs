@@ -570,6 +570,7 @@ async fn metrics(
 ) -> axum::response::Response {
     let mut f = Families::new();
     role.metrics.render(&mut f);
+    crate::ingest_metrics::render(&mut f, &role.consumed.ingest_metrics());
     f.into_response()
 }
 

@@ -2,125 +2,29 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
 use tessera_ingest::realtime::ServedSegment;
 use tessera_storage::Operation;
 
-use tessera_api::prometheus::{Families, histogram, load, queries_and_connections};
+use tessera_api::prometheus::{Families, queries_and_connections};
 
 use super::state::ServerState;
 
 pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
     let mut f = Families::new();
     let tables = state.table_list();
-    type Counter = fn(&tessera_ingest::realtime::IngestMetrics) -> &AtomicU64;
-    let counters: [(&str, &str, &str, Counter); 10] = [
-        (
-            "tessera_rows_filtered_total",
-            "counter",
-            "Rows skipped by the table's filterConfig",
-            |m| &m.rows_filtered,
-        ),
-        (
-            "tessera_rows_ingested_total",
-            "counter",
-            "Rows appended to consuming segments",
-            |m| &m.rows_ingested,
-        ),
-        (
-            "tessera_push_requests_total",
-            "counter",
-            "Push requests received",
-            |m| &m.requests,
-        ),
-        (
-            "tessera_push_duplicate_requests_total",
-            "counter",
-            "Push requests whose Idempotency-Key was already applied",
-            |m| &m.duplicate_requests,
-        ),
-        (
-            "tessera_push_backpressure_total",
-            "counter",
-            "Push requests refused with 503 because sealed segments wait for the deep store",
-            |m| &m.backpressure_rejections,
-        ),
-        (
-            "tessera_segments_sealed_total",
-            "counter",
-            "Consuming segments sealed, uploaded and committed",
-            |m| &m.segments_sealed,
-        ),
-        (
-            "tessera_seal_failures_total",
-            "counter",
-            "Failed seal attempts (retried, unless retrying cannot cure them)",
-            |m| &m.seal_failures,
-        ),
-        (
-            "tessera_deep_store_upload_failures_total",
-            "counter",
-            "Failed segment uploads (retried)",
-            |m| &m.upload_failures,
-        ),
-        (
-            "tessera_commit_failures_total",
-            "counter",
-            "Failed segment commits (retried)",
-            |m| &m.commit_failures,
-        ),
-        (
-            "tessera_pending_seal_bytes",
-            "gauge",
-            "Bytes of full consuming segments waiting to be committed",
-            |m| &m.pending_seal_bytes,
-        ),
-    ];
-    for (name, kind, help, counter) in counters {
-        f.family(name, kind, help);
-        for table in &tables {
-            if let Some(realtime) = &table.realtime {
-                f.sample(
-                    name,
-                    &[("table", &table.record.name)],
-                    load(counter(realtime.metrics())),
-                );
-            }
-        }
-    }
-    f.family(
-        "tessera_seal_stalled_partitions",
-        "gauge",
-        "Partitions whose sealing stopped on a failure retrying cannot cure (see GET /tables/{t}/status)",
-    );
-    for table in &tables {
-        if let Some(realtime) = &table.realtime {
-            f.sample(
-                "tessera_seal_stalled_partitions",
-                &[("table", &table.record.name)],
-                realtime.metrics().seal_stalls().len() as u64,
-            );
-        }
-    }
-    f.family(
-        "tessera_rows_rejected_total",
-        "counter",
-        "Rows skipped at ingestion, by reason",
-    );
-    for table in &tables {
-        if let Some(realtime) = &table.realtime {
-            for (reason, count) in realtime.metrics().rejected() {
-                f.sample(
-                    "tessera_rows_rejected_total",
-                    &[("table", &table.record.name), ("reason", reason)],
-                    count,
-                );
-            }
-        }
-    }
+    let ingest: Vec<_> = tables
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.record.name.clone(),
+                t.realtime.as_ref()?.metrics().clone(),
+            ))
+        })
+        .collect();
+    tessera_server::ingest_metrics::render(&mut f, &ingest);
     // (table, state, segments, bytes, rows); each family's samples stay together, as
     // the exposition format requires.
     let mut by_state: Vec<(String, &str, u64, u64, u64)> = Vec::new();
@@ -173,7 +77,6 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
         }
     }
     per_partition(&mut f, &tables);
-    seal_steps(&mut f, &tables);
     queries_and_connections(&mut f, &state.metrics);
     deep_store(&mut f, &state);
     f.into_response()
@@ -183,25 +86,6 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
 /// generator streams have no upstream backlog (a row is consumed when acknowledged), so
 /// their lag is 0 by construction; Kafka streams report the distance to the log end.
 fn per_partition(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
-    f.family(
-        "tessera_partition_rows_ingested_total",
-        "counter",
-        "Rows appended to consuming segments, by stream partition",
-    );
-    for table in tables {
-        if let Some(realtime) = &table.realtime {
-            for (partition, rows) in realtime.metrics().ingested_by_partition() {
-                f.sample(
-                    "tessera_partition_rows_ingested_total",
-                    &[
-                        ("table", &table.record.name),
-                        ("partition", &partition.to_string()),
-                    ],
-                    rows,
-                );
-            }
-        }
-    }
     // One series per (table, partition): during a seal a partition has two consuming
     // segments (the full one and its successor); the successor is the position.
     let mut consuming: BTreeMap<(String, u32), u64> = BTreeMap::new();
@@ -257,46 +141,6 @@ fn per_partition(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
                 &[("table", table), ("partition", &partition.to_string())],
                 pick(*end_offset, partition_lag),
             );
-        }
-    }
-}
-
-fn seal_steps(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
-    f.family(
-        "tessera_seal_duration_seconds",
-        "histogram",
-        "Successful seals of consuming segments (build, upload, commit)",
-    );
-    for table in tables {
-        if let Some(realtime) = &table.realtime {
-            histogram(
-                f,
-                "tessera_seal_duration_seconds",
-                &[("table", &table.record.name)],
-                &realtime.metrics().seal_seconds,
-            );
-        }
-    }
-    f.family(
-        "tessera_seal_step_duration_seconds",
-        "histogram",
-        "Seal steps: build the segment file, upload it to the deep store, commit it to the catalog",
-    );
-    for table in tables {
-        if let Some(realtime) = &table.realtime {
-            let m = realtime.metrics();
-            for (step, h) in [
-                ("build", &m.build_seconds),
-                ("upload", &m.upload_seconds),
-                ("commit", &m.commit_seconds),
-            ] {
-                histogram(
-                    f,
-                    "tessera_seal_step_duration_seconds",
-                    &[("table", &table.record.name), ("step", step)],
-                    h,
-                );
-            }
         }
     }
 }
