@@ -18,6 +18,15 @@ use tessera_integration_tests::kafka::{
 };
 use tessera_integration_tests::server::http;
 
+/// The clusters of this file want the machine: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Partition → consuming server of `table`, from the controller's `/cluster`.
 fn consumers(cluster: &LocalCluster, table: &str) -> Vec<(u32, String)> {
     cluster.cluster_view()["consumers"][table]
@@ -41,6 +50,7 @@ fn partitions_of(cluster: &LocalCluster, table: &str, server: &str) -> usize {
 
 #[test]
 fn test_realtime_table_hands_off_and_survives_its_consumer() {
+    let _alone = serial();
     let tansu = Tansu::start_in_memory();
     tansu.create_topic("events", 4);
     let cluster = LocalCluster::up(3);
@@ -305,6 +315,23 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
         })
         .sum();
     assert!(ingested > 0.0, "no realtime server reports rows ingested");
+    // The table's status, through a broker (forwarded to the leader, which asks the
+    // realtime servers): healthy, no seal stalled.
+    let status = http(
+        "GET",
+        brokers[0].trim_start_matches("http://"),
+        "/tables/clicks/status",
+        &[],
+        b"",
+    )
+    .expect("the broker answers");
+    assert_eq!(status.status, 200, "{}", status.body);
+    let status = status.json();
+    assert_eq!(
+        status["ingestionStatus"]["ingestionState"], "HEALTHY",
+        "{status}"
+    );
+    assert_eq!(status["sealStalls"], serde_json::json!([]), "{status}");
 
     // Pause: every consumer stops (the lag grows, nothing more is served); resume: exact.
     // Then forceCommit seals every consuming segment on every realtime server.
@@ -524,5 +551,51 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     LocalCluster::post(&brokers[1], "/tables/events/restore", "");
     LocalCluster::wait_until("exact after the restore", Duration::from_secs(60), || {
         cluster.exact_count_and_sum(&brokers[0], "events") == Some((expected_rows, expected_sum))
+    });
+}
+
+/// A seal that cannot succeed on a realtime server (`TESSERA_FAULTS=seal.build=error`
+/// on every node) shows in the table's status through a broker — the partition, its
+/// server, the error — while the rows stay queryable from the consuming segments.
+#[test]
+fn test_a_seal_that_cannot_succeed_shows_in_the_cluster_table_status() {
+    let _alone = serial();
+    let tansu = Tansu::start_in_memory();
+    tansu.create_topic("events", 2);
+    let cluster = LocalCluster::up_with(3, &[("TESSERA_FAULTS", "seal.build=error")]);
+    let brokers = cluster.broker_urls();
+    LocalCluster::post(&brokers[0], "/schemas", SCHEMA);
+    LocalCluster::post(&brokers[0], "/tables", &table_config(&tansu.address(), 200));
+    let sent = produce(&tansu.address(), "events", 0, 1_000, 2, &[]);
+    let status = || {
+        let response = http(
+            "GET",
+            brokers[0].trim_start_matches("http://"),
+            "/tables/events/status",
+            &[],
+            b"",
+        )
+        .expect("the broker answers");
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.json()
+    };
+    LocalCluster::wait_until("the stall in the status", Duration::from_secs(60), || {
+        status()["ingestionStatus"]["ingestionState"] == "UNHEALTHY"
+    });
+    let status = status();
+    let message = status["ingestionStatus"]["errorMessage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("seal.build"), "{status}");
+    let stall = &status["sealStalls"][0];
+    assert!(
+        stall["server"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("server-rt")),
+        "{status}"
+    );
+    LocalCluster::wait_until("every row queryable", Duration::from_secs(60), || {
+        cluster.exact_count_and_sum(&brokers[0], "events") == Some((sent.rows, sent.sum_id))
     });
 }

@@ -187,6 +187,7 @@ fn router(role: Arc<ControllerRole>) -> Router {
             post(realtime::resume_consumption),
         )
         .route("/tables/{name}/forceCommit", post(realtime::force_commit))
+        .route("/tables/{name}/status", get(realtime::table_status))
         .route(
             "/tables/{name}/segments/{segment}/restore",
             post(restore_segment),

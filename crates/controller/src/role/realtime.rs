@@ -109,6 +109,57 @@ pub(super) async fn consumption(
     (tables, unavailable)
 }
 
+/// `GET /tables/{t}/status`, as standalone answers it: `HEALTHY`, or `UNHEALTHY` with
+/// the partitions whose sealing stopped on a failure retrying cannot cure, gathered
+/// from the realtime servers' `GET /consuming`.
+pub(super) async fn table_status(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<Json>> {
+    let record = role.live_table(&name)?;
+    let session = role.session.clone();
+    let nodes = blocking(move || tessera_coordination::live_nodes(&session))
+        .await?
+        .map_err(ApiError::internal)?;
+    let authorization = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok());
+    let (consuming, unavailable) = consumption(&role, &nodes, authorization).await;
+    let mut stalls = Vec::new();
+    for (partition, status) in consuming.get(&record.name).into_iter().flatten() {
+        let stall = &status["sealStall"];
+        if stall.is_object() {
+            stalls.push(json!({
+                "partition": partition.parse::<u32>().ok(),
+                "server": status["server"],
+                "segment": stall["segment"],
+                "error": stall["error"],
+                "sinceMs": stall["sinceMs"],
+            }));
+        }
+    }
+    let error_message = stalls
+        .iter()
+        .map(|stall| {
+            format!(
+                "partition {} on {}: segment {} cannot be sealed: {}",
+                stall["partition"], stall["server"], stall["segment"], stall["error"]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok(axum::Json(json!({
+        "tableName": format!("{}_{}", record.name, record.table_type),
+        "ingestionStatus": {
+            "ingestionState": if stalls.is_empty() { "HEALTHY" } else { "UNHEALTHY" },
+            "errorMessage": error_message,
+        },
+        "sealStalls": stalls,
+        "serversUnavailable": unavailable,
+    })))
+}
+
 /// A live REALTIME table's name, or the error a client should see.
 fn realtime_table(role: &ControllerRole, name: &str) -> ApiResult<tessera_meta::TableRecord> {
     let record = role.live_table(name)?;
