@@ -57,6 +57,15 @@ pub enum Error {
         #[source]
         source: tessera_segment::Error,
     },
+    /// The server's own machine failed: the local disk under the write-ahead log or the
+    /// segment files, or a thread that could not start. Not the input's fault; the same
+    /// request can succeed later.
+    #[error("{what}: {source}")]
+    Local {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// Input that cannot be stored as given (a row of the wrong shape, a limit passed).
     #[error("{0}")]
     Invalid(String),
@@ -93,7 +102,7 @@ impl Error {
             | Error::Batch { .. }
             | Error::Invalid(_) => Status::InvalidInput,
             Error::Segment { source, .. } => source.status(),
-            Error::Unavailable(_) => Status::Unavailable,
+            Error::Unavailable(_) | Error::Local { .. } => Status::Unavailable,
         }
     }
 

@@ -40,8 +40,8 @@ pub struct WalHeader {
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
+    move |source| Error::Local {
+        what: format!("write-ahead log file `{}`", path.display()),
         source,
     }
 }

@@ -283,8 +283,8 @@ impl std::fmt::Debug for RealtimeTable {
 const REJECTS_REPORTED: usize = 10;
 
 fn thread_error(source: std::io::Error) -> Error {
-    Error::Io {
-        path: PathBuf::from("<thread>"),
+    Error::Local {
+        what: "starting a partition thread".into(),
         source,
     }
 }

@@ -122,8 +122,8 @@ fn segment_error(context: String) -> impl FnOnce(tessera_segment::Error) -> Erro
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
+    move |source| Error::Local {
+        what: format!("segment file `{}`", path.display()),
         source,
     }
 }
