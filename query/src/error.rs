@@ -138,6 +138,16 @@ impl QueryError {
         }
     }
 
+    /// More groups than `numGroupsLimit` allows.
+    pub fn too_many_groups(limit: usize) -> QueryError {
+        QueryError {
+            code: ErrorCode::LimitExceeded,
+            message: format!(
+                "the query produces more than numGroupsLimit={limit} groups; raise it with `SET numGroupsLimit = N;`"
+            ),
+        }
+    }
+
     pub fn timeout(timeout_ms: u64) -> QueryError {
         QueryError {
             code: ErrorCode::ExecutionTimeout,

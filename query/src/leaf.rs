@@ -12,7 +12,7 @@ use tessera_segment::SegmentReader;
 
 use crate::aggregate::{AccState, BlockCounts, distinct_key};
 use crate::docset::{BLOCK, DocSet};
-use crate::error::{ErrorCode, QueryError, QueryResult};
+use crate::error::{QueryError, QueryResult};
 use crate::eval::{Columns, eval, eval_shared};
 use crate::expr::Expr;
 use crate::factored::FactoredAggs;
@@ -22,7 +22,7 @@ use crate::segment_scan::{
     BlockColumns, SegmentContext, columns_read_once, eval_on_dictionary, small_dictionary,
 };
 use crate::state_bytes::{
-    DISTINCT_INT_BYTES, GROUP_SLOT_BYTES, SET_SLOT_OVERHEAD, row_bytes, scalar_bytes,
+    Charged, DISTINCT_INT_BYTES, GROUP_SLOT_BYTES, SET_SLOT_OVERHEAD, row_bytes, scalar_bytes,
 };
 use crate::trim;
 use crate::types::Scalar;
@@ -211,11 +211,9 @@ pub fn execute_segment(
         }
         PlanKind::Selection(selection) => {
             let rows = select(&mut context, selection, &docs)?;
-            let held = rows.iter().map(SelectedRow::bytes).sum();
-            plan.options
-                .state_bytes
-                .charge(held, plan.options.max_state_bytes)?;
-            partial.held_bytes = held;
+            let mut held = Charged::new(&plan.options);
+            held.add(rows.iter().map(SelectedRow::bytes).sum())?;
+            partial.held_bytes = held.bytes();
             PartialRows::Selection(rows)
         }
     };
@@ -531,10 +529,8 @@ fn aggregate(
     aggregation: &AggregationPlan,
     docs: &DocSet,
 ) -> QueryResult<(AggPartial, usize)> {
-    let budget = &plan.options.state_bytes;
-    let max_state_bytes = plan.options.max_state_bytes;
     let per_group = GROUP_SLOT_BYTES * aggregation.aggs.len().max(1);
-    let mut held = 0usize;
+    let mut held = Charged::new(&plan.options);
     let mut charged_groups = 0usize;
     let mut states: Vec<AccState> = aggregation.aggs.iter().map(AccState::new).collect();
     let count_only = aggregation
@@ -623,18 +619,23 @@ fn aggregate(
     // GROUP BY a multi-value column: each block's docs repeat once per value they hold
     // (a NULL or empty cell once, in the NULL group), and every aggregate reads the
     // repeated docs.
-    let multi_value_key = aggregation.keys.iter().position(Expr::multi_value);
+    let multi_value_key = match aggregation.keys.iter().position(Expr::multi_value) {
+        Some(index) => match &aggregation.keys[index] {
+            Expr::Column { name, .. } => Some((index, name.as_str())),
+            _ => {
+                return Err(QueryError::execution(
+                    "a multi-value group key that is not a column",
+                ));
+            }
+        },
+        None => None,
+    };
     let mut expanded_docs: Vec<u32> = Vec::new();
     let mut expanded_values: Vec<Scalar> = Vec::new();
     docs.for_each_block(|block| {
         let original_rows = block.len();
         let block: &[u32] = match multi_value_key {
-            Some(index) => {
-                let Expr::Column { name, .. } = &aggregation.keys[index] else {
-                    return Err(QueryError::execution(
-                        "a multi-value group key that is not a column",
-                    ));
-                };
+            Some((_, name)) => {
                 expand_multi_value(
                     context,
                     name,
@@ -647,16 +648,11 @@ fn aggregate(
             None => block,
         };
         let mut columns = BlockColumns::with_read_once(context, block, &read_once);
-        let expanded = multi_value_key.map(|index| (index, expanded_values.as_slice()));
+        let expanded = multi_value_key.map(|(index, _)| (index, expanded_values.as_slice()));
         grouper.assign(&aggregation.keys, &mut columns, expanded, &mut groups)?;
         let n_groups = grouper.groups();
         if n_groups > limit {
-            return Err(QueryError {
-                code: ErrorCode::LimitExceeded,
-                message: format!(
-                    "the query produces more than numGroupsLimit={limit} groups; raise it with `SET numGroupsLimit = N;`"
-                ),
-            });
+            return Err(QueryError::too_many_groups(limit));
         }
         factored.update(&mut columns, &groups, n_groups)?;
         let mut grown = (n_groups - charged_groups.min(n_groups)) * per_group;
@@ -680,7 +676,10 @@ fn aggregate(
                 .transpose()?;
             if let Some((name, sets)) = by_id {
                 ids.clear();
-                columns.context.column(name)?.read_dict_ids(block, &mut ids)?;
+                columns
+                    .context
+                    .column(name)?
+                    .read_dict_ids(block, &mut ids)?;
                 let nulls = columns.context.nulls(name)?;
                 grown += sets.insert(n_groups, &groups, &ids, |row| {
                     let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
@@ -698,11 +697,9 @@ fn aggregate(
                 }
                 None => None,
             };
-            grown +=
-                state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
+            grown += state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
         }
-        budget.charge(grown, max_state_bytes)?;
-        held += grown;
+        held.add(grown)?;
         scanned += original_rows as u64;
         entries += (block.len() * (columns.columns_read() + factored.columns_read())) as u64;
         columns.context.check_deadline()?;
@@ -724,9 +721,7 @@ fn aggregate(
                         grown += scalar_bytes(&value) + SET_SLOT_OVERHEAD;
                         set.insert(value);
                     });
-                    let group_grown = std::mem::take(&mut grown);
-                    budget.charge(group_grown, max_state_bytes)?;
-                    held += group_grown;
+                    held.add(std::mem::take(&mut grown))?;
                 }
             }
             AccState::DistinctInt(values) => {
@@ -749,8 +744,7 @@ fn aggregate(
             }
             _ => {}
         }
-        budget.charge(grown, max_state_bytes)?;
-        held += grown;
+        held.add(grown)?;
     }
     context.stats.num_docs_scanned = scanned;
     context.stats.num_entries_scanned_post_filter += entries;
@@ -763,9 +757,7 @@ fn aggregate(
             state.reorder(order);
         }
     }
-    let key_bytes: usize = keys.iter().map(|k| row_bytes(k)).sum();
-    budget.charge(key_bytes, max_state_bytes)?;
-    held += key_bytes;
+    held.add(keys.iter().map(|k| row_bytes(k)).sum())?;
     let mut partial = AggPartial {
         keys,
         states,
@@ -773,10 +765,10 @@ fn aggregate(
     };
     if values_grouper && partial.keys.len() > SORTED_VALUE_KEYS {
         // Sorting many hashed keys by value costs more than hashing them in the merge.
-        return Ok((partial, held));
+        return Ok((partial, held.bytes()));
     }
     partial.sort_keys();
-    Ok((partial, held))
+    Ok((partial, held.bytes()))
 }
 
 /// `block`'s docs repeated once per value of multi-value column `name` they hold, into

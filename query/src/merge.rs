@@ -7,13 +7,13 @@ use std::cmp::Ordering;
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::AccState;
-use crate::error::{ErrorCode, QueryError, QueryResult};
+use crate::error::{QueryError, QueryResult};
 use crate::eval::{SlotColumns, eval};
 use crate::leaf::{
     AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys, compare_sort_keys,
 };
 use crate::plan::{OutputColumn, PlanKind, QueryPlan};
-use crate::state_bytes::{GROUP_SLOT_BYTES, row_bytes};
+use crate::state_bytes::{Charged, GROUP_SLOT_BYTES, row_bytes};
 use crate::trim;
 use crate::types::Scalar;
 use crate::vector::Vector;
@@ -45,8 +45,8 @@ pub struct Merger<'p> {
     /// is then left empty). `None` once a partial was not sorted: the index is used.
     key_order: Option<Vec<usize>>,
     rows: Vec<SelectedRow>,
-    /// Bytes of state held, charged to the query's `maxStateBytes`.
-    held_bytes: usize,
+    /// The state held, charged to the query's `maxStateBytes`.
+    held: Charged<'p>,
 }
 
 impl<'p> Merger<'p> {
@@ -69,7 +69,7 @@ impl<'p> Merger<'p> {
             index: GroupIndex::new(key_columns),
             key_order: Some(Vec::new()),
             rows: Vec::new(),
-            held_bytes: 0,
+            held: Charged::new(&plan.options),
         }
     }
 
@@ -98,14 +98,11 @@ impl<'p> Merger<'p> {
             (PlanKind::Selection(selection), PartialRows::Selection(part)) => {
                 // The rows move in: what they hold is now this merger's (a partial
                 // from another node was not charged here).
-                let held = if partial.held_bytes == 0 {
-                    let held = part.iter().map(SelectedRow::bytes).sum();
-                    self.charge(held)?;
-                    held
+                if partial.held_bytes == 0 {
+                    self.held.add(part.iter().map(SelectedRow::bytes).sum())?;
                 } else {
-                    partial.held_bytes
-                };
-                self.held_bytes += held;
+                    self.held.adopt(partial.held_bytes);
+                }
                 self.rows.extend(part);
                 let wanted = selection.offset.saturating_add(selection.limit);
                 if self.rows.len() > wanted.saturating_mul(2).max(1024) {
@@ -115,12 +112,6 @@ impl<'p> Merger<'p> {
             }
             _ => Err(QueryError::execution("mixed partial result kinds")),
         }
-    }
-
-    /// Charge `bytes` more state to the query.
-    fn charge(&self, bytes: usize) -> QueryResult<()> {
-        let options = &self.plan.options;
-        options.state_bytes.charge(bytes, options.max_state_bytes)
     }
 
     /// Fold in `part`, which holds `part_bytes` of charged state: the merged state's
@@ -141,7 +132,7 @@ impl<'p> Merger<'p> {
                 }
             }
             self.groups = part;
-            self.held_bytes += part_bytes;
+            self.held.adopt(part_bytes);
         } else {
             let groups_before = self.groups.keys.len();
             if !part.sorted
@@ -185,19 +176,14 @@ impl<'p> Merger<'p> {
                 grown += state.merge_from(other, &mapping);
             }
             drop(part.states);
+            // The partial's charge is its builder's, handed on with it.
             self.plan.options.state_bytes.release(part_bytes);
-            self.charge(grown)?;
-            self.held_bytes += grown;
+            self.held.add(grown)?;
         }
         let merged = &self.groups;
         let limit = self.plan.options.num_groups_limit;
         if merged.keys.len() > limit {
-            return Err(QueryError {
-                code: ErrorCode::LimitExceeded,
-                message: format!(
-                    "the query produces more than numGroupsLimit={limit} groups; raise it with `SET numGroupsLimit = N;`"
-                ),
-            });
+            return Err(QueryError::too_many_groups(limit));
         }
         Ok(())
     }
@@ -213,9 +199,7 @@ impl<'p> Merger<'p> {
             if self.rows.len() > keep {
                 let dropped: usize = self.rows[keep..].iter().map(SelectedRow::bytes).sum();
                 self.rows.truncate(keep);
-                let dropped = dropped.min(self.held_bytes);
-                self.plan.options.state_bytes.release(dropped);
-                self.held_bytes -= dropped;
+                self.held.release(dropped);
             }
         }
     }
@@ -243,7 +227,7 @@ impl<'p> Merger<'p> {
         Partial {
             rows,
             stats: self.stats,
-            held_bytes: self.held_bytes,
+            held_bytes: self.held.bytes(),
         }
     }
 }

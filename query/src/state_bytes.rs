@@ -65,6 +65,51 @@ impl StateBytes {
     }
 }
 
+/// What one holder of state (a segment's scan, a merge) has charged to its query's
+/// count: charges past the limit fail by name; the holder hands its total on with its
+/// partial, or gives part of it back.
+#[derive(Debug)]
+pub struct Charged<'q> {
+    count: &'q StateBytes,
+    limit: usize,
+    bytes: usize,
+}
+
+impl<'q> Charged<'q> {
+    /// Nothing charged yet, against the query's `maxStateBytes`.
+    pub fn new(options: &'q crate::options::QueryOptions) -> Charged<'q> {
+        Charged {
+            count: &options.state_bytes,
+            limit: options.max_state_bytes,
+            bytes: 0,
+        }
+    }
+
+    /// Charge `bytes` more.
+    pub fn add(&mut self, bytes: usize) -> QueryResult<()> {
+        self.count.charge(bytes, self.limit)?;
+        self.bytes += bytes;
+        Ok(())
+    }
+
+    /// Take over `bytes` another holder charged (a partial folded in whole).
+    pub fn adopt(&mut self, bytes: usize) {
+        self.bytes += bytes;
+    }
+
+    /// Give back up to `bytes` of what this holder charged.
+    pub fn release(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.bytes);
+        self.count.release(bytes);
+        self.bytes -= bytes;
+    }
+
+    /// What this holder has charged.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
 /// Two options are equal whatever their counts: the count is how a query is bounded,
 /// not what it asks.
 impl PartialEq for StateBytes {
