@@ -33,8 +33,7 @@ impl ApiError {
     /// succeed.
     pub fn from_status(status: Status, message: impl Into<String>) -> ApiError {
         ApiError {
-            status: StatusCode::from_u16(status.http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            status: http_status(status),
             message: message.into(),
             retry_after_secs: status.retry_after_secs(),
         }
@@ -98,10 +97,14 @@ pub struct UploadParams {
     pub table_name: String,
 }
 
+/// The HTTP status of a [`Status`].
+fn http_status(status: Status) -> StatusCode {
+    StatusCode::from_u16(status.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// The HTTP status of a failed query, by its code's [`Status`].
 pub fn query_error_status(error: &QueryError) -> StatusCode {
-    StatusCode::from_u16(error.code.status().http_status())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    http_status(error.code.status())
 }
 
 /// A failed segment restore: a conflict when a segment of that name is back already.

@@ -14,6 +14,7 @@ pub mod node_config;
 pub mod prometheus;
 pub mod role_start;
 pub mod server_metrics;
+pub mod table_status;
 pub mod tls;
 
 /// Pinot's `events_REALTIME` / `events_OFFLINE` name the table `events`.

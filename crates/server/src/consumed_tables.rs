@@ -205,9 +205,7 @@ impl ConsumedTables {
                 .into_iter()
                 .map(|(partition, status)| {
                     // A seal that cannot succeed stopped this partition's sealing.
-                    let stall = stalls.get(&partition).map(|stall| {
-                        serde_json::json!({"segment": stall.segment, "error": stall.error, "sinceMs": stall.since_ms})
-                    });
+                    let stall = stalls.get(&partition).map(|stall| stall.to_json(partition));
                     let value = serde_json::json!({
                         "nextOffset": status.next_offset,
                         "logEndOffset": status.log_end_offset,

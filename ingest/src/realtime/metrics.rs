@@ -42,6 +42,18 @@ pub struct SealStall {
     pub since_ms: i64,
 }
 
+impl SealStall {
+    /// The stall of `partition` as `GET /tables/{t}/status` and `GET /consuming` show it.
+    pub fn to_json(&self, partition: u32) -> serde_json::Value {
+        serde_json::json!({
+            "partition": partition,
+            "segment": self.segment,
+            "error": self.error,
+            "sinceMs": self.since_ms,
+        })
+    }
+}
+
 /// Where a stream partition's consumption stands (Kafka; push and generator
 /// partitions report their next offset and no upstream).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -65,6 +65,11 @@ struct AppliedKey {
     applied_ms: i64,
 }
 
+/// Whether a key applied at `applied_ms` is still remembered at `now_ms`.
+fn within_window(applied_ms: i64, now_ms: i64, window_ms: i64) -> bool {
+    now_ms.saturating_sub(applied_ms) < window_ms
+}
+
 fn wal_dir(shared: &TableShared, partition: u32) -> PathBuf {
     super::wal_dir(&shared.context.data_dir, &shared.name).join(partition.to_string())
 }
@@ -110,7 +115,7 @@ impl PartitionWriter {
         let mut keys: HashMap<String, AppliedKey> = HashMap::new();
         for record in &records {
             let applied_ms = record.committed_ms.unwrap_or(record.created_ms);
-            if now_ms.saturating_sub(applied_ms) >= window_ms {
+            if !within_window(applied_ms, now_ms, window_ms) {
                 continue;
             }
             keys.extend(record.idempotency_keys.iter().map(|(k, rows)| {
@@ -275,10 +280,7 @@ impl PartitionWriter {
         self.next_offset += rows;
         self.active.append_rows(&decoded.rows, self.next_offset)?;
         if let Some(key) = &record.idempotency_key {
-            let applied_ms = self.shared.context.clock.now_ms();
-            self.keys
-                .insert(key.clone(), AppliedKey { rows, applied_ms });
-            self.active_keys.insert(key.clone(), rows);
+            self.remember_key(key, rows);
         }
         Ok(())
     }
@@ -491,10 +493,7 @@ impl PartitionWriter {
             let rows = request.rows.len() as u64;
             let result = self.active.append_rows(&request.rows, start + rows);
             if let Some(key) = &request.idempotency_key {
-                let applied_ms = self.shared.context.clock.now_ms();
-                self.keys
-                    .insert(key.clone(), AppliedKey { rows, applied_ms });
-                self.active_keys.insert(key.clone(), rows);
+                self.remember_key(key, rows);
             }
             self.shared.metrics.ingested(self.partition, rows);
             let _ = request.reply.send(result.map(|()| PushAck {
@@ -517,6 +516,15 @@ impl PartitionWriter {
             }));
         }
         Ok(())
+    }
+
+    /// Remember that the request with `key` applied `rows` rows, now, in the active
+    /// segment (whose commit records it in the catalog).
+    fn remember_key(&mut self, key: &str, rows: u64) {
+        let applied_ms = self.shared.context.clock.now_ms();
+        self.keys
+            .insert(key.to_string(), AppliedKey { rows, applied_ms });
+        self.active_keys.insert(key.to_string(), rows);
     }
 
     /// Pause (committing what was consumed, as Pinot does) or resume.
@@ -659,7 +667,7 @@ impl PartitionWriter {
         // the map stays within the window's keys plus one segment's).
         let window_ms = self.shared.settings.idempotency_window_ms();
         self.keys
-            .retain(|_, key| created_ms.saturating_sub(key.applied_ms) < window_ms);
+            .retain(|_, key| within_window(key.applied_ms, created_ms, window_ms));
         let sequence = self.active_sequence + 1;
         let identity = SegmentIdentity {
             name: segment_name(&self.shared.name, self.partition, sequence, created_ms),

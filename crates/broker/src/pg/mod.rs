@@ -327,9 +327,9 @@ enum Outcome {
     Empty,
 }
 
-/// Statements up to this long are classified on the async worker (parsing them takes
-/// microseconds).
-const INLINE_CLASSIFY_BYTES: usize = 4096;
+/// Statements up to this long are parsed on the async worker (it takes microseconds);
+/// longer ones on a blocking thread.
+const INLINE_PARSE_BYTES: usize = 4096;
 
 fn user_error(sqlstate: &str, message: impl Into<String>) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
@@ -425,7 +425,7 @@ impl Backend {
     /// milliseconds to a few hundred): that runs on a blocking thread, not on the async
     /// workers every other connection needs.
     async fn classify(&self, sql: &str) -> PgWireResult<Command> {
-        if sql.len() <= INLINE_CLASSIFY_BYTES {
+        if sql.len() <= INLINE_PARSE_BYTES {
             return Ok(statement::classify(sql, &|t| self.is_tessera_table(t)));
         }
         let state = self.state.clone();
@@ -537,11 +537,16 @@ impl Backend {
         match self.classify(sql).await? {
             Command::Tessera(sql) => {
                 let options = query_options(metadata)?;
-                let (state, text) = (self.state.clone(), sql.clone());
-                let plan = tokio::task::spawn_blocking(move || state.plan_sql(&text, options))
-                    .await
-                    .map_err(|e| user_error("XX000", e.to_string()))?
-                    .map_err(|e| query_error(&e))?;
+                // Planning parses the text again: a long one off the async workers.
+                let plan = if sql.len() <= INLINE_PARSE_BYTES {
+                    self.state.plan_sql(&sql, options)
+                } else {
+                    let (state, text) = (self.state.clone(), sql.clone());
+                    tokio::task::spawn_blocking(move || state.plan_sql(&text, options))
+                        .await
+                        .map_err(|e| user_error("XX000", e.to_string()))?
+                }
+                .map_err(|e| query_error(&e))?;
                 if plan.explain {
                     // EXPLAIN's shape comes from running it (cheap: no data is read).
                     let mut scratch = metadata.clone();

@@ -126,38 +126,25 @@ pub(super) async fn table_status(
         .get("authorization")
         .and_then(|value| value.to_str().ok());
     let (consuming, unavailable) = consumption(&role, &nodes, authorization).await;
-    let mut stalls = Vec::new();
-    for (partition, status) in consuming.get(&record.name).into_iter().flatten() {
-        let stall = &status["sealStall"];
-        if stall.is_object() {
-            stalls.push(json!({
-                "partition": partition.parse::<u32>().ok(),
-                "server": status["server"],
-                "segment": stall["segment"],
-                "error": stall["error"],
-                "sinceMs": stall["sinceMs"],
-            }));
-        }
-    }
-    let error_message = stalls
-        .iter()
-        .map(|stall| {
-            format!(
-                "partition {} on {}: segment {} cannot be sealed: {}",
-                stall["partition"], stall["server"], stall["segment"], stall["error"]
-            )
+    // Each server's stall, with the server that reported it.
+    let stalls = consuming
+        .get(&record.name)
+        .into_iter()
+        .flat_map(|partitions| partitions.values())
+        .filter_map(|status| {
+            let mut stall = status["sealStall"].clone();
+            stall
+                .as_object_mut()?
+                .insert("server".into(), status["server"].clone());
+            Some(stall)
         })
-        .collect::<Vec<_>>()
-        .join("; ");
-    Ok(axum::Json(json!({
-        "tableName": format!("{}_{}", record.name, record.table_type),
-        "ingestionStatus": {
-            "ingestionState": if stalls.is_empty() { "HEALTHY" } else { "UNHEALTHY" },
-            "errorMessage": error_message,
-        },
-        "sealStalls": stalls,
-        "serversUnavailable": unavailable,
-    })))
+        .collect();
+    let mut status = tessera_api::table_status::ingestion_status(
+        &format!("{}_{}", record.name, record.table_type),
+        stalls,
+    );
+    status["serversUnavailable"] = json!(unavailable);
+    Ok(axum::Json(status))
 }
 
 /// A live REALTIME table's name, or the error a client should see.

@@ -263,31 +263,14 @@ async fn get_table_status(
         .realtime
         .as_ref()
         .map(|realtime| realtime.metrics().seal_stalls())
-        .unwrap_or_default();
-    let error_message = stalls
+        .unwrap_or_default()
         .iter()
-        .map(|(partition, stall)| {
-            format!(
-                "partition {partition}: segment `{}` cannot be sealed: {}",
-                stall.segment, stall.error
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
-    let stalls: Vec<Json> = stalls
-        .into_iter()
-        .map(|(partition, stall)| {
-            json!({"partition": partition, "segment": stall.segment, "error": stall.error, "sinceMs": stall.since_ms})
-        })
+        .map(|(partition, stall)| stall.to_json(*partition))
         .collect();
-    Ok(axum::Json(json!({
-        "tableName": table.config.table_name_with_type(),
-        "ingestionStatus": {
-            "ingestionState": if stalls.is_empty() { "HEALTHY" } else { "UNHEALTHY" },
-            "errorMessage": error_message,
-        },
-        "sealStalls": stalls,
-    })))
+    Ok(axum::Json(tessera_api::table_status::ingestion_status(
+        &table.config.table_name_with_type(),
+        stalls,
+    )))
 }
 
 async fn add_table(
