@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value as Json;
 
@@ -187,13 +187,8 @@ impl LocalCluster {
     }
 
     /// Wait until `done` holds, polling; the time it took.
-    pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
-        let started = Instant::now();
-        while !done() {
-            assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        started.elapsed()
+    pub fn wait_until(what: &str, limit: Duration, done: impl FnMut() -> bool) -> Duration {
+        crate::wait_until(what, limit, done)
     }
 }
 

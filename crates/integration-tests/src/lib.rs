@@ -124,3 +124,18 @@ pub fn printed(output: &Output) -> (bool, String) {
         ),
     )
 }
+
+/// Wait until `done` holds, polling every 50 ms; the time it took. Fails the test
+/// naming `what` when `limit` passes first.
+pub fn wait_until(
+    what: &str,
+    limit: std::time::Duration,
+    mut done: impl FnMut() -> bool,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    started.elapsed()
+}

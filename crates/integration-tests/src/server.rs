@@ -131,6 +131,18 @@ fn dechunk(mut rest: &str) -> String {
 }
 
 /// A running `tessera standalone`; killed with SIGKILL when dropped.
+/// The samples of `/metrics` at `address` whose line starts with `name` (a family, or
+/// a family with some of its labels), summed.
+pub fn metric_at(address: &str, name: &str) -> f64 {
+    let response = http("GET", address, "/metrics", &[], b"").expect("metrics answer");
+    response
+        .body
+        .lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 pub struct Server {
     pub address: String,
     /// The PostgreSQL wire listener (`host:port`).

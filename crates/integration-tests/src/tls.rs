@@ -84,3 +84,13 @@ pub fn tls_table(dir: &Path, name: &str, allow_plaintext: bool) -> String {
         dir.join(format!("{name}.key")).display()
     )
 }
+
+/// curl with `args`, quiet but showing errors, 20 s at most: (ok, body + error text).
+pub fn curl(args: &[&str]) -> (bool, String) {
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    crate::printed(&output)
+}

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tessera_integration_tests::cluster::LocalCluster;
-use tessera_integration_tests::server::http;
+use tessera_integration_tests::server::{http, metric_at as metric};
 use tessera_integration_tests::{duckdb_rows, lineitem_file, python, tessera, tessera_binary};
 
 const LEASE_TTL_S: u64 = 3;
@@ -138,18 +138,6 @@ fn fully_served(view: &serde_json::Value, replicas: usize) -> bool {
             })
         })
     })
-}
-
-/// A node's `/metrics` sample, summed over its labels.
-fn metric(address: &str, name: &str) -> f64 {
-    let response = tessera_integration_tests::server::http("GET", address, "/metrics", &[], b"")
-        .expect("metrics answer");
-    response
-        .body
-        .lines()
-        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 fn exact_count(cluster: &LocalCluster) -> Option<u64> {

@@ -16,7 +16,7 @@ use tessera_integration_tests::kafka::{
     EVENTS_SCHEMA as SCHEMA, Tansu, events_schema_named, events_table_config as table_config,
     produce, realtime_table_config,
 };
-use tessera_integration_tests::server::http;
+use tessera_integration_tests::server::{http, metric_at};
 
 /// The clusters of this file want the machine: one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -304,15 +304,7 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
         .flatten()
         .filter(|node| node["role"] == "server")
         .filter_map(|node| node["httpAddress"].as_str())
-        .filter_map(|address| http("GET", address, "/metrics", &[], b"").ok())
-        .flat_map(|response| {
-            response
-                .body
-                .lines()
-                .filter(|line| line.starts_with("tessera_rows_ingested_total{table=\"clicks\"}"))
-                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-                .collect::<Vec<_>>()
-        })
+        .map(|address| metric_at(address, "tessera_rows_ingested_total{table=\"clicks\"}"))
         .sum();
     assert!(ingested > 0.0, "no realtime server reports rows ingested");
     // The table's status, through a broker (forwarded to the leader, which asks the

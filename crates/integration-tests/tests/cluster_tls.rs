@@ -8,16 +8,7 @@ use std::time::{Duration, Instant};
 
 use tessera_integration_tests::cluster::LocalCluster;
 use tessera_integration_tests::printed;
-use tessera_integration_tests::tls::{certificates, tls_table};
-
-fn curl(args: &[&str]) -> (bool, String) {
-    let output = Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    printed(&output)
-}
+use tessera_integration_tests::tls::{certificates, curl, tls_table};
 
 #[test]
 fn test_brokers_serve_tls_and_other_roles_refuse_it() {

@@ -14,21 +14,13 @@ use tessera_coordination::{
 };
 use tessera_integration_tests::etcd::{CuttableProxy, Etcd};
 use tessera_integration_tests::server::free_port;
+use tessera_integration_tests::wait_until;
 use tessera_meta::{Catalog, MetaStore, SegmentRecord, SegmentState, TableRecord, Transaction};
 
 fn session(endpoint: &str, cluster: &str) -> EtcdSession {
     let mut config = EtcdConfig::new(vec![endpoint.to_string()], cluster);
     config.request_timeout_ms = 2_000;
     EtcdSession::connect(&config).expect("etcd answers")
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    started.elapsed()
 }
 
 #[test]

@@ -6,9 +6,10 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tessera_integration_tests::server::{Moto, Server, http};
+use tessera_integration_tests::wait_until;
 use tessera_integration_tests::{printed, tessera};
 
 const SCHEMA: &str = r#"{"schemaName": "kinds",
@@ -116,14 +117,6 @@ fn upload(server: &Server, segment: &[u8]) -> tessera_integration_tests::server:
         segment,
     )
     .expect("the upload reaches the server")
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

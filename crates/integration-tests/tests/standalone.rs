@@ -3,10 +3,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use tessera_integration_tests::server::{Moto, Server, http};
+use tessera_integration_tests::wait_until;
 
 /// These tests start servers that each want the machine: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -68,14 +69,6 @@ fn push(
         headers.push(("Idempotency-Key", key));
     }
     http("POST", server_address, "/ingest/events", &headers, body)
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn sealed(server: &Server) -> u64 {

@@ -7,23 +7,13 @@ use std::path::Path;
 use std::process::Command;
 
 use tessera_integration_tests::server::Server;
-use tessera_integration_tests::tls::{certificates, tls_table};
+use tessera_integration_tests::tls::{certificates, curl, tls_table};
 use tessera_integration_tests::{fixture, printed};
 
 fn node_config(dir: &Path, name: &str, allow_plaintext: bool) -> String {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, tls_table(dir, name, allow_plaintext)).expect("node config");
     path.display().to_string()
-}
-
-/// curl: (ok, body + error text).
-fn curl(args: &[&str]) -> (bool, String) {
-    let output = Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    printed(&output)
 }
 
 /// psql with a connection string: (ok, stdout + stderr).
