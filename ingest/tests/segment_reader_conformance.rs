@@ -78,6 +78,14 @@ fn expected(reader: &dyn SegmentReader, name: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A numeric read with its NULL docs blanked (they read as any value).
+fn non_null<T: Copy>(read: &[T], want: &[Value]) -> Vec<Option<T>> {
+    read.iter()
+        .zip(want)
+        .map(|(v, w)| (!w.is_null()).then_some(*v))
+        .collect()
+}
+
 /// The first doc where two readings differ, for a short failure message.
 fn assert_same<T: PartialEq + std::fmt::Debug>(got: &[T], want: &[T], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
@@ -190,24 +198,22 @@ fn test_every_reader_reads_back_the_rows() {
             if single && want.iter().any(|v| as_i64(v).is_some()) {
                 let mut longs = Vec::new();
                 column.read_i64(&docs, &mut longs).expect("read_i64");
-                let longs: Vec<Option<i64>> = longs
-                    .iter()
-                    .zip(&want)
-                    .map(|(v, w)| (!w.is_null()).then_some(*v))
-                    .collect();
                 let wanted: Vec<Option<i64>> = want.iter().map(as_i64).collect();
-                assert_same(&longs, &wanted, &format!("{what}: read_i64 of {name}"));
+                assert_same(
+                    &non_null(&longs, &want),
+                    &wanted,
+                    &format!("{what}: read_i64 of {name}"),
+                );
             }
             if single && want.iter().any(|v| as_f64(v).is_some()) {
                 let mut doubles = Vec::new();
                 column.read_f64(&docs, &mut doubles).expect("read_f64");
-                let doubles: Vec<Option<f64>> = doubles
-                    .iter()
-                    .zip(&want)
-                    .map(|(v, w)| (!w.is_null()).then_some(*v))
-                    .collect();
                 let wanted: Vec<Option<f64>> = want.iter().map(as_f64).collect();
-                assert_same(&doubles, &wanted, &format!("{what}: read_f64 of {name}"));
+                assert_same(
+                    &non_null(&doubles, &want),
+                    &wanted,
+                    &format!("{what}: read_f64 of {name}"),
+                );
             }
             check_dictionary(what, name, column, &want);
         }
