@@ -149,6 +149,14 @@ impl LocalCluster {
         assert_eq!(response.status, 200, "POST {path}: {}", response.body);
     }
 
+    /// `GET path` on the node at `url`, which must answer 200: its JSON body.
+    pub fn get(url: &str, path: &str) -> Json {
+        let response = http("GET", address(url), path, &[], b"")
+            .unwrap_or_else(|error| panic!("GET {path} reaches {url}: {error}"));
+        assert_eq!(response.status, 200, "GET {path}: {}", response.body);
+        response.json()
+    }
+
     /// `(COUNT(*), SUM(id))` of `table` through `broker` when the answer is exact
     /// (complete, no exception); `None` when it is flagged partial or failed.
     pub fn exact_count_and_sum(&self, broker: &str, table: &str) -> Option<(u64, u64)> {

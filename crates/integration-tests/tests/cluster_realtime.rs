@@ -309,16 +309,7 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     assert!(ingested > 0.0, "no realtime server reports rows ingested");
     // The table's status, through a broker (forwarded to the leader, which asks the
     // realtime servers): healthy, no seal stalled.
-    let status = http(
-        "GET",
-        brokers[0].trim_start_matches("http://"),
-        "/tables/clicks/status",
-        &[],
-        b"",
-    )
-    .expect("the broker answers");
-    assert_eq!(status.status, 200, "{}", status.body);
-    let status = status.json();
+    let status = LocalCluster::get(&brokers[0], "/tables/clicks/status");
     assert_eq!(
         status["ingestionStatus"]["ingestionState"], "HEALTHY",
         "{status}"
@@ -328,16 +319,8 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     // Pause: every consumer stops (the lag grows, nothing more is served); resume: exact.
     // Then forceCommit seals every consuming segment on every realtime server.
     let info = || {
-        let response = http(
-            "GET",
-            brokers[0].trim_start_matches("http://"),
-            "/tables/clicks/consumingSegmentsInfo",
-            &[],
-            b"",
-        )
-        .expect("the broker answers");
-        assert_eq!(response.status, 200, "{}", response.body);
-        response.json()["_segmentToConsumingInfoMap"]
+        LocalCluster::get(&brokers[0], "/tables/clicks/consumingSegmentsInfo")
+            ["_segmentToConsumingInfoMap"]
             .as_object()
             .cloned()
             .unwrap_or_default()
@@ -427,16 +410,7 @@ fn test_realtime_table_hands_off_and_survives_its_consumer() {
     };
     // (name, rows) of the trashed segments.
     let trash = || {
-        let response = http(
-            "GET",
-            brokers[1].trim_start_matches("http://"),
-            "/tables/aged/trash",
-            &[],
-            b"",
-        )
-        .expect("the broker answers");
-        assert_eq!(response.status, 200, "{}", response.body);
-        response.json()["segments"]
+        LocalCluster::get(&brokers[1], "/tables/aged/trash")["segments"]
             .as_array()
             .map(|segments| {
                 segments
@@ -559,18 +533,7 @@ fn test_a_seal_that_cannot_succeed_shows_in_the_cluster_table_status() {
     LocalCluster::post(&brokers[0], "/schemas", SCHEMA);
     LocalCluster::post(&brokers[0], "/tables", &table_config(&tansu.address(), 200));
     let sent = produce(&tansu.address(), "events", 0, 1_000, 2, &[]);
-    let status = || {
-        let response = http(
-            "GET",
-            brokers[0].trim_start_matches("http://"),
-            "/tables/events/status",
-            &[],
-            b"",
-        )
-        .expect("the broker answers");
-        assert_eq!(response.status, 200, "{}", response.body);
-        response.json()
-    };
+    let status = || LocalCluster::get(&brokers[0], "/tables/events/status");
     LocalCluster::wait_until("the stall in the status", Duration::from_secs(60), || {
         status()["ingestionStatus"]["ingestionState"] == "UNHEALTHY"
     });
