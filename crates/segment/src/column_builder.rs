@@ -11,15 +11,16 @@ use tessera_config::{ColumnIndexConfig, DataType, FieldSpec};
 use crate::batch::{ColumnData, ColumnValues};
 use crate::bitpack::{BitPacker, bits_for_cardinality};
 use crate::bloom::{BloomBuilder, canonical_bytes};
-use crate::dictionary::{Dictionary, DictionaryBuilder, f32_bits, f64_bits, i32_bits, i64_bits};
+use crate::dictionary::{Dictionary, f32_bits, f64_bits, i32_bits, i64_bits};
+use crate::dictionary_builder::DictionaryBuilder;
 use crate::format::{SectionKind, SegmentFileWriter};
 use crate::hll::{HyperLogLog, hash_bytes};
 use crate::id_vec::IdVec;
 use crate::inverted::{Postings, encode_bitmap, encode_sorted, write_inverted};
 use crate::metadata::{ColumnMetadata, Encoding};
 use crate::raw_forward::{
-    ChunkBuffer, CompressedChunk, FINAL_CHUNK_LEVEL, TEMPORARY_CHUNK_LEVEL, chunk_rows_for,
-    chunk_section_parts, compress_chunk,
+    ChunkBuffer, ChunkUse, CompressedChunk, chunk_rows_for, chunk_section_parts, compress_chunk,
+    keep_chunks,
 };
 use crate::raw_reorder::{RawSink, reorder_chunks, replay_chunks};
 use crate::text_index::TextIndexBuilder;
@@ -70,9 +71,9 @@ enum Storage {
 
 pub struct ColumnBuilder {
     field: FieldSpec,
-    /// zstd level of raw chunks compressed as rows arrive: fast when the rows will be
-    /// reordered (the chunks are then temporary), the final level otherwise.
-    input_chunk_level: i32,
+    /// Raw chunks compressed as rows arrive are temporary when the rows will be
+    /// reordered (fast LZ4), kept otherwise.
+    input_chunk_use: ChunkUse,
     config: ColumnIndexConfig,
     physical: PhysicalType,
     rows: u32,
@@ -145,10 +146,10 @@ impl ColumnBuilder {
             }
         };
         Ok(ColumnBuilder {
-            input_chunk_level: if rows_will_be_sorted {
-                TEMPORARY_CHUNK_LEVEL
+            input_chunk_use: if rows_will_be_sorted {
+                ChunkUse::Temporary
             } else {
-                FINAL_CHUNK_LEVEL
+                ChunkUse::Kept
             },
             field: field.clone(),
             config,
@@ -236,22 +237,46 @@ impl ColumnBuilder {
                     }
                 }
                 (data, None) => {
-                    // Inputs often repeat a value on consecutive rows (pre-sorted data,
-                    // the lines of one order): skip the hash lookup then.
-                    let mut previous: Option<(usize, u32)> = None;
-                    for row in 0..num_rows {
-                        let id = if is_null(row) {
-                            0
-                        } else if let Some((previous_row, previous_id)) = previous
-                            && same_cell(data, previous_row, row)
-                        {
-                            previous_id
-                        } else {
-                            let id = dictionary_id(dictionary, data, row);
-                            previous = Some((row, id));
-                            id
-                        };
-                        ids.push(id);
+                    let nulls = values.nulls.as_deref();
+                    match data {
+                        ColumnData::I32(v) => {
+                            push_ids(v[..num_rows].iter().copied(), nulls, ids, |x| {
+                                dictionary.id_of_integer(i64::from(x))
+                            });
+                        }
+                        ColumnData::I64(v) => {
+                            push_ids(v[..num_rows].iter().copied(), nulls, ids, |x| {
+                                dictionary.id_of_integer(x)
+                            });
+                        }
+                        // Floats by bit pattern: -0.0 and 0.0 are distinct entries.
+                        ColumnData::F32(v) => {
+                            push_ids(
+                                v[..num_rows].iter().map(|x| f32_bits(*x)),
+                                nulls,
+                                ids,
+                                |x| dictionary.id_of_bits(x),
+                            );
+                        }
+                        ColumnData::F64(v) => {
+                            push_ids(
+                                v[..num_rows].iter().map(|x| f64_bits(*x)),
+                                nulls,
+                                ids,
+                                |x| dictionary.id_of_bits(x),
+                            );
+                        }
+                        ColumnData::Bytes(v) => {
+                            push_ids((0..num_rows).map(|row| v.get(row)), nulls, ids, |x| {
+                                dictionary.id_of_bytes(x)
+                            });
+                        }
+                        ColumnData::Multi { .. } => {
+                            return Err(Error::InvalidInput(format!(
+                                "batch column shape does not match column=`{}`",
+                                self.field.name
+                            )));
+                        }
                     }
                 }
                 _ => {
@@ -270,7 +295,7 @@ impl ColumnBuilder {
                 max,
             } => {
                 let physical = self.physical;
-                let level = self.input_chunk_level;
+                let chunk_use = self.input_chunk_use;
                 let mut push = |null: bool, value_bytes: &[u8]| -> Result<()> {
                     if physical == PhysicalType::Bytes {
                         buffer.push_bytes(if null { &[] } else { value_bytes });
@@ -282,7 +307,7 @@ impl ColumnBuilder {
                         update_min_max(physical, min, max, value_bytes);
                     }
                     if buffer.rows == *chunk_rows {
-                        chunks.push(compress_chunk(buffer, physical, level)?);
+                        chunks.push(compress_chunk(buffer, physical, chunk_use)?);
                         buffer.clear();
                     }
                     Ok(())
@@ -452,7 +477,7 @@ impl ColumnBuilder {
                     chunks.push(compress_chunk(
                         &buffer,
                         self.physical,
-                        self.input_chunk_level,
+                        self.input_chunk_use,
                     )?);
                 }
                 drop(buffer);
@@ -732,7 +757,8 @@ impl ColumnBuilder {
                         sink.visit(doc, bytes)
                     })?;
                 }
-                chunks
+                // Input that arrived already sorted still holds temporary chunks.
+                keep_chunks(chunks, self.physical)?
             }
         };
         metadata.is_sorted = sink.sorted && sink.previous.is_some() && output_nulls.is_empty();
@@ -786,16 +812,31 @@ fn dictionary_bytes(dictionary: &Dictionary) -> &[u8] {
     dictionary.raw_bytes()
 }
 
-/// Whether two rows of a batch column hold the same value, bit for bit.
+/// Push the provisional id of each row's value key (0 for a NULL). Inputs often repeat
+/// a value on consecutive rows (pre-sorted data, the lines of one order): the dictionary
+/// lookup is skipped then. One instance per value type, so the loop holds no dispatch.
 #[inline]
-fn same_cell(data: &ColumnData, a: usize, b: usize) -> bool {
-    match data {
-        ColumnData::I32(v) => v[a] == v[b],
-        ColumnData::I64(v) => v[a] == v[b],
-        ColumnData::F32(v) => v[a].to_bits() == v[b].to_bits(),
-        ColumnData::F64(v) => v[a].to_bits() == v[b].to_bits(),
-        ColumnData::Bytes(v) => v.get(a) == v.get(b),
-        ColumnData::Multi { .. } => false,
+fn push_ids<K: PartialEq + Copy>(
+    keys: impl Iterator<Item = K>,
+    nulls: Option<&[bool]>,
+    ids: &mut IdVec,
+    mut id_of: impl FnMut(K) -> u32,
+) {
+    let mut previous: Option<(K, u32)> = None;
+    for (row, key) in keys.enumerate() {
+        let id = if nulls.is_some_and(|flags| flags[row]) {
+            0
+        } else {
+            match previous {
+                Some((value, id)) if value == key => id,
+                _ => {
+                    let id = id_of(key);
+                    previous = Some((key, id));
+                    id
+                }
+            }
+        };
+        ids.push(id);
     }
 }
 

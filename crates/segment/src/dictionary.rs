@@ -1,5 +1,5 @@
-//! Sorted dictionaries: value → id at build time, id → value and value → id range at
-//! read time.
+//! Sorted dictionaries on disk: id → value and value → id range at read time (built by
+//! [`crate::dictionary_builder`]).
 //!
 //! On disk, fixed-width values are stored back to back (little-endian, ascending in the
 //! total order of [`crate::value`]); variable-width values as `cardinality + 1` u32
@@ -8,7 +8,6 @@
 use std::cmp::Ordering;
 use std::ops::{Bound, Range};
 
-use rustc_hash::FxHashMap;
 use tantivy::directory::OwnedBytes;
 use tessera_config::DataType;
 
@@ -69,127 +68,6 @@ fn cmp_float(entry: f64, probe: &Probe) -> Ordering {
     }
 }
 
-/// Accumulates distinct values and hands out provisional ids in arrival order.
-pub enum DictionaryBuilder {
-    /// Keyed by the value's bit pattern widened to u64 (i32/i64 sign-extended, floats by bits).
-    Fixed {
-        physical: PhysicalType,
-        ids: FxHashMap<u64, u32>,
-    },
-    Bytes {
-        ids: FxHashMap<Box<[u8]>, u32>,
-        total_bytes: usize,
-    },
-}
-
-impl DictionaryBuilder {
-    pub fn new(physical: PhysicalType) -> DictionaryBuilder {
-        match physical {
-            PhysicalType::Bytes => DictionaryBuilder::Bytes {
-                ids: FxHashMap::default(),
-                total_bytes: 0,
-            },
-            fixed => DictionaryBuilder::Fixed {
-                physical: fixed,
-                ids: FxHashMap::default(),
-            },
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            DictionaryBuilder::Fixed { ids, .. } => ids.len(),
-            DictionaryBuilder::Bytes { ids, .. } => ids.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    #[inline]
-    pub fn id_of_bits(&mut self, bits: u64) -> u32 {
-        match self {
-            DictionaryBuilder::Fixed { ids, .. } => {
-                let next = ids.len() as u32;
-                *ids.entry(bits).or_insert(next)
-            }
-            DictionaryBuilder::Bytes { .. } => 0,
-        }
-    }
-
-    #[inline]
-    pub fn id_of_bytes(&mut self, value: &[u8]) -> u32 {
-        match self {
-            DictionaryBuilder::Bytes { ids, total_bytes } => {
-                if let Some(id) = ids.get(value) {
-                    return *id;
-                }
-                let next = ids.len() as u32;
-                *total_bytes += value.len();
-                ids.insert(value.into(), next);
-                next
-            }
-            DictionaryBuilder::Fixed { .. } => 0,
-        }
-    }
-
-    /// Bytes the distinct values take (variable-width dictionaries).
-    pub fn value_bytes(&self) -> usize {
-        match self {
-            DictionaryBuilder::Bytes { total_bytes, .. } => *total_bytes,
-            DictionaryBuilder::Fixed { .. } => 0,
-        }
-    }
-
-    /// Sort the values; returns the encoded dictionary and `remap[provisional] = final id`.
-    /// The caller keeps [`Self::value_bytes`] under 4 GiB (offsets are u32).
-    pub fn finish(self) -> (Vec<u8>, Vec<u32>) {
-        match self {
-            DictionaryBuilder::Fixed { physical, ids } => {
-                let mut entries: Vec<(u64, u32)> = ids.into_iter().collect();
-                let compare = |a: &u64, b: &u64| compare_fixed_bits(physical, *a, *b);
-                entries.sort_unstable_by(|a, b| compare(&a.0, &b.0));
-                let mut remap = vec![0u32; entries.len()];
-                for (final_id, (_, provisional)) in entries.iter().enumerate() {
-                    remap[*provisional as usize] = final_id as u32;
-                }
-                let encoded = match physical {
-                    PhysicalType::I32 | PhysicalType::I64 => {
-                        encode_integers(entries.iter().map(|(bits, _)| *bits as i64), entries.len())
-                    }
-                    _ => {
-                        let width = physical.fixed_width().unwrap_or(8);
-                        let mut encoded = Vec::with_capacity(entries.len() * width);
-                        for (bits, _) in &entries {
-                            encoded.extend_from_slice(&bits.to_le_bytes()[..width]);
-                        }
-                        encoded
-                    }
-                };
-                (encoded, remap)
-            }
-            DictionaryBuilder::Bytes { ids, total_bytes } => {
-                let mut entries: Vec<(Box<[u8]>, u32)> = ids.into_iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                let mut encoded = Vec::with_capacity(4 * (entries.len() + 1) + total_bytes);
-                let mut offset = 0u32;
-                encoded.extend_from_slice(&offset.to_le_bytes());
-                for (value, _) in &entries {
-                    offset += value.len() as u32;
-                    encoded.extend_from_slice(&offset.to_le_bytes());
-                }
-                let mut remap = vec![0u32; entries.len()];
-                for (final_id, (value, provisional)) in entries.iter().enumerate() {
-                    encoded.extend_from_slice(value);
-                    remap[*provisional as usize] = final_id as u32;
-                }
-                (encoded, remap)
-            }
-        }
-    }
-}
-
 /// Header of an integer dictionary: `min i64 | bits u8 | 7 zero bytes`.
 const INTEGER_HEADER_LEN: usize = 16;
 /// `bits` value meaning the entries are stored as plain i64s (the span needs > 32 bits).
@@ -197,7 +75,7 @@ const PLAIN_I64: u8 = 64;
 
 /// Frame-of-reference encoding of ascending integers: `value - min` bit-packed with the
 /// bits the span needs, or plain i64s when the span needs more than 32 bits.
-fn encode_integers(values: impl Iterator<Item = i64> + Clone, count: usize) -> Vec<u8> {
+pub(crate) fn encode_integers(values: impl Iterator<Item = i64> + Clone, count: usize) -> Vec<u8> {
     let min = values.clone().next().unwrap_or(0);
     let max = values.clone().last().unwrap_or(0);
     let span = (max as u64).wrapping_sub(min as u64);
@@ -224,7 +102,8 @@ fn encode_integers(values: impl Iterator<Item = i64> + Clone, count: usize) -> V
     encoded
 }
 
-/// The u64 key of a fixed-width value, as used by [`DictionaryBuilder::id_of_bits`].
+/// The u64 key of a fixed-width value, as used by
+/// [`crate::dictionary_builder::DictionaryBuilder::id_of_bits`].
 #[inline]
 pub fn i32_bits(value: i32) -> u64 {
     i64::from(value) as u64
@@ -242,7 +121,7 @@ pub fn f64_bits(value: f64) -> u64 {
     value.to_bits()
 }
 
-fn compare_fixed_bits(physical: PhysicalType, a: u64, b: u64) -> Ordering {
+pub(crate) fn compare_fixed_bits(physical: PhysicalType, a: u64, b: u64) -> Ordering {
     match physical {
         PhysicalType::I32 | PhysicalType::I64 => (a as i64).cmp(&(b as i64)),
         PhysicalType::F32 => f32::from_bits(a as u32).total_cmp(&f32::from_bits(b as u32)),
@@ -498,6 +377,7 @@ impl Dictionary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dictionary_builder::DictionaryBuilder;
 
     fn owned(bytes: Vec<u8>) -> OwnedBytes {
         OwnedBytes::new(bytes)

@@ -16,6 +16,7 @@ pub mod bloom;
 pub mod builder;
 pub mod column_builder;
 pub mod dictionary;
+pub mod dictionary_builder;
 pub mod error;
 pub mod for_chunk;
 pub mod format;

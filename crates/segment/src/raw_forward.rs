@@ -15,8 +15,16 @@ use crate::{Error, Result};
 
 /// zstd level of the chunks a segment keeps: fast to write, a good ratio on numbers and text.
 pub const FINAL_CHUNK_LEVEL: i32 = 3;
-/// zstd level of chunks that only hold rows until they are reordered.
-pub const TEMPORARY_CHUNK_LEVEL: i32 = 1;
+
+/// What a compressed chunk is for, which decides its codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkUse {
+    /// Written into the segment: frame-of-reference or zstd, as readers expect.
+    Kept,
+    /// Held in memory only until the rows are reordered: frame-of-reference or LZ4,
+    /// several times faster to write and read back than zstd.
+    Temporary,
+}
 
 /// Rows per chunk: larger for fixed-width values, smaller for strings.
 pub fn chunk_rows_for(physical: PhysicalType) -> u32 {
@@ -70,17 +78,44 @@ impl ChunkBuffer {
     }
 }
 
+/// How a compressed chunk's bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkCodec {
+    /// A frame-of-reference chunk ([`for_chunk`]) or a zstd frame: what segments store.
+    Stored,
+    /// An LZ4 block (temporary chunks only; never written to a segment).
+    Lz4,
+}
+
 /// One compressed chunk.
 pub struct CompressedChunk {
     pub rows: u32,
     pub uncompressed_len: u32,
+    pub codec: ChunkCodec,
     pub bytes: Vec<u8>,
+}
+
+impl CompressedChunk {
+    /// The chunk's values, decompressed and checked against the recorded length.
+    pub fn decompress(&self, physical: PhysicalType) -> Result<Vec<u8>, String> {
+        match self.codec {
+            ChunkCodec::Stored => decompress(physical, &self.bytes, self.uncompressed_len),
+            ChunkCodec::Lz4 => {
+                let out = lz4_flex::block::decompress(&self.bytes, self.uncompressed_len as usize)
+                    .map_err(|error| format!("temporary chunk does not decompress: {error}"))?;
+                if out.len() != self.uncompressed_len as usize {
+                    return Err("temporary chunk decompressed to the wrong length".into());
+                }
+                Ok(out)
+            }
+        }
+    }
 }
 
 pub fn compress_chunk(
     buffer: &ChunkBuffer,
     physical: PhysicalType,
-    level: i32,
+    chunk_use: ChunkUse,
 ) -> Result<CompressedChunk> {
     let joined;
     let raw: &[u8] = if physical == PhysicalType::Bytes {
@@ -92,24 +127,70 @@ pub fn compress_chunk(
     let uncompressed_len = u32::try_from(raw.len()).map_err(|_| {
         Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into())
     })?;
-    if let Some(bytes) = for_chunk::encode(physical, raw) {
-        return Ok(CompressedChunk {
-            rows: buffer.rows,
-            uncompressed_len,
-            bytes,
-        });
-    }
-    let mut bytes = zstd::bulk::compress(raw, level).map_err(|source| Error::Io {
-        path: "<zstd>".into(),
-        source,
-    })?;
-    // zstd sizes its output for the worst case; a build holds thousands of these chunks.
-    bytes.shrink_to_fit();
-    Ok(CompressedChunk {
+    let chunk = |codec, bytes| CompressedChunk {
         rows: buffer.rows,
         uncompressed_len,
+        codec,
         bytes,
-    })
+    };
+    if let Some(bytes) = for_chunk::encode(physical, raw) {
+        return Ok(chunk(ChunkCodec::Stored, bytes));
+    }
+    match chunk_use {
+        ChunkUse::Temporary => Ok(chunk(ChunkCodec::Lz4, lz4_flex::block::compress(raw))),
+        ChunkUse::Kept => Ok(chunk(ChunkCodec::Stored, zstd_compress(raw)?)),
+    }
+}
+
+/// `chunks` as a segment stores them: temporary (LZ4) chunks recompressed, others as
+/// they are.
+pub fn keep_chunks(
+    chunks: Vec<CompressedChunk>,
+    physical: PhysicalType,
+) -> Result<Vec<CompressedChunk>> {
+    chunks
+        .into_iter()
+        .map(|chunk| match chunk.codec {
+            ChunkCodec::Stored => Ok(chunk),
+            ChunkCodec::Lz4 => {
+                let raw = chunk.decompress(physical).map_err(Error::InvalidInput)?;
+                Ok(CompressedChunk {
+                    rows: chunk.rows,
+                    uncompressed_len: chunk.uncompressed_len,
+                    codec: ChunkCodec::Stored,
+                    bytes: zstd_compress(&raw)?,
+                })
+            }
+        })
+        .collect()
+}
+
+/// A zstd frame of `raw` at [`FINAL_CHUNK_LEVEL`], sized to fit. One compression context
+/// and one worst-case output buffer per thread: creating a context per chunk cost as
+/// much as compressing a small chunk.
+fn zstd_compress(raw: &[u8]) -> Result<Vec<u8>> {
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<(zstd::bulk::Compressor<'static>, Vec<u8>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    COMPRESSOR
+        .with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some((zstd::bulk::Compressor::new(FINAL_CHUNK_LEVEL)?, Vec::new()));
+            }
+            let Some((compressor, scratch)) = slot.as_mut() else {
+                return Err(std::io::Error::other("no zstd compressor"));
+            };
+            scratch.clear();
+            scratch.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+            compressor.compress_to_buffer(raw, scratch)?;
+            Ok(scratch.as_slice().to_vec())
+        })
+        .map_err(|source| Error::Io {
+            path: "<zstd>".into(),
+            source,
+        })
 }
 
 /// Decompress a chunk (a zstd frame, or a frame-of-reference chunk of a fixed-width
@@ -154,6 +235,7 @@ pub fn decompress(
 
 /// The forward-index section as parts: the chunk table, then each compressed chunk.
 pub fn chunk_section_parts(chunks: &[CompressedChunk]) -> (Vec<u8>, Vec<&[u8]>) {
+    debug_assert!(chunks.iter().all(|chunk| chunk.codec == ChunkCodec::Stored));
     let mut table = Vec::with_capacity(4 + 12 * (chunks.len() + 1));
     table.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
     let mut offset = 0u64;

@@ -12,9 +12,7 @@ use roaring::RoaringBitmap;
 
 use crate::bloom::BloomBuilder;
 use crate::column_builder::{canonical_raw, raw_order_key};
-use crate::raw_forward::{
-    ChunkBuffer, CompressedChunk, DecodedChunk, FINAL_CHUNK_LEVEL, compress_chunk, decompress,
-};
+use crate::raw_forward::{ChunkBuffer, ChunkUse, CompressedChunk, DecodedChunk, compress_chunk};
 use crate::value::PhysicalType;
 use crate::{Error, Result};
 
@@ -63,8 +61,7 @@ impl RawSink<'_> {
 }
 
 fn decode(chunk: &CompressedChunk, physical: PhysicalType) -> Result<DecodedChunk> {
-    let data =
-        decompress(physical, &chunk.bytes, chunk.uncompressed_len).map_err(Error::InvalidInput)?;
+    let data = chunk.decompress(physical).map_err(Error::InvalidInput)?;
     DecodedChunk::new(physical, chunk.rows, data).map_err(Error::InvalidInput)
 }
 
@@ -117,7 +114,10 @@ pub fn reorder_chunks(
         let window_len = (window_end - window_start) as usize;
         // Spans into `arena`, one per output position of the window.
         let mut spans = vec![(0u32, 0u32); window_len];
-        let mut arena: Vec<u8> = Vec::new();
+        // The window's values, sized up front: growing by doubling copied each window
+        // about twice over.
+        let mut arena: Vec<u8> =
+            Vec::with_capacity((window_len as u64 * bytes_per_row * 9 / 8) as usize);
         for (index, chunk) in chunks.iter().enumerate() {
             let decoded = decode(chunk, physical)?;
             let first_row = index * chunk_rows as usize;
@@ -144,14 +144,14 @@ pub fn reorder_chunks(
                 sink.visit(doc, bytes)?;
             }
             if buffer.rows == chunk_rows {
-                output.push(compress_chunk(&buffer, physical, FINAL_CHUNK_LEVEL)?);
+                output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
                 buffer.clear();
             }
         }
         window_start = window_end;
     }
     if buffer.rows > 0 {
-        output.push(compress_chunk(&buffer, physical, FINAL_CHUNK_LEVEL)?);
+        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
     }
     Ok(output)
 }
