@@ -389,7 +389,7 @@ fn test_presorted_input_writes_raw_chunks_readers_decode() {
     let dir = tempfile::tempdir().expect("tempdir");
     let segment = build(&schema, &table, &rows, &dir.path().join("t.tseg"));
     let docs: Vec<u32> = (0..rows.len() as u32).collect();
-    for column in 0..specs.len() {
+    for (column, _) in specs.iter().enumerate() {
         let mut values = Vec::new();
         segment
             .column(&format!("c{column}"))
