@@ -6,7 +6,14 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use std::sync::Arc;
+
+use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema, SchemaRef};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use parquet::basic::Type as PhysicalType;
 use tessera_config::Schema;
 use tessera_segment::{ColumnBatch, ColumnValues};
 
@@ -34,6 +41,50 @@ pub(crate) struct ParquetSource {
     total_bytes: u64,
 }
 
+/// The file's Arrow schema with its top-level decimals stored as INT32 or INT64 read as
+/// Decimal32 / Decimal64 rather than the default Decimal128, so that a decimal column is
+/// not widened to 16 bytes a value before conversion; `None` when no column changes.
+fn narrow_decimals(metadata: &ArrowReaderMetadata) -> Option<SchemaRef> {
+    let schema = metadata.schema();
+    let physical_of = |name: &str| {
+        metadata
+            .parquet_schema()
+            .columns()
+            .iter()
+            .find(|column| column.path().parts() == [name])
+            .map(|column| column.physical_type())
+    };
+    let mut changed = false;
+    let fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let narrow = match (field.data_type(), physical_of(field.name())) {
+                (ArrowType::Decimal128(precision, scale), Some(PhysicalType::INT32)) => {
+                    Some(ArrowType::Decimal32(*precision, *scale))
+                }
+                (ArrowType::Decimal128(precision, scale), Some(PhysicalType::INT64)) => {
+                    Some(ArrowType::Decimal64(*precision, *scale))
+                }
+                _ => None,
+            };
+            match narrow {
+                Some(data_type) => {
+                    changed = true;
+                    Arc::new(field.as_ref().clone().with_data_type(data_type))
+                }
+                None => field.clone(),
+            }
+        })
+        .collect();
+    changed.then(|| {
+        Arc::new(ArrowSchema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        ))
+    })
+}
+
 impl ParquetSource {
     pub(crate) fn open(
         path: &Path,
@@ -50,7 +101,17 @@ impl ParquetSource {
         };
         let file = File::open(path).map_err(io_error)?;
         let total_bytes = file.metadata().map_err(io_error)?.len();
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(parquet_error)?;
+        let metadata = match narrow_decimals(&metadata) {
+            Some(hinted) => ArrowReaderMetadata::try_new(
+                metadata.metadata().clone(),
+                ArrowReaderOptions::new().with_schema(hinted),
+            )
+            .map_err(parquet_error)?,
+            None => metadata,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
         let file_schema = builder.schema().clone();
         let coercers = field_coercers(schema, path)?;
         let plans: Vec<FieldPlan> = coercers.iter().map(FieldPlan::new).collect();

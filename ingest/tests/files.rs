@@ -252,6 +252,64 @@ fn test_parquet_types_nulls_and_missing_columns() {
     assert_eq!(columns[11], column(ColumnData::I64(vec![1, -1, 0]), None));
 }
 
+/// Parquet stores a decimal as INT32 (precision ≤ 9), INT64 (≤ 18) or fixed-length bytes;
+/// the reader narrows the first two to Decimal32 / Decimal64. Every width reads as the same
+/// double and the same text.
+#[test]
+fn test_parquet_decimals_of_every_storage_width() {
+    let dir = TempDir::new().expect("tempdir");
+    let decimal = |precision: u8| -> ArrayRef {
+        Arc::new(
+            Decimal128Array::from(vec![Some(1_234), Some(-5), None, Some(99_999_999)])
+                .with_precision_and_scale(precision, 2)
+                .expect("decimal"),
+        )
+    };
+    let path = write_parquet(
+        &dir,
+        "decimals.parquet",
+        vec![
+            ("d9", decimal(9)),
+            ("d18", decimal(18)),
+            ("d38", decimal(38)),
+            ("t9", decimal(9)),
+            ("t18", decimal(18)),
+            ("t38", decimal(38)),
+        ],
+    );
+    let schema = schema(json!({
+        "schemaName": "t",
+        "dimensionFieldSpecs": [
+            {"name": "t9", "dataType": "STRING"},
+            {"name": "t18", "dataType": "STRING"},
+            {"name": "t38", "dataType": "STRING"}
+        ],
+        "metricFieldSpecs": [
+            {"name": "d9", "dataType": "DOUBLE"},
+            {"name": "d18", "dataType": "DOUBLE"},
+            {"name": "d38", "dataType": "DOUBLE"}
+        ]
+    }));
+    let (batch, report) = read_one(&path, &schema);
+    assert!(report.is_empty(), "{}", report.summary());
+    let nulls = Some(vec![false, false, true, false]);
+    for text in &batch.columns[..3] {
+        assert_eq!(
+            *text,
+            column(strings(&["12.34", "-0.05", "", "999999.99"]), nulls.clone())
+        );
+    }
+    for double in &batch.columns[3..] {
+        assert_eq!(
+            *double,
+            column(
+                ColumnData::F64(vec![12.34, -0.05, 0.0, 999_999.99]),
+                nulls.clone()
+            )
+        );
+    }
+}
+
 #[test]
 fn test_parquet_rejects_have_file_row_numbers() {
     let dir = TempDir::new().expect("tempdir");

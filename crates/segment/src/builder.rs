@@ -104,53 +104,63 @@ impl SegmentBuilder {
         Ok(())
     }
 
-    /// Output order: the permutation that sorts rows by the sort column.
-    fn sort_permutation(&mut self) -> Option<Vec<u32>> {
+    /// Output order: `inverse[input_row] = output_doc` for the stable sort by the sort
+    /// column (NULLs last); `None` when the rows already are in that order. A counting
+    /// sort over the sort column's final ids, which it reads twice rather than hold them
+    /// (the build's peak memory is here, with every column's state still held).
+    fn sort_inverse(&mut self) -> Option<Vec<u32>> {
         let sorted = self.table.indexing.sorted_column.clone()?;
+        let rows = self.rows;
         let column = self.columns.iter_mut().find(|c| c.name() == sorted)?;
         column.seal_dictionary();
         let cardinality = column.sealed_cardinality()?;
-        let keys: Vec<u32> = (0..self.rows)
-            .map(|row| {
-                column
-                    .final_id_of_input_row(row)
-                    .unwrap_or(cardinality as u32)
-            })
-            .collect();
+        let key = |row: u32| {
+            column
+                .final_id_of_input_row(row)
+                .unwrap_or(cardinality as u32) as usize
+        };
         let mut starts = vec![0u32; cardinality + 2];
-        for key in &keys {
-            starts[*key as usize + 1] += 1;
+        let mut in_order = true;
+        let mut previous = 0;
+        for row in 0..rows {
+            let key = key(row);
+            in_order &= key >= previous;
+            previous = key;
+            starts[key + 1] += 1;
+        }
+        if in_order {
+            return None;
         }
         for i in 0..=cardinality {
             starts[i + 1] += starts[i];
         }
-        if keys.windows(2).all(|w| w[0] <= w[1]) {
-            return None;
-        }
-        let mut permutation = vec![0u32; self.rows as usize];
-        for (row, key) in keys.iter().enumerate() {
-            let slot = &mut starts[*key as usize];
-            permutation[*slot as usize] = row as u32;
-            *slot += 1;
-        }
-        Some(permutation)
+        Some(
+            (0..rows)
+                .map(|row| {
+                    let slot = &mut starts[key(row)];
+                    *slot += 1;
+                    *slot - 1
+                })
+                .collect(),
+        )
     }
 
     /// Write the segment file to `path`.
     pub fn finish(mut self, path: &Path, options: &BuildOptions) -> Result<BuildSummary> {
-        let mut permutation = self.sort_permutation();
-        let inverse = permutation.as_ref().map(|permutation| {
-            let mut inverse = vec![0u32; permutation.len()];
-            for (doc, row) in permutation.iter().enumerate() {
-                inverse[*row as usize] = doc as u32;
-            }
-            inverse
-        });
+        allocator::trim_eagerly();
+        let inverse = self.sort_inverse();
         // Single-value columns are reordered through the inverse alone; only
         // multi-value columns read through the permutation.
-        if !self.columns.iter().any(ColumnBuilder::is_multi_value) {
-            permutation = None;
-        }
+        let permutation = inverse
+            .as_ref()
+            .filter(|_| self.columns.iter().any(ColumnBuilder::is_multi_value))
+            .map(|inverse| {
+                let mut permutation = vec![0u32; inverse.len()];
+                for (row, doc) in inverse.iter().enumerate() {
+                    permutation[*doc as usize] = row as u32;
+                }
+                permutation
+            });
         let order = RowOrder {
             permutation: permutation.as_deref(),
             inverse: inverse.as_deref(),
@@ -289,6 +299,8 @@ fn sync_parent_directory(path: &Path) -> Result<()> {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 pub mod allocator {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     unsafe extern "C" {
         fn mallopt(param: i32, value: i32) -> i32;
         fn malloc_trim(pad: usize) -> i32;
@@ -297,11 +309,15 @@ pub mod allocator {
     const M_MMAP_THRESHOLD: i32 = -3;
     const M_TRIM_THRESHOLD: i32 = -1;
 
+    /// Whether [`keep_freed_memory_for_reuse`] has tuned this process for queries.
+    static KEEPS_FREED_MEMORY: AtomicBool = AtomicBool::new(false);
+
     /// For query processing: keep freed heap memory for reuse instead of returning it to
     /// the OS after every block (glibc trims a heap top over 128 KiB by default, and the
     /// next block's vectors fault the pages back in), and serve blocks up to 64 MiB from
     /// the heap. Explicit trims ([`release_free_memory`]) still return memory.
     pub fn keep_freed_memory_for_reuse() {
+        KEEPS_FREED_MEMORY.store(true, Ordering::Relaxed);
         // SAFETY: mallopt takes no pointers; it changes glibc tuning values under its lock.
         unsafe {
             mallopt(M_TRIM_THRESHOLD, 512 << 20);
@@ -310,12 +326,32 @@ pub mod allocator {
     }
 
     /// From now on, serve allocations of 1 MiB or more from their own mappings, which
-    /// go back to the OS when freed; and return what is already free.
+    /// go back to the OS when freed; and return what is already free. While rows are
+    /// added, the heap's top is returned only past 16 MiB free (glibc's default, 128 KiB,
+    /// gave back and faulted in again each input batch's buffers: 300,000 page faults, a
+    /// sixth of a 6M-row build); see [`trim_eagerly`] for the writing that follows.
     pub fn keep_large_blocks_returnable() {
         // SAFETY: mallopt and malloc_trim take no pointers; they only change a glibc
         // tuning value and return free heap pages to the OS, under glibc's own locks.
         unsafe {
+            if !KEEPS_FREED_MEMORY.load(Ordering::Relaxed) {
+                mallopt(M_TRIM_THRESHOLD, 16 << 20);
+            }
             mallopt(M_MMAP_THRESHOLD, 1 << 20);
+            malloc_trim(0);
+        }
+    }
+
+    /// Back to glibc's default trim threshold (unless the process keeps freed memory
+    /// for queries), for writing a segment: its peak comes there, and nothing there
+    /// frees and allocates again at the rate of the input batches.
+    pub fn trim_eagerly() {
+        if KEEPS_FREED_MEMORY.load(Ordering::Relaxed) {
+            return;
+        }
+        // SAFETY: as above: no pointers, glibc-internal locking.
+        unsafe {
+            mallopt(M_TRIM_THRESHOLD, 128 << 10);
             malloc_trim(0);
         }
     }
@@ -333,6 +369,7 @@ pub mod allocator {
 pub mod allocator {
     pub fn keep_freed_memory_for_reuse() {}
     pub fn keep_large_blocks_returnable() {}
+    pub fn trim_eagerly() {}
     pub fn release_free_memory() {}
 }
 

@@ -10,9 +10,10 @@ mod targets;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Date64Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type, Int8Type,
-    Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    Date32Type, Date64Type, Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType, OffsetSizeTrait};
 use arrow_buffer::ArrowNativeType;
@@ -171,7 +172,7 @@ fn family_of(data_type: &ArrowType) -> Option<Family> {
     Some(match data_type {
         Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => Family::Integer,
         Float32 | Float64 => Family::Float,
-        Decimal128(..) | Decimal256(..) => Family::Decimal,
+        Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => Family::Decimal,
         Boolean => Family::Boolean,
         Utf8 | LargeUtf8 | Utf8View => Family::Text,
         Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => Family::Binary,
@@ -447,6 +448,24 @@ fn convert_values<T: Target, R: Runner<T>>(
             |value, buf| target.float(value, buf),
             |value: f64| value.to_string()
         ),
+        // Parquet decimals stored as INT32 / INT64 are read as these (see
+        // `parquet_source::narrow_decimals`), so no i128 array is built for them.
+        ArrowType::Decimal32(_, scale) => {
+            let scale = *scale;
+            run_primitive!(
+                Decimal32Type,
+                |value, buf| target.decimal(i128::from(value), scale, buf),
+                |value: i32| targets::decimal_text(i128::from(value), scale)
+            )
+        }
+        ArrowType::Decimal64(_, scale) => {
+            let scale = *scale;
+            run_primitive!(
+                Decimal64Type,
+                |value, buf| target.decimal(i128::from(value), scale, buf),
+                |value: i64| targets::decimal_text(i128::from(value), scale)
+            )
+        }
         ArrowType::Decimal128(_, scale) => {
             let scale = *scale;
             run_primitive!(

@@ -363,12 +363,32 @@ fn pow10(exponent: u32) -> Option<i128> {
 
 /// The decimal `value × 10^-scale` as the nearest double: one correctly rounded division
 /// of exactly representable operands, so `12.34` (Decimal(15,2) 1234) is the double `12.34`.
+#[inline]
 pub(super) fn decimal_to_f64(value: i128, scale: i8) -> f64 {
-    let factor = 10f64.powi(i32::from(scale).abs());
+    /// 10^0 ..= 10^22, every one exactly representable.
+    const EXACT_POWERS: [f64; 23] = {
+        let mut powers = [1.0f64; 23];
+        let mut i = 1;
+        while i < 23 {
+            powers[i] = powers[i - 1] * 10.0;
+            i += 1;
+        }
+        powers
+    };
+    let exponent = scale.unsigned_abs() as usize;
+    let factor = match EXACT_POWERS.get(exponent) {
+        Some(factor) => *factor,
+        None => 10f64.powi(exponent as i32),
+    };
+    // i64 → f64 is one instruction, i128 → f64 a library call; both round the same.
+    let value = match i64::try_from(value) {
+        Ok(narrow) => narrow as f64,
+        Err(_) => value as f64,
+    };
     if scale >= 0 {
-        value as f64 / factor
+        value / factor
     } else {
-        value as f64 * factor
+        value * factor
     }
 }
 
@@ -430,6 +450,8 @@ mod tests {
         assert_eq!(decimal_to_f64(-5, 1), -0.5);
         assert_eq!(decimal_to_f64(7, -2), 700.0);
         assert_eq!(decimal_to_f64(9_999_999_999_999, 2), 99_999_999_999.99);
+        assert_eq!(decimal_to_f64(i128::MAX, 0), i128::MAX as f64);
+        assert_eq!(decimal_to_f64(1, 30), 1.0 / 10f64.powi(30));
         assert_eq!(decimal_to_i64(1200, 2), Ok(12));
         assert_eq!(decimal_to_i64(1234, 2), Err(Reject(reason::NOT_AN_INTEGER)));
         assert_eq!(decimal_to_i64(3, -3), Ok(3000));
