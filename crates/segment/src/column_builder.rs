@@ -19,10 +19,10 @@ use crate::id_vec::IdVec;
 use crate::inverted::{Postings, encode_bitmap, encode_sorted, write_inverted};
 use crate::metadata::{ColumnMetadata, Encoding};
 use crate::raw_forward::{
-    ChunkBuffer, ChunkUse, CompressedChunk, chunk_rows_for, chunk_section_parts, compress_chunk,
-    keep_chunks,
+    ChunkBuffer, ChunkUse, CompressedChunk, TEMPORARY_CHUNK_ROWS, chunk_rows_for,
+    chunk_section_parts, compress_chunk,
 };
-use crate::raw_reorder::{RawSink, reorder_chunks, replay_chunks};
+use crate::raw_reorder::{RawSink, keep_in_order, reorder_chunks, replay_chunks};
 use crate::text_index::TextIndexBuilder;
 use crate::value::PhysicalType;
 use crate::{Error, Result, range_index};
@@ -60,7 +60,11 @@ enum Storage {
         sealed: Option<(Vec<u8>, Vec<u32>)>,
     },
     Raw {
+        /// Rows per chunk the segment stores.
         chunk_rows: u32,
+        /// Rows per chunk compressed as rows arrive ([`TEMPORARY_CHUNK_ROWS`] when they
+        /// are temporary).
+        input_chunk_rows: u32,
         buffer: ChunkBuffer,
         chunks: Vec<CompressedChunk>,
         hll: HyperLogLog,
@@ -138,6 +142,11 @@ impl ColumnBuilder {
         } else {
             Storage::Raw {
                 chunk_rows: chunk_rows_for(physical),
+                input_chunk_rows: if rows_will_be_sorted {
+                    TEMPORARY_CHUNK_ROWS
+                } else {
+                    chunk_rows_for(physical)
+                },
                 buffer: ChunkBuffer::default(),
                 chunks: Vec::new(),
                 hll: HyperLogLog::default(),
@@ -287,10 +296,11 @@ impl ColumnBuilder {
                 }
             },
             Storage::Raw {
-                chunk_rows,
+                input_chunk_rows,
                 buffer,
                 chunks,
                 hll,
+                chunk_rows: _,
                 min,
                 max,
             } => {
@@ -306,7 +316,7 @@ impl ColumnBuilder {
                         hll.insert_hash(hash_bytes(&canonical_raw(physical, value_bytes)));
                         update_min_max(physical, min, max, value_bytes);
                     }
-                    if buffer.rows == *chunk_rows {
+                    if buffer.rows == *input_chunk_rows {
                         chunks.push(compress_chunk(buffer, physical, chunk_use)?);
                         buffer.clear();
                     }
@@ -439,6 +449,7 @@ impl ColumnBuilder {
             &mut self.storage,
             Storage::Raw {
                 chunk_rows: 0,
+                input_chunk_rows: 0,
                 buffer: ChunkBuffer::default(),
                 chunks: Vec::new(),
                 hll: HyperLogLog::default(),
@@ -467,6 +478,7 @@ impl ColumnBuilder {
             }
             Storage::Raw {
                 chunk_rows,
+                input_chunk_rows: _,
                 buffer,
                 mut chunks,
                 hll,
@@ -753,12 +765,9 @@ impl ColumnBuilder {
             )?,
             None => {
                 if sink.needs_values() {
-                    replay_chunks(&chunks, self.physical, chunk_rows, |doc, bytes| {
-                        sink.visit(doc, bytes)
-                    })?;
+                    replay_chunks(&chunks, self.physical, |doc, bytes| sink.visit(doc, bytes))?;
                 }
-                // Input that arrived already sorted still holds temporary chunks.
-                keep_chunks(chunks, self.physical)?
+                keep_in_order(chunks, self.physical, chunk_rows)?
             }
         };
         metadata.is_sorted = sink.sorted && sink.previous.is_some() && output_nulls.is_empty();
@@ -769,7 +778,7 @@ impl ColumnBuilder {
         drop(parts);
         let text = if self.config.text {
             let mut text = TextIndexBuilder::new()?;
-            replay_chunks(&chunks, self.physical, chunk_rows, |doc, bytes| {
+            replay_chunks(&chunks, self.physical, |doc, bytes| {
                 if output_nulls.contains(doc) {
                     Ok(())
                 } else {

@@ -26,6 +26,10 @@ pub enum ChunkUse {
     Temporary,
 }
 
+/// Rows per temporary chunk (compressed as rows arrive, until they are reordered): large,
+/// so that per-chunk work is small against the values.
+pub const TEMPORARY_CHUNK_ROWS: u32 = 4096;
+
 /// Rows per chunk: larger for fixed-width values, smaller for strings.
 pub fn chunk_rows_for(physical: PhysicalType) -> u32 {
     match physical {
@@ -137,32 +141,24 @@ pub fn compress_chunk(
         return Ok(chunk(ChunkCodec::Stored, bytes));
     }
     match chunk_use {
-        ChunkUse::Temporary => Ok(chunk(ChunkCodec::Lz4, lz4_flex::block::compress(raw))),
+        ChunkUse::Temporary => Ok(chunk(ChunkCodec::Lz4, lz4_compress(raw)?)),
         ChunkUse::Kept => Ok(chunk(ChunkCodec::Stored, zstd_compress(raw)?)),
     }
 }
 
-/// `chunks` as a segment stores them: temporary (LZ4) chunks recompressed, others as
-/// they are.
-pub fn keep_chunks(
-    chunks: Vec<CompressedChunk>,
-    physical: PhysicalType,
-) -> Result<Vec<CompressedChunk>> {
-    chunks
-        .into_iter()
-        .map(|chunk| match chunk.codec {
-            ChunkCodec::Stored => Ok(chunk),
-            ChunkCodec::Lz4 => {
-                let raw = chunk.decompress(physical).map_err(Error::InvalidInput)?;
-                Ok(CompressedChunk {
-                    rows: chunk.rows,
-                    uncompressed_len: chunk.uncompressed_len,
-                    codec: ChunkCodec::Stored,
-                    bytes: zstd_compress(&raw)?,
-                })
-            }
-        })
-        .collect()
+/// An LZ4 block of `raw`, sized to fit (lz4_flex's own `compress` keeps the worst-case
+/// capacity, which a build holding thousands of chunks pays for in resident memory).
+fn lz4_compress(raw: &[u8]) -> Result<Vec<u8>> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        scratch.resize(lz4_flex::block::get_maximum_output_size(raw.len()), 0);
+        let written = lz4_flex::block::compress_into(raw, &mut scratch)
+            .map_err(|error| Error::InvalidInput(format!("LZ4 compression failed: {error}")))?;
+        Ok(scratch[..written].to_vec())
+    })
 }
 
 /// A zstd frame of `raw` at [`FINAL_CHUNK_LEVEL`], sized to fit. One compression context

@@ -12,7 +12,9 @@ use roaring::RoaringBitmap;
 
 use crate::bloom::BloomBuilder;
 use crate::column_builder::{canonical_raw, raw_order_key};
-use crate::raw_forward::{ChunkBuffer, ChunkUse, CompressedChunk, DecodedChunk, compress_chunk};
+use crate::raw_forward::{
+    ChunkBuffer, ChunkCodec, ChunkUse, CompressedChunk, DecodedChunk, compress_chunk,
+};
 use crate::value::PhysicalType;
 use crate::{Error, Result};
 
@@ -77,20 +79,60 @@ fn value_of(chunk: &DecodedChunk, physical: PhysicalType, row: usize) -> &[u8] {
 pub fn replay_chunks(
     chunks: &[CompressedChunk],
     physical: PhysicalType,
-    chunk_rows: u32,
     mut visit: impl FnMut(u32, &[u8]) -> Result<()>,
 ) -> Result<()> {
-    for (index, chunk) in chunks.iter().enumerate() {
+    let mut doc = 0u32;
+    for chunk in chunks {
         let decoded = decode(chunk, physical)?;
         for row in 0..decoded.rows() as usize {
-            let doc = index as u32 * chunk_rows + row as u32;
             visit(doc, value_of(&decoded, physical, row))?;
+            doc += 1;
         }
     }
     Ok(())
 }
 
-/// Rewrite chunks so that output doc `d` holds input row `r` where `inverse[r] == d`.
+/// Chunks already in output order as a segment stores them, `chunk_rows` rows each:
+/// returned as they are when they already are, else re-chunked and compressed to keep
+/// (input that arrived sorted still holds its temporary chunks).
+pub fn keep_in_order(
+    chunks: Vec<CompressedChunk>,
+    physical: PhysicalType,
+    chunk_rows: u32,
+) -> Result<Vec<CompressedChunk>> {
+    let last = chunks.len().saturating_sub(1);
+    let stored = chunks.iter().enumerate().all(|(index, chunk)| {
+        chunk.codec == ChunkCodec::Stored && (chunk.rows == chunk_rows || index == last)
+    });
+    if stored {
+        return Ok(chunks);
+    }
+    let mut output = Vec::new();
+    let mut buffer = ChunkBuffer::default();
+    for chunk in chunks {
+        let decoded = decode(&chunk, physical)?;
+        drop(chunk);
+        for row in 0..decoded.rows() as usize {
+            let bytes = value_of(&decoded, physical, row);
+            if physical == PhysicalType::Bytes {
+                buffer.push_bytes(bytes);
+            } else {
+                buffer.push_fixed(bytes);
+            }
+            if buffer.rows == chunk_rows {
+                output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
+                buffer.clear();
+            }
+        }
+    }
+    if buffer.rows > 0 {
+        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
+    }
+    Ok(output)
+}
+
+/// Rewrite chunks so that output doc `d` holds input row `r` where `inverse[r] == d`,
+/// in chunks of `chunk_rows` rows (the input chunks may hold another number each).
 pub fn reorder_chunks(
     chunks: Vec<CompressedChunk>,
     physical: PhysicalType,
@@ -118,9 +160,12 @@ pub fn reorder_chunks(
         // about twice over.
         let mut arena: Vec<u8> =
             Vec::with_capacity((window_len as u64 * bytes_per_row * 9 / 8) as usize);
-        for (index, chunk) in chunks.iter().enumerate() {
+        let mut first_row = 0usize;
+        for chunk in &chunks {
             let decoded = decode(chunk, physical)?;
-            let first_row = index * chunk_rows as usize;
+            let chunk_first_row = first_row;
+            first_row += decoded.rows() as usize;
+            let first_row = chunk_first_row;
             for row in 0..decoded.rows() as usize {
                 let position = inverse[first_row + row];
                 if position < window_start || position >= window_end {
