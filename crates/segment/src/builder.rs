@@ -114,35 +114,29 @@ impl SegmentBuilder {
         let column = self.columns.iter_mut().find(|c| c.name() == sorted)?;
         column.seal_dictionary();
         let cardinality = column.sealed_cardinality()?;
-        let key = |row: u32| {
-            column
-                .final_id_of_input_row(row)
-                .unwrap_or(cardinality as u32) as usize
-        };
+        let key = |id: Option<u32>| id.unwrap_or(cardinality as u32) as usize;
         let mut starts = vec![0u32; cardinality + 2];
         let mut in_order = true;
         let mut previous = 0;
-        for row in 0..rows {
-            let key = key(row);
+        column.for_each_final_id(|id| {
+            let key = key(id);
             in_order &= key >= previous;
             previous = key;
             starts[key + 1] += 1;
-        }
+        });
         if in_order {
             return None;
         }
         for i in 0..=cardinality {
             starts[i + 1] += starts[i];
         }
-        Some(
-            (0..rows)
-                .map(|row| {
-                    let slot = &mut starts[key(row)];
-                    *slot += 1;
-                    *slot - 1
-                })
-                .collect(),
-        )
+        let mut inverse = Vec::with_capacity(rows as usize);
+        column.for_each_final_id(|id| {
+            let slot = &mut starts[key(id)];
+            inverse.push(*slot);
+            *slot += 1;
+        });
+        Some(inverse)
     }
 
     /// Write the segment file to `path`.

@@ -401,17 +401,30 @@ impl ColumnBuilder {
         }
     }
 
-    /// Final dictionary id of a single-value input row; `None` when NULL.
-    pub fn final_id_of_input_row(&self, row: u32) -> Option<u32> {
-        match &self.storage {
-            Storage::Dictionary {
-                ids,
-                sealed: Some((_, remap)),
-                mv_ends: None,
-                ..
-            } => (!self.nulls.contains(row)).then(|| remap[ids.get(row as usize) as usize]),
-            _ => None,
-        }
+    /// The final dictionary id of each single-value input row in order, `None` for a
+    /// NULL, to `visit`; false (and nothing visited) unless the column is a sealed
+    /// single-value dictionary column.
+    pub fn for_each_final_id(&self, mut visit: impl FnMut(Option<u32>)) -> bool {
+        let Storage::Dictionary {
+            ids,
+            sealed: Some((_, remap)),
+            mv_ends: None,
+            ..
+        } = &self.storage
+        else {
+            return false;
+        };
+        let mut nulls = self.nulls.iter().peekable();
+        let mut row = 0u32;
+        ids.for_each(|id| {
+            if nulls.next_if_eq(&row).is_some() {
+                visit(None);
+            } else {
+                visit(remap.get(id as usize).copied());
+            }
+            row += 1;
+        });
+        true
     }
 
     /// Write every section of the column and return its metadata.
@@ -576,15 +589,23 @@ impl ColumnBuilder {
                 // Gathering `ids[permutation[doc]]` reads at random; scattering
                 // `out[inverse[row]] = ids[row]` writes at random instead, which the CPU
                 // overlaps far better.
+                let final_of = |id: u32| remap.get(id as usize).copied().unwrap_or(0);
                 let output_ids: Vec<u32> = match order.inverse {
-                    None => (0..rows as usize)
-                        .map(|doc| if is_null(doc) { 0 } else { final_id(doc) })
-                        .collect(),
+                    None => {
+                        let mut output = Vec::with_capacity(rows as usize);
+                        ids.for_each(|id| output.push(final_of(id)));
+                        for doc in output_nulls {
+                            output[doc as usize] = 0;
+                        }
+                        output
+                    }
                     Some(inverse) => {
                         let mut output = vec![0u32; rows as usize];
-                        for (row, doc) in inverse.iter().enumerate() {
-                            output[*doc as usize] = final_id(row);
-                        }
+                        let mut row = 0;
+                        ids.for_each(|id| {
+                            output[inverse[row] as usize] = final_of(id);
+                            row += 1;
+                        });
                         for doc in output_nulls {
                             output[doc as usize] = 0;
                         }
@@ -832,10 +853,12 @@ fn push_ids<K: PartialEq + Copy>(
     mut id_of: impl FnMut(K) -> u32,
 ) {
     let mut previous: Option<(K, u32)> = None;
-    for (row, key) in keys.enumerate() {
-        let id = if nulls.is_some_and(|flags| flags[row]) {
-            0
-        } else {
+    let batch: Vec<u32> = keys
+        .enumerate()
+        .map(|(row, key)| {
+            if nulls.is_some_and(|flags| flags[row]) {
+                return 0;
+            }
             match previous {
                 Some((value, id)) if value == key => id,
                 _ => {
@@ -844,9 +867,9 @@ fn push_ids<K: PartialEq + Copy>(
                     id
                 }
             }
-        };
-        ids.push(id);
-    }
+        })
+        .collect();
+    ids.extend_from_slice(&batch);
 }
 
 #[inline]

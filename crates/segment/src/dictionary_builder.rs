@@ -31,6 +31,7 @@ pub enum DictionaryBuilder {
     Floats {
         physical: PhysicalType,
         ids: FxHashMap<u64, u32>,
+        recent: RecentIds,
     },
     Bytes {
         ids: FxHashMap<Box<[u8]>, u32>,
@@ -51,6 +52,7 @@ impl DictionaryBuilder {
             floats => DictionaryBuilder::Floats {
                 physical: floats,
                 ids: FxHashMap::default(),
+                recent: RecentIds::default(),
             },
         }
     }
@@ -73,9 +75,14 @@ impl DictionaryBuilder {
     pub fn id_of_bits(&mut self, bits: u64) -> u32 {
         match self {
             DictionaryBuilder::Integers(integers) => integers.id_of(bits as i64),
-            DictionaryBuilder::Floats { ids, .. } => {
+            DictionaryBuilder::Floats { ids, recent, .. } => {
+                if let Some(id) = recent.get(bits) {
+                    return id;
+                }
                 let next = ids.len() as u32;
-                *ids.entry(bits).or_insert(next)
+                let id = *ids.entry(bits).or_insert(next);
+                recent.put(bits, id);
+                id
             }
             DictionaryBuilder::Bytes { .. } => 0,
         }
@@ -119,7 +126,7 @@ impl DictionaryBuilder {
     pub fn finish(self) -> (Vec<u8>, Vec<u32>) {
         match self {
             DictionaryBuilder::Integers(integers) => integers.finish(),
-            DictionaryBuilder::Floats { physical, ids } => {
+            DictionaryBuilder::Floats { physical, ids, .. } => {
                 let mut entries: Vec<(u64, u32)> = ids.into_iter().collect();
                 entries.sort_unstable_by(|a, b| compare_fixed_bits(physical, a.0, b.0));
                 let remap = remap_of(entries.iter().map(|(_, provisional)| *provisional));
@@ -147,6 +154,44 @@ impl DictionaryBuilder {
                 (encoded, remap)
             }
         }
+    }
+}
+
+/// Slots of [`RecentIds`].
+const RECENT_SLOTS: usize = 256;
+
+/// A direct-mapped cache of keys looked up before, in front of a hash map: a column of
+/// few distinct values (prices, rates, quantities) finds each in one probe of a small
+/// array, without hashing into the map.
+pub struct RecentIds {
+    /// `(key, id + 1)`; an id of 0 marks an empty slot.
+    slots: Box<[(u64, u32); RECENT_SLOTS]>,
+}
+
+impl Default for RecentIds {
+    fn default() -> Self {
+        RecentIds {
+            slots: Box::new([(0, 0); RECENT_SLOTS]),
+        }
+    }
+}
+
+impl RecentIds {
+    #[inline]
+    fn slot(key: u64) -> usize {
+        // Fibonacci hashing: the top bits of the product mix every bit of the key.
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u32> {
+        let (cached, id) = self.slots[Self::slot(key)];
+        (id != 0 && cached == key).then(|| id - 1)
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, id: u32) {
+        self.slots[Self::slot(key)] = (key, id + 1);
     }
 }
 
@@ -425,6 +470,29 @@ mod tests {
         values = vec![1, 400_000];
         values.extend((0..400_000).map(|i| (i * 7_919) % 400_000 + 1));
         assert!(matches!(check(&values).index, IntegerIndex::Dense { .. }));
+    }
+
+    #[test]
+    fn float_ids_stay_one_per_bit_pattern_through_the_cache() {
+        use crate::dictionary::f64_bits;
+        let mut builder = DictionaryBuilder::new(PhysicalType::F64);
+        // More distinct values than cache slots, so slots are overwritten; -0.0 and 0.0
+        // (equal as numbers) are distinct entries.
+        let values: Vec<f64> = (0..5_000)
+            .map(|i| match i % 7 {
+                0 => -0.0,
+                1 => 0.0,
+                _ => f64::from(i % 700) / 100.0,
+            })
+            .collect();
+        let ids: Vec<u32> = values.iter().map(|v| builder.id_of_bits(f64_bits(*v))).collect();
+        let mut first_seen = std::collections::HashMap::new();
+        for (value, id) in values.iter().zip(&ids) {
+            assert_eq!(*first_seen.entry(value.to_bits()).or_insert(*id), *id);
+        }
+        assert_eq!(builder.len(), first_seen.len());
+        let (_, remap) = builder.finish();
+        assert_eq!(remap.len(), first_seen.len());
     }
 
     #[test]

@@ -44,6 +44,20 @@ fn push_into<T>(blocks: &mut Vec<Vec<T>>, value: T) {
     }
 }
 
+fn extend_blocks<T>(blocks: &mut Vec<Vec<T>>, mut ids: &[u32], narrow: impl Fn(u32) -> T) {
+    while !ids.is_empty() {
+        if blocks.last().is_none_or(|block| block.len() == BLOCK) {
+            blocks.push(Vec::with_capacity(BLOCK));
+        }
+        let Some(block) = blocks.last_mut() else {
+            return;
+        };
+        let take = (BLOCK - block.len()).min(ids.len());
+        block.extend(ids[..take].iter().map(|id| narrow(*id)));
+        ids = &ids[take..];
+    }
+}
+
 /// Blocks of narrow ids as blocks of wider ones; each narrow block is freed as soon as
 /// its wide copy exists.
 fn widen_blocks<Narrow: Copy, Wide: From<Narrow>>(blocks: Vec<Vec<Narrow>>) -> Vec<Vec<Wide>> {
@@ -91,6 +105,45 @@ impl IdVec {
         }
     }
 
+    /// Append a batch of ids: the width is settled once for the batch, and each block's
+    /// part is one narrowing copy.
+    pub fn extend_from_slice(&mut self, ids: &[u32]) {
+        let Some(max) = ids.iter().copied().max() else {
+            return;
+        };
+        let fits = match self.width {
+            Width::U8 => max <= u32::from(u8::MAX),
+            Width::U16 => max <= u32::from(u16::MAX),
+            Width::U32 => true,
+        };
+        if !fits {
+            self.widen(max);
+        }
+        match self.width {
+            Width::U8 => extend_blocks(&mut self.blocks_u8, ids, |id| id as u8),
+            Width::U16 => extend_blocks(&mut self.blocks_u16, ids, |id| id as u16),
+            Width::U32 => extend_blocks(&mut self.blocks_u32, ids, |id| id),
+        }
+        self.len += ids.len();
+    }
+
+    /// Every id in order, to `visit` (one loop per width, no dispatch per id).
+    pub fn for_each(&self, mut visit: impl FnMut(u32)) {
+        match self.width {
+            Width::U8 => self
+                .blocks_u8
+                .iter()
+                .flatten()
+                .for_each(|id| visit(u32::from(*id))),
+            Width::U16 => self
+                .blocks_u16
+                .iter()
+                .flatten()
+                .for_each(|id| visit(u32::from(*id))),
+            Width::U32 => self.blocks_u32.iter().flatten().for_each(|id| visit(*id)),
+        }
+    }
+
     #[inline]
     pub fn get(&self, index: usize) -> u32 {
         let (block, offset) = (index / BLOCK, index % BLOCK);
@@ -126,6 +179,27 @@ mod tests {
             (0..values.len()).map(|i| ids.get(i)).collect::<Vec<_>>(),
             values
         );
+    }
+
+    #[test]
+    fn test_batches_widen_and_cross_blocks() {
+        let mut ids = IdVec::default();
+        let mut expected = Vec::new();
+        for batch in 0..5u32 {
+            let values: Vec<u32> = (0..BLOCK as u32 / 2 + 7)
+                .map(|i| (i * 31 + batch) % (1 << (6 + 5 * batch)))
+                .collect();
+            ids.extend_from_slice(&values);
+            ids.push(batch);
+            expected.extend(values);
+            expected.push(batch);
+        }
+        assert!(matches!(ids.width, Width::U32));
+        assert_eq!(ids.len(), expected.len());
+        let mut seen = Vec::new();
+        ids.for_each(|id| seen.push(id));
+        assert_eq!(seen, expected);
+        assert!((0..expected.len()).all(|i| ids.get(i) == expected[i]));
     }
 
     #[test]
