@@ -485,7 +485,10 @@ mod tests {
                 _ => f64::from(i % 700) / 100.0,
             })
             .collect();
-        let ids: Vec<u32> = values.iter().map(|v| builder.id_of_bits(f64_bits(*v))).collect();
+        let ids: Vec<u32> = values
+            .iter()
+            .map(|v| builder.id_of_bits(f64_bits(*v)))
+            .collect();
         let mut first_seen = std::collections::HashMap::new();
         for (value, id) in values.iter().zip(&ids) {
             assert_eq!(*first_seen.entry(value.to_bits()).or_insert(*id), *id);

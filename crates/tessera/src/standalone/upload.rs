@@ -21,7 +21,7 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
 pub fn add_segment(
     state: &ServerState,
     table: &TableRuntime,
-    bytes: &[u8],
+    bytes: &bytes::Bytes,
 ) -> Result<String, ApiError> {
     let table_name = &table.record.name;
     let dir = tessera_ingest::realtime::segments_dir(&state.data_dir, table_name);
@@ -42,7 +42,7 @@ pub fn add_segment(
     let location = DeepStore::segment_location(table_name, &name);
     let created = state
         .runtime
-        .block_on(state.deep_store.put_new(&location, bytes.to_vec().into()))
+        .block_on(state.deep_store.put_new(&location, bytes.clone()))
         .map_err(|e| ApiError::from_status(e.status(), format!("deep store: {e}")))?;
     if !created {
         return Err(ApiError::new(
