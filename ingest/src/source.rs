@@ -16,7 +16,7 @@ use crate::reject::{RejectReport, RejectedValue};
 
 /// Rows per batch when not told otherwise: large enough to amortize per-batch work,
 /// small enough (tens of MB for wide rows) to keep memory flat.
-pub const DEFAULT_BATCH_ROWS: usize = 32_768;
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
