@@ -67,6 +67,26 @@ fn tokenizers() -> TokenizerManager {
 /// Whether the `default` tokenizer would change some alphanumeric run of `text`: a
 /// character that lowercases to something else, or a run of 40+ bytes (dropped).
 pub fn is_irregular(text: &str) -> bool {
+    // ASCII text, byte by byte: irregular when it holds an uppercase letter or a run of
+    // 40+ alphanumerics.
+    if text.is_ascii() {
+        let mut run = 0usize;
+        for byte in text.bytes() {
+            if byte.is_ascii_alphanumeric() {
+                run += 1;
+                if run >= DEFAULT_TOKEN_LIMIT_BYTES || byte.is_ascii_uppercase() {
+                    return true;
+                }
+            } else {
+                run = 0;
+            }
+        }
+        return false;
+    }
+    is_irregular_by_char(text)
+}
+
+fn is_irregular_by_char(text: &str) -> bool {
     let mut run = 0usize;
     for c in text.chars() {
         if c.is_alphanumeric() {
@@ -518,5 +538,19 @@ mod tests {
         );
         assert!(index.docs_containing("").expect("lookup").is_none());
         assert!(is_irregular("Tiresias") && is_irregular(&long) && !is_irregular("ab-cd é"));
+        // The ASCII fast path agrees with the character scan.
+        let ascii = [
+            "",
+            "plain words, 42 of them",
+            "x-Y",
+            "Z",
+            &"a".repeat(39),
+            &"a".repeat(40),
+            &format!("{}-{}", "b".repeat(39), "c".repeat(39)),
+            "tabs\tand~symbols!@#",
+        ];
+        for text in ascii {
+            assert_eq!(is_irregular(text), is_irregular_by_char(text), "{text:?}");
+        }
     }
 }
