@@ -33,12 +33,32 @@ pub fn evaluate(
     }
     match filter {
         Filter::And(children) => {
-            // Index-answerable children first: they are cheap and shrink the scans.
-            let mut ordered: Vec<&Filter> = children.iter().collect();
-            ordered.sort_by_key(|child| cost_rank(context, child));
+            // Comparisons of one dictionary column (`x >= a AND x <= b`, BETWEEN) become
+            // one id range, answered once; then index-answerable children first: they
+            // are cheap and shrink the scans.
+            let (ranges, rest) = if context.use_indexes {
+                merge_id_ranges(context, children)?
+            } else {
+                (Vec::new(), children.iter().collect())
+            };
+            let mut steps: Vec<(u8, AndStep<'_>)> = ranges
+                .into_iter()
+                .map(|(rank, column, ids)| (rank, AndStep::Ids(column, ids)))
+                .chain(
+                    rest.into_iter()
+                        .map(|child| (cost_rank(context, child), AndStep::Child(child))),
+                )
+                .collect();
+            steps.sort_by_key(|(rank, _)| *rank);
             let mut current = candidates;
-            for child in ordered {
-                current = evaluate(context, child, current)?;
+            for (_, step) in steps {
+                current = match step {
+                    AndStep::Child(child) => evaluate(context, child, current)?,
+                    AndStep::Ids(column, ids) => {
+                        context.check_deadline()?;
+                        docs_for_ids(context, column, ids, false, &current)?.and(&current)
+                    }
+                };
                 if current.is_empty() {
                     break;
                 }
@@ -66,6 +86,97 @@ pub fn evaluate(
             scan_leaf(context, expr, &candidates)
         }
     }
+}
+
+/// One step of an AND: a child filter, or the merged id range of comparisons on one
+/// dictionary column.
+enum AndStep<'f> {
+    Child(&'f Filter),
+    Ids(&'f str, Ids),
+}
+
+/// Split an AND's children into the id ranges of single-value dictionary columns compared
+/// more than once (each with the cost rank of its first comparison) and the other children.
+#[expect(
+    clippy::type_complexity,
+    reason = "a private split, named by its one caller"
+)]
+fn merge_id_ranges<'f>(
+    context: &mut SegmentContext<'_>,
+    children: &'f [Filter],
+) -> QueryResult<(Vec<(u8, &'f str, Ids)>, Vec<&'f Filter>)> {
+    // Columns of two or more mergeable comparisons, in first-seen order.
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for child in children {
+        if let Filter::Leaf(expr) = child
+            && let Some(ColumnLeaf::Compare { column, op, .. }) = classify(expr)
+            && op != CmpOp::NotEq
+        {
+            match counts.iter_mut().find(|(name, _)| *name == column) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((column, 1)),
+            }
+        }
+    }
+    let mut ranges = Vec::new();
+    let mut merged_columns: Vec<&str> = Vec::new();
+    for (column, count) in counts {
+        if count < 2 {
+            continue;
+        }
+        let reader = context.column(column)?;
+        if reader.cardinality().is_none() || !reader.metadata().single_value {
+            continue;
+        }
+        let mut range = 0..u32::MAX;
+        let mut rank = u8::MAX;
+        let mut mergeable = true;
+        for child in children {
+            let Filter::Leaf(expr) = child else { continue };
+            let Some(ColumnLeaf::Compare {
+                column: c,
+                op,
+                value,
+            }) = classify(expr)
+            else {
+                continue;
+            };
+            if c != column || op == CmpOp::NotEq {
+                continue;
+            }
+            let ids = match probe(reader, op, value) {
+                Probe::Value(op, v) => ids_for(reader, op, &v).0,
+                Probe::Nothing => Ids::Range(0..0),
+                Probe::AllNonNull | Probe::Unprobeable => {
+                    mergeable = false;
+                    break;
+                }
+            };
+            let Ids::Range(ids) = ids else {
+                mergeable = false;
+                break;
+            };
+            range = range.start.max(ids.start)..range.end.min(ids.end);
+            rank = rank.min(cost_rank(context, child));
+        }
+        if mergeable {
+            let range = if range.start < range.end { range } else { 0..0 };
+            ranges.push((rank, column, Ids::Range(range)));
+            merged_columns.push(column);
+        }
+    }
+    let rest = children
+        .iter()
+        .filter(|child| match child {
+            Filter::Leaf(expr) => !matches!(
+                classify(expr),
+                Some(ColumnLeaf::Compare { column, op, .. })
+                    if op != CmpOp::NotEq && merged_columns.contains(&column)
+            ),
+            _ => true,
+        })
+        .collect();
+    Ok((ranges, rest))
 }
 
 /// Cheapest first: sorted ranges, then bitmaps from indexes, then per-entry dictionary
@@ -596,13 +707,28 @@ fn docs_for_ids(
         }
         DocSet::Bitmap(union)
     } else {
-        // Scan the dictionary ids of the candidates.
+        // Scan the dictionary ids of the candidates: a range by two comparisons (one,
+        // wrapping), a list through a table of the wanted ids.
         let cardinality = reader.cardinality().unwrap_or(0) as usize;
-        let mut wanted = vec![false; cardinality];
-        match &ids {
-            Ids::Range(range) => range.clone().for_each(|id| wanted[id as usize] = true),
-            Ids::List(list) => list.iter().for_each(|id| wanted[*id as usize] = true),
-        }
+        let (range_start, range_len) = match &ids {
+            Ids::Range(range) => (range.start, range.len() as u32),
+            Ids::List(_) => (0, 0),
+        };
+        let wanted = match &ids {
+            Ids::Range(_) => Vec::new(),
+            Ids::List(list) => {
+                let mut wanted = vec![false; cardinality];
+                list.iter().for_each(|id| wanted[*id as usize] = true);
+                wanted
+            }
+        };
+        let is_wanted = |id: u32| {
+            if wanted.is_empty() {
+                id.wrapping_sub(range_start) < range_len
+            } else {
+                wanted.get(id as usize).copied().unwrap_or(false)
+            }
+        };
         let nulls = context.nulls(column)?;
         // Matches arrive in ascending order: collected in a vector and turned into a
         // bitmap once (inserting one by one costs a container lookup per doc).
@@ -623,17 +749,14 @@ fn docs_for_ids(
                     if let Some(slot) = matched_docs.get_mut(end) {
                         *slot = *doc;
                     }
-                    end += usize::from(wanted.get(*id as usize).copied().unwrap_or(false));
+                    end += usize::from(is_wanted(*id));
                 }
                 matched_docs.truncate(end);
             } else {
                 for doc in docs {
                     scratch.clear();
                     reader.read_mv_dict_ids(*doc, &mut scratch)?;
-                    if scratch
-                        .iter()
-                        .any(|id| wanted.get(*id as usize).copied().unwrap_or(false))
-                    {
+                    if scratch.iter().any(|id| is_wanted(*id)) {
                         matched_docs.push(*doc);
                     }
                 }
