@@ -2,7 +2,8 @@
 //! scan answers it (as decided on the table's first segment; segments can differ).
 
 use crate::engine::Table;
-use crate::filter::describe_leaf;
+use crate::expr::Expr;
+use crate::filter::{describe_leaf, is_range_merge_leaf, range_merge_columns};
 use crate::merge::ResultTable;
 use crate::plan::{Filter, OutputColumn, PlanKind, QueryPlan};
 use crate::segment_scan::SegmentContext;
@@ -110,6 +111,50 @@ fn describe(
     lines: &mut Vec<(String, usize)>,
 ) {
     match filter {
+        // Comparisons of one dictionary column run as one id range: one line for them,
+        // where the first of them stands.
+        Filter::And(children) if context.use_indexes => {
+            lines.push(("FILTER_AND".to_string(), depth));
+            let merged = range_merge_columns(context, children);
+            let mut shown: Vec<&str> = Vec::new();
+            for child in children {
+                let column = match child {
+                    Filter::Leaf(expr) => merged
+                        .iter()
+                        .copied()
+                        .find(|column| is_range_merge_leaf(expr, column)),
+                    _ => None,
+                };
+                let Some(column) = column else {
+                    describe(context, child, depth + 1, lines);
+                    continue;
+                };
+                if shown.contains(&column) {
+                    continue;
+                }
+                shown.push(column);
+                let members: Vec<&Expr> = children
+                    .iter()
+                    .filter_map(|c| match c {
+                        Filter::Leaf(expr) if is_range_merge_leaf(expr, column) => Some(expr),
+                        _ => None,
+                    })
+                    .collect();
+                let Some(first) = members.first() else {
+                    continue;
+                };
+                let access = describe_leaf(context, first).0;
+                let predicate: Vec<String> = members.iter().map(|e| e.to_string()).collect();
+                lines.push((
+                    format!(
+                        "FILTER_{}(predicate:{}, idRange:merged)",
+                        access.name(),
+                        predicate.join(" AND ")
+                    ),
+                    depth + 1,
+                ));
+            }
+        }
         Filter::And(children) | Filter::Or(children) => {
             let name = if matches!(filter, Filter::And(_)) {
                 "FILTER_AND"

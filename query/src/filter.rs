@@ -95,17 +95,13 @@ enum AndStep<'f> {
     Ids(&'f str, Ids),
 }
 
-/// Split an AND's children into the id ranges of single-value dictionary columns compared
-/// more than once (each with the cost rank of its first comparison) and the other children.
-#[expect(
-    clippy::type_complexity,
-    reason = "a private split, named by its one caller"
-)]
-fn merge_id_ranges<'f>(
-    context: &mut SegmentContext<'_>,
+/// The single-value dictionary columns that two or more comparisons (other than `<>`)
+/// of an AND's children name, in first-seen order: their comparisons merge into one id
+/// range.
+pub fn range_merge_columns<'f>(
+    context: &SegmentContext<'_>,
     children: &'f [Filter],
-) -> QueryResult<(Vec<(u8, &'f str, Ids)>, Vec<&'f Filter>)> {
-    // Columns of two or more mergeable comparisons, in first-seen order.
+) -> Vec<&'f str> {
     let mut counts: Vec<(&str, usize)> = Vec::new();
     for child in children {
         if let Filter::Leaf(expr) = child
@@ -118,16 +114,40 @@ fn merge_id_ranges<'f>(
             }
         }
     }
+    counts
+        .into_iter()
+        .filter(|(column, count)| {
+            *count >= 2
+                && context.segment.column(column).is_ok_and(|reader| {
+                    reader.cardinality().is_some() && reader.metadata().single_value
+                })
+        })
+        .map(|(column, _)| column)
+        .collect()
+}
+
+/// Whether `expr` is a comparison of `column` that [`range_merge_columns`] merges.
+pub fn is_range_merge_leaf(expr: &Expr, column: &str) -> bool {
+    matches!(
+        classify(expr),
+        Some(ColumnLeaf::Compare { column: c, op, .. }) if c == column && op != CmpOp::NotEq
+    )
+}
+
+/// Split an AND's children into the id ranges of single-value dictionary columns compared
+/// more than once (each with the cost rank of its first comparison) and the other children.
+#[expect(
+    clippy::type_complexity,
+    reason = "a private split, named by its one caller"
+)]
+fn merge_id_ranges<'f>(
+    context: &mut SegmentContext<'_>,
+    children: &'f [Filter],
+) -> QueryResult<(Vec<(u8, &'f str, Ids)>, Vec<&'f Filter>)> {
     let mut ranges = Vec::new();
     let mut merged_columns: Vec<&str> = Vec::new();
-    for (column, count) in counts {
-        if count < 2 {
-            continue;
-        }
+    for column in range_merge_columns(context, children) {
         let reader = context.column(column)?;
-        if reader.cardinality().is_none() || !reader.metadata().single_value {
-            continue;
-        }
         let mut range = 0..u32::MAX;
         let mut rank = u8::MAX;
         let mut mergeable = true;
@@ -168,11 +188,9 @@ fn merge_id_ranges<'f>(
     let rest = children
         .iter()
         .filter(|child| match child {
-            Filter::Leaf(expr) => !matches!(
-                classify(expr),
-                Some(ColumnLeaf::Compare { column, op, .. })
-                    if op != CmpOp::NotEq && merged_columns.contains(&column)
-            ),
+            Filter::Leaf(expr) => !merged_columns
+                .iter()
+                .any(|column| is_range_merge_leaf(expr, column)),
             _ => true,
         })
         .collect();

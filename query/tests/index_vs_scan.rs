@@ -76,4 +76,16 @@ fn sorted_inverted_and_range_paths_are_taken() {
     assert!(explain("SELECT id FROM t WHERE TEXT_MATCH(x, 'beta')").contains("TEXT_INDEX"));
     assert!(explain("SELECT id FROM t WHERE n * 2 > 3").contains("DICTIONARY_EVAL"));
     assert!(explain("SELECT id FROM t WHERE n * 2 > i").contains("FULL_SCAN"));
+    // Comparisons of one dictionary column merge into one id range: one line, beside the
+    // other leaves of the AND.
+    let merged = explain("SELECT id FROM t WHERE i BETWEEN 2 AND 5 AND c = 'beta' AND i <> 3");
+    assert!(
+        merged.contains("DICTIONARY_ID_SCAN(predicate:i >= 2 AND i <= 5, idRange:merged)"),
+        "{merged}"
+    );
+    assert!(
+        merged.contains("INVERTED_INDEX") && merged.contains("i <> 3"),
+        "{merged}"
+    );
+    assert!(!explain("SELECT id FROM t WHERE i >= 2 OR i <= 5").contains("idRange"));
 }
