@@ -205,12 +205,13 @@ fn remap_of(provisional_in_order: impl ExactSizeIterator<Item = u32>) -> Vec<u32
 }
 
 /// Provisional ids of an integer column's values.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct IntegerIds {
     len: u32,
     index: IntegerIndex,
 }
 
+#[derive(Clone)]
 enum IntegerIndex {
     /// `slots[value - base]` is the value's provisional id plus one; 0 where absent.
     Dense { base: i64, slots: Vec<u32> },
@@ -297,6 +298,10 @@ impl IntegerIds {
         } else {
             low
         };
+        // Never past i64::MAX: offsets are taken modulo 2^64, so slots beyond it would
+        // hold the smallest values, out of order.
+        let room = (i128::from(i64::MAX) - i128::from(new_base) + 1) as u128;
+        let wanted = u128::from(wanted).min(room) as u64;
         let mut widened = vec![0u32; wanted as usize];
         if !slots.is_empty() {
             let shift = (*base as i128 - new_base as i128) as usize;
@@ -390,29 +395,17 @@ mod tests {
         let DictionaryBuilder::Integers(ids) = builder else {
             unreachable!("an I64 builder holds integers")
         };
-        let state = IntegerIds {
-            len: ids.len,
-            index: match &ids.index {
-                IntegerIndex::Dense { base, slots } => IntegerIndex::Dense {
-                    base: *base,
-                    slots: slots.clone(),
-                },
-                IntegerIndex::Hashed {
-                    ids,
-                    min,
-                    max,
-                    recheck_at,
-                } => IntegerIndex::Hashed {
-                    ids: ids.clone(),
-                    min: *min,
-                    max: *max,
-                    recheck_at: *recheck_at,
-                },
-            },
-        };
+        let state = ids.clone();
         let (encoded, remap) = ids.finish();
         let dictionary = Dictionary::open(DataType::Long, remap.len(), OwnedBytes::new(encoded))
             .expect("valid dictionary");
+        let entries: Vec<i64> = (0..remap.len() as u32)
+            .map(|id| dictionary.i64_at(id))
+            .collect();
+        assert!(
+            entries.windows(2).all(|pair| pair[0] < pair[1]),
+            "the dictionary is sorted: {entries:?}"
+        );
         let final_values = provisional
             .iter()
             .map(|p| dictionary.i64_at(remap[*p as usize]))
@@ -496,6 +489,18 @@ mod tests {
         assert_eq!(builder.len(), first_seen.len());
         let (_, remap) = builder.finish();
         assert_eq!(remap.len(), first_seen.len());
+    }
+
+    #[test]
+    fn a_direct_table_near_the_largest_value_never_wraps_to_the_smallest() {
+        // Ascending values just below i64::MAX leave room above them; i64::MIN must not
+        // land in that room (offsets wrap) and come out of the dictionary after MAX.
+        let mut values: Vec<i64> = (0..20).map(|i| i64::MAX - 40 + 2 * i).collect();
+        values.extend([i64::MAX, i64::MIN, i64::MIN + 1]);
+        check(&values);
+        let mut descending: Vec<i64> = (0..20).map(|i| i64::MIN + 40 - 2 * i).collect();
+        descending.extend([i64::MIN, i64::MAX]);
+        check(&descending);
     }
 
     #[test]
