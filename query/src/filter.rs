@@ -128,10 +128,20 @@ pub fn range_merge_columns<'f>(
 
 /// Whether `expr` is a comparison of `column` that [`range_merge_columns`] merges.
 pub fn is_range_merge_leaf(expr: &Expr, column: &str) -> bool {
-    matches!(
-        classify(expr),
-        Some(ColumnLeaf::Compare { column: c, op, .. }) if c == column && op != CmpOp::NotEq
-    )
+    range_merge_comparison(expr, column).is_some()
+}
+
+/// The operator and literal of `expr` when it is a comparison of `column` that
+/// [`range_merge_columns`] merges.
+fn range_merge_comparison<'e>(expr: &'e Expr, column: &str) -> Option<(CmpOp, &'e Scalar)> {
+    match classify(expr)? {
+        ColumnLeaf::Compare {
+            column: c,
+            op,
+            value,
+        } if c == column && op != CmpOp::NotEq => Some((op, value)),
+        _ => None,
+    }
 }
 
 /// Split an AND's children into the id ranges of single-value dictionary columns compared
@@ -153,17 +163,9 @@ fn merge_id_ranges<'f>(
         let mut mergeable = true;
         for child in children {
             let Filter::Leaf(expr) = child else { continue };
-            let Some(ColumnLeaf::Compare {
-                column: c,
-                op,
-                value,
-            }) = classify(expr)
-            else {
+            let Some((op, value)) = range_merge_comparison(expr, column) else {
                 continue;
             };
-            if c != column || op == CmpOp::NotEq {
-                continue;
-            }
             let ids = match probe(reader, op, value) {
                 Probe::Value(op, v) => ids_for(reader, op, &v).0,
                 Probe::Nothing => Ids::Range(0..0),
@@ -728,24 +730,18 @@ fn docs_for_ids(
         // Scan the dictionary ids of the candidates: a range by two comparisons (one,
         // wrapping), a list through a table of the wanted ids.
         let cardinality = reader.cardinality().unwrap_or(0) as usize;
-        let (range_start, range_len) = match &ids {
-            Ids::Range(range) => (range.start, range.len() as u32),
-            Ids::List(_) => (0, 0),
-        };
-        let wanted = match &ids {
-            Ids::Range(_) => Vec::new(),
+        // (first id, id count) of a range; the table of wanted ids of a list.
+        let (range_start, range_len, wanted) = match &ids {
+            Ids::Range(range) => (range.start, range.len() as u32, None),
             Ids::List(list) => {
                 let mut wanted = vec![false; cardinality];
                 list.iter().for_each(|id| wanted[*id as usize] = true);
-                wanted
+                (0, 0, Some(wanted))
             }
         };
-        let is_wanted = |id: u32| {
-            if wanted.is_empty() {
-                id.wrapping_sub(range_start) < range_len
-            } else {
-                wanted.get(id as usize).copied().unwrap_or(false)
-            }
+        let is_wanted = |id: u32| match &wanted {
+            None => id.wrapping_sub(range_start) < range_len,
+            Some(wanted) => wanted.get(id as usize).copied().unwrap_or(false),
         };
         let nulls = context.nulls(column)?;
         // Matches arrive in ascending order: collected in a vector and turned into a

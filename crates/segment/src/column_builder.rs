@@ -60,11 +60,9 @@ enum Storage {
         sealed: Option<(Vec<u8>, Vec<u32>)>,
     },
     Raw {
-        /// Rows per chunk the segment stores.
+        /// Rows per chunk the segment stores (chunks compressed as rows arrive hold
+        /// [`TEMPORARY_CHUNK_ROWS`] when they are temporary).
         chunk_rows: u32,
-        /// Rows per chunk compressed as rows arrive ([`TEMPORARY_CHUNK_ROWS`] when they
-        /// are temporary).
-        input_chunk_rows: u32,
         buffer: ChunkBuffer,
         chunks: Vec<CompressedChunk>,
         hll: HyperLogLog,
@@ -142,11 +140,6 @@ impl ColumnBuilder {
         } else {
             Storage::Raw {
                 chunk_rows: chunk_rows_for(physical),
-                input_chunk_rows: if rows_will_be_sorted {
-                    TEMPORARY_CHUNK_ROWS
-                } else {
-                    chunk_rows_for(physical)
-                },
                 buffer: ChunkBuffer::default(),
                 chunks: Vec::new(),
                 hll: HyperLogLog::default(),
@@ -296,27 +289,32 @@ impl ColumnBuilder {
                 }
             },
             Storage::Raw {
-                input_chunk_rows,
+                chunk_rows,
                 buffer,
                 chunks,
                 hll,
-                chunk_rows: _,
                 min,
                 max,
             } => {
                 let physical = self.physical;
                 let chunk_use = self.input_chunk_use;
+                let input_chunk_rows = match chunk_use {
+                    ChunkUse::Temporary => TEMPORARY_CHUNK_ROWS,
+                    ChunkUse::Kept => *chunk_rows,
+                };
                 let mut push = |null: bool, value_bytes: &[u8]| -> Result<()> {
-                    if physical == PhysicalType::Bytes {
-                        buffer.push_bytes(if null { &[] } else { value_bytes });
+                    // A NULL string is stored empty; a NULL number keeps its placeholder.
+                    let stored = if null && physical == PhysicalType::Bytes {
+                        &[]
                     } else {
-                        buffer.push_fixed(value_bytes);
-                    }
+                        value_bytes
+                    };
+                    buffer.push(physical, stored);
                     if !null {
                         hll.insert_hash(hash_bytes(&canonical_raw(physical, value_bytes)));
                         update_min_max(physical, min, max, value_bytes);
                     }
-                    if buffer.rows == *input_chunk_rows {
+                    if buffer.rows == input_chunk_rows {
                         chunks.push(compress_chunk(buffer, physical, chunk_use)?);
                         buffer.clear();
                     }
@@ -462,7 +460,6 @@ impl ColumnBuilder {
             &mut self.storage,
             Storage::Raw {
                 chunk_rows: 0,
-                input_chunk_rows: 0,
                 buffer: ChunkBuffer::default(),
                 chunks: Vec::new(),
                 hll: HyperLogLog::default(),
@@ -491,7 +488,6 @@ impl ColumnBuilder {
             }
             Storage::Raw {
                 chunk_rows,
-                input_chunk_rows: _,
                 buffer,
                 mut chunks,
                 hll,
@@ -590,13 +586,10 @@ impl ColumnBuilder {
                 // `out[inverse[row]] = ids[row]` writes at random instead, which the CPU
                 // overlaps far better.
                 let final_of = |id: u32| remap.get(id as usize).copied().unwrap_or(0);
-                let output_ids: Vec<u32> = match order.inverse {
+                let mut output_ids: Vec<u32> = match order.inverse {
                     None => {
                         let mut output = Vec::with_capacity(rows as usize);
                         ids.for_each(|id| output.push(final_of(id)));
-                        for doc in output_nulls {
-                            output[doc as usize] = 0;
-                        }
                         output
                     }
                     Some(inverse) => {
@@ -606,12 +599,12 @@ impl ColumnBuilder {
                             output[inverse[row] as usize] = final_of(id);
                             row += 1;
                         });
-                        for doc in output_nulls {
-                            output[doc as usize] = 0;
-                        }
                         output
                     }
                 };
+                for doc in output_nulls {
+                    output_ids[doc as usize] = 0;
+                }
                 let mut packer = BitPacker::new(bits, rows as usize);
                 let mut sorted = true;
                 let mut previous = 0u32;

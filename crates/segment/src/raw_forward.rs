@@ -51,6 +51,15 @@ pub struct ChunkBuffer {
 }
 
 impl ChunkBuffer {
+    /// Append one value of a `physical` column (its bytes, or its fixed-width bytes).
+    pub fn push(&mut self, physical: PhysicalType, bytes: &[u8]) {
+        if physical == PhysicalType::Bytes {
+            self.push_bytes(bytes);
+        } else {
+            self.push_fixed(bytes);
+        }
+    }
+
     pub fn push_fixed(&mut self, bytes: &[u8]) {
         self.data.extend_from_slice(bytes);
         self.rows += 1;

@@ -113,12 +113,7 @@ pub fn keep_in_order(
         let decoded = decode(&chunk, physical)?;
         drop(chunk);
         for row in 0..decoded.rows() as usize {
-            let bytes = value_of(&decoded, physical, row);
-            if physical == PhysicalType::Bytes {
-                buffer.push_bytes(bytes);
-            } else {
-                buffer.push_fixed(bytes);
-            }
+            buffer.push(physical, value_of(&decoded, physical, row));
             if buffer.rows == chunk_rows {
                 output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
                 buffer.clear();
@@ -163,9 +158,6 @@ pub fn reorder_chunks(
         let mut first_row = 0usize;
         for chunk in &chunks {
             let decoded = decode(chunk, physical)?;
-            let chunk_first_row = first_row;
-            first_row += decoded.rows() as usize;
-            let first_row = chunk_first_row;
             for row in 0..decoded.rows() as usize {
                 let position = inverse[first_row + row];
                 if position < window_start || position >= window_end {
@@ -176,15 +168,12 @@ pub fn reorder_chunks(
                 arena.extend_from_slice(bytes);
                 spans[(position - window_start) as usize] = (start, bytes.len() as u32);
             }
+            first_row += decoded.rows() as usize;
         }
         for (offset, (start, len)) in spans.iter().enumerate() {
             let bytes = &arena[*start as usize..(*start + *len) as usize];
             let doc = window_start + offset as u32;
-            if physical == PhysicalType::Bytes {
-                buffer.push_bytes(bytes);
-            } else {
-                buffer.push_fixed(bytes);
-            }
+            buffer.push(physical, bytes);
             if sink.needs_values() {
                 sink.visit(doc, bytes)?;
             }
