@@ -16,11 +16,13 @@ die() { say "error: $*" >&2; exit 1; }
 # path because `time` is also a bash keyword.
 install_debian_packages() {
     # etcd: the cluster's coordination (tests run a real one); protoc: etcd-client's build;
-    # curl and openssl: the TLS test's client and its certificates.
+    # curl and openssl: the TLS test's client and its certificates; DejaVu Sans: the font
+    # tessera-bench draws its plots' labels with.
     local -A package_for=([/usr/bin/time]=time [/usr/bin/taskset]=util-linux [/usr/bin/psql]=postgresql-client
         [/usr/bin/pkg-config]=pkg-config [/usr/include/openssl/ssl.h]=libssl-dev
         [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client [/usr/bin/protoc]=protobuf-compiler
-        [/usr/bin/curl]=curl [/usr/bin/openssl]=openssl)
+        [/usr/bin/curl]=curl [/usr/bin/openssl]=openssl
+        [/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf]=fonts-dejavu-core)
     local missing=() path
     for path in "${!package_for[@]}"; do
         [[ -e $path ]] || missing+=("${package_for[$path]}")

@@ -1,0 +1,311 @@
+//! Turns a run's measurements into `summary.json` (the contract `compare` reads),
+//! `report.md`, and `timeline.csv` (one line per second).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::{Value as Json, json};
+
+use crate::recorder::{KindStats, Second, StepStats};
+use crate::scenario::{Mode, Scenario, Step};
+
+/// Schedule lag (p99) above which the harness says it fell behind: the tokio timer wakes
+/// within about a millisecond, so more than this is the client's own overload.
+pub const BEHIND_SCHEDULE_P99_MS: f64 = 5.0;
+
+fn ms(micros: u64) -> f64 {
+    (micros as f64 / 1000.0 * 1000.0).round() / 1000.0
+}
+
+pub fn percentiles(h: &Histogram<u64>) -> Json {
+    if h.is_empty() {
+        return Json::Null;
+    }
+    json!({
+        "p50": ms(h.value_at_quantile(0.50)),
+        "p90": ms(h.value_at_quantile(0.90)),
+        "p99": ms(h.value_at_quantile(0.99)),
+        "p999": ms(h.value_at_quantile(0.999)),
+        "max": ms(h.max()),
+        "mean": (h.mean() / 1000.0 * 1000.0).round() / 1000.0,
+    })
+}
+
+/// What the run measured, with what it was asked to do.
+#[derive(Debug)]
+pub struct Run<'a> {
+    pub scenario: &'a Scenario,
+    pub steps: &'a [Step],
+    pub stats: &'a [StepStats],
+    pub seconds: &'a [Second],
+    pub kind_names: Vec<String>,
+    pub kind_weights: Vec<f64>,
+    pub targets: Vec<String>,
+    pub started_at_unix_ms: u128,
+    pub elapsed: Duration,
+}
+
+impl Run<'_> {
+    pub fn summary(&self) -> Json {
+        let total_weight: f64 = self.kind_weights.iter().sum();
+        let mut phases = Vec::new();
+        let mut warnings = Vec::new();
+        let mut step_start = Duration::ZERO;
+        for (step, stats) in self.steps.iter().zip(self.stats) {
+            let duration = step.duration.as_secs_f64();
+            // Answers that came after the step's end stretch the span: a server slower than
+            // the offered rate shows as an achieved rate below the target.
+            let span = duration.max(stats.last_done.saturating_sub(step_start).as_secs_f64());
+            let all = KindStats::merged(&stats.kinds);
+            let mut queries = serde_json::Map::new();
+            for (k, kind) in stats.kinds.iter().enumerate() {
+                if kind.requests == 0 {
+                    continue;
+                }
+                queries.insert(
+                    self.kind_names[k].clone(),
+                    json!({
+                        "target_qps": round3(step.qps * self.kind_weights[k] / total_weight),
+                        "achieved_qps": round3(kind.requests as f64 / span),
+                        "requests": kind.requests,
+                        "errors": kind.error_count(),
+                        "partial_results": kind.partial,
+                        "latency_ms": percentiles(&kind.latency),
+                    }),
+                );
+            }
+            let achieved = all.requests as f64 / span;
+            let lag_p99 = ms(stats.schedule_lag.value_at_quantile(0.99));
+            let behind = self.scenario.mode == Mode::Open && lag_p99 > BEHIND_SCHEDULE_P99_MS;
+            if behind {
+                warnings.push(format!(
+                    "phase `{}`: the harness fell behind its schedule (schedule lag p99 {lag_p99} ms, {} requests waited for one of max_in_flight = {} slots); its latencies include the client's delay",
+                    step.name, stats.waited_for_slot, self.scenario.max_in_flight
+                ));
+            }
+            let errors = all.error_count();
+            if (achieved - step.qps).abs() > 0.02 * step.qps {
+                let why = if behind {
+                    "the harness fell behind".to_string()
+                } else if all.requests < stats.sent {
+                    format!("{} requests never answered", stats.sent - all.requests)
+                } else if span > duration * 1.001 {
+                    format!(
+                        "answers kept coming {:.2} s after the phase ended: the server is slower than the offered rate",
+                        span - duration
+                    )
+                } else {
+                    "the mode paces the workers, and answers took longer than their interval"
+                        .to_string()
+                };
+                warnings.push(format!(
+                    "phase `{}`: achieved {:.1} QPS against a target of {} ({why})",
+                    step.name, achieved, step.qps
+                ));
+            }
+            let mut error_kinds = serde_json::Map::new();
+            for (kind, (count, example)) in &all.errors {
+                error_kinds.insert(kind.clone(), json!({"count": count, "example": example}));
+            }
+            phases.push(json!({
+                "name": step.name,
+                "phase": step.phase,
+                "kind": step.kind,
+                "target_qps": step.qps,
+                "duration_s": duration,
+                "achieved_qps": round3(achieved),
+                "requests": all.requests,
+                "errors": errors,
+                "error_kinds": error_kinds,
+                "partial_results": all.partial,
+                "schedule_lag_ms": percentiles(&stats.schedule_lag),
+                "waited_for_slot": stats.waited_for_slot,
+                "behind_schedule": behind,
+                "latency_ms": percentiles(&all.latency),
+                "service_ms": percentiles(&all.service),
+                "reported_freshness_ms": percentiles(&stats.reported_freshness),
+                "queries": queries,
+            }));
+            step_start += step.duration;
+        }
+        let knees = self.knees(&phases, &mut warnings);
+        json!({
+            "scenario": self.scenario.name,
+            "mode": match self.scenario.mode { Mode::Open => "open", Mode::Closed => "closed" },
+            "seed": self.scenario.seed,
+            "targets": self.targets,
+            "started_at_unix_ms": self.started_at_unix_ms as u64,
+            "elapsed_s": round3(self.elapsed.as_secs_f64()),
+            "slo_p99_ms": self.scenario.slo.p99_ms,
+            "phases": phases,
+            "knees": knees,
+            "warnings": warnings,
+        })
+    }
+
+    /// Per ramp: the highest step before the first that misses the latency target, loses
+    /// more than 2 % of its rate, or fails more than 1 % of its requests.
+    fn knees(&self, phases: &[Json], warnings: &mut Vec<String>) -> Json {
+        let mut knees = Vec::new();
+        let mut ramps: Vec<&str> = Vec::new();
+        for step in self.steps.iter().filter(|s| s.kind == "ramp") {
+            if !ramps.contains(&step.phase.as_str()) {
+                ramps.push(&step.phase);
+            }
+        }
+        for ramp in ramps {
+            let Some(slo) = self.scenario.slo.p99_ms else {
+                warnings.push(format!("ramp `{ramp}`: no slo.p99_ms, so no knee"));
+                continue;
+            };
+            let mut knee: Option<&Json> = None;
+            let mut first_miss: Option<&Json> = None;
+            for phase in phases.iter().filter(|p| p["phase"] == ramp) {
+                let p99 = phase["latency_ms"]["p99"].as_f64().unwrap_or(f64::INFINITY);
+                let target = phase["target_qps"].as_f64().unwrap_or(0.0);
+                let achieved = phase["achieved_qps"].as_f64().unwrap_or(0.0);
+                let requests = phase["requests"].as_f64().unwrap_or(0.0).max(1.0);
+                let errors = phase["errors"].as_f64().unwrap_or(0.0);
+                if p99 <= slo && achieved >= 0.98 * target && errors / requests <= 0.01 {
+                    knee = Some(phase);
+                } else {
+                    first_miss = Some(phase);
+                    break;
+                }
+            }
+            knees.push(json!({
+                "phase": ramp,
+                "slo_p99_ms": slo,
+                "qps": knee.map(|k| k["target_qps"].clone()),
+                "p99_ms": knee.map(|k| k["latency_ms"]["p99"].clone()),
+                "first_miss_qps": first_miss.map(|m| m["target_qps"].clone()),
+                "first_miss_p99_ms": first_miss.map(|m| m["latency_ms"]["p99"].clone()),
+            }));
+        }
+        Json::Array(knees)
+    }
+
+    pub fn timeline_csv(&self) -> String {
+        let mut out = String::from("second,target_qps,sent,answered,errors,p50_ms,p99_ms,max_ms\n");
+        for (i, second) in self.seconds.iter().enumerate() {
+            let target = self.target_at(Duration::from_secs(i as u64) + Duration::from_millis(500));
+            let (p50, p99, max) = if second.latency.is_empty() {
+                (0.0, 0.0, 0.0)
+            } else {
+                (
+                    ms(second.latency.value_at_quantile(0.5)),
+                    ms(second.latency.value_at_quantile(0.99)),
+                    ms(second.latency.max()),
+                )
+            };
+            let _ = writeln!(
+                out,
+                "{i},{},{},{},{},{p50},{p99},{max}",
+                target.unwrap_or(0.0),
+                second.sent,
+                second.done,
+                second.errors
+            );
+        }
+        out
+    }
+
+    /// The offered rate at an offset into the run (open loop; `None` past the last step).
+    pub fn target_at(&self, offset: Duration) -> Option<f64> {
+        let mut end = Duration::ZERO;
+        for step in self.steps {
+            end += step.duration;
+            if offset < end {
+                return Some(step.qps);
+            }
+        }
+        None
+    }
+}
+
+impl KindStats {
+    fn merged(kinds: &[KindStats]) -> KindStats {
+        let mut all = KindStats {
+            latency: crate::recorder::histogram(),
+            service: crate::recorder::histogram(),
+            requests: 0,
+            errors: Default::default(),
+            partial: 0,
+        };
+        for kind in kinds {
+            all.merge(kind);
+        }
+        all
+    }
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// `report.md`: the summary as tables a person reads.
+pub fn markdown(summary: &Json) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# tessera-bench: {} ({} loop)\n",
+        summary["scenario"].as_str().unwrap_or("?"),
+        summary["mode"].as_str().unwrap_or("?")
+    );
+    let _ = writeln!(out, "Targets: {}\n", summary["targets"]);
+    out.push_str("| phase | target QPS | achieved QPS | requests | errors | partial | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | lag p99 ms |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for phase in summary["phases"].as_array().into_iter().flatten() {
+        let latency = &phase["latency_ms"];
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            phase["name"].as_str().unwrap_or("?"),
+            phase["target_qps"],
+            phase["achieved_qps"],
+            phase["requests"],
+            phase["errors"],
+            phase["partial_results"],
+            latency["p50"],
+            latency["p90"],
+            latency["p99"],
+            latency["p999"],
+            latency["max"],
+            phase["schedule_lag_ms"]["p99"],
+        );
+    }
+    for phase in summary["phases"].as_array().into_iter().flatten() {
+        if let Some(kinds) = phase["error_kinds"].as_object().filter(|k| !k.is_empty()) {
+            let _ = writeln!(
+                out,
+                "\nErrors in `{}`:",
+                phase["name"].as_str().unwrap_or("?")
+            );
+            for (kind, detail) in kinds {
+                let _ = writeln!(out, "- {kind} × {}: {}", detail["count"], detail["example"]);
+            }
+        }
+    }
+    for knee in summary["knees"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "\nKnee of `{}` (p99 ≤ {} ms): {} QPS (p99 {} ms); first miss at {} QPS (p99 {} ms).",
+            knee["phase"].as_str().unwrap_or("?"),
+            knee["slo_p99_ms"],
+            knee["qps"],
+            knee["p99_ms"],
+            knee["first_miss_qps"],
+            knee["first_miss_p99_ms"]
+        );
+    }
+    let warnings = summary["warnings"].as_array().cloned().unwrap_or_default();
+    if !warnings.is_empty() {
+        out.push_str("\n## Warnings\n\n");
+        for warning in warnings {
+            let _ = writeln!(out, "- {}", warning.as_str().unwrap_or("?"));
+        }
+    }
+    out.push_str("\nPlots: latency.svg/png (percentiles per second), qps.svg/png (target, sent, answered per second), ramp.svg/png (QPS → p99, when the scenario ramps).\n");
+    out
+}

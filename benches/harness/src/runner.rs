@@ -1,0 +1,168 @@
+//! Sends the load. Open loop: each step's requests have intended send times at a fixed
+//! interval, fixed before the run, and leave at those times whatever the answers do (a
+//! stalled server faces the requests it would have faced, as wrk2 does). Closed loop:
+//! workers send, wait for the answer and send again, paced to the target rate but never
+//! catching up, so a stall delays the schedule and shows as one slow request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::mix::Mix;
+use crate::recorder::Recorder;
+use crate::scenario::{Mode, Step};
+use crate::target::{Outcome, Target};
+
+#[derive(Debug)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub mode: Mode,
+    pub concurrency: usize,
+    pub max_in_flight: usize,
+    pub timeout: Duration,
+    pub targets: Vec<Arc<Target>>,
+    pub mix: Mix,
+}
+
+/// The parts of a template a request task needs.
+#[derive(Debug, Clone)]
+struct Check {
+    query_options: Option<String>,
+    expect_rows: Option<u64>,
+}
+
+async fn send_one(
+    target: &Target,
+    payload: &crate::mix::Payload,
+    check: &Check,
+    timeout: Duration,
+) -> Outcome {
+    let answer = tokio::time::timeout(
+        timeout,
+        target.send(payload, check.query_options.as_deref()),
+    )
+    .await;
+    let mut outcome = match answer {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::failed("client_timeout", format!("no answer within {timeout:?}")),
+    };
+    if let (None, Some(expected), Some(rows)) = (&outcome.error, check.expect_rows, outcome.rows)
+        && rows != expected
+    {
+        outcome.error = Some("wrong_rows".into());
+        outcome.message = Some(format!("{rows} rows where {expected} were expected"));
+    }
+    outcome
+}
+
+pub async fn run(plan: Plan, recorder: Arc<Recorder>) {
+    match plan.mode {
+        Mode::Open => open_loop(plan, recorder).await,
+        Mode::Closed => closed_loop(plan, recorder).await,
+    }
+}
+
+async fn open_loop(mut plan: Plan, recorder: Arc<Recorder>) {
+    let slots = Arc::new(Semaphore::new(plan.max_in_flight));
+    let checks: Vec<Check> = plan
+        .mix
+        .templates
+        .iter()
+        .map(|t| Check {
+            query_options: t.query_options.clone(),
+            expect_rows: t.expect_rows,
+        })
+        .collect();
+    let mut step_start = recorder.start;
+    let mut sent_total = 0usize;
+    for (step_index, step) in plan.steps.iter().enumerate() {
+        let count = (step.qps * step.duration.as_secs_f64()).round() as u64;
+        let interval = 1.0 / step.qps;
+        for i in 0..count {
+            let intended = step_start + Duration::from_secs_f64(interval * i as f64);
+            if intended > Instant::now() {
+                tokio::time::sleep_until(intended.into()).await;
+            }
+            let (permit, waited) = match slots.clone().try_acquire_owned() {
+                Ok(permit) => (permit, false),
+                Err(_) => match slots.clone().acquire_owned().await {
+                    Ok(permit) => (permit, true),
+                    Err(_) => return,
+                },
+            };
+            let sent = Instant::now();
+            recorder.sent(step_index, intended, sent, waited);
+            let (kind, payload) = plan.mix.next();
+            let target = plan.targets[sent_total % plan.targets.len()].clone();
+            sent_total += 1;
+            let check = checks[kind].clone();
+            let recorder = recorder.clone();
+            let timeout = plan.timeout;
+            tokio::spawn(async move {
+                let outcome = send_one(&target, &payload, &check, timeout).await;
+                recorder.done(step_index, kind, intended, sent, Instant::now(), &outcome);
+                drop(permit);
+            });
+        }
+        step_start += step.duration;
+        if step_start > Instant::now() {
+            tokio::time::sleep_until(step_start.into()).await;
+        }
+    }
+    // Every request answered (or timed out): all the slots are free again.
+    let _ = slots.acquire_many(plan.max_in_flight as u32).await;
+}
+
+async fn closed_loop(plan: Plan, recorder: Arc<Recorder>) {
+    let checks: Vec<Check> = plan
+        .mix
+        .templates
+        .iter()
+        .map(|t| Check {
+            query_options: t.query_options.clone(),
+            expect_rows: t.expect_rows,
+        })
+        .collect();
+    let checks = Arc::new(checks);
+    let mix = Arc::new(std::sync::Mutex::new(plan.mix));
+    let mut step_start = recorder.start;
+    for (step_index, step) in plan.steps.iter().enumerate() {
+        let step_end = step_start + step.duration;
+        // Each worker keeps its share of the rate.
+        let interval = Duration::from_secs_f64(plan.concurrency as f64 / step.qps);
+        let mut workers = Vec::new();
+        for worker in 0..plan.concurrency {
+            let target = plan.targets[worker % plan.targets.len()].clone();
+            let recorder = recorder.clone();
+            let mix = mix.clone();
+            let checks = checks.clone();
+            let timeout = plan.timeout;
+            let first = step_start + interval.mul_f64(worker as f64 / plan.concurrency as f64);
+            workers.push(tokio::spawn(async move {
+                let mut next = first;
+                while next < step_end {
+                    if next > Instant::now() {
+                        tokio::time::sleep_until(next.into()).await;
+                    }
+                    let Ok((kind, payload)) = mix.lock().map(|mut m| m.next()) else {
+                        return;
+                    };
+                    let sent = Instant::now();
+                    recorder.sent(step_index, sent, sent, false);
+                    let outcome = send_one(&target, &payload, &checks[kind], timeout).await;
+                    let done = Instant::now();
+                    // Closed loop: the clock starts at the actual send.
+                    recorder.done(step_index, kind, sent, sent, done, &outcome);
+                    // The next send is one interval after this one, or now if that passed:
+                    // time lost to a slow answer is never made up.
+                    next = (next + interval).max(done);
+                }
+            }));
+        }
+        for worker in workers {
+            let _ = worker.await;
+        }
+        step_start = step_end.max(Instant::now());
+    }
+}
