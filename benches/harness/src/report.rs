@@ -32,6 +32,17 @@ pub fn percentiles(h: &Histogram<u64>) -> Json {
     })
 }
 
+/// How many requests took at least 10, 100 and 1000 ms: a stall's reach in requests.
+fn over(h: &Histogram<u64>) -> Json {
+    let count = |ms: u64| {
+        h.iter_recorded()
+            .filter(|v| v.value_iterated_to() >= ms * 1000)
+            .map(|v| v.count_at_value())
+            .sum::<u64>()
+    };
+    json!({"10": count(10), "100": count(100), "1000": count(1000)})
+}
+
 /// What the run measured, with what it was asked to do.
 #[derive(Debug)]
 pub struct Run<'a> {
@@ -123,6 +134,7 @@ impl Run<'_> {
                 "waited_for_slot": stats.waited_for_slot,
                 "behind_schedule": behind,
                 "latency_ms": percentiles(&all.latency),
+                "latency_over_ms": over(&all.latency),
                 "service_ms": percentiles(&all.service),
                 "reported_freshness_ms": percentiles(&stats.reported_freshness),
                 "queries": queries,
