@@ -98,6 +98,30 @@ pub fn write_all(run: &Run<'_>, summary: &Json, dir: &Path) -> anyhow::Result<Ve
         marker: None,
     };
     files.extend(write(&qps, dir, "qps")?);
+    if let Some(ingest) = run.ingest {
+        let points: Vec<(f64, f64)> = ingest
+            .markers
+            .iter()
+            .filter_map(|m| Some((m.written.as_secs_f64(), m.freshness?.as_secs_f64() * 1000.0)))
+            .collect();
+        let chart = Chart {
+            title: format!(
+                "{}: freshness through {} (marker written → seen)",
+                run.scenario.name, ingest.sink
+            ),
+            x_label: "seconds into the run".into(),
+            y_label: "freshness (ms)".into(),
+            series: vec![Series {
+                name: "marker".into(),
+                points,
+                color: GREEN_,
+                dots: true,
+            }],
+            reference: None,
+            marker: None,
+        };
+        files.extend(write(&chart, dir, "freshness")?);
+    }
     for knee in summary["knees"].as_array().into_iter().flatten() {
         let ramp = knee["phase"].as_str().unwrap_or("ramp");
         let points: Vec<(f64, f64)> = summary["phases"]

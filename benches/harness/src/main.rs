@@ -6,6 +6,7 @@
 //! run regressed. See docs/load-testing.md.
 
 mod compare;
+mod ingest;
 mod mix;
 mod plot;
 mod postgres;
@@ -197,7 +198,31 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
                 }
             })
         });
+        let ingest = scenario.ingest.clone().map(|spec| {
+            let total: Duration = steps.iter().map(|s| s.duration).sum();
+            tokio::spawn(ingest::run(
+                spec,
+                scenario.seed,
+                recorder.start,
+                total,
+                targets[0].clone(),
+            ))
+        });
         runner::run(plan, recorder.clone()).await;
+        let ingest = match ingest {
+            None => None,
+            Some(handle) => match handle.await {
+                Ok(Ok(report)) => Some(report),
+                Ok(Err(error)) => {
+                    warnings.push(format!("ingest did not run: {error:#}"));
+                    None
+                }
+                Err(error) => {
+                    warnings.push(format!("ingest stopped: {error}"));
+                    None
+                }
+            },
+        };
         if let Some(ticker) = ticker {
             ticker.abort();
         }
@@ -218,6 +243,7 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
             targets: targets.iter().map(|t| t.describe()).collect(),
             started_at_unix_ms,
             elapsed,
+            ingest: ingest.as_ref(),
         };
         let mut summary = report.summary();
         match charts::write_all(&report, &summary, out) {

@@ -85,7 +85,9 @@ impl Value {
 
 /// Draws one parameter's values.
 #[derive(Debug)]
-enum Draw {
+pub enum Draw {
+    /// Consecutive integers from a start (unique ids of generated rows).
+    Sequence(std::sync::atomic::AtomicI64),
     Uniform {
         min: i64,
         span: u64,
@@ -101,6 +103,67 @@ enum Draw {
 }
 
 impl Draw {
+    /// The draw a `[params.NAME]` (or an ingest column) asks for; `column_values` holds a
+    /// `kind = "column"` parameter's values, read before.
+    pub fn new(
+        name: &str,
+        spec: &ParamSpec,
+        column_values: Option<&Vec<Value>>,
+    ) -> anyhow::Result<Draw> {
+        Ok(match spec {
+            ParamSpec::Sequence { start } => {
+                Draw::Sequence(std::sync::atomic::AtomicI64::new(*start))
+            }
+            ParamSpec::Uniform { min, max } => Draw::Uniform {
+                min: *min,
+                span: max.abs_diff(*min),
+            },
+            ParamSpec::Choice { values } => Draw::Pick(
+                values
+                    .iter()
+                    .map(Value::from_toml)
+                    .collect::<anyhow::Result<_>>()
+                    .with_context(|| format!("param `{name}`"))?,
+            ),
+            ParamSpec::Zipf {
+                values,
+                n,
+                exponent,
+            } => {
+                let values = match (values, n) {
+                    (Some(values), _) => values
+                        .iter()
+                        .map(Value::from_toml)
+                        .collect::<anyhow::Result<_>>()
+                        .with_context(|| format!("param `{name}`"))?,
+                    (None, Some(n)) => (1..=*n).map(|i| Value::Number(i.to_string())).collect(),
+                    (None, None) => bail!("zipf param `{name}` has nothing to draw"),
+                };
+                Draw::zipf(values, *exponent)
+            }
+            ParamSpec::Now { minus } => Draw::Now(
+                minus
+                    .iter()
+                    .map(|text| {
+                        crate::scenario::parse_duration(text)
+                            .map(|d| d.as_millis() as i64)
+                            .map_err(|e| anyhow::anyhow!("param `{name}`: {e}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            ParamSpec::Column { zipf, .. } => {
+                let values = column_values.cloned().unwrap_or_default();
+                if values.is_empty() {
+                    bail!("param `{name}`: its query returned no values");
+                }
+                match zipf {
+                    Some(exponent) => Draw::zipf(values, *exponent),
+                    None => Draw::Pick(values),
+                }
+            }
+        })
+    }
+
     fn zipf(values: Vec<Value>, exponent: f64) -> Draw {
         let mut total = 0.0;
         let cumulative = (1..=values.len())
@@ -112,8 +175,12 @@ impl Draw {
         Draw::Weighted { values, cumulative }
     }
 
-    fn sample(&self, rng: &mut Rng) -> Value {
+    pub fn sample(&self, rng: &mut Rng) -> Value {
         match self {
+            Draw::Sequence(next) => Value::Number(
+                next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    .to_string(),
+            ),
             Draw::Uniform { min, span } => {
                 let offset = if *span == u64::MAX {
                     rng.next_u64()
@@ -184,55 +251,7 @@ impl Mix {
         let names: Vec<&String> = params.keys().collect();
         let mut draws = Vec::new();
         for (name, spec) in params {
-            draws.push(match spec {
-                ParamSpec::Uniform { min, max } => Draw::Uniform {
-                    min: *min,
-                    span: max.abs_diff(*min),
-                },
-                ParamSpec::Choice { values } => Draw::Pick(
-                    values
-                        .iter()
-                        .map(Value::from_toml)
-                        .collect::<anyhow::Result<_>>()
-                        .with_context(|| format!("param `{name}`"))?,
-                ),
-                ParamSpec::Zipf {
-                    values,
-                    n,
-                    exponent,
-                } => {
-                    let values = match (values, n) {
-                        (Some(values), _) => values
-                            .iter()
-                            .map(Value::from_toml)
-                            .collect::<anyhow::Result<_>>()
-                            .with_context(|| format!("param `{name}`"))?,
-                        (None, Some(n)) => (1..=*n).map(|i| Value::Number(i.to_string())).collect(),
-                        (None, None) => bail!("zipf param `{name}` has nothing to draw"),
-                    };
-                    Draw::zipf(values, *exponent)
-                }
-                ParamSpec::Now { minus } => Draw::Now(
-                    minus
-                        .iter()
-                        .map(|text| {
-                            crate::scenario::parse_duration(text)
-                                .map(|d| d.as_millis() as i64)
-                                .map_err(|e| anyhow::anyhow!("param `{name}`: {e}"))
-                        })
-                        .collect::<anyhow::Result<_>>()?,
-                ),
-                ParamSpec::Column { zipf, .. } => {
-                    let values = column_values.get(name).cloned().unwrap_or_default();
-                    if values.is_empty() {
-                        bail!("param `{name}`: its query returned no values");
-                    }
-                    match zipf {
-                        Some(exponent) => Draw::zipf(values, *exponent),
-                        None => Draw::Pick(values),
-                    }
-                }
-            });
+            draws.push(Draw::new(name, spec, column_values.get(name))?);
         }
         let mut templates = Vec::new();
         let mut total = 0.0;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{Value as Json, json};
 
+use crate::ingest::IngestReport;
 use crate::recorder::{KindStats, Second, StepStats};
 use crate::scenario::{Mode, Scenario, Step};
 
@@ -55,6 +56,21 @@ pub struct Run<'a> {
     pub targets: Vec<String>,
     pub started_at_unix_ms: u128,
     pub elapsed: Duration,
+    pub ingest: Option<&'a IngestReport>,
+}
+
+/// The freshness of the markers written between two offsets of the run.
+fn freshness(ingest: &IngestReport, from: Duration, to: Duration) -> Json {
+    let mut h = crate::recorder::histogram();
+    for marker in &ingest.markers {
+        if let (true, Some(freshness)) = (
+            marker.written >= from && marker.written < to,
+            marker.freshness,
+        ) {
+            h.saturating_record((freshness.as_micros() as u64).max(1));
+        }
+    }
+    percentiles(&h)
 }
 
 impl Run<'_> {
@@ -90,9 +106,19 @@ impl Run<'_> {
             let lag_p99 = ms(stats.schedule_lag.value_at_quantile(0.99));
             let behind = self.scenario.mode == Mode::Open && lag_p99 > BEHIND_SCHEDULE_P99_MS;
             if behind {
+                // Waiting for a slot means answers came slower than requests left; lag
+                // without it means the harness's own CPU could not keep the schedule.
+                let why = if stats.waited_for_slot * 100 >= stats.sent.max(1) {
+                    format!(
+                        "{} requests waited for one of max_in_flight = {} slots: the server answers slower than the schedule sends (raise max_in_flight to keep the schedule)",
+                        stats.waited_for_slot, self.scenario.max_in_flight
+                    )
+                } else {
+                    "the harness itself could not send on time (its CPU): use more threads or another machine".to_string()
+                };
                 warnings.push(format!(
-                    "phase `{}`: the harness fell behind its schedule (schedule lag p99 {lag_p99} ms, {} requests waited for one of max_in_flight = {} slots); its latencies include the client's delay",
-                    step.name, stats.waited_for_slot, self.scenario.max_in_flight
+                    "phase `{}`: the harness fell behind its schedule (schedule lag p99 {lag_p99} ms; {why}); its latencies include the delay",
+                    step.name
                 ));
             }
             let errors = all.error_count();
@@ -119,6 +145,15 @@ impl Run<'_> {
             for (kind, (count, example)) in &all.errors {
                 error_kinds.insert(kind.clone(), json!({"count": count, "example": example}));
             }
+            let mut ingest_fields = serde_json::Map::new();
+            if let Some(ingest) = self.ingest {
+                let end = step_start + step.duration;
+                ingest_fields.insert(
+                    "ingest_rows_per_s".into(),
+                    round3(ingest.rows_per_s(step_start, end)).into(),
+                );
+                ingest_fields.insert("freshness_ms".into(), freshness(ingest, step_start, end));
+            }
             phases.push(json!({
                 "name": step.name,
                 "phase": step.phase,
@@ -139,9 +174,43 @@ impl Run<'_> {
                 "reported_freshness_ms": percentiles(&stats.reported_freshness),
                 "queries": queries,
             }));
+            if let Some(Json::Object(phase)) = phases.last_mut() {
+                phase.extend(ingest_fields);
+            }
             step_start += step.duration;
         }
         let knees = self.knees(&phases, &mut warnings);
+        let ingest = self.ingest.map(|ingest| {
+            let lost = ingest.markers.iter().filter(|m| m.freshness.is_none()).count();
+            if lost > 0 {
+                warnings.push(format!("{lost} freshness markers were never seen in a query answer"));
+            }
+            if ingest.batches_late > 0 {
+                warnings.push(format!(
+                    "ingest: {} batches left late (64 were unanswered): the sink is slower than {} rows/s",
+                    ingest.batches_late, ingest.target_rows_per_s
+                ));
+            }
+            let mut error_kinds = serde_json::Map::new();
+            for (kind, (count, example)) in &ingest.errors {
+                error_kinds.insert(kind.clone(), json!({"count": count, "example": example}));
+            }
+            json!({
+                "sink": ingest.sink,
+                "table": ingest.table,
+                "target_rows_per_s": ingest.target_rows_per_s,
+                "ingest_rows_per_s": round3(ingest.rows_per_s(Duration::ZERO, step_total(self.steps))),
+                "rows_sent": ingest.rows_sent,
+                "rows_acknowledged": ingest.rows_acknowledged,
+                "errors": ingest.errors.values().map(|(n, _)| n).sum::<u64>(),
+                "error_kinds": error_kinds,
+                "batches_late": ingest.batches_late,
+                "markers_written": ingest.markers.len(),
+                "markers_seen": ingest.markers.len() - lost,
+                "markers_lost": lost,
+                "freshness_ms": freshness(ingest, Duration::ZERO, Duration::MAX),
+            })
+        });
         json!({
             "scenario": self.scenario.name,
             "mode": match self.scenario.mode { Mode::Open => "open", Mode::Closed => "closed" },
@@ -152,6 +221,7 @@ impl Run<'_> {
             "slo_p99_ms": self.scenario.slo.p99_ms,
             "phases": phases,
             "knees": knees,
+            "ingest": ingest,
             "warnings": warnings,
         })
     }
@@ -252,6 +322,10 @@ impl KindStats {
     }
 }
 
+fn step_total(steps: &[Step]) -> Duration {
+    steps.iter().map(|s| s.duration).sum()
+}
+
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
@@ -309,6 +383,24 @@ pub fn markdown(summary: &Json) -> String {
             knee["p99_ms"],
             knee["first_miss_qps"],
             knee["first_miss_p99_ms"]
+        );
+    }
+    let ingest = &summary["ingest"];
+    if ingest.is_object() {
+        let _ = writeln!(
+            out,
+            "\nIngest through {} into `{}`: {} rows/s acknowledged (target {}), {} rows, {} errors; freshness of {} markers (lost {}): p50 {} ms, p99 {} ms, max {} ms.",
+            ingest["sink"].as_str().unwrap_or("?"),
+            ingest["table"].as_str().unwrap_or("?"),
+            ingest["ingest_rows_per_s"],
+            ingest["target_rows_per_s"],
+            ingest["rows_acknowledged"],
+            ingest["errors"],
+            ingest["markers_seen"],
+            ingest["markers_lost"],
+            ingest["freshness_ms"]["p50"],
+            ingest["freshness_ms"]["p99"],
+            ingest["freshness_ms"]["max"],
         );
     }
     let warnings = summary["warnings"].as_array().cloned().unwrap_or_default();

@@ -36,6 +36,91 @@ pub struct Scenario {
     pub params: BTreeMap<String, ParamSpec>,
     #[serde(default)]
     pub slo: Slo,
+    /// Rows written while the queries run, with freshness markers.
+    pub ingest: Option<IngestSpec>,
+}
+
+/// Ingest during the run: generated rows at a rate, through push or Kafka, and marker rows
+/// whose arrival in query answers measures freshness end to end.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSpec {
+    pub table: String,
+    /// `http://host:port`: rows are POSTed to `/ingest/{table}` as JSON lines.
+    pub push: Option<String>,
+    /// `user:password` for the push endpoint.
+    pub basic_auth: Option<String>,
+    /// Bootstrap servers: rows are produced to `topic`, one JSON message each.
+    pub kafka: Option<String>,
+    pub topic: Option<String>,
+    pub rows_per_s: f64,
+    /// Rows per push request (or per produce tick).
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+    /// Column → how its values are drawn (the kinds of `[params]`, without `column`).
+    pub columns: BTreeMap<String, ParamSpec>,
+    /// A string column: each marker row holds a value no other row has.
+    pub marker_column: String,
+    #[serde(default = "default_marker_interval", deserialize_with = "duration")]
+    pub marker_interval: Duration,
+    /// How often the marker query asks which markers are visible.
+    #[serde(default = "default_poll_interval", deserialize_with = "duration")]
+    pub poll_interval: Duration,
+    /// A marker not seen this long after its write counts as lost.
+    #[serde(default = "default_marker_timeout", deserialize_with = "duration")]
+    pub marker_timeout: Duration,
+}
+
+fn default_batch_rows() -> usize {
+    500
+}
+fn default_marker_interval() -> Duration {
+    Duration::from_millis(200)
+}
+fn default_poll_interval() -> Duration {
+    Duration::from_millis(10)
+}
+fn default_marker_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl IngestSpec {
+    fn check(&self) -> anyhow::Result<()> {
+        if self.push.is_some() == self.kafka.is_some() {
+            bail!("[ingest] needs exactly one of `push` and `kafka`");
+        }
+        if self.kafka.is_some() && self.topic.is_none() {
+            bail!("[ingest] with `kafka` needs a `topic`");
+        }
+        if !(self.rows_per_s.is_finite() && self.rows_per_s > 0.0) {
+            bail!("[ingest] rows_per_s must be > 0");
+        }
+        if self.batch_rows == 0 {
+            bail!("[ingest] batch_rows must be at least 1");
+        }
+        if self.marker_interval.is_zero() || self.poll_interval.is_zero() {
+            bail!("[ingest] marker_interval and poll_interval must be above 0");
+        }
+        for (name, spec) in &self.columns {
+            if matches!(spec, ParamSpec::Column { .. }) {
+                bail!(
+                    "[ingest.columns.{name}]: kind `column` reads a query; ingest columns cannot"
+                );
+            }
+            spec.check(name)?;
+        }
+        if !self
+            .marker_column
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            bail!(
+                "[ingest] marker_column `{}` is not a plain column name",
+                self.marker_column
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -81,6 +166,11 @@ pub struct QuerySpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ParamSpec {
+    /// 0, 1, 2, … (or from `start`): unique ids.
+    Sequence {
+        #[serde(default)]
+        start: i64,
+    },
     /// An integer uniform in `min..=max`.
     Uniform { min: i64, max: i64 },
     /// One of `values`, uniformly.
@@ -271,6 +361,9 @@ impl Scenario {
         }
         for (name, spec) in &self.params {
             spec.check(name)?;
+        }
+        if let Some(ingest) = &self.ingest {
+            ingest.check()?;
         }
         for step in self.steps()? {
             if !(step.qps.is_finite() && step.qps > 0.0 && step.qps <= 10_000_000.0) {
