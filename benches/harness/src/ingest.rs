@@ -275,7 +275,7 @@ impl Rows {
             .collect::<anyhow::Result<_>>()?;
         Ok(Rows {
             columns,
-            rng: Rng::new(seed ^ 0x1A6E_57),
+            rng: Rng::new(seed ^ 0x001A_6E57),
         })
     }
 
