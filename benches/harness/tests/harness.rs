@@ -455,3 +455,113 @@ step_duration = "1s"
     let svg = std::fs::read_to_string(out.join("ramp-up.svg")).expect("svg");
     assert!(svg.contains(&format!("knee: {qps} QPS")), "{svg:.300}");
 }
+
+fn ingest_scenario(query_target: &str, sink: &str, table: &str) -> String {
+    format!(
+        r#"
+name = "fresh"
+[[targets]]
+url = "http://{query_target}"
+[[queries]]
+name = "count"
+sql = "SELECT count(*) FROM {table}"
+[[phases]]
+kind = "steady"
+name = "steady"
+qps = 20
+duration = "3s"
+[ingest]
+table = "{table}"
+{sink}
+rows_per_s = 2000
+batch_rows = 100
+marker_column = "k"
+marker_interval = "200ms"
+marker_timeout = "20s"
+[ingest.columns]
+id = {{ kind = "sequence", start = 1 }}
+k = {{ kind = "choice", values = ["a", "b"] }}
+v = {{ kind = "uniform", min = 0, max = 99 }}
+ts = {{ kind = "now", minus = ["0s"] }}
+"#
+    )
+}
+
+/// Runs an ingest scenario; checks the markers were all seen and every acknowledged row is
+/// in the table exactly once. Returns the ingest block of the summary.
+fn check_freshness(dir: &Path, server: &Server, name: &str, scenario: &str, table: &str) -> Json {
+    let (output, out) = run_scenario(dir, name, scenario);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = summary(&out);
+    let ingest = report["ingest"].clone();
+    assert_eq!(ingest["errors"], 0, "{ingest:#}");
+    let written = ingest["markers_written"].as_u64().expect("markers");
+    assert!(written >= 14, "{ingest:#}");
+    assert_eq!(ingest["markers_seen"], written, "{ingest:#}");
+    let p50 = ingest["freshness_ms"]["p50"].as_f64().expect("freshness");
+    assert!(p50 > 0.0 && p50 < 10_000.0, "{ingest:#}");
+    let acknowledged = ingest["rows_acknowledged"].as_u64().expect("rows");
+    assert_eq!(ingest["rows_sent"].as_u64(), Some(acknowledged), "{ingest:#}");
+    assert!(acknowledged >= 6000, "{ingest:#}");
+    let phase = &report["phases"][0];
+    assert!(phase["freshness_ms"]["p50"].as_f64().is_some(), "{phase:#}");
+    let rate = phase["ingest_rows_per_s"].as_f64().expect("rate");
+    assert!((1800.0..=2200.0).contains(&rate), "{phase:#}");
+    // Every acknowledged row (markers included) is in the table once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = server.query(&format!("SELECT count(*) FROM {table}"));
+        let count = rows.first().and_then(|r| r[0].as_u64()).unwrap_or(0);
+        if count == acknowledged {
+            break;
+        }
+        assert!(count < acknowledged, "{count} rows in the table, {acknowledged} acknowledged");
+        assert!(Instant::now() < deadline, "{count} rows of {acknowledged} after 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("{name}: freshness {}", ingest["freshness_ms"]);
+    ingest
+}
+
+#[test]
+fn freshness_is_measured_end_to_end_through_push() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), None, &[]);
+    server.create_table(
+        &tessera_integration_tests::kafka::events_schema_named("pushed"),
+        r#"{"tableName": "pushed", "tableType": "REALTIME", "segmentsConfig": {"timeColumnName": "ts"},
+          "tableIndexConfig": {"invertedIndexColumns": ["k"], "streamConfigs": {"streamType": "push"}}}"#,
+    );
+    let sink = format!("push = \"http://{}\"", server.address);
+    let ingest = check_freshness(
+        dir.path(),
+        &server,
+        "push",
+        &ingest_scenario(&server.address, &sink, "pushed"),
+        "pushed",
+    );
+    assert_eq!(ingest["sink"], "push");
+}
+
+#[test]
+fn freshness_is_measured_end_to_end_through_kafka() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kafka = tessera_integration_tests::kafka::Tansu::start_in_memory();
+    kafka.create_topic("events", 2);
+    let server = Server::start(&dir.path().join("data"), None, &[]);
+    server.create_table(
+        tessera_integration_tests::kafka::EVENTS_SCHEMA,
+        &tessera_integration_tests::kafka::events_table_config(&kafka.address(), 100_000),
+    );
+    let sink = format!("kafka = \"{}\"\ntopic = \"events\"", kafka.address());
+    let ingest = check_freshness(
+        dir.path(),
+        &server,
+        "kafka",
+        &ingest_scenario(&server.address, &sink, "events"),
+        "events",
+    );
+    assert_eq!(ingest["sink"], "kafka");
+}
