@@ -159,17 +159,41 @@ pub fn write(chart: &Chart, dir: &Path, stem: &str) -> anyhow::Result<Vec<PathBu
         draw(&root, chart)?;
     }
     let png = dir.join(format!("{stem}.png"));
-    let file =
-        std::fs::File::create(&png).with_context(|| format!("creating {}", png.display()))?;
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), WIDTH, HEIGHT);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().context("writing the PNG header")?;
-    writer
-        .write_image_data(&pixels)
-        .context("writing the PNG")?;
-    writer.finish().context("finishing the PNG")?;
+    std::fs::write(&png, encode_png(&pixels, WIDTH, HEIGHT)?)
+        .with_context(|| format!("writing {}", png.display()))?;
     Ok(vec![svg, png])
+}
+
+/// An 8-bit RGB PNG: the signature, IHDR, one IDAT of zlib-deflated scanlines (filter
+/// type 0 each) and IEND, each chunk with its CRC-32.
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> anyhow::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let row = width as usize * 3;
+    let mut deflater = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    for line in rgb.chunks(row) {
+        deflater.write_all(&[0])?;
+        deflater.write_all(line)?;
+    }
+    let data = deflater.finish()?;
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8; 4], body: &[u8]| {
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(body);
+        out.extend_from_slice(&crc.finalize().to_be_bytes());
+    };
+    let mut header = Vec::with_capacity(13);
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    // Bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace.
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &header);
+    chunk(b"IDAT", &data);
+    chunk(b"IEND", &[]);
+    Ok(out)
 }
 
 #[cfg(test)]

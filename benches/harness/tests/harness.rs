@@ -501,7 +501,11 @@ fn check_freshness(dir: &Path, server: &Server, name: &str, scenario: &str, tabl
     let p50 = ingest["freshness_ms"]["p50"].as_f64().expect("freshness");
     assert!(p50 > 0.0 && p50 < 10_000.0, "{ingest:#}");
     let acknowledged = ingest["rows_acknowledged"].as_u64().expect("rows");
-    assert_eq!(ingest["rows_sent"].as_u64(), Some(acknowledged), "{ingest:#}");
+    assert_eq!(
+        ingest["rows_sent"].as_u64(),
+        Some(acknowledged),
+        "{ingest:#}"
+    );
     assert!(acknowledged >= 6000, "{ingest:#}");
     let phase = &report["phases"][0];
     assert!(phase["freshness_ms"]["p50"].as_f64().is_some(), "{phase:#}");
@@ -515,8 +519,14 @@ fn check_freshness(dir: &Path, server: &Server, name: &str, scenario: &str, tabl
         if count == acknowledged {
             break;
         }
-        assert!(count < acknowledged, "{count} rows in the table, {acknowledged} acknowledged");
-        assert!(Instant::now() < deadline, "{count} rows of {acknowledged} after 30 s");
+        assert!(
+            count < acknowledged,
+            "{count} rows in the table, {acknowledged} acknowledged"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{count} rows of {acknowledged} after 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     eprintln!("{name}: freshness {}", ingest["freshness_ms"]);
