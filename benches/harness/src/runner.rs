@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use crate::mix::Mix;
+use crate::mix::{Mix, Payload};
 use crate::recorder::Recorder;
 use crate::scenario::{Mode, Step};
 use crate::target::{Outcome, Target};
@@ -63,7 +63,16 @@ pub async fn run(plan: Plan, recorder: Arc<Recorder>) {
     }
 }
 
-async fn open_loop(mut plan: Plan, recorder: Arc<Recorder>) {
+/// One request the scheduler thread released at its intended time.
+#[derive(Debug)]
+struct Job {
+    step: usize,
+    kind: usize,
+    payload: Payload,
+    intended: Instant,
+}
+
+async fn open_loop(plan: Plan, recorder: Arc<Recorder>) {
     let slots = Arc::new(Semaphore::new(plan.max_in_flight));
     let checks: Vec<Check> = plan
         .mix
@@ -74,41 +83,75 @@ async fn open_loop(mut plan: Plan, recorder: Arc<Recorder>) {
             expect_rows: t.expect_rows,
         })
         .collect();
-    let mut step_start = recorder.start;
-    let mut sent_total = 0usize;
-    for (step_index, step) in plan.steps.iter().enumerate() {
-        let count = (step.qps * step.duration.as_secs_f64()).round() as u64;
-        let interval = 1.0 / step.qps;
-        for i in 0..count {
-            let intended = step_start + Duration::from_secs_f64(interval * i as f64);
-            if intended > Instant::now() {
-                tokio::time::sleep_until(intended.into()).await;
+    // The schedule is kept by a thread of its own that sleeps with the OS's timer (tens of
+    // microseconds late at most) instead of the runtime's millisecond timer wheel, whose
+    // lateness would count in every latency measured from the intended time.
+    let (jobs, mut released) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    let steps = plan.steps.clone();
+    let start = recorder.start;
+    let end = start + steps.iter().map(|s| s.duration).sum::<Duration>();
+    let mut mix = plan.mix;
+    let scheduler = std::thread::Builder::new()
+        .name("tessera-bench-schedule".into())
+        .spawn(move || {
+            let mut step_start = start;
+            for (step_index, step) in steps.iter().enumerate() {
+                let count = (step.qps * step.duration.as_secs_f64()).round() as u64;
+                let interval = 1.0 / step.qps;
+                for i in 0..count {
+                    let intended = step_start + Duration::from_secs_f64(interval * i as f64);
+                    let now = Instant::now();
+                    if intended > now {
+                        std::thread::sleep(intended - now);
+                    }
+                    let (kind, payload) = mix.next();
+                    let job = Job {
+                        step: step_index,
+                        kind,
+                        payload,
+                        intended,
+                    };
+                    if jobs.send(job).is_err() {
+                        return;
+                    }
+                }
+                step_start += step.duration;
             }
-            let (permit, waited) = match slots.clone().try_acquire_owned() {
-                Ok(permit) => (permit, false),
-                Err(_) => match slots.clone().acquire_owned().await {
-                    Ok(permit) => (permit, true),
-                    Err(_) => return,
-                },
-            };
-            let sent = Instant::now();
-            recorder.sent(step_index, intended, sent, waited);
-            let (kind, payload) = plan.mix.next();
-            let target = plan.targets[sent_total % plan.targets.len()].clone();
-            sent_total += 1;
-            let check = checks[kind].clone();
-            let recorder = recorder.clone();
-            let timeout = plan.timeout;
-            tokio::spawn(async move {
-                let outcome = send_one(&target, &payload, &check, timeout).await;
-                recorder.done(step_index, kind, intended, sent, Instant::now(), &outcome);
-                drop(permit);
-            });
-        }
-        step_start += step.duration;
-        if step_start > Instant::now() {
-            tokio::time::sleep_until(step_start.into()).await;
-        }
+        });
+    if scheduler.is_err() {
+        return;
+    }
+    let mut sent_total = 0usize;
+    while let Some(job) = released.recv().await {
+        let (permit, waited) = match slots.clone().try_acquire_owned() {
+            Ok(permit) => (permit, false),
+            Err(_) => match slots.clone().acquire_owned().await {
+                Ok(permit) => (permit, true),
+                Err(_) => return,
+            },
+        };
+        let sent = Instant::now();
+        recorder.sent(job.step, job.intended, sent, waited);
+        let target = plan.targets[sent_total % plan.targets.len()].clone();
+        sent_total += 1;
+        let check = checks[job.kind].clone();
+        let recorder = recorder.clone();
+        let timeout = plan.timeout;
+        tokio::spawn(async move {
+            let outcome = send_one(&target, &job.payload, &check, timeout).await;
+            recorder.done(
+                job.step,
+                job.kind,
+                job.intended,
+                sent,
+                Instant::now(),
+                &outcome,
+            );
+            drop(permit);
+        });
+    }
+    if end > Instant::now() {
+        tokio::time::sleep_until(end.into()).await;
     }
     // Every request answered (or timed out): all the slots are free again.
     let _ = slots.acquire_many(plan.max_in_flight as u32).await;

@@ -584,7 +584,10 @@ fn the_postgres_wire_carries_the_same_scenario() {
     let scenario = stall_scenario(&server.address, "open")
         .replace(
             &format!("url = \"http://{}\"", server.address),
-            &format!("postgres = \"postgres://bench@{}/default\"", server.pg_address),
+            &format!(
+                "postgres = \"postgres://bench@{}/default\"",
+                server.pg_address
+            ),
         )
         .replace("duration = \"3s\"", "duration = \"2s\"")
         + r#"
@@ -595,16 +598,31 @@ sql = "SELECT count(*) FROM no_such_table"
     let (output, out) = run_scenario(dir.path(), "pg", &scenario);
     assert!(output.status.success(), "{}", stderr(&output));
     let report = summary(&out);
-    assert!(report["targets"][0].as_str().expect("target").starts_with("postgres://"), "{report:#}");
+    assert!(
+        report["targets"][0]
+            .as_str()
+            .expect("target")
+            .starts_with("postgres://"),
+        "{report:#}"
+    );
     let phase = &report["phases"][0];
     assert_eq!(phase["requests"], 400, "{phase:#}");
     let counted = &phase["queries"]["count_k"];
     assert_eq!(counted["errors"], 0, "{phase:#}");
-    assert!(counted["requests"].as_u64().expect("requests") > 150, "{phase:#}");
+    assert!(
+        counted["requests"].as_u64().expect("requests") > 150,
+        "{phase:#}"
+    );
     let missing = &phase["queries"]["missing_table"];
     assert_eq!(missing["errors"], missing["requests"], "{phase:#}");
     let error = &phase["error_kinds"]["sqlstate_42P01"];
     assert_eq!(error["count"], missing["requests"], "{phase:#}");
-    assert!(error["example"].as_str().expect("message").contains("no_such_table"), "{phase:#}");
+    assert!(
+        error["example"]
+            .as_str()
+            .expect("message")
+            .contains("no_such_table"),
+        "{phase:#}"
+    );
     assert_eq!(phase["behind_schedule"], false, "{phase:#}");
 }
