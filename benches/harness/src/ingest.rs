@@ -110,7 +110,7 @@ impl State {
 
 enum Sink {
     Push {
-        client: Client<HttpConnector, Full<Bytes>>,
+        client: Box<Client<HttpConnector, Full<Bytes>>>,
         url: hyper::Uri,
         authorization: Option<String>,
     },
@@ -164,7 +164,7 @@ impl Sink {
             let mut connector = HttpConnector::new();
             connector.set_nodelay(true);
             return Ok(Sink::Push {
-                client: Client::builder(TokioExecutor::new()).build(connector),
+                client: Box::new(Client::builder(TokioExecutor::new()).build(connector)),
                 url,
                 authorization: spec
                     .basic_auth

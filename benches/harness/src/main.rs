@@ -6,6 +6,7 @@
 //! run regressed. See docs/load-testing.md.
 
 mod compare;
+mod hdr_log;
 mod ingest;
 mod mix;
 mod plot;
@@ -259,6 +260,14 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
             &serde_json::to_string_pretty(&summary)?,
         )?;
         write(out, "timeline.csv", &report.timeline_csv())?;
+        let log = hdr_log::interval_log(
+            started_at_unix_ms,
+            seconds
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i as f64, 1.0, &s.latency)),
+        )?;
+        write(out, "latency.hlog", &log)?;
         let markdown = report::markdown(&summary);
         write(out, "report.md", &markdown)?;
         print!("{markdown}");

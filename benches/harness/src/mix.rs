@@ -292,11 +292,15 @@ impl Mix {
         if let Some(path) = &template.get {
             return (index, Payload::Get(path.clone()));
         }
+        // A name used twice in one query (`'{year}-01-01' … '{year}-12-31'`) is one value.
+        let mut drawn: Vec<Option<Value>> = vec![None; self.draws.len()];
         let mut sql = String::new();
         for piece in &template.pieces {
             match piece {
                 Piece::Literal(text) => sql.push_str(text),
-                Piece::Param(p) => self.draws[*p].sample(&mut self.rng).write(&mut sql),
+                Piece::Param(p) => drawn[*p]
+                    .get_or_insert_with(|| self.draws[*p].sample(&mut self.rng))
+                    .write(&mut sql),
             }
         }
         (index, Payload::Sql(sql))
@@ -415,6 +419,30 @@ exponent = 1.2
             "{:?}",
             &ranks[..11]
         );
+    }
+
+    #[test]
+    fn a_name_used_twice_is_one_value_per_request() {
+        let queries = vec![QuerySpec {
+            name: "q".into(),
+            weight: 1.0,
+            sql: Some("{y}-{y}".into()),
+            get: None,
+            query_options: None,
+            expect_rows: None,
+        }];
+        let params = BTreeMap::from([("y".to_string(), ParamSpec::Uniform { min: 1, max: 1000 })]);
+        let mut m = Mix::new(&queries, &params, &BTreeMap::new(), 1).expect("mix");
+        let mut distinct = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let (_, Payload::Sql(sql)) = m.next() else {
+                panic!("sql expected")
+            };
+            let (a, b) = sql.split_once('-').expect("two values");
+            assert_eq!(a, b);
+            distinct.insert(a.to_string());
+        }
+        assert!(distinct.len() > 50, "values vary between requests");
     }
 
     #[test]

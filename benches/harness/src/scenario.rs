@@ -636,6 +636,33 @@ step_duration = "1s"
     }
 
     #[test]
+    fn the_shipped_scenarios_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut count = 0;
+        for entry in std::fs::read_dir(&dir).expect("benches/scenarios") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).expect("read");
+                let scenario = Scenario::parse(&text, &[])
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                assert!(!scenario.steps().expect("steps").is_empty());
+                // Every placeholder names a parameter (column parameters get a stand-in).
+                let stand_in: BTreeMap<String, Vec<crate::mix::Value>> = scenario
+                    .params
+                    .keys()
+                    .map(|k| (k.clone(), vec![crate::mix::Value::Text("x".into())]))
+                    .collect();
+                let mut mix =
+                    crate::mix::Mix::new(&scenario.queries, &scenario.params, &stand_in, 1)
+                        .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                let _ = mix.next();
+                count += 1;
+            }
+        }
+        assert!(count >= 4, "{count} scenarios");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));

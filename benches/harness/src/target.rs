@@ -42,17 +42,17 @@ impl Outcome {
 
 #[derive(Debug)]
 pub enum Target {
-    Http(HttpTarget),
+    Http(Box<HttpTarget>),
     Postgres(PgPool),
 }
 
 impl Target {
     pub fn new(spec: &TargetSpec) -> anyhow::Result<Target> {
         match (&spec.url, &spec.postgres) {
-            (Some(url), None) => Ok(Target::Http(HttpTarget::new(
+            (Some(url), None) => Ok(Target::Http(Box::new(HttpTarget::new(
                 url,
                 spec.basic_auth.as_deref(),
-            )?)),
+            )?))),
             (None, Some(dsn)) => Ok(Target::Postgres(PgPool::new(dsn)?)),
             _ => anyhow::bail!("a target needs exactly one of `url` and `postgres`"),
         }

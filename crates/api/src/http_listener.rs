@@ -56,6 +56,15 @@ impl HttpListener {
     }
 }
 
+/// Answers leave as soon as they are written. With Nagle's algorithm on, an answer written
+/// in two pieces waits with its second for the client's ACK of the first, which a
+/// keep-alive client may delay by up to 40 ms.
+pub fn no_delay(socket: &TcpStream) {
+    if let Err(error) = socket.set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY not set");
+    }
+}
+
 /// Accept TCP connections and hand each one's handshake to a task of its own.
 fn accept_tls(
     listener: TcpListener,
@@ -73,6 +82,7 @@ fn accept_tls(
                     continue;
                 }
             };
+            no_delay(&socket);
             let (sender, https, metrics) = (sender.clone(), https.clone(), metrics.clone());
             tokio::spawn(async move {
                 let guard = metrics.connection(Protocol::Http);
@@ -132,6 +142,7 @@ impl axum::serve::Listener for HttpListener {
             Accepting::Plain { listener, metrics } => loop {
                 match TcpListener::accept(listener).await {
                     Ok((socket, address)) => {
+                        no_delay(&socket);
                         let stream = HttpStream {
                             stream: MaybeTls::Plain(socket),
                             _guard: metrics.connection(Protocol::Http),

@@ -133,6 +133,10 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
             ))
             .with_state(role.clone());
         let app = start.secured(app);
+        let listener =
+            axum::serve::ListenerExt::tap_io(listener, |socket: &mut tokio::net::TcpStream| {
+                tessera_api::http_listener::no_delay(socket)
+            });
         runtime.spawn(async move { axum::serve(listener, app).await });
     }
     let follower = role.clone();

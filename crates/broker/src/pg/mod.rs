@@ -87,6 +87,7 @@ pub async fn serve(
                 continue;
             }
         };
+        tessera_api::http_listener::no_delay(&socket);
         let handlers = handlers.clone();
         let connection = metrics.connection(Protocol::Pg);
         let acceptor = tls.as_ref().map(|tls| tls.acceptor.clone());
