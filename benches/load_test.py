@@ -49,7 +49,11 @@ def http(method, url, body=None):
     request = urllib.request.Request(url, data=body, method=method,
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=600) as response:
-        return json.loads(response.read() or b"null")
+        body = response.read()
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return body.decode(errors="replace")
 
 
 def wait_for(url):
@@ -153,6 +157,9 @@ def main():
                                                            "phases.1.steps=10"])
             results["http"] = bench(harness, "lineitem-dashboard.toml", work / "http",
                                     [f"targets.0.url={url}"] + ramp)
+            indexed_ramp = [f"phases.1.step_duration={step}"] + (["phases.1.steps=3"] if args.quick else [])
+            results["indexed"] = bench(harness, "lineitem-indexed.toml", work / "indexed",
+                                       [f"targets.0.url={url}"] + indexed_ramp)
             pg_target = f'targets.0={{postgres = "postgres://bench@127.0.0.1:{pg_port}/default"}}'
             results["pg"] = bench(harness, "lineitem-dashboard.toml", work / "pg", [pg_target] + ramp)
             knee = knee_of(results["http"]).get("qps") or 100
@@ -184,6 +191,7 @@ duration = "{'3s' if args.quick else '10s'}"
             results["ceiling"] = bench(harness, trivial, work / "ceiling", [], pin=0)
             args.images.mkdir(parents=True, exist_ok=True)
             for key, plot, name in (("http", "ramp-ramp.png", "http-ramp.png"),
+                                    ("indexed", "ramp-ramp.png", "indexed-ramp.png"),
                                     ("pg", "ramp-ramp.png", "pg-ramp.png"),
                                     ("steady", "latency.png", "steady-latency.png"),
                                     ("kafka", "freshness.png", "kafka-freshness.png")):
@@ -218,11 +226,13 @@ def section(results, rows, args):
         "| scenario | protocol | knee: highest QPS with p99 < 20 ms | p50 / p99 there (ms) | first miss: QPS, p99 (ms) |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
-    for key, protocol in (("http", "HTTP `/query/sql`"), ("pg", "PostgreSQL wire")):
+    for key, scenario, protocol in (("http", "lineitem-dashboard", "HTTP `/query/sql`"),
+                                    ("pg", "lineitem-dashboard", "PostgreSQL wire"),
+                                    ("indexed", "lineitem-indexed", "HTTP `/query/sql`")):
         knee = knee_of(results[key])
         at = next((p for p in results[key]["phases"] if p["target_qps"] == knee.get("qps")), None)
         lines.append(
-            f"| lineitem-dashboard | {protocol} | {fmt(knee.get('qps'), 0)} | "
+            f"| {scenario} | {protocol} | {fmt(knee.get('qps'), 0)} | "
             f"{fmt(at and at['latency_ms']['p50'], 2)} / {fmt(at and at['latency_ms']['p99'], 2)} | "
             f"{fmt(knee.get('first_miss_qps'), 0)}, {fmt(knee.get('first_miss_p99_ms'), 1)} |")
     http_knee = knee_of(results["http"])
@@ -262,6 +272,7 @@ def section(results, rows, args):
         "",
         f"![HTTP ramp]({images}/http-ramp.png)",
         f"![PostgreSQL ramp]({images}/pg-ramp.png)",
+        f"![indexed ramp]({images}/indexed-ramp.png)",
         f"![steady latency]({images}/steady-latency.png)",
         f"![Kafka freshness]({images}/kafka-freshness.png)",
     ]

@@ -132,8 +132,21 @@ pub fn write_all(run: &Run<'_>, summary: &Json, dir: &Path) -> anyhow::Result<Ve
             .filter_map(|p| Some((p["target_qps"].as_f64()?, p["latency_ms"]["p99"].as_f64()?)))
             .collect();
         let slo = knee["slo_p99_ms"].as_f64();
+        // Past the knee p99 grows by orders of magnitude; drawn to scale, the steps that
+        // meet the target would lie flat on the axis. Points above 5× the target are drawn
+        // at 5× the target, and the title says so.
+        let cap = slo.map(|s| s * 5.0).unwrap_or(f64::INFINITY);
+        let clipped = points.iter().any(|p| p.1 > cap);
+        let points: Vec<(f64, f64)> = points.into_iter().map(|(q, p)| (q, p.min(cap))).collect();
         let chart = Chart {
-            title: format!("{}: ramp `{ramp}`, offered QPS → p99", run.scenario.name),
+            title: if clipped {
+                format!(
+                    "{}: ramp `{ramp}`, offered QPS → p99 (above {cap} ms drawn at {cap})",
+                    run.scenario.name
+                )
+            } else {
+                format!("{}: ramp `{ramp}`, offered QPS → p99", run.scenario.name)
+            },
             x_label: "offered QPS".into(),
             y_label: "p99 latency (ms)".into(),
             series: vec![Series {

@@ -6,6 +6,7 @@
 //! run regressed. See docs/load-testing.md.
 
 mod compare;
+mod expect;
 mod hdr_log;
 mod ingest;
 mod mix;
@@ -169,6 +170,17 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
             scenario.seed,
         )?;
         let kind_names: Vec<String> = mix.templates.iter().map(|t| t.name.clone()).collect();
+        let base = path.parent().unwrap_or(Path::new("."));
+        let expected = scenario
+            .queries
+            .iter()
+            .map(|q| {
+                q.expect_result
+                    .as_ref()
+                    .map(|file| expect::load(&base.join(file)).map(Arc::new))
+                    .transpose()
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let plan = runner::Plan {
             steps: steps.clone(),
             mode: scenario.mode,
@@ -177,6 +189,7 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
             timeout: scenario.timeout,
             targets: targets.clone(),
             mix,
+            expected,
         };
         let started_at_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -430,6 +430,7 @@ exponent = 1.2
             get: None,
             query_options: None,
             expect_rows: None,
+            expect_result: None,
         }];
         let params = BTreeMap::from([("y".to_string(), ParamSpec::Uniform { min: 1, max: 1000 })]);
         let mut m = Mix::new(&queries, &params, &BTreeMap::new(), 1).expect("mix");
@@ -454,6 +455,7 @@ exponent = 1.2
             get: None,
             query_options: None,
             expect_rows: None,
+            expect_result: None,
         }];
         let error = Mix::new(&queries, &BTreeMap::new(), &BTreeMap::new(), 1).expect_err("unknown");
         assert!(format!("{error:#}").contains("{nope}"), "{error:#}");

@@ -23,6 +23,8 @@ pub struct Plan {
     pub timeout: Duration,
     pub targets: Vec<Arc<Target>>,
     pub mix: Mix,
+    /// Per query kind, the rows every answer must equal (`expect_result`).
+    pub expected: Vec<Option<Arc<Vec<serde_json::Value>>>>,
 }
 
 /// The parts of a template a request task needs.
@@ -30,6 +32,7 @@ pub struct Plan {
 struct Check {
     query_options: Option<String>,
     expect_rows: Option<u64>,
+    expected: Option<Arc<Vec<serde_json::Value>>>,
 }
 
 async fn send_one(
@@ -38,9 +41,10 @@ async fn send_one(
     check: &Check,
     timeout: Duration,
 ) -> Outcome {
+    let want_rows = check.expected.is_some();
     let answer = tokio::time::timeout(
         timeout,
-        target.send(payload, check.query_options.as_deref()),
+        target.send(payload, check.query_options.as_deref(), want_rows),
     )
     .await;
     let mut outcome = match answer {
@@ -52,6 +56,13 @@ async fn send_one(
     {
         outcome.error = Some("wrong_rows".into());
         outcome.message = Some(format!("{rows} rows where {expected} were expected"));
+    }
+    if let (None, Some(expected)) = (&outcome.error, &check.expected) {
+        let got = outcome.values.take().unwrap_or_default();
+        if let Some(difference) = crate::expect::difference(expected, &got) {
+            outcome.error = Some("wrong_result".into());
+            outcome.message = Some(difference);
+        }
     }
     outcome
 }
@@ -78,9 +89,11 @@ async fn open_loop(plan: Plan, recorder: Arc<Recorder>) {
         .mix
         .templates
         .iter()
-        .map(|t| Check {
+        .zip(&plan.expected)
+        .map(|(t, expected)| Check {
             query_options: t.query_options.clone(),
             expect_rows: t.expect_rows,
+            expected: expected.clone(),
         })
         .collect();
     // The schedule is kept by a thread of its own that sleeps with the OS's timer (tens of
@@ -162,9 +175,11 @@ async fn closed_loop(plan: Plan, recorder: Arc<Recorder>) {
         .mix
         .templates
         .iter()
-        .map(|t| Check {
+        .zip(&plan.expected)
+        .map(|(t, expected)| Check {
             query_options: t.query_options.clone(),
             expect_rows: t.expect_rows,
+            expected: expected.clone(),
         })
         .collect();
     let checks = Arc::new(checks);

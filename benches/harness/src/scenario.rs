@@ -160,6 +160,10 @@ pub struct QuerySpec {
     pub query_options: Option<String>,
     /// Answers are checked to have exactly this many rows (an error `wrong_rows` otherwise).
     pub expect_rows: Option<u64>,
+    /// A JSON file (relative to the scenario) holding the rows every answer must equal, in
+    /// order (`[["AIR", 858104], ...]`; numbers to 1e-9 relative); `wrong_result` otherwise.
+    /// HTTP targets only.
+    pub expect_result: Option<std::path::PathBuf>,
 }
 
 /// How a `{name}` placeholder draws its value.
@@ -344,6 +348,14 @@ impl Scenario {
                     "query `{}` has weight {}: it must be > 0",
                     query.name,
                     query.weight
+                );
+            }
+            if query.expect_result.is_some()
+                && (query.get.is_some() || self.targets.iter().any(|t| t.postgres.is_some()))
+            {
+                bail!(
+                    "query `{}`: expect_result checks SQL answers over HTTP targets only",
+                    query.name
                 );
             }
             if query.get.is_some() && self.targets.iter().any(|t| t.postgres.is_some()) {

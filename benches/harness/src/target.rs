@@ -28,6 +28,8 @@ pub struct Outcome {
     pub freshness_ms: Option<i64>,
     /// The first error message of its kind, kept for the report.
     pub message: Option<String>,
+    /// The answer's rows, when the request asked for them (to check a result).
+    pub values: Option<Vec<serde_json::Value>>,
 }
 
 impl Outcome {
@@ -71,7 +73,7 @@ impl Target {
             Target::Http(http) => {
                 tokio::time::timeout(
                     Duration::from_secs(5),
-                    http.send(&Payload::Get("/health".into()), None),
+                    http.send(&Payload::Get("/health".into()), None, false),
                 )
                 .await
             }
@@ -88,9 +90,15 @@ impl Target {
         }
     }
 
-    pub async fn send(&self, payload: &Payload, query_options: Option<&str>) -> Outcome {
+    /// Sends one request; `want_rows` keeps the answer's rows (HTTP) for a result check.
+    pub async fn send(
+        &self,
+        payload: &Payload,
+        query_options: Option<&str>,
+        want_rows: bool,
+    ) -> Outcome {
         match self {
-            Target::Http(http) => http.send(payload, query_options).await,
+            Target::Http(http) => http.send(payload, query_options, want_rows).await,
             Target::Postgres(pg) => match payload {
                 Payload::Sql(sql) => pg.query(sql).await,
                 Payload::Get(_) => Outcome::failed("unsupported", "a GET over the PostgreSQL wire"),
@@ -240,7 +248,12 @@ impl HttpTarget {
         Ok((status, body))
     }
 
-    async fn send(&self, payload: &Payload, query_options: Option<&str>) -> Outcome {
+    async fn send(
+        &self,
+        payload: &Payload,
+        query_options: Option<&str>,
+        want_rows: bool,
+    ) -> Outcome {
         let (status, body) = match self.fetch(payload, query_options).await {
             Ok(answer) => answer,
             Err(outcome) => return outcome,
@@ -268,12 +281,21 @@ impl HttpTarget {
                         String::from_utf8_lossy(&body),
                     );
                 }
+                let values = if want_rows {
+                    serde_json::from_slice::<ValueRows>(&body)
+                        .ok()
+                        .and_then(|r| r.result_table)
+                        .map(|t| t.rows.into_iter().map(serde_json::Value::Array).collect())
+                } else {
+                    None
+                };
                 Outcome {
                     error: None,
                     partial: response.partial,
                     rows: response.result_table.map(|t| t.rows.len() as u64),
                     freshness_ms: response.freshness.filter(|&f| f > 0),
                     message: None,
+                    values,
                 }
             }
             Err(e) => Outcome::failed(
