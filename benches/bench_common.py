@@ -1,7 +1,9 @@
 """Helpers shared by the benchmark scripts: the Tessera environment (deploy/lib/env.sh),
 re-running under the test venv, and writing a section of docs/benchmarks.md."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +68,23 @@ def duckdb_read_json_seconds(duckdb, bodies):
         sql = f"SELECT COUNT(*) FROM (SELECT * FROM read_json('{jsonl.name}', format='newline_delimited'))"
         n = connection.execute(sql).fetchone()[0]
         return n, time.perf_counter() - started
+
+
+def free_port():
+    """A TCP port free on loopback now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, timeout=600):
+    """An HTTP request with a JSON content type: the answer as JSON, or as text."""
+    import urllib.request
+    request = urllib.request.Request(url, data=body, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read()
+    try:
+        return json.loads(text or b"null")
+    except ValueError:
+        return text.decode(errors="replace")

@@ -19,7 +19,6 @@ import datetime
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import ensure_parquet, reexec_under_venv, write_markdown_section  # noqa: E402
+from bench_common import ensure_parquet, free_port, http, reexec_under_venv, write_markdown_section  # noqa: E402
 
 DUCKDB_LOAD = """
 import json, sys, time, duckdb
@@ -68,24 +67,6 @@ def duckdb_seconds(parquet, work, threads, pin):
     _, out = run([sys.executable, "-c", DUCKDB_LOAD, parquet, database, threads], pin=pin)
     database.unlink(missing_ok=True)
     return json.loads(out.splitlines()[-1])["seconds"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method, url, body=None):
-    import urllib.request
-    request = urllib.request.Request(url, data=body, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        text = response.read()
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text.decode()
 
 
 def main():

@@ -22,38 +22,19 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from bench_common import REPO, ensure_parquet, tessera_env, write_markdown_section
+from bench_common import REPO, ensure_parquet, free_port, http, tessera_env, write_markdown_section
 
 DATASET = REPO.parent / "shared" / "datasets" / "lineitem"
 
 
 def fail(message):
     sys.exit(f"load_test.py: {message}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method, url, body=None):
-    request = urllib.request.Request(url, data=body, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=600) as response:
-        body = response.read()
-    try:
-        return json.loads(body or b"null")
-    except ValueError:
-        return body.decode(errors="replace")
 
 
 def wait_for(url):

@@ -67,6 +67,20 @@ async fn send_one(
     outcome
 }
 
+/// Per query kind, what its answers are checked for.
+fn checks(plan: &Plan) -> Vec<Check> {
+    plan.mix
+        .templates
+        .iter()
+        .zip(&plan.expected)
+        .map(|(t, expected)| Check {
+            query_options: t.query_options.clone(),
+            expect_rows: t.expect_rows,
+            expected: expected.clone(),
+        })
+        .collect()
+}
+
 pub async fn run(plan: Plan, recorder: Arc<Recorder>) {
     match plan.mode {
         Mode::Open => open_loop(plan, recorder).await,
@@ -85,17 +99,7 @@ struct Job {
 
 async fn open_loop(plan: Plan, recorder: Arc<Recorder>) {
     let slots = Arc::new(Semaphore::new(plan.max_in_flight));
-    let checks: Vec<Check> = plan
-        .mix
-        .templates
-        .iter()
-        .zip(&plan.expected)
-        .map(|(t, expected)| Check {
-            query_options: t.query_options.clone(),
-            expect_rows: t.expect_rows,
-            expected: expected.clone(),
-        })
-        .collect();
+    let checks = checks(&plan);
     // The schedule is kept by a thread of its own that sleeps with the OS's timer (tens of
     // microseconds late at most) instead of the runtime's millisecond timer wheel, whose
     // lateness would count in every latency measured from the intended time.
@@ -171,17 +175,7 @@ async fn open_loop(plan: Plan, recorder: Arc<Recorder>) {
 }
 
 async fn closed_loop(plan: Plan, recorder: Arc<Recorder>) {
-    let checks: Vec<Check> = plan
-        .mix
-        .templates
-        .iter()
-        .zip(&plan.expected)
-        .map(|(t, expected)| Check {
-            query_options: t.query_options.clone(),
-            expect_rows: t.expect_rows,
-            expected: expected.clone(),
-        })
-        .collect();
+    let checks = checks(&plan);
     let checks = Arc::new(checks);
     let mix = Arc::new(std::sync::Mutex::new(plan.mix));
     let mut step_start = recorder.start;
