@@ -5,8 +5,11 @@ use crate::error::{QueryError, QueryResult};
 
 /// Rows a selection query returns when it has no LIMIT (Pinot's default).
 pub const DEFAULT_SELECTION_LIMIT: usize = 10;
-/// Groups a server keeps per query before refusing (Pinot's default `numGroupsLimit`).
-pub const DEFAULT_NUM_GROUPS_LIMIT: usize = 100_000;
+/// No group count by default: the groups a query holds are bounded by `maxStateBytes`
+/// (a memory budget), so an ordinary GROUP BY with a million groups answers. Setting
+/// `numGroupsLimit` refuses more than that many groups (Pinot's default is 100,000, past
+/// which Pinot truncates silently; Tessera refuses by name instead).
+pub const DEFAULT_NUM_GROUPS_LIMIT: usize = usize::MAX;
 /// Most rows any response carries.
 pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
 /// Default timeout.
@@ -64,7 +67,13 @@ impl QueryOptions {
         };
         match key.trim().to_ascii_lowercase().as_str() {
             "timeoutms" => self.timeout_ms = number()?,
-            "numgroupslimit" => self.num_groups_limit = number()?.max(1) as usize,
+            "numgroupslimit" => {
+                self.num_groups_limit = if value.eq_ignore_ascii_case("unlimited") {
+                    usize::MAX
+                } else {
+                    usize::try_from(number()?).unwrap_or(usize::MAX).max(1)
+                }
+            }
             "maxrows" | "maxrowsinresult" => self.max_rows = number()? as usize,
             "maxstatebytes" => self.max_state_bytes = number()? as usize,
             // Set by the PostgreSQL wire (every row) and carried to cluster servers, so

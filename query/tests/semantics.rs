@@ -495,3 +495,34 @@ fn scalar_functions_over_multi_value_columns_are_refused() {
         );
     }
 }
+
+/// No group count by default: a GROUP BY's groups are bounded by `maxStateBytes` alone
+/// (above), and `numGroupsLimit` refuses by name only when a client sets it.
+#[test]
+fn groups_are_bounded_by_bytes_not_by_a_count_unless_set() {
+    let (table, rows) = common::table();
+    assert_eq!(QueryOptions::default().num_groups_limit, usize::MAX);
+    let sql = "SELECT id, COUNT(*) FROM t GROUP BY id ORDER BY id LIMIT 5000";
+    let answered = tessera_query::run(sql, QueryOptions::default(), std::slice::from_ref(table))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    assert_eq!(answered.result.rows.len(), rows.len());
+    for (limit, refused) in [("1000", true), ("unlimited", false)] {
+        let mut options = QueryOptions::default();
+        let sql = tessera_query::options::split_set_statements(
+            &format!("SET numGroupsLimit = {limit}; {sql}"),
+            &mut options,
+        )
+        .expect("parses");
+        let answer = tessera_query::run(&sql, options, std::slice::from_ref(table));
+        match (refused, answer) {
+            (true, Err(error)) => {
+                assert_eq!(error.code, tessera_query::ErrorCode::LimitExceeded);
+                assert!(error.message.contains("numGroupsLimit=1000"), "{error}");
+            }
+            (false, Ok(answer)) => assert_eq!(answer.result.rows.len(), rows.len()),
+            (refused, other) => {
+                panic!("numGroupsLimit = {limit}: refused={refused}, got {other:?}")
+            }
+        }
+    }
+}

@@ -117,7 +117,11 @@ pub fn default_settings() -> Vec<(String, String)> {
         ("timeoutms".to_string(), options.timeout_ms.to_string()),
         (
             "numgroupslimit".to_string(),
-            options.num_groups_limit.to_string(),
+            if options.num_groups_limit == usize::MAX {
+                "unlimited".to_string()
+            } else {
+                options.num_groups_limit.to_string()
+            },
         ),
         ("maxrows".to_string(), options.max_rows.to_string()),
         ("useindexes".to_string(), options.use_indexes.to_string()),
