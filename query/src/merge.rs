@@ -388,17 +388,31 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 .map(|k| eval(&k.expr, &mut input))
                 .collect::<QueryResult<_>>()?;
             let mut order: Vec<usize> = (0..rows).collect();
-            if !aggregation.order_by.is_empty() {
-                let keys: Vec<Vec<Scalar>> = (0..rows)
-                    .map(|r| sort_vectors.iter().map(|v| v.scalar(r)).collect())
-                    .collect();
-                order
-                    .sort_by(|a, b| compare_sort_keys(&keys[*a], &keys[*b], &aggregation.order_by));
-            }
             let limit = aggregation
                 .limit
                 .unwrap_or(usize::MAX)
                 .min(plan.options.max_rows);
+            if !aggregation.order_by.is_empty() {
+                let keys: Vec<Vec<Scalar>> = (0..rows)
+                    .map(|r| sort_vectors.iter().map(|v| v.scalar(r)).collect())
+                    .collect();
+                // Ties keep the groups' order, as a stable sort would.
+                let compare = |a: &usize, b: &usize| {
+                    compare_sort_keys(&keys[*a], &keys[*b], &aggregation.order_by).then(a.cmp(b))
+                };
+                // ORDER BY … LIMIT n over many groups: select the first OFFSET + n, then
+                // sort only those (a million groups, LIMIT 10: no full sort).
+                let keep = aggregation.offset.saturating_add(limit);
+                if keep < rows / 2 {
+                    if keep == 0 {
+                        order.clear();
+                    } else {
+                        order.select_nth_unstable_by(keep - 1, compare);
+                        order.truncate(keep);
+                    }
+                }
+                order.sort_unstable_by(compare);
+            }
             order
                 .into_iter()
                 .skip(aggregation.offset)

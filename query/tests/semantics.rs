@@ -526,3 +526,36 @@ fn groups_are_bounded_by_bytes_not_by_a_count_unless_set() {
         }
     }
 }
+
+/// ORDER BY … LIMIT over many groups selects the first OFFSET + LIMIT instead of sorting
+/// them all: the rows, ties included, are those of the full order cut to the window.
+#[test]
+fn a_limit_over_groups_is_the_full_order_cut_to_its_window() {
+    let (table, _) = common::table();
+    let run = |sql: &str| {
+        tessera_query::run(sql, QueryOptions::default(), std::slice::from_ref(table))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .result
+            .rows
+    };
+    for (group, order) in [
+        ("id % 97", "n DESC"),
+        ("i, c", "n DESC"),
+        ("b", "n ASC, s DESC"),
+        ("id", "s DESC"),
+    ] {
+        let base = format!(
+            "SELECT {group}, COUNT(*) AS n, MIN(s) AS s FROM t GROUP BY {group} ORDER BY {order}"
+        );
+        let all = run(&format!("{base} LIMIT 100000"));
+        assert!(all.len() > 20, "{base}");
+        for (limit, offset) in [(1, 0), (5, 0), (3, 7), (10, 2)] {
+            let window = run(&format!("{base} LIMIT {limit} OFFSET {offset}"));
+            assert_eq!(
+                window,
+                all[offset..offset + limit],
+                "{base} LIMIT {limit} OFFSET {offset}"
+            );
+        }
+    }
+}
