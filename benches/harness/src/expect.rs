@@ -43,21 +43,16 @@ pub fn load(path: &std::path::Path) -> anyhow::Result<Vec<Json>> {
         .map_err(|e| anyhow::anyhow!("expect_result {}: {e}", path.display()))?;
     let parsed: Json = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("expect_result {} is not JSON: {e}", path.display()))?;
-    let rows = match &parsed {
-        Json::Array(rows) => rows.clone(),
-        Json::Object(_) => parsed["resultTable"]["rows"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    if rows.is_empty() && !matches!(&parsed, Json::Array(_)) {
-        anyhow::bail!(
-            "expect_result {}: neither an array of rows nor a broker response",
-            path.display()
-        );
+    match &parsed {
+        Json::Array(rows) => Ok(rows.clone()),
+        _ => match parsed["resultTable"]["rows"].as_array() {
+            Some(rows) => Ok(rows.clone()),
+            None => anyhow::bail!(
+                "expect_result {}: neither an array of rows nor a broker response",
+                path.display()
+            ),
+        },
     }
-    Ok(rows)
 }
 
 #[cfg(test)]

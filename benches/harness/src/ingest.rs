@@ -48,6 +48,8 @@ pub struct IngestReport {
     pub markers: Vec<Marker>,
     /// Batches that left late because earlier ones had not been answered.
     pub batches_late: u64,
+    /// Marker queries that failed (error kind → count, first message).
+    pub marker_query_failures: BTreeMap<String, (u64, String)>,
 }
 
 impl IngestReport {
@@ -68,6 +70,7 @@ impl IngestReport {
 #[derive(Debug, Default)]
 struct Shared {
     errors: BTreeMap<String, (u64, String)>,
+    marker_query_failures: BTreeMap<String, (u64, String)>,
     acknowledged: Vec<u64>,
     markers: Vec<Marker>,
 }
@@ -79,6 +82,11 @@ struct State {
     /// Marker value → when its write began; removed when seen or lost.
     outstanding: Mutex<Vec<(String, Instant)>>,
     sent: AtomicU64,
+    /// Set when the writer has written its last row (the poller stops after that, once
+    /// nothing is outstanding).
+    written_all: std::sync::atomic::AtomicBool,
+    /// A write or marker query unanswered this long has failed (`scenario.timeout`).
+    timeout: Duration,
 }
 
 impl State {
@@ -210,21 +218,27 @@ impl Sink {
                 if let Some(value) = authorization.as_deref().and_then(|a| a.parse().ok()) {
                     request.headers_mut().insert("authorization", value);
                 }
-                let response = match client.request(request).await {
-                    Ok(response) => response,
-                    Err(e) => {
-                        let kind = if e.is_connect() {
-                            "connect"
-                        } else {
-                            "transport"
-                        };
-                        return state.failed(kind, format!("{e:?}"), count);
-                    }
-                };
+                let timed_out = || format!("no answer within {:?}", state.timeout);
+                let response =
+                    match tokio::time::timeout(state.timeout, client.request(request)).await {
+                        Err(_) => return state.failed("client_timeout", timed_out(), count),
+                        Ok(Ok(response)) => response,
+                        Ok(Err(e)) => {
+                            let kind = if e.is_connect() {
+                                "connect"
+                            } else {
+                                "transport"
+                            };
+                            return state.failed(kind, format!("{e:?}"), count);
+                        }
+                    };
                 let status = response.status().as_u16();
-                let body = match response.into_body().collect().await {
-                    Ok(body) => body.to_bytes(),
-                    Err(e) => return state.failed("transport", e.to_string(), count),
+                let body = match tokio::time::timeout(state.timeout, response.into_body().collect())
+                    .await
+                {
+                    Err(_) => return state.failed("client_timeout", timed_out(), count),
+                    Ok(Ok(body)) => body.to_bytes(),
+                    Ok(Err(e)) => return state.failed("transport", e.to_string(), count),
                 };
                 match serde_json::from_slice::<PushAnswer>(&body) {
                     Ok(answer) if status == 200 => {
@@ -234,6 +248,17 @@ impl Sink {
                                 "rejected",
                                 String::from_utf8_lossy(&body).into_owned(),
                                 answer.rows_rejected,
+                            );
+                        }
+                        // Filtered rows, a duplicate request: sent, not in the table.
+                        let unaccounted = count
+                            .saturating_sub(answer.rows_ingested)
+                            .saturating_sub(answer.rows_rejected);
+                        if unaccounted > 0 {
+                            state.failed(
+                                "not_ingested",
+                                String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+                                unaccounted,
                             );
                         }
                     }
@@ -313,6 +338,7 @@ pub async fn run(
     seed: u64,
     start: Instant,
     duration: Duration,
+    timeout: Duration,
     probe: Arc<Target>,
 ) -> anyhow::Result<IngestReport> {
     let state = Arc::new(State {
@@ -320,6 +346,8 @@ pub async fn run(
         shared: Mutex::new(Shared::default()),
         outstanding: Mutex::new(Vec::new()),
         sent: AtomicU64::new(0),
+        written_all: std::sync::atomic::AtomicBool::new(false),
+        timeout,
     });
     let sink = Arc::new(Sink::new(&spec, &state)?);
     let mut rows = Rows::new(&spec, seed)?;
@@ -375,18 +403,41 @@ pub async fn run(
         });
     }
     let _ = slots.acquire_many(64).await;
+    state.written_all.store(true, Ordering::Relaxed);
     if matches!(&*sink, Sink::Kafka { .. }) {
         // Waits (off the runtime, so the marker poller keeps polling) for the broker's
         // acknowledgements of what is still queued.
-        let sink = sink.clone();
+        let (sink, state) = (sink.clone(), state.clone());
         let _ = tokio::task::spawn_blocking(move || {
             if let Sink::Kafka { producer, .. } = &*sink {
                 let _ = rdkafka::producer::Producer::flush(producer, Duration::from_secs(30));
+                let unacknowledged = rdkafka::producer::Producer::in_flight_count(producer);
+                if unacknowledged > 0 {
+                    state.failed(
+                        "produce",
+                        format!("{unacknowledged} messages unacknowledged 30 s after the last"),
+                        unacknowledged as u64,
+                    );
+                }
             }
         })
         .await;
     }
     let _ = poller.await;
+    // Whatever the poller never saw is lost.
+    let left: Vec<(String, Instant)> = state
+        .outstanding
+        .lock()
+        .map(|mut o| o.drain(..).collect())
+        .unwrap_or_default();
+    state.with(|shared| {
+        shared
+            .markers
+            .extend(left.iter().map(|(_, written)| Marker {
+                written: written.duration_since(state.start),
+                freshness: None,
+            }))
+    });
     let shared = std::mem::take(&mut *state.shared.lock().unwrap_or_else(|p| p.into_inner()));
     let mut markers = shared.markers;
     markers.sort_by_key(|m| m.written);
@@ -403,6 +454,7 @@ pub async fn run(
         acknowledged: shared.acknowledged,
         markers,
         batches_late,
+        marker_query_failures: shared.marker_query_failures,
     })
 }
 
@@ -432,7 +484,7 @@ async fn poll_markers(spec: IngestSpec, state: Arc<State>, probe: Arc<Target>, e
             Err(_) => return,
         };
         if pending.is_empty() {
-            if now >= end {
+            if state.written_all.load(Ordering::Relaxed) || now >= end + state.timeout {
                 return;
             }
             continue;
@@ -448,10 +500,26 @@ async fn poll_markers(spec: IngestSpec, state: Arc<State>, probe: Arc<Target>, e
             column = spec.marker_column,
             table = spec.table
         );
-        let seen = match probe.column_values(&sql).await {
-            Ok(values) => values,
-            Err(e) => {
-                state.failed("marker_query", format!("{e:#}"), 1);
+        let failed = |kind: &str, message: String| {
+            state.with(|shared| {
+                shared
+                    .marker_query_failures
+                    .entry(kind.to_string())
+                    .or_insert_with(|| (0, message))
+                    .0 += 1
+            })
+        };
+        let seen = match tokio::time::timeout(state.timeout, probe.column_values(&sql)).await {
+            Ok(Ok(values)) => values,
+            Ok(Err(e)) => {
+                failed("error", format!("{e:#}"));
+                continue;
+            }
+            Err(_) => {
+                failed(
+                    "client_timeout",
+                    format!("no answer within {:?}", state.timeout),
+                );
                 continue;
             }
         };

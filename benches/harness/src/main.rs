@@ -156,9 +156,10 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
         let mut column_values = BTreeMap::new();
         for (name, spec) in &scenario.params {
             if let ParamSpec::Column { sql, .. } = spec {
-                let values = targets[0]
-                    .column_values(sql)
+                let values = tokio::time::timeout(scenario.timeout, targets[0].column_values(sql))
                     .await
+                    .map_err(|_| anyhow::anyhow!("no answer within {:?}", scenario.timeout))
+                    .and_then(|answer| answer)
                     .with_context(|| format!("param `{name}`: reading its values with `{sql}`"))?;
                 column_values.insert(name.clone(), values);
             }
@@ -219,6 +220,7 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
                 scenario.seed,
                 recorder.start,
                 total,
+                scenario.timeout,
                 targets[0].clone(),
             ))
         });
@@ -244,8 +246,6 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
             bar.finish_and_clear();
         }
         let elapsed = started.elapsed();
-        let recorder =
-            Arc::into_inner(recorder).context("the recorder is still shared after the run")?;
         let (stats, seconds) = recorder.finish();
         let report = report::Run {
             scenario: &scenario,

@@ -77,8 +77,9 @@ impl PgPool {
             },
         };
         match connection.query(sql).await {
-            Ok(answer) => {
-                if let Ok(mut idle) = self.idle.lock() {
+            Ok((answer, idle_again)) => {
+                // Only a connection back outside any transaction serves the next request.
+                if idle_again && let Ok(mut idle) = self.idle.lock() {
                     idle.push(connection);
                 }
                 answer
@@ -195,16 +196,22 @@ impl Connection {
         Ok((tag, body))
     }
 
-    /// One simple query to its ReadyForQuery.
-    async fn query(&mut self, sql: &str) -> Result<(Outcome, Vec<Value>), Broken> {
+    /// One simple query to its ReadyForQuery: the answer, and whether the connection is
+    /// idle again (ReadyForQuery's status `I`, not inside a transaction).
+    async fn query(&mut self, sql: &str) -> Result<((Outcome, Vec<Value>), bool), Broken> {
         let mut body = sql.as_bytes().to_vec();
         body.push(0);
         self.send(b'Q', &body).await?;
         let mut rows = 0u64;
         let mut values = Vec::new();
-        let mut error = None;
-        loop {
-            let (tag, body) = self.read_message().await?;
+        let mut error: Option<Outcome> = None;
+        let idle_again = loop {
+            // A server that ends the connection after an ErrorResponse (FATAL) sent its
+            // reason already: that is the outcome, not the closed socket.
+            let (tag, body) = match self.read_message().await {
+                Ok(message) => message,
+                Err(broken) => return Err(error.map(Broken).unwrap_or(broken)),
+            };
             match tag {
                 b'D' => {
                     rows += 1;
@@ -213,11 +220,11 @@ impl Connection {
                     }
                 }
                 b'E' => error = Some(server_error(&body)),
-                b'Z' => break,
+                b'Z' => break body.first() == Some(&b'I'),
                 _ => {} // RowDescription, CommandComplete, notices
             }
-        }
-        Ok(match error {
+        };
+        let answer = match error {
             Some(outcome) => (outcome, Vec::new()),
             None => (
                 Outcome {
@@ -226,7 +233,8 @@ impl Connection {
                 },
                 values,
             ),
-        })
+        };
+        Ok((answer, idle_again))
     }
 }
 

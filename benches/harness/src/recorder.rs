@@ -82,6 +82,11 @@ pub struct StepStats {
     pub last_done: Duration,
     /// Now minus the server's reported freshness, per answer that had one.
     pub reported_freshness: Histogram<u64>,
+    /// When each answer came, in ms from the run's start.
+    pub answered_at_ms: Vec<u32>,
+    /// When the step really began, from the run's start, when that differs from its plan
+    /// (a closed-loop step starts when the last worker of the one before returns).
+    pub started: Option<Duration>,
 }
 
 /// One second of the run, by the time answers came.
@@ -129,6 +134,8 @@ impl Recorder {
                         sent: 0,
                         last_done: Duration::ZERO,
                         reported_freshness: histogram(),
+                        answered_at_ms: Vec::new(),
+                        started: None,
                     })
                     .collect(),
                 seconds: Vec::new(),
@@ -157,11 +164,24 @@ impl Recorder {
         &mut inner.seconds[index]
     }
 
+    /// Step `step` began at `at`.
+    pub fn step_started(&self, step: usize, at: Instant) {
+        let offset = at.saturating_duration_since(self.start);
+        self.with(|inner| {
+            if let Some(stats) = inner.steps.get_mut(step) {
+                stats.started = Some(offset);
+            }
+        });
+    }
+
     /// A request left at `sent`, meant for `intended`.
     pub fn sent(&self, step: usize, intended: Instant, sent: Instant, waited_for_slot: bool) {
         let offset = sent.saturating_duration_since(self.start);
         self.with(|inner| {
-            let stats = &mut inner.steps[step];
+            // After `finish` there is nothing left to record into.
+            let Some(stats) = inner.steps.get_mut(step) else {
+                return;
+            };
             stats.sent += 1;
             stats.waited_for_slot += u64::from(waited_for_slot);
             stats
@@ -188,15 +208,22 @@ impl Recorder {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         self.with(|inner| {
-            let stats = &mut inner.steps[step];
+            let Some(stats) = inner.steps.get_mut(step) else {
+                return;
+            };
             stats.last_done = stats.last_done.max(offset);
+            stats
+                .answered_at_ms
+                .push(u32::try_from(offset.as_millis()).unwrap_or(u32::MAX));
             if let Some(freshness) = outcome.freshness_ms {
                 let behind = (now_ms - freshness).max(0) as u64;
                 stats
                     .reported_freshness
                     .saturating_record((behind * 1000).clamp(1, MAX_MICROS));
             }
-            let cell = &mut stats.kinds[kind];
+            let Some(cell) = stats.kinds.get_mut(kind) else {
+                return;
+            };
             cell.requests += 1;
             cell.latency.saturating_record(latency);
             cell.service
@@ -241,12 +268,14 @@ impl Recorder {
         })
     }
 
-    /// Hands the measurements over once the run is over.
-    pub fn finish(self) -> (Vec<StepStats>, Vec<Second>) {
-        let inner = self
-            .inner
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (inner.steps, inner.seconds)
+    /// Takes the measurements out once the run is over (a request task or the progress
+    /// ticker may still hold a clone of the recorder for a moment; it records nothing more).
+    pub fn finish(&self) -> (Vec<StepStats>, Vec<Second>) {
+        self.with(|inner| {
+            (
+                std::mem::take(&mut inner.steps),
+                std::mem::take(&mut inner.seconds),
+            )
+        })
     }
 }

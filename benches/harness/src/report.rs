@@ -37,7 +37,7 @@ pub fn percentiles(h: &Histogram<u64>) -> Json {
 fn over(h: &Histogram<u64>) -> Json {
     let count = |ms: u64| {
         h.iter_recorded()
-            .filter(|v| v.value_iterated_to() >= ms * 1000)
+            .filter(|v| h.lowest_equivalent(v.value_iterated_to()) >= ms * 1000)
             .map(|v| v.count_at_value())
             .sum::<u64>()
     };
@@ -78,13 +78,29 @@ impl Run<'_> {
         let total_weight: f64 = self.kind_weights.iter().sum();
         let mut phases = Vec::new();
         let mut warnings = Vec::new();
-        let mut step_start = Duration::ZERO;
+        let mut planned_start = Duration::ZERO;
         for (step, stats) in self.steps.iter().zip(self.stats) {
+            let step_start = stats.started.unwrap_or(planned_start);
+            planned_start = step_start + step.duration;
             let duration = step.duration.as_secs_f64();
-            // Answers that came after the step's end stretch the span: a server slower than
-            // the offered rate shows as an achieved rate below the target.
-            let span = duration.max(stats.last_done.saturating_sub(step_start).as_secs_f64());
             let all = KindStats::merged(&stats.kinds);
+            // The rate the server kept: the step's answers that came by its end plus its
+            // median latency, over its duration. A server slower than the offered rate
+            // answers fewer by then; one straggler (a slow answer, a timeout) does not
+            // stretch the whole step.
+            let p50 = Duration::from_micros(all.latency.value_at_quantile(0.5));
+            let cutoff = (step_start + step.duration + p50).as_millis();
+            let answered = stats
+                .answered_at_ms
+                .iter()
+                .filter(|&&at| u128::from(at) <= cutoff)
+                .count();
+            let share = if all.requests > 0 {
+                answered as f64 / all.requests as f64
+            } else {
+                0.0
+            };
+            let span = stats.last_done.saturating_sub(step_start).as_secs_f64();
             let mut queries = serde_json::Map::new();
             for (k, kind) in stats.kinds.iter().enumerate() {
                 if kind.requests == 0 {
@@ -94,7 +110,7 @@ impl Run<'_> {
                     self.kind_names[k].clone(),
                     json!({
                         "target_qps": round3(step.qps * self.kind_weights[k] / total_weight),
-                        "achieved_qps": round3(kind.requests as f64 / span),
+                        "achieved_qps": round3(kind.requests as f64 * share / duration),
                         "requests": kind.requests,
                         "errors": kind.error_count(),
                         "partial_results": kind.partial,
@@ -102,7 +118,7 @@ impl Run<'_> {
                     }),
                 );
             }
-            let achieved = all.requests as f64 / span;
+            let achieved = answered as f64 / duration;
             let lag_p99 = ms(stats.schedule_lag.value_at_quantile(0.99));
             let behind = self.scenario.mode == Mode::Open && lag_p99 > BEHIND_SCHEDULE_P99_MS;
             if behind {
@@ -127,7 +143,7 @@ impl Run<'_> {
                     "the harness fell behind".to_string()
                 } else if all.requests < stats.sent {
                     format!("{} requests never answered", stats.sent - all.requests)
-                } else if span > duration * 1.001 {
+                } else if span > duration + p50.as_secs_f64() {
                     format!(
                         "answers kept coming {:.2} s after the phase ended: the server is slower than the offered rate",
                         span - duration
@@ -177,7 +193,6 @@ impl Run<'_> {
             if let Some(Json::Object(phase)) = phases.last_mut() {
                 phase.extend(ingest_fields);
             }
-            step_start += step.duration;
         }
         let knees = self.knees(&phases, &mut warnings);
         let ingest = self.ingest.map(|ingest| {
@@ -205,6 +220,11 @@ impl Run<'_> {
                 "errors": ingest.errors.values().map(|(n, _)| n).sum::<u64>(),
                 "error_kinds": error_kinds,
                 "batches_late": ingest.batches_late,
+                "marker_query_failures": ingest
+                    .marker_query_failures
+                    .iter()
+                    .map(|(kind, (count, example))| (kind.clone(), json!({"count": count, "example": example})))
+                    .collect::<serde_json::Map<_, _>>(),
                 "markers_written": ingest.markers.len(),
                 "markers_seen": ingest.markers.len() - lost,
                 "markers_lost": lost,
@@ -295,10 +315,11 @@ impl Run<'_> {
 
     /// The offered rate at an offset into the run (open loop; `None` past the last step).
     pub fn target_at(&self, offset: Duration) -> Option<f64> {
-        let mut end = Duration::ZERO;
-        for step in self.steps {
-            end += step.duration;
-            if offset < end {
+        let mut planned = Duration::ZERO;
+        for (step, stats) in self.steps.iter().zip(self.stats) {
+            let begin = stats.started.unwrap_or(planned);
+            planned = begin + step.duration;
+            if offset >= begin && offset < planned {
                 return Some(step.qps);
             }
         }

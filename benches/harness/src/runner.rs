@@ -51,11 +51,14 @@ async fn send_one(
         Ok(outcome) => outcome,
         Err(_) => Outcome::failed("client_timeout", format!("no answer within {timeout:?}")),
     };
-    if let (None, Some(expected), Some(rows)) = (&outcome.error, check.expect_rows, outcome.rows)
-        && rows != expected
+    if let (None, Some(expected)) = (&outcome.error, check.expect_rows)
+        && outcome.rows != Some(expected)
     {
         outcome.error = Some("wrong_rows".into());
-        outcome.message = Some(format!("{rows} rows where {expected} were expected"));
+        outcome.message = Some(match outcome.rows {
+            Some(rows) => format!("{rows} rows where {expected} were expected"),
+            None => format!("no result table where {expected} rows were expected"),
+        });
     }
     if let (None, Some(expected)) = (&outcome.error, &check.expected) {
         let got = outcome.values.take().unwrap_or_default();
@@ -103,7 +106,10 @@ async fn open_loop(plan: Plan, recorder: Arc<Recorder>) {
     // The schedule is kept by a thread of its own that sleeps with the OS's timer (tens of
     // microseconds late at most) instead of the runtime's millisecond timer wheel, whose
     // lateness would count in every latency measured from the intended time.
-    let (jobs, mut released) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    // Bounded: while every slot is busy the scheduler waits here instead of building
+    // payloads without end (the latency still counts from each intended time).
+    let (jobs, mut released) =
+        tokio::sync::mpsc::channel::<Job>(plan.max_in_flight.saturating_mul(4).max(64));
     let steps = plan.steps.clone();
     let start = recorder.start;
     let end = start + steps.iter().map(|s| s.duration).sum::<Duration>();
@@ -128,7 +134,7 @@ async fn open_loop(plan: Plan, recorder: Arc<Recorder>) {
                         payload,
                         intended,
                     };
-                    if jobs.send(job).is_err() {
+                    if jobs.blocking_send(job).is_err() {
                         return;
                     }
                 }
@@ -180,6 +186,7 @@ async fn closed_loop(plan: Plan, recorder: Arc<Recorder>) {
     let mix = Arc::new(std::sync::Mutex::new(plan.mix));
     let mut step_start = recorder.start;
     for (step_index, step) in plan.steps.iter().enumerate() {
+        recorder.step_started(step_index, step_start);
         let step_end = step_start + step.duration;
         // Each worker keeps its share of the rate.
         let interval = Duration::from_secs_f64(plan.concurrency as f64 / step.qps);

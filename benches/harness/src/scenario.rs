@@ -92,11 +92,11 @@ impl IngestSpec {
         if self.kafka.is_some() && self.topic.is_none() {
             bail!("[ingest] with `kafka` needs a `topic`");
         }
-        if !(self.rows_per_s.is_finite() && self.rows_per_s > 0.0) {
-            bail!("[ingest] rows_per_s must be > 0");
+        if !(self.rows_per_s.is_finite() && (0.001..=100_000_000.0).contains(&self.rows_per_s)) {
+            bail!("[ingest] rows_per_s must be in [0.001, 100000000]");
         }
-        if self.batch_rows == 0 {
-            bail!("[ingest] batch_rows must be at least 1");
+        if self.batch_rows == 0 || self.batch_rows > 1_000_000 {
+            bail!("[ingest] batch_rows must be in 1..=1000000");
         }
         if self.marker_interval.is_zero() || self.poll_interval.is_zero() {
             bail!("[ingest] marker_interval and poll_interval must be above 0");
@@ -256,6 +256,11 @@ pub struct Step {
     pub duration: Duration,
 }
 
+/// Most requests outstanding at once (and closed-loop workers).
+const MAX_IN_FLIGHT: usize = 1 << 20;
+/// Most values a zipf parameter of `n` draws from (each is kept in memory).
+const MAX_ZIPF_N: u64 = 10_000_000;
+
 fn default_seed() -> u64 {
     1
 }
@@ -371,16 +376,28 @@ impl Scenario {
         if self.concurrency == 0 || self.max_in_flight == 0 || self.threads == 0 {
             bail!("concurrency, max_in_flight and threads must be at least 1");
         }
+        if self.max_in_flight > MAX_IN_FLIGHT
+            || self.concurrency > MAX_IN_FLIGHT
+            || self.threads > 256
+        {
+            bail!(
+                "max_in_flight and concurrency may be at most {MAX_IN_FLIGHT}, threads at most 256"
+            );
+        }
         for (name, spec) in &self.params {
             spec.check(name)?;
         }
         if let Some(ingest) = &self.ingest {
             ingest.check()?;
         }
-        for step in self.steps()? {
-            if !(step.qps.is_finite() && step.qps > 0.0 && step.qps <= 10_000_000.0) {
+        let steps = self.steps()?;
+        if steps.is_empty() {
+            bail!("the phases hold no time to send in");
+        }
+        for step in steps {
+            if !(step.qps.is_finite() && (0.001..=10_000_000.0).contains(&step.qps)) {
                 bail!(
-                    "phase `{}` has qps {}: it must be in (0, 10000000]",
+                    "phase `{}` has qps {}: it must be in [0.001, 10000000]",
                     step.name,
                     step.qps
                 );
@@ -439,7 +456,8 @@ impl Scenario {
                         } else {
                             f64::from(k) / f64::from(count - 1)
                         };
-                        let qps = (from + (to - from) * fraction).round();
+                        // Whole rates stay whole; fine ramps keep three decimals.
+                        let qps = ((from + (to - from) * fraction) * 1000.0).round() / 1000.0;
                         steps.push(Step {
                             name: format!("{name}@{qps}"),
                             phase: name.clone(),
@@ -521,6 +539,9 @@ impl ParamSpec {
                 }
                 if values.as_ref().is_some_and(Vec::is_empty) || *n == Some(0) {
                     bail!("zipf param `{name}` has nothing to draw");
+                }
+                if n.is_some_and(|n| n > MAX_ZIPF_N) {
+                    bail!("zipf param `{name}`: n may be at most {MAX_ZIPF_N}");
                 }
                 if !(exponent.is_finite() && *exponent >= 0.0) {
                     bail!("zipf param `{name}`: exponent must be >= 0");

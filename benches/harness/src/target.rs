@@ -167,13 +167,19 @@ struct ValueTable {
 
 impl HttpTarget {
     fn new(url: &str, basic_auth: Option<&str>) -> anyhow::Result<HttpTarget> {
-        let base = url.trim_end_matches('/').to_string();
-        let parsed: hyper::Uri = base
+        let parsed: hyper::Uri = url
+            .trim_end_matches('/')
             .parse()
             .map_err(|e| anyhow::anyhow!("target url `{url}`: {e}"))?;
         if parsed.scheme_str() != Some("http") {
             anyhow::bail!("target url `{url}`: only http:// is supported");
         }
+        let Some(authority) = parsed.authority() else {
+            anyhow::bail!("target url `{url}` names no host");
+        };
+        // GETs (`/health`, `get = ...`) go to the server's root; SQL to the URL's path,
+        // or to /query/sql when it has none.
+        let base = format!("http://{authority}");
         let query_url = if parsed.path().len() > 1 {
             parsed
         } else {

@@ -672,3 +672,22 @@ fn answers_are_checked_against_an_expected_result() {
         "{example}"
     );
 }
+
+#[test]
+fn a_run_with_its_progress_line_writes_its_report() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = SlowServer::start(Duration::from_millis(1));
+    let file = dir.path().join("progress.toml");
+    std::fs::write(&file, steady(&server.address, "progress", 50, "1s", "")).expect("write");
+    let out = dir.path().join("progress");
+    // No --quiet: the progress ticker runs (hidden, stderr is not a terminal).
+    let output = harness(&[
+        "run",
+        file.to_str().expect("path"),
+        "--out",
+        out.to_str().expect("path"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(summary(&out)["phases"][0]["requests"], 50);
+}
