@@ -32,6 +32,8 @@ cargo build --release -p tessera
 "$TESSERA_PYTHON" benches/ingest_bench.py --check
 "$TESSERA_PYTHON" benches/kafka_bench.py --check
 "$TESSERA_PYTHON" benches/cluster_bench.py --sf 0.01 --runs 1 --check
+# The query-shape matrix: every cell's answer against DuckDB's, with and without indexes.
+"$TESSERA_PYTHON" benches/matrix_bench.py --check --sf 0.01
 
 # Every cargo test run above passed (or set -e stopped us): add up its counts.
 passed=$(grep -o '^test result: .*' "$test_log" | grep -o '[0-9]* passed' | awk '{n += $1} END {print n + 0}')
