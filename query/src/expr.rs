@@ -146,6 +146,8 @@ pub struct LikePattern {
     pub prefix: Option<String>,
     /// The pattern has no wildcard: equality.
     pub exact: Option<String>,
+    /// The pattern is `%literal`: a suffix test.
+    pub suffix: Option<String>,
 }
 
 impl LikePattern {
@@ -193,11 +195,13 @@ impl LikePattern {
         let mut contains = None;
         let mut prefix = None;
         let mut exact = None;
+        let mut suffix = None;
         if !has_underscore {
             match pieces.as_slice() {
                 [None, Some(text), None] => contains = Some(text.clone()),
                 [Some(text), None] => prefix = Some(text.clone()),
                 [Some(text)] => exact = Some(text.clone()),
+                [None, Some(text)] => suffix = Some(text.clone()),
                 [] => exact = Some(String::new()),
                 _ => {}
             }
@@ -208,6 +212,7 @@ impl LikePattern {
             contains,
             prefix,
             exact,
+            suffix,
         })
     }
 
@@ -221,7 +226,31 @@ impl LikePattern {
         if let Some(exact) = &self.exact {
             return text == exact;
         }
+        if let Some(suffix) = &self.suffix {
+            return text.ends_with(suffix.as_str());
+        }
         self.regex.is_match(text)
+    }
+
+    /// [`LikePattern::matches`] on stored bytes (UTF-8), without making a string: the
+    /// literal shapes compare bytes; the rest go through the regex.
+    pub fn matches_bytes(&self, bytes: &[u8]) -> bool {
+        if let Some(needle) = &self.contains {
+            return memchr::memmem::find(bytes, needle.as_bytes()).is_some();
+        }
+        if let Some(prefix) = &self.prefix {
+            return bytes.starts_with(prefix.as_bytes());
+        }
+        if let Some(exact) = &self.exact {
+            return bytes == exact.as_bytes();
+        }
+        if let Some(suffix) = &self.suffix {
+            return bytes.ends_with(suffix.as_bytes());
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.regex.is_match(text),
+            Err(_) => self.regex.is_match(&String::from_utf8_lossy(bytes)),
+        }
     }
 }
 
@@ -452,6 +481,52 @@ fn write_joined(f: &mut fmt::Formatter<'_>, items: &[Expr], separator: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_on_bytes_agrees_with_like_on_text() {
+        let texts = [
+            "",
+            "a",
+            "abc",
+            "special deposits",
+            "deposits",
+            "café au lait",
+            "x%y",
+            "ab_c",
+        ];
+        let patterns = [
+            "%",
+            "",
+            "a%",
+            "%s",
+            "%deposits",
+            "special%",
+            "%ci%",
+            "abc",
+            "a_c",
+            "%é%",
+            "caf_%",
+            "x!%y",
+            "%!_%",
+            "a%c",
+            "%a%b%",
+        ];
+        for pattern in patterns {
+            let compiled = LikePattern::compile(pattern, Some('!')).expect("compiles");
+            for text in texts {
+                assert_eq!(
+                    compiled.matches_bytes(text.as_bytes()),
+                    compiled.matches(text),
+                    "{text:?} LIKE {pattern:?}"
+                );
+                assert_eq!(
+                    compiled.matches(text),
+                    compiled.regex.is_match(text),
+                    "{text:?} LIKE {pattern:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn like_patterns() {

@@ -227,6 +227,9 @@ fn scan_leaf(
     expr: &Expr,
     candidates: &DocSet,
 ) -> QueryResult<DocSet> {
+    if let Some(matched) = scan_raw_strings(context, expr, candidates)? {
+        return Ok(matched);
+    }
     let mut matched = Vec::new();
     let mut entries = 0u64;
     candidates.for_each_block(|docs| {
@@ -240,6 +243,73 @@ fn scan_leaf(
     })?;
     context.stats.num_entries_scanned_in_filter += entries;
     Ok(DocSet::Bitmap(bitmap_from_ascending(matched)))
+}
+
+/// `col [NOT] LIKE p` and `[NOT] REGEXP_LIKE(col, r)` over a raw-encoded string column:
+/// the stored bytes of each doc are matched where they lie in the decompressed chunk, with
+/// no string made per row (the generic scan reads every value into a vector first).
+/// `None` when the leaf is not of that shape, or the segment's column is not raw.
+fn scan_raw_strings(
+    context: &mut SegmentContext<'_>,
+    expr: &Expr,
+    candidates: &DocSet,
+) -> QueryResult<Option<DocSet>> {
+    let (inner, negated, like, regex) = match expr {
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => (&**expr, *negated, Some(pattern), None),
+        Expr::RegexpLike {
+            expr,
+            regex,
+            negated,
+        } => (&**expr, *negated, None, Some(regex)),
+        _ => return Ok(None),
+    };
+    let Expr::Column {
+        name,
+        ty: SqlType::String,
+        single_value: true,
+    } = inner
+    else {
+        return Ok(None);
+    };
+    let column = context.column(name)?;
+    let nulls = context.nulls(name)?;
+    let matches = |bytes: &[u8]| -> bool {
+        let hit = match (like, regex) {
+            (Some(pattern), _) => pattern.matches_bytes(bytes),
+            (None, Some(regex)) => match std::str::from_utf8(bytes) {
+                Ok(text) => regex.is_match(text),
+                Err(_) => regex.is_match(&String::from_utf8_lossy(bytes)),
+            },
+            (None, None) => false,
+        };
+        hit != negated
+    };
+    let mut matched = Vec::new();
+    let mut entries = 0u64;
+    let mut raw = true;
+    candidates.for_each_block(|docs| {
+        raw = column.visit_raw(docs, &mut |doc, bytes| {
+            // NULL matches neither LIKE nor NOT LIKE.
+            if nulls.as_ref().is_some_and(|n| n.contains(doc)) {
+                return;
+            }
+            if matches(bytes) {
+                matched.push(doc);
+            }
+        })?;
+        entries += docs.len() as u64;
+        context.check_deadline()?;
+        Ok(raw)
+    })?;
+    if !raw {
+        return Ok(None);
+    }
+    context.stats.num_entries_scanned_in_filter += entries;
+    Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
 }
 
 /// How a leaf is answered (for EXPLAIN and for ordering AND children).

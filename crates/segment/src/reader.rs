@@ -91,6 +91,13 @@ pub trait ColumnReader: Send + Sync {
     /// as some value (0, or the value a dictionary's first id stands for): check the
     /// null bitmap.
     fn read_i64(&self, docs: &[u32], out: &mut Vec<i64>) -> Result<()>;
+    /// Visit the stored bytes of single-value raw-encoded docs (ascending), each chunk
+    /// decompressed once and nothing allocated per value; `Ok(false)`, having visited
+    /// nothing, when the column is not raw-encoded (read its values instead). A NULL doc
+    /// visits some placeholder: check the null bitmap.
+    fn visit_raw(&self, _docs: &[u32], _visit: &mut dyn FnMut(u32, &[u8])) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 enum Forward {
@@ -558,6 +565,14 @@ impl ImmutableColumn {
 }
 
 impl ColumnReader for ImmutableColumn {
+    fn visit_raw(&self, docs: &[u32], visit: &mut dyn FnMut(u32, &[u8])) -> Result<bool> {
+        if !matches!(self.forward, Forward::Raw(_)) || !self.metadata.single_value {
+            return Ok(false);
+        }
+        self.for_each_raw(docs, |doc, bytes| visit(doc, bytes))?;
+        Ok(true)
+    }
+
     fn metadata(&self) -> &ColumnMetadata {
         &self.metadata
     }
