@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,3 +89,21 @@ def http(method, url, body=None, timeout=600):
         return json.loads(text or b"null")
     except ValueError:
         return text.decode(errors="replace")
+
+
+def start_standalone(tessera, data_dir):
+    """A `tessera standalone` on free ports, answering /health: (process, url, pg_port)."""
+    http_port, pg_port = free_port(), free_port()
+    process = subprocess.Popen([str(tessera), "standalone", "--data-dir", str(data_dir),
+                                "--http", f"127.0.0.1:{http_port}", "--pg", f"127.0.0.1:{pg_port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{http_port}"
+    for _ in range(300):
+        try:
+            http("GET", url + "/health")
+            return process, url, pg_port
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    process.wait()
+    sys.exit(f"tessera standalone at {url} never answered")

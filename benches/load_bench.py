@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import ensure_parquet, free_port, http, reexec_under_venv, write_markdown_section  # noqa: E402
+from bench_common import ensure_parquet, http, reexec_under_venv, start_standalone, write_markdown_section  # noqa: E402
 
 DUCKDB_LOAD = """
 import json, sys, time, duckdb
@@ -102,18 +102,8 @@ def main():
         results["build_one_core_no_text"] = min(run(build, pin=True)[0] for _ in range(args.runs))
         results["duckdb_1_pinned"] = min(duckdb_seconds(parquet, work, 1, True) for _ in range(args.runs))
         # `tessera ingest` into a standalone server, full table config.
-        http_port, pg_port = free_port(), free_port()
-        server = subprocess.Popen([tessera, "standalone", "--data-dir", work / "data",
-                                   "--http", f"127.0.0.1:{http_port}", "--pg", f"127.0.0.1:{pg_port}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{http_port}"
+        server, url, _ = start_standalone(tessera, work / "data")
         try:
-            for _ in range(100):
-                try:
-                    http("GET", url + "/health")
-                    break
-                except OSError:
-                    time.sleep(0.1)
             http("POST", url + "/schemas", (dataset / "schema.json").read_bytes())
             http("POST", url + "/tables", (dataset / "table.json").read_bytes())
             # The same table without its text index, under another name.

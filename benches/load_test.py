@@ -25,26 +25,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_common import REPO, ensure_parquet, free_port, http, tessera_env, write_markdown_section
+from bench_common import REPO, ensure_parquet, free_port, http, start_standalone, tessera_env, write_markdown_section
 
 DATASET = REPO.parent / "shared" / "datasets" / "lineitem"
 
 
 def fail(message):
     sys.exit(f"load_test.py: {message}")
-
-
-def wait_for(url):
-    for _ in range(300):
-        try:
-            http("GET", url + "/health")
-            return
-        except OSError:
-            time.sleep(0.1)
-    fail(f"{url} never answered")
 
 
 def bench(binary, scenario, out, overrides, pin=None):
@@ -116,17 +105,13 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        http_port, pg_port, kafka_port = free_port(), free_port(), free_port()
-        url = f"http://127.0.0.1:{http_port}"
-        server = subprocess.Popen([tessera, "standalone", "--data-dir", work / "data",
-                                   "--http", f"127.0.0.1:{http_port}", "--pg", f"127.0.0.1:{pg_port}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kafka_port = free_port()
+        server, url, pg_port = start_standalone(tessera, work / "data")
         listener = f"tcp://127.0.0.1:{kafka_port}"
         tansu = subprocess.Popen([tansu_binary(), "broker", "--listener-url", listener,
                                   "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_for(url)
             http("POST", url + "/schemas", (DATASET / "schema.json").read_bytes())
             http("POST", url + "/tables", (DATASET / "table.json").read_bytes())
             subprocess.run([tessera, "ingest", "--url", url, "--table", "lineitem",

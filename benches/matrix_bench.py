@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import REPO, ensure_parquet, free_port, http, reexec_under_venv, write_markdown_section
+from bench_common import REPO, ensure_parquet, http, reexec_under_venv, start_standalone, write_markdown_section
 
 sys.path.insert(0, str(REPO / "tests" / "differential"))
 sys.dont_write_bytecode = True
@@ -188,18 +188,8 @@ def main():
     results = []
     compared = 0
     with tempfile.TemporaryDirectory() as tmp:
-        port, pg = free_port(), free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([args.tessera, "standalone", "--data-dir", Path(tmp) / "data",
-                                   "--http", f"127.0.0.1:{port}", "--pg", f"127.0.0.1:{pg}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server, url, _ = start_standalone(args.tessera, Path(tmp) / "data")
         try:
-            for _ in range(300):
-                try:
-                    http("GET", url + "/health")
-                    break
-                except OSError:
-                    time.sleep(0.1)
             http("POST", url + "/schemas", (DATASET / "schema.json").read_bytes())
             http("POST", url + "/tables", (DATASET / "table.json").read_bytes())
             subprocess.run([args.tessera, "ingest", "--url", url, "--table", "lineitem",
