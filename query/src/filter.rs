@@ -230,6 +230,9 @@ fn scan_leaf(
     if let Some(matched) = scan_raw_strings(context, expr, candidates)? {
         return Ok(matched);
     }
+    if let Some(matched) = scan_double_comparison(context, expr, candidates)? {
+        return Ok(matched);
+    }
     let mut matched = Vec::new();
     let mut entries = 0u64;
     candidates.for_each_block(|docs| {
@@ -308,6 +311,70 @@ fn scan_raw_strings(
     if !raw {
         return Ok(None);
     }
+    context.stats.num_entries_scanned_in_filter += entries;
+    Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
+}
+
+/// `col op literal` (either side) on a single-value DOUBLE or FLOAT column: each block's
+/// values read as f64 into one reused buffer and compared in place, the way the generic
+/// scan compares doubles (`total_cmp`), without building a vector per block and a second
+/// one of booleans. `None` when the leaf is not of that shape.
+fn scan_double_comparison(
+    context: &mut SegmentContext<'_>,
+    expr: &Expr,
+    candidates: &DocSet,
+) -> QueryResult<Option<DocSet>> {
+    let Expr::Compare { op, left, right } = expr else {
+        return Ok(None);
+    };
+    let (name, op, literal) = match (&**left, &**right) {
+        (
+            Expr::Column {
+                name,
+                ty: SqlType::Double | SqlType::Float,
+                single_value: true,
+            },
+            Expr::Literal { value, .. },
+        ) => (name, *op, value),
+        (
+            Expr::Literal { value, .. },
+            Expr::Column {
+                name,
+                ty: SqlType::Double | SqlType::Float,
+                single_value: true,
+            },
+        ) => (name, op.flip(), value),
+        _ => return Ok(None),
+    };
+    // The ordering of a value against the literal, as `cmp_cells` orders them.
+    let against: Box<dyn Fn(f64) -> std::cmp::Ordering> = match literal {
+        Scalar::Double(v) => {
+            let v = *v;
+            Box::new(move |value: f64| value.total_cmp(&v))
+        }
+        Scalar::Long(v) => {
+            let v = *v;
+            Box::new(move |value: f64| crate::types::cmp_i64_f64(v, value).reverse())
+        }
+        _ => return Ok(None),
+    };
+    let column = context.column(name)?;
+    let nulls = context.nulls(name)?;
+    let mut values: Vec<f64> = Vec::with_capacity(crate::docset::BLOCK);
+    let mut matched = Vec::new();
+    let mut entries = 0u64;
+    candidates.for_each_block(|docs| {
+        values.clear();
+        column.read_f64(docs, &mut values)?;
+        for (doc, value) in docs.iter().zip(&values) {
+            if op.holds(against(*value)) && !nulls.as_ref().is_some_and(|n| n.contains(*doc)) {
+                matched.push(*doc);
+            }
+        }
+        entries += docs.len() as u64;
+        context.check_deadline()?;
+        Ok(true)
+    })?;
     context.stats.num_entries_scanned_in_filter += entries;
     Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
 }
