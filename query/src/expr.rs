@@ -247,10 +247,8 @@ impl LikePattern {
         if let Some(suffix) = &self.suffix {
             return bytes.ends_with(suffix.as_bytes());
         }
-        match std::str::from_utf8(bytes) {
-            Ok(text) => self.regex.is_match(text),
-            Err(_) => self.regex.is_match(&String::from_utf8_lossy(bytes)),
-        }
+        // Borrowed, not copied, when the bytes are UTF-8 (they always are: strings).
+        self.regex.is_match(&String::from_utf8_lossy(bytes))
     }
 }
 

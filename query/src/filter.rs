@@ -257,17 +257,26 @@ fn scan_raw_strings(
     expr: &Expr,
     candidates: &DocSet,
 ) -> QueryResult<Option<DocSet>> {
-    let (inner, negated, like, regex) = match expr {
+    type BytesTest<'e> = Box<dyn Fn(&[u8]) -> bool + 'e>;
+    let (inner, negated, test): (_, _, BytesTest<'_>) = match expr {
         Expr::Like {
             expr,
             pattern,
             negated,
-        } => (&**expr, *negated, Some(pattern), None),
+        } => (
+            &**expr,
+            *negated,
+            Box::new(|bytes| pattern.matches_bytes(bytes)),
+        ),
         Expr::RegexpLike {
             expr,
             regex,
             negated,
-        } => (&**expr, *negated, None, Some(regex)),
+        } => (
+            &**expr,
+            *negated,
+            Box::new(|bytes| regex.is_match(&String::from_utf8_lossy(bytes))),
+        ),
         _ => return Ok(None),
     };
     let Expr::Column {
@@ -280,17 +289,6 @@ fn scan_raw_strings(
     };
     let column = context.column(name)?;
     let nulls = context.nulls(name)?;
-    let matches = |bytes: &[u8]| -> bool {
-        let hit = match (like, regex) {
-            (Some(pattern), _) => pattern.matches_bytes(bytes),
-            (None, Some(regex)) => match std::str::from_utf8(bytes) {
-                Ok(text) => regex.is_match(text),
-                Err(_) => regex.is_match(&String::from_utf8_lossy(bytes)),
-            },
-            (None, None) => false,
-        };
-        hit != negated
-    };
     let mut matched = Vec::new();
     let mut entries = 0u64;
     let mut raw = true;
@@ -300,7 +298,7 @@ fn scan_raw_strings(
             if nulls.as_ref().is_some_and(|n| n.contains(doc)) {
                 return;
             }
-            if matches(bytes) {
+            if test(bytes) != negated {
                 matched.push(doc);
             }
         })?;

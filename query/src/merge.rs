@@ -404,12 +404,7 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 // sort only those (a million groups, LIMIT 10: no full sort).
                 let keep = aggregation.offset.saturating_add(limit);
                 if keep < rows / 2 {
-                    if keep == 0 {
-                        order.clear();
-                    } else {
-                        order.select_nth_unstable_by(keep - 1, compare);
-                        order.truncate(keep);
-                    }
+                    crate::trim::keep_first_by(&mut order, keep, compare);
                 }
                 order.sort_unstable_by(compare);
             }

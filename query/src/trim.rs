@@ -63,14 +63,24 @@ pub fn trim_groups(partial: &mut AggPartial, order_by: &[SortKey], keep: usize) 
     let mut order: Vec<usize> = (0..partial.keys.len()).collect();
     let compare =
         |a: &usize, b: &usize| compare_sort_keys(&sort_keys[*a], &sort_keys[*b], order_by);
+    keep_first_by(&mut order, keep, compare);
+    order.sort_unstable();
+    partial.retain_groups(&order);
+}
+
+/// Cut `order` to its first `keep` entries by `compare`, found by selection rather than a
+/// full sort (they are left in no particular order).
+pub fn keep_first_by(
+    order: &mut Vec<usize>,
+    keep: usize,
+    compare: impl FnMut(&usize, &usize) -> std::cmp::Ordering,
+) {
     if keep == 0 {
         order.clear();
-    } else {
+    } else if keep < order.len() {
         order.select_nth_unstable_by(keep - 1, compare);
         order.truncate(keep);
-        order.sort_unstable();
     }
-    partial.retain_groups(&order);
 }
 
 #[cfg(test)]
