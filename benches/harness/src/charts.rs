@@ -7,11 +7,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::plot::{BLUE_, Chart, GREEN_, GREY, ORANGE, RED_, Series, write};
-use crate::report::Run;
-
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
-}
+use crate::report::{Run, ms};
 
 /// Writes every plot into `dir`; the file names written.
 pub fn write_all(run: &Run<'_>, summary: &Json, dir: &Path) -> anyhow::Result<Vec<String>> {

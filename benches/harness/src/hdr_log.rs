@@ -73,12 +73,12 @@ pub fn encode_compressed<T: Counter>(h: &Histogram<T>) -> anyhow::Result<String>
     out.extend_from_slice(&V2_COMPRESSED_COOKIE.to_be_bytes());
     out.extend_from_slice(&(deflated.len() as u32).to_be_bytes());
     out.extend_from_slice(&deflated);
-    Ok(crate::target::base64(&out))
+    Ok(crate::http::base64(&out))
 }
 
 /// An interval log: one line per histogram, each `(start offset s, length s, histogram)`.
 pub fn interval_log<'a, T: Counter + 'a>(
-    start_unix_ms: u128,
+    start_unix_ms: i64,
     intervals: impl Iterator<Item = (f64, f64, &'a Histogram<T>)>,
 ) -> anyhow::Result<String> {
     let mut out = String::new();

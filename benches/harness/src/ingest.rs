@@ -5,21 +5,18 @@
 //! query sees; a marker's freshness is the time from the start of its write to the answer
 //! that first shows it (an upper bound, by at most one poll interval plus a query).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 
+use crate::http::HttpClient;
 use crate::mix::{Draw, Rng, Value};
+use crate::recorder::ErrorCounts;
 use crate::scenario::IngestSpec;
 use crate::target::Target;
 
@@ -42,14 +39,14 @@ pub struct IngestReport {
     pub rows_sent: u64,
     pub rows_acknowledged: u64,
     /// Error kind → (count, first message).
-    pub errors: BTreeMap<String, (u64, String)>,
+    pub errors: ErrorCounts,
     /// Rows acknowledged per `BUCKET_MS` since the run's start.
     pub acknowledged: Vec<u64>,
     pub markers: Vec<Marker>,
     /// Batches that left late because earlier ones had not been answered.
     pub batches_late: u64,
     /// Marker queries that failed (error kind → count, first message).
-    pub marker_query_failures: BTreeMap<String, (u64, String)>,
+    pub marker_query_failures: ErrorCounts,
 }
 
 impl IngestReport {
@@ -69,8 +66,8 @@ impl IngestReport {
 
 #[derive(Debug, Default)]
 struct Shared {
-    errors: BTreeMap<String, (u64, String)>,
-    marker_query_failures: BTreeMap<String, (u64, String)>,
+    errors: ErrorCounts,
+    marker_query_failures: ErrorCounts,
     acknowledged: Vec<u64>,
     markers: Vec<Marker>,
 }
@@ -105,22 +102,27 @@ impl State {
         });
     }
 
-    fn failed(&self, kind: &str, message: String, count: u64) {
+    /// Markers (value, write start) no answer showed: lost.
+    fn lost(&self, markers: &[(String, Instant)]) {
         self.with(|shared| {
             shared
-                .errors
-                .entry(kind.to_string())
-                .or_insert_with(|| (0, message))
-                .0 += count;
+                .markers
+                .extend(markers.iter().map(|(_, written)| Marker {
+                    written: written.duration_since(self.start),
+                    freshness: None,
+                }))
         });
+    }
+
+    fn failed(&self, kind: &str, message: String, count: u64) {
+        self.with(|shared| shared.errors.add(kind, || message, count));
     }
 }
 
 enum Sink {
     Push {
-        client: Box<Client<HttpConnector, Full<Bytes>>>,
+        client: Box<HttpClient>,
         url: hyper::Uri,
-        authorization: Option<String>,
     },
     Kafka {
         producer: ThreadedProducer<Deliveries>,
@@ -169,15 +171,9 @@ impl Sink {
             let url = format!("{}/ingest/{}", base.trim_end_matches('/'), spec.table)
                 .parse()
                 .with_context(|| format!("[ingest] push `{base}`"))?;
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
             return Ok(Sink::Push {
-                client: Box::new(Client::builder(TokioExecutor::new()).build(connector)),
+                client: Box::new(HttpClient::new(spec.basic_auth.as_deref())?),
                 url,
-                authorization: spec
-                    .basic_auth
-                    .as_deref()
-                    .map(|c| format!("Basic {}", crate::target::base64(c.as_bytes()))),
             });
         }
         let brokers = spec.kafka.as_deref().context("[ingest] names no sink")?;
@@ -201,45 +197,24 @@ impl Sink {
         let count = rows.len() as u64;
         state.sent.fetch_add(count, Ordering::Relaxed);
         match self {
-            Sink::Push {
-                client,
-                url,
-                authorization,
-            } => {
+            Sink::Push { client, url } => {
                 let mut body = rows.join("\n");
                 body.push('\n');
-                let mut request = match hyper::Request::post(url.clone())
-                    .header("content-type", "application/x-ndjson")
-                    .body(Full::new(Bytes::from(body)))
-                {
+                let builder = hyper::Request::post(url.clone())
+                    .header("content-type", "application/x-ndjson");
+                let request = match client.request(builder, Bytes::from(body)) {
                     Ok(request) => request,
                     Err(e) => return state.failed("bad_request", e.to_string(), count),
                 };
-                if let Some(value) = authorization.as_deref().and_then(|a| a.parse().ok()) {
-                    request.headers_mut().insert("authorization", value);
-                }
-                let timed_out = || format!("no answer within {:?}", state.timeout);
-                let response =
-                    match tokio::time::timeout(state.timeout, client.request(request)).await {
-                        Err(_) => return state.failed("client_timeout", timed_out(), count),
-                        Ok(Ok(response)) => response,
-                        Ok(Err(e)) => {
-                            let kind = if e.is_connect() {
-                                "connect"
-                            } else {
-                                "transport"
-                            };
-                            return state.failed(kind, format!("{e:?}"), count);
+                let (status, body) =
+                    match tokio::time::timeout(state.timeout, client.exchange(request)).await {
+                        Err(_) => {
+                            let message = format!("no answer within {:?}", state.timeout);
+                            return state.failed("client_timeout", message, count);
                         }
+                        Ok(Err((kind, message))) => return state.failed(kind, message, count),
+                        Ok(Ok(answer)) => answer,
                     };
-                let status = response.status().as_u16();
-                let body = match tokio::time::timeout(state.timeout, response.into_body().collect())
-                    .await
-                {
-                    Err(_) => return state.failed("client_timeout", timed_out(), count),
-                    Ok(Ok(body)) => body.to_bytes(),
-                    Ok(Err(e)) => return state.failed("transport", e.to_string(), count),
-                };
                 match serde_json::from_slice::<PushAnswer>(&body) {
                     Ok(answer) if status == 200 => {
                         state.acknowledged(answer.rows_ingested);
@@ -352,10 +327,7 @@ pub async fn run(
     let sink = Arc::new(Sink::new(&spec, &state)?);
     let mut rows = Rows::new(&spec, seed)?;
     let end = start + duration;
-    let run_id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let run_id = crate::unix_ms();
     let poller = tokio::spawn(poll_markers(spec.clone(), state.clone(), probe, end));
     let slots = Arc::new(tokio::sync::Semaphore::new(64));
     let batch_interval = spec.batch_rows as f64 / spec.rows_per_s;
@@ -430,14 +402,7 @@ pub async fn run(
         .lock()
         .map(|mut o| o.drain(..).collect())
         .unwrap_or_default();
-    state.with(|shared| {
-        shared
-            .markers
-            .extend(left.iter().map(|(_, written)| Marker {
-                written: written.duration_since(state.start),
-                freshness: None,
-            }))
-    });
+    state.lost(&left);
     let shared = std::mem::take(&mut *state.shared.lock().unwrap_or_else(|p| p.into_inner()));
     let mut markers = shared.markers;
     markers.sort_by_key(|m| m.written);
@@ -471,14 +436,7 @@ async fn poll_markers(spec: IngestSpec, state: Arc<State>, probe: Arc<Target>, e
                     .drain(..)
                     .partition(|(_, written)| now.duration_since(*written) > spec.marker_timeout);
                 *outstanding = kept.clone();
-                state.with(|shared| {
-                    shared
-                        .markers
-                        .extend(lost.iter().map(|(_, written)| Marker {
-                            written: written.duration_since(state.start),
-                            freshness: None,
-                        }))
-                });
+                state.lost(&lost);
                 kept
             }
             Err(_) => return,
@@ -501,13 +459,7 @@ async fn poll_markers(spec: IngestSpec, state: Arc<State>, probe: Arc<Target>, e
             table = spec.table
         );
         let failed = |kind: &str, message: String| {
-            state.with(|shared| {
-                shared
-                    .marker_query_failures
-                    .entry(kind.to_string())
-                    .or_insert_with(|| (0, message))
-                    .0 += 1
-            })
+            state.with(|shared| shared.marker_query_failures.add(kind, || message, 1))
         };
         let seen = match tokio::time::timeout(state.timeout, probe.column_values(&sql)).await {
             Ok(Ok(values)) => values,

@@ -5,9 +5,11 @@
 //! `tessera-bench compare BASELINE.json RUN.json [--max-regression 10%]` exits 1 when the
 //! run regressed. See docs/load-testing.md.
 
+mod charts;
 mod compare;
 mod expect;
 mod hdr_log;
+mod http;
 mod ingest;
 mod mix;
 mod plot;
@@ -23,6 +25,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Now, in milliseconds since the Unix epoch.
+pub(crate) fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -192,10 +202,7 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
             mix,
             expected,
         };
-        let started_at_unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+        let started_at_unix_ms = unix_ms();
         let recorder = Arc::new(recorder::Recorder::new(steps.len(), kind_names.len()));
         let started = Instant::now();
         let progress = (!quiet).then(|| progress_bar(&steps));
@@ -214,12 +221,11 @@ fn run(path: &Path, out: &Path, overrides: &[String], quiet: bool) -> anyhow::Re
             })
         });
         let ingest = scenario.ingest.clone().map(|spec| {
-            let total: Duration = steps.iter().map(|s| s.duration).sum();
             tokio::spawn(ingest::run(
                 spec,
                 scenario.seed,
                 recorder.start,
-                total,
+                scenario::total_duration(&steps),
                 scenario.timeout,
                 targets[0].clone(),
             ))
@@ -294,7 +300,7 @@ fn write(dir: &Path, name: &str, contents: &str) -> anyhow::Result<()> {
 }
 
 fn progress_bar(steps: &[scenario::Step]) -> indicatif::ProgressBar {
-    let total: Duration = steps.iter().map(|s| s.duration).sum();
+    let total = scenario::total_duration(steps);
     let bar = indicatif::ProgressBar::new(total.as_millis() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
@@ -303,5 +309,3 @@ fn progress_bar(steps: &[scenario::Step]) -> indicatif::ProgressBar {
     );
     bar
 }
-
-mod charts;

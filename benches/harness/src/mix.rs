@@ -192,11 +192,7 @@ impl Draw {
             Draw::Pick(values) => values[rng.below(values.len() as u64) as usize].clone(),
             Draw::Now(offsets) => {
                 let offset = offsets[rng.below(offsets.len() as u64) as usize];
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
-                Value::Number((now - offset).to_string())
+                Value::Number((crate::unix_ms() - offset).to_string())
             }
             Draw::Weighted { values, cumulative } => {
                 let total = cumulative.last().copied().unwrap_or(0.0);

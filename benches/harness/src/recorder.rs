@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -28,6 +28,46 @@ fn micros(duration: Duration) -> u64 {
         .clamp(1, MAX_MICROS)
 }
 
+/// Failures by kind: how many, and the first message of each kind.
+#[derive(Debug, Default)]
+pub struct ErrorCounts(BTreeMap<String, (u64, String)>);
+
+impl ErrorCounts {
+    /// `count` more failures of `kind`; `message` is kept when the kind is new.
+    pub fn add(&mut self, kind: &str, message: impl FnOnce() -> String, count: u64) {
+        match self.0.get_mut(kind) {
+            Some(entry) => entry.0 += count,
+            None => {
+                self.0.insert(kind.to_string(), (count, message()));
+            }
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().map(|(n, _)| n).sum()
+    }
+
+    pub fn merge(&mut self, other: &ErrorCounts) {
+        for (kind, (count, message)) in &other.0 {
+            self.add(kind, || message.clone(), *count);
+        }
+    }
+
+    /// `{kind: {"count": n, "example": first message}}`, as the summary writes it.
+    pub fn to_json(&self) -> serde_json::Value {
+        self.0
+            .iter()
+            .map(|(kind, (count, example))| {
+                (
+                    kind.clone(),
+                    serde_json::json!({"count": count, "example": example}),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
 #[derive(Debug)]
 pub struct KindStats {
     /// From the intended send time to the answer (what a user waiting on a schedule sees).
@@ -35,8 +75,7 @@ pub struct KindStats {
     /// From the actual send to the answer.
     pub service: Histogram<u64>,
     pub requests: u64,
-    /// Error kind → (count, first message).
-    pub errors: BTreeMap<String, (u64, String)>,
+    pub errors: ErrorCounts,
     pub partial: u64,
 }
 
@@ -46,13 +85,13 @@ impl KindStats {
             latency: histogram(),
             service: histogram(),
             requests: 0,
-            errors: BTreeMap::new(),
+            errors: ErrorCounts::default(),
             partial: 0,
         }
     }
 
     pub fn error_count(&self) -> u64 {
-        self.errors.values().map(|(n, _)| n).sum()
+        self.errors.total()
     }
 
     pub fn merge(&mut self, other: &KindStats) {
@@ -60,13 +99,7 @@ impl KindStats {
         let _ = self.service.add(&other.service);
         self.requests += other.requests;
         self.partial += other.partial;
-        for (kind, (count, message)) in &other.errors {
-            let entry = self
-                .errors
-                .entry(kind.clone())
-                .or_insert_with(|| (0, message.clone()));
-            entry.0 += count;
-        }
+        self.errors.merge(&other.errors);
     }
 }
 
@@ -203,10 +236,7 @@ impl Recorder {
     ) {
         let offset = done.saturating_duration_since(self.start);
         let latency = micros(done.saturating_duration_since(intended));
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now_ms = crate::unix_ms();
         self.with(|inner| {
             let Some(stats) = inner.steps.get_mut(step) else {
                 return;
@@ -230,11 +260,8 @@ impl Recorder {
                 .saturating_record(micros(done.saturating_duration_since(sent)));
             cell.partial += u64::from(outcome.partial);
             if let Some(error) = &outcome.error {
-                let entry = cell
-                    .errors
-                    .entry(error.clone())
-                    .or_insert_with(|| (0, outcome.message.clone().unwrap_or_default()));
-                entry.0 += 1;
+                cell.errors
+                    .add(error, || outcome.message.clone().unwrap_or_default(), 1);
             }
             let second = Self::second(inner, offset);
             second.done += 1;

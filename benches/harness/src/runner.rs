@@ -35,12 +35,7 @@ struct Check {
     expected: Option<Arc<Vec<serde_json::Value>>>,
 }
 
-async fn send_one(
-    target: &Target,
-    payload: &crate::mix::Payload,
-    check: &Check,
-    timeout: Duration,
-) -> Outcome {
+async fn send_one(target: &Target, payload: &Payload, check: &Check, timeout: Duration) -> Outcome {
     let want_rows = check.expected.is_some();
     let answer = tokio::time::timeout(
         timeout,
@@ -112,7 +107,7 @@ async fn open_loop(plan: Plan, recorder: Arc<Recorder>) {
         tokio::sync::mpsc::channel::<Job>(plan.max_in_flight.saturating_mul(4).max(64));
     let steps = plan.steps.clone();
     let start = recorder.start;
-    let end = start + steps.iter().map(|s| s.duration).sum::<Duration>();
+    let end = start + crate::scenario::total_duration(&steps);
     let mut mix = plan.mix;
     let scheduler = std::thread::Builder::new()
         .name("tessera-bench-schedule".into())
@@ -181,8 +176,7 @@ async fn open_loop(plan: Plan, recorder: Arc<Recorder>) {
 }
 
 async fn closed_loop(plan: Plan, recorder: Arc<Recorder>) {
-    let checks = checks(&plan);
-    let checks = Arc::new(checks);
+    let checks = Arc::new(checks(&plan));
     let mix = Arc::new(std::sync::Mutex::new(plan.mix));
     let mut step_start = recorder.start;
     for (step_index, step) in plan.steps.iter().enumerate() {

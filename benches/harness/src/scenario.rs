@@ -245,6 +245,11 @@ pub struct Slo {
     pub p99_ms: Option<f64>,
 }
 
+/// How long the steps run, end to end.
+pub fn total_duration(steps: &[Step]) -> Duration {
+    steps.iter().map(|s| s.duration).sum()
+}
+
 /// One stretch of constant offered rate: what the runner schedules and the report shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {

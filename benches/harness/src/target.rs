@@ -5,12 +5,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use serde::Deserialize;
 
+use crate::http::HttpClient;
 use crate::mix::{Payload, Value};
 use crate::postgres::PgPool;
 use crate::scenario::TargetSpec;
@@ -125,8 +123,7 @@ impl Target {
 pub struct HttpTarget {
     base: String,
     query_url: hyper::Uri,
-    authorization: Option<String>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: HttpClient,
 }
 
 #[derive(Deserialize)]
@@ -185,18 +182,10 @@ impl HttpTarget {
         } else {
             format!("{base}/query/sql").parse()?
         };
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(usize::MAX)
-            .build(connector);
-        let authorization =
-            basic_auth.map(|credentials| format!("Basic {}", base64(credentials.as_bytes())));
         Ok(HttpTarget {
             base,
             query_url,
-            authorization,
-            client,
+            client: HttpClient::new(basic_auth)?,
         })
     }
 
@@ -204,28 +193,22 @@ impl HttpTarget {
         &self,
         payload: &Payload,
         query_options: Option<&str>,
-    ) -> anyhow::Result<hyper::Request<Full<Bytes>>> {
-        let builder = match payload {
+    ) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
+        match payload {
             Payload::Sql(sql) => {
                 let mut body = serde_json::json!({ "sql": sql });
                 if let Some(options) = query_options {
                     body["queryOptions"] = options.into();
                 }
-                hyper::Request::post(self.query_url.clone())
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from(body.to_string())))
+                let builder = hyper::Request::post(self.query_url.clone())
+                    .header("content-type", "application/json");
+                self.client.request(builder, Bytes::from(body.to_string()))
             }
-            Payload::Get(path) => {
-                hyper::Request::get(format!("{}{path}", self.base)).body(Full::new(Bytes::new()))
-            }
-        };
-        let mut request = builder?;
-        if let Some(authorization) = &self.authorization {
-            request
-                .headers_mut()
-                .insert("authorization", authorization.parse()?);
+            Payload::Get(path) => self.client.request(
+                hyper::Request::get(format!("{}{path}", self.base)),
+                Bytes::new(),
+            ),
         }
-        Ok(request)
     }
 
     async fn fetch(
@@ -236,22 +219,10 @@ impl HttpTarget {
         let request = self
             .request(payload, query_options)
             .map_err(|e| Outcome::failed("bad_request", e.to_string()))?;
-        let response = self.client.request(request).await.map_err(|e| {
-            let kind = if e.is_connect() {
-                "connect"
-            } else {
-                "transport"
-            };
-            Outcome::failed(kind, format!("{e:?}"))
-        })?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
+        self.client
+            .exchange(request)
             .await
-            .map_err(|e| Outcome::failed("transport", e.to_string()))?
-            .to_bytes();
-        Ok((status, body))
+            .map_err(|(kind, message)| Outcome::failed(kind, message))
     }
 
     async fn send(
@@ -335,38 +306,5 @@ impl HttpTarget {
             .filter(|v| !v.is_null())
             .map(Value::from_json)
             .collect())
-    }
-}
-
-/// Standard base64 with padding (for a Basic auth header).
-pub(crate) fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_matches_the_rfc_examples() {
-        assert_eq!(super::base64(b"f"), "Zg==");
-        assert_eq!(super::base64(b"fo"), "Zm8=");
-        assert_eq!(super::base64(b"foo"), "Zm9v");
-        assert_eq!(super::base64(b"admin:secret"), "YWRtaW46c2VjcmV0");
     }
 }
