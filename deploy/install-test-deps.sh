@@ -37,6 +37,18 @@ install_debian_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Debian's Chromium and ChromeDriver: the web console's browser tests drive them. Their
+# recommended packages (printing, audio, avahi, a terminal) are not needed headless.
+install_browser() {
+    if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then
+        say "chromium and chromedriver present"
+        return
+    fi
+    say "apt-get install --no-install-recommends chromium chromium-driver"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+}
+
 # The venv records what it was built from in a stamp file, so a present, matching venv
 # costs one file read and one interpreter start.
 install_python_venv() {
@@ -86,6 +98,7 @@ install_tansu() {
 }
 
 install_debian_packages
+install_browser
 install_python_venv
 check_rust_toolchain
 install_tansu

@@ -7,6 +7,7 @@
 //! skip — when their environment is missing.
 
 pub mod auth;
+pub mod browser;
 pub mod cluster;
 pub mod etcd;
 pub mod kafka;

@@ -66,7 +66,9 @@ fn test_every_route_but_health_requires_credentials_and_roles_split() {
     let mut walked = 0;
     for (method, path, role) in &routes {
         // Path parameters name a table that does not exist: admin calls stay harmless.
-        let path = path.replace("{name}", "no_such_table");
+        let path = path
+            .replace("{name}", "no_such_table")
+            .replace("{*file}", "app.js");
         if role == "public" {
             assert_eq!(request(server, method, &path, None), 200, "{method} {path}");
             continue;

@@ -45,9 +45,9 @@ pub fn run(args: HashSecretArgs) -> anyhow::Result<()> {
 
 /// `tessera routes`: every HTTP route with the role it needs.
 pub fn print_routes() {
-    use tessera_api::auth::http::{PUBLIC_PATH, required_role};
+    use tessera_api::auth::http::{is_public, required_role};
     for (method, path) in crate::standalone::http::routes().list {
-        let role = if path == PUBLIC_PATH {
+        let role = if is_public(path) {
             "public".to_string()
         } else {
             format!("{:?}", required_role(&method, path)).to_lowercase()

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use tessera_api::auth::http as auth_http;
 use tessera_coordination::{
     EtcdSession, NodeInfo, NodeRole, PrefixMirror, current_leader, register,
 };
@@ -146,6 +147,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     }
     let app = Router::new()
         .route("/health", get(health))
+        .route(auth_http::INFO_PATH, get(auth_http::info))
+        .route(auth_http::VERIFY_PATH, get(auth_http::verify))
+        .merge(tessera_console::router())
         .route("/query/sql", post(query_post))
         .route("/metrics", get(metrics))
         .route("/ingest/{name}", post(push::ingest))

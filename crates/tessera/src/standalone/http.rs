@@ -21,6 +21,7 @@ use tessera_query::{QueryError, QueryOptions};
 use tessera_segment::SegmentReader;
 
 use tessera_api::auth::Authenticator;
+use tessera_api::auth::http as auth_http;
 use tessera_api::http::{
     ApiError, ApiResult, MAX_BODY_BYTES, UploadParams, blocking, body_text, json_text,
     query_error_status, restore_error,
@@ -66,6 +67,14 @@ impl Routes {
         self.add(Method::POST, path, post(handler))
     }
 
+    /// The web console's page and assets (public: they hold no data).
+    fn console(mut self) -> Routes {
+        self.list
+            .extend(tessera_console::ROUTES.map(|path| (Method::GET, path)));
+        self.router = self.router.merge(tessera_console::router());
+        self
+    }
+
     fn delete<H, T>(self, path: &'static str, handler: H) -> Routes
     where
         H: Handler<T, Arc<ServerState>>,
@@ -81,6 +90,9 @@ pub fn routes() -> Routes {
         list: Vec::new(),
     }
     .get("/health", || async { "OK" })
+    .get(auth_http::INFO_PATH, auth_http::info)
+    .get(auth_http::VERIFY_PATH, auth_http::verify)
+    .console()
     .get("/metrics", super::prometheus::metrics)
     .get("/schemas", list_schemas)
     .post("/schemas", add_schema)
