@@ -238,6 +238,27 @@ fn test_cluster_answers_exactly_through_failures() {
         "EXPLAIN through the broker: {explained}"
     );
 
+    // The web console on a broker: the page, and its segment view's data (forwarded to
+    // the controller leader) naming the servers that serve each segment.
+    let broker = brokers[0].trim_start_matches("http://");
+    let page = http("GET", broker, "/", &[], b"").expect("the console page");
+    assert!(
+        page.status == 200 && page.body.contains("Tessera console"),
+        "{page:?}"
+    );
+    let segments = http("GET", broker, "/segments/lineitem/metadata", &[], b"")
+        .expect("segment metadata through the broker");
+    assert_eq!(segments.status, 200, "{}", segments.body);
+    let segments = segments.json();
+    let segments = segments.as_object().cloned().unwrap_or_default();
+    assert_eq!(segments.len(), 13, "{segments:?}");
+    assert!(
+        segments.values().all(|s| s["state"] == "ONLINE"
+            && s["totalDocs"].as_u64().unwrap_or(0) > 0
+            && s["servers"].as_array().is_some_and(|on| !on.is_empty())),
+        "{segments:?}"
+    );
+
     // The deep store is the S3 server local.sh started: the uploaded segments are there.
     let listing = http(
         "GET",

@@ -194,6 +194,8 @@ fn router(role: Arc<ControllerRole>) -> Router {
         )
         .route("/segments", post(upload_segment))
         .route("/segments/{name}", get(list_segments))
+        .route("/segments/{name}/metadata", get(segments_metadata))
+        .route("/tables/{name}/metadata", get(table_metadata))
         .layer(axum::extract::DefaultBodyLimit::max(
             tessera_api::http::MAX_BODY_BYTES,
         ))
@@ -950,6 +952,82 @@ impl ControllerRole {
         info!(table = %record.name, segment = %name, "segment uploaded");
         Ok(name)
     }
+}
+
+/// `GET /segments/{table}/metadata`: every segment of the table as the catalog records
+/// it, with the servers serving it now (what the web console's segment view shows).
+async fn segments_metadata(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let worker = role.clone();
+    let (record, segments) = blocking(move || -> ApiResult<_> {
+        let record = worker.live_table(&name)?;
+        let segments = worker
+            .catalog()
+            .segments(&record.name)
+            .map_err(ApiError::internal)?;
+        Ok((record, segments))
+    })
+    .await??;
+    let serving = keys::serving(&role.serving.snapshot());
+    let served = serving.get(&record.name).cloned().unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for segment in segments {
+        let done = segment.state == tessera_meta::SegmentState::Done;
+        let servers: Vec<&String> = served
+            .get(&segment.name)
+            .map(|on| on.iter().collect())
+            .unwrap_or_default();
+        out.insert(
+            segment.name.clone(),
+            json!({
+                "segmentName": segment.name,
+                "state": if done { "ONLINE" } else { "CONSUMING" },
+                "totalDocs": segment.num_docs,
+                "sizeBytes": done.then_some(segment.size_bytes),
+                "location": segment.location,
+                "crc32": segment.crc32,
+                "partition": segment.partition,
+                "startOffset": segment.start_offset,
+                "endOffset": segment.end_offset,
+                "minTime": segment.min_time,
+                "maxTime": segment.max_time,
+                "servers": servers,
+            }),
+        );
+    }
+    Ok(axum::Json(Json::Object(out)))
+}
+
+/// `GET /tables/{table}/metadata`: Pinot's table size summary, from the catalog's
+/// sealed segments (consuming rows live on the servers).
+async fn table_metadata(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let worker = role.clone();
+    let (record, segments) = blocking(move || -> ApiResult<_> {
+        let record = worker.live_table(&name)?;
+        let segments = worker
+            .catalog()
+            .segments(&record.name)
+            .map_err(ApiError::internal)?;
+        Ok((record, segments))
+    })
+    .await??;
+    let done = segments
+        .iter()
+        .filter(|s| s.state == tessera_meta::SegmentState::Done);
+    let (rows, bytes) = done.fold((0u64, 0u64), |(rows, bytes), s| {
+        (rows + s.num_docs, bytes + s.size_bytes)
+    });
+    Ok(axum::Json(json!({
+        "tableName": format!("{}_{}", record.name, record.table_type),
+        "diskSizeInBytes": bytes,
+        "numSegments": segments.len(),
+        "numRows": rows,
+    })))
 }
 
 async fn list_segments(
