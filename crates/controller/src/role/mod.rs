@@ -954,14 +954,13 @@ impl ControllerRole {
     }
 }
 
-/// `GET /segments/{table}/metadata`: every segment of the table as the catalog records
-/// it, with the servers serving it now (what the web console's segment view shows).
-async fn segments_metadata(
-    State(role): State<Arc<ControllerRole>>,
-    UrlPath(name): UrlPath<String>,
-) -> ApiResult<axum::Json<Json>> {
+/// The live table `name` and its segments, as the catalog records them.
+async fn table_segments(
+    role: &Arc<ControllerRole>,
+    name: String,
+) -> ApiResult<(tessera_meta::TableRecord, Vec<tessera_meta::SegmentRecord>)> {
     let worker = role.clone();
-    let (record, segments) = blocking(move || -> ApiResult<_> {
+    blocking(move || -> ApiResult<_> {
         let record = worker.live_table(&name)?;
         let segments = worker
             .catalog()
@@ -969,7 +968,16 @@ async fn segments_metadata(
             .map_err(ApiError::internal)?;
         Ok((record, segments))
     })
-    .await??;
+    .await?
+}
+
+/// `GET /segments/{table}/metadata`: every segment of the table as the catalog records
+/// it, with the servers serving it now (what the web console's segment view shows).
+async fn segments_metadata(
+    State(role): State<Arc<ControllerRole>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let (record, segments) = table_segments(&role, name).await?;
     let serving = keys::serving(&role.serving.snapshot());
     let served = serving.get(&record.name).cloned().unwrap_or_default();
     let mut out = serde_json::Map::new();
@@ -1006,16 +1014,7 @@ async fn table_metadata(
     State(role): State<Arc<ControllerRole>>,
     UrlPath(name): UrlPath<String>,
 ) -> ApiResult<axum::Json<Json>> {
-    let worker = role.clone();
-    let (record, segments) = blocking(move || -> ApiResult<_> {
-        let record = worker.live_table(&name)?;
-        let segments = worker
-            .catalog()
-            .segments(&record.name)
-            .map_err(ApiError::internal)?;
-        Ok((record, segments))
-    })
-    .await??;
+    let (record, segments) = table_segments(&role, name).await?;
     let done = segments
         .iter()
         .filter(|s| s.state == tessera_meta::SegmentState::Done);
@@ -1034,16 +1033,7 @@ async fn list_segments(
     State(role): State<Arc<ControllerRole>>,
     UrlPath(name): UrlPath<String>,
 ) -> ApiResult<axum::Json<Json>> {
-    let worker = role.clone();
-    let (record, segments) = blocking(move || -> ApiResult<_> {
-        let record = worker.live_table(&name)?;
-        let segments = worker
-            .catalog()
-            .segments(&record.name)
-            .map_err(ApiError::internal)?;
-        Ok((record, segments))
-    })
-    .await??;
+    let (record, segments) = table_segments(&role, name).await?;
     let names: Vec<String> = segments.into_iter().map(|s| s.name).collect();
     Ok(axum::Json(json!([{ record.table_type: names }])))
 }
