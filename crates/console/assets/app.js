@@ -21,7 +21,11 @@ const catalog = {
   types: {},
   listeners: [],
   snapshot() { return { tables: this.tables, columns: this.columns, types: this.types }; },
-  onChange(f) { this.listeners.push(f); },
+  // Call `f` after every refresh; returns what stops it.
+  onChange(f) {
+    this.listeners.push(f);
+    return () => { this.listeners = this.listeners.filter((g) => g !== f); };
+  },
   async refresh() {
     const { tables = [] } = await api.get('/tables');
     const schemas = await Promise.all(tables.map((t) => api.get(`/tables/${encodeURIComponent(t)}/schema`).catch(() => null)));
@@ -90,7 +94,7 @@ function route() {
     dispose = watchView(view);
     document.title = 'Watch · Tessera';
   } else {
-    queryView(view, { catalog });
+    dispose = queryView(view, { catalog }).dispose;
     document.title = 'Query · Tessera';
   }
 }

@@ -25,7 +25,8 @@ export function queryView(root, { catalog, initialSql }) {
   editor.input.addEventListener('input', () => localStorage.setItem(DRAFT, editor.value));
   let inFlight = null;
 
-  const sidebar = h('aside', { class: 'sidebar', 'aria-label': 'Tables' }, h('h2', null, 'Tables'), tableTree(catalog, editor));
+  const tree = tableTree(catalog, editor);
+  const sidebar = h('aside', { class: 'sidebar', 'aria-label': 'Tables' }, h('h2', null, 'Tables'), tree.element);
   clear(root).append(h('div', { class: 'query-layout' },
     sidebar,
     h('div', { class: 'query-main' },
@@ -117,7 +118,11 @@ export function queryView(root, { catalog, initialSql }) {
     }
   }
 
-  return { run, editor };
+  const dispose = () => {
+    tree.stop();
+    if (inFlight) inFlight.abort();
+  };
+  return { run, editor, dispose };
 }
 
 function loadHistory() {
@@ -180,6 +185,5 @@ function tableTree(catalog, editor) {
     }
   };
   fill();
-  catalog.onChange(fill);
-  return list;
+  return { element: list, stop: catalog.onChange(fill) };
 }
