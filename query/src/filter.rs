@@ -41,9 +41,16 @@ pub fn evaluate(
             } else {
                 (Vec::new(), children.iter().collect())
             };
+            // Comparisons of one raw DOUBLE column become one pass over its values.
+            let (double_ranges, rest) = merge_double_ranges(context, rest);
             let mut steps: Vec<(u8, AndStep<'_>)> = ranges
                 .into_iter()
                 .map(|(rank, column, ids)| (rank, AndStep::Ids(column, ids)))
+                .chain(
+                    double_ranges
+                        .into_iter()
+                        .map(|(column, range)| (9, AndStep::DoubleRange(column, range))),
+                )
                 .chain(
                     rest.into_iter()
                         .map(|child| (cost_rank(context, child), AndStep::Child(child))),
@@ -57,6 +64,9 @@ pub fn evaluate(
                     AndStep::Ids(column, ids) => {
                         context.check_deadline()?;
                         docs_for_ids(context, column, ids, false, &current)?.and(&current)
+                    }
+                    AndStep::DoubleRange(column, range) => {
+                        scan_f64(context, column, &current, |v| range.contains(v))?
                     }
                 };
                 if current.is_empty() {
@@ -93,6 +103,129 @@ pub fn evaluate(
 enum AndStep<'f> {
     Child(&'f Filter),
     Ids(&'f str, Ids),
+    DoubleRange(&'f str, F64Range),
+}
+
+/// Split an AND's children into the value ranges of raw single-value DOUBLE/FLOAT
+/// columns compared more than once (`x >= a AND x <= b`, BETWEEN), each scanned once
+/// instead of once per comparison, and the other children. A column with a range index
+/// (when indexes are used) keeps its comparisons: the index answers each.
+fn merge_double_ranges<'f>(
+    context: &SegmentContext<'_>,
+    children: Vec<&'f Filter>,
+) -> (Vec<(&'f str, F64Range)>, Vec<&'f Filter>) {
+    let mut found: Vec<(&'f str, F64Range, usize)> = Vec::new();
+    let scanned_raw = |column: &str| {
+        context.segment.column(column).is_ok_and(|reader| {
+            reader.cardinality().is_none()
+                && reader.metadata().single_value
+                && !(context.use_indexes && reader.metadata().indexes.iter().any(|i| i == "range"))
+        })
+    };
+    fn leaf_range(child: &Filter) -> Option<(&str, F64Range)> {
+        match child {
+            Filter::Leaf(expr) => double_comparison(expr)
+                .and_then(|(column, op, literal)| Some((column, F64Range::of(op, literal)?))),
+            _ => None,
+        }
+    }
+    for child in &children {
+        if let Some((column, range)) = leaf_range(child)
+            && scanned_raw(column)
+        {
+            match found.iter_mut().find(|(name, _, _)| *name == column) {
+                Some((_, merged, count)) => {
+                    *merged = merged.intersect(range);
+                    *count += 1;
+                }
+                None => found.push((column, range, 1)),
+            }
+        }
+    }
+    found.retain(|(_, _, count)| *count >= 2);
+    let rest = children
+        .into_iter()
+        .filter(|child| {
+            !leaf_range(child)
+                .is_some_and(|(column, _)| found.iter().any(|(name, _, _)| *name == column))
+        })
+        .collect();
+    (
+        found
+            .into_iter()
+            .map(|(column, range, _)| (column, range))
+            .collect(),
+        rest,
+    )
+}
+
+/// The doubles `x op literal` selects, compared as `cmp_cells` compares a double with a
+/// double (`total_cmp`) or with a long (exactly).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct F64Range {
+    low: Bound<f64>,
+    high: Bound<f64>,
+}
+
+impl F64Range {
+    /// `None` for `<>` and for a long literal a double cannot hold exactly, or zero (a
+    /// long 0 equals -0.0, which `total_cmp` orders below 0.0): those keep the exact
+    /// comparison.
+    fn of(op: CmpOp, literal: &Scalar) -> Option<F64Range> {
+        let v = match literal {
+            Scalar::Double(v) => *v,
+            Scalar::Long(v) if *v != 0 && v.unsigned_abs() <= 1 << 53 => *v as f64,
+            _ => return None,
+        };
+        let (low, high) = match op {
+            CmpOp::Eq => (Bound::Included(v), Bound::Included(v)),
+            CmpOp::Lt => (Bound::Unbounded, Bound::Excluded(v)),
+            CmpOp::LtEq => (Bound::Unbounded, Bound::Included(v)),
+            CmpOp::Gt => (Bound::Excluded(v), Bound::Unbounded),
+            CmpOp::GtEq => (Bound::Included(v), Bound::Unbounded),
+            CmpOp::NotEq => return None,
+        };
+        Some(F64Range { low, high })
+    }
+
+    /// Values in both ranges.
+    fn intersect(self, other: F64Range) -> F64Range {
+        use std::cmp::Ordering::{Greater, Less};
+        let value = |b: &Bound<f64>| match b {
+            Bound::Included(v) | Bound::Excluded(v) => Some(*v),
+            Bound::Unbounded => None,
+        };
+        // The tighter of two bounds; `toward` is the ordering that makes a bound tighter.
+        let tighter = |a: Bound<f64>, b: Bound<f64>, toward| match (value(&a), value(&b)) {
+            (None, _) => b,
+            (_, None) => a,
+            (Some(x), Some(y)) => match x.total_cmp(&y) {
+                o if o == toward => a,
+                std::cmp::Ordering::Equal if matches!(a, Bound::Excluded(_)) => a,
+                std::cmp::Ordering::Equal => b,
+                _ => b,
+            },
+        };
+        F64Range {
+            low: tighter(self.low, other.low, Greater),
+            high: tighter(self.high, other.high, Less),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, v: f64) -> bool {
+        let above = match self.low {
+            Bound::Unbounded => true,
+            Bound::Included(l) => v.total_cmp(&l).is_ge(),
+            Bound::Excluded(l) => v.total_cmp(&l).is_gt(),
+        };
+        above
+            && match self.high {
+                Bound::Unbounded => true,
+                Bound::Included(h) => v.total_cmp(&h).is_le(),
+                Bound::Excluded(h) => v.total_cmp(&h).is_lt(),
+            }
+    }
 }
 
 /// The single-value dictionary columns that two or more comparisons (other than `<>`)
@@ -322,10 +455,33 @@ fn scan_double_comparison(
     expr: &Expr,
     candidates: &DocSet,
 ) -> QueryResult<Option<DocSet>> {
-    let Expr::Compare { op, left, right } = expr else {
+    let Some((name, op, literal)) = double_comparison(expr) else {
         return Ok(None);
     };
-    let (name, op, literal) = match (&**left, &**right) {
+    if let Some(range) = F64Range::of(op, literal) {
+        return scan_f64(context, name, candidates, |v| range.contains(v)).map(Some);
+    }
+    // `<>`, and longs a double cannot hold: ordered against the literal as `cmp_cells`
+    // orders them.
+    let matched = match literal {
+        Scalar::Double(v) => scan_f64(context, name, candidates, |value| {
+            op.holds(value.total_cmp(v))
+        })?,
+        Scalar::Long(v) => scan_f64(context, name, candidates, |value| {
+            op.holds(crate::types::cmp_i64_f64(*v, value).reverse())
+        })?,
+        _ => return Ok(None),
+    };
+    Ok(Some(matched))
+}
+
+/// The column, operator (column on the left) and literal of `col op literal` (either
+/// side) on a single-value DOUBLE or FLOAT column.
+fn double_comparison(expr: &Expr) -> Option<(&str, CmpOp, &Scalar)> {
+    let Expr::Compare { op, left, right } = expr else {
+        return None;
+    };
+    match (&**left, &**right) {
         (
             Expr::Column {
                 name,
@@ -333,7 +489,7 @@ fn scan_double_comparison(
                 single_value: true,
             },
             Expr::Literal { value, .. },
-        ) => (name, *op, value),
+        ) => Some((name, *op, value)),
         (
             Expr::Literal { value, .. },
             Expr::Column {
@@ -341,21 +497,19 @@ fn scan_double_comparison(
                 ty: SqlType::Double | SqlType::Float,
                 single_value: true,
             },
-        ) => (name, op.flip(), value),
-        _ => return Ok(None),
-    };
-    // The ordering of a value against the literal, as `cmp_cells` orders them.
-    let against: Box<dyn Fn(f64) -> std::cmp::Ordering> = match literal {
-        Scalar::Double(v) => {
-            let v = *v;
-            Box::new(move |value: f64| value.total_cmp(&v))
-        }
-        Scalar::Long(v) => {
-            let v = *v;
-            Box::new(move |value: f64| crate::types::cmp_i64_f64(v, value).reverse())
-        }
-        _ => return Ok(None),
-    };
+        ) => Some((name, op.flip(), value)),
+        _ => None,
+    }
+}
+
+/// The candidates whose (non-NULL) value of the double column `name` passes `keep`,
+/// read block by block into one reused buffer.
+fn scan_f64(
+    context: &mut SegmentContext<'_>,
+    name: &str,
+    candidates: &DocSet,
+    keep: impl Fn(f64) -> bool,
+) -> QueryResult<DocSet> {
     let column = context.column(name)?;
     let nulls = context.nulls(name)?;
     let mut values: Vec<f64> = Vec::with_capacity(crate::docset::BLOCK);
@@ -364,17 +518,26 @@ fn scan_double_comparison(
     candidates.for_each_block(|docs| {
         values.clear();
         column.read_f64(docs, &mut values)?;
-        for (doc, value) in docs.iter().zip(&values) {
-            if op.holds(against(*value)) && !nulls.as_ref().is_some_and(|n| n.contains(*doc)) {
-                matched.push(*doc);
-            }
+        match &nulls {
+            None => matched.extend(
+                docs.iter()
+                    .zip(&values)
+                    .filter(|(_, value)| keep(**value))
+                    .map(|(doc, _)| *doc),
+            ),
+            Some(nulls) => matched.extend(
+                docs.iter()
+                    .zip(&values)
+                    .filter(|(doc, value)| keep(**value) && !nulls.contains(**doc))
+                    .map(|(doc, _)| *doc),
+            ),
         }
         entries += docs.len() as u64;
         context.check_deadline()?;
         Ok(true)
     })?;
     context.stats.num_entries_scanned_in_filter += entries;
-    Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
+    Ok(DocSet::Bitmap(bitmap_from_ascending(matched)))
 }
 
 /// How a leaf is answered (for EXPLAIN and for ordering AND children).
@@ -1054,5 +1217,101 @@ pub fn stat(json: &serde_json::Value, ty: SqlType) -> Option<Scalar> {
         serde_json::Value::Number(n) if ty.is_floating() => n.as_f64().map(Scalar::Double),
         serde_json::Value::String(s) if ty.is_text() => Some(Scalar::Str(s.clone())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(op: CmpOp, v: Scalar) -> F64Range {
+        F64Range::of(op, &v).unwrap_or_else(|| panic!("{op:?} {v:?} has a range"))
+    }
+
+    /// A range agrees with the comparison it stands for, on values around its bounds,
+    /// as `cmp_cells` orders a double against a double or a long.
+    #[test]
+    fn test_f64_range_agrees_with_the_comparison() {
+        let values = [
+            -1e300,
+            -3.0,
+            -2.5,
+            -0.0,
+            0.0,
+            1.0,
+            2.0,
+            2.5,
+            2.5000001,
+            3.0,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        let ops = [CmpOp::Eq, CmpOp::Lt, CmpOp::LtEq, CmpOp::Gt, CmpOp::GtEq];
+        for literal in [
+            Scalar::Double(2.5),
+            Scalar::Double(-0.0),
+            Scalar::Long(2),
+            Scalar::Long(-3),
+        ] {
+            for op in ops {
+                let r = range(op, literal.clone());
+                for v in values {
+                    let expected = match &literal {
+                        Scalar::Double(l) => op.holds(v.total_cmp(l)),
+                        Scalar::Long(l) => op.holds(crate::types::cmp_i64_f64(*l, v).reverse()),
+                        _ => unreachable!(),
+                    };
+                    assert_eq!(r.contains(v), expected, "{v} {op:?} {literal:?}");
+                }
+            }
+        }
+        // What keeps the exact comparison.
+        assert!(F64Range::of(CmpOp::NotEq, &Scalar::Double(1.0)).is_none());
+        assert!(F64Range::of(CmpOp::Eq, &Scalar::Long(0)).is_none());
+        assert!(F64Range::of(CmpOp::Eq, &Scalar::Long((1 << 53) + 1)).is_none());
+    }
+
+    /// The intersection of two ranges holds what both hold (BETWEEN, and bounds that
+    /// meet at one value with one side open).
+    #[test]
+    fn test_f64_range_intersection() {
+        let cases = [
+            (
+                range(CmpOp::GtEq, Scalar::Long(1000)),
+                range(CmpOp::LtEq, Scalar::Long(1100)),
+            ),
+            (
+                range(CmpOp::Gt, Scalar::Double(2.0)),
+                range(CmpOp::GtEq, Scalar::Double(2.0)),
+            ),
+            (
+                range(CmpOp::Lt, Scalar::Double(5.0)),
+                range(CmpOp::LtEq, Scalar::Double(5.0)),
+            ),
+            (
+                range(CmpOp::Gt, Scalar::Double(5.0)),
+                range(CmpOp::Lt, Scalar::Double(1.0)),
+            ),
+            (
+                range(CmpOp::Eq, Scalar::Double(3.0)),
+                range(CmpOp::GtEq, Scalar::Double(3.0)),
+            ),
+        ];
+        let values = [
+            0.0, 1.0, 2.0, 2.5, 3.0, 5.0, 999.0, 1000.0, 1050.0, 1100.0, 1100.5,
+        ];
+        for (a, b) in cases {
+            for both in [a.intersect(b), b.intersect(a)] {
+                for v in values {
+                    assert_eq!(
+                        both.contains(v),
+                        a.contains(v) && b.contains(v),
+                        "{v} in {a:?} ∩ {b:?}"
+                    );
+                }
+            }
+        }
     }
 }
