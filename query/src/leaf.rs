@@ -521,6 +521,75 @@ impl Grouper {
     }
 }
 
+/// `MIN(col)` / `MAX(col)` (and `COUNT(*)`) over every doc of the segment, with no group
+/// key and no FILTER clause: the ends of each column's sorted dictionary, read without
+/// touching the forward index. `None` when some aggregate is not of that shape or its
+/// column has no dictionary.
+fn min_max_from_dictionaries(
+    context: &mut SegmentContext<'_>,
+    aggregation: &AggregationPlan,
+    docs: u64,
+) -> QueryResult<Option<Vec<AccState>>> {
+    let mut ends = Vec::with_capacity(aggregation.aggs.len());
+    for call in &aggregation.aggs {
+        if call.filter.is_some() {
+            return Ok(None);
+        }
+        let end = match (&call.func, &call.arg) {
+            (AggFunc::Count, None) => None,
+            (
+                AggFunc::Min | AggFunc::Max,
+                Some(Expr::Column {
+                    name,
+                    ty,
+                    single_value: true,
+                }),
+            ) => {
+                let reader = context.column(name)?;
+                let Some(cardinality) = reader.cardinality() else {
+                    return Ok(None);
+                };
+                // Only a sorted dictionary has its ends at its first and last ids (a
+                // consuming segment's is in arrival order: its id sets are lists).
+                if cardinality > 0 {
+                    let first = reader.dictionary_value(0);
+                    let one = std::ops::Bound::Included(&first);
+                    if !matches!(
+                        reader.ids_in_range(one, one),
+                        tessera_segment::IdSet::Range(_)
+                    ) {
+                        return Ok(None);
+                    }
+                }
+                // No non-null value: the state stays empty (NULL).
+                let value = match (cardinality, call.func == AggFunc::Max) {
+                    (0, _) => Scalar::Null,
+                    (c, true) => Scalar::from_value(reader.dictionary_value(c - 1)),
+                    (_, false) => Scalar::from_value(reader.dictionary_value(0)),
+                };
+                Some(Vector::from_scalars(*ty, false, &[value]))
+            }
+            _ => return Ok(None),
+        };
+        ends.push(end);
+    }
+    let mut block_counts = BlockCounts::default();
+    let mut states = Vec::with_capacity(ends.len());
+    for (call, end) in aggregation.aggs.iter().zip(ends) {
+        let mut state = AccState::new(call);
+        state.resize(1);
+        match (&mut state, end) {
+            (AccState::Count(counts), None) => counts[0] = docs as i64,
+            (state, Some(value)) => {
+                state.update(&[0], Some(&value), None, &mut block_counts)?;
+            }
+            _ => return Ok(None),
+        }
+        states.push(state);
+    }
+    Ok(Some(states))
+}
+
 /// The segment's groups, and the bytes of state they hold (charged to the query's
 /// `maxStateBytes` as they grew).
 fn aggregate(
@@ -545,6 +614,21 @@ fn aggregate(
                 counts[0] = docs.len() as i64;
             }
         }
+        context.stats.num_docs_scanned = docs.len();
+        return Ok((
+            AggPartial {
+                keys: vec![Vec::new()],
+                states,
+                sorted: true,
+            },
+            0,
+        ));
+    }
+    if aggregation.keys.is_empty()
+        && context.use_indexes
+        && docs.len() == u64::from(context.segment.num_docs())
+        && let Some(states) = min_max_from_dictionaries(context, aggregation, docs.len())?
+    {
         context.stats.num_docs_scanned = docs.len();
         return Ok((
             AggPartial {
