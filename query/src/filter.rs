@@ -76,6 +76,14 @@ pub fn evaluate(
             Ok(current)
         }
         Filter::Or(children) => {
+            // `x < a OR x > b` (NOT BETWEEN) on one dictionary column: the docs outside
+            // one id range, from one scan of the ids.
+            if context.use_indexes
+                && let Some((column, gap)) = complement_of_id_range(context, children)?
+            {
+                context.check_deadline()?;
+                return docs_for_ids(context, column, Ids::Range(gap), true, &candidates);
+            }
             let mut union = DocSet::empty();
             for child in children {
                 let matched = evaluate(context, child, candidates.clone())?;
@@ -275,6 +283,65 @@ fn range_merge_comparison<'e>(expr: &'e Expr, column: &str) -> Option<(CmpOp, &'
         } if c == column && op != CmpOp::NotEq => Some((op, value)),
         _ => None,
     }
+}
+
+/// When every child of an OR compares one single-value dictionary column (not `<>`) and
+/// together they select the ids outside one range (`x < a OR x > b`, `x <= a OR x >= b`,
+/// NOT BETWEEN), that column and the range left out.
+fn complement_of_id_range<'f>(
+    context: &mut SegmentContext<'_>,
+    children: &'f [Filter],
+) -> QueryResult<Option<(&'f str, std::ops::Range<u32>)>> {
+    let Some(Filter::Leaf(first)) = children.first() else {
+        return Ok(None);
+    };
+    let Some(ColumnLeaf::Compare { column, .. }) = classify(first) else {
+        return Ok(None);
+    };
+    let reader = context.column(column)?;
+    let Some(cardinality) = reader.cardinality() else {
+        return Ok(None);
+    };
+    if children.len() < 2 || !reader.metadata().single_value {
+        return Ok(None);
+    }
+    let mut ranges = Vec::with_capacity(children.len());
+    for child in children {
+        let Filter::Leaf(expr) = child else {
+            return Ok(None);
+        };
+        let Some((op, value)) = range_merge_comparison(expr, column) else {
+            return Ok(None);
+        };
+        let ids = match probe(reader, op, value) {
+            Probe::Value(op, v) => ids_for(reader, op, &v).0,
+            Probe::Nothing => Ids::Range(0..0),
+            Probe::AllNonNull | Probe::Unprobeable => return Ok(None),
+        };
+        let Ids::Range(ids) = ids else {
+            return Ok(None);
+        };
+        if !ids.is_empty() {
+            ranges.push(ids);
+        }
+    }
+    ranges.sort_by_key(|r| r.start);
+    // The union as disjoint ranges; it must be a head [0, a) and/or a tail [b, card).
+    let mut union: Vec<std::ops::Range<u32>> = Vec::new();
+    for range in ranges {
+        match union.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => union.push(range),
+        }
+    }
+    let gap = match union.as_slice() {
+        [] => 0..cardinality,
+        [only] if only.start == 0 => only.end..cardinality,
+        [only] if only.end >= cardinality => 0..only.start,
+        [head, tail] if head.start == 0 && tail.end >= cardinality => head.end..tail.start,
+        _ => return Ok(None),
+    };
+    Ok(Some((column, gap)))
 }
 
 /// Split an AND's children into the id ranges of single-value dictionary columns compared

@@ -104,3 +104,29 @@ fn test_min_max_from_dictionaries_equal_the_scan() {
         assert_eq!(indexed, rows(sql, false), "{sql}");
     }
 }
+
+/// An OR of comparisons of one dictionary column that leaves out one id range (NOT
+/// BETWEEN and its spellings) is one complement scan with indexes on; NULLs stay out.
+#[test]
+fn test_or_of_comparisons_outside_a_range_equals_the_scan() {
+    for predicate in [
+        "i NOT BETWEEN -3 AND 4",
+        "i < -3 OR i > 4",
+        "i <= -3 OR i >= 4 OR i < -100",
+        "i > 4 OR i < -3",
+        "i < 100 OR i > -100",
+        "i < -1000 OR i > 1000",
+        "i > 2 OR i > 5",
+        "i < 2 OR i < 5",
+        "c NOT BETWEEN 'b' AND 'm'",
+        "c < 'b' OR c >= 'm'",
+        "ts < 1000 OR ts > 2000",
+        "i < -3 OR i = 0 OR i > 4",
+        "i < -3 OR c > 'm'",
+    ] {
+        let sql = format!("SELECT COUNT(*), SUM(n) FROM t WHERE {predicate}");
+        let indexed = rows(&sql, true);
+        assert!(indexed.is_ok(), "{sql}: {indexed:?}");
+        assert_eq!(indexed, rows(&sql, false), "{sql}");
+    }
+}
