@@ -14,7 +14,7 @@ use tessera_segment::{ColumnReader, IdSet, Value};
 use crate::docset::{DocSet, bitmap_from_ascending};
 use crate::error::QueryResult;
 use crate::eval::eval;
-use crate::expr::{CmpOp, Expr};
+use crate::expr::{ArithOp, CmpOp, Expr, Func};
 use crate::plan::Filter;
 use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
 use crate::types::{Scalar, SqlType};
@@ -436,6 +436,9 @@ fn scan_leaf(
     if let Some(matched) = scan_column_comparison(context, expr, candidates)? {
         return Ok(matched);
     }
+    if let Some(matched) = scan_f64_expression(context, expr, candidates)? {
+        return Ok(matched);
+    }
     let mut matched = Vec::new();
     let mut entries = 0u64;
     candidates.for_each_block(|docs| {
@@ -620,6 +623,163 @@ fn scan_column_comparison(
     })?;
     context.stats.num_entries_scanned_in_filter += entries;
     Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
+}
+
+/// `expression op literal` (either side) where the expression is DOUBLE arithmetic (`+`,
+/// `-`, `*`, negation, ABS, FLOOR, CEIL) over numeric single-value columns and numeric
+/// literals: each block's columns read as f64 into reused buffers and the expression
+/// computed over whole blocks, as the generic evaluation computes it (the same f64
+/// operations in the same order), then compared as a value range. A NULL in any column
+/// makes the row's expression NULL: it does not match. `None` for other shapes.
+fn scan_f64_expression(
+    context: &mut SegmentContext<'_>,
+    expr: &Expr,
+    candidates: &DocSet,
+) -> QueryResult<Option<DocSet>> {
+    let Expr::Compare { op, left, right } = expr else {
+        return Ok(None);
+    };
+    let (computed, op, literal) = match (&**left, &**right) {
+        (e, Expr::Literal { value, .. }) => (e, *op, value),
+        (Expr::Literal { value, .. }, e) => (e, op.flip(), value),
+        _ => return Ok(None),
+    };
+    if !matches!(
+        computed,
+        Expr::Arith { .. } | Expr::Negate(_) | Expr::Call { .. }
+    ) {
+        return Ok(None);
+    }
+    let mut names: Vec<String> = Vec::new();
+    let (Some(program), Some(range)) = (
+        F64Expr::compile(computed, &mut names),
+        F64Range::of(op, literal),
+    ) else {
+        return Ok(None);
+    };
+    let mut readers = Vec::with_capacity(names.len());
+    let mut nulls = Vec::new();
+    for name in &names {
+        readers.push(context.column(name)?);
+        if let Some(n) = context.nulls(name)? {
+            nulls.push(n);
+        }
+    }
+    let mut inputs: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut matched = Vec::new();
+    let mut entries = 0u64;
+    candidates.for_each_block(|docs| {
+        for (reader, values) in readers.iter().zip(inputs.iter_mut()) {
+            values.clear();
+            reader.read_f64(docs, values)?;
+        }
+        let values = program.run(&inputs, docs.len());
+        if nulls.is_empty() {
+            push_matching(&mut matched, docs, |i| range.contains(values[i]));
+        } else {
+            push_matching(&mut matched, docs, |i| {
+                range.contains(values[i]) && !nulls.iter().any(|n| n.contains(docs[i]))
+            });
+        }
+        entries += (docs.len() * names.len()) as u64;
+        context.check_deadline()?;
+        Ok(true)
+    })?;
+    context.stats.num_entries_scanned_in_filter += entries;
+    Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
+}
+
+/// DOUBLE arithmetic over numeric columns, compiled for [`scan_f64_expression`].
+enum F64Expr {
+    /// The i-th column read.
+    Input(usize),
+    Constant(f64),
+    Negate(Box<F64Expr>),
+    Unary(Func, Box<F64Expr>),
+    Binary(ArithOp, Box<F64Expr>, Box<F64Expr>),
+}
+
+impl F64Expr {
+    /// `None` unless every node computes in f64 exactly as the generic evaluation does:
+    /// DOUBLE-typed `+ - *` (no division, whose zero divisor makes NULL), negation, and
+    /// ABS/FLOOR/CEIL of a DOUBLE, over numeric columns and literals.
+    fn compile(expr: &Expr, names: &mut Vec<String>) -> Option<F64Expr> {
+        Some(match expr {
+            Expr::Column {
+                name,
+                ty: SqlType::Double | SqlType::Float | SqlType::Int | SqlType::Long,
+                single_value: true,
+            } => F64Expr::Input(match names.iter().position(|n| n == name) {
+                Some(i) => i,
+                None => {
+                    names.push(name.clone());
+                    names.len() - 1
+                }
+            }),
+            Expr::Literal {
+                value: Scalar::Double(v),
+                ..
+            } => F64Expr::Constant(*v),
+            Expr::Literal {
+                value: Scalar::Long(v),
+                ..
+            } => F64Expr::Constant(*v as f64),
+            Expr::Arith {
+                op: op @ (ArithOp::Add | ArithOp::Sub | ArithOp::Mul),
+                left,
+                right,
+                ty: SqlType::Double,
+            } => F64Expr::Binary(
+                *op,
+                Box::new(F64Expr::compile(left, names)?),
+                Box::new(F64Expr::compile(right, names)?),
+            ),
+            Expr::Negate(inner) if inner.ty() == SqlType::Double => {
+                F64Expr::Negate(Box::new(F64Expr::compile(inner, names)?))
+            }
+            Expr::Call {
+                func: func @ (Func::Abs | Func::Floor | Func::Ceil),
+                args,
+                ty: SqlType::Double,
+            } if args.len() == 1 => {
+                F64Expr::Unary(func.clone(), Box::new(F64Expr::compile(&args[0], names)?))
+            }
+            _ => return None,
+        })
+    }
+
+    /// The expression's value for each of `n` rows, from the columns' values.
+    fn run(&self, inputs: &[Vec<f64>], n: usize) -> Vec<f64> {
+        match self {
+            F64Expr::Input(i) => inputs[*i].clone(),
+            F64Expr::Constant(c) => vec![*c; n],
+            F64Expr::Negate(inner) => {
+                let mut values = inner.run(inputs, n);
+                values.iter_mut().for_each(|x| *x = -*x);
+                values
+            }
+            F64Expr::Unary(func, inner) => {
+                let mut values = inner.run(inputs, n);
+                let f: fn(f64) -> f64 = match func {
+                    Func::Abs => f64::abs,
+                    Func::Floor => f64::floor,
+                    _ => f64::ceil,
+                };
+                values.iter_mut().for_each(|x| *x = f(*x));
+                values
+            }
+            F64Expr::Binary(op, left, right) => {
+                let mut a = left.run(inputs, n);
+                let b = right.run(inputs, n);
+                match op {
+                    ArithOp::Add => a.iter_mut().zip(&b).for_each(|(x, y)| *x += y),
+                    ArithOp::Sub => a.iter_mut().zip(&b).for_each(|(x, y)| *x -= y),
+                    _ => a.iter_mut().zip(&b).for_each(|(x, y)| *x *= y),
+                }
+                a
+            }
+        }
+    }
 }
 
 /// Append the docs at the positions `keep` passes, without a branch per doc: every doc is
