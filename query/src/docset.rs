@@ -145,7 +145,7 @@ pub fn bitmap_from_ascending(docs: Vec<u32>) -> RoaringBitmap {
     if let (Some(first), Some(last)) = (docs.first(), docs.last())
         && docs.len() >= 1024
         && first <= last
-        && (docs.len() as u64) * 16 >= u64::from(last - first) + 1
+        && (docs.len() as u64) * 16 > u64::from(last - first)
         && let Some(bitmap) = dense_bitmap(&docs, *first & !7, *last)
     {
         return bitmap;

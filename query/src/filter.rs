@@ -577,7 +577,8 @@ fn scan_column_comparison(
     };
     let floating = |ty: &SqlType| matches!(ty, SqlType::Double | SqlType::Float);
     let integers = a_ty.is_i64_backed() && b_ty.is_i64_backed();
-    if !integers && !(floating(a_ty) && floating(b_ty)) {
+    let doubles = floating(a_ty) && floating(b_ty);
+    if !(integers || doubles) {
         return Ok(None);
     }
     let op = *op;
