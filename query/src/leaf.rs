@@ -491,26 +491,35 @@ impl Grouper {
                     .iter()
                     .map(|k| context.column(&k.name))
                     .collect::<QueryResult<Vec<_>>>()?;
-                let mut order: Vec<usize> = (0..codes.len()).collect();
-                order.sort_unstable_by_key(|g| codes[*g]);
-                let keys = order
+                // (code, group) pairs sorted in place: contiguous, unlike sorting group
+                // numbers by a code looked up elsewhere on every comparison.
+                let mut by_code: Vec<(u64, u32)> = codes
                     .iter()
-                    .map(|group| {
-                        let mut code = codes[*group];
-                        let mut key = vec![Scalar::Null; columns.len()];
+                    .enumerate()
+                    .map(|(group, code)| (*code, group as u32))
+                    .collect();
+                by_code.sort_unstable();
+                let order: Vec<usize> = by_code.iter().map(|(_, g)| *g as usize).collect();
+                let mut ids = vec![0u32; columns.len()];
+                let keys = by_code
+                    .iter()
+                    .map(|(code, _)| {
+                        let mut code = *code;
                         for (i, column) in columns.iter().enumerate().rev() {
-                            let id = (code % column.radix) as u32;
+                            ids[i] = (code % column.radix) as u32;
                             code /= column.radix;
-                            match &column.derived {
+                        }
+                        let mut key = Vec::with_capacity(columns.len());
+                        for ((column, reader), id) in columns.iter().zip(&readers).zip(&ids) {
+                            key.push(match &column.derived {
                                 Some((_, values)) => {
-                                    key[i] =
-                                        values.get(id as usize).cloned().unwrap_or(Scalar::Null);
+                                    values.get(*id as usize).cloned().unwrap_or(Scalar::Null)
                                 }
-                                None if id < column.cardinality => {
-                                    key[i] = Scalar::from_value(readers[i].dictionary_value(id));
+                                None if *id < column.cardinality => {
+                                    Scalar::from_value(reader.dictionary_value(*id))
                                 }
-                                None => {}
-                            }
+                                None => Scalar::Null,
+                            });
                         }
                         key
                     })

@@ -16,7 +16,7 @@ use crate::plan::{OutputColumn, PlanKind, QueryPlan};
 use crate::state_bytes::{Charged, GROUP_SLOT_BYTES, row_bytes};
 use crate::trim;
 use crate::types::Scalar;
-use crate::vector::Vector;
+use crate::vector::{Data, Vector};
 
 /// A finished result: the rows a client sees.
 #[derive(Debug, Clone, PartialEq)]
@@ -393,12 +393,12 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 .unwrap_or(usize::MAX)
                 .min(plan.options.max_rows);
             if !aggregation.order_by.is_empty() {
-                let keys: Vec<Vec<Scalar>> = (0..rows)
-                    .map(|r| sort_vectors.iter().map(|v| v.scalar(r)).collect())
-                    .collect();
+                // Rows compared where their sort values lie in the vectors (no key built
+                // per row: a million groups, LIMIT 10, would allocate a million keys).
                 // Ties keep the groups' order, as a stable sort would.
                 let compare = |a: &usize, b: &usize| {
-                    compare_sort_keys(&keys[*a], &keys[*b], &aggregation.order_by).then(a.cmp(b))
+                    compare_vector_rows(&sort_vectors, *a, *b, &aggregation.order_by)
+                        .then(a.cmp(b))
                 };
                 // ORDER BY … LIMIT n over many groups: select the first OFFSET + n, then
                 // sort only those (a million groups, LIMIT 10: no full sort).
@@ -427,9 +427,103 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
     })
 }
 
+/// Rows `a` and `b` of the sort vectors in ORDER BY order, as [`compare_sort_keys`]
+/// orders their values.
+fn compare_vector_rows(
+    vectors: &[Vector],
+    a: usize,
+    b: usize,
+    order_by: &[crate::plan::SortKey],
+) -> Ordering {
+    for (vector, key) in vectors.iter().zip(order_by) {
+        let ordering = match (vector.is_null(a), vector.is_null(b)) {
+            (true, true) => Ordering::Equal,
+            (true, false) if key.nulls_first => Ordering::Less,
+            (true, false) => Ordering::Greater,
+            (false, true) if key.nulls_first => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => {
+                let o = match &vector.data {
+                    Data::Long(values) if !vector.multi_value => values[a].cmp(&values[b]),
+                    Data::Double(values) if !vector.multi_value => {
+                        values[a].total_cmp(&values[b])
+                    }
+                    Data::Str(values) if !vector.multi_value => values[a].cmp(&values[b]),
+                    _ => vector.scalar(a).sql_cmp(&vector.scalar(b)),
+                };
+                if key.descending { o.reverse() } else { o }
+            }
+        };
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    Ordering::Equal
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Comparing rows where they lie in the vectors orders them as comparing their
+    /// values does, for every type, direction and NULL placement.
+    #[test]
+    fn vector_rows_compare_as_their_values() {
+        use crate::expr::Expr;
+        use crate::types::SqlType;
+        let vectors = vec![
+            Vector::from_scalars(
+                SqlType::Long,
+                false,
+                &[Scalar::Long(3), Scalar::Null, Scalar::Long(-1), Scalar::Long(3)],
+            ),
+            Vector::from_scalars(
+                SqlType::Double,
+                false,
+                &[Scalar::Double(0.5), Scalar::Double(-0.0), Scalar::Null, Scalar::Double(0.0)],
+            ),
+            Vector::from_scalars(
+                SqlType::String,
+                false,
+                &[
+                    Scalar::Str("b".into()),
+                    Scalar::Str("a".into()),
+                    Scalar::Str("b".into()),
+                    Scalar::Null,
+                ],
+            ),
+        ];
+        for descending in [false, true] {
+            for nulls_first in [false, true] {
+                for column in 0..vectors.len() {
+                    let key = crate::plan::SortKey {
+                        expr: Expr::Slot {
+                            index: 0,
+                            ty: vectors[column].ty,
+                            multi_value: false,
+                        },
+                        descending,
+                        nulls_first,
+                    };
+                    let one = std::slice::from_ref(&vectors[column]);
+                    for a in 0..4 {
+                        for b in 0..4 {
+                            let expected = compare_sort_keys(
+                                &[vectors[column].scalar(a)],
+                                &[vectors[column].scalar(b)],
+                                std::slice::from_ref(&key),
+                            );
+                            assert_eq!(
+                                compare_vector_rows(one, a, b, std::slice::from_ref(&key)),
+                                expected,
+                                "column {column} rows {a} {b} desc {descending} nulls first {nulls_first}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     fn keys(values: &[i64]) -> Vec<Vec<Scalar>> {
         values.iter().map(|v| vec![Scalar::Long(*v)]).collect()
