@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: a query grouping a million keys allocates one per group in each segment
+/// and frees them in the merge; glibc's malloc spent a fifth of such a query's time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cluster;
 mod http_client;
 mod ingest_command;
