@@ -66,7 +66,7 @@ pub fn evaluate(
                         docs_for_ids(context, column, ids, false, &current)?.and(&current)
                     }
                     AndStep::DoubleRange(column, range) => {
-                        scan_f64(context, column, &current, |v| range.contains(v))?
+                        scan_f64_range(context, column, &current, range)?
                     }
                 };
                 if current.is_empty() {
@@ -218,6 +218,21 @@ impl F64Range {
             low: tighter(self.low, other.low, Greater),
             high: tighter(self.high, other.high, Less),
         }
+    }
+
+    /// Whether some value in `[low, high]` may lie in the range.
+    fn overlaps(&self, low: f64, high: f64) -> bool {
+        let below = match self.high {
+            Bound::Unbounded => true,
+            Bound::Included(h) => low.total_cmp(&h).is_le(),
+            Bound::Excluded(h) => low.total_cmp(&h).is_lt(),
+        };
+        below
+            && match self.low {
+                Bound::Unbounded => true,
+                Bound::Included(l) => high.total_cmp(&l).is_ge(),
+                Bound::Excluded(l) => high.total_cmp(&l).is_gt(),
+            }
     }
 
     #[inline]
@@ -532,7 +547,7 @@ fn scan_double_comparison(
         return Ok(None);
     };
     if let Some(range) = F64Range::of(op, literal) {
-        return scan_f64(context, name, candidates, |v| range.contains(v)).map(Some);
+        return scan_f64_range(context, name, candidates, range).map(Some);
     }
     // `<>`, and longs a double cannot hold: ordered against the literal as `cmp_cells`
     // orders them.
@@ -825,6 +840,36 @@ fn double_comparison(expr: &Expr) -> Option<(&str, CmpOp, &Scalar)> {
         ) => Some((name, op.flip(), value)),
         _ => None,
     }
+}
+
+/// The candidates whose value of the double column `name` lies in `range`: chunks whose
+/// value bounds (a zone map from their headers) miss the range are skipped unread.
+fn scan_f64_range(
+    context: &mut SegmentContext<'_>,
+    name: &str,
+    candidates: &DocSet,
+    range: F64Range,
+) -> QueryResult<DocSet> {
+    let column = context.column(name)?;
+    if context.use_indexes
+        && let Some((chunk_rows, bounds)) = column.chunk_f64_bounds()
+        && bounds
+            .iter()
+            .any(|b| b.is_some_and(|(low, high)| !range.overlaps(low, high)))
+    {
+        let num_docs = context.segment.num_docs();
+        let mut kept = RoaringBitmap::new();
+        for (index, bound) in bounds.iter().enumerate() {
+            if bound.is_none_or(|(low, high)| range.overlaps(low, high)) {
+                let start = (index as u32).saturating_mul(chunk_rows);
+                let end = start.saturating_add(chunk_rows).min(num_docs);
+                kept.insert_range(start..end);
+            }
+        }
+        let narrowed = candidates.and(&DocSet::Bitmap(kept));
+        return scan_f64(context, name, &narrowed, |v| range.contains(v));
+    }
+    scan_f64(context, name, candidates, |v| range.contains(v))
 }
 
 /// The candidates whose (non-NULL) value of the double column `name` passes `keep`,
@@ -1588,6 +1633,28 @@ mod tests {
         assert!(F64Range::of(CmpOp::NotEq, &Scalar::Double(1.0)).is_none());
         assert!(F64Range::of(CmpOp::Eq, &Scalar::Long(0)).is_none());
         assert!(F64Range::of(CmpOp::Eq, &Scalar::Long((1 << 53) + 1)).is_none());
+    }
+
+    /// A range overlaps a chunk's bounds exactly when some value between them is in it.
+    #[test]
+    fn test_f64_range_overlaps_bounds() {
+        let grid: Vec<f64> = (0..=40).map(|i| f64::from(i) * 0.25).collect();
+        let ranges = [
+            range(CmpOp::Eq, Scalar::Double(2.5)),
+            range(CmpOp::Lt, Scalar::Double(2.5)),
+            range(CmpOp::LtEq, Scalar::Double(2.5)),
+            range(CmpOp::Gt, Scalar::Double(2.5)),
+            range(CmpOp::GtEq, Scalar::Double(2.5)),
+            range(CmpOp::GtEq, Scalar::Long(1)).intersect(range(CmpOp::Lt, Scalar::Long(3))),
+        ];
+        for r in ranges {
+            for (i, low) in grid.iter().enumerate() {
+                for high in &grid[i..] {
+                    let some = grid.iter().any(|v| v >= low && v <= high && r.contains(*v));
+                    assert_eq!(r.overlaps(*low, *high), some, "{r:?} [{low}, {high}]");
+                }
+            }
+        }
     }
 
     /// The intersection of two ranges holds what both hold (BETWEEN, and bounds that

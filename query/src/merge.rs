@@ -397,8 +397,7 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 // per row: a million groups, LIMIT 10, would allocate a million keys).
                 // Ties keep the groups' order, as a stable sort would.
                 let compare = |a: &usize, b: &usize| {
-                    compare_vector_rows(&sort_vectors, *a, *b, &aggregation.order_by)
-                        .then(a.cmp(b))
+                    compare_vector_rows(&sort_vectors, *a, *b, &aggregation.order_by).then(a.cmp(b))
                 };
                 // ORDER BY … LIMIT n over many groups: select the first OFFSET + n, then
                 // sort only those (a million groups, LIMIT 10: no full sort).
@@ -445,9 +444,7 @@ fn compare_vector_rows(
             (false, false) => {
                 let o = match &vector.data {
                     Data::Long(values) if !vector.multi_value => values[a].cmp(&values[b]),
-                    Data::Double(values) if !vector.multi_value => {
-                        values[a].total_cmp(&values[b])
-                    }
+                    Data::Double(values) if !vector.multi_value => values[a].total_cmp(&values[b]),
                     Data::Str(values) if !vector.multi_value => values[a].cmp(&values[b]),
                     _ => vector.scalar(a).sql_cmp(&vector.scalar(b)),
                 };
@@ -475,12 +472,22 @@ mod tests {
             Vector::from_scalars(
                 SqlType::Long,
                 false,
-                &[Scalar::Long(3), Scalar::Null, Scalar::Long(-1), Scalar::Long(3)],
+                &[
+                    Scalar::Long(3),
+                    Scalar::Null,
+                    Scalar::Long(-1),
+                    Scalar::Long(3),
+                ],
             ),
             Vector::from_scalars(
                 SqlType::Double,
                 false,
-                &[Scalar::Double(0.5), Scalar::Double(-0.0), Scalar::Null, Scalar::Double(0.0)],
+                &[
+                    Scalar::Double(0.5),
+                    Scalar::Double(-0.0),
+                    Scalar::Null,
+                    Scalar::Double(0.0),
+                ],
             ),
             Vector::from_scalars(
                 SqlType::String,

@@ -176,6 +176,20 @@ pub fn decode_f64_range(
 }
 
 /// Check a chunk's header against its column and row count: (exponent, bits, base).
+/// Bounds of the values of a DOUBLE frame-of-reference chunk of `rows` values, from its
+/// header alone: the smallest value exactly (the base, divided as decoding divides it)
+/// and an upper bound (the largest offset its bit width can hold). `None` for another
+/// kind of chunk or a bad header.
+pub fn f64_bounds(physical: PhysicalType, bytes: &[u8], rows: usize) -> Option<(f64, f64)> {
+    if physical != PhysicalType::F64 {
+        return None;
+    }
+    let (exponent, bits, base) = header(physical, bytes, rows).ok()?;
+    let power = POWERS[usize::from(exponent)];
+    let widest = base.saturating_add(((1u64 << bits) - 1) as i64);
+    Some((base as f64 / power, widest as f64 / power))
+}
+
 fn header(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<(u8, u8, i64), String> {
     if bytes.len() < HEADER_LEN || !is_for_chunk(bytes) {
         return Err("frame-of-reference chunk header is truncated".into());
@@ -239,6 +253,27 @@ pub fn decode(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header's bounds: the smallest value exactly, and a bound above the largest.
+    #[test]
+    fn test_f64_bounds_hold_the_chunk_values() {
+        for values in [
+            vec![901.0, 1000.25, 104_949.5, 3.5],
+            vec![-12.5, -3.25, 7.0],
+            vec![42.0; 16],
+        ] {
+            let data: Vec<u8> = values.iter().flat_map(|v: &f64| v.to_le_bytes()).collect();
+            let bytes = encode(PhysicalType::F64, &data).expect("short decimals encode");
+            let (low, high) = f64_bounds(PhysicalType::F64, &bytes, values.len()).expect("bounds");
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(low.to_bits(), min.to_bits(), "{values:?}");
+            assert!(high >= max, "{high} < {max} for {values:?}");
+        }
+        let longs: Vec<u8> = [1i64, 5].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = encode(PhysicalType::I64, &longs).expect("longs encode");
+        assert!(f64_bounds(PhysicalType::I64, &bytes, 2).is_none());
+    }
     use proptest::prelude::*;
 
     fn f64_bytes(values: &[f64]) -> Vec<u8> {

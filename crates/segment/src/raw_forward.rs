@@ -443,6 +443,20 @@ impl RawForward {
         Ok(true)
     }
 
+    /// Bounds of each chunk's values (see [`for_chunk::f64_bounds`]): `None` for a chunk
+    /// that is not a DOUBLE frame-of-reference chunk (nothing is known without reading it).
+    pub fn chunk_f64_bounds(&self) -> Vec<Option<(f64, f64)>> {
+        (0..self.chunk_count())
+            .map(|index| {
+                for_chunk::f64_bounds(
+                    self.physical,
+                    self.chunk_bytes(index),
+                    self.rows_in_chunk(index) as usize,
+                )
+            })
+            .collect()
+    }
+
     /// Decompress chunk `index`.
     pub fn chunk(&self, index: usize) -> Result<DecodedChunk, String> {
         let data = decompress(

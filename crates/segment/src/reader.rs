@@ -98,6 +98,12 @@ pub trait ColumnReader: Send + Sync {
     fn visit_raw(&self, _docs: &[u32], _visit: &mut dyn FnMut(u32, &[u8])) -> Result<bool> {
         Ok(false)
     }
+    /// Per-chunk value bounds of a raw DOUBLE column (a zone map): rows per chunk, and
+    /// each chunk's (smallest value, an upper bound) when its header tells them. `None`
+    /// when the column keeps no such chunks.
+    fn chunk_f64_bounds(&self) -> Option<(u32, Vec<Option<(f64, f64)>>)> {
+        None
+    }
 }
 
 enum Forward {
@@ -565,6 +571,15 @@ impl ImmutableColumn {
 }
 
 impl ColumnReader for ImmutableColumn {
+    fn chunk_f64_bounds(&self) -> Option<(u32, Vec<Option<(f64, f64)>>)> {
+        match &self.forward {
+            Forward::Raw(raw) if self.metadata.single_value => {
+                Some((raw.chunk_rows(), raw.chunk_f64_bounds()))
+            }
+            _ => None,
+        }
+    }
+
     fn visit_raw(&self, docs: &[u32], visit: &mut dyn FnMut(u32, &[u8])) -> Result<bool> {
         if !matches!(self.forward, Forward::Raw(_)) || !self.metadata.single_value {
             return Ok(false);
