@@ -468,7 +468,7 @@ mod tests {
     fn vector_rows_compare_as_their_values() {
         use crate::expr::Expr;
         use crate::types::SqlType;
-        let vectors = vec![
+        let vectors = [
             Vector::from_scalars(
                 SqlType::Long,
                 false,
@@ -502,22 +502,22 @@ mod tests {
         ];
         for descending in [false, true] {
             for nulls_first in [false, true] {
-                for column in 0..vectors.len() {
+                for (column, vector) in vectors.iter().enumerate() {
                     let key = crate::plan::SortKey {
                         expr: Expr::Slot {
                             index: 0,
-                            ty: vectors[column].ty,
+                            ty: vector.ty,
                             multi_value: false,
                         },
                         descending,
                         nulls_first,
                     };
-                    let one = std::slice::from_ref(&vectors[column]);
+                    let one = std::slice::from_ref(vector);
                     for a in 0..4 {
                         for b in 0..4 {
                             let expected = compare_sort_keys(
-                                &[vectors[column].scalar(a)],
-                                &[vectors[column].scalar(b)],
+                                &[vector.scalar(a)],
+                                &[vector.scalar(b)],
                                 std::slice::from_ref(&key),
                             );
                             assert_eq!(

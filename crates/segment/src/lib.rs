@@ -35,5 +35,5 @@ pub use batch::{ColumnBatch, ColumnData, ColumnValues, VarBytes};
 pub use builder::{BuildOptions, BuildSummary, SegmentBuilder, now_ms};
 pub use error::{Error, Result};
 pub use metadata::{ColumnMetadata, SegmentMetadata};
-pub use reader::{ColumnReader, IdSet, ImmutableSegment, SegmentReader};
+pub use reader::{ChunkBounds, ColumnReader, IdSet, ImmutableSegment, SegmentReader};
 pub use value::{PhysicalType, Value};

@@ -28,6 +28,10 @@ use crate::text_index::TextIndex;
 use crate::value::{PhysicalType, Value};
 use crate::{Error, Result};
 
+/// A zone map of a raw column: rows per chunk, and each chunk's (smallest value, a bound
+/// on its largest) when its header tells them.
+pub type ChunkBounds = (u32, Vec<Option<(f64, f64)>>);
+
 /// A segment as the query engine sees it: sealed files and consuming (in-memory)
 /// segments both implement this.
 pub trait SegmentReader: Send + Sync {
@@ -101,7 +105,7 @@ pub trait ColumnReader: Send + Sync {
     /// Per-chunk value bounds of a raw DOUBLE column (a zone map): rows per chunk, and
     /// each chunk's (smallest value, an upper bound) when its header tells them. `None`
     /// when the column keeps no such chunks.
-    fn chunk_f64_bounds(&self) -> Option<(u32, Vec<Option<(f64, f64)>>)> {
+    fn chunk_f64_bounds(&self) -> Option<ChunkBounds> {
         None
     }
 }
@@ -571,7 +575,7 @@ impl ImmutableColumn {
 }
 
 impl ColumnReader for ImmutableColumn {
-    fn chunk_f64_bounds(&self) -> Option<(u32, Vec<Option<(f64, f64)>>)> {
+    fn chunk_f64_bounds(&self) -> Option<ChunkBounds> {
         match &self.forward {
             Forward::Raw(raw) if self.metadata.single_value => {
                 Some((raw.chunk_rows(), raw.chunk_f64_bounds()))
