@@ -600,45 +600,40 @@ fn scan_column_comparison(
     let (left, right) = (context.column(a)?, context.column(b)?);
     let left_nulls = context.nulls(a)?;
     let right_nulls = context.nulls(b)?;
-    let mut matched = Vec::new();
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
     let (mut fx, mut fy): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
-    let mut entries = 0u64;
-    candidates.for_each_block(|docs| {
+    scan_blocks(context, candidates, 2, |docs, matched| {
         let start = matched.len();
         if integers {
             xs.clear();
             ys.clear();
             left.read_i64(docs, &mut xs)?;
             right.read_i64(docs, &mut ys)?;
-            push_matching(&mut matched, docs, |i| op.holds(xs[i].cmp(&ys[i])));
+            push_matching(matched, docs, |i| op.holds(xs[i].cmp(&ys[i])));
         } else {
             fx.clear();
             fy.clear();
             left.read_f64(docs, &mut fx)?;
             right.read_f64(docs, &mut fy)?;
-            push_matching(&mut matched, docs, |i| op.holds(fx[i].total_cmp(&fy[i])));
+            push_matching(matched, docs, |i| op.holds(fx[i].total_cmp(&fy[i])));
         }
         if left_nulls.is_some() || right_nulls.is_some() {
-            let is_null = |doc: &u32| {
-                left_nulls.as_ref().is_some_and(|n| n.contains(*doc))
-                    || right_nulls.as_ref().is_some_and(|n| n.contains(*doc))
+            let is_null = |doc: u32| {
+                left_nulls.as_ref().is_some_and(|n| n.contains(doc))
+                    || right_nulls.as_ref().is_some_and(|n| n.contains(doc))
             };
-            let mut keep = start;
+            let mut kept = start;
             for i in start..matched.len() {
-                if !is_null(&matched[i]) {
-                    matched[keep] = matched[i];
-                    keep += 1;
+                if !is_null(matched[i]) {
+                    matched[kept] = matched[i];
+                    kept += 1;
                 }
             }
-            matched.truncate(keep);
+            matched.truncate(kept);
         }
-        entries += 2 * docs.len() as u64;
-        context.check_deadline()?;
-        Ok(true)
-    })?;
-    context.stats.num_entries_scanned_in_filter += entries;
-    Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
+        Ok(())
+    })
+    .map(Some)
 }
 
 /// `expression op literal` (either side) where the expression is DOUBLE arithmetic (`+`,
@@ -682,27 +677,22 @@ fn scan_f64_expression(
         }
     }
     let mut inputs: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let mut matched = Vec::new();
-    let mut entries = 0u64;
-    candidates.for_each_block(|docs| {
+    scan_blocks(context, candidates, names.len(), |docs, matched| {
         for (reader, values) in readers.iter().zip(inputs.iter_mut()) {
             values.clear();
             reader.read_f64(docs, values)?;
         }
         let values = program.run(&inputs, docs.len());
         if nulls.is_empty() {
-            push_matching(&mut matched, docs, |i| range.contains(values[i]));
+            push_matching(matched, docs, |i| range.contains(values[i]));
         } else {
-            push_matching(&mut matched, docs, |i| {
+            push_matching(matched, docs, |i| {
                 range.contains(values[i]) && !nulls.iter().any(|n| n.contains(docs[i]))
             });
         }
-        entries += (docs.len() * names.len()) as u64;
-        context.check_deadline()?;
-        Ok(true)
-    })?;
-    context.stats.num_entries_scanned_in_filter += entries;
-    Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
+        Ok(())
+    })
+    .map(Some)
 }
 
 /// DOUBLE arithmetic over numeric columns, compiled for [`scan_f64_expression`].
@@ -798,6 +788,27 @@ impl F64Expr {
     }
 }
 
+/// Scan `candidates` block by block: `keep_block` appends each block's matching docs
+/// (ascending); `columns` values are counted as scanned per doc, and the deadline is
+/// checked after every block. The matches as a doc set.
+fn scan_blocks(
+    context: &mut SegmentContext<'_>,
+    candidates: &DocSet,
+    columns: usize,
+    mut keep_block: impl FnMut(&[u32], &mut Vec<u32>) -> QueryResult<()>,
+) -> QueryResult<DocSet> {
+    let mut matched = Vec::new();
+    let mut entries = 0u64;
+    candidates.for_each_block(|docs| {
+        keep_block(docs, &mut matched)?;
+        entries += (docs.len() * columns.max(1)) as u64;
+        context.check_deadline()?;
+        Ok(true)
+    })?;
+    context.stats.num_entries_scanned_in_filter += entries;
+    Ok(DocSet::Bitmap(bitmap_from_ascending(matched)))
+}
+
 /// Append the docs at the positions `keep` passes, without a branch per doc: every doc is
 /// written, and the end advances past the kept ones (a filter's branch mispredicts on
 /// every other row near 50 % selectivity).
@@ -883,23 +894,17 @@ fn scan_f64(
     let column = context.column(name)?;
     let nulls = context.nulls(name)?;
     let mut values: Vec<f64> = Vec::with_capacity(crate::docset::BLOCK);
-    let mut matched = Vec::new();
-    let mut entries = 0u64;
-    candidates.for_each_block(|docs| {
+    scan_blocks(context, candidates, 1, |docs, matched| {
         values.clear();
         column.read_f64(docs, &mut values)?;
         match &nulls {
-            None => push_matching(&mut matched, docs, |i| keep(values[i])),
-            Some(nulls) => push_matching(&mut matched, docs, |i| {
+            None => push_matching(matched, docs, |i| keep(values[i])),
+            Some(nulls) => push_matching(matched, docs, |i| {
                 keep(values[i]) && !nulls.contains(docs[i])
             }),
         }
-        entries += docs.len() as u64;
-        context.check_deadline()?;
-        Ok(true)
-    })?;
-    context.stats.num_entries_scanned_in_filter += entries;
-    Ok(DocSet::Bitmap(bitmap_from_ascending(matched)))
+        Ok(())
+    })
 }
 
 /// How a leaf is answered (for EXPLAIN and for ordering AND children).
