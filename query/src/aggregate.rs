@@ -732,12 +732,14 @@ impl AccState {
                 if values.is_empty() {
                     return Scalar::Null;
                 }
-                values.sort_by(f64::total_cmp);
+                // The one or two ranks the answer needs are selected, not sorted for:
+                // linear, where a sort of millions of values is not.
+                let n = values.len();
                 Scalar::Double(match rank {
-                    PercentileRank::Nearest => values[percentile_index(values.len(), *p)],
-                    PercentileRank::Interpolated => interpolated_percentile(values, *p),
+                    PercentileRank::Nearest => nth_smallest(values, percentile_index(n, *p)),
+                    PercentileRank::Interpolated => selected_interpolated_percentile(values, *p),
                     PercentileRank::CumulativeShare => {
-                        values[cumulative_share_index(values.len(), *p)]
+                        nth_smallest(values, cumulative_share_index(n, *p))
                     }
                 })
             }
@@ -787,6 +789,26 @@ pub fn cumulative_share_index(n: usize, p: f64) -> usize {
     rank.saturating_sub(1).min(n - 1)
 }
 
+/// The value at index `n` of `values` sorted by `total_cmp` (`values` non-empty, `n` in
+/// range), found by selection; `values` is left partitioned around it.
+fn nth_smallest(values: &mut [f64], n: usize) -> f64 {
+    let (_, nth, _) = values.select_nth_unstable_by(n, f64::total_cmp);
+    *nth
+}
+
+/// [`interpolated_percentile`] of `values` as if sorted, from the two neighbouring ranks
+/// found by selection.
+fn selected_interpolated_percentile(values: &mut [f64], p: f64) -> f64 {
+    let position = (p / 100.0) * (values.len() - 1) as f64;
+    let below_index = (position.floor() as usize).min(values.len() - 1);
+    let (_, below, rest) = values.select_nth_unstable_by(below_index, f64::total_cmp);
+    let below = *below;
+    // The next rank is the smallest of what lies above (itself when there is none).
+    let above = rest.iter().copied().min_by(f64::total_cmp).unwrap_or(below);
+    let weight = position - below_index as f64;
+    below + (above - below) * weight
+}
+
 /// `PERCENTILE_CONT` on sorted, non-empty values: position `p/100 · (n-1)`, linear
 /// between its two neighbours (DuckDB's `quantile_cont`, PostgreSQL's
 /// `percentile_cont`).
@@ -819,6 +841,42 @@ fn hash_cell(v: &Vector, i: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Selected ranks answer as the sorted values do, for every rank rule, duplicates,
+    /// -0.0 and NaN included.
+    #[test]
+    fn test_selected_percentiles_equal_sorted_ones() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as f64 / 1024.0 - 2000.0
+        };
+        for n in [1usize, 2, 3, 10, 101, 1000] {
+            let mut values: Vec<f64> = (0..n).map(|_| next().round() / 4.0).collect();
+            if n > 3 {
+                values[1] = -0.0;
+                values[2] = 0.0;
+                values[3] = f64::NAN;
+            }
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            for p in [0.0, 1.0, 25.0, 50.0, 73.3, 99.9, 100.0] {
+                let expect_cont = interpolated_percentile(&sorted, p);
+                let got_cont = selected_interpolated_percentile(&mut values.clone(), p);
+                assert!(
+                    expect_cont.to_bits() == got_cont.to_bits()
+                        || (expect_cont.is_nan() && got_cont.is_nan()),
+                    "n={n} p={p}: {expect_cont} vs {got_cont}"
+                );
+                for index in [percentile_index(n, p), cumulative_share_index(n, p)] {
+                    let got = nth_smallest(&mut values.clone(), index);
+                    assert_eq!(got.to_bits(), sorted[index].to_bits(), "n={n} p={p}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn percentile_index_is_the_floor_of_the_position() {
