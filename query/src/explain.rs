@@ -3,7 +3,10 @@
 
 use crate::engine::Table;
 use crate::expr::Expr;
-use crate::filter::{describe_leaf, is_range_merge_leaf, range_merge_columns};
+use crate::filter::{
+    complement_of_id_range, describe_leaf, double_comparison, is_range_merge_leaf,
+    merge_double_ranges, range_merge_columns,
+};
 use crate::merge::ResultTable;
 use crate::plan::{Filter, OutputColumn, PlanKind, QueryPlan};
 use crate::segment_scan::SegmentContext;
@@ -116,8 +119,37 @@ fn describe(
         Filter::And(children) if context.use_indexes => {
             lines.push(("FILTER_AND".to_string(), depth));
             let merged = range_merge_columns(context, children);
+            // Comparisons of one raw DOUBLE column run as one value range, scanned once.
+            let (double_ranges, _) = merge_double_ranges(context, children.iter().collect());
             let mut shown: Vec<&str> = Vec::new();
             for child in children {
+                if let Filter::Leaf(expr) = child
+                    && let Some((column, _, _)) = double_comparison(expr)
+                    && double_ranges.iter().any(|(name, _)| *name == column)
+                {
+                    if !shown.contains(&column) {
+                        shown.push(column);
+                        let predicate: Vec<String> = children
+                            .iter()
+                            .filter_map(|c| match c {
+                                Filter::Leaf(e)
+                                    if double_comparison(e).is_some_and(|d| d.0 == column) =>
+                                {
+                                    Some(e.to_string())
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        lines.push((
+                            format!(
+                                "FILTER_FULL_SCAN(predicate:{}, valueRange:merged)",
+                                predicate.join(" AND ")
+                            ),
+                            depth + 1,
+                        ));
+                    }
+                    continue;
+                }
                 let column = match child {
                     Filter::Leaf(expr) => merged
                         .iter()
@@ -155,6 +187,25 @@ fn describe(
                 ));
             }
         }
+        // `x < a OR x > b` on one dictionary column runs as one scan for the ids outside
+        // one range.
+        Filter::Or(children)
+            if context.use_indexes && complement_of_id_range(context, children).is_some() =>
+        {
+            let predicate: Vec<String> = children.iter().map(filter_text).collect();
+            let access = match children.first() {
+                Some(Filter::Leaf(first)) => describe_leaf(context, first).0,
+                _ => crate::filter::Access::DictionaryScan,
+            };
+            lines.push((
+                format!(
+                    "FILTER_{}(predicate:{}, idRange:complement)",
+                    access.name(),
+                    predicate.join(" OR ")
+                ),
+                depth,
+            ));
+        }
         Filter::And(children) | Filter::Or(children) => {
             let name = if matches!(filter, Filter::And(_)) {
                 "FILTER_AND"
@@ -174,5 +225,22 @@ fn describe(
             };
             lines.push((format!("FILTER_{}(predicate:{expr})", access.name()), depth));
         }
+    }
+}
+
+/// A filter as SQL text (a leaf's predicate; AND/OR of their texts).
+fn filter_text(filter: &Filter) -> String {
+    match filter {
+        Filter::Leaf(expr) => expr.to_string(),
+        Filter::And(children) => children
+            .iter()
+            .map(filter_text)
+            .collect::<Vec<_>>()
+            .join(" AND "),
+        Filter::Or(children) => children
+            .iter()
+            .map(filter_text)
+            .collect::<Vec<_>>()
+            .join(" OR "),
     }
 }

@@ -79,7 +79,7 @@ pub fn evaluate(
             // `x < a OR x > b` (NOT BETWEEN) on one dictionary column: the docs outside
             // one id range, from one scan of the ids.
             if context.use_indexes
-                && let Some((column, gap)) = complement_of_id_range(context, children)?
+                && let Some((column, gap)) = complement_of_id_range(context, children)
             {
                 context.check_deadline()?;
                 return docs_for_ids(context, column, Ids::Range(gap), true, &candidates);
@@ -118,7 +118,7 @@ enum AndStep<'f> {
 /// columns compared more than once (`x >= a AND x <= b`, BETWEEN), each scanned once
 /// instead of once per comparison, and the other children. A column with a range index
 /// (when indexes are used) keeps its comparisons: the index answers each.
-fn merge_double_ranges<'f>(
+pub fn merge_double_ranges<'f>(
     context: &SegmentContext<'_>,
     children: Vec<&'f Filter>,
 ) -> (Vec<(&'f str, F64Range)>, Vec<&'f Filter>) {
@@ -170,7 +170,7 @@ fn merge_double_ranges<'f>(
 /// The doubles `x op literal` selects, compared as `cmp_cells` compares a double with a
 /// double (`total_cmp`) or with a long (exactly).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct F64Range {
+pub struct F64Range {
     low: Bound<f64>,
     high: Bound<f64>,
 }
@@ -303,38 +303,34 @@ fn range_merge_comparison<'e>(expr: &'e Expr, column: &str) -> Option<(CmpOp, &'
 /// When every child of an OR compares one single-value dictionary column (not `<>`) and
 /// together they select the ids outside one range (`x < a OR x > b`, `x <= a OR x >= b`,
 /// NOT BETWEEN), that column and the range left out.
-fn complement_of_id_range<'f>(
-    context: &mut SegmentContext<'_>,
+pub fn complement_of_id_range<'f>(
+    context: &SegmentContext<'_>,
     children: &'f [Filter],
-) -> QueryResult<Option<(&'f str, std::ops::Range<u32>)>> {
+) -> Option<(&'f str, std::ops::Range<u32>)> {
     let Some(Filter::Leaf(first)) = children.first() else {
-        return Ok(None);
+        return None;
     };
     let Some(ColumnLeaf::Compare { column, .. }) = classify(first) else {
-        return Ok(None);
+        return None;
     };
-    let reader = context.column(column)?;
-    let Some(cardinality) = reader.cardinality() else {
-        return Ok(None);
-    };
+    let reader = context.segment.column(column).ok()?;
+    let cardinality = reader.cardinality()?;
     if children.len() < 2 || !reader.metadata().single_value {
-        return Ok(None);
+        return None;
     }
     let mut ranges = Vec::with_capacity(children.len());
     for child in children {
         let Filter::Leaf(expr) = child else {
-            return Ok(None);
+            return None;
         };
-        let Some((op, value)) = range_merge_comparison(expr, column) else {
-            return Ok(None);
-        };
+        let (op, value) = range_merge_comparison(expr, column)?;
         let ids = match probe(reader, op, value) {
             Probe::Value(op, v) => ids_for(reader, op, &v).0,
             Probe::Nothing => Ids::Range(0..0),
-            Probe::AllNonNull | Probe::Unprobeable => return Ok(None),
+            Probe::AllNonNull | Probe::Unprobeable => return None,
         };
         let Ids::Range(ids) = ids else {
-            return Ok(None);
+            return None;
         };
         if !ids.is_empty() {
             ranges.push(ids);
@@ -354,9 +350,9 @@ fn complement_of_id_range<'f>(
         [only] if only.start == 0 => only.end..cardinality,
         [only] if only.end >= cardinality => 0..only.start,
         [head, tail] if head.start == 0 && tail.end >= cardinality => head.end..tail.start,
-        _ => return Ok(None),
+        _ => return None,
     };
-    Ok(Some((column, gap)))
+    Some((column, gap))
 }
 
 /// Split an AND's children into the id ranges of single-value dictionary columns compared
@@ -828,7 +824,7 @@ fn push_matching(matched: &mut Vec<u32>, docs: &[u32], keep: impl Fn(usize) -> b
 
 /// The column, operator (column on the left) and literal of `col op literal` (either
 /// side) on a single-value DOUBLE or FLOAT column.
-fn double_comparison(expr: &Expr) -> Option<(&str, CmpOp, &Scalar)> {
+pub fn double_comparison(expr: &Expr) -> Option<(&str, CmpOp, &Scalar)> {
     let Expr::Compare { op, left, right } = expr else {
         return None;
     };

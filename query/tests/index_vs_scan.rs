@@ -87,7 +87,26 @@ fn sorted_inverted_and_range_paths_are_taken() {
         merged.contains("INVERTED_INDEX") && merged.contains("i <> 3"),
         "{merged}"
     );
-    assert!(!explain("SELECT id FROM t WHERE i >= 2 OR i <= 5").contains("idRange"));
+    // An OR that leaves out one id range is one complement scan (here: every non-NULL
+    // id); an OR of other shapes is a union of its children.
+    let complement = explain("SELECT id FROM t WHERE i NOT BETWEEN 2 AND 5");
+    assert!(
+        complement.contains("(predicate:i < 2 OR i > 5, idRange:complement)"),
+        "{complement}"
+    );
+    assert!(explain("SELECT id FROM t WHERE i >= 2 OR i <= 5").contains("idRange:complement"));
+    let union = explain("SELECT id FROM t WHERE i = 2 OR i = 5");
+    assert!(
+        union.contains("FILTER_OR") && !union.contains("idRange"),
+        "{union}"
+    );
+    // A raw DOUBLE column with a range index keeps its comparisons (the index answers
+    // each); without one they would run as one value range.
+    let doubles = explain("SELECT id FROM t WHERE r BETWEEN 1 AND 2 AND c = 'beta'");
+    assert!(
+        doubles.contains("RANGE_INDEX") && !doubles.contains("valueRange"),
+        "{doubles}"
+    );
 }
 
 /// MIN and MAX over a whole segment come from its dictionaries' ends with indexes on,
