@@ -222,32 +222,32 @@ impl F64Range {
 
     /// Whether some value in `[low, high]` may lie in the range.
     fn overlaps(&self, low: f64, high: f64) -> bool {
-        let below = match self.high {
-            Bound::Unbounded => true,
-            Bound::Included(h) => low.total_cmp(&h).is_le(),
-            Bound::Excluded(h) => low.total_cmp(&h).is_lt(),
-        };
-        below
-            && match self.low {
-                Bound::Unbounded => true,
-                Bound::Included(l) => high.total_cmp(&l).is_ge(),
-                Bound::Excluded(l) => high.total_cmp(&l).is_gt(),
-            }
+        self.under_high(low) && self.over_low(high)
     }
 
     #[inline]
     fn contains(&self, v: f64) -> bool {
-        let above = match self.low {
+        self.over_low(v) && self.under_high(v)
+    }
+
+    /// `v` passes the lower bound.
+    #[inline]
+    fn over_low(&self, v: f64) -> bool {
+        match self.low {
             Bound::Unbounded => true,
             Bound::Included(l) => v.total_cmp(&l).is_ge(),
             Bound::Excluded(l) => v.total_cmp(&l).is_gt(),
-        };
-        above
-            && match self.high {
-                Bound::Unbounded => true,
-                Bound::Included(h) => v.total_cmp(&h).is_le(),
-                Bound::Excluded(h) => v.total_cmp(&h).is_lt(),
-            }
+        }
+    }
+
+    /// `v` passes the upper bound.
+    #[inline]
+    fn under_high(&self, v: f64) -> bool {
+        match self.high {
+            Bound::Unbounded => true,
+            Bound::Included(h) => v.total_cmp(&h).is_le(),
+            Bound::Excluded(h) => v.total_cmp(&h).is_lt(),
+        }
     }
 }
 

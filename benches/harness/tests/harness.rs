@@ -292,7 +292,9 @@ fn compare_flags_an_injected_slowdown_and_passes_a_rerun() {
     assert!(first.status.success(), "{}", stderr(&first));
     let (second, rerun) = run_scenario(dir.path(), "rerun", &scenario);
     assert!(second.status.success(), "{}", stderr(&second));
-    server.set_delay(Duration::from_millis(24));
+    // A 50 % slowdown against a 25 % threshold: a rerun's p99 moves by a few ms when the
+    // machine hiccups (150 samples: p99 is the second slowest), which 10 % did not absorb.
+    server.set_delay(Duration::from_millis(30));
     let (third, slower) = run_scenario(dir.path(), "slower", &scenario);
     assert!(third.status.success(), "{}", stderr(&third));
 
@@ -302,7 +304,7 @@ fn compare_flags_an_injected_slowdown_and_passes_a_rerun() {
         base_json.to_str().expect("path"),
         rerun.join("summary.json").to_str().expect("path"),
         "--max-regression",
-        "10%",
+        "25%",
     ]);
     let printed = String::from_utf8_lossy(&same.stdout);
     assert_eq!(
@@ -315,13 +317,13 @@ fn compare_flags_an_injected_slowdown_and_passes_a_rerun() {
         base_json.to_str().expect("path"),
         slower.join("summary.json").to_str().expect("path"),
         "--max-regression",
-        "10%",
+        "25%",
     ]);
     let printed = String::from_utf8_lossy(&slow.stdout);
     assert_eq!(
         slow.status.code(),
         Some(1),
-        "a 20% slowdown passed:\n{printed}"
+        "a 50% slowdown passed:\n{printed}"
     );
     assert!(
         printed.contains("REGRESSION steady: latency p50"),
