@@ -594,38 +594,22 @@ fn scan_column_comparison(
     }
     let op = *op;
     let (left, right) = (context.column(a)?, context.column(b)?);
-    let left_nulls = context.nulls(a)?;
-    let right_nulls = context.nulls(b)?;
+    let nulls = null_bitmaps(context, [a.as_str(), b.as_str()])?;
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
     let (mut fx, mut fy): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     scan_blocks(context, candidates, 2, |docs, matched| {
-        let start = matched.len();
         if integers {
             xs.clear();
             ys.clear();
             left.read_i64(docs, &mut xs)?;
             right.read_i64(docs, &mut ys)?;
-            push_matching(matched, docs, |i| op.holds(xs[i].cmp(&ys[i])));
+            push_non_null_matching(matched, docs, &nulls, |i| op.holds(xs[i].cmp(&ys[i])));
         } else {
             fx.clear();
             fy.clear();
             left.read_f64(docs, &mut fx)?;
             right.read_f64(docs, &mut fy)?;
-            push_matching(matched, docs, |i| op.holds(fx[i].total_cmp(&fy[i])));
-        }
-        if left_nulls.is_some() || right_nulls.is_some() {
-            let is_null = |doc: u32| {
-                left_nulls.as_ref().is_some_and(|n| n.contains(doc))
-                    || right_nulls.as_ref().is_some_and(|n| n.contains(doc))
-            };
-            let mut kept = start;
-            for i in start..matched.len() {
-                if !is_null(matched[i]) {
-                    matched[kept] = matched[i];
-                    kept += 1;
-                }
-            }
-            matched.truncate(kept);
+            push_non_null_matching(matched, docs, &nulls, |i| op.holds(fx[i].total_cmp(&fy[i])));
         }
         Ok(())
     })
@@ -643,13 +627,8 @@ fn scan_f64_expression(
     expr: &Expr,
     candidates: &DocSet,
 ) -> QueryResult<Option<DocSet>> {
-    let Expr::Compare { op, left, right } = expr else {
+    let Some((computed, op, literal)) = literal_comparison(expr) else {
         return Ok(None);
-    };
-    let (computed, op, literal) = match (&**left, &**right) {
-        (e, Expr::Literal { value, .. }) => (e, *op, value),
-        (Expr::Literal { value, .. }, e) => (e, op.flip(), value),
-        _ => return Ok(None),
     };
     if !matches!(
         computed,
@@ -664,14 +643,11 @@ fn scan_f64_expression(
     ) else {
         return Ok(None);
     };
-    let mut readers = Vec::with_capacity(names.len());
-    let mut nulls = Vec::new();
-    for name in &names {
-        readers.push(context.column(name)?);
-        if let Some(n) = context.nulls(name)? {
-            nulls.push(n);
-        }
-    }
+    let readers = names
+        .iter()
+        .map(|name| context.column(name))
+        .collect::<QueryResult<Vec<_>>>()?;
+    let nulls = null_bitmaps(context, names.iter().map(String::as_str))?;
     let mut inputs: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     scan_blocks(context, candidates, names.len(), |docs, matched| {
         for (reader, values) in readers.iter().zip(inputs.iter_mut()) {
@@ -679,13 +655,7 @@ fn scan_f64_expression(
             reader.read_f64(docs, values)?;
         }
         let values = program.run(&inputs, docs.len());
-        if nulls.is_empty() {
-            push_matching(matched, docs, |i| range.contains(values[i]));
-        } else {
-            push_matching(matched, docs, |i| {
-                range.contains(values[i]) && !nulls.iter().any(|n| n.contains(docs[i]))
-            });
-        }
+        push_non_null_matching(matched, docs, &nulls, |i| range.contains(values[i]));
         Ok(())
     })
     .map(Some)
@@ -805,6 +775,37 @@ fn scan_blocks(
     Ok(DocSet::Bitmap(bitmap_from_ascending(matched)))
 }
 
+/// The NULL bitmaps of the columns `names` (those that have NULLs).
+fn null_bitmaps<'n>(
+    context: &mut SegmentContext<'_>,
+    names: impl IntoIterator<Item = &'n str>,
+) -> QueryResult<Vec<std::sync::Arc<RoaringBitmap>>> {
+    let mut bitmaps = Vec::new();
+    for name in names {
+        if let Some(nulls) = context.nulls(name)? {
+            bitmaps.push(nulls);
+        }
+    }
+    Ok(bitmaps)
+}
+
+/// [`push_matching`] for docs whose value is NULL in none of `nulls`' columns (a NULL
+/// operand makes a comparison unknown: no match).
+fn push_non_null_matching(
+    matched: &mut Vec<u32>,
+    docs: &[u32],
+    nulls: &[std::sync::Arc<RoaringBitmap>],
+    keep: impl Fn(usize) -> bool,
+) {
+    if nulls.is_empty() {
+        push_matching(matched, docs, keep);
+    } else {
+        push_matching(matched, docs, |i| {
+            keep(i) && !nulls.iter().any(|n| n.contains(docs[i]))
+        });
+    }
+}
+
 /// Append the docs at the positions `keep` passes, without a branch per doc: every doc is
 /// written, and the end advances past the kept ones (a filter's branch mispredicts on
 /// every other row near 50 % selectivity).
@@ -822,29 +823,32 @@ fn push_matching(matched: &mut Vec<u32>, docs: &[u32], keep: impl Fn(usize) -> b
     matched.truncate(start + end);
 }
 
-/// The column, operator (column on the left) and literal of `col op literal` (either
-/// side) on a single-value DOUBLE or FLOAT column.
-pub fn double_comparison(expr: &Expr) -> Option<(&str, CmpOp, &Scalar)> {
+/// The other side, operator (that side on the left) and literal of `e op literal` or
+/// `literal op e`.
+fn literal_comparison(expr: &Expr) -> Option<(&Expr, CmpOp, &Scalar)> {
     let Expr::Compare { op, left, right } = expr else {
         return None;
     };
     match (&**left, &**right) {
+        (e, Expr::Literal { value, .. }) => Some((e, *op, value)),
+        (Expr::Literal { value, .. }, e) => Some((e, op.flip(), value)),
+        _ => None,
+    }
+}
+
+/// The column, operator (column on the left) and literal of `col op literal` (either
+/// side) on a single-value DOUBLE or FLOAT column.
+pub fn double_comparison(expr: &Expr) -> Option<(&str, CmpOp, &Scalar)> {
+    match literal_comparison(expr)? {
         (
             Expr::Column {
                 name,
                 ty: SqlType::Double | SqlType::Float,
                 single_value: true,
             },
-            Expr::Literal { value, .. },
-        ) => Some((name, *op, value)),
-        (
-            Expr::Literal { value, .. },
-            Expr::Column {
-                name,
-                ty: SqlType::Double | SqlType::Float,
-                single_value: true,
-            },
-        ) => Some((name, op.flip(), value)),
+            op,
+            literal,
+        ) => Some((name, op, literal)),
         _ => None,
     }
 }
@@ -888,17 +892,12 @@ fn scan_f64(
     keep: impl Fn(f64) -> bool,
 ) -> QueryResult<DocSet> {
     let column = context.column(name)?;
-    let nulls = context.nulls(name)?;
+    let nulls = null_bitmaps(context, [name])?;
     let mut values: Vec<f64> = Vec::with_capacity(crate::docset::BLOCK);
     scan_blocks(context, candidates, 1, |docs, matched| {
         values.clear();
         column.read_f64(docs, &mut values)?;
-        match &nulls {
-            None => push_matching(matched, docs, |i| keep(values[i])),
-            Some(nulls) => push_matching(matched, docs, |i| {
-                keep(values[i]) && !nulls.contains(docs[i])
-            }),
-        }
+        push_non_null_matching(matched, docs, &nulls, |i| keep(values[i]));
         Ok(())
     })
 }

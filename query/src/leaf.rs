@@ -970,32 +970,31 @@ impl DistinctIds {
 /// Order two rows by ORDER BY keys (NULL placement per key).
 pub fn compare_sort_keys(a: &[Scalar], b: &[Scalar], order_by: &[SortKey]) -> Ordering {
     for ((x, y), key) in a.iter().zip(b).zip(order_by) {
-        let ordering = match (x.is_null(), y.is_null()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => {
-                if key.nulls_first {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (false, true) => {
-                if key.nulls_first {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                }
-            }
-            (false, false) => {
-                let o = x.sql_cmp(y);
-                if key.descending { o.reverse() } else { o }
-            }
-        };
+        let ordering = order_by_key(key, x.is_null(), y.is_null(), || x.sql_cmp(y));
         if ordering != Ordering::Equal {
             return ordering;
         }
     }
     Ordering::Equal
+}
+
+/// Two values in the order of one ORDER BY key: NULLs first or last as the key says,
+/// others by `compare` (their ascending order), reversed when descending.
+pub fn order_by_key(
+    key: &SortKey,
+    a_null: bool,
+    b_null: bool,
+    compare: impl FnOnce() -> Ordering,
+) -> Ordering {
+    match (a_null, b_null) {
+        (true, true) => Ordering::Equal,
+        (true, false) if key.nulls_first => Ordering::Less,
+        (true, false) => Ordering::Greater,
+        (false, true) if key.nulls_first => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) if key.descending => compare().reverse(),
+        (false, false) => compare(),
+    }
 }
 
 fn select(

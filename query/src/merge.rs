@@ -10,7 +10,8 @@ use crate::aggregate::AccState;
 use crate::error::{QueryError, QueryResult};
 use crate::eval::{SlotColumns, eval};
 use crate::leaf::{
-    AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys, compare_sort_keys,
+    AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys,
+    compare_sort_keys, order_by_key,
 };
 use crate::plan::{OutputColumn, PlanKind, QueryPlan};
 use crate::state_bytes::{Charged, GROUP_SLOT_BYTES, row_bytes};
@@ -435,22 +436,17 @@ fn compare_vector_rows(
     order_by: &[crate::plan::SortKey],
 ) -> Ordering {
     for (vector, key) in vectors.iter().zip(order_by) {
-        let ordering = match (vector.is_null(a), vector.is_null(b)) {
-            (true, true) => Ordering::Equal,
-            (true, false) if key.nulls_first => Ordering::Less,
-            (true, false) => Ordering::Greater,
-            (false, true) if key.nulls_first => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            (false, false) => {
-                let o = match &vector.data {
-                    Data::Long(values) if !vector.multi_value => values[a].cmp(&values[b]),
-                    Data::Double(values) if !vector.multi_value => values[a].total_cmp(&values[b]),
-                    Data::Str(values) if !vector.multi_value => values[a].cmp(&values[b]),
-                    _ => vector.scalar(a).sql_cmp(&vector.scalar(b)),
-                };
-                if key.descending { o.reverse() } else { o }
-            }
-        };
+        let ordering = order_by_key(
+            key,
+            vector.is_null(a),
+            vector.is_null(b),
+            || match &vector.data {
+                Data::Long(values) if !vector.multi_value => values[a].cmp(&values[b]),
+                Data::Double(values) if !vector.multi_value => values[a].total_cmp(&values[b]),
+                Data::Str(values) if !vector.multi_value => values[a].cmp(&values[b]),
+                _ => vector.scalar(a).sql_cmp(&vector.scalar(b)),
+            },
+        );
         if ordering != Ordering::Equal {
             return ordering;
         }

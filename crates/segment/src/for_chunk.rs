@@ -175,7 +175,6 @@ pub fn decode_f64_range(
     Ok(())
 }
 
-/// Check a chunk's header against its column and row count: (exponent, bits, base).
 /// Bounds of the values of a DOUBLE frame-of-reference chunk of `rows` values, from its
 /// header alone: the smallest value exactly (the base, divided as decoding divides it)
 /// and an upper bound (the largest offset its bit width can hold). `None` for another
@@ -190,6 +189,7 @@ pub fn f64_bounds(physical: PhysicalType, bytes: &[u8], rows: usize) -> Option<(
     Some((base as f64 / power, widest as f64 / power))
 }
 
+/// Check a chunk's header against its column and row count: (exponent, bits, base).
 fn header(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<(u8, u8, i64), String> {
     if bytes.len() < HEADER_LEN || !is_for_chunk(bytes) {
         return Err("frame-of-reference chunk header is truncated".into());
@@ -253,6 +253,7 @@ pub fn decode(physical: PhysicalType, bytes: &[u8], rows: usize) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// The header's bounds: the smallest value exactly, and a bound above the largest.
     #[test]
@@ -274,7 +275,6 @@ mod tests {
         let bytes = encode(PhysicalType::I64, &longs).expect("longs encode");
         assert!(f64_bounds(PhysicalType::I64, &bytes, 2).is_none());
     }
-    use proptest::prelude::*;
 
     fn f64_bytes(values: &[f64]) -> Vec<u8> {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
