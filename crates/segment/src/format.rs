@@ -41,6 +41,26 @@ pub enum SectionKind {
 }
 
 impl SectionKind {
+    /// Every kind, in the order a column's sections are written.
+    pub const ALL: [SectionKind; 8] = [
+        SectionKind::Dictionary,
+        SectionKind::Forward,
+        SectionKind::Nulls,
+        SectionKind::Inverted,
+        SectionKind::Sorted,
+        SectionKind::Range,
+        SectionKind::Bloom,
+        SectionKind::Text,
+    ];
+    /// The index kinds a column declares in its `indexes` list.
+    pub const INDEXES: [SectionKind; 5] = [
+        SectionKind::Inverted,
+        SectionKind::Sorted,
+        SectionKind::Range,
+        SectionKind::Bloom,
+        SectionKind::Text,
+    ];
+
     /// Whether the section counts as forward data (column `bytes`) rather than an index.
     pub fn is_column_data(self) -> bool {
         matches!(self, SectionKind::Dictionary | SectionKind::Forward)
@@ -225,6 +245,27 @@ pub fn read_envelope(path: &Path, data: &[u8]) -> Result<Envelope> {
         ));
     }
     let version = read_u32(data, 8);
+    check_version(path, version)?;
+    if read_u32(data, 12) != 0 {
+        return Err(corrupt("header flags are not zero".into()));
+    }
+    let trailer = read_trailer(path, file_len, &data[(file_len - TRAILER_LEN) as usize..])?;
+    if trailer.envelope.format_version != version {
+        return Err(corrupt(format!(
+            "header says format version {version} but trailer says {}",
+            trailer.envelope.format_version
+        )));
+    }
+    let envelope = trailer.envelope;
+    let metadata = &data[envelope.metadata_offset as usize
+        ..(envelope.metadata_offset + envelope.metadata_len) as usize];
+    if crc32fast::hash(metadata) != trailer.metadata_crc {
+        return Err(corrupt("metadata checksum mismatch".into()));
+    }
+    Ok(envelope)
+}
+
+fn check_version(path: &Path, version: u32) -> Result<()> {
     if !(OLDEST_SUPPORTED_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion {
             path: path.to_path_buf(),
@@ -233,30 +274,46 @@ pub fn read_envelope(path: &Path, data: &[u8]) -> Result<Envelope> {
             newest: FORMAT_VERSION,
         });
     }
-    if read_u32(data, 12) != 0 {
-        return Err(corrupt("header flags are not zero".into()));
+    Ok(())
+}
+
+/// A trailer checked against the file length: where the metadata lies and its CRC.
+#[derive(Debug, Clone, Copy)]
+pub struct Trailer {
+    pub envelope: Envelope,
+    pub metadata_crc: u32,
+}
+
+/// Parse and check the 40-byte trailer of a file of `file_len` bytes: its magic, its
+/// recorded length, a supported version, and a metadata location that ends where the
+/// trailer starts. The header is not consulted (a reader of a remote file never
+/// fetches it; the trailer repeats its version).
+pub fn read_trailer(path: &Path, file_len: u64, trailer: &[u8]) -> Result<Trailer> {
+    let corrupt = |message: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        message,
+    };
+    if file_len < HEADER_LEN + TRAILER_LEN || trailer.len() as u64 != TRAILER_LEN {
+        return Err(corrupt(format!(
+            "file is {file_len} bytes, shorter than an empty segment; it is truncated or not a segment"
+        )));
     }
-    let trailer = (file_len - TRAILER_LEN) as usize;
-    if &data[trailer + 32..trailer + 40] != TRAILER_MAGIC {
+    if &trailer[32..40] != TRAILER_MAGIC {
         return Err(corrupt(
             "bad trailer magic; the file is truncated or damaged".into(),
         ));
     }
-    let metadata_offset = read_u64(data, trailer);
-    let metadata_len = read_u64(data, trailer + 8);
-    let metadata_crc = read_u32(data, trailer + 16);
-    let trailer_version = read_u32(data, trailer + 20);
-    let recorded_len = read_u64(data, trailer + 24);
+    let metadata_offset = read_u64(trailer, 0);
+    let metadata_len = read_u64(trailer, 8);
+    let metadata_crc = read_u32(trailer, 16);
+    let version = read_u32(trailer, 20);
+    let recorded_len = read_u64(trailer, 24);
     if recorded_len != file_len {
         return Err(corrupt(format!(
             "file is {file_len} bytes but its trailer says {recorded_len}; it is truncated or damaged"
         )));
     }
-    if trailer_version != version {
-        return Err(corrupt(format!(
-            "header says format version {version} but trailer says {trailer_version}"
-        )));
-    }
+    check_version(path, version)?;
     if metadata_offset < HEADER_LEN
         || metadata_offset.checked_add(metadata_len) != Some(file_len - TRAILER_LEN)
     {
@@ -264,24 +321,43 @@ pub fn read_envelope(path: &Path, data: &[u8]) -> Result<Envelope> {
             "metadata location in the trailer is inconsistent".into(),
         ));
     }
-    let metadata = &data[metadata_offset as usize..(metadata_offset + metadata_len) as usize];
-    if crc32fast::hash(metadata) != metadata_crc {
-        return Err(corrupt("metadata checksum mismatch".into()));
-    }
-    Ok(Envelope {
-        format_version: version,
-        metadata_offset,
-        metadata_len,
+    Ok(Trailer {
+        envelope: Envelope {
+            format_version: version,
+            metadata_offset,
+            metadata_len,
+        },
+        metadata_crc,
     })
 }
 
-/// Check that the sections tile `[HEADER_LEN, metadata_offset)` and that each CRC matches.
+/// Check that the sections tile `[HEADER_LEN, metadata_offset)` with no gap, and (given
+/// the file's bytes) that each one's CRC matches.
 pub fn verify_sections(
     path: &Path,
     data: &[u8],
     envelope: &Envelope,
     sections: &[SectionEntry],
 ) -> Result<()> {
+    verify_tiling(path, envelope, sections)?;
+    for section in sections {
+        let bytes = &data[section.offset as usize..(section.offset + section.length) as usize];
+        if crc32fast::hash(bytes) != section.crc32 {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                message: format!(
+                    "section checksum mismatch column=`{}` section=`{:?}`",
+                    section.column, section.kind
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Check that the sections tile `[HEADER_LEN, metadata_offset)` with no gap (no bytes
+/// read: what a remote open can check before fetching any section).
+pub fn verify_tiling(path: &Path, envelope: &Envelope, sections: &[SectionEntry]) -> Result<()> {
     let mut expected_offset = HEADER_LEN;
     for section in sections {
         let corrupt = |message: String| Error::Corrupt {
@@ -297,16 +373,11 @@ pub fn verify_sections(
                 section.offset
             )));
         }
-        let end = section
+        expected_offset = section
             .offset
             .checked_add(section.length)
             .filter(|end| *end <= envelope.metadata_offset)
             .ok_or_else(|| corrupt("section runs past the metadata".into()))?;
-        let bytes = &data[section.offset as usize..end as usize];
-        if crc32fast::hash(bytes) != section.crc32 {
-            return Err(corrupt("section checksum mismatch".into()));
-        }
-        expected_offset = end;
     }
     if expected_offset != envelope.metadata_offset {
         return Err(Error::Corrupt {
@@ -320,7 +391,6 @@ pub fn verify_sections(
     Ok(())
 }
 
-/// Little-endian reads at offsets the caller has bounds-checked.
 pub fn read_u32(data: &[u8], offset: usize) -> u32 {
     let mut array = [0u8; 4];
     array.copy_from_slice(&data[offset..offset + 4]);

@@ -18,6 +18,8 @@ pub mod column_builder;
 pub mod dictionary;
 pub mod dictionary_builder;
 pub mod error;
+pub mod file_source;
+pub mod footer;
 pub mod for_chunk;
 pub mod format;
 pub mod hll;
@@ -35,5 +37,7 @@ pub use batch::{ColumnBatch, ColumnData, ColumnValues, VarBytes};
 pub use builder::{BuildOptions, BuildSummary, SegmentBuilder, now_ms};
 pub use error::{Error, Result};
 pub use metadata::{ColumnMetadata, SegmentMetadata};
-pub use reader::{ChunkBounds, ColumnReader, IdSet, ImmutableSegment, SegmentReader};
+pub use reader::{
+    ChunkBounds, ColumnReader, IdSet, ImmutableSegment, SectionSource, SegmentReader,
+};
 pub use value::{PhysicalType, Value};

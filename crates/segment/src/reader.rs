@@ -19,7 +19,7 @@ use crate::bitpack::{BitUnpacker, packed_len};
 use crate::bloom::BloomFilter;
 use crate::column_builder::raw_to_value;
 use crate::dictionary::{Dictionary, Probe};
-use crate::format::{SectionKind, read_envelope, read_u32, verify_sections};
+use crate::format::{SectionEntry, SectionKind, read_envelope, read_u32, verify_sections};
 use crate::inverted::{InvertedIndex, SortedIndex, decode_bitmap};
 use crate::metadata::{ColumnMetadata, Encoding, SegmentMetadata};
 use crate::range_index::{RangeIndex, RangeMatch, order_key_f64, order_key_i64};
@@ -124,17 +124,26 @@ enum Forward {
 }
 
 /// A column of an [`ImmutableSegment`].
+///
+/// Each structure sits in a cell. A file opened whole fills every cell at open; a
+/// segment opened from its footer ([`ImmutableSegment::open_lazy`]) fills them on first
+/// use, each from one section its [`SectionSource`] fetches: the dictionary, null bitmap
+/// and sorted index when the query engine first asks for the column (they answer the
+/// infallible lookups), the forward index and the other indexes when first read.
 pub struct ImmutableColumn {
     metadata: ColumnMetadata,
     physical: PhysicalType,
-    dictionary: Option<Dictionary>,
-    forward: Forward,
-    nulls: Option<RoaringBitmap>,
-    inverted: Option<InvertedIndex>,
-    sorted: Option<SortedIndex>,
-    range: Option<RangeIndex>,
-    bloom: Option<BloomFilter>,
-    text: Option<TextIndex>,
+    rows: u32,
+    /// Where the sections of a lazily opened column come from.
+    source: Option<ColumnSource>,
+    dictionary: OnceLock<Option<Dictionary>>,
+    forward: OnceLock<Forward>,
+    nulls: OnceLock<Option<RoaringBitmap>>,
+    inverted: OnceLock<Option<InvertedIndex>>,
+    sorted: OnceLock<Option<SortedIndex>>,
+    range: OnceLock<Option<RangeIndex>>,
+    bloom: OnceLock<Option<BloomFilter>>,
+    text: OnceLock<Option<TextIndex>>,
     /// Numeric dictionaries decoded once, on first numeric read (id → value).
     f64_table: OnceLock<Vec<f64>>,
     i64_table: OnceLock<Vec<i64>>,
@@ -144,13 +153,57 @@ pub struct ImmutableColumn {
 /// use, so forward reads cost one table load per doc.
 const DECODED_TABLE_MAX: usize = 1 << 22;
 
-/// A sealed segment file, memory-mapped.
+/// The sections of one column of a lazily opened segment, and where to fetch them.
+struct ColumnSource {
+    path: PathBuf,
+    source: Arc<dyn SectionSource>,
+    sections: Vec<SectionEntry>,
+}
+
+impl ColumnSource {
+    fn fetch(&self, kind: SectionKind) -> Result<Option<OwnedBytes>> {
+        let Some(entry) = self.sections.iter().find(|entry| entry.kind == kind) else {
+            return Ok(None);
+        };
+        let bytes = self.source.read(entry)?;
+        if bytes.len() as u64 != entry.length {
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                message: format!(
+                    "a fetched section is {} bytes, not {} column=`{}` section=`{kind:?}`",
+                    bytes.len(),
+                    entry.length,
+                    entry.column
+                ),
+            });
+        }
+        Ok(Some(bytes))
+    }
+}
+
+/// Where the sections of a segment opened from its footer come from: an object store
+/// through a cache, or a local file read piece by piece.
+pub trait SectionSource: Send + Sync {
+    /// The bytes of one section, checked against its CRC.
+    fn read(&self, section: &SectionEntry) -> Result<OwnedBytes>;
+    /// A number that changes when the source dropped bytes this segment may hold (a
+    /// cache evicted one of its sections): a holder reopens the segment
+    /// ([`ImmutableSegment::reopen`]) so what it maps is released.
+    fn generation(&self) -> u64 {
+        0
+    }
+}
+
+/// A sealed segment: a file memory-mapped and checked whole, or a segment opened from its
+/// footer whose sections arrive on first use.
 pub struct ImmutableSegment {
     path: PathBuf,
     metadata: SegmentMetadata,
     columns: Vec<ImmutableColumn>,
     by_name: HashMap<String, usize>,
     file_len: u64,
+    /// Lazy segments: the source, and its generation when this was opened.
+    source: Option<(Arc<dyn SectionSource>, u64)>,
 }
 
 fn to_probe(value: &Value) -> Option<Probe> {
@@ -235,7 +288,112 @@ impl ImmutableSegment {
             columns,
             by_name,
             file_len: data.len() as u64,
+            source: None,
         })
+    }
+
+    /// Open a segment from its footer's metadata (see [`crate::footer`]): every check that
+    /// needs no section's bytes is made now (the section table, each column's sections
+    /// against its declared indexes); each section is fetched from `source` on first use.
+    pub fn open_lazy(
+        path: &Path,
+        file_len: u64,
+        metadata: SegmentMetadata,
+        source: Arc<dyn SectionSource>,
+    ) -> Result<ImmutableSegment> {
+        let corrupt = |message: String| Error::Corrupt {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut sections: HashMap<(&str, SectionKind), SectionEntry> = HashMap::new();
+        for section in &metadata.sections {
+            if sections
+                .insert((section.column.as_str(), section.kind), section.clone())
+                .is_some()
+            {
+                return Err(corrupt(format!(
+                    "duplicate section column=`{}` section=`{:?}`",
+                    section.column, section.kind
+                )));
+            }
+        }
+        let mut columns = Vec::with_capacity(metadata.columns.len());
+        let mut by_name = HashMap::new();
+        for column in &metadata.columns {
+            let name = column.name.as_str();
+            let mut own = Vec::new();
+            for kind in SectionKind::ALL {
+                if let Some(entry) = sections.remove(&(name, kind)) {
+                    own.push(entry);
+                }
+            }
+            check_section_kinds(column, |kind| own.iter().any(|entry| entry.kind == kind))
+                .map_err(|message| corrupt(format!("{message} column=`{name}`")))?;
+            if by_name.insert(column.name.clone(), columns.len()).is_some() {
+                return Err(corrupt(format!("duplicate column column=`{name}`")));
+            }
+            let mut opened = ImmutableColumn::empty(column, metadata.row_count);
+            opened.source = Some(ColumnSource {
+                path: path.to_path_buf(),
+                source: source.clone(),
+                sections: own,
+            });
+            columns.push(opened);
+        }
+        if let Some(((column, kind), _)) = sections.into_iter().next() {
+            return Err(corrupt(format!(
+                "section belongs to no column column=`{column}` section=`{kind:?}`"
+            )));
+        }
+        let generation = source.generation();
+        Ok(ImmutableSegment {
+            path: path.to_path_buf(),
+            metadata,
+            columns,
+            by_name,
+            file_len,
+            source: Some((source, generation)),
+        })
+    }
+
+    /// Whether this is a lazy segment whose source has since dropped bytes it may map.
+    pub fn is_stale(&self) -> bool {
+        self.source
+            .as_ref()
+            .is_some_and(|(source, generation)| source.generation() != *generation)
+    }
+
+    /// A lazy segment opened again from the same metadata and source, holding no
+    /// section; `None` for a file opened whole.
+    pub fn reopen(&self) -> Option<Result<ImmutableSegment>> {
+        let (source, _) = self.source.as_ref()?;
+        Some(Self::open_lazy(
+            &self.path,
+            self.file_len,
+            self.metadata.clone(),
+            source.clone(),
+        ))
+    }
+
+    /// Open every section of every column now (a lazy segment fetches them all); the
+    /// first error stops it.
+    pub fn load_all_sections(&self) -> Result<()> {
+        for column in &self.columns {
+            column.ensure_open()?;
+            column.forward()?;
+            column.inverted()?;
+            column.range()?;
+            column.text()?;
+            column.load(&column.bloom, SectionKind::Bloom, |_, _, b| {
+                b.map(BloomFilter::open).transpose()
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether sections are fetched on first use rather than mapped from a local file.
+    pub fn is_lazy(&self) -> bool {
+        self.source.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -266,11 +424,45 @@ impl SegmentReader for ImmutableSegment {
     }
 
     fn column(&self, name: &str) -> Result<&dyn ColumnReader> {
-        self.by_name
+        let column = self
+            .by_name
             .get(name)
-            .map(|index| &self.columns[*index] as &dyn ColumnReader)
-            .ok_or_else(|| Error::NoSuchColumn(name.to_string()))
+            .map(|index| &self.columns[*index])
+            .ok_or_else(|| Error::NoSuchColumn(name.to_string()))?;
+        column.ensure_open()?;
+        Ok(column)
     }
+}
+
+/// Check which sections a column has against its metadata: the forward index always,
+/// the dictionary exactly for dictionary encoding, the null bitmap when it has NULLs, and
+/// each index section exactly when the column declares that index.
+fn check_section_kinds(
+    column: &ColumnMetadata,
+    has: impl Fn(SectionKind) -> bool,
+) -> Result<(), String> {
+    let dictionary = column.encoding == Encoding::Dictionary;
+    if dictionary && !has(SectionKind::Dictionary) {
+        return Err("dictionary section is missing".into());
+    }
+    if !dictionary && has(SectionKind::Dictionary) {
+        return Err("a raw column has a dictionary section".into());
+    }
+    if !has(SectionKind::Forward) {
+        return Err("forward index section is missing".into());
+    }
+    if column.null_count > 0 && !has(SectionKind::Nulls) {
+        return Err("null bitmap section is missing".into());
+    }
+    for kind in SectionKind::INDEXES {
+        let name = kind.index_name().unwrap_or_default();
+        if has(kind) != column.indexes.iter().any(|index| index == name) {
+            return Err(format!(
+                "{name} index section does not match the column's index list"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn open_column<'a>(
@@ -279,22 +471,72 @@ fn open_column<'a>(
     sections: &mut HashMap<(&'a str, SectionKind), OwnedBytes>,
 ) -> Result<ImmutableColumn, String> {
     let name = column.name.as_str();
+    check_section_kinds(column, |kind| sections.contains_key(&(name, kind)))?;
     let mut take = |kind| sections.remove(&(name, kind));
-    let physical = PhysicalType::of(column.data_type);
-    let cardinality =
-        usize::try_from(column.cardinality).map_err(|_| "cardinality is too large")?;
-    let dictionary = match column.encoding {
-        Encoding::Dictionary => {
-            let bytes = take(SectionKind::Dictionary).ok_or("dictionary section is missing")?;
+    let opened = ImmutableColumn::empty(column, rows);
+    let _ = opened
+        .dictionary
+        .set(open_dictionary(column, take(SectionKind::Dictionary))?);
+    let _ = opened
+        .forward
+        .set(open_forward(column, rows, take(SectionKind::Forward))?);
+    let _ = opened
+        .nulls
+        .set(open_nulls(column, rows, take(SectionKind::Nulls))?);
+    let _ = opened
+        .inverted
+        .set(open_inverted(column, take(SectionKind::Inverted))?);
+    let _ = opened
+        .sorted
+        .set(open_sorted(column, rows, take(SectionKind::Sorted))?);
+    let _ = opened
+        .range
+        .set(take(SectionKind::Range).map(RangeIndex::open).transpose()?);
+    let _ = opened.bloom.set(
+        take(SectionKind::Bloom)
+            .map(BloomFilter::open)
+            .transpose()?,
+    );
+    let _ = opened.text.set(
+        take(SectionKind::Text)
+            .map(|bytes| TextIndex::open(bytes, rows))
+            .transpose()?,
+    );
+    Ok(opened)
+}
+
+fn cardinality_of(column: &ColumnMetadata) -> Result<usize, String> {
+    usize::try_from(column.cardinality).map_err(|_| "cardinality is too large".to_string())
+}
+
+fn open_dictionary(
+    column: &ColumnMetadata,
+    bytes: Option<OwnedBytes>,
+) -> Result<Option<Dictionary>, String> {
+    match (column.encoding, bytes) {
+        (Encoding::Dictionary, Some(bytes)) => {
             if column.bits_per_id != crate::bitpack::bits_for_cardinality(column.cardinality) {
                 return Err("bits per id do not match the cardinality".into());
             }
-            Some(Dictionary::open(column.data_type, cardinality, bytes)?)
+            Ok(Some(Dictionary::open(
+                column.data_type,
+                cardinality_of(column)?,
+                bytes,
+            )?))
         }
-        Encoding::Raw => None,
-    };
-    let forward_bytes = take(SectionKind::Forward).ok_or("forward index section is missing")?;
-    let forward = match (column.encoding, column.single_value) {
+        (Encoding::Dictionary, None) => Err("dictionary section is missing".into()),
+        (Encoding::Raw, _) => Ok(None),
+    }
+}
+
+fn open_forward(
+    column: &ColumnMetadata,
+    rows: u32,
+    bytes: Option<OwnedBytes>,
+) -> Result<Forward, String> {
+    let forward_bytes = bytes.ok_or("forward index section is missing")?;
+    let physical = PhysicalType::of(column.data_type);
+    Ok(match (column.encoding, column.single_value) {
         (Encoding::Dictionary, true) => {
             if forward_bytes.len() != packed_len(rows as usize, column.bits_per_id) {
                 return Err("forward index has the wrong size".into());
@@ -341,57 +583,149 @@ fn open_column<'a>(
             forward_bytes,
         )?),
         (Encoding::Raw, false) => return Err("raw multi-value columns do not exist".into()),
-    };
-    let nulls = match take(SectionKind::Nulls) {
+    })
+}
+
+fn open_nulls(
+    column: &ColumnMetadata,
+    rows: u32,
+    bytes: Option<OwnedBytes>,
+) -> Result<Option<RoaringBitmap>, String> {
+    match bytes {
         Some(bytes) => {
             let bitmap = decode_bitmap(bytes.as_slice())?;
             if bitmap.len() != column.null_count || bitmap.max().is_some_and(|max| max >= rows) {
                 return Err("null bitmap does not match the null count".into());
             }
-            Some(bitmap)
+            Ok(Some(bitmap))
         }
-        None if column.null_count > 0 => return Err("null bitmap section is missing".into()),
-        None => None,
-    };
-    let has = |index: &str| column.indexes.iter().any(|i| i == index);
-    let mut open_index = |kind: SectionKind, index: &str| -> Result<Option<OwnedBytes>, String> {
-        match (take(kind), has(index)) {
-            (Some(bytes), true) => Ok(Some(bytes)),
-            (None, false) => Ok(None),
-            _ => Err(format!(
-                "{index} index section does not match the column's index list"
-            )),
-        }
-    };
-    let inverted = open_index(SectionKind::Inverted, "inverted")?
+        None if column.null_count > 0 => Err("null bitmap section is missing".into()),
+        None => Ok(None),
+    }
+}
+
+fn open_inverted(
+    column: &ColumnMetadata,
+    bytes: Option<OwnedBytes>,
+) -> Result<Option<InvertedIndex>, String> {
+    let cardinality = cardinality_of(column)?;
+    bytes
         .map(|bytes| InvertedIndex::open(cardinality, bytes))
-        .transpose()?;
-    let sorted = open_index(SectionKind::Sorted, "sorted")?
+        .transpose()
+}
+
+fn open_sorted(
+    column: &ColumnMetadata,
+    rows: u32,
+    bytes: Option<OwnedBytes>,
+) -> Result<Option<SortedIndex>, String> {
+    let cardinality = cardinality_of(column)?;
+    bytes
         .map(|bytes| SortedIndex::open(cardinality, rows, bytes))
-        .transpose()?;
-    let range = open_index(SectionKind::Range, "range")?
-        .map(RangeIndex::open)
-        .transpose()?;
-    let bloom = open_index(SectionKind::Bloom, "bloom")?
-        .map(BloomFilter::open)
-        .transpose()?;
-    let text = open_index(SectionKind::Text, "text")?
-        .map(|bytes| TextIndex::open(bytes, rows))
-        .transpose()?;
-    Ok(ImmutableColumn {
-        metadata: column.clone(),
-        physical,
-        dictionary,
-        forward,
-        nulls,
-        inverted,
-        sorted,
-        range,
-        bloom,
-        text,
-        f64_table: OnceLock::new(),
-        i64_table: OnceLock::new(),
-    })
+        .transpose()
+}
+
+impl ImmutableColumn {
+    /// A column with no structure opened yet.
+    fn empty(column: &ColumnMetadata, rows: u32) -> ImmutableColumn {
+        ImmutableColumn {
+            metadata: column.clone(),
+            physical: PhysicalType::of(column.data_type),
+            rows,
+            source: None,
+            dictionary: OnceLock::new(),
+            forward: OnceLock::new(),
+            nulls: OnceLock::new(),
+            inverted: OnceLock::new(),
+            sorted: OnceLock::new(),
+            range: OnceLock::new(),
+            bloom: OnceLock::new(),
+            text: OnceLock::new(),
+            f64_table: OnceLock::new(),
+            i64_table: OnceLock::new(),
+        }
+    }
+
+    /// The structure in `cell`, opened from its section on first use.
+    fn load<'a, T>(
+        &'a self,
+        cell: &'a OnceLock<T>,
+        kind: SectionKind,
+        open: impl FnOnce(&ColumnMetadata, u32, Option<OwnedBytes>) -> Result<T, String>,
+    ) -> Result<&'a T> {
+        if let Some(value) = cell.get() {
+            return Ok(value);
+        }
+        let Some(source) = &self.source else {
+            return Err(self.corrupt(format!("section {kind:?} was never opened")));
+        };
+        let bytes = source.fetch(kind)?;
+        let value = open(&self.metadata, self.rows, bytes).map_err(|message| Error::Corrupt {
+            path: source.path.clone(),
+            message: format!(
+                "{message} column=`{}` section=`{kind:?}`",
+                self.metadata.name
+            ),
+        })?;
+        Ok(cell.get_or_init(|| value))
+    }
+
+    /// Open what the infallible lookups answer from: the dictionary, the null bitmap and
+    /// the sorted index. A no-op for a file opened whole.
+    fn ensure_open(&self) -> Result<()> {
+        self.load(&self.dictionary, SectionKind::Dictionary, |c, _, b| {
+            open_dictionary(c, b)
+        })?;
+        self.load(&self.nulls, SectionKind::Nulls, open_nulls)?;
+        self.load(&self.sorted, SectionKind::Sorted, open_sorted)?;
+        Ok(())
+    }
+
+    fn dictionary(&self) -> Option<&Dictionary> {
+        self.dictionary.get().and_then(Option::as_ref)
+    }
+
+    fn nulls(&self) -> Option<&RoaringBitmap> {
+        self.nulls.get().and_then(Option::as_ref)
+    }
+
+    fn sorted(&self) -> Option<&SortedIndex> {
+        self.sorted.get().and_then(Option::as_ref)
+    }
+
+    fn forward(&self) -> Result<&Forward> {
+        self.load(&self.forward, SectionKind::Forward, open_forward)
+    }
+
+    fn inverted(&self) -> Result<Option<&InvertedIndex>> {
+        self.load(&self.inverted, SectionKind::Inverted, |c, _, b| {
+            open_inverted(c, b)
+        })
+        .map(Option::as_ref)
+    }
+
+    fn range(&self) -> Result<Option<&RangeIndex>> {
+        self.load(&self.range, SectionKind::Range, |_, _, b| {
+            b.map(RangeIndex::open).transpose()
+        })
+        .map(Option::as_ref)
+    }
+
+    fn text(&self) -> Result<Option<&TextIndex>> {
+        self.load(&self.text, SectionKind::Text, |_, rows, b| {
+            b.map(|bytes| TextIndex::open(bytes, rows)).transpose()
+        })
+        .map(Option::as_ref)
+    }
+
+    /// The bloom filter; `None` also when it could not be fetched (it only ever prunes).
+    fn bloom(&self) -> Option<&BloomFilter> {
+        self.load(&self.bloom, SectionKind::Bloom, |_, _, b| {
+            b.map(BloomFilter::open).transpose()
+        })
+        .ok()
+        .and_then(Option::as_ref)
+    }
 }
 
 impl ImmutableColumn {
@@ -444,7 +778,7 @@ impl ImmutableColumn {
     /// one chunk, or the few docs of a chunk that decodes them alone). Each chunk is
     /// decompressed at most once per call.
     fn for_each_fixed_run(&self, docs: &[u32], mut visit: impl FnMut(&[u8])) -> Result<()> {
-        let Forward::Raw(raw) = &self.forward else {
+        let Forward::Raw(raw) = self.forward()? else {
             return Err(Error::InvalidInput(format!(
                 "column is not raw-encoded column=`{}`",
                 self.metadata.name
@@ -514,12 +848,12 @@ impl ImmutableColumn {
     }
 
     fn is_null(&self, doc: u32) -> bool {
-        self.nulls.as_ref().is_some_and(|nulls| nulls.contains(doc))
+        self.nulls().is_some_and(|nulls| nulls.contains(doc))
     }
 
     /// Visit raw values of ascending docs, decompressing each chunk once.
     fn for_each_raw(&self, docs: &[u32], mut visit: impl FnMut(u32, &[u8])) -> Result<()> {
-        let Forward::Raw(raw) = &self.forward else {
+        let Forward::Raw(raw) = self.forward()? else {
             return Err(Error::InvalidInput(format!(
                 "column is not raw-encoded column=`{}`",
                 self.metadata.name
@@ -557,7 +891,7 @@ impl ImmutableColumn {
     }
 
     fn mv_range(&self, doc: u32) -> Option<(usize, usize)> {
-        match &self.forward {
+        match self.forward().ok()? {
             Forward::DictionaryMulti { offsets, .. } => {
                 let bytes = offsets.as_slice();
                 let index = doc as usize * 4;
@@ -576,7 +910,7 @@ impl ImmutableColumn {
 
 impl ColumnReader for ImmutableColumn {
     fn chunk_f64_bounds(&self) -> Option<ChunkBounds> {
-        match &self.forward {
+        match self.forward().ok()? {
             Forward::Raw(raw) if self.metadata.single_value => {
                 Some((raw.chunk_rows(), raw.chunk_f64_bounds()))
             }
@@ -585,7 +919,7 @@ impl ColumnReader for ImmutableColumn {
     }
 
     fn visit_raw(&self, docs: &[u32], visit: &mut dyn FnMut(u32, &[u8])) -> Result<bool> {
-        if !matches!(self.forward, Forward::Raw(_)) || !self.metadata.single_value {
+        if !matches!(self.forward()?, Forward::Raw(_)) || !self.metadata.single_value {
             return Ok(false);
         }
         self.for_each_raw(docs, |doc, bytes| visit(doc, bytes))?;
@@ -597,21 +931,19 @@ impl ColumnReader for ImmutableColumn {
     }
 
     fn cardinality(&self) -> Option<u32> {
-        self.dictionary.as_ref().map(|d| d.len() as u32)
+        self.dictionary().map(|d| d.len() as u32)
     }
 
     fn dictionary_value(&self, id: u32) -> Value {
-        self.dictionary
-            .as_ref()
-            .map_or(Value::Null, |d| d.value(id))
+        self.dictionary().map_or(Value::Null, |d| d.value(id))
     }
 
     fn lookup(&self, value: &Value) -> Option<u32> {
-        self.dictionary.as_ref()?.find(&to_probe(value)?)
+        self.dictionary()?.find(&to_probe(value)?)
     }
 
     fn ids_in_range(&self, low: Bound<&Value>, high: Bound<&Value>) -> IdSet {
-        let Some(dictionary) = &self.dictionary else {
+        let Some(dictionary) = self.dictionary() else {
             return IdSet::Range(0..0);
         };
         let (Some(low), Some(high)) = (map_bound(low), map_bound(high)) else {
@@ -621,11 +953,11 @@ impl ColumnReader for ImmutableColumn {
     }
 
     fn null_bitmap(&self) -> Result<Option<RoaringBitmap>> {
-        Ok(self.nulls.clone())
+        Ok(self.nulls().cloned())
     }
 
     fn inverted_bitmap(&self, id: u32) -> Result<Option<RoaringBitmap>> {
-        match &self.inverted {
+        match self.inverted()? {
             None => Ok(None),
             Some(index) => index
                 .bitmap(id)
@@ -635,14 +967,14 @@ impl ColumnReader for ImmutableColumn {
     }
 
     fn sorted_doc_range(&self, ids: Range<u32>) -> Option<Range<u32>> {
-        self.sorted.as_ref().map(|sorted| sorted.range_of_ids(ids))
+        self.sorted().map(|sorted| sorted.range_of_ids(ids))
     }
 
     fn range_lookup(&self, low: Bound<&Value>, high: Bound<&Value>) -> Result<Option<RangeMatch>> {
-        let Some(index) = &self.range else {
+        let Some(index) = self.range()? else {
             return Ok(None);
         };
-        let (low_key, high_key) = match &self.dictionary {
+        let (low_key, high_key) = match self.dictionary() {
             Some(_) => match self.ids_in_range(low, high) {
                 IdSet::Range(ids) if ids.is_empty() => return Ok(Some(RangeMatch::default())),
                 IdSet::Range(ids) => (
@@ -691,25 +1023,25 @@ impl ColumnReader for ImmutableColumn {
     }
 
     fn bloom_might_contain(&self, value: &Value) -> Option<bool> {
-        self.bloom.as_ref().map(|bloom| bloom.might_contain(value))
+        self.bloom().map(|bloom| bloom.might_contain(value))
     }
 
     fn text_search(&self, query: &str) -> Result<Option<RoaringBitmap>> {
-        match &self.text {
+        match self.text()? {
             None => Ok(None),
             Some(text) => text.search(query).map(Some),
         }
     }
 
     fn text_contains(&self, needle: &str) -> Result<Option<RoaringBitmap>> {
-        match &self.text {
+        match self.text()? {
             None => Ok(None),
             Some(text) => text.docs_containing(needle),
         }
     }
 
     fn read_dict_ids(&self, docs: &[u32], out: &mut Vec<u32>) -> Result<()> {
-        let Forward::DictionarySingle { ids, bits } = &self.forward else {
+        let Forward::DictionarySingle { ids, bits } = self.forward()? else {
             return Err(Error::InvalidInput(format!(
                 "column has no single-value dictionary ids column=`{}`",
                 self.metadata.name
@@ -727,7 +1059,7 @@ impl ColumnReader for ImmutableColumn {
     }
 
     fn read_mv_dict_ids(&self, doc: u32, out: &mut Vec<u32>) -> Result<()> {
-        let Forward::DictionaryMulti { ids, bits, .. } = &self.forward else {
+        let Forward::DictionaryMulti { ids, bits, .. } = self.forward()? else {
             return Err(Error::InvalidInput(format!(
                 "column is not multi-value column=`{}`",
                 self.metadata.name
@@ -743,7 +1075,7 @@ impl ColumnReader for ImmutableColumn {
 
     fn read_values(&self, docs: &[u32], out: &mut Vec<Value>) -> Result<()> {
         out.reserve(docs.len());
-        match &self.forward {
+        match self.forward()? {
             Forward::DictionarySingle { .. } => {
                 let mut ids = Vec::with_capacity(docs.len());
                 self.read_dict_ids(docs, &mut ids)?;
@@ -785,7 +1117,7 @@ impl ColumnReader for ImmutableColumn {
 
     fn read_f64(&self, docs: &[u32], out: &mut Vec<f64>) -> Result<()> {
         out.reserve(docs.len());
-        match (&self.forward, &self.dictionary) {
+        match (self.forward()?, self.dictionary()) {
             (Forward::DictionarySingle { ids, bits }, Some(dictionary)) => {
                 let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
                 let rows = self.metadata_rows();
@@ -842,7 +1174,7 @@ impl ColumnReader for ImmutableColumn {
 
     fn read_i64(&self, docs: &[u32], out: &mut Vec<i64>) -> Result<()> {
         out.reserve(docs.len());
-        match (&self.forward, &self.dictionary) {
+        match (self.forward()?, self.dictionary()) {
             (Forward::DictionarySingle { ids, bits }, Some(dictionary)) => {
                 let unpacker = BitUnpacker::new(ids.as_slice(), *bits);
                 let rows = self.metadata_rows();
@@ -892,8 +1224,8 @@ impl ColumnReader for ImmutableColumn {
 
 impl ImmutableColumn {
     fn metadata_rows(&self) -> u32 {
-        match &self.forward {
-            Forward::DictionarySingle { ids, bits } => {
+        match self.forward() {
+            Ok(Forward::DictionarySingle { ids, bits }) => {
                 if *bits == 0 {
                     u32::MAX
                 } else {

@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use tantivy::directory::OwnedBytes;
+use tessera_segment::file_source::FileSectionSource;
 use tessera_segment::{ImmutableSegment, SegmentReader, Value};
 use tessera_status::Status;
 
@@ -138,6 +139,42 @@ fn test_golden_file_of_format_v2_reads() {
     let segment = ImmutableSegment::open(&golden_path(2)).expect("golden file opens");
     assert_eq!(segment.metadata().format_version, 2);
     check_contents(&segment);
+}
+
+/// Both golden versions open from their footer (one read: the files are small), with no
+/// section read until a column is asked for, and answer like a file opened whole.
+#[test]
+fn test_golden_files_open_lazily_from_their_footer() {
+    for version in GOLDEN_VERSIONS {
+        let (segment, source) = FileSectionSource::open(&golden_path(version)).expect("lazy open");
+        assert_eq!(source.reads(), 1, "v{version}: the footer is one read");
+        assert!(segment.is_lazy());
+        check_contents(&segment);
+        assert!(source.reads() > 1);
+    }
+}
+
+/// A lazily opened file never reads its 16-byte header (the trailer repeats the version);
+/// every other damaged byte is caught: at open (trailer, metadata) or when the section
+/// that holds it arrives.
+#[test]
+fn test_every_byte_flip_is_caught_by_a_lazy_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for version in GOLDEN_VERSIONS {
+        let original = std::fs::read(golden_path(version)).expect("golden");
+        for position in 16..original.len() {
+            let mut damaged = original.clone();
+            damaged[position] ^= 0x01;
+            let path = dir.path().join("damaged.tseg");
+            std::fs::write(&path, &damaged).expect("write");
+            let result =
+                FileSectionSource::open(&path).and_then(|(segment, _)| segment.load_all_sections());
+            match result {
+                Ok(()) => panic!("v{version}: a flip at byte {position} went unnoticed"),
+                Err(error) => assert_eq!(error.status(), Status::Corrupt, "{error}"),
+            }
+        }
+    }
 }
 
 fn assert_rejected(bytes: Vec<u8>, what: &str) {

@@ -7,6 +7,7 @@ use std::ops::Bound;
 
 use proptest::prelude::*;
 use roaring::RoaringBitmap;
+use tessera_segment::file_source::FileSectionSource;
 use tessera_segment::{ColumnReader, IdSet, SegmentReader, Value};
 
 use common::{build, order, same, schema, table};
@@ -314,7 +315,10 @@ proptest! {
         }
         prop_assert_eq!(segment.num_docs() as usize, expected.len());
         let all_docs: Vec<u32> = (0..expected.len() as u32).collect();
-        for (column, _) in specs.iter().enumerate() {
+        // The same file opened from its footer, its sections read on first use, answers
+        // every read below the same way.
+        let (lazy, _) = FileSectionSource::open(&path).expect("lazy open");
+        for (column, segment) in specs.iter().enumerate().flat_map(|(c, _)| [(c, &segment), (c, &lazy)]) {
             let reader = segment.column(&format!("c{column}")).expect("column");
             let mut values = Vec::new();
             reader.read_values(&all_docs, &mut values).expect("read");
