@@ -71,7 +71,7 @@ impl FileSectionSource {
                 }
             }
         };
-        let segment = ImmutableSegment::open_lazy(path, file_len, metadata, source.clone())?;
+        let segment = ImmutableSegment::open_lazy(path, file_len, *metadata, source.clone())?;
         Ok((segment, source))
     }
 }

@@ -22,7 +22,7 @@ pub const FOOTER_PROBE: u64 = 256 * 1024;
 pub enum FooterRead {
     /// The metadata, checked: its CRC, its version against the trailer's, and that its
     /// sections tile the file.
-    Complete(SegmentMetadata),
+    Complete(Box<SegmentMetadata>),
     /// The metadata starts before the bytes given: read `[offset, file_len)` and parse
     /// again.
     NeedsFrom(u64),
@@ -60,7 +60,7 @@ pub fn read_footer(path: &Path, file_len: u64, tail: &[u8]) -> Result<FooterRead
         ));
     }
     verify_tiling(path, &envelope, &metadata.sections)?;
-    Ok(FooterRead::Complete(metadata))
+    Ok(FooterRead::Complete(Box::new(metadata)))
 }
 
 #[cfg(test)]
