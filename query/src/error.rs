@@ -26,11 +26,14 @@ pub enum ErrorCode {
     TableDoesNotExist,
     /// A query limit (`numGroupsLimit`, `maxStateBytes`) was exceeded.
     LimitExceeded,
+    /// Something the query needs cannot be reached now (the deep store a cold segment
+    /// lives in); retrying later can succeed.
+    Unavailable,
 }
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::SqlParsing,
         ErrorCode::QueryValidation,
         ErrorCode::QueryExecution,
@@ -39,6 +42,7 @@ impl ErrorCode {
         ErrorCode::QueryCancelled,
         ErrorCode::TableDoesNotExist,
         ErrorCode::LimitExceeded,
+        ErrorCode::Unavailable,
     ];
 
     /// The Pinot error code clients switch on (`exceptions[].errorCode`).
@@ -51,6 +55,8 @@ impl ErrorCode {
             ErrorCode::TableDoesNotExist => 190,
             ErrorCode::QueryValidation => 700,
             ErrorCode::LimitExceeded => 720,
+            // Pinot's SERVER_NOT_RESPONDING.
+            ErrorCode::Unavailable => 427,
         }
     }
 
@@ -66,6 +72,7 @@ impl ErrorCode {
             ErrorCode::ExecutionTimeout => Status::Timeout,
             ErrorCode::QueryCancelled => Status::Cancelled,
             ErrorCode::QueryExecution => Status::Internal,
+            ErrorCode::Unavailable => Status::Unavailable,
         }
     }
 
@@ -92,6 +99,7 @@ impl ErrorCode {
             ErrorCode::QueryCancelled => "QueryCancelled",
             ErrorCode::TableDoesNotExist => "TableDoesNotExist",
             ErrorCode::LimitExceeded => "LimitExceeded",
+            ErrorCode::Unavailable => "Unavailable",
         }
     }
 
@@ -148,6 +156,14 @@ impl QueryError {
         }
     }
 
+    /// The deep store (or another service the query needs) cannot be reached now.
+    pub fn unavailable(message: impl Into<String>) -> QueryError {
+        QueryError {
+            code: ErrorCode::Unavailable,
+            message: message.into(),
+        }
+    }
+
     pub fn timeout(timeout_ms: u64) -> QueryError {
         QueryError {
             code: ErrorCode::ExecutionTimeout,
@@ -181,6 +197,7 @@ impl From<tessera_segment::Error> for QueryError {
         match error.status() {
             // A bad text-search query, a column the segment does not have.
             Status::InvalidInput | Status::NotFound => QueryError::invalid(error.to_string()),
+            Status::Unavailable => QueryError::unavailable(error.to_string()),
             _ => QueryError::execution(error.to_string()),
         }
     }

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use std::ops::Bound;
 
 use roaring::RoaringBitmap;
+use tessera_segment::format::SectionKind;
 use tessera_segment::{ColumnReader, IdSet, Value};
 
 use crate::docset::{DocSet, bitmap_from_ascending};
@@ -1473,6 +1474,66 @@ pub fn may_match(context: &SegmentContext<'_>, filter: &Filter) -> bool {
 }
 
 fn leaf_may_match(context: &SegmentContext<'_>, expr: &Expr) -> bool {
+    if !leaf_may_match_by_statistics(context.segment.metadata(), expr) {
+        return false;
+    }
+    // The bloom filter, for equality only, and only where the column has one (a segment
+    // opened from its footer fetches the filter, never a data section).
+    let leaf = classify(expr);
+    let (column, values): (&str, Vec<&Scalar>) = match &leaf {
+        Some(ColumnLeaf::Compare {
+            column,
+            op: CmpOp::Eq,
+            value,
+        }) => (column, vec![*value]),
+        Some(ColumnLeaf::In {
+            column,
+            values,
+            negated: false,
+        }) => (column, values.iter().collect()),
+        _ => return true,
+    };
+    let has_bloom = column_metadata(context.segment.metadata(), column)
+        .is_some_and(|metadata| metadata.indexes.iter().any(|index| index == "bloom"));
+    if !has_bloom {
+        return true;
+    }
+    let Ok(reader) = context.segment.column(column) else {
+        return true;
+    };
+    let ty = SqlType::of(reader.metadata().data_type);
+    values.iter().any(|value| {
+        value
+            .to_value(ty)
+            .is_none_or(|v| reader.bloom_might_contain(&v) != Some(false))
+    })
+}
+
+fn column_metadata<'m>(
+    metadata: &'m tessera_segment::SegmentMetadata,
+    name: &str,
+) -> Option<&'m tessera_segment::ColumnMetadata> {
+    metadata.columns.iter().find(|column| column.name == name)
+}
+
+/// Whether a segment can hold a match, from its metadata's column statistics alone (no
+/// section read): top-level AND leaves; a false answer anywhere else proves nothing.
+pub fn may_match_by_statistics(
+    metadata: &tessera_segment::SegmentMetadata,
+    filter: &Filter,
+) -> bool {
+    match filter {
+        Filter::And(children) => children
+            .iter()
+            .all(|c| may_match_by_statistics(metadata, c)),
+        Filter::Or(children) => children
+            .iter()
+            .any(|c| may_match_by_statistics(metadata, c)),
+        Filter::Leaf(expr) => leaf_may_match_by_statistics(metadata, expr),
+    }
+}
+
+fn leaf_may_match_by_statistics(segment: &tessera_segment::SegmentMetadata, expr: &Expr) -> bool {
     let Some(ColumnLeaf::Compare { column, op, value }) = classify(expr) else {
         if let Some(ColumnLeaf::In {
             column,
@@ -1481,8 +1542,8 @@ fn leaf_may_match(context: &SegmentContext<'_>, expr: &Expr) -> bool {
         }) = classify(expr)
         {
             return values.iter().any(|v| {
-                leaf_may_match(
-                    context,
+                leaf_may_match_by_statistics(
+                    segment,
                     &Expr::Compare {
                         op: CmpOp::Eq,
                         left: Box::new(Expr::Column {
@@ -1497,21 +1558,14 @@ fn leaf_may_match(context: &SegmentContext<'_>, expr: &Expr) -> bool {
         }
         return true;
     };
-    let Ok(reader) = context.segment.column(column) else {
+    let Some(metadata) = column_metadata(segment, column) else {
         return true;
     };
-    let metadata = reader.metadata();
-    if metadata.null_count >= u64::from(context.segment.num_docs()) {
+    if metadata.null_count >= u64::from(segment.row_count) {
         // Every value is NULL: no comparison is TRUE.
         return false;
     }
     let ty = SqlType::of(metadata.data_type);
-    if op == CmpOp::Eq
-        && let Some(v) = value.to_value(ty)
-        && reader.bloom_might_contain(&v) == Some(false)
-    {
-        return false;
-    }
     let (Some(min), Some(max)) = (stat(&metadata.min, ty), stat(&metadata.max, ty)) else {
         return true;
     };
@@ -1521,6 +1575,95 @@ fn leaf_may_match(context: &SegmentContext<'_>, expr: &Expr) -> bool {
         single_value: metadata.single_value,
     };
     bounds.may_hold(op, value)
+}
+
+/// The sections a segment reads to evaluate `filter`, chosen from its metadata alone as
+/// [`describe_leaf`] chooses an access path: what a segment opened from its footer
+/// fetches before the query runs. `use_indexes = false` scans every filter column. A
+/// section this misses is fetched when first read, one round trip later.
+pub fn filter_sections(
+    filter: &Filter,
+    segment: &tessera_segment::SegmentMetadata,
+    use_indexes: bool,
+    out: &mut Vec<(String, SectionKind)>,
+) {
+    match filter {
+        Filter::And(children) | Filter::Or(children) => children
+            .iter()
+            .for_each(|child| filter_sections(child, segment, use_indexes, out)),
+        Filter::Leaf(expr) => leaf_sections(expr, segment, use_indexes, out),
+    }
+}
+
+fn leaf_sections(
+    expr: &Expr,
+    segment: &tessera_segment::SegmentMetadata,
+    use_indexes: bool,
+    out: &mut Vec<(String, SectionKind)>,
+) {
+    let scan = |out: &mut Vec<(String, SectionKind)>| {
+        let mut columns = Vec::new();
+        expr.columns(&mut columns);
+        out.extend(columns.into_iter().map(|c| (c, SectionKind::Forward)));
+    };
+    let leaf = match classify(expr) {
+        Some(leaf) if use_indexes => leaf,
+        _ => return scan(out),
+    };
+    let name = match &leaf {
+        ColumnLeaf::Compare { column, .. }
+        | ColumnLeaf::In { column, .. }
+        | ColumnLeaf::Like { column, .. }
+        | ColumnLeaf::IsNull { column, .. }
+        | ColumnLeaf::Text { column, .. } => *column,
+    };
+    let Some(metadata) = column_metadata(segment, name) else {
+        return scan(out);
+    };
+    let has = |index: &str| metadata.indexes.iter().any(|i| i == index);
+    let mut add = |kind| out.push((name.to_string(), kind));
+    let dictionary = metadata.encoding == tessera_segment::metadata::Encoding::Dictionary;
+    let text_like = |like: &Expr| match like {
+        Expr::Like { pattern, .. } => pattern
+            .contains
+            .as_ref()
+            .is_some_and(|n| !n.is_empty() && n.chars().all(char::is_alphanumeric)),
+        _ => false,
+    };
+    match leaf {
+        ColumnLeaf::Text { .. } => add(SectionKind::Text),
+        ColumnLeaf::Like { expr, .. } if !dictionary && has("text") && text_like(expr) => {
+            add(SectionKind::Text)
+        }
+        // The null bitmap opens with the column.
+        ColumnLeaf::IsNull { .. } => {}
+        _ if dictionary => {
+            if has("sorted") && metadata.single_value {
+                // The sorted index opens with the column.
+            } else if has("inverted") {
+                add(SectionKind::Inverted);
+                // A few ids read their bitmaps; a wide range or a negation scans the ids.
+                let few = matches!(
+                    leaf,
+                    ColumnLeaf::Compare { op: CmpOp::Eq, .. }
+                        | ColumnLeaf::In { negated: false, .. }
+                );
+                if !few {
+                    add(SectionKind::Forward);
+                }
+            } else {
+                add(SectionKind::Forward);
+            }
+        }
+        ColumnLeaf::Compare {
+            op: CmpOp::Lt | CmpOp::LtEq | CmpOp::Gt | CmpOp::GtEq | CmpOp::Eq,
+            ..
+        } if has("range") => {
+            add(SectionKind::Range);
+            add(SectionKind::Forward);
+        }
+        _ => add(SectionKind::Forward),
+    }
 }
 
 /// A column's smallest and largest non-null value in a segment, known without the

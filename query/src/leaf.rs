@@ -38,6 +38,12 @@ pub struct ExecStats {
     pub num_entries_scanned_in_filter: u64,
     pub num_entries_scanned_post_filter: u64,
     pub total_docs: u64,
+    /// Cold segments: GETs issued to the deep store for this query's sections.
+    pub num_deep_store_requests: u64,
+    /// Cold segments: bytes those GETs returned.
+    pub num_bytes_read_from_deep_store: u64,
+    /// Cold segments: bytes of needed sections found in the local cache.
+    pub num_bytes_read_from_cache: u64,
 }
 
 impl ExecStats {
@@ -49,6 +55,9 @@ impl ExecStats {
         self.num_entries_scanned_in_filter += other.num_entries_scanned_in_filter;
         self.num_entries_scanned_post_filter += other.num_entries_scanned_post_filter;
         self.total_docs += other.total_docs;
+        self.num_deep_store_requests += other.num_deep_store_requests;
+        self.num_bytes_read_from_deep_store += other.num_bytes_read_from_deep_store;
+        self.num_bytes_read_from_cache += other.num_bytes_read_from_cache;
     }
 }
 

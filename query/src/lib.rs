@@ -28,6 +28,7 @@ pub mod options;
 pub mod partial_ipc;
 pub mod plan;
 pub mod planner;
+pub mod prefetch;
 pub mod response;
 pub mod segment_scan;
 pub mod sql_limits;

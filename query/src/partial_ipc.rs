@@ -300,6 +300,9 @@ pub fn to_record_batch(plan: &QueryPlan, partial: &Partial) -> QueryResult<Recor
         stats.num_entries_scanned_in_filter,
         stats.num_entries_scanned_post_filter,
         stats.total_docs,
+        stats.num_deep_store_requests,
+        stats.num_bytes_read_from_deep_store,
+        stats.num_bytes_read_from_cache,
     ]);
     let mut metadata = HashMap::from([
         (VERSION_KEY.to_string(), VERSION.to_string()),
@@ -448,8 +451,11 @@ pub fn from_record_batch(plan: &QueryPlan, batch: &RecordBatch) -> QueryResult<P
         .get(STATS_KEY)
         .and_then(|text| serde_json::from_str(text).ok())
         .ok_or_else(|| bad("no stats"))?;
-    let [q, p, m, d, f, pf, t] = stats.as_slice() else {
-        return Err(bad("stats have the wrong length"));
+    // Seven counters, or ten with the cold-segment ones (older servers send seven).
+    let (q, p, m, d, f, pf, t, cold) = match stats.as_slice() {
+        [q, p, m, d, f, pf, t] => (q, p, m, d, f, pf, t, [0, 0, 0]),
+        [q, p, m, d, f, pf, t, r, b, c] => (q, p, m, d, f, pf, t, [*r, *b, *c]),
+        _ => return Err(bad("stats have the wrong length")),
     };
     let stats = ExecStats {
         num_segments_queried: *q,
@@ -459,6 +465,9 @@ pub fn from_record_batch(plan: &QueryPlan, batch: &RecordBatch) -> QueryResult<P
         num_entries_scanned_in_filter: *f,
         num_entries_scanned_post_filter: *pf,
         total_docs: *t,
+        num_deep_store_requests: cold[0],
+        num_bytes_read_from_deep_store: cold[1],
+        num_bytes_read_from_cache: cold[2],
     };
     let column = |name: String| -> QueryResult<&ArrayRef> {
         batch

@@ -93,6 +93,18 @@ pub fn success(outcome: &QueryOutcome) -> Json {
         json!(stats.num_entries_scanned_post_filter),
     );
     out.insert("totalDocs".into(), json!(stats.total_docs));
+    out.insert(
+        "numDeepStoreRequests".into(),
+        json!(stats.num_deep_store_requests),
+    );
+    out.insert(
+        "numBytesReadFromDeepStore".into(),
+        json!(stats.num_bytes_read_from_deep_store),
+    );
+    out.insert(
+        "numBytesReadFromCache".into(),
+        json!(stats.num_bytes_read_from_cache),
+    );
     out.insert("numGroupsLimitReached".into(), json!(false));
     out.insert(
         "timeUsedMs".into(),

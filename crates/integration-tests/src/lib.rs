@@ -11,6 +11,7 @@ pub mod browser;
 pub mod cluster;
 pub mod etcd;
 pub mod kafka;
+pub mod proxy;
 pub mod server;
 pub mod tls;
 

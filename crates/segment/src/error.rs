@@ -39,6 +39,10 @@ pub enum Error {
     TextQuery(String),
     #[error("no such column column=`{0}`")]
     NoSuchColumn(String),
+    /// A section of a segment opened from its footer could not be fetched from where the
+    /// segment lives (the message names the store, the object and the section).
+    #[error("{message}")]
+    Fetch { message: String, status: Status },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -58,6 +62,7 @@ impl Error {
             // The local disk: it may recover (space freed).
             Error::Io { .. } => Status::Unavailable,
             Error::TextIndex(_) => Status::Internal,
+            Error::Fetch { status, .. } => *status,
         }
     }
 }

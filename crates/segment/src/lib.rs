@@ -40,4 +40,6 @@ pub use metadata::{ColumnMetadata, SegmentMetadata};
 pub use reader::{
     ChunkBounds, ColumnReader, IdSet, ImmutableSegment, SectionSource, SegmentReader,
 };
+/// The byte buffer sections are read from (a memory map, or bytes fetched from a store).
+pub use tantivy::directory::OwnedBytes;
 pub use value::{PhysicalType, Value};

@@ -1,5 +1,6 @@
 //! [`DeepStore`]: segment files on object storage.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,9 @@ use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+};
 
 use crate::metrics::{Operation, StoreMetrics};
 use crate::{Error, Result};
@@ -280,6 +283,50 @@ impl DeepStore {
             .await
             .map_err(io(format!("rename to `{}`", destination.display())))?;
         Ok(())
+    }
+
+    /// The last `len` bytes of `location` (all of it when shorter), with the offset they
+    /// start at and the object's size: one GET, the footer read of a cold segment.
+    pub async fn get_tail(&self, location: &str, len: u64) -> Result<(bytes::Bytes, u64, u64)> {
+        self.fault("get", location)?;
+        let options = GetOptions {
+            range: Some(GetRange::Suffix(len)),
+            ..GetOptions::default()
+        };
+        let result = match self.store.get_opts(&self.path(location), options).await {
+            Ok(got) => {
+                let (start, size) = (got.range.start, got.meta.size);
+                got.bytes().await.map(|bytes| (bytes, start, size))
+            }
+            Err(error) => Err(error),
+        };
+        self.tally(Operation::Get, result)
+            .map_err(object_error(format!("get `{location}` (last {len} bytes)")))
+    }
+
+    /// Bytes `range` of `location`: one range GET.
+    pub async fn get_range(&self, location: &str, range: Range<u64>) -> Result<bytes::Bytes> {
+        self.fault("get", location)?;
+        let result = self
+            .store
+            .get_range(&self.path(location), range.clone())
+            .await;
+        let bytes = self
+            .tally(Operation::Get, result)
+            .map_err(object_error(format!(
+                "get `{location}` bytes {}..{}",
+                range.start, range.end
+            )))?;
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(Error::ObjectStore {
+                operation: format!("get `{location}` bytes {}..{}", range.start, range.end),
+                source: object_store::Error::Generic {
+                    store: "range",
+                    source: format!("the store answered {} bytes", bytes.len()).into(),
+                },
+            });
+        }
+        Ok(bytes)
     }
 
     /// Every location under `prefix` (relative to the store root).

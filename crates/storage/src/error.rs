@@ -18,6 +18,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A cold segment's footer could not be read as a segment.
+    #[error("segment in the deep store is not readable: location=`{location}`: {source}")]
+    Segment {
+        location: String,
+        #[source]
+        source: tessera_segment::Error,
+    },
+    /// A section of a cold segment could not be fetched (the message names the store,
+    /// the object and the section).
+    #[error("{message}")]
+    Fetch { message: String, status: Status },
     #[error(
         "downloaded segment does not match its checksum: location=`{location}` expected={expected:08x} actual={actual:08x}"
     )]
@@ -44,6 +55,8 @@ impl Error {
             } => Status::Conflict,
             Error::ObjectStore { .. } | Error::Io { .. } => Status::Unavailable,
             Error::Checksum { .. } => Status::Corrupt,
+            Error::Segment { source, .. } => source.status(),
+            Error::Fetch { status, .. } => *status,
         }
     }
 

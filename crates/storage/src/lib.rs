@@ -9,9 +9,11 @@
 //! stores put atomically); a download is checked against the CRC-32 the catalog holds
 //! and lands in the cache only after it matched.
 
+pub mod cold;
 pub mod deep_store;
 pub mod error;
 pub mod metrics;
+pub mod section_cache;
 
 pub use deep_store::{DeepStore, file_crc32};
 pub use error::{Error, Result};

@@ -67,7 +67,13 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         .and_then(|o| o.values().next())
         .and_then(|names| names.as_array())
         .map_or(0, |names| names.len() as u32);
-    let options = ReadOptions::default();
+    // Batches no larger than a segment, so `--segment-rows` holds for small values too.
+    let options = ReadOptions {
+        batch_rows: ReadOptions::default()
+            .batch_rows
+            .min(args.segment_rows.max(1) as usize),
+        ..ReadOptions::default()
+    };
     let source = open_files(&args.files, &schema, &options).context("cannot open the input")?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)

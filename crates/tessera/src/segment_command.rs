@@ -218,6 +218,7 @@ fn inspect(file: &Path) -> anyhow::Result<()> {
         "minTime": metadata.min_time,
         "maxTime": metadata.max_time,
         "columns": columns,
+        "sections": metadata.sections,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

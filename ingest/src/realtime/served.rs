@@ -85,8 +85,39 @@ impl SegmentSet {
             .clone()
     }
 
+    /// Reopen every cold segment whose cache dropped bytes it maps (so the maps, and
+    /// the disk behind them, are released once running queries finish with them).
+    fn reopen_stale(&self) {
+        let stale: Vec<Arc<ImmutableSegment>> = self
+            .segments
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter_map(|segment| match segment {
+                ServedSegment::Sealed(sealed) if sealed.is_stale() => Some(sealed.clone()),
+                _ => None,
+            })
+            .collect();
+        for old in stale {
+            let Some(Ok(fresh)) = old.reopen() else {
+                continue;
+            };
+            let mut segments = self
+                .segments
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(slot) = segments
+                .iter_mut()
+                .find(|segment| matches!(segment, ServedSegment::Sealed(s) if Arc::ptr_eq(s, &old)))
+            {
+                *slot = ServedSegment::Sealed(Arc::new(fresh));
+            }
+        }
+    }
+
     /// Readers for one query: consuming segments as snapshots taken together.
     pub fn readers(&self) -> Vec<Arc<dyn SegmentReader>> {
+        self.reopen_stale();
         let segments = self
             .segments
             .read()

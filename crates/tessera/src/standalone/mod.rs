@@ -42,6 +42,14 @@ pub struct StandaloneArgs {
     /// (credentials and `AWS_ENDPOINT` from the environment).
     #[arg(long)]
     pub deep_store: Option<String>,
+    /// Serve sealed segments cold: opened from their footer in the deep store, sections
+    /// fetched on demand into a disk cache bounded to this size (`1GB`, `512M`); no
+    /// whole local copies. Also `[cache] size` in the node config.
+    #[arg(long, value_parser = parse_size)]
+    pub cache_size: Option<u64>,
+    /// Where the cold-segment cache lives (default `{data-dir}/cache`).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
     /// How long a dropped table, or a segment past its table's retention, stays
     /// restorable in the deep store's trash (`7d`, `12h`, `0s`).
     #[arg(long, default_value = "7d", value_parser = parse_retention)]
@@ -50,6 +58,12 @@ pub struct StandaloneArgs {
     /// trash retention are enforced (`10m`, `1h`, `2s`); also once at start.
     #[arg(long, default_value = "10m", value_parser = parse_retention)]
     pub retention_check_interval: std::time::Duration,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    tessera_ingest::realtime::settings::parse_bytes(text)
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| format!("`{text}` is not a size such as 1GB, 512M or 1048576"))
 }
 
 fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
@@ -93,9 +107,33 @@ pub fn serve(
         .clone()
         .unwrap_or_else(|| data_dir.join("deepstore").display().to_string());
     let deep_store = DeepStore::open(&deep_uri)?;
+    let cache_size = match (args.cache_size, &node_config.cache) {
+        (Some(size), _) => Some(size),
+        (None, Some(cache)) => Some(parse_size(&cache.size).map_err(anyhow::Error::msg)?),
+        (None, None) => None,
+    };
+    let cold = match cache_size {
+        Some(size) => {
+            let dir = args
+                .cache_dir
+                .clone()
+                .or_else(|| node_config.cache.as_ref().and_then(|c| c.dir.clone()))
+                .unwrap_or_else(|| data_dir.join("cache"));
+            let cache = tessera_storage::section_cache::SectionCache::open(&dir, size)
+                .with_context(|| format!("open the segment cache `{}`", dir.display()))?;
+            info!(dir = %dir.display(), bytes = size, "sealed segments are served cold through a disk cache");
+            Some(tessera_storage::cold::ColdStore::new(
+                deep_store.clone(),
+                Arc::new(cache),
+                runtime.handle().clone(),
+            ))
+        }
+        None => None,
+    };
     let state = Arc::new(ServerState {
         catalog: Catalog::new(Arc::new(store)),
         deep_store,
+        cold,
         data_dir,
         runtime: runtime.handle().clone(),
         tables: RwLock::new(BTreeMap::new()),

@@ -16,6 +16,10 @@
 //! cert_file = "server.pem"
 //! key_file = "server.key"
 //! allow_plaintext = false
+//!
+//! [cache]                                      # cold segments (docs/cold-segments.md)
+//! size = "1GB"                                 # the disk cache's bound
+//! dir = "/var/cache/tessera"                   # default {data-dir}/cache
 //! ```
 
 use std::path::Path;
@@ -33,6 +37,17 @@ pub struct NodeConfig {
     pub auth: AuthConfig,
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub cache: Option<CacheConfig>,
+}
+
+/// `[cache]`: serve sealed segments straight from the deep store through a disk cache.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// The cache's bound in bytes (`1GB`, `512M`).
+    pub size: String,
+    pub dir: Option<std::path::PathBuf>,
 }
 
 impl NodeConfig {

@@ -33,6 +33,8 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         http: args.http,
         pg: args.pg,
         deep_store: None,
+        cache_size: None,
+        cache_dir: None,
         trash_retention: std::time::Duration::from_secs(7 * 86_400),
         retention_check_interval: std::time::Duration::from_secs(600),
     };

@@ -6,9 +6,14 @@
 //! cluster will implement the trait over the network, shipping each partial in the
 //! versioned Arrow IPC format of `tessera_query::partial_ipc`.
 
+use tessera_ingest::realtime::{SegmentSet, ServedSegment};
 use tessera_query::leaf::Partial;
 use tessera_query::plan::QueryPlan;
+use tessera_query::prefetch::sections_to_fetch;
 use tessera_query::{QueryError, engine};
+use tessera_segment::SegmentReader;
+use tessera_segment::format::SectionEntry;
+use tessera_storage::cold::FetchStats;
 
 use super::state::ServerState;
 
@@ -32,6 +37,40 @@ pub struct LocalServer<'a> {
     pub state: &'a ServerState,
 }
 
+impl LocalServer<'_> {
+    /// Fetch, all at once, the sections the query will read from the table's cold
+    /// segments (see `tessera_query::prefetch`).
+    fn prefetch_cold(
+        &self,
+        plan: &QueryPlan,
+        segments: &SegmentSet,
+    ) -> Result<FetchStats, QueryError> {
+        let Some(cold) = &self.state.cold else {
+            return Ok(FetchStats::default());
+        };
+        let wanted: Vec<(String, Vec<SectionEntry>)> = segments
+            .list()
+            .iter()
+            .filter_map(|served| match served {
+                ServedSegment::Sealed(segment) if segment.is_lazy() => Some((
+                    segment.path().to_string_lossy().into_owned(),
+                    sections_to_fetch(plan, segment.metadata()),
+                )),
+                _ => None,
+            })
+            .filter(|(_, sections)| !sections.is_empty())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(FetchStats::default());
+        }
+        let store = cold.clone();
+        tessera_storage::cold::block_on(&self.state.runtime, async move {
+            store.prefetch(&wanted).await
+        })
+        .map_err(|error| QueryError::unavailable(error.to_string()))
+    }
+}
+
 impl ServerClient for LocalServer<'_> {
     fn execute(&self, plan: &QueryPlan) -> Result<ServerAnswer, QueryError> {
         let table = self
@@ -42,7 +81,11 @@ impl ServerClient for LocalServer<'_> {
         let consuming = segments
             .iter()
             .any(|s| s.metadata().end_offset.is_none() && s.metadata().stream_partition.is_some());
-        let partial = engine::execute_leaf(plan, &segments)?;
+        let fetched = self.prefetch_cold(plan, &table.segments)?;
+        let mut partial = engine::execute_leaf(plan, &segments)?;
+        partial.stats.num_deep_store_requests += fetched.requests;
+        partial.stats.num_bytes_read_from_deep_store += fetched.bytes_fetched;
+        partial.stats.num_bytes_read_from_cache += fetched.bytes_from_cache;
         let now = tessera_ingest::realtime::now_ms();
         // Push and generator rows are queryable when acknowledged (fresh up to now); a
         // Kafka partition that lags is as fresh as when it last caught up.

@@ -13,6 +13,7 @@ use tessera_ingest::realtime::{
 use tessera_meta::{Catalog, SegmentRecord, SegmentState, TableRecord};
 use tessera_query::planner::TableSchema;
 use tessera_segment::{ImmutableSegment, SegmentReader};
+use tessera_storage::cold::ColdStore;
 use tessera_storage::{DeepStore, file_crc32};
 use tracing::{error, info, warn};
 
@@ -67,6 +68,8 @@ impl TableRuntime {
 pub struct ServerState {
     pub catalog: Catalog,
     pub deep_store: DeepStore,
+    /// Set when sealed segments are served cold (`--cache-size`).
+    pub cold: Option<Arc<ColdStore>>,
     pub data_dir: PathBuf,
     pub runtime: tokio::runtime::Handle,
     pub tables: RwLock<BTreeMap<String, Arc<TableRuntime>>>,
@@ -114,8 +117,26 @@ impl ServerState {
 
     /// Open (and, when missing or corrupt, download) the sealed segment of `record`.
     /// Blocking: runs deep-store IO on the runtime.
+    /// With a cold-segment cache, the segment opens from its footer in the deep store
+    /// instead, and a local copy left from before is removed.
     pub fn load_sealed(&self, record: &SegmentRecord) -> anyhow::Result<ImmutableSegment> {
         let path = self.segment_path(&record.table, &record.name);
+        if let Some(cold) = &self.cold {
+            let location = record
+                .location
+                .as_deref()
+                .with_context(|| format!("segment `{}` has no deep-store location", record.name))?;
+            let segment = tessera_storage::cold::block_on(&self.runtime, {
+                let cold = cold.clone();
+                let location = location.to_string();
+                async move { cold.open_segment(&location).await }
+            })
+            .with_context(|| format!("open cold segment `{}`", record.name))?;
+            if path.exists() {
+                let _ = std::fs::remove_file(&path);
+            }
+            return Ok(segment);
+        }
         if local_copy_is_good(&path, record.crc32) {
             IngestMetrics::add(&self.metrics.segment_cache_hits, 1);
             return ImmutableSegment::open(&path)

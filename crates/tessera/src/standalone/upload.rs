@@ -58,9 +58,17 @@ pub fn add_segment(
         ),
         other => ApiError::from_status(other.status(), format!("catalog: {other}")),
     })?;
-    let path = state.segment_path(table_name, &name);
-    temporary.persist(&path).map_err(internal)?;
-    let segment = ImmutableSegment::open(&path).map_err(internal)?;
+    let segment = match &state.cold {
+        // Cold: the segment is served from the deep store, as after a restart.
+        Some(_) => state
+            .load_sealed(&record)
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")))?,
+        None => {
+            let path = state.segment_path(table_name, &name);
+            temporary.persist(&path).map_err(internal)?;
+            ImmutableSegment::open(&path).map_err(internal)?
+        }
+    };
     table.segments.add(ServedSegment::Sealed(Arc::new(segment)));
     Ok(name)
 }
