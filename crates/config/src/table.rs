@@ -9,6 +9,7 @@ mod index_columns;
 mod index_rules;
 mod segments_config;
 mod stream_configs;
+pub mod tiers;
 
 use std::collections::BTreeMap;
 
@@ -101,6 +102,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "ingestionConfig",
     "upsertConfig",
     "dedupConfig",
+    "tierConfigs",
 ];
 
 /// Pinot cluster and query-routing settings: Tessera has its own answers to these.
@@ -112,7 +114,6 @@ const IGNORED_TOP_LEVEL_KEYS: &[&str] = &[
     "quota",
     "task",
     "instanceAssignmentConfigMap",
-    "tierConfigs",
     "isDimTable",
 ];
 
@@ -170,6 +171,7 @@ impl TableConfig {
         read_field_config_list(&root, &mut refs, &mut warnings)?;
         let stream_configs = stream_configs::read_stream_configs(&root)?;
         reject_upsert_and_dedup(&root)?;
+        tiers::cold_tier_age(value)?;
         index_rules::check_index_columns(schema, &refs)?;
 
         Ok(Parsed {

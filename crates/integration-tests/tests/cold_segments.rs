@@ -222,6 +222,32 @@ fn test_cold_segments_answer_exactly_fetch_what_they_need_and_survive_restarts()
         "fetched {fetched} bytes for sections of {needed}"
     );
     assert!(fetched * 4 < total, "fetched {fetched} of {total} bytes");
+    // EXPLAIN names the sections a query fetches, and how much of them is cached.
+    let explain = answer(&cold, &format!("EXPLAIN PLAN FOR {q06}"));
+    let fetch = explain["resultTable"]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row[0].as_str())
+        .find(|line| line.starts_with("FETCH_FROM_DEEP_STORE"))
+        .unwrap_or_else(|| panic!("no fetch line in {explain}"))
+        .to_string();
+    assert!(
+        fetch.contains(&format!("segments:{SEGMENTS}"))
+            && fetch.contains("l_extendedprice.forward")
+            && fetch.contains("l_shipdate.sorted")
+            && !fetch.contains("l_comment"),
+        "{fetch}"
+    );
+    let figure = |name: &str| -> u64 {
+        fetch
+            .split(&format!("{name}:"))
+            .nth(1)
+            .and_then(|rest| rest.split([',', ')']).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {fetch}"))
+    };
+    assert_eq!(figure("bytes"), figure("cached"), "{fetch}");
     // Warm: nothing fetched, everything from the cache.
     let again = answer(&cold, &q06);
     assert_eq!(stat(&again, "numDeepStoreRequests"), 0);

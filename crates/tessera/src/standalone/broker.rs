@@ -49,7 +49,11 @@ pub fn execute_sql(
             schema: runtime.query_schema.clone(),
             segments: runtime.segments.readers(),
         };
-        let result = tessera_query::explain::explain(&plan, &table);
+        let mut lines = tessera_query::explain::explain_lines(&plan, &table);
+        if let Some(fetch) = (LocalServer { state }).describe_fetch(&plan) {
+            lines.push((fetch, 1));
+        }
+        let result = tessera_query::explain::explain_table(&lines);
         return Ok((
             QueryOutcome {
                 plan,

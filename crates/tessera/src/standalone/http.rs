@@ -422,7 +422,7 @@ async fn restore_segment(
         else {
             return Ok(false);
         };
-        let sealed = restoring.load_sealed(&record)?;
+        let sealed = restoring.load_sealed(&record, &table.tiering)?;
         table
             .segments
             .replace(&record.name, ServedSegment::Sealed(Arc::new(sealed)));

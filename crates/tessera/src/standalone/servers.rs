@@ -38,6 +38,50 @@ pub struct LocalServer<'a> {
 }
 
 impl LocalServer<'_> {
+    /// The sections the query would fetch from the table's cold segments, for EXPLAIN:
+    /// `FETCH_FROM_DEEP_STORE(segments:…, sections:column.kind …, bytes:…, cached:…)`.
+    pub fn describe_fetch(&self, plan: &QueryPlan) -> Option<String> {
+        let cold = self.state.cold.as_ref()?;
+        let table = self.state.table(&plan.table)?;
+        let (mut segments, mut bytes, mut cached) = (0u64, 0u64, 0u64);
+        let mut kinds: Vec<String> = Vec::new();
+        for served in table.segments.list() {
+            let ServedSegment::Sealed(segment) = served else {
+                continue;
+            };
+            if !segment.is_lazy() {
+                continue;
+            }
+            let location = segment.path().to_string_lossy().into_owned();
+            let sections = sections_to_fetch(plan, segment.metadata());
+            if sections.is_empty() {
+                continue;
+            }
+            segments += 1;
+            for section in sections {
+                let name = format!("{}.{:?}", section.column, section.kind).to_lowercase();
+                if !kinds.contains(&name) {
+                    kinds.push(name);
+                }
+                bytes += section.length;
+                let key = tessera_storage::section_cache::PieceKey {
+                    object: location.clone(),
+                    offset: section.offset,
+                    len: section.length,
+                    footer: false,
+                };
+                if cold.cache().contains(&key) {
+                    cached += section.length;
+                }
+            }
+        }
+        kinds.sort();
+        Some(format!(
+            "FETCH_FROM_DEEP_STORE(segments:{segments}, sections:{}, bytes:{bytes}, cached:{cached})",
+            kinds.join(" ")
+        ))
+    }
+
     /// Fetch, all at once, the sections the query will read from the table's cold
     /// segments (see `tessera_query::prefetch`).
     fn prefetch_cold(

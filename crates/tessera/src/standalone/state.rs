@@ -22,11 +22,58 @@ use tessera_api::server_metrics::ServerMetrics;
 /// A live table.
 pub struct TableRuntime {
     pub record: TableRecord,
+    /// Which sealed segments a server with a cold-segment cache reads cold.
+    pub tiering: Tiering,
     pub schema_json: String,
     pub config: TableConfig,
     pub query_schema: TableSchema,
     pub segments: Arc<SegmentSet>,
     pub realtime: Option<RealtimeTable>,
+}
+
+/// Pinot's `tierConfigs` read as warm and cold segments (see
+/// `tessera_config::table::tiers`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tiering {
+    /// Segments whose end is older than this are cold; `None`: every sealed segment.
+    pub cold_after: Option<std::time::Duration>,
+    /// Whether the time column holds epoch milliseconds (TIMESTAMP, or a LONG in
+    /// `MILLISECONDS:EPOCH`); otherwise a segment's age counts from its creation.
+    pub time_in_ms: bool,
+}
+
+impl Tiering {
+    pub fn of(schema: &Schema, config: &TableConfig) -> Tiering {
+        let time_in_ms = config
+            .time_column
+            .as_deref()
+            .and_then(|name| schema.field(name))
+            .is_some_and(|field| {
+                field.data_type == tessera_config::DataType::Timestamp
+                    || field
+                        .format
+                        .as_deref()
+                        .is_some_and(|f| f.contains("MILLISECONDS:EPOCH"))
+            });
+        Tiering {
+            cold_after: tessera_config::table::tiers::cold_tier_age(&config.raw)
+                .ok()
+                .flatten(),
+            time_in_ms,
+        }
+    }
+
+    /// Whether the segment of `record` is read cold, now.
+    pub fn is_cold(&self, record: &SegmentRecord, now_ms: i64) -> bool {
+        let Some(after) = self.cold_after else {
+            return true;
+        };
+        let end = match record.max_time {
+            Some(max) if self.time_in_ms => max,
+            _ => record.created_ms,
+        };
+        now_ms.saturating_sub(end) >= after.as_millis() as i64
+    }
 }
 
 /// What a table holds right now: rows, segments and bytes (consuming segments count
@@ -119,9 +166,15 @@ impl ServerState {
     /// Blocking: runs deep-store IO on the runtime.
     /// With a cold-segment cache, the segment opens from its footer in the deep store
     /// instead, and a local copy left from before is removed.
-    pub fn load_sealed(&self, record: &SegmentRecord) -> anyhow::Result<ImmutableSegment> {
+    pub fn load_sealed(
+        &self,
+        record: &SegmentRecord,
+        tiering: &Tiering,
+    ) -> anyhow::Result<ImmutableSegment> {
         let path = self.segment_path(&record.table, &record.name);
-        if let Some(cold) = &self.cold {
+        if let Some(cold) = &self.cold
+            && tiering.is_cold(record, tessera_ingest::realtime::now_ms())
+        {
             let location = record
                 .location
                 .as_deref()
@@ -165,11 +218,12 @@ impl ServerState {
         let schema = Schema::from_json(&schema_json)?.value;
         let config = TableConfig::from_json(&record.config.to_string(), &schema)?.value;
         let segments = Arc::new(SegmentSet::default());
+        let tiering = Tiering::of(&schema, &config);
         for segment in self.catalog.segments(&record.name)? {
             if segment.state != SegmentState::Done {
                 continue;
             }
-            let sealed = self.load_sealed(&segment)?;
+            let sealed = self.load_sealed(&segment, &tiering)?;
             segments.add(ServedSegment::Sealed(Arc::new(sealed)));
         }
         let realtime = match config.table_type {
@@ -185,6 +239,7 @@ impl ServerState {
             TableSchema::from_config(&record.name, &schema, config.time_column.as_deref());
         let runtime = Arc::new(TableRuntime {
             record,
+            tiering,
             schema_json,
             config,
             query_schema,
@@ -277,5 +332,53 @@ fn local_copy_is_good(path: &Path, crc32: Option<u32>) -> bool {
             _ => true,
         },
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(max_time: Option<i64>, created_ms: i64) -> SegmentRecord {
+        SegmentRecord {
+            name: "s".into(),
+            table: "t".into(),
+            state: SegmentState::Done,
+            partition: 0,
+            sequence: 0,
+            start_offset: 0,
+            end_offset: None,
+            location: None,
+            size_bytes: 0,
+            crc32: None,
+            num_docs: 0,
+            min_time: None,
+            max_time,
+            created_ms,
+            idempotency_keys: Default::default(),
+            committed_ms: None,
+            column_ranges: Default::default(),
+        }
+    }
+
+    #[test]
+    fn tiers_make_old_segments_cold_and_young_ones_warm() {
+        let day = 86_400_000i64;
+        let now = 1_000 * day;
+        let every = Tiering::default();
+        assert!(every.is_cold(&record(Some(now), now), now));
+        let tiered = Tiering {
+            cold_after: Some(std::time::Duration::from_secs(30 * 86_400)),
+            time_in_ms: true,
+        };
+        assert!(tiered.is_cold(&record(Some(now - 31 * day), now), now));
+        assert!(!tiered.is_cold(&record(Some(now - 29 * day), now), now));
+        // A time column not in milliseconds: the segment's age counts from its creation.
+        let by_creation = Tiering {
+            time_in_ms: false,
+            ..tiered
+        };
+        assert!(!by_creation.is_cold(&record(Some(12), now - day), now));
+        assert!(by_creation.is_cold(&record(Some(12), now - 40 * day), now));
     }
 }

@@ -60,10 +60,16 @@ pub fn add_segment(
     })?;
     let segment = match &state.cold {
         // Cold: the segment is served from the deep store, as after a restart.
-        Some(_) => state
-            .load_sealed(&record)
-            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")))?,
-        None => {
+        Some(_)
+            if table
+                .tiering
+                .is_cold(&record, tessera_ingest::realtime::now_ms()) =>
+        {
+            state
+                .load_sealed(&record, &table.tiering)
+                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")))?
+        }
+        _ => {
             let path = state.segment_path(table_name, &name);
             temporary.persist(&path).map_err(internal)?;
             ImmutableSegment::open(&path).map_err(internal)?
