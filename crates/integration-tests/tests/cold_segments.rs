@@ -271,6 +271,7 @@ fn test_cold_segments_answer_exactly_fetch_what_they_need_and_survive_restarts()
         &serde_json::json!({ "sql": uncached }).to_string(),
     );
     assert_eq!(response.status, 503, "{}", response.body);
+    assert!(response.header("retry-after").is_some(), "503 without Retry-After");
     let error = response.json();
     assert_eq!(error["exceptions"][0]["errorCode"], 427, "{error}");
     let message = error["exceptions"][0]["message"].as_str().unwrap_or("");
