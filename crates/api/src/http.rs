@@ -107,6 +107,28 @@ pub fn query_error_status(error: &QueryError) -> StatusCode {
     http_status(error.code.status())
 }
 
+/// The HTTP answer of a failed query: its `body`, with the status of its code when
+/// `use_status` (else 200, as Pinot's `/query/sql` answers) and `Retry-After` when a
+/// retry can cure it (the deep store unreachable).
+pub fn query_failure_response(
+    error: &QueryError,
+    body: serde_json::Value,
+    use_status: bool,
+) -> Response {
+    let status = if use_status {
+        query_error_status(error)
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(secs) = error.code.status().retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    response
+}
+
 /// A failed segment restore: a conflict when a segment of that name is back already.
 pub fn restore_error(error: anyhow::Error) -> ApiError {
     match error.downcast_ref::<tessera_meta::Error>() {

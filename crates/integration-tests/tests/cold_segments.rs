@@ -149,6 +149,10 @@ struct Pair {
 /// A cold standalone (S3 through the proxy, a 64 MiB cache) and a local one, both
 /// loaded with the same lineitem segments.
 fn start_pair() -> Pair {
+    start_pair_with_cache("64M")
+}
+
+fn start_pair_with_cache(cache_size: &str) -> Pair {
     let moto = Moto::start("cold");
     let proxy = SlowProxy::start(moto.endpoint.trim_start_matches("http://"));
     let dirs = tempfile::tempdir().expect("tempdir");
@@ -163,7 +167,7 @@ fn start_pair() -> Pair {
         &dirs.path().join("cold"),
         Some("s3://cold/segments"),
         &env,
-        &["--cache-size", "64M"],
+        &["--cache-size", cache_size],
     );
     let local = Server::start(&dirs.path().join("local"), None, &[]);
     load_lineitem(&cold);
@@ -271,7 +275,10 @@ fn test_cold_segments_answer_exactly_fetch_what_they_need_and_survive_restarts()
         &serde_json::json!({ "sql": uncached }).to_string(),
     );
     assert_eq!(response.status, 503, "{}", response.body);
-    assert!(response.header("retry-after").is_some(), "503 without Retry-After");
+    assert!(
+        response.header("retry-after").is_some(),
+        "503 without Retry-After"
+    );
     let error = response.json();
     assert_eq!(error["exceptions"][0]["errorCode"], 427, "{error}");
     let message = error["exceptions"][0]["message"].as_str().unwrap_or("");
@@ -402,4 +409,71 @@ fn test_a_cold_query_pays_a_bounded_number_of_round_trips() {
     let sql = "SELECT SUM(l_tax), MAX(l_commitdate) FROM lineitem";
     assert_same_rows(sql, &answer(&cold, sql), &answer(&local, sql));
     assert_eq!(cold.metric("tessera_cache_damaged_total"), 0.0);
+}
+
+/// A scan of more than the cache holds leaves the hot set of a repeating query in
+/// place; a crash in the middle of an eviction, or of a piece's write, leaves a cache
+/// that answers exactly after restart.
+#[test]
+fn test_a_scan_keeps_the_hot_set_and_crashes_in_the_cache_leave_it_good() {
+    use std::os::unix::process::ExitStatusExt;
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // The 21 segments hold 5.5 MB; q06 reads 0.8 MB of them.
+    let Pair {
+        _moto,
+        proxy: _proxy,
+        mut cold,
+        local,
+        _dirs,
+    } = start_pair_with_cache("1500K");
+    let q06 = dataset("queries/q06.sql");
+    for _ in 0..3 {
+        answer(&cold, &q06);
+    }
+    let hot = answer(&cold, &q06);
+    assert_eq!(stat(&hot, "numDeepStoreRequests"), 0);
+    let scan = "SELECT COUNT(DISTINCT l_comment), SUM(l_partkey), SUM(l_suppkey), SUM(l_orderkey), MAX(l_commitdate), MAX(l_receiptdate) FROM lineitem";
+    let scanned = answer(&cold, scan);
+    assert_same_rows(scan, &scanned, &answer(&local, scan));
+    assert!(
+        stat(&scanned, "numBytesReadFromDeepStore") > 1_500_000,
+        "the scan is larger than the cache: {scanned}"
+    );
+    assert!(cold.metric("tessera_cache_evictions_total") > 0.0);
+    // The dashboard query after the scan: every section still cached.
+    let after = answer(&cold, &q06);
+    assert_eq!(
+        stat(&after, "numDeepStoreRequests"),
+        0,
+        "the scan evicted the hot set: {after}"
+    );
+    assert_eq!(
+        stat(&after, "numBytesReadFromCache"),
+        stat(&hot, "numBytesReadFromCache")
+    );
+    assert!(cold.metric("tessera_cache_bytes") <= 1_500.0 * 1024.0);
+
+    // Crash mid-eviction, then mid-write of a piece: named steps, not sleeps.
+    for step in ["cache.evict", "cache.insert"] {
+        cold.set_env("TESSERA_FAULTS", Some(&format!("{step}=abort")));
+        cold.restart();
+        let body = serde_json::json!({ "sql": scan }).to_string();
+        let _ = tessera_integration_tests::server::http(
+            "POST",
+            &cold.address,
+            "/query/sql",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        let status = cold.wait_for_exit(Duration::from_secs(60));
+        assert_eq!(status.signal(), Some(6), "the crash at {step}: {status}");
+        cold.set_env("TESSERA_FAULTS", None);
+        cold.restart();
+        for sql in [q06.as_str(), scan] {
+            assert_same_rows(sql, &answer(&cold, sql), &answer(&local, sql));
+        }
+        assert!(cold.metric("tessera_cache_bytes") <= 1_500.0 * 1024.0);
+    }
 }

@@ -79,6 +79,9 @@ pub struct ColdMetrics {
     pub unplanned_fetches: AtomicU64,
 }
 
+/// What one coalesced GET brought: its counters and the pieces it cached.
+type GroupFetched = (FetchStats, Vec<(PieceKey, OwnedBytes)>);
+
 type Waiter = Shared<BoxFuture<'static, std::result::Result<(), Arc<str>>>>;
 
 /// Cold segments of one deep store.
@@ -87,6 +90,7 @@ pub struct ColdStore {
     cache: Arc<SectionCache>,
     runtime: tokio::runtime::Handle,
     inflight: Mutex<HashMap<PieceKey, Waiter>>,
+    pins: Arc<PinMap>,
     metrics: ColdMetrics,
 }
 
@@ -108,6 +112,7 @@ impl ColdStore {
             cache,
             runtime,
             inflight: Mutex::default(),
+            pins: Arc::default(),
             metrics: ColdMetrics::default(),
         })
     }
@@ -224,9 +229,17 @@ impl ColdStore {
     }
 
     /// Fetch every section in `wanted` (per object location) that the cache lacks; count
-    /// a read of every one it holds.
-    pub async fn prefetch(&self, wanted: &[(String, Vec<SectionEntry>)]) -> Result<FetchStats> {
+    /// a read of every one it holds. What it fetched stays held while the [`Pinned`]
+    /// lives: keep it until the query has run.
+    pub async fn prefetch(
+        &self,
+        wanted: &[(String, Vec<SectionEntry>)],
+    ) -> Result<(FetchStats, Pinned)> {
         let mut stats = FetchStats::default();
+        let mut pinned = Pinned {
+            pins: self.pins.clone(),
+            keys: Vec::new(),
+        };
         let mut waits: Vec<(String, SectionEntry, Waiter)> = Vec::new();
         let mut mine: Vec<(String, Vec<Wanted>)> = Vec::new();
         for (location, entries) in wanted {
@@ -304,7 +317,7 @@ impl ColdStore {
         if !groups.is_empty() {
             stats.round_trips = 1;
         }
-        let results: Vec<(Result<FetchStats>, bool)> = stream::iter(groups)
+        let results: Vec<(Result<GroupFetched>, bool)> = stream::iter(groups)
             .map(|(location, group)| async move { self.fetch_group(&location, group).await })
             .buffer_unordered(CONCURRENCY)
             .collect()
@@ -312,7 +325,10 @@ impl ColdStore {
         let mut first_error = None;
         for (result, retried) in results {
             match result {
-                Ok(fetched) => {
+                Ok((fetched, pieces)) => {
+                    for (key, bytes) in pieces {
+                        pinned.hold(&key, bytes);
+                    }
                     stats.requests += fetched.requests;
                     stats.bytes_fetched += fetched.bytes_fetched;
                     if retried {
@@ -337,13 +353,17 @@ impl ColdStore {
         }
         match first_error {
             Some(error) => Err(error),
-            None => Ok(stats),
+            None => Ok((stats, pinned)),
         }
     }
 
     /// One coalesced range of one object: GET it (split when long), check and cache
     /// each section, and tell its waiters. The flag says whether a section was refetched.
-    async fn fetch_group(&self, location: &str, group: Vec<Wanted>) -> (Result<FetchStats>, bool) {
+    async fn fetch_group(
+        &self,
+        location: &str,
+        group: Vec<Wanted>,
+    ) -> (Result<GroupFetched>, bool) {
         let start = group.first().map_or(0, |w| w.entry.offset);
         let end = group
             .iter()
@@ -354,6 +374,7 @@ impl ColdStore {
         let fetched = self.get_split(location, start..end, &mut stats).await;
         let mut retried = false;
         let mut first_error = None;
+        let mut pieces = Vec::new();
         for wanted in group {
             let outcome = match &fetched {
                 Ok(bytes) => {
@@ -397,6 +418,7 @@ impl ColdStore {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .remove(&wanted.key);
+            let outcome = outcome.map(|bytes| pieces.push((wanted.key.clone(), bytes)));
             let message = outcome.as_ref().err().map(|e| Arc::from(e.to_string()));
             let _ = wanted.done.send(match message {
                 Some(message) => Err(message),
@@ -408,14 +430,12 @@ impl ColdStore {
         }
         match first_error {
             Some(error) => (Err(error), retried),
-            None => (Ok(stats), retried),
+            None => (Ok((stats, pieces)), retried),
         }
     }
 
-    fn store_piece(&self, wanted: &Wanted, piece: &[u8]) -> Result<()> {
-        self.cache
-            .insert(&wanted.key, piece, wanted.entry.crc32)
-            .map(|_| ())
+    fn store_piece(&self, wanted: &Wanted, piece: &[u8]) -> Result<OwnedBytes> {
+        self.cache.insert(&wanted.key, piece, wanted.entry.crc32)
     }
 
     /// GET `range`, in parallel parts of at most [`MAX_GET`] bytes.
@@ -455,34 +475,65 @@ impl ColdStore {
             .fetch_add(1, Ordering::Relaxed);
         let wanted = vec![(location.to_string(), vec![entry.clone()])];
         let store = self.clone();
-        block_on(&self.runtime, async move { store.prefetch(&wanted).await })?;
+        let (_, pinned) = block_on(&self.runtime, async move { store.prefetch(&wanted).await })?;
         let key = PieceKey {
             object: location.to_string(),
             offset: entry.offset,
             len: entry.length,
             footer: false,
         };
-        if let Some(bytes) = self.cache.get(&key) {
-            return Ok(bytes);
+        let bytes = self.pinned(&key).or_else(|| self.cache.get(&key));
+        drop(pinned);
+        bytes.ok_or_else(|| Error::Fetch {
+            message: format!(
+                "a section fetched from the deep store left the cache before it was read location=`{location}` column=`{}` section=`{:?}`",
+                entry.column, entry.kind
+            ),
+            status: Status::Unavailable,
+        })
+    }
+
+    /// The bytes of a piece a running query fetched and holds.
+    fn pinned(&self, key: &PieceKey) -> Option<OwnedBytes> {
+        lock(&self.pins).get(key).map(|(bytes, _)| bytes.clone())
+    }
+}
+
+type PinMap = Mutex<HashMap<PieceKey, (OwnedBytes, usize)>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The pieces one prefetch fetched, held (mapped) until the query that asked for them
+/// ends: a query that needs more than the cache holds does not lose its own sections
+/// to its own later fetches.
+pub struct Pinned {
+    pins: Arc<PinMap>,
+    keys: Vec<PieceKey>,
+}
+
+impl Pinned {
+    fn hold(&mut self, key: &PieceKey, bytes: OwnedBytes) {
+        let mut pins = lock(&self.pins);
+        pins.entry(key.clone()).or_insert((bytes, 0)).1 += 1;
+        self.keys.push(key.clone());
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let mut pins = lock(&self.pins);
+        for key in &self.keys {
+            if let Some((_, count)) = pins.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    pins.remove(key);
+                }
+            }
         }
-        // Larger than the whole cache: read it straight into memory.
-        let store = self.store.clone();
-        let location = location.to_string();
-        let range = entry.offset..entry.offset + entry.length;
-        let crc = entry.crc32;
-        let bytes = block_on(&self.runtime, async move {
-            store.get_range(&location, range).await
-        })?;
-        if crc32fast::hash(&bytes) != crc {
-            return Err(Error::Fetch {
-                message: format!(
-                    "a section from the deep store does not match its checksum column=`{}` section=`{:?}`",
-                    entry.column, entry.kind
-                ),
-                status: Status::Corrupt,
-            });
-        }
-        Ok(OwnedBytes::new(bytes.to_vec()))
     }
 }
 
@@ -521,7 +572,11 @@ impl SectionSource for ColdSource {
             len: section.length,
             footer: false,
         };
-        if let Some(bytes) = self.store.cache.get(&key) {
+        if let Some(bytes) = self
+            .store
+            .pinned(&key)
+            .or_else(|| self.store.cache.get(&key))
+        {
             return Ok(bytes);
         }
         self.store

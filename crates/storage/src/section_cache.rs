@@ -271,6 +271,7 @@ impl SectionCache {
         let temporary = path.with_extension("tmp");
         std::fs::write(&temporary, bytes)
             .map_err(io(format!("write `{}`", temporary.display())))?;
+        abort_at("cache.insert");
         std::fs::rename(&temporary, &path)
             .map_err(io(format!("rename to `{}`", path.display())))?;
         let mapped = map_file(&path).map_err(io(format!("map `{}`", path.display())))?;
@@ -387,6 +388,7 @@ impl SectionCache {
             if let Some(entry) = state.entries.remove(&key) {
                 state.used -= key.len;
                 let _ = std::fs::remove_file(self.path_of(&key, entry.crc));
+                abort_at("cache.evict");
                 self.metrics.evictions.fetch_add(1, Ordering::Relaxed);
                 self.metrics
                     .evicted_bytes
@@ -394,6 +396,26 @@ impl SectionCache {
                 self.generation(&key.object).fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// Crash tests' named steps (`TESSERA_FAULTS`, as the sealer's): `cache.insert=abort`
+/// ends the process after a piece's temporary file is written and before its rename;
+/// `cache.evict=abort` after an evicted piece's file is removed and before the index
+/// forgets it. Unset (production), a check is one load.
+fn abort_at(step: &str) {
+    static FAULTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let faults = FAULTS.get_or_init(|| std::env::var("TESSERA_FAULTS").unwrap_or_default());
+    if faults.is_empty() {
+        return;
+    }
+    let armed = faults
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .any(|(name, action)| name.trim() == step && action.trim() == "abort");
+    if armed {
+        eprintln!("TESSERA_FAULTS: aborting at {step}");
+        std::process::abort();
     }
 }
 

@@ -260,9 +260,8 @@ impl ClusterAnswer {
 }
 
 fn failure(error: &QueryError, started: Instant) -> Response {
-    let status = tessera_api::http::query_error_status(error);
     let body = tessera_query::response::failure(error, started.elapsed().as_millis() as u64);
-    (status, axum::Json(body)).into_response()
+    tessera_api::http::query_failure_response(error, body, true)
 }
 
 /// Why a leaf call failed: the query's own fault (every replica would refuse it), or

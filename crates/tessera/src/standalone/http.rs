@@ -24,7 +24,7 @@ use tessera_api::auth::Authenticator;
 use tessera_api::auth::http as auth_http;
 use tessera_api::http::{
     ApiError, ApiResult, MAX_BODY_BYTES, UploadParams, blocking, body_text, json_text,
-    query_error_status, restore_error,
+    restore_error,
 };
 use tessera_api::server_metrics::{Protocol, QueryStatus};
 use tessera_api::strip_type_suffix;
@@ -665,15 +665,13 @@ fn query_failure(
     micros: u64,
     use_status: bool,
 ) -> Response {
-    let status = query_error_status(error);
     state.metrics.query(
         Protocol::Http,
         QueryStatus::of(error),
         Duration::from_micros(micros),
     );
     let body = tessera_query::response::failure(error, micros / 1000);
-    let status = if use_status { status } else { StatusCode::OK };
-    (status, axum::Json(body)).into_response()
+    tessera_api::http::query_failure_response(error, body, use_status)
 }
 
 async fn run_query(state: Arc<ServerState>, request: QueryRequest, use_status: bool) -> Response {

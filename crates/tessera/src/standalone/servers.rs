@@ -13,7 +13,7 @@ use tessera_query::prefetch::sections_to_fetch;
 use tessera_query::{QueryError, engine};
 use tessera_segment::SegmentReader;
 use tessera_segment::format::SectionEntry;
-use tessera_storage::cold::FetchStats;
+use tessera_storage::cold::{FetchStats, Pinned};
 
 use super::state::ServerState;
 
@@ -88,9 +88,9 @@ impl LocalServer<'_> {
         &self,
         plan: &QueryPlan,
         segments: &SegmentSet,
-    ) -> Result<FetchStats, QueryError> {
+    ) -> Result<(FetchStats, Option<Pinned>), QueryError> {
         let Some(cold) = &self.state.cold else {
-            return Ok(FetchStats::default());
+            return Ok((FetchStats::default(), None));
         };
         let wanted: Vec<(String, Vec<SectionEntry>)> = segments
             .list()
@@ -105,12 +105,13 @@ impl LocalServer<'_> {
             .filter(|(_, sections)| !sections.is_empty())
             .collect();
         if wanted.is_empty() {
-            return Ok(FetchStats::default());
+            return Ok((FetchStats::default(), None));
         }
         let store = cold.clone();
         tessera_storage::cold::block_on(&self.state.runtime, async move {
             store.prefetch(&wanted).await
         })
+        .map(|(stats, pinned)| (stats, Some(pinned)))
         .map_err(|error| QueryError::unavailable(error.to_string()))
     }
 }
@@ -125,7 +126,8 @@ impl ServerClient for LocalServer<'_> {
         let consuming = segments
             .iter()
             .any(|s| s.metadata().end_offset.is_none() && s.metadata().stream_partition.is_some());
-        let fetched = self.prefetch_cold(plan, &table.segments)?;
+        // The sections this query fetched stay held until it has run.
+        let (fetched, _pinned) = self.prefetch_cold(plan, &table.segments)?;
         let mut partial = engine::execute_leaf(plan, &segments)?;
         partial.stats.num_deep_store_requests += fetched.requests;
         partial.stats.num_bytes_read_from_deep_store += fetched.bytes_fetched;
