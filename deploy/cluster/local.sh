@@ -18,6 +18,8 @@
 # AUTH_HEADER (an `Authorization` value with read access) is what this script sends.
 # BROKER_TLS_TOML names a file with a `[tls]` table appended to the brokers' configs (their
 # URLs are then https://), and BROKER_CA the CA file this script checks them with.
+# SERVER_CACHE_SIZE (e.g. 64M) makes every server serve sealed segments cold, straight
+# from the deep store through a disk cache of that size (docs/cold-segments.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 TESSERA_BIN=${TESSERA_BIN:-$repo/target/debug/tessera}
@@ -137,6 +139,9 @@ server_section() {
     tags=$(printf '"%s", ' "$@")
     printf '[server]\nflight = "127.0.0.1:%s"\nhttp = "127.0.0.1:%s"\ntags = [%s]\n' \
         "$port" "$http_port" "${tags%, }"
+    if [[ -n ${SERVER_CACHE_SIZE:-} ]]; then
+        printf 'cache_size = "%s"\n' "$SERVER_CACHE_SIZE"
+    fi
 }
 
 up() {

@@ -129,6 +129,14 @@ pub struct ServerSection {
     /// An HTTP listener for `/health` and `/metrics`; none when absent.
     #[serde(default)]
     pub http: Option<String>,
+    /// Serve sealed segments cold: opened from their footer in the deep store, sections
+    /// fetched on demand into a disk cache of this size (`1GB`, `512M`); none: download
+    /// each segment whole (docs/cold-segments.md).
+    #[serde(default)]
+    pub cache_size: Option<String>,
+    /// Where that cache lives (default `{data_dir}/cache`).
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 fn default_tags() -> Vec<String> {

@@ -7,6 +7,7 @@
 //! [`consuming_info`] and [`push`], and the same ingest metrics through
 //! [`ingest_metrics`].
 
+pub mod cold_metrics;
 mod consumed_tables;
 pub mod consuming_info;
 pub mod ingest_metrics;

@@ -31,11 +31,18 @@ use tessera_api::prometheus::Families;
 use tessera_api::prometheus::count;
 use tessera_api::role_start::RoleStart;
 use tessera_api::strip_type_suffix;
+use tessera_query::prefetch::sections_to_fetch;
+use tessera_segment::format::SectionEntry;
+use tessera_storage::cold::{ColdStore, FetchStats};
+use tessera_storage::section_cache::SectionCache;
 
 /// A table as this server serves it.
 struct ServedTable {
     schema: TableSchema,
     segments: BTreeMap<String, Arc<dyn SegmentReader>>,
+    /// The cold ones among `segments` (opened from their footer; see
+    /// docs/cold-segments.md), which a query prefetches from.
+    cold: BTreeMap<String, Arc<ImmutableSegment>>,
 }
 
 /// The server role's state.
@@ -43,6 +50,8 @@ struct ServerRole {
     node_id: String,
     data_dir: PathBuf,
     deep_store: DeepStore,
+    /// Set when sealed segments are served cold (`[server] cache_size`).
+    cold: Option<Arc<ColdStore>>,
     runtime: tokio::runtime::Handle,
     tables: RwLock<BTreeMap<String, Arc<ServedTable>>>,
     /// Segments assigned away from here, and since when (see [`UNASSIGNED_GRACE`]).
@@ -96,6 +105,27 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let data_dir = start.data_dir()?;
     let deep_store = DeepStore::open(&config.node.deep_store)?;
     let views = Arc::new(Views::start(session)?);
+    let cold = match &section.cache_size {
+        Some(size) => {
+            let bytes = tessera_ingest::realtime::settings::parse_bytes(size)
+                .filter(|bytes| *bytes > 0)
+                .with_context(|| {
+                    format!("[server] cache_size `{size}` is not a size such as 1GB or 512M")
+                })?;
+            let dir = section
+                .cache_dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("cache"));
+            let cache = SectionCache::open(&dir, bytes)
+                .with_context(|| format!("open the segment cache `{}`", dir.display()))?;
+            Some(ColdStore::new(
+                deep_store.clone(),
+                Arc::new(cache),
+                runtime.handle().clone(),
+            ))
+        }
+        None => None,
+    };
     let role = Arc::new(ServerRole {
         node_id: config.node.id.clone(),
         realtime_context: RealtimeContext {
@@ -107,6 +137,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         },
         data_dir,
         deep_store,
+        cold,
         runtime: runtime.handle().clone(),
         tables: RwLock::new(BTreeMap::new()),
         unassigned_since: Mutex::new(BTreeMap::new()),
@@ -193,13 +224,19 @@ impl ServerRole {
                     Arc::new(ServedTable {
                         schema: old.schema.clone(),
                         segments: BTreeMap::new(),
+                        cold: BTreeMap::new(),
                     })
                 });
                 let mut segments = next.segments.clone();
                 segments.insert(segment.clone(), reader.clone());
+                let mut cold = next.cold.clone();
+                if let Some(lazy) = old.cold.get(segment) {
+                    cold.insert(segment.clone(), lazy.clone());
+                }
                 *next = Arc::new(ServedTable {
                     schema: next.schema.clone(),
                     segments,
+                    cold,
                 });
             }
         }
@@ -287,7 +324,20 @@ impl ServerRole {
             };
             let existing = current.get(table_name.as_str());
             let mut loaded: BTreeMap<String, Arc<dyn SegmentReader>> = BTreeMap::new();
+            let mut cold: BTreeMap<String, Arc<ImmutableSegment>> = BTreeMap::new();
             for segment_name in wanted {
+                if let Some(segment) = existing.and_then(|t| t.cold.get(segment_name)) {
+                    // A cold segment whose cache dropped bytes it maps opens again, so
+                    // the maps are released once running queries finish.
+                    let fresh = segment.is_stale().then(|| segment.reopen()).flatten();
+                    let segment = match fresh {
+                        Some(Ok(fresh)) => Arc::new(fresh),
+                        _ => segment.clone(),
+                    };
+                    loaded.insert(segment_name.clone(), segment.clone());
+                    cold.insert(segment_name.clone(), segment);
+                    continue;
+                }
                 if let Some(segment) = existing.and_then(|t| t.segments.get(segment_name)) {
                     loaded.insert(segment_name.clone(), segment.clone());
                     continue;
@@ -312,8 +362,12 @@ impl ServerRole {
                 );
                 match loaded_now {
                     Ok(segment) => {
-                        info!(segment = %segment_name, "loaded an assigned segment");
-                        loaded.insert(segment_name.clone(), Arc::new(segment));
+                        info!(segment = %segment_name, cold = segment.is_lazy(), "loaded an assigned segment");
+                        let segment = Arc::new(segment);
+                        if segment.is_lazy() {
+                            cold.insert(segment_name.clone(), segment.clone());
+                        }
+                        loaded.insert(segment_name.clone(), segment);
                     }
                     Err(error) => {
                         warn!(segment = %segment_name, error = format!("{error:#}"), "cannot load an assigned segment; retrying later");
@@ -325,6 +379,7 @@ impl ServerRole {
                 Arc::new(ServedTable {
                     schema,
                     segments: loaded,
+                    cold,
                 }),
             );
         }
@@ -393,9 +448,27 @@ impl ServerRole {
 
     /// The local copy of a sealed segment, downloaded (CRC-checked) when missing or
     /// corrupt.
+    /// With a cold-segment cache, the segment opens from its footer in the deep store
+    /// instead (at most two GETs, none once the footer is cached).
     fn load(&self, record: &SegmentRecord) -> anyhow::Result<ImmutableSegment> {
         let path =
             tessera_ingest::realtime::segment_file(&self.data_dir, &record.table, &record.name);
+        if let Some(cold) = &self.cold {
+            let location = record
+                .location
+                .as_deref()
+                .with_context(|| format!("segment `{}` has no deep-store location", record.name))?
+                .to_string();
+            let store = cold.clone();
+            let segment = tessera_storage::cold::block_on(&self.runtime, async move {
+                store.open_segment(&location).await
+            })
+            .with_context(|| format!("open cold segment `{}`", record.name))?;
+            if path.exists() {
+                let _ = std::fs::remove_file(&path);
+            }
+            return Ok(segment);
+        }
         let good = std::fs::read(&path)
             .is_ok_and(|bytes| record.crc32.is_none_or(|crc| file_crc32(&bytes) == crc));
         if !good {
@@ -575,6 +648,9 @@ async fn metrics(
     let mut f = Families::new();
     role.metrics.render(&mut f);
     crate::ingest_metrics::render(&mut f, &role.consumed.ingest_metrics());
+    if let Some(cold) = &role.cold {
+        crate::cold_metrics::render(&mut f, cold);
+    }
     f.into_response()
 }
 
@@ -672,7 +748,40 @@ impl ServerRole {
                 explain: Some(lines),
             });
         }
-        let partial = tessera_query::engine::execute_leaf(&plan, &segments)?;
+        // The sections this query reads from cold segments, fetched all at once and held
+        // until it has run.
+        let (fetched, _pinned) = match (&self.cold, &historical) {
+            (Some(store), Some(table)) if !table.cold.is_empty() => {
+                let wanted: Vec<(String, Vec<SectionEntry>)> = table
+                    .cold
+                    .iter()
+                    .filter(|(name, _)| {
+                        request
+                            .segments
+                            .as_ref()
+                            .is_none_or(|names| names.iter().any(|n| n == *name))
+                    })
+                    .map(|(_, segment)| {
+                        (
+                            segment.path().to_string_lossy().into_owned(),
+                            sections_to_fetch(&plan, segment.metadata()),
+                        )
+                    })
+                    .filter(|(_, sections)| !sections.is_empty())
+                    .collect();
+                let store = store.clone();
+                let (stats, pinned) = tessera_storage::cold::block_on(&self.runtime, async move {
+                    store.prefetch(&wanted).await
+                })
+                .map_err(|error| QueryError::unavailable(error.to_string()))?;
+                (stats, Some(pinned))
+            }
+            _ => (FetchStats::default(), None),
+        };
+        let mut partial = tessera_query::engine::execute_leaf(&plan, &segments)?;
+        partial.stats.num_deep_store_requests += fetched.requests;
+        partial.stats.num_bytes_read_from_deep_store += fetched.bytes_fetched;
+        partial.stats.num_bytes_read_from_cache += fetched.bytes_from_cache;
         Ok(LeafAnswer {
             plan,
             partial,
