@@ -9,6 +9,8 @@
 //! access paths; a section it misses is still fetched when first read, one round trip
 //! later, and counted (`tessera_cold_unplanned_fetches_total`).
 
+use std::collections::HashMap;
+
 use tessera_segment::SegmentMetadata;
 use tessera_segment::format::{SectionEntry, SectionKind};
 
@@ -18,62 +20,84 @@ use crate::plan::{PlanKind, QueryPlan};
 /// The sections of `segment` the leaf half of `plan` will read; empty when the
 /// segment's statistics prove no row matches (the engine prunes it too).
 pub fn sections_to_fetch(plan: &QueryPlan, segment: &SegmentMetadata) -> Vec<SectionEntry> {
-    let use_indexes = plan.options.use_indexes;
-    if use_indexes
-        && let Some(filter) = &plan.filter
-        && !may_match_by_statistics(segment, filter)
-    {
-        return Vec::new();
-    }
-    let mut wanted: Vec<(String, SectionKind)> = Vec::new();
-    // Every column the query names opens with its dictionary, null bitmap and sorted
-    // index (the lookups the engine makes before it reads).
-    for column in plan.referenced_columns() {
-        for kind in [
-            SectionKind::Dictionary,
-            SectionKind::Nulls,
-            SectionKind::Sorted,
-        ] {
-            wanted.push((column.clone(), kind));
+    FetchPlan::new(plan).sections(segment)
+}
+
+/// What a query reads of every segment, worked out once per query: column → the kinds
+/// of section it reads whatever the segment (a bit per [`SectionKind`]).
+pub struct FetchPlan<'p> {
+    plan: &'p QueryPlan,
+    kinds: HashMap<String, u16>,
+}
+
+fn bit(kind: SectionKind) -> u16 {
+    1 << (kind as u16)
+}
+
+impl<'p> FetchPlan<'p> {
+    pub fn new(plan: &'p QueryPlan) -> FetchPlan<'p> {
+        let mut kinds: HashMap<String, u16> = HashMap::new();
+        // Every column the query names opens with its dictionary, null bitmap and
+        // sorted index (the lookups the engine makes before it reads).
+        let opens =
+            bit(SectionKind::Dictionary) | bit(SectionKind::Nulls) | bit(SectionKind::Sorted);
+        for column in plan.referenced_columns() {
+            *kinds.entry(column).or_default() |= opens;
         }
-    }
-    if let Some(filter) = &plan.filter {
-        filter_sections(filter, segment, use_indexes, &mut wanted);
-    }
-    // Values the query reads after the filter: keys, aggregate arguments, projections
-    // and sort keys.
-    let mut read = Vec::new();
-    match &plan.kind {
-        PlanKind::Selection(selection) => {
-            selection.exprs.iter().for_each(|e| e.columns(&mut read));
-            selection
-                .order_by
-                .iter()
-                .for_each(|k| k.expr.columns(&mut read));
-        }
-        PlanKind::Aggregation(aggregation) => {
-            aggregation.keys.iter().for_each(|e| e.columns(&mut read));
-            for agg in &aggregation.aggs {
-                if let Some(arg) = &agg.arg {
-                    arg.columns(&mut read);
-                }
-                if let Some(filter) = &agg.filter {
-                    filter.columns(&mut read);
+        // Values the query reads after the filter: keys, aggregate arguments,
+        // projections and sort keys.
+        let mut read = Vec::new();
+        match &plan.kind {
+            PlanKind::Selection(selection) => {
+                selection.exprs.iter().for_each(|e| e.columns(&mut read));
+                selection
+                    .order_by
+                    .iter()
+                    .for_each(|k| k.expr.columns(&mut read));
+            }
+            PlanKind::Aggregation(aggregation) => {
+                aggregation.keys.iter().for_each(|e| e.columns(&mut read));
+                for agg in &aggregation.aggs {
+                    if let Some(arg) = &agg.arg {
+                        arg.columns(&mut read);
+                    }
+                    if let Some(filter) = &agg.filter {
+                        filter.columns(&mut read);
+                    }
                 }
             }
         }
+        for column in read {
+            *kinds.entry(column).or_default() |= bit(SectionKind::Forward);
+        }
+        FetchPlan { plan, kinds }
     }
-    wanted.extend(read.into_iter().map(|c| (c, SectionKind::Forward)));
-    let mut entries: Vec<SectionEntry> = segment
-        .sections
-        .iter()
-        .filter(|entry| {
-            wanted
-                .iter()
-                .any(|(column, kind)| *column == entry.column && *kind == entry.kind)
-        })
-        .cloned()
-        .collect();
-    entries.sort_by_key(|entry| entry.offset);
-    entries
+
+    /// The sections of `segment` the query reads, in file order.
+    pub fn sections(&self, segment: &SegmentMetadata) -> Vec<SectionEntry> {
+        let use_indexes = self.plan.options.use_indexes;
+        let mut by_filter: Vec<(String, SectionKind)> = Vec::new();
+        if let Some(filter) = &self.plan.filter {
+            if use_indexes && !may_match_by_statistics(segment, filter) {
+                return Vec::new();
+            }
+            // The filter's index choices depend on the segment's indexes.
+            filter_sections(filter, segment, use_indexes, &mut by_filter);
+        }
+        let mut entries: Vec<SectionEntry> = segment
+            .sections
+            .iter()
+            .filter(|entry| {
+                self.kinds
+                    .get(entry.column.as_str())
+                    .is_some_and(|kinds| kinds & bit(entry.kind) != 0)
+                    || by_filter
+                        .iter()
+                        .any(|(column, kind)| *column == entry.column && *kind == entry.kind)
+            })
+            .cloned()
+            .collect();
+        entries.sort_by_key(|entry| entry.offset);
+        entries
+    }
 }

@@ -31,7 +31,7 @@ use tessera_api::prometheus::Families;
 use tessera_api::prometheus::count;
 use tessera_api::role_start::RoleStart;
 use tessera_api::strip_type_suffix;
-use tessera_query::prefetch::sections_to_fetch;
+use tessera_query::prefetch::FetchPlan;
 use tessera_segment::format::SectionEntry;
 use tessera_storage::cold::{ColdStore, FetchStats};
 use tessera_storage::section_cache::SectionCache;
@@ -752,6 +752,7 @@ impl ServerRole {
         // until it has run.
         let (fetched, _pinned) = match (&self.cold, &historical) {
             (Some(store), Some(table)) if !table.cold.is_empty() => {
+                let fetch_plan = FetchPlan::new(&plan);
                 let wanted: Vec<(String, Vec<SectionEntry>)> = table
                     .cold
                     .iter()
@@ -764,17 +765,14 @@ impl ServerRole {
                     .map(|(_, segment)| {
                         (
                             segment.path().to_string_lossy().into_owned(),
-                            sections_to_fetch(&plan, segment.metadata()),
+                            fetch_plan.sections(segment.metadata()),
                         )
                     })
                     .filter(|(_, sections)| !sections.is_empty())
                     .collect();
-                let store = store.clone();
-                let (stats, pinned) = tessera_storage::cold::block_on(&self.runtime, async move {
-                    store.prefetch(&wanted).await
-                })
-                .map_err(|error| QueryError::unavailable(error.to_string()))?;
-                (stats, Some(pinned))
+                store
+                    .prefetch_blocking(&wanted)
+                    .map_err(|error| QueryError::unavailable(error.to_string()))?
             }
             _ => (FetchStats::default(), None),
         };

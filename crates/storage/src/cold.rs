@@ -236,6 +236,72 @@ impl ColdStore {
         wanted: &[(String, Vec<SectionEntry>)],
     ) -> Result<(FetchStats, Pinned)> {
         let mut stats = FetchStats::default();
+        let missing = self.take_cached(wanted, &mut stats);
+        let (fetched, pinned) = self.fetch_missing(&missing).await?;
+        stats.add(fetched);
+        Ok((stats, pinned))
+    }
+
+    /// [`prefetch`](Self::prefetch) from a thread that may block: a query whose
+    /// sections are all cached (the common case) never leaves this thread.
+    pub fn prefetch_blocking(
+        self: &Arc<Self>,
+        wanted: &[(String, Vec<SectionEntry>)],
+    ) -> Result<(FetchStats, Option<Pinned>)> {
+        let mut stats = FetchStats::default();
+        let missing = self.take_cached(wanted, &mut stats);
+        if missing.is_empty() {
+            return Ok((stats, None));
+        }
+        let store = self.clone();
+        let (fetched, pinned) =
+            block_on(
+                &self.runtime,
+                async move { store.fetch_missing(&missing).await },
+            )?;
+        stats.add(fetched);
+        Ok((stats, Some(pinned)))
+    }
+
+    /// Count a read of every wanted section the cache holds (its bytes in `stats`);
+    /// the others, per location.
+    fn take_cached(
+        &self,
+        wanted: &[(String, Vec<SectionEntry>)],
+        stats: &mut FetchStats,
+    ) -> Vec<(String, Vec<SectionEntry>)> {
+        let mut missing = Vec::new();
+        for (location, entries) in wanted {
+            let absent: Vec<SectionEntry> = entries
+                .iter()
+                .filter(|entry| {
+                    let key = PieceKey {
+                        object: location.clone(),
+                        offset: entry.offset,
+                        len: entry.length,
+                        footer: false,
+                    };
+                    let cached = self.cache.touch(&key);
+                    if cached {
+                        stats.bytes_from_cache += entry.length;
+                    }
+                    !cached
+                })
+                .cloned()
+                .collect();
+            if !absent.is_empty() {
+                missing.push((location.clone(), absent));
+            }
+        }
+        missing
+    }
+
+    /// Fetch sections the cache lacked.
+    async fn fetch_missing(
+        &self,
+        wanted: &[(String, Vec<SectionEntry>)],
+    ) -> Result<(FetchStats, Pinned)> {
+        let mut stats = FetchStats::default();
         let mut pinned = Pinned {
             pins: self.pins.clone(),
             keys: Vec::new(),
@@ -251,10 +317,6 @@ impl ColdStore {
                     len: entry.length,
                     footer: false,
                 };
-                if self.cache.touch(&key) {
-                    stats.bytes_from_cache += entry.length;
-                    continue;
-                }
                 self.cache.record_miss();
                 let mut inflight = self
                     .inflight

@@ -9,7 +9,7 @@
 use tessera_ingest::realtime::{SegmentSet, ServedSegment};
 use tessera_query::leaf::Partial;
 use tessera_query::plan::QueryPlan;
-use tessera_query::prefetch::sections_to_fetch;
+use tessera_query::prefetch::FetchPlan;
 use tessera_query::{QueryError, engine};
 use tessera_segment::SegmentReader;
 use tessera_segment::format::SectionEntry;
@@ -45,6 +45,7 @@ impl LocalServer<'_> {
         let table = self.state.table(&plan.table)?;
         let (mut segments, mut bytes, mut cached) = (0u64, 0u64, 0u64);
         let mut kinds: Vec<String> = Vec::new();
+        let fetch_plan = FetchPlan::new(plan);
         for served in table.segments.list() {
             let ServedSegment::Sealed(segment) = served else {
                 continue;
@@ -53,7 +54,7 @@ impl LocalServer<'_> {
                 continue;
             }
             let location = segment.path().to_string_lossy().into_owned();
-            let sections = sections_to_fetch(plan, segment.metadata());
+            let sections = fetch_plan.sections(segment.metadata());
             if sections.is_empty() {
                 continue;
             }
@@ -92,13 +93,14 @@ impl LocalServer<'_> {
         let Some(cold) = &self.state.cold else {
             return Ok((FetchStats::default(), None));
         };
+        let fetch_plan = FetchPlan::new(plan);
         let wanted: Vec<(String, Vec<SectionEntry>)> = segments
             .list()
             .iter()
             .filter_map(|served| match served {
                 ServedSegment::Sealed(segment) if segment.is_lazy() => Some((
                     segment.path().to_string_lossy().into_owned(),
-                    sections_to_fetch(plan, segment.metadata()),
+                    fetch_plan.sections(segment.metadata()),
                 )),
                 _ => None,
             })
@@ -107,12 +109,8 @@ impl LocalServer<'_> {
         if wanted.is_empty() {
             return Ok((FetchStats::default(), None));
         }
-        let store = cold.clone();
-        tessera_storage::cold::block_on(&self.state.runtime, async move {
-            store.prefetch(&wanted).await
-        })
-        .map(|(stats, pinned)| (stats, Some(pinned)))
-        .map_err(|error| QueryError::unavailable(error.to_string()))
+        cold.prefetch_blocking(&wanted)
+            .map_err(|error| QueryError::unavailable(error.to_string()))
     }
 }
 
