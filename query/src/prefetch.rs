@@ -9,7 +9,9 @@
 //! access paths; a section it misses is still fetched when first read, one round trip
 //! later, and counted (`tessera_cold_unplanned_fetches_total`).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use tessera_segment::SegmentMetadata;
 use tessera_segment::format::{SectionEntry, SectionKind};
@@ -28,6 +30,11 @@ pub fn sections_to_fetch(plan: &QueryPlan, segment: &SegmentMetadata) -> Vec<Sec
 pub struct FetchPlan<'p> {
     plan: &'p QueryPlan,
     kinds: HashMap<String, u16>,
+    /// The filter's columns, whose storage decides its index choices.
+    filter_columns: Vec<String>,
+    /// The filter's sections by the storage of its columns (segments of a table
+    /// nearly always share it): worked out once per kind of segment.
+    by_storage: RefCell<HashMap<String, Vec<(String, SectionKind)>>>,
 }
 
 fn bit(kind: SectionKind) -> u16 {
@@ -70,7 +77,40 @@ impl<'p> FetchPlan<'p> {
         for column in read {
             *kinds.entry(column).or_default() |= bit(SectionKind::Forward);
         }
-        FetchPlan { plan, kinds }
+        let mut filter_columns = Vec::new();
+        if let Some(filter) = &plan.filter {
+            filter.columns(&mut filter_columns);
+            filter_columns.sort();
+            filter_columns.dedup();
+        }
+        FetchPlan {
+            plan,
+            kinds,
+            filter_columns,
+            by_storage: RefCell::default(),
+        }
+    }
+
+    /// How the filter's columns are stored in `segment`: what its index choices follow.
+    fn storage_of(&self, segment: &SegmentMetadata) -> String {
+        let mut signature = String::new();
+        for name in &self.filter_columns {
+            match segment.columns.iter().find(|c| &c.name == name) {
+                Some(column) => {
+                    let _ = write!(
+                        signature,
+                        "{name}:{:?}:{}:{};",
+                        column.encoding,
+                        column.single_value,
+                        column.indexes.join(",")
+                    );
+                }
+                None => {
+                    let _ = write!(signature, "{name}:-;");
+                }
+            }
+        }
+        signature
     }
 
     /// The sections of `segment` the query reads, in file order.
@@ -81,8 +121,17 @@ impl<'p> FetchPlan<'p> {
             if use_indexes && !may_match_by_statistics(segment, filter) {
                 return Vec::new();
             }
-            // The filter's index choices depend on the segment's indexes.
-            filter_sections(filter, segment, use_indexes, &mut by_filter);
+            // The filter's index choices depend on how its columns are stored.
+            let storage = self.storage_of(segment);
+            let mut memo = self.by_storage.borrow_mut();
+            by_filter = memo
+                .entry(storage)
+                .or_insert_with(|| {
+                    let mut sections = Vec::new();
+                    filter_sections(filter, segment, use_indexes, &mut sections);
+                    sections
+                })
+                .clone();
         }
         let mut entries: Vec<SectionEntry> = segment
             .sections
