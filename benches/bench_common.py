@@ -71,6 +71,21 @@ def duckdb_read_json_seconds(duckdb, bodies):
         return n, time.perf_counter() - started
 
 
+def wait_for(what, seconds, check, fail=sys.exit):
+    """Poll `check` until it is true (an exception counts as not yet), or fail."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        if time.monotonic() > deadline:
+            fail(f"{what} not within {seconds}s")
+            return
+        time.sleep(0.1)
+
+
 def free_port():
     """A TCP port free on loopback now."""
     with socket.socket() as s:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import ensure_parquet, reexec_under_venv, tessera_env, write_markdown_section  # noqa: E402
+from bench_common import ensure_parquet, reexec_under_venv, tessera_env, wait_for, write_markdown_section  # noqa: E402
 from query_bench import (build_segments, compare_results, fmt_ms, load_queries,  # noqa: E402
                          machine_description, tessera_result)
 
@@ -69,19 +69,6 @@ class Client:
         if status != 200 or response.get("exceptions"):
             raise RuntimeError(f"HTTP {status}: {body[:1000]!r}")
         return response
-
-
-def wait_for(what, seconds, check):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
-        if time.monotonic() > deadline:
-            fail(f"{what} not within {seconds}s")
-        time.sleep(0.2)
 
 
 def load_table(url, dataset_dir, segment_dir, replication, rows):

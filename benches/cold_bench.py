@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (REPO, ensure_parquet, free_port, http, reexec_under_venv,  # noqa: E402
-                          tessera_env, write_markdown_section)
+                          tessera_env, wait_for, write_markdown_section)
 
 
 def say(message):
@@ -40,19 +40,6 @@ def say(message):
 
 def fail(message):
     sys.exit(f"cold_bench.py: {message}")
-
-
-def wait_for(what, seconds, check):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
-        if time.monotonic() > deadline:
-            fail(f"{what} not within {seconds}s")
-        time.sleep(0.1)
 
 
 class Standalone:

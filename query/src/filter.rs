@@ -959,6 +959,19 @@ enum ColumnLeaf<'e> {
     },
 }
 
+impl<'e> ColumnLeaf<'e> {
+    /// The column the leaf compares.
+    fn column(&self) -> &'e str {
+        match self {
+            ColumnLeaf::Compare { column, .. }
+            | ColumnLeaf::In { column, .. }
+            | ColumnLeaf::Like { column, .. }
+            | ColumnLeaf::IsNull { column, .. }
+            | ColumnLeaf::Text { column, .. } => column,
+        }
+    }
+}
+
 fn classify(expr: &Expr) -> Option<ColumnLeaf<'_>> {
     match expr {
         Expr::Compare { op, left, right } => match (left.as_ref(), right.as_ref()) {
@@ -1033,13 +1046,7 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
         }
         return (Access::Scan, String::new());
     };
-    let column_name = match &leaf {
-        ColumnLeaf::Compare { column, .. }
-        | ColumnLeaf::In { column, .. }
-        | ColumnLeaf::Like { column, .. }
-        | ColumnLeaf::IsNull { column, .. }
-        | ColumnLeaf::Text { column, .. } => *column,
-    };
+    let column_name = leaf.column();
     let Ok(column) = context.segment.column(column_name) else {
         return (Access::Scan, String::new());
     };
@@ -1610,13 +1617,7 @@ fn leaf_sections(
         Some(leaf) if use_indexes => leaf,
         _ => return scan(out),
     };
-    let name = match &leaf {
-        ColumnLeaf::Compare { column, .. }
-        | ColumnLeaf::In { column, .. }
-        | ColumnLeaf::Like { column, .. }
-        | ColumnLeaf::IsNull { column, .. }
-        | ColumnLeaf::Text { column, .. } => *column,
-    };
+    let name = leaf.column();
     let Some(metadata) = column_metadata(segment, name) else {
         return scan(out);
     };

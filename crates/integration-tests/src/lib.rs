@@ -56,6 +56,29 @@ pub fn lineitem_dataset_dir() -> PathBuf {
     dir
 }
 
+/// Every file below `dir`, sorted (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The segment files (`*.tseg`) below `dir`.
+pub fn segment_files_under(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "tseg"))
+        .collect()
+}
+
 /// The Python with DuckDB (`$TESSERA_PYTHON`).
 pub fn python() -> PathBuf {
     std::env::var_os("TESSERA_PYTHON")

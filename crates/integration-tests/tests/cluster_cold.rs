@@ -3,24 +3,10 @@
 //! a broker are exact against DuckDB, the servers keep no local copy, and the response
 //! counts what the servers fetched.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tessera_integration_tests::cluster::LocalCluster;
-use tessera_integration_tests::{duckdb_rows, lineitem_file, tessera};
-
-fn tseg_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(tseg_files(&path));
-        } else if path.extension().is_some_and(|e| e == "tseg") {
-            files.push(path);
-        }
-    }
-    files
-}
+use tessera_integration_tests::{duckdb_rows, lineitem_file, segment_files_under, tessera};
 
 #[test]
 fn test_cluster_servers_answer_exactly_from_cold_segments() {
@@ -104,6 +90,6 @@ fn test_cluster_servers_answer_exactly_from_cold_segments() {
         assert!((row[2].as_f64().unwrap_or(f64::NAN) - sum).abs() <= 1e-9 * sum.abs());
     }
     // The servers' disks hold caches, not segment files.
-    let copies = tseg_files(&cluster.dir().join("data"));
+    let copies = segment_files_under(&cluster.dir().join("data"));
     assert!(copies.is_empty(), "local copies: {copies:?}");
 }

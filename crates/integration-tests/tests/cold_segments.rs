@@ -3,13 +3,14 @@
 //! local files. A proxy of our own sits between Tessera and moto to add a delay to every
 //! request and to take the store away.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use tessera_integration_tests::proxy::SlowProxy;
 use tessera_integration_tests::server::{Moto, Server};
+use tessera_integration_tests::{files_under, segment_files_under};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -103,19 +104,6 @@ fn stat(json: &Json, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no `{name}` in {json}"))
 }
 
-fn tseg_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(tseg_files(&path));
-        } else if path.extension().is_some_and(|e| e == "tseg") {
-            files.push(path);
-        }
-    }
-    files
-}
-
 /// (bytes of every section of `columns`, bytes of the files) over the local segments,
 /// from `tessera segment inspect`.
 fn section_bytes(files: &[PathBuf], columns: &[&str]) -> (u64, u64) {
@@ -194,7 +182,7 @@ fn test_cold_segments_answer_exactly_fetch_what_they_need_and_survive_restarts()
         _dirs,
     } = start_pair();
     // No local copy: the cold server's disk holds only its cache.
-    assert!(tseg_files(&cold.data_dir.join("segments")).is_empty());
+    assert!(segment_files_under(&cold.data_dir.join("segments")).is_empty());
     let count = answer(&cold, "SELECT COUNT(*) FROM lineitem");
     assert_eq!(count["resultTable"]["rows"][0][0], 60_175);
     assert_eq!(stat(&count, "numSegmentsQueried"), SEGMENTS);
@@ -209,7 +197,7 @@ fn test_cold_segments_answer_exactly_fetch_what_they_need_and_survive_restarts()
     let q06 = dataset("queries/q06.sql");
     let first = answer(&cold, &q06);
     assert_same_rows(&q06, &first, &answer(&local, &q06));
-    let local_files = tseg_files(&local.data_dir.join("segments"));
+    let local_files = segment_files_under(&local.data_dir.join("segments"));
     assert_eq!(local_files.len() as u64, SEGMENTS);
     let (needed, total) = section_bytes(
         &local_files,
@@ -305,7 +293,7 @@ fn test_cold_segments_answer_exactly_fetch_what_they_need_and_survive_restarts()
     // a torn write. The restarted server drops them (by CRC and length) and answers
     // exactly, fetching what it dropped again.
     cold.kill();
-    let pieces: Vec<PathBuf> = walk(&cold.data_dir.join("cache"))
+    let pieces: Vec<PathBuf> = files_under(&cold.data_dir.join("cache"))
         .into_iter()
         .filter(|p| {
             p.file_name()
@@ -327,20 +315,6 @@ fn test_cold_segments_answer_exactly_fetch_what_they_need_and_survive_restarts()
     }
     assert!(cold.metric("tessera_cache_damaged_total") >= 1.0);
     assert!(!pieces[2].with_extension("tmp").exists());
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
 }
 
 /// With every request to the store held for a fixed delay, a cold query over 21

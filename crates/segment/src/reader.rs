@@ -250,20 +250,9 @@ impl ImmutableSegment {
             ));
         }
         verify_sections(path, data.as_slice(), &envelope, &metadata.sections)?;
-        let mut sections: HashMap<(&str, SectionKind), OwnedBytes> = HashMap::new();
-        for section in &metadata.sections {
-            let bytes =
-                data.slice(section.offset as usize..(section.offset + section.length) as usize);
-            if sections
-                .insert((section.column.as_str(), section.kind), bytes)
-                .is_some()
-            {
-                return Err(corrupt(format!(
-                    "duplicate section column=`{}` section=`{:?}`",
-                    section.column, section.kind
-                )));
-            }
-        }
+        let mut sections = sections_by_key(path, &metadata, |section| {
+            data.slice(section.offset as usize..(section.offset + section.length) as usize)
+        })?;
         let mut columns = Vec::with_capacity(metadata.columns.len());
         let mut by_name = HashMap::new();
         for column in &metadata.columns {
@@ -305,18 +294,7 @@ impl ImmutableSegment {
             path: path.to_path_buf(),
             message,
         };
-        let mut sections: HashMap<(&str, SectionKind), SectionEntry> = HashMap::new();
-        for section in &metadata.sections {
-            if sections
-                .insert((section.column.as_str(), section.kind), section.clone())
-                .is_some()
-            {
-                return Err(corrupt(format!(
-                    "duplicate section column=`{}` section=`{:?}`",
-                    section.column, section.kind
-                )));
-            }
-        }
+        let mut sections = sections_by_key(path, &metadata, SectionEntry::clone)?;
         let mut columns = Vec::with_capacity(metadata.columns.len());
         let mut by_name = HashMap::new();
         for column in &metadata.columns {
@@ -432,6 +410,31 @@ impl SegmentReader for ImmutableSegment {
         column.ensure_open()?;
         Ok(column)
     }
+}
+
+/// Something of every section (its bytes, its entry) by (column, kind); a pair that
+/// appears twice is corrupt.
+fn sections_by_key<'m, T>(
+    path: &Path,
+    metadata: &'m SegmentMetadata,
+    mut of: impl FnMut(&SectionEntry) -> T,
+) -> Result<HashMap<(&'m str, SectionKind), T>> {
+    let mut sections = HashMap::new();
+    for section in &metadata.sections {
+        if sections
+            .insert((section.column.as_str(), section.kind), of(section))
+            .is_some()
+        {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                message: format!(
+                    "duplicate section column=`{}` section=`{:?}`",
+                    section.column, section.kind
+                ),
+            });
+        }
+    }
+    Ok(sections)
 }
 
 /// Check which sections a column has against its metadata: the forward index always,
