@@ -959,6 +959,18 @@ enum ColumnLeaf<'e> {
     },
 }
 
+/// A `LIKE '%word%'` whose word the text index can look up (alphanumeric): the text
+/// index answers it exactly.
+fn text_like(like: &Expr) -> bool {
+    match like {
+        Expr::Like { pattern, .. } => pattern
+            .contains
+            .as_ref()
+            .is_some_and(|n| !n.is_empty() && n.chars().all(char::is_alphanumeric)),
+        _ => false,
+    }
+}
+
 impl<'e> ColumnLeaf<'e> {
     /// The column the leaf compares.
     fn column(&self) -> &'e str {
@@ -1052,13 +1064,6 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
     };
     let indexes = &column.metadata().indexes;
     let has = |name: &str| indexes.iter().any(|i| i == name);
-    let text_like = |like: &Expr| match like {
-        Expr::Like { pattern, .. } => pattern
-            .contains
-            .as_ref()
-            .is_some_and(|n| !n.is_empty() && n.chars().all(char::is_alphanumeric)),
-        _ => false,
-    };
     let access = match leaf {
         ColumnLeaf::Text { .. } => Access::TextIndex,
         ColumnLeaf::Like { expr, .. }
@@ -1624,13 +1629,6 @@ fn leaf_sections(
     let has = |index: &str| metadata.indexes.iter().any(|i| i == index);
     let mut add = |kind| out.push((name.to_string(), kind));
     let dictionary = metadata.encoding == tessera_segment::metadata::Encoding::Dictionary;
-    let text_like = |like: &Expr| match like {
-        Expr::Like { pattern, .. } => pattern
-            .contains
-            .as_ref()
-            .is_some_and(|n| !n.is_empty() && n.chars().all(char::is_alphanumeric)),
-        _ => false,
-    };
     match leaf {
         ColumnLeaf::Text { .. } => add(SectionKind::Text),
         ColumnLeaf::Like { expr, .. } if !dictionary && has("text") && text_like(expr) => {

@@ -133,6 +133,14 @@ impl QueryPlan {
         if let Some(filter) = &self.filter {
             filter.columns(&mut out);
         }
+        out.extend(self.value_columns());
+        out
+    }
+
+    /// Columns whose values the leaf reads after the filter: group keys, aggregate
+    /// arguments and filters, projections and sort keys.
+    pub fn value_columns(&self) -> Vec<String> {
+        let mut out = Vec::new();
         match &self.kind {
             PlanKind::Selection(selection) => {
                 selection.exprs.iter().for_each(|e| e.columns(&mut out));

@@ -17,7 +17,7 @@ use tessera_segment::SegmentMetadata;
 use tessera_segment::format::{SectionEntry, SectionKind};
 
 use crate::filter::{filter_sections, may_match_by_statistics};
-use crate::plan::{PlanKind, QueryPlan};
+use crate::plan::QueryPlan;
 
 /// The sections of `segment` the leaf half of `plan` will read; empty when the
 /// segment's statistics prove no row matches (the engine prunes it too).
@@ -51,29 +51,8 @@ impl<'p> FetchPlan<'p> {
         for column in plan.referenced_columns() {
             *kinds.entry(column).or_default() |= opens;
         }
-        // Values the query reads after the filter: keys, aggregate arguments,
-        // projections and sort keys.
-        let mut read = Vec::new();
-        match &plan.kind {
-            PlanKind::Selection(selection) => {
-                selection.exprs.iter().for_each(|e| e.columns(&mut read));
-                selection
-                    .order_by
-                    .iter()
-                    .for_each(|k| k.expr.columns(&mut read));
-            }
-            PlanKind::Aggregation(aggregation) => {
-                aggregation.keys.iter().for_each(|e| e.columns(&mut read));
-                for agg in &aggregation.aggs {
-                    if let Some(arg) = &agg.arg {
-                        arg.columns(&mut read);
-                    }
-                    if let Some(filter) = &agg.filter {
-                        filter.columns(&mut read);
-                    }
-                }
-            }
-        }
+        // Values the query reads after the filter.
+        let read = plan.value_columns();
         for column in read {
             *kinds.entry(column).or_default() |= bit(SectionKind::Forward);
         }
