@@ -1629,6 +1629,14 @@ fn leaf_sections(
     let has = |index: &str| metadata.indexes.iter().any(|i| i == index);
     let mut add = |kind| out.push((name.to_string(), kind));
     let dictionary = metadata.encoding == tessera_segment::metadata::Encoding::Dictionary;
+    // Pruning asks an equality's bloom filter first (after the statistics).
+    let equality = matches!(
+        leaf,
+        ColumnLeaf::Compare { op: CmpOp::Eq, .. } | ColumnLeaf::In { negated: false, .. }
+    );
+    if equality && has("bloom") {
+        add(SectionKind::Bloom);
+    }
     match leaf {
         ColumnLeaf::Text { .. } => add(SectionKind::Text),
         ColumnLeaf::Like { expr, .. } if !dictionary && has("text") && text_like(expr) => {
