@@ -13,8 +13,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use tessera_segment::SegmentMetadata;
 use tessera_segment::format::{SectionEntry, SectionKind};
+use tessera_segment::{ImmutableSegment, SegmentMetadata, SegmentReader};
 
 use crate::filter::{filter_sections, may_match_by_statistics};
 use crate::plan::QueryPlan;
@@ -90,6 +90,25 @@ impl<'p> FetchPlan<'p> {
             }
         }
         signature
+    }
+
+    /// Per lazily opened segment among `segments` (by its object location), the
+    /// sections the query reads; segments with none are left out.
+    pub fn wanted<'s>(
+        &self,
+        segments: impl IntoIterator<Item = &'s ImmutableSegment>,
+    ) -> Vec<(String, Vec<SectionEntry>)> {
+        segments
+            .into_iter()
+            .filter(|segment| segment.is_lazy())
+            .map(|segment| {
+                (
+                    segment.path().to_string_lossy().into_owned(),
+                    self.sections(segment.metadata()),
+                )
+            })
+            .filter(|(_, sections)| !sections.is_empty())
+            .collect()
     }
 
     /// The sections of `segment` the query reads, in file order.

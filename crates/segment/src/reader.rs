@@ -188,7 +188,7 @@ pub trait SectionSource: Send + Sync {
     fn read(&self, section: &SectionEntry) -> Result<OwnedBytes>;
     /// A number that changes when the source dropped bytes this segment may hold (a
     /// cache evicted one of its sections): a holder reopens the segment
-    /// ([`ImmutableSegment::reopen`]) so what it maps is released.
+    /// ([`ImmutableSegment::reopen_if_stale`]) so what it maps is released.
     fn generation(&self) -> u64 {
         0
     }
@@ -334,17 +334,14 @@ impl ImmutableSegment {
         })
     }
 
-    /// Whether this is a lazy segment whose source has since dropped bytes it may map.
-    pub fn is_stale(&self) -> bool {
-        self.source
-            .as_ref()
-            .is_some_and(|(source, generation)| source.generation() != *generation)
-    }
-
-    /// A lazy segment opened again from the same metadata and source, holding no
-    /// section; `None` for a file opened whole.
-    pub fn reopen(&self) -> Option<Result<ImmutableSegment>> {
-        let (source, _) = self.source.as_ref()?;
+    /// When this is a lazy segment whose source has since dropped bytes it may map: the
+    /// segment opened again from the same metadata and source, holding no section.
+    /// `None` for a file opened whole, or a lazy segment that is current.
+    pub fn reopen_if_stale(&self) -> Option<Result<ImmutableSegment>> {
+        let (source, generation) = self.source.as_ref()?;
+        if source.generation() == *generation {
+            return None;
+        }
         Some(Self::open_lazy(
             &self.path,
             self.file_len,
@@ -362,9 +359,7 @@ impl ImmutableSegment {
             column.inverted()?;
             column.range()?;
             column.text()?;
-            column.load(&column.bloom, SectionKind::Bloom, |_, _, b| {
-                b.map(BloomFilter::open).transpose()
-            })?;
+            column.bloom_filter()?;
         }
         Ok(())
     }
@@ -477,35 +472,79 @@ fn open_column<'a>(
     check_section_kinds(column, |kind| sections.contains_key(&(name, kind)))?;
     let mut take = |kind| sections.remove(&(name, kind));
     let opened = ImmutableColumn::empty(column, rows);
-    let _ = opened
-        .dictionary
-        .set(open_dictionary(column, take(SectionKind::Dictionary))?);
-    let _ = opened
-        .forward
-        .set(open_forward(column, rows, take(SectionKind::Forward))?);
-    let _ = opened
-        .nulls
-        .set(open_nulls(column, rows, take(SectionKind::Nulls))?);
-    let _ = opened
-        .inverted
-        .set(open_inverted(column, take(SectionKind::Inverted))?);
-    let _ = opened
-        .sorted
-        .set(open_sorted(column, rows, take(SectionKind::Sorted))?);
-    let _ = opened
-        .range
-        .set(take(SectionKind::Range).map(RangeIndex::open).transpose()?);
-    let _ = opened.bloom.set(
-        take(SectionKind::Bloom)
-            .map(BloomFilter::open)
-            .transpose()?,
-    );
-    let _ = opened.text.set(
-        take(SectionKind::Text)
-            .map(|bytes| TextIndex::open(bytes, rows))
-            .transpose()?,
-    );
+    fill(
+        &opened.dictionary,
+        column,
+        rows,
+        take(SectionKind::Dictionary),
+        open_dictionary,
+    )?;
+    fill(
+        &opened.forward,
+        column,
+        rows,
+        take(SectionKind::Forward),
+        open_forward,
+    )?;
+    fill(
+        &opened.nulls,
+        column,
+        rows,
+        take(SectionKind::Nulls),
+        open_nulls,
+    )?;
+    fill(
+        &opened.inverted,
+        column,
+        rows,
+        take(SectionKind::Inverted),
+        open_inverted,
+    )?;
+    fill(
+        &opened.sorted,
+        column,
+        rows,
+        take(SectionKind::Sorted),
+        open_sorted,
+    )?;
+    fill(
+        &opened.range,
+        column,
+        rows,
+        take(SectionKind::Range),
+        open_range,
+    )?;
+    fill(
+        &opened.bloom,
+        column,
+        rows,
+        take(SectionKind::Bloom),
+        open_bloom,
+    )?;
+    fill(
+        &opened.text,
+        column,
+        rows,
+        take(SectionKind::Text),
+        open_text,
+    )?;
     Ok(opened)
+}
+
+/// How one kind of section opens: from its column's metadata, the segment's row count
+/// and the section's bytes (`None` when the column has no such section).
+type Opener<T> = fn(&ColumnMetadata, u32, Option<OwnedBytes>) -> Result<T, String>;
+
+/// Open a section into its (empty) cell.
+fn fill<T>(
+    cell: &OnceLock<T>,
+    column: &ColumnMetadata,
+    rows: u32,
+    bytes: Option<OwnedBytes>,
+    open: Opener<T>,
+) -> Result<(), String> {
+    let _ = cell.set(open(column, rows, bytes)?);
+    Ok(())
 }
 
 fn cardinality_of(column: &ColumnMetadata) -> Result<usize, String> {
@@ -514,6 +553,7 @@ fn cardinality_of(column: &ColumnMetadata) -> Result<usize, String> {
 
 fn open_dictionary(
     column: &ColumnMetadata,
+    _rows: u32,
     bytes: Option<OwnedBytes>,
 ) -> Result<Option<Dictionary>, String> {
     match (column.encoding, bytes) {
@@ -609,6 +649,7 @@ fn open_nulls(
 
 fn open_inverted(
     column: &ColumnMetadata,
+    _rows: u32,
     bytes: Option<OwnedBytes>,
 ) -> Result<Option<InvertedIndex>, String> {
     let cardinality = cardinality_of(column)?;
@@ -626,6 +667,30 @@ fn open_sorted(
     bytes
         .map(|bytes| SortedIndex::open(cardinality, rows, bytes))
         .transpose()
+}
+
+fn open_range(
+    _column: &ColumnMetadata,
+    _rows: u32,
+    bytes: Option<OwnedBytes>,
+) -> Result<Option<RangeIndex>, String> {
+    bytes.map(RangeIndex::open).transpose()
+}
+
+fn open_bloom(
+    _column: &ColumnMetadata,
+    _rows: u32,
+    bytes: Option<OwnedBytes>,
+) -> Result<Option<BloomFilter>, String> {
+    bytes.map(BloomFilter::open).transpose()
+}
+
+fn open_text(
+    _column: &ColumnMetadata,
+    rows: u32,
+    bytes: Option<OwnedBytes>,
+) -> Result<Option<TextIndex>, String> {
+    bytes.map(|bytes| TextIndex::open(bytes, rows)).transpose()
 }
 
 impl ImmutableColumn {
@@ -654,7 +719,7 @@ impl ImmutableColumn {
         &'a self,
         cell: &'a OnceLock<T>,
         kind: SectionKind,
-        open: impl FnOnce(&ColumnMetadata, u32, Option<OwnedBytes>) -> Result<T, String>,
+        open: Opener<T>,
     ) -> Result<&'a T> {
         if let Some(value) = cell.get() {
             return Ok(value);
@@ -676,9 +741,7 @@ impl ImmutableColumn {
     /// Open what the infallible lookups answer from: the dictionary, the null bitmap and
     /// the sorted index. A no-op for a file opened whole.
     fn ensure_open(&self) -> Result<()> {
-        self.load(&self.dictionary, SectionKind::Dictionary, |c, _, b| {
-            open_dictionary(c, b)
-        })?;
+        self.load(&self.dictionary, SectionKind::Dictionary, open_dictionary)?;
         self.load(&self.nulls, SectionKind::Nulls, open_nulls)?;
         self.load(&self.sorted, SectionKind::Sorted, open_sorted)?;
         Ok(())
@@ -701,33 +764,28 @@ impl ImmutableColumn {
     }
 
     fn inverted(&self) -> Result<Option<&InvertedIndex>> {
-        self.load(&self.inverted, SectionKind::Inverted, |c, _, b| {
-            open_inverted(c, b)
-        })
-        .map(Option::as_ref)
+        self.load(&self.inverted, SectionKind::Inverted, open_inverted)
+            .map(Option::as_ref)
     }
 
     fn range(&self) -> Result<Option<&RangeIndex>> {
-        self.load(&self.range, SectionKind::Range, |_, _, b| {
-            b.map(RangeIndex::open).transpose()
-        })
-        .map(Option::as_ref)
+        self.load(&self.range, SectionKind::Range, open_range)
+            .map(Option::as_ref)
     }
 
     fn text(&self) -> Result<Option<&TextIndex>> {
-        self.load(&self.text, SectionKind::Text, |_, rows, b| {
-            b.map(|bytes| TextIndex::open(bytes, rows)).transpose()
-        })
-        .map(Option::as_ref)
+        self.load(&self.text, SectionKind::Text, open_text)
+            .map(Option::as_ref)
+    }
+
+    fn bloom_filter(&self) -> Result<Option<&BloomFilter>> {
+        self.load(&self.bloom, SectionKind::Bloom, open_bloom)
+            .map(Option::as_ref)
     }
 
     /// The bloom filter; `None` also when it could not be fetched (it only ever prunes).
     fn bloom(&self) -> Option<&BloomFilter> {
-        self.load(&self.bloom, SectionKind::Bloom, |_, _, b| {
-            b.map(BloomFilter::open).transpose()
-        })
-        .ok()
-        .and_then(Option::as_ref)
+        self.bloom_filter().ok().flatten()
     }
 }
 

@@ -8,6 +8,7 @@
 //! [`ingest_metrics`].
 
 pub mod cold_metrics;
+pub mod cold_queries;
 mod consumed_tables;
 pub mod consuming_info;
 pub mod ingest_metrics;

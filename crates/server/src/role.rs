@@ -31,9 +31,7 @@ use tessera_api::prometheus::Families;
 use tessera_api::prometheus::count;
 use tessera_api::role_start::RoleStart;
 use tessera_api::strip_type_suffix;
-use tessera_query::prefetch::FetchPlan;
-use tessera_segment::format::SectionEntry;
-use tessera_storage::cold::{ColdStore, FetchStats};
+use tessera_storage::cold::ColdStore;
 use tessera_storage::section_cache::SectionCache;
 
 /// A table as this server serves it.
@@ -329,8 +327,7 @@ impl ServerRole {
                 if let Some(segment) = existing.and_then(|t| t.cold.get(segment_name)) {
                     // A cold segment whose cache dropped bytes it maps opens again, so
                     // the maps are released once running queries finish.
-                    let fresh = segment.is_stale().then(|| segment.reopen()).flatten();
-                    let segment = match fresh {
+                    let segment = match segment.reopen_if_stale() {
                         Some(Ok(fresh)) => Arc::new(fresh),
                         _ => segment.clone(),
                     };
@@ -454,20 +451,7 @@ impl ServerRole {
         let path =
             tessera_ingest::realtime::segment_file(&self.data_dir, &record.table, &record.name);
         if let Some(cold) = &self.cold {
-            let location = record
-                .location
-                .as_deref()
-                .with_context(|| format!("segment `{}` has no deep-store location", record.name))?
-                .to_string();
-            let store = cold.clone();
-            let segment = tessera_storage::cold::block_on(&self.runtime, async move {
-                store.open_segment(&location).await
-            })
-            .with_context(|| format!("open cold segment `{}`", record.name))?;
-            if path.exists() {
-                let _ = std::fs::remove_file(&path);
-            }
-            return Ok(segment);
+            return crate::cold_queries::open(cold, &self.runtime, record, &path);
         }
         let good = std::fs::read(&path)
             .is_ok_and(|bytes| record.crc32.is_none_or(|crc| file_crc32(&bytes) == crc));
@@ -750,36 +734,21 @@ impl ServerRole {
         }
         // The sections this query reads from cold segments, fetched all at once and held
         // until it has run.
-        let (fetched, _pinned) = match (&self.cold, &historical) {
-            (Some(store), Some(table)) if !table.cold.is_empty() => {
-                let fetch_plan = FetchPlan::new(&plan);
-                let wanted: Vec<(String, Vec<SectionEntry>)> = table
-                    .cold
-                    .iter()
-                    .filter(|(name, _)| {
-                        request
-                            .segments
-                            .as_ref()
-                            .is_none_or(|names| names.iter().any(|n| n == *name))
-                    })
-                    .map(|(_, segment)| {
-                        (
-                            segment.path().to_string_lossy().into_owned(),
-                            fetch_plan.sections(segment.metadata()),
-                        )
-                    })
-                    .filter(|(_, sections)| !sections.is_empty())
-                    .collect();
-                store
-                    .prefetch_blocking(&wanted)
-                    .map_err(|error| QueryError::unavailable(error.to_string()))?
-            }
-            _ => (FetchStats::default(), None),
-        };
+        let requested = historical.iter().flat_map(|table| {
+            table
+                .cold
+                .iter()
+                .filter(|(name, _)| {
+                    request
+                        .segments
+                        .as_ref()
+                        .is_none_or(|names| names.iter().any(|n| n == *name))
+                })
+                .map(|(_, segment)| segment.as_ref())
+        });
+        let fetched = crate::cold_queries::prefetch(self.cold.as_ref(), &plan, requested)?;
         let mut partial = tessera_query::engine::execute_leaf(&plan, &segments)?;
-        partial.stats.num_deep_store_requests += fetched.requests;
-        partial.stats.num_bytes_read_from_deep_store += fetched.bytes_fetched;
-        partial.stats.num_bytes_read_from_cache += fetched.bytes_from_cache;
+        fetched.count(&mut partial.stats);
         Ok(LeafAnswer {
             plan,
             partial,

@@ -53,8 +53,6 @@ pub struct FetchStats {
     pub bytes_fetched: u64,
     /// Bytes of needed sections found in the cache.
     pub bytes_from_cache: u64,
-    /// Sequential waves of GETs (0 when everything was cached; a retry adds one).
-    pub round_trips: u64,
 }
 
 impl FetchStats {
@@ -62,7 +60,6 @@ impl FetchStats {
         self.requests += other.requests;
         self.bytes_fetched += other.bytes_fetched;
         self.bytes_from_cache += other.bytes_from_cache;
-        self.round_trips = self.round_trips.max(other.round_trips);
     }
 }
 
@@ -125,10 +122,6 @@ impl ColdStore {
         &self.metrics
     }
 
-    pub fn store(&self) -> &DeepStore {
-        &self.store
-    }
-
     async fn timed_get(&self, location: &str, range: Range<u64>) -> Result<bytes::Bytes> {
         let started = Instant::now();
         let result = self.store.get_range(location, range).await;
@@ -150,10 +143,6 @@ impl ColdStore {
     /// footer is cached. No section is fetched.
     pub async fn open_segment(self: &Arc<Self>, location: &str) -> Result<ImmutableSegment> {
         let label = Path::new(location);
-        let segment_error = |error: tessera_segment::Error| Error::Segment {
-            location: location.to_string(),
-            source: error,
-        };
         let (metadata, file_len) = match self.cached_footer(location) {
             Some((bytes, file_len)) => match read_footer(label, file_len, bytes.as_slice()) {
                 Ok(FooterRead::Complete(metadata)) => (metadata, file_len),
@@ -168,7 +157,8 @@ impl ColdStore {
             location: location.to_string(),
             generation: self.cache.generation(location),
         });
-        ImmutableSegment::open_lazy(label, file_len, *metadata, source).map_err(segment_error)
+        ImmutableSegment::open_lazy(label, file_len, *metadata, source)
+            .map_err(segment_error(location))
     }
 
     fn cached_footer(&self, location: &str) -> Option<(OwnedBytes, u64)> {
@@ -182,10 +172,7 @@ impl ColdStore {
         location: &str,
     ) -> Result<(Box<tessera_segment::SegmentMetadata>, u64)> {
         let label = Path::new(location);
-        let segment_error = |error: tessera_segment::Error| Error::Segment {
-            location: location.to_string(),
-            source: error,
-        };
+        let segment_error = segment_error(location);
         let started = Instant::now();
         let result = self.store.get_tail(location, FOOTER_PROBE).await;
         self.record_get(started, &result);
@@ -275,12 +262,7 @@ impl ColdStore {
             let absent: Vec<SectionEntry> = entries
                 .iter()
                 .filter(|entry| {
-                    let key = PieceKey {
-                        object: location.clone(),
-                        offset: entry.offset,
-                        len: entry.length,
-                        footer: false,
-                    };
+                    let key = PieceKey::section(location, entry);
                     let cached = self.cache.touch(&key);
                     if cached {
                         stats.bytes_from_cache += entry.length;
@@ -311,12 +293,7 @@ impl ColdStore {
         for (location, entries) in wanted {
             let mut own = Vec::new();
             for entry in entries {
-                let key = PieceKey {
-                    object: location.clone(),
-                    offset: entry.offset,
-                    len: entry.length,
-                    footer: false,
-                };
+                let key = PieceKey::section(location, entry);
                 self.cache.record_miss();
                 let mut inflight = self
                     .inflight
@@ -376,26 +353,19 @@ impl ColdStore {
                 groups.push((location, current));
             }
         }
-        if !groups.is_empty() {
-            stats.round_trips = 1;
-        }
-        let results: Vec<(Result<GroupFetched>, bool)> = stream::iter(groups)
+        let results: Vec<Result<GroupFetched>> = stream::iter(groups)
             .map(|(location, group)| async move { self.fetch_group(&location, group).await })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         let mut first_error = None;
-        for (result, retried) in results {
+        for result in results {
             match result {
                 Ok((fetched, pieces)) => {
                     for (key, bytes) in pieces {
                         pinned.hold(&key, bytes);
                     }
-                    stats.requests += fetched.requests;
-                    stats.bytes_fetched += fetched.bytes_fetched;
-                    if retried {
-                        stats.round_trips = 2;
-                    }
+                    stats.add(fetched);
                 }
                 Err(error) => {
                     first_error.get_or_insert(error);
@@ -420,12 +390,8 @@ impl ColdStore {
     }
 
     /// One coalesced range of one object: GET it (split when long), check and cache
-    /// each section, and tell its waiters. The flag says whether a section was refetched.
-    async fn fetch_group(
-        &self,
-        location: &str,
-        group: Vec<Wanted>,
-    ) -> (Result<GroupFetched>, bool) {
+    /// each section, and tell its waiters.
+    async fn fetch_group(&self, location: &str, group: Vec<Wanted>) -> Result<GroupFetched> {
         let start = group.first().map_or(0, |w| w.entry.offset);
         let end = group
             .iter()
@@ -434,7 +400,6 @@ impl ColdStore {
             .unwrap_or(start);
         let mut stats = FetchStats::default();
         let fetched = self.get_split(location, start..end, &mut stats).await;
-        let mut retried = false;
         let mut first_error = None;
         let mut pieces = Vec::new();
         for wanted in group {
@@ -446,7 +411,6 @@ impl ColdStore {
                         self.store_piece(&wanted, piece)
                     } else {
                         // Damaged in transit (or the object changed): once more, alone.
-                        retried = true;
                         self.metrics.crc_retries.fetch_add(1, Ordering::Relaxed);
                         let range = wanted.entry.offset..wanted.entry.offset + wanted.entry.length;
                         match self.get_split(location, range, &mut stats).await {
@@ -491,8 +455,8 @@ impl ColdStore {
             }
         }
         match first_error {
-            Some(error) => (Err(error), retried),
-            None => (Ok((stats, pieces)), retried),
+            Some(error) => Err(error),
+            None => Ok((stats, pieces)),
         }
     }
 
@@ -538,12 +502,7 @@ impl ColdStore {
         let wanted = vec![(location.to_string(), vec![entry.clone()])];
         let store = self.clone();
         let (_, pinned) = block_on(&self.runtime, async move { store.prefetch(&wanted).await })?;
-        let key = PieceKey {
-            object: location.to_string(),
-            offset: entry.offset,
-            len: entry.length,
-            footer: false,
-        };
+        let key = PieceKey::section(location, entry);
         let bytes = self.pinned(&key).or_else(|| self.cache.get(&key));
         drop(pinned);
         bytes.ok_or_else(|| Error::Fetch {
@@ -599,6 +558,14 @@ impl Drop for Pinned {
     }
 }
 
+/// A segment error of the object at `location`.
+fn segment_error(location: &str) -> impl Fn(tessera_segment::Error) -> Error + Copy + '_ {
+    move |source| Error::Segment {
+        location: location.to_string(),
+        source,
+    }
+}
+
 /// Run `future` on `runtime` and wait for it from this thread, which may be a CPU
 /// thread, a blocking-pool thread or a runtime worker (where `Handle::block_on` would
 /// panic).
@@ -628,12 +595,7 @@ struct ColdSource {
 
 impl SectionSource for ColdSource {
     fn read(&self, section: &SectionEntry) -> tessera_segment::Result<OwnedBytes> {
-        let key = PieceKey {
-            object: self.location.clone(),
-            offset: section.offset,
-            len: section.length,
-            footer: false,
-        };
+        let key = PieceKey::section(&self.location, section);
         if let Some(bytes) = self
             .store
             .pinned(&key)

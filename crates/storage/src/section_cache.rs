@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tessera_segment::OwnedBytes;
+use tessera_segment::format::SectionEntry;
 
 use crate::{Error, Result};
 
@@ -89,6 +90,16 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 impl PieceKey {
+    /// The piece of `object` that holds `section`.
+    pub fn section(object: &str, section: &SectionEntry) -> PieceKey {
+        PieceKey {
+            object: object.to_string(),
+            offset: section.offset,
+            len: section.length,
+            footer: false,
+        }
+    }
+
     fn file_name(&self, crc: u32) -> String {
         let kind = if self.footer { "footer-" } else { "" };
         format!("{kind}{}-{}-{crc:08x}", self.offset, self.len)
@@ -255,9 +266,7 @@ impl SectionCache {
     /// and return its mapped bytes. A piece larger than the whole cache is not kept (its
     /// bytes are returned from memory).
     pub fn insert(&self, key: &PieceKey, bytes: &[u8], crc: u32) -> Result<OwnedBytes> {
-        if self.contains(key)
-            && let Some(bytes) = self.get(key)
-        {
+        if let Some(bytes) = self.get(key) {
             return Ok(bytes);
         }
         if !key.footer && key.len > self.capacity {

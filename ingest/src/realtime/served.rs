@@ -88,20 +88,20 @@ impl SegmentSet {
     /// Reopen every cold segment whose cache dropped bytes it maps (so the maps, and
     /// the disk behind them, are released once running queries finish with them).
     fn reopen_stale(&self) {
-        let stale: Vec<Arc<ImmutableSegment>> = self
+        let reopened: Vec<(Arc<ImmutableSegment>, ImmutableSegment)> = self
             .segments
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .filter_map(|segment| match segment {
-                ServedSegment::Sealed(sealed) if sealed.is_stale() => Some(sealed.clone()),
-                _ => None,
+                ServedSegment::Sealed(sealed) => match sealed.reopen_if_stale() {
+                    Some(Ok(fresh)) => Some((sealed.clone(), fresh)),
+                    _ => None,
+                },
+                ServedSegment::Consuming(_) => None,
             })
             .collect();
-        for old in stale {
-            let Some(Ok(fresh)) = old.reopen() else {
-                continue;
-            };
+        for (old, fresh) in reopened {
             let mut segments = self
                 .segments
                 .write()

@@ -175,20 +175,7 @@ impl ServerState {
         if let Some(cold) = &self.cold
             && tiering.is_cold(record, tessera_ingest::realtime::now_ms())
         {
-            let location = record
-                .location
-                .as_deref()
-                .with_context(|| format!("segment `{}` has no deep-store location", record.name))?;
-            let segment = tessera_storage::cold::block_on(&self.runtime, {
-                let cold = cold.clone();
-                let location = location.to_string();
-                async move { cold.open_segment(&location).await }
-            })
-            .with_context(|| format!("open cold segment `{}`", record.name))?;
-            if path.exists() {
-                let _ = std::fs::remove_file(&path);
-            }
-            return Ok(segment);
+            return tessera_server::cold_queries::open(cold, &self.runtime, record, &path);
         }
         if local_copy_is_good(&path, record.crc32) {
             IngestMetrics::add(&self.metrics.segment_cache_hits, 1);
