@@ -285,6 +285,17 @@ impl DeepStore {
         Ok(())
     }
 
+    /// The whole of `location`: one GET.
+    pub async fn get(&self, location: &str) -> Result<bytes::Bytes> {
+        self.fault("get", location)?;
+        let result = match self.store.get(&self.path(location)).await {
+            Ok(got) => got.bytes().await,
+            Err(error) => Err(error),
+        };
+        self.tally(Operation::Get, result)
+            .map_err(object_error(format!("get `{location}`")))
+    }
+
     /// The last `len` bytes of `location` (all of it when shorter), with the offset they
     /// start at and the object's size: one GET, the footer read of a cold segment.
     pub async fn get_tail(&self, location: &str, len: u64) -> Result<(bytes::Bytes, u64, u64)> {
