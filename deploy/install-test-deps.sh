@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib/env.sh"
 # Pinned to the versions the test data, oracle results and benchmark figures were made with.
 PYTHON_PACKAGES=(duckdb==2.0.1 pyarrow==26.0.1 tpchgen-cli==4.0.0 chdb==4.4.0 'moto[server]==5.2.5'
     pinotdb==9.2.2 sqlalchemy==2.0.58 'psycopg[binary]==3.3.9' requests==2.34.2 prometheus-client==0.26.0
-    confluent-kafka==2.16.1)
+    confluent-kafka==2.16.1 'pyiceberg[pyarrow,sql-sqlite,pyiceberg-core]==0.12.0')
 
 say() { echo "install-test-deps.sh: $*"; }
 die() { say "error: $*" >&2; exit 1; }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 pub use data_type::DataType;
 pub use default_value::DefaultValue;
+pub(crate) use default_value::parse_timestamp_text;
 pub(crate) use field_spec_parser::TIME_UNITS;
 
 use crate::Parsed;

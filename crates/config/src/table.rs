@@ -7,6 +7,7 @@
 
 mod index_columns;
 mod index_rules;
+pub mod lakehouse;
 mod segments_config;
 mod stream_configs;
 pub mod tiers;
@@ -103,6 +104,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "upsertConfig",
     "dedupConfig",
     "tierConfigs",
+    "lakehouse",
 ];
 
 /// Pinot cluster and query-routing settings: Tessera has its own answers to these.
@@ -172,6 +174,7 @@ impl TableConfig {
         let stream_configs = stream_configs::read_stream_configs(&root)?;
         reject_upsert_and_dedup(&root)?;
         tiers::cold_tier_age(value)?;
+        lakehouse::lakehouse_config(value, schema, segments.time_column.as_deref())?;
         index_rules::check_index_columns(schema, &refs)?;
 
         Ok(Parsed {

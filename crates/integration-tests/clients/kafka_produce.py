@@ -25,6 +25,9 @@ parser.add_argument("--partitions", type=int, default=1)
 parser.add_argument("--single", action="store_true")
 parser.add_argument("--bad", type=int, default=0)
 parser.add_argument("--ts-ms", type=int, help="every event's time (default: now)")
+parser.add_argument("--ts-start", type=int,
+                    help="event i's time is TS_START + (i // 2) * TS_STEP: two events an instant")
+parser.add_argument("--ts-step", type=int, default=1000)
 parser.add_argument("--compression", default="none",
                     choices=["none", "gzip", "snappy", "lz4", "zstd"],
                     help="the producer's compression.type (record batches compressed)")
@@ -76,7 +79,10 @@ for n in range(args.bad):
 rows = 0
 sum_id = 0
 for i in range(args.first_id, args.first_id + args.count):
-    ts = args.ts_ms if args.ts_ms is not None else int(time.time() * 1000)
+    if args.ts_start is not None:
+        ts = args.ts_start + (i // 2) * args.ts_step
+    else:
+        ts = args.ts_ms if args.ts_ms is not None else int(time.time() * 1000)
     event = {"id": i, "k": f"k{i % 17}", "v": i % 1000 + 0.25, "ts": ts}
     send(json.dumps(event).encode(), i % args.partitions)
     rows += 1

@@ -84,18 +84,17 @@ pub fn current_metadata_file(io: &FileIo, root: &str) -> Result<String> {
 /// Find the table's current metadata file, trying each candidate root.
 pub fn locate(io: &FileIo, catalog: &Catalog, identifier: &str) -> Result<String> {
     let roots = table_roots(catalog, identifier);
-    let mut last = None;
     for root in &roots {
         match current_metadata_file(io, root) {
             Ok(file) => return Ok(file),
-            Err(error @ Error::NotFound { .. }) => last = Some(error),
+            Err(Error::NotFound { .. }) => {}
             Err(error) => return Err(error),
         }
     }
-    Err(last.unwrap_or_else(|| Error::NotFound {
-        location: identifier.to_string(),
-        message: "no candidate location".into(),
-    }))
+    Err(Error::NotFound {
+        location: roots.join("` or `"),
+        message: "no `metadata/*.metadata.json` file there".into(),
+    })
 }
 
 /// Read a metadata file.

@@ -12,7 +12,9 @@ use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 use tessera_api::server_metrics::ServerMetrics;
 use tessera_broker::query_service::{QueryService, TableSummary};
 
-use super::servers::{LocalServer, ServerClient};
+use tessera_server::lakehouse_tier::{Split, bounded_plan};
+
+use super::servers::{LakehouseServer, LocalServer, ServerClient};
 use super::state::ServerState;
 
 /// Plan `sql` against every live table's schema (what a PG client's Describe needs).
@@ -50,8 +52,16 @@ pub fn execute_sql(
             segments: runtime.segments.readers(),
         };
         let mut lines = tessera_query::explain::explain_lines(&plan, &table);
-        if let Some(fetch) = (LocalServer { state }).describe_fetch(&plan) {
+        if let Some(fetch) = (LocalServer {
+            state,
+            segments: None,
+        })
+        .describe_fetch(&plan)
+        {
             lines.push((fetch, 1));
+        }
+        if let Some(tier) = &runtime.lakehouse {
+            lines.push((tier.describe(&plan)?, 1));
         }
         let result = tessera_query::explain::explain_table(&lines);
         return Ok((
@@ -64,11 +74,49 @@ pub fn execute_sql(
             -1,
         ));
     }
-    let servers: Vec<Box<dyn ServerClient + '_>> = vec![Box::new(LocalServer { state })];
+    // With a lakehouse tier, segments answer for rows at or after the time boundary and
+    // the Iceberg table for rows before it: each side runs the query bounded so.
+    let mut servers: Vec<(Box<dyn ServerClient + '_>, QueryPlan)> = Vec::new();
+    match &runtime.lakehouse {
+        Some(tier) => {
+            let segments = runtime.segments.readers();
+            let largest = segments.iter().filter_map(|s| s.metadata().max_time).max();
+            let split = tier
+                .boundary()?
+                .map(|boundary| Split::at(boundary, largest));
+            let segments_plan = match split {
+                Some(split) => bounded_plan(
+                    &plan,
+                    tier.schema(),
+                    tier.time_column(),
+                    split.segments_op(),
+                    split.boundary,
+                ),
+                None => plan.clone(),
+            };
+            let local = LocalServer {
+                state,
+                segments: Some(segments),
+            };
+            servers.push((Box::new(local), segments_plan));
+            let lake = LakehouseServer {
+                tier: tier.clone(),
+                split,
+            };
+            servers.push((Box::new(lake), plan.clone()));
+        }
+        None => {
+            let local = LocalServer {
+                state,
+                segments: None,
+            };
+            servers.push((Box::new(local), plan.clone()));
+        }
+    }
     let mut partials = Vec::with_capacity(servers.len());
     let mut freshness: Option<i64> = None;
-    for server in &servers {
-        let answer = server.execute(&plan)?;
+    for (server, server_plan) in &servers {
+        let answer = server.execute(server_plan)?;
         if let Some(fresh) = answer.freshness_ms {
             freshness = Some(freshness.map_or(fresh, |f| f.min(fresh)));
         }

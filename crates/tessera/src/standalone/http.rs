@@ -104,6 +104,7 @@ pub fn routes() -> Routes {
     .get("/tables/{name}/schema", get_table_schema)
     .get("/tables/{name}/metadata", get_table_metadata)
     .get("/tables/{name}/status", get_table_status)
+    .get("/tables/{name}/lakehouse", get_table_lakehouse)
     .post("/tables/{name}/restore", restore_table)
     .get("/tables/{name}/trash", list_trash)
     .post("/tables/{name}/segments/{segment}/restore", restore_segment)
@@ -283,6 +284,26 @@ async fn get_table_status(
         &table.config.table_name_with_type(),
         stalls,
     )))
+}
+
+/// The table's lakehouse tier: its Iceberg snapshot, time boundary, files and counters.
+/// `?refresh=true` looks the snapshot up first.
+async fn get_table_lakehouse(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = live_table(&state, &name)?;
+    let tier = table
+        .lakehouse
+        .clone()
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` has no lakehouse tier")))?;
+    if params.get("refresh").is_some_and(|v| v == "true") {
+        let refreshing = tier.clone();
+        // A failed refresh is reported in the status (`lastError`).
+        let _ = blocking(move || refreshing.refresh().is_ok()).await;
+    }
+    Ok(axum::Json(tier.status()))
 }
 
 async fn add_table(

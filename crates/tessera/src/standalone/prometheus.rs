@@ -82,6 +82,7 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
     if let Some(cold) = &state.cold {
         tessera_server::cold_metrics::render(&mut f, cold);
     }
+    lakehouse(&mut f, &tables);
     f.into_response()
 }
 
@@ -169,6 +170,23 @@ fn deep_store(f: &mut Families, state: &ServerState) {
                 &[("operation", operation.name())],
                 if errors { failed } else { calls },
             );
+        }
+    }
+}
+
+/// Each lakehouse tier's counters, by table.
+fn lakehouse(f: &mut Families, tables: &[Arc<super::state::TableRuntime>]) {
+    let tiers: Vec<_> = tables
+        .iter()
+        .filter_map(|t| Some((t.record.name.as_str(), t.lakehouse.as_ref()?.metrics())))
+        .collect();
+    let Some((_, first)) = tiers.first() else {
+        return;
+    };
+    for (index, (family, help, _)) in first.iter().enumerate() {
+        f.family(family, "counter", help);
+        for (table, metrics) in &tiers {
+            f.sample(family, &[("table", table)], metrics[index].2);
         }
     }
 }

@@ -10,8 +10,12 @@ use tessera_ingest::realtime::ServedSegment;
 use tessera_query::leaf::Partial;
 use tessera_query::plan::QueryPlan;
 use tessera_query::{QueryError, engine};
-use tessera_segment::ImmutableSegment;
+use tessera_segment::{ImmutableSegment, SegmentReader};
 use tessera_server::cold_queries;
+
+use std::sync::Arc;
+
+use tessera_server::lakehouse_tier::{LakehouseTier, Split};
 
 use super::state::ServerState;
 
@@ -33,6 +37,9 @@ pub trait ServerClient {
 /// The server role of this process.
 pub struct LocalServer<'a> {
     pub state: &'a ServerState,
+    /// The segments to run on, when the broker took them already (to split a query at
+    /// the lakehouse boundary by what they hold); `None`: the table's segments now.
+    pub segments: Option<Vec<Arc<dyn SegmentReader>>>,
 }
 
 impl LocalServer<'_> {
@@ -59,7 +66,10 @@ impl ServerClient for LocalServer<'_> {
             .state
             .table(&plan.table)
             .ok_or_else(|| QueryError::invalid(format!("table `{}` does not exist", plan.table)))?;
-        let segments = table.segments.readers();
+        let segments = match &self.segments {
+            Some(segments) => segments.clone(),
+            None => table.segments.readers(),
+        };
         let consuming = segments
             .iter()
             .any(|s| s.metadata().end_offset.is_none() && s.metadata().stream_partition.is_some());
@@ -84,6 +94,24 @@ impl ServerClient for LocalServer<'_> {
         Ok(ServerAnswer {
             partial,
             freshness_ms,
+        })
+    }
+}
+
+/// The lakehouse tier of one table: the rows of its Iceberg table below the time
+/// boundary, read in this process.
+pub struct LakehouseServer {
+    pub tier: Arc<LakehouseTier>,
+    /// Where the query was split (`None`: the Iceberg table is empty).
+    pub split: Option<Split>,
+}
+
+impl ServerClient for LakehouseServer {
+    fn execute(&self, plan: &QueryPlan) -> Result<ServerAnswer, QueryError> {
+        let scan = self.tier.scan(plan, self.split)?;
+        Ok(ServerAnswer {
+            partial: engine::execute_leaf(&scan.plan, &scan.segments)?,
+            freshness_ms: None,
         })
     }
 }

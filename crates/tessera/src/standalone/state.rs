@@ -13,6 +13,7 @@ use tessera_ingest::realtime::{
 use tessera_meta::{Catalog, SegmentRecord, SegmentState, TableRecord};
 use tessera_query::planner::TableSchema;
 use tessera_segment::{ImmutableSegment, SegmentReader};
+use tessera_server::lakehouse_tier::LakehouseTier;
 use tessera_storage::cold::ColdStore;
 use tessera_storage::{DeepStore, file_crc32};
 use tracing::{error, info, warn};
@@ -29,6 +30,8 @@ pub struct TableRuntime {
     pub query_schema: TableSchema,
     pub segments: Arc<SegmentSet>,
     pub realtime: Option<RealtimeTable>,
+    /// The table's history in an Iceberg table, below the time boundary.
+    pub lakehouse: Option<Arc<LakehouseTier>>,
 }
 
 /// Pinot's `tierConfigs` read as warm and cold segments (see
@@ -224,6 +227,13 @@ impl ServerState {
         };
         let query_schema =
             TableSchema::from_config(&record.name, &schema, config.time_column.as_deref());
+        let lakehouse = LakehouseTier::of(&schema, &config, self.runtime.clone(), &self.data_dir)?;
+        if let Some(tier) = &lakehouse {
+            // The first snapshot is looked up now, off this thread; a query that comes
+            // first looks it up itself.
+            let tier = tier.clone();
+            std::thread::spawn(move || tier.refresh());
+        }
         let runtime = Arc::new(TableRuntime {
             record,
             tiering,
@@ -232,6 +242,7 @@ impl ServerState {
             query_schema,
             segments,
             realtime,
+            lakehouse,
         });
         self.tables
             .write()

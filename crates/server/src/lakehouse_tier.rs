@@ -1,0 +1,872 @@
+//! The lakehouse tier of a table: the rows of an Apache Iceberg table below the time
+//! boundary, queried beside the table's own segments as one table.
+//!
+//! - **Snapshot view**: the Iceberg table's current metadata, data files and the time
+//!   boundary, looked up again every `refreshInterval`. A refresh that fails keeps the
+//!   last good view (and reports the error in the tier's status and log); with no good
+//!   view, queries of the table fail with the error, which names the table and file.
+//! - **Boundary**: rows with time `< boundary` come from Iceberg, rows `>= boundary`
+//!   from segments. [`bounded_plan`] adds that conjunct to the query each side runs, so
+//!   a row equal to the boundary is read from segments only.
+//! - **Pruning**: each data file's manifest statistics (per-column lower/upper bounds
+//!   and null counts) stand in for segment metadata, and the engine's own
+//!   [`may_match_by_statistics`] decides with the query's filter and the boundary
+//!   whether the file is read at all.
+//! - **Reading**: a data file is read once, on the first query that needs it, into a
+//!   Tessera segment built with the table's schema and indexes (kept under the server's
+//!   data directory, named by the file's path and size: Iceberg data files never
+//!   change). Every SQL feature and every index then works on the lakehouse rows, and
+//!   later queries run at segment speed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde_json::{Value as Json, json};
+use tessera_config::table::lakehouse::{LakehouseCatalog, LakehouseConfig, TimeBoundary};
+use tessera_config::{DataType, Schema, TableConfig};
+use tessera_ingest::{ReadOptions, RejectReport};
+use tessera_lakehouse::metadata::IcebergSchema;
+use tessera_lakehouse::table::{self as iceberg_table, Catalog};
+use tessera_lakehouse::{DataFile, Datum, FileIo, IcebergType, ManifestCache, TableMetadata};
+use tessera_query::QueryError;
+use tessera_query::error::ErrorCode;
+use tessera_query::expr::{CmpOp, Expr};
+use tessera_query::filter::may_match_by_statistics;
+use tessera_query::plan::{Filter, QueryPlan};
+use tessera_query::types::{Scalar, SqlType};
+use tessera_segment::metadata::{ColumnMetadata, Encoding, SegmentMetadata};
+use tessera_segment::{BuildOptions, ImmutableSegment, SegmentBuilder};
+use tracing::{info, warn};
+
+/// One data file of the current snapshot, with its statistics as segment metadata.
+struct LakeFile {
+    file: DataFile,
+    stats: SegmentMetadata,
+}
+
+/// The last refresh's failure: its message and kind.
+type LastError = (String, tessera_status::Status);
+
+/// A data file's segment once read; its lock makes one query read the file while
+/// others wait for it.
+type FileSlot = Arc<Mutex<Option<Arc<ImmutableSegment>>>>;
+
+/// The tier as of its last good refresh.
+struct View {
+    metadata_file: String,
+    snapshot_id: Option<i64>,
+    files: Vec<Arc<LakeFile>>,
+    /// `None`: the snapshot holds no rows (segments serve every row).
+    boundary: Option<i64>,
+}
+
+impl View {
+    /// The files a bounded plan reads: those whose statistics may match its filter.
+    fn files_for<'a>(&'a self, plan: &'a QueryPlan) -> impl Iterator<Item = &'a Arc<LakeFile>> {
+        self.files.iter().filter(|file| {
+            file.file.record_count > 0
+                && plan
+                    .filter
+                    .as_ref()
+                    .is_none_or(|filter| may_match_by_statistics(&file.stats, filter))
+        })
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    refreshes: AtomicU64,
+    refresh_errors: AtomicU64,
+    files_read: AtomicU64,
+    files_pruned: AtomicU64,
+    files_scanned: AtomicU64,
+    rows_read: AtomicU64,
+    rows_rejected: AtomicU64,
+    bytes_read: AtomicU64,
+}
+
+/// The part of a query the lakehouse answers: its plan and the segments that hold the
+/// files it reads.
+pub struct LakehouseScan {
+    pub plan: QueryPlan,
+    pub segments: Vec<Arc<dyn tessera_segment::SegmentReader>>,
+}
+
+/// Where one query splits the time axis between the tiers.
+///
+/// Rows before the boundary come from Iceberg, rows after it from segments. The instant
+/// of the boundary itself (the largest time the Iceberg snapshot holds, with `auto`)
+/// comes from segments once they hold a row at or after it: the stream then has that
+/// instant whole, while the snapshot may hold only part of it. Until then (a stream that
+/// has not reached the boundary, or a table without one) it comes from Iceberg. The
+/// segments are looked at once per query, in the state the query reads them, so every
+/// row is counted exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub boundary: i64,
+    /// Whether segments serve the boundary instant.
+    pub segments_hold_boundary: bool,
+}
+
+impl Split {
+    /// The split for a boundary, given the largest time the query's segments hold.
+    pub fn at(boundary: i64, segments_largest_time: Option<i64>) -> Split {
+        Split {
+            boundary,
+            segments_hold_boundary: segments_largest_time.is_some_and(|t| t >= boundary),
+        }
+    }
+
+    /// The comparison of the time column with the boundary that the Iceberg side runs.
+    pub fn lakehouse_op(self) -> CmpOp {
+        if self.segments_hold_boundary {
+            CmpOp::Lt
+        } else {
+            CmpOp::LtEq
+        }
+    }
+
+    /// The comparison the segment side runs.
+    pub fn segments_op(self) -> CmpOp {
+        if self.segments_hold_boundary {
+            CmpOp::GtEq
+        } else {
+            CmpOp::Gt
+        }
+    }
+}
+
+/// A table's lakehouse tier.
+pub struct LakehouseTier {
+    table: String,
+    config: LakehouseConfig,
+    schema: Schema,
+    table_config: TableConfig,
+    time_column: String,
+    io: FileIo,
+    manifests: ManifestCache,
+    directory: PathBuf,
+    view: RwLock<Option<Arc<View>>>,
+    /// When the view was last refreshed (or tried), and the last refresh's error.
+    refreshed: Mutex<(Option<Instant>, Option<LastError>)>,
+    /// Files being read, one reader each.
+    reading: Mutex<HashMap<String, FileSlot>>,
+    counters: Counters,
+}
+
+/// A lakehouse failure as a query error: a store that cannot be reached (or a file not
+/// there yet) is retryable; damaged or mismatched files are not.
+fn failure(status: tessera_status::Status, message: String) -> QueryError {
+    use tessera_status::Status;
+    let code = match status {
+        Status::Unavailable | Status::NotFound | Status::Timeout => ErrorCode::Unavailable,
+        _ => ErrorCode::QueryExecution,
+    };
+    QueryError { code, message }
+}
+
+impl LakehouseTier {
+    /// The tier of `table_config`'s table, `None` without a `lakehouse` section. Nothing
+    /// is read until the first refresh.
+    pub fn of(
+        schema: &Schema,
+        table_config: &TableConfig,
+        runtime: tokio::runtime::Handle,
+        data_dir: &Path,
+    ) -> anyhow::Result<Option<Arc<LakehouseTier>>> {
+        let Some(config) = tessera_config::table::lakehouse::lakehouse_config(
+            &table_config.raw,
+            schema,
+            table_config.time_column.as_deref(),
+        )?
+        else {
+            return Ok(None);
+        };
+        let time_column = table_config
+            .time_column
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("a lakehouse tier needs a time column"))?;
+        Ok(Some(Arc::new(LakehouseTier {
+            table: table_config.table_name.clone(),
+            directory: data_dir.join("lakehouse").join(&table_config.table_name),
+            config,
+            schema: schema.clone(),
+            table_config: table_config.clone(),
+            time_column,
+            io: FileIo::new(runtime),
+            manifests: ManifestCache::default(),
+            view: RwLock::new(None),
+            refreshed: Mutex::new((None, None)),
+            reading: Mutex::default(),
+            counters: Counters::default(),
+        })))
+    }
+
+    fn catalog(&self) -> Catalog {
+        match &self.config.catalog {
+            LakehouseCatalog::FileSystem { warehouse } => Catalog::FileSystem {
+                warehouse: warehouse.clone(),
+            },
+            LakehouseCatalog::Location(location) => Catalog::Location(location.clone()),
+        }
+    }
+
+    /// Look up the current snapshot now. On failure the last good view stays.
+    pub fn refresh(&self) -> Result<(), tessera_lakehouse::Error> {
+        self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
+        let result = self.load_view();
+        let mut refreshed = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+        refreshed.0 = Some(Instant::now());
+        match result {
+            Ok(view) => {
+                refreshed.1 = None;
+                let changed = self
+                    .view
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .is_none_or(|old| old.metadata_file != view.metadata_file);
+                if changed {
+                    info!(table = %self.table, metadata = %view.metadata_file,
+                        files = view.files.len(), boundary = ?view.boundary,
+                        "lakehouse snapshot loaded");
+                }
+                *self.view.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(view));
+                Ok(())
+            }
+            Err(error) => {
+                self.counters.refresh_errors.fetch_add(1, Ordering::Relaxed);
+                warn!(table = %self.table, error = %error, "lakehouse refresh failed; the last good snapshot stays");
+                refreshed.1 = Some((error.to_string(), error.status()));
+                Err(error)
+            }
+        }
+    }
+
+    fn load_view(&self) -> Result<View, tessera_lakehouse::Error> {
+        let metadata_file = iceberg_table::locate(&self.io, &self.catalog(), &self.config.table)?;
+        if let Some(view) = self.view.read().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && view.metadata_file == metadata_file
+        {
+            return Ok(View {
+                metadata_file,
+                snapshot_id: view.snapshot_id,
+                files: view.files.clone(),
+                boundary: view.boundary,
+            });
+        }
+        let metadata = iceberg_table::load_metadata(&self.io, &metadata_file)?;
+        let iceberg_schema = self.check_schema(&metadata, &metadata_file)?;
+        let files = iceberg_table::current_data_files(&self.io, &metadata, &self.manifests)?;
+        let time_field = iceberg_schema
+            .field(&self.time_column)
+            .cloned()
+            .ok_or_else(|| tessera_lakehouse::Error::Metadata {
+                file: metadata_file.clone(),
+                message: format!("the Iceberg table has no column `{}`", self.time_column),
+            })?;
+        let mut lake_files = Vec::with_capacity(files.len());
+        let mut largest: Option<i64> = None;
+        for file in files {
+            let stats = self.statistics(&file, iceberg_schema);
+            if file.record_count > 0 {
+                let upper = file
+                    .upper_bounds
+                    .get(&time_field.id)
+                    .and_then(|bytes| Datum::decode(&time_field.ty, bytes))
+                    .and_then(|datum| self.time_value(&time_field.ty, &datum));
+                match (upper, self.config.time_boundary) {
+                    (Some(upper), _) => largest = Some(largest.map_or(upper, |l| l.max(upper))),
+                    (None, TimeBoundary::Auto) => {
+                        return Err(tessera_lakehouse::Error::Metadata {
+                            file: file.path.clone(),
+                            message: format!(
+                                "the data file has no upper bound for `{}`, so the time boundary \
+                                 cannot be found; set lakehouse.timeBoundary",
+                                self.time_column
+                            ),
+                        });
+                    }
+                    (None, TimeBoundary::Fixed(_)) => {}
+                }
+            }
+            lake_files.push(Arc::new(LakeFile { file, stats }));
+        }
+        let boundary = match self.config.time_boundary {
+            TimeBoundary::Fixed(value) => Some(value),
+            TimeBoundary::Auto => largest,
+        };
+        Ok(View {
+            metadata_file,
+            snapshot_id: metadata.current_snapshot_id,
+            files: lake_files,
+            boundary,
+        })
+    }
+
+    /// The current schema, checked against the table's: each column both have must be of
+    /// a type the Tessera column can hold.
+    fn check_schema<'a>(
+        &self,
+        metadata: &'a TableMetadata,
+        file: &str,
+    ) -> Result<&'a IcebergSchema, tessera_lakehouse::Error> {
+        let mismatch = |message: String| tessera_lakehouse::Error::Metadata {
+            file: file.to_string(),
+            message: format!(
+                "the Iceberg schema does not match table `{}`: {message}",
+                self.table
+            ),
+        };
+        let schema = metadata
+            .schema()
+            .ok_or_else(|| mismatch("no current schema".into()))?;
+        for field in &self.schema.fields {
+            let Some(iceberg) = schema.field(&field.name) else {
+                continue;
+            };
+            if !compatible(field.data_type, field.single_value, &iceberg.ty) {
+                return Err(mismatch(format!(
+                    "column `{}` is {:?} in Tessera and `{}` in Iceberg",
+                    field.name,
+                    field.data_type,
+                    iceberg.ty.to_json()
+                )));
+            }
+        }
+        if schema.field(&self.time_column).is_none() {
+            return Err(mismatch(format!(
+                "the time column `{}` is missing",
+                self.time_column
+            )));
+        }
+        Ok(schema)
+    }
+
+    /// A time value of the Iceberg column, in the Tessera time column's unit.
+    fn time_value(&self, ty: &IcebergType, datum: &Datum) -> Option<i64> {
+        let millis = self
+            .schema
+            .field(&self.time_column)
+            .is_some_and(|f| f.epoch_millis(1) == Some(1));
+        match (datum, ty) {
+            (Datum::TimestampMicros(micros), _) if millis => Some(micros.div_euclid(1000)),
+            (Datum::Integer(days), IcebergType::Date) if millis => Some(days * 86_400_000),
+            (Datum::Integer(value), IcebergType::Int | IcebergType::Long) => Some(*value),
+            _ => None,
+        }
+    }
+
+    /// A data file's manifest statistics as segment metadata, for pruning.
+    fn statistics(&self, file: &DataFile, iceberg: &IcebergSchema) -> SegmentMetadata {
+        let rows = u32::try_from(file.record_count).unwrap_or(u32::MAX);
+        let mut columns = Vec::new();
+        let (mut min_time, mut max_time) = (None, None);
+        for field in &self.schema.fields {
+            let Some(source) = iceberg.field(&field.name) else {
+                continue;
+            };
+            let bound = |bounds: &HashMap<i32, Vec<u8>>| {
+                let datum = Datum::decode(&source.ty, bounds.get(&source.id)?)?;
+                self.stat_json(
+                    field.data_type,
+                    &source.ty,
+                    &datum,
+                    field.name == self.time_column,
+                )
+            };
+            // Float bounds leave NaN out: usable only when the file counts no NaN.
+            let floating = matches!(source.ty, IcebergType::Float | IcebergType::Double);
+            let (min, max) = if floating {
+                (Json::Null, Json::Null)
+            } else {
+                (
+                    bound(&file.lower_bounds).unwrap_or(Json::Null),
+                    bound(&file.upper_bounds).unwrap_or(Json::Null),
+                )
+            };
+            if field.name == self.time_column {
+                min_time = min.as_i64();
+                max_time = max.as_i64();
+            }
+            columns.push(ColumnMetadata {
+                name: field.name.clone(),
+                data_type: field.data_type,
+                single_value: field.single_value,
+                encoding: Encoding::Raw,
+                cardinality: 0,
+                cardinality_is_estimate: true,
+                bits_per_id: 0,
+                min,
+                max,
+                null_count: file
+                    .null_value_counts
+                    .get(&source.id)
+                    .copied()
+                    .unwrap_or(0)
+                    .max(0) as u64,
+                total_elements: 0,
+                max_elements: 0,
+                is_sorted: false,
+                chunk_rows: 0,
+                indexes: Vec::new(),
+                bytes: 0,
+                index_bytes: 0,
+            });
+        }
+        SegmentMetadata {
+            name: file.path.clone(),
+            table_name: self.table.clone(),
+            format_version: 0,
+            row_count: rows,
+            creation_time_ms: 0,
+            time_column: Some(self.time_column.clone()),
+            min_time,
+            max_time,
+            sorted_column: None,
+            stream_partition: None,
+            start_offset: None,
+            end_offset: None,
+            columns,
+            sections: Vec::new(),
+        }
+    }
+
+    /// A bound as the JSON segment statistics use for a column of `data_type`.
+    fn stat_json(
+        &self,
+        data_type: DataType,
+        ty: &IcebergType,
+        datum: &Datum,
+        is_time: bool,
+    ) -> Option<Json> {
+        if is_time {
+            return self.time_value(ty, datum).map(Json::from);
+        }
+        match (data_type, datum) {
+            (DataType::Int | DataType::Long, Datum::Integer(v))
+                if !matches!(ty, IcebergType::Date) =>
+            {
+                Some(Json::from(*v))
+            }
+            (DataType::Timestamp, Datum::TimestampMicros(micros)) => {
+                Some(Json::from(micros.div_euclid(1000)))
+            }
+            (DataType::Timestamp, Datum::Integer(v)) if matches!(ty, IcebergType::Long) => {
+                Some(Json::from(*v))
+            }
+            (DataType::String, Datum::String(s)) => Some(Json::from(s.clone())),
+            _ => None,
+        }
+    }
+
+    /// The current view, refreshed first when it is older than the refresh interval (a
+    /// failed refresh keeps the last good view; with none, the query fails).
+    fn view(&self) -> Result<Arc<View>, QueryError> {
+        let due = {
+            let refreshed = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+            refreshed
+                .0
+                .is_none_or(|at| at.elapsed() >= self.config.refresh_interval)
+        };
+        if due {
+            // A failure is kept in `refreshed` (and logged): the last good view stays.
+            let _ = self.refresh();
+        }
+        if let Some(view) = self.view.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(view);
+        }
+        let (message, status) = self
+            .refreshed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+            .unwrap_or_else(|| ("not loaded yet".into(), tessera_status::Status::Unavailable));
+        Err(failure(
+            status,
+            format!(
+                "table `{}`: its lakehouse tier (Iceberg table `{}`) cannot be read: {message}",
+                self.table, self.config.table
+            ),
+        ))
+    }
+
+    /// The time boundary queries use now (see [`Split`]). `None`: the Iceberg table holds
+    /// no rows, segments serve everything.
+    pub fn boundary(&self) -> Result<Option<i64>, QueryError> {
+        Ok(self.view()?.boundary)
+    }
+
+    /// The Iceberg side of a query: the plan bounded at the split, and the data files
+    /// that may match read as segments (each read on first use).
+    pub fn scan(
+        &self,
+        plan: &QueryPlan,
+        split: Option<Split>,
+    ) -> Result<LakehouseScan, QueryError> {
+        let view = self.view()?;
+        let Some(split) = split else {
+            return Ok(LakehouseScan {
+                plan: plan.clone(),
+                segments: Vec::new(),
+            });
+        };
+        let plan = bounded_plan(
+            plan,
+            &self.schema,
+            &self.time_column,
+            split.lakehouse_op(),
+            split.boundary,
+        );
+        let wanted: Vec<&Arc<LakeFile>> = view.files_for(&plan).collect();
+        self.counters
+            .files_pruned
+            .fetch_add((view.files.len() - wanted.len()) as u64, Ordering::Relaxed);
+        self.counters
+            .files_scanned
+            .fetch_add(wanted.len() as u64, Ordering::Relaxed);
+        let segments = wanted
+            .par_iter()
+            .with_max_len(1)
+            .map(|file| {
+                self.segment(&file.file)
+                    .map(|s| s as Arc<dyn tessera_segment::SegmentReader>)
+            })
+            .collect::<Result<Vec<_>, QueryError>>()?;
+        Ok(LakehouseScan { plan, segments })
+    }
+
+    /// The segment holding a data file's rows, read from the file on first use.
+    fn segment(&self, file: &DataFile) -> Result<Arc<ImmutableSegment>, QueryError> {
+        let slot = self
+            .reading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(file.path.clone())
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(segment) = slot.as_ref() {
+            return Ok(segment.clone());
+        }
+        let segment = Arc::new(self.read_file(file).map_err(|error| {
+            let status = error.downcast_ref::<tessera_lakehouse::Error>().map_or(
+                tessera_status::Status::Corrupt,
+                tessera_lakehouse::Error::status,
+            );
+            failure(
+                status,
+                format!(
+                    "table `{}`: lakehouse data file `{}` cannot be read: {error:#}",
+                    self.table, file.path
+                ),
+            )
+        })?);
+        *slot = Some(segment.clone());
+        Ok(segment)
+    }
+
+    fn read_file(&self, file: &DataFile) -> anyhow::Result<ImmutableSegment> {
+        let key = file_key(file);
+        let path = self.directory.join(format!("{key}.tseg"));
+        if path.exists() {
+            match ImmutableSegment::open(&path) {
+                Ok(segment) => return Ok(segment),
+                Err(error) => {
+                    warn!(path = %path.display(), error = %error, "a lakehouse segment is damaged; reading its data file again");
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        std::fs::create_dir_all(&self.directory)?;
+        let download = self.directory.join(format!("{key}.download.parquet"));
+        self.io.download(&file.path, &download)?;
+        let result = self.build(file, &download, &path, &key);
+        let _ = std::fs::remove_file(&download);
+        result
+    }
+
+    fn build(
+        &self,
+        file: &DataFile,
+        parquet: &Path,
+        path: &Path,
+        key: &str,
+    ) -> anyhow::Result<ImmutableSegment> {
+        let bytes = std::fs::metadata(parquet).map(|m| m.len()).unwrap_or(0);
+        let mut source = tessera_ingest::open_file(parquet, &self.schema, &ReadOptions::default())?;
+        let mut builder = SegmentBuilder::new(&self.schema, &self.table_config)?;
+        let mut report = RejectReport::default();
+        while let Some(batch) = source.next_batch(&mut report)? {
+            builder.add_batch(&batch)?;
+        }
+        drop(source);
+        let rows = builder.num_rows();
+        let rejected = report.rejected_rows;
+        if rejected > 0 {
+            warn!(table = %self.table, file = %file.path, rejected, "lakehouse rows could not be read as the table's schema and were skipped");
+            self.counters
+                .rows_rejected
+                .fetch_add(rejected, Ordering::Relaxed);
+        }
+        let temporary = path.with_extension("building");
+        builder.finish(
+            &temporary,
+            &BuildOptions {
+                segment_name: Some(format!("{}__iceberg__{key}", self.table)),
+                ..BuildOptions::default()
+            },
+        )?;
+        std::fs::rename(&temporary, path)?;
+        self.counters.files_read.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .rows_read
+            .fetch_add(u64::from(rows), Ordering::Relaxed);
+        self.counters.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+        info!(table = %self.table, file = %file.path, rows, "lakehouse data file read");
+        Ok(ImmutableSegment::open(path)?)
+    }
+
+    /// The tier's state for `GET /tables/{table}/lakehouse` and the metrics.
+    pub fn status(&self) -> Json {
+        let view = self.view.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let (refreshed, error) = self
+            .refreshed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let read = self.reading.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        json!({
+            "table": self.table,
+            "icebergTable": self.config.table,
+            "metadataFile": view.as_ref().map(|v| v.metadata_file.clone()),
+            "snapshotId": view.as_ref().and_then(|v| v.snapshot_id),
+            "timeBoundary": view.as_ref().and_then(|v| v.boundary),
+            "timeColumn": self.time_column,
+            "dataFiles": view.as_ref().map_or(0, |v| v.files.len()),
+            "rows": view.as_ref().map_or(0, |v| v.files.iter().map(|f| f.file.record_count).sum::<i64>()),
+            "filesRead": count(&self.counters.files_read),
+            "filesTouched": read,
+            "filesScanned": count(&self.counters.files_scanned),
+            "filesPruned": count(&self.counters.files_pruned),
+            "rowsRead": count(&self.counters.rows_read),
+            "rowsRejected": count(&self.counters.rows_rejected),
+            "bytesRead": count(&self.counters.bytes_read),
+            "refreshes": count(&self.counters.refreshes),
+            "refreshErrors": count(&self.counters.refresh_errors),
+            "secondsSinceRefresh": refreshed.map(|at| at.elapsed().as_secs_f64()),
+            "lastError": error.map(|(message, _)| message),
+        })
+    }
+
+    /// Counters for Prometheus: (name, help, value).
+    pub fn metrics(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        vec![
+            (
+                "tessera_lakehouse_files_read_total",
+                "Iceberg data files read into segments",
+                count(&self.counters.files_read),
+            ),
+            (
+                "tessera_lakehouse_files_scanned_total",
+                "Iceberg data files queries read (after pruning)",
+                count(&self.counters.files_scanned),
+            ),
+            (
+                "tessera_lakehouse_files_pruned_total",
+                "Iceberg data files queries skipped by manifest statistics",
+                count(&self.counters.files_pruned),
+            ),
+            (
+                "tessera_lakehouse_rows_rejected_total",
+                "Iceberg rows that did not fit the table schema",
+                count(&self.counters.rows_rejected),
+            ),
+            (
+                "tessera_lakehouse_refresh_errors_total",
+                "Iceberg snapshot lookups that failed",
+                count(&self.counters.refresh_errors),
+            ),
+        ]
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn time_column(&self) -> &str {
+        &self.time_column
+    }
+
+    /// The EXPLAIN line of the Iceberg side: the boundary and the files the query reads.
+    pub fn describe(&self, plan: &QueryPlan) -> Result<String, QueryError> {
+        let view = self.view()?;
+        let Some(boundary) = view.boundary else {
+            return Ok(format!(
+                "LAKEHOUSE(iceberg={}, empty snapshot: segments serve every row)",
+                self.config.table
+            ));
+        };
+        let bounded = bounded_plan(plan, &self.schema, &self.time_column, CmpOp::Lt, boundary);
+        let read = view.files_for(&bounded).count();
+        Ok(format!(
+            "LAKEHOUSE(iceberg={}, snapshot={}, boundary={}={boundary}, files={read} of {})",
+            self.config.table,
+            view.snapshot_id.unwrap_or(-1),
+            self.time_column,
+            view.files.len()
+        ))
+    }
+
+    /// How often the snapshot is looked up.
+    pub fn refresh_interval(&self) -> Duration {
+        self.config.refresh_interval
+    }
+}
+
+/// A stable local name for a data file: its path's hash and size, and its file name.
+fn file_key(file: &DataFile) -> String {
+    let name = file.path.rsplit('/').next().unwrap_or_default();
+    let stem: String = name
+        .trim_end_matches(".parquet")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(48)
+        .collect();
+    format!(
+        "{:08x}-{}-{stem}",
+        crc32fast_hash(file.path.as_bytes()),
+        file.file_size
+    )
+}
+
+fn crc32fast_hash(bytes: &[u8]) -> u32 {
+    tessera_storage::file_crc32(bytes)
+}
+
+/// Whether an Iceberg column of type `ty` can fill a Tessera column.
+fn compatible(data_type: DataType, single_value: bool, ty: &IcebergType) -> bool {
+    use IcebergType as I;
+    if !single_value {
+        return matches!(ty, I::Nested(json) if json.get("type").and_then(Json::as_str) == Some("list"));
+    }
+    match data_type {
+        DataType::Int => matches!(ty, I::Int),
+        DataType::Long => matches!(ty, I::Int | I::Long),
+        DataType::Float | DataType::Double => {
+            matches!(
+                ty,
+                I::Int | I::Long | I::Float | I::Double | I::Decimal { .. }
+            )
+        }
+        DataType::Boolean => matches!(ty, I::Boolean),
+        DataType::Timestamp => matches!(
+            ty,
+            I::Timestamp | I::TimestampTz | I::TimestampNs | I::TimestampTzNs | I::Long | I::Date
+        ),
+        DataType::String | DataType::Json => matches!(ty, I::String | I::Uuid),
+        DataType::Bytes => matches!(ty, I::Binary | I::Fixed(_) | I::Uuid),
+    }
+}
+
+/// `plan` with `time_column <op> boundary` ANDed to its filter: what each tier runs.
+pub fn bounded_plan(
+    plan: &QueryPlan,
+    schema: &Schema,
+    time_column: &str,
+    op: CmpOp,
+    boundary: i64,
+) -> QueryPlan {
+    let ty = schema
+        .field(time_column)
+        .map_or(SqlType::Long, |f| SqlType::of(f.data_type));
+    let leaf = Filter::Leaf(Expr::Compare {
+        op,
+        left: Box::new(Expr::Column {
+            name: time_column.to_string(),
+            ty,
+            single_value: true,
+        }),
+        right: Box::new(Expr::literal(Scalar::Long(boundary), ty)),
+    });
+    let filter = match plan.filter.clone() {
+        None => leaf,
+        Some(Filter::And(mut children)) => {
+            children.push(leaf);
+            Filter::And(children)
+        }
+        Some(other) => Filter::And(vec![other, leaf]),
+    };
+    QueryPlan {
+        filter: Some(filter),
+        ..plan.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_boundary_instant_goes_to_segments_once_they_reach_it() {
+        let split = Split::at(100, Some(100));
+        assert_eq!(
+            (split.lakehouse_op(), split.segments_op()),
+            (CmpOp::Lt, CmpOp::GtEq)
+        );
+        let split = Split::at(100, Some(99));
+        assert_eq!(
+            (split.lakehouse_op(), split.segments_op()),
+            (CmpOp::LtEq, CmpOp::Gt)
+        );
+        assert!(!Split::at(100, None).segments_hold_boundary);
+    }
+
+    #[test]
+    fn types_map_onto_the_columns_that_can_hold_them() {
+        assert!(compatible(
+            DataType::Timestamp,
+            true,
+            &IcebergType::Timestamp
+        ));
+        assert!(compatible(DataType::Long, true, &IcebergType::Int));
+        assert!(!compatible(DataType::Int, true, &IcebergType::Long));
+        assert!(!compatible(DataType::String, true, &IcebergType::Long));
+        assert!(compatible(DataType::Double, true, &IcebergType::Float));
+        assert!(!compatible(DataType::Long, false, &IcebergType::Long));
+    }
+
+    #[test]
+    fn keys_differ_by_path_and_size() {
+        let file = |path: &str, size| DataFile {
+            path: path.into(),
+            format: "PARQUET".into(),
+            content: tessera_lakehouse::manifest::Content::Data,
+            partition_spec_id: 0,
+            partition: Vec::new(),
+            record_count: 1,
+            file_size: size,
+            value_counts: HashMap::new(),
+            null_value_counts: HashMap::new(),
+            lower_bounds: HashMap::new(),
+            upper_bounds: HashMap::new(),
+        };
+        let a = file_key(&file("s3://b/t/data/day=1/00000-0-abc.parquet", 10));
+        assert!(a.ends_with("-10-00000-0-abc"), "{a}");
+        assert_ne!(
+            a,
+            file_key(&file("s3://b/t/data/day=2/00000-0-abc.parquet", 10))
+        );
+        assert_ne!(
+            a,
+            file_key(&file("s3://b/t/data/day=1/00000-0-abc.parquet", 11))
+        );
+    }
+}
