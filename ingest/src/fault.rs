@@ -1,4 +1,4 @@
-//! Faults injected at named steps, for system tests. `TESSERA_FAULTS` holds
+//! Faults injected at named steps (a seal, a lakehouse export), for system tests. `TESSERA_FAULTS` holds
 //! comma-separated `step=action` pairs, e.g. `seal.build=error` or `seal.upload=abort`:
 //!
 //! - `error`: the step fails as a segment build that cannot succeed fails (invalid
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 
-/// The steps a fault can hit: the seal of a consuming segment.
+/// The steps a fault can hit: the seal of a consuming segment, a lakehouse export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Building the segment file.
@@ -22,6 +22,12 @@ pub enum Step {
     SealUpload,
     /// Committing it in the catalog.
     SealCommit,
+    /// A lakehouse export wrote its first data file.
+    ExportData,
+    /// A lakehouse export wrote its manifest and manifest list.
+    ExportManifests,
+    /// A lakehouse export is about to commit its new table metadata.
+    ExportCommit,
 }
 
 impl Step {
@@ -30,6 +36,9 @@ impl Step {
             Step::SealBuild => "seal.build",
             Step::SealUpload => "seal.upload",
             Step::SealCommit => "seal.commit",
+            Step::ExportData => "export.data",
+            Step::ExportManifests => "export.manifests",
+            Step::ExportCommit => "export.commit",
         }
     }
 }

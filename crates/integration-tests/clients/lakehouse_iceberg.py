@@ -7,6 +7,8 @@ Rows are the events kafka_produce.py makes with --ts-start/--ts-step: event i is
 
   append  --first-id A --count N   append events A..A+N (creating the table first)
   mismatch                         create table NAME whose `k` is a long (not a string)
+  read --location URI              read the table at URI (its version hint, as Hadoop
+                                   tables): rows, sums and distinct values per column
 
 Prints {"metadata_location": ..., "rows": total rows of the current snapshot}.
 """
@@ -23,8 +25,9 @@ from pyiceberg.transforms import DayTransform
 from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestampType
 
 parser = argparse.ArgumentParser()
-parser.add_argument("command", choices=["append", "mismatch"])
-parser.add_argument("--catalog-db", required=True)
+parser.add_argument("command", choices=["append", "mismatch", "read"])
+parser.add_argument("--location")
+parser.add_argument("--catalog-db")
 parser.add_argument("--warehouse", required=True)
 parser.add_argument("--endpoint", required=True)
 parser.add_argument("--table", default="lake.events")
@@ -34,16 +37,38 @@ parser.add_argument("--ts-start", type=int, default=0)
 parser.add_argument("--ts-step", type=int, default=1000)
 args = parser.parse_args()
 
+PROPERTIES = {
+    "s3.endpoint": args.endpoint,
+    "s3.access-key-id": "test",
+    "s3.secret-access-key": "test",
+    "s3.region": "us-east-1",
+}
+
+if args.command == "read":
+    import pyarrow.compute as pc
+    from pyiceberg.table import StaticTable
+
+    table = StaticTable.from_metadata(args.location, PROPERTIES)
+    rows = table.scan().to_arrow()
+    summary = {"rows": rows.num_rows, "snapshots": len(table.metadata.snapshots),
+               "columns": [f.name for f in table.schema().fields]}
+    if rows.num_rows:
+        summary.update({
+            "sum_id": pc.sum(rows["id"]).as_py(),
+            "distinct_id": pc.count_distinct(rows["id"]).as_py(),
+            "distinct_k": pc.count_distinct(rows["k"]).as_py(),
+            "sum_v": pc.sum(rows["v"]).as_py(),
+            "min_ts_ms": pc.min(rows["ts"]).cast("int64").as_py() // 1000,
+            "max_ts_ms": pc.max(rows["ts"]).cast("int64").as_py() // 1000,
+        })
+    print(json.dumps(summary))
+    raise SystemExit(0)
+
 catalog = SqlCatalog(
     "tessera_test",
     uri=f"sqlite:///{args.catalog_db}",
     warehouse=args.warehouse,
-    **{
-        "s3.endpoint": args.endpoint,
-        "s3.access-key-id": "test",
-        "s3.secret-access-key": "test",
-        "s3.region": "us-east-1",
-    },
+    **PROPERTIES,
 )
 namespace = args.table.rsplit(".", 1)[0]
 if (namespace,) not in catalog.list_namespaces():

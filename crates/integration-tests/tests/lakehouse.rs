@@ -136,7 +136,7 @@ fn assert_exact_prefix(server: &Server) -> i64 {
         "SELECT COUNT(*), SUM(id), MAX(id), DISTINCTCOUNT(id) FROM events",
     )[0];
     let count = row[0].as_i64().unwrap_or(-1);
-    let sum = row[1].as_f64().unwrap_or(-1.0) as i64;
+    let sum = row[1].as_f64().unwrap_or(0.0) as i64;
     let max = row[2].as_f64().unwrap_or(-1.0) as i64;
     let distinct = row[3].as_i64().unwrap_or(-1);
     assert_eq!(count, max + 1, "a gap or a duplicate at a seam: {row}");
@@ -420,4 +420,136 @@ fn test_missing_damaged_and_mismatched_iceberg_tables_are_clear_errors_and_the_r
         &offline_config("late", &lakehouse_section("s3://lake/wh", "lake.events")),
     );
     failure("late", &["`late`", "00099-damaged.metadata.json"]);
+}
+
+/// PyIceberg reads the table at `location` (its version hint): rows, sums, distincts.
+fn pyiceberg_read(moto: &Moto, location: &str) -> Json {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/lakehouse_iceberg.py");
+    let output = Command::new(tessera_integration_tests::python())
+        .arg(script)
+        .args(["read", "--location", location])
+        .args(["--warehouse", "unused", "--endpoint", &moto.endpoint])
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "lakehouse_iceberg.py read: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// Produce events `first..first + count` and seal every consuming segment.
+fn produce_and_seal(server: &Server, tansu: &Tansu, first: i64, count: i64) {
+    let (start, step) = (T0.to_string(), STEP.to_string());
+    let flags = ["--ts-start", start.as_str(), "--ts-step", step.as_str()];
+    produce(
+        &tansu.address(),
+        "events",
+        first as u64,
+        count as u64,
+        1,
+        &flags,
+    );
+    wait_for_rows(server, first + count);
+    let response = server.post("/tables/events/forceCommit", "");
+    assert_eq!(response.status, 200, "{}", response.body);
+    tessera_integration_tests::wait_until("every row sealed", Duration::from_secs(60), || {
+        server.metric("tessera_segment_rows{table=\"events\",state=\"sealed\"}") as i64
+            == first + count
+    });
+}
+
+fn export(server: &Server) -> Json {
+    let response = server.post("/tables/events/lakehouse/export", "");
+    assert_eq!(response.status, 200, "{}", response.body);
+    response.json()
+}
+
+#[test]
+fn test_export_appends_only_new_segments_pyiceberg_reads_them_and_a_kill_leaves_a_whole_snapshot() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let moto = Moto::start("lake");
+    let tansu = Tansu::start_in_memory();
+    tansu.create_topic("events", 1);
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut server = Server::start(&dir.path().join("data"), Some("s3://lake/deep"), &env);
+    // The table's lakehouse is an Iceberg table Tessera creates on its first export.
+    let lakehouse = lakehouse_section("s3://lake/wh", "tessera.events")
+        .replace(r#""timeBoundary""#, r#""export": true, "timeBoundary""#);
+    server.create_table(SCHEMA, &realtime_config(&tansu.address(), &lakehouse));
+    let location = "s3://lake/wh/tessera/events";
+    produce_and_seal(&server, &tansu, 0, 2000);
+    let first = export(&server);
+    assert_eq!(first["rows"], json!(2000), "{first}");
+    let read = pyiceberg_read(&moto, location);
+    assert_eq!(read["rows"], json!(2000), "{read}");
+    assert_eq!(read["sum_id"], json!(1999 * 2000 / 2), "{read}");
+    assert_eq!(read["distinct_id"], json!(2000), "{read}");
+    assert_eq!(read["distinct_k"], json!(17), "{read}");
+    assert_eq!(read["min_ts_ms"], json!(ts(0)), "{read}");
+    assert_eq!(read["max_ts_ms"], json!(ts(1999)), "{read}");
+    let tessera = &rows(&server, "SELECT SUM(v), DISTINCTCOUNT(k) FROM events")[0];
+    let sum_v = read["sum_v"].as_f64().expect("sum_v");
+    assert!(
+        (tessera[0].as_f64().expect("sum") - sum_v).abs() < 1e-6,
+        "{tessera} vs {read}"
+    );
+    assert_eq!(tessera[1], read["distinct_k"]);
+
+    // Exporting again with nothing new writes nothing; after more seals, only the new
+    // segments are appended.
+    let again = export(&server);
+    assert_eq!(again["rows"], json!(0), "{again}");
+    produce_and_seal(&server, &tansu, 2000, 1000);
+    let second = export(&server);
+    assert_eq!(second["rows"], json!(1000), "{second}");
+    let read = pyiceberg_read(&moto, location);
+    assert_eq!(
+        (read["rows"].clone(), read["distinct_id"].clone()),
+        (json!(3000), json!(3000))
+    );
+    assert_eq!(read["snapshots"], json!(2), "{read}");
+    // The logical table reads its own export as history: still exact.
+    assert_eq!(assert_exact_prefix(&server), 3000);
+
+    // kill -9 at each named step of an export: PyIceberg sees the last whole snapshot.
+    produce_and_seal(&server, &tansu, 3000, 500);
+    for step in ["export.data", "export.manifests", "export.commit"] {
+        server.set_env("TESSERA_FAULTS", Some(&format!("{step}=abort")));
+        server.restart();
+        let _ = http(
+            "POST",
+            &server.address,
+            "/tables/events/lakehouse/export",
+            &[],
+            b"",
+        );
+        let status = server.wait_for_exit(Duration::from_secs(60));
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(6), "the crash at {step}: {status}");
+        let read = pyiceberg_read(&moto, location);
+        assert_eq!(read["rows"], json!(3000), "after a kill at {step}: {read}");
+        assert_eq!(
+            read["snapshots"],
+            json!(2),
+            "after a kill at {step}: {read}"
+        );
+        eprintln!("killed at {step}: PyIceberg reads the old snapshot whole");
+    }
+    server.set_env("TESSERA_FAULTS", None);
+    server.restart();
+    let third = export(&server);
+    assert_eq!(third["rows"], json!(500), "{third}");
+    let read = pyiceberg_read(&moto, location);
+    assert_eq!(
+        (read["rows"].clone(), read["distinct_id"].clone()),
+        (json!(3500), json!(3500))
+    );
+    assert_eq!(read["sum_id"], json!(3499 * 3500 / 2), "{read}");
+    wait_for_rows(&server, 3500);
+    assert_matches_duckdb(&server, 3500, ts(3499));
 }

@@ -14,6 +14,7 @@ pub mod io;
 pub mod manifest;
 pub mod metadata;
 pub mod table;
+pub mod writer;
 
 pub use error::{Error, Result};
 pub use io::FileIo;

@@ -4,10 +4,9 @@
 //! The file-system catalog: a table lives under `<warehouse>/<namespace>/<table>` (the
 //! layout of Hadoop tables and of PyIceberg's SQL catalog) or `<warehouse>/<namespace>.db/
 //! <table>` (Hive, Glue and Spark's session catalog). Its current metadata file is the
-//! one `metadata/version-hint.text` names when there is one, else the metadata file with
-//! the highest version (`vN.metadata.json` or `NNNNN-<uuid>.metadata.json`): every commit
-//! writes a new file numbered one past its parent's, and an object store's PUT makes it
-//! appear whole.
+//! metadata file with the highest version (`vN.metadata.json` or
+//! `NNNNN-<uuid>.metadata.json`): every commit writes a new file numbered one past its
+//! parent's, and an object store's PUT makes it appear whole.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,7 +27,7 @@ pub enum Catalog {
 
 /// The version a metadata file's name carries (`v12.metadata.json` → 12,
 /// `00012-<uuid>.metadata.json` → 12).
-fn metadata_version(name: &str) -> Option<u64> {
+pub(crate) fn metadata_version(name: &str) -> Option<u64> {
     let stem = name.strip_suffix(".metadata.json")?;
     let stem = stem.strip_prefix('v').unwrap_or(stem);
     let digits: String = stem.chars().take_while(char::is_ascii_digit).collect();
@@ -53,10 +52,23 @@ pub fn table_roots(catalog: &Catalog, identifier: &str) -> Vec<String> {
     }
 }
 
-/// The current metadata file of the table at `root`.
+/// The current metadata file of the table at `root`: the highest version listed. The
+/// version hint is read only when no listed file carries a version (a writer killed
+/// between its commit and the hint leaves the hint one behind).
 pub fn current_metadata_file(io: &FileIo, root: &str) -> Result<String> {
     let directory = format!("{root}/metadata");
     let files = io.list(&directory)?;
+    let newest = files
+        .iter()
+        .filter_map(|file| {
+            let name = file.rsplit('/').next()?;
+            Some((metadata_version(name)?, file.clone()))
+        })
+        .max()
+        .map(|(_, file)| file);
+    if let Some(file) = newest {
+        return Ok(file);
+    }
     let hint = format!("{directory}/version-hint.text");
     if files.contains(&hint) {
         let text = io.read(&hint)?;
@@ -67,18 +79,10 @@ pub fn current_metadata_file(io: &FileIo, root: &str) -> Result<String> {
             format!("{directory}/v{text}.metadata.json")
         });
     }
-    files
-        .into_iter()
-        .filter_map(|file| {
-            let name = file.rsplit('/').next()?;
-            Some((metadata_version(name)?, file))
-        })
-        .max()
-        .map(|(_, file)| file)
-        .ok_or_else(|| Error::NotFound {
-            location: root.to_string(),
-            message: format!("`{directory}` holds no `*.metadata.json` file"),
-        })
+    Err(Error::NotFound {
+        location: root.to_string(),
+        message: format!("`{directory}` holds no `*.metadata.json` file"),
+    })
 }
 
 /// Find the table's current metadata file, trying each candidate root.

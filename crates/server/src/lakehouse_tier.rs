@@ -18,7 +18,7 @@
 //!   change). Every SQL feature and every index then works on the lakehouse rows, and
 //!   later queries run at segment speed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -55,13 +55,19 @@ type LastError = (String, tessera_status::Status);
 /// others wait for it.
 type FileSlot = Arc<Mutex<Option<Arc<ImmutableSegment>>>>;
 
+/// The snapshot summary key listing the segments an export wrote.
+pub const SEGMENTS_SUMMARY_KEY: &str = "tessera.segments";
+
 /// The tier as of its last good refresh.
 struct View {
     metadata_file: String,
     snapshot_id: Option<i64>,
     files: Vec<Arc<LakeFile>>,
-    /// `None`: the snapshot holds no rows (segments serve every row).
+    /// The configured boundary, or (`auto`) the largest time the snapshot holds; `None`:
+    /// the snapshot holds no rows (segments serve every row).
     boundary: Option<i64>,
+    /// Segments the snapshot holds, exported by Tessera.
+    exported: Arc<HashSet<String>>,
 }
 
 impl View {
@@ -155,6 +161,8 @@ pub struct LakehouseTier {
     refreshed: Mutex<(Option<Instant>, Option<LastError>)>,
     /// Files being read, one reader each.
     reading: Mutex<HashMap<String, FileSlot>>,
+    /// One export at a time.
+    exporting: Mutex<()>,
     counters: Counters,
 }
 
@@ -202,6 +210,7 @@ impl LakehouseTier {
             view: RwLock::new(None),
             refreshed: Mutex::new((None, None)),
             reading: Mutex::default(),
+            exporting: Mutex::default(),
             counters: Counters::default(),
         })))
     }
@@ -248,7 +257,21 @@ impl LakehouseTier {
     }
 
     fn load_view(&self) -> Result<View, tessera_lakehouse::Error> {
-        let metadata_file = iceberg_table::locate(&self.io, &self.catalog(), &self.config.table)?;
+        let metadata_file =
+            match iceberg_table::locate(&self.io, &self.catalog(), &self.config.table) {
+                Ok(file) => file,
+                // Tessera creates the table on its first export: until then, no history.
+                Err(tessera_lakehouse::Error::NotFound { .. }) if self.config.export => {
+                    return Ok(View {
+                        metadata_file: String::new(),
+                        snapshot_id: None,
+                        files: Vec::new(),
+                        boundary: None,
+                        exported: Arc::default(),
+                    });
+                }
+                Err(error) => return Err(error),
+            };
         if let Some(view) = self.view.read().unwrap_or_else(|e| e.into_inner()).as_ref()
             && view.metadata_file == metadata_file
         {
@@ -257,6 +280,7 @@ impl LakehouseTier {
                 snapshot_id: view.snapshot_id,
                 files: view.files.clone(),
                 boundary: view.boundary,
+                exported: view.exported.clone(),
             });
         }
         let metadata = iceberg_table::load_metadata(&self.io, &metadata_file)?;
@@ -305,6 +329,7 @@ impl LakehouseTier {
             snapshot_id: metadata.current_snapshot_id,
             files: lake_files,
             boundary,
+            exported: Arc::new(crate::lakehouse_export::exported_segments(&metadata)),
         })
     }
 
@@ -496,10 +521,61 @@ impl LakehouseTier {
         ))
     }
 
-    /// The time boundary queries use now (see [`Split`]). `None`: the Iceberg table holds
-    /// no rows, segments serve everything.
-    pub fn boundary(&self) -> Result<Option<i64>, QueryError> {
-        Ok(self.view()?.boundary)
+    /// Where a query over `segments` splits between the tiers (see [`Split`]); `None`:
+    /// the Iceberg table holds no rows, segments serve everything.
+    ///
+    /// When the Iceberg table holds exported segments, the boundary is also kept at or
+    /// below the earliest time of every segment not exported yet: rows below it are all
+    /// in Iceberg (whatever order partitions sealed in), rows at or after it all in
+    /// segments, exported ones included.
+    pub fn split(
+        &self,
+        segments: &[Arc<dyn tessera_segment::SegmentReader>],
+    ) -> Result<Option<Split>, QueryError> {
+        let view = self.view()?;
+        let largest = segments.iter().filter_map(|s| s.metadata().max_time).max();
+        if view.exported.is_empty() || self.config.time_boundary != TimeBoundary::Auto {
+            return Ok(view.boundary.map(|boundary| Split::at(boundary, largest)));
+        }
+        let pending = segments
+            .iter()
+            .filter(|s| !view.exported.contains(s.name()))
+            .filter_map(|s| s.metadata().min_time)
+            .min();
+        let after_iceberg = view.boundary.map(|b| b.saturating_add(1));
+        let boundary = match (after_iceberg, pending) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(boundary.map(|boundary| Split {
+            boundary,
+            segments_hold_boundary: true,
+        }))
+    }
+
+    pub(crate) fn io(&self) -> &FileIo {
+        &self.io
+    }
+
+    pub(crate) fn iceberg_catalog(&self) -> Catalog {
+        self.catalog()
+    }
+
+    pub(crate) fn iceberg_table(&self) -> &str {
+        &self.config.table
+    }
+
+    pub(crate) fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    pub(crate) fn export_lock(&self) -> &Mutex<()> {
+        &self.exporting
+    }
+
+    /// How often sealed segments are exported (`None`: only when asked).
+    pub fn export_interval(&self) -> Option<Duration> {
+        self.config.export_interval
     }
 
     /// The Iceberg side of a query: the plan bounded at the split, and the data files

@@ -12,6 +12,7 @@ pub mod cold_queries;
 mod consumed_tables;
 pub mod consuming_info;
 pub mod ingest_metrics;
+pub mod lakehouse_export;
 pub mod lakehouse_tier;
 mod metrics;
 pub mod push;

@@ -5,7 +5,9 @@
 //!   "catalog": {"type": "filesystem", "warehouse": "s3://bucket/warehouse"},
 //!   "table": "lake.events",
 //!   "timeBoundary": "auto",
-//!   "refreshInterval": "30s"
+//!   "refreshInterval": "30s",
+//!   "export": true,
+//!   "exportInterval": "5m"
 //! }
 //! ```
 //!
@@ -15,7 +17,10 @@
 //! comes from segments), or a fixed value of the time column (a number in the column's
 //! unit, or for epoch-millisecond columns an ISO-8601 date-time). The catalog is
 //! `filesystem` (a warehouse directory) or `location` (the table's root, given whole).
-//! The Iceberg snapshot is looked up again every `refreshInterval` (default 30 s).
+//! The Iceberg snapshot is looked up again every `refreshInterval` (default 30 s). With
+//! `exportInterval`, sealed segments are also exported into the Iceberg table that often;
+//! with `export` (implied by `exportInterval`) Tessera writes the Iceberg table, and one
+//! that does not exist yet is an empty history until the first export creates it.
 
 use std::time::Duration;
 
@@ -48,6 +53,12 @@ pub struct LakehouseConfig {
     pub table: String,
     pub time_boundary: TimeBoundary,
     pub refresh_interval: Duration,
+    /// Export sealed segments into the Iceberg table this often (`None`: only when asked,
+    /// `POST /tables/{table}/lakehouse/export`).
+    pub export_interval: Option<Duration>,
+    /// Tessera writes the Iceberg table (`"export": true`, or an `exportInterval`): until
+    /// the first export creates it, a missing table is an empty history, not an error.
+    pub export: bool,
 }
 
 /// Snapshots are looked up this often unless the config says otherwise.
@@ -166,11 +177,39 @@ pub fn lakehouse_config(
             ));
         }
     };
+    let export_interval = match config.get("exportInterval") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(
+            parse_duration(text)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    invalid(
+                        "exportInterval",
+                        format!("`{text}` is not a duration such as 1m or 1h"),
+                    )
+                })?,
+        ),
+        Some(other) => {
+            return Err(invalid(
+                "exportInterval",
+                format!("`{other}` is not a duration such as 1m"),
+            ));
+        }
+    };
+    let export = match config.get("export") {
+        None | Some(Value::Null) => export_interval.is_some(),
+        Some(Value::Bool(export)) => *export || export_interval.is_some(),
+        Some(other) => {
+            return Err(invalid("export", format!("`{other}` is not true or false")));
+        }
+    };
     Ok(Some(LakehouseConfig {
         catalog,
         table,
         time_boundary,
         refresh_interval,
+        export_interval,
+        export,
     }))
 }
 
@@ -195,7 +234,7 @@ mod tests {
         let raw = json!({"lakehouse": {
             "catalog": {"type": "filesystem", "warehouse": "s3://b/wh"},
             "table": "lake.events", "timeBoundary": "2024-03-04T00:00:00Z",
-            "refreshInterval": "2s"}});
+            "refreshInterval": "2s", "exportInterval": "1m"}});
         let config = lakehouse_config(&raw, &schema(), Some("ts"))
             .expect("valid")
             .expect("present");
@@ -207,6 +246,8 @@ mod tests {
         );
         assert_eq!(config.time_boundary, TimeBoundary::Fixed(1_709_510_400_000));
         assert_eq!(config.refresh_interval, Duration::from_secs(2));
+        assert_eq!(config.export_interval, Some(Duration::from_secs(60)));
+        assert!(config.export);
         let auto = json!({"lakehouse": {"catalog": {"type": "location", "location": "/x/t"}}});
         let config = lakehouse_config(&auto, &schema(), Some("ts"))
             .expect("valid")

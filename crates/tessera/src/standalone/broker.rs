@@ -12,7 +12,7 @@ use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 use tessera_api::server_metrics::ServerMetrics;
 use tessera_broker::query_service::{QueryService, TableSummary};
 
-use tessera_server::lakehouse_tier::{Split, bounded_plan};
+use tessera_server::lakehouse_tier::bounded_plan;
 
 use super::servers::{LakehouseServer, LocalServer, ServerClient};
 use super::state::ServerState;
@@ -80,10 +80,7 @@ pub fn execute_sql(
     match &runtime.lakehouse {
         Some(tier) => {
             let segments = runtime.segments.readers();
-            let largest = segments.iter().filter_map(|s| s.metadata().max_time).max();
-            let split = tier
-                .boundary()?
-                .map(|boundary| Split::at(boundary, largest));
+            let split = tier.split(&segments)?;
             let segments_plan = match split {
                 Some(split) => bounded_plan(
                     &plan,

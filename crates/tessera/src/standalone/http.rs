@@ -105,6 +105,7 @@ pub fn routes() -> Routes {
     .get("/tables/{name}/metadata", get_table_metadata)
     .get("/tables/{name}/status", get_table_status)
     .get("/tables/{name}/lakehouse", get_table_lakehouse)
+    .post("/tables/{name}/lakehouse/export", export_to_lakehouse)
     .post("/tables/{name}/restore", restore_table)
     .get("/tables/{name}/trash", list_trash)
     .post("/tables/{name}/segments/{segment}/restore", restore_segment)
@@ -304,6 +305,32 @@ async fn get_table_lakehouse(
         let _ = blocking(move || refreshing.refresh().is_ok()).await;
     }
     Ok(axum::Json(tier.status()))
+}
+
+/// Export the table's sealed segments that its Iceberg table does not hold yet, as one
+/// new snapshot.
+async fn export_to_lakehouse(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Json>> {
+    let table = live_table(&state, &name)?;
+    let tier = table
+        .lakehouse
+        .clone()
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` has no lakehouse tier")))?;
+    let sealed = super::state::sealed_segments(&table.segments);
+    let summary = blocking(move || tier.export(&sealed))
+        .await?
+        .map_err(|error| {
+            let status = error
+                .downcast_ref::<tessera_lakehouse::Error>()
+                .map_or(500, |e| e.status().http_status());
+            ApiError::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                format!("table `{name}`: export to the lakehouse failed: {error:#}"),
+            )
+        })?;
+    Ok(axum::Json(summary.to_json()))
 }
 
 async fn add_table(

@@ -231,8 +231,11 @@ impl ServerState {
         if let Some(tier) = &lakehouse {
             // The first snapshot is looked up now, off this thread; a query that comes
             // first looks it up itself.
-            let tier = tier.clone();
-            std::thread::spawn(move || tier.refresh());
+            let first = tier.clone();
+            std::thread::spawn(move || first.refresh());
+            if let Some(interval) = tier.export_interval() {
+                spawn_exporter(Arc::downgrade(tier), segments.clone(), interval);
+            }
         }
         let runtime = Arc::new(TableRuntime {
             record,
@@ -318,6 +321,41 @@ impl ServerState {
     ) -> anyhow::Result<usize> {
         self.retention().purge(retention.as_millis() as i64, now_ms)
     }
+}
+
+/// The sealed segments a table serves now.
+pub fn sealed_segments(segments: &SegmentSet) -> Vec<Arc<ImmutableSegment>> {
+    segments
+        .list()
+        .into_iter()
+        .filter_map(|segment| match segment {
+            ServedSegment::Sealed(sealed) => Some(sealed),
+            ServedSegment::Consuming(_) => None,
+        })
+        .collect()
+}
+
+/// Export a table's sealed segments to its lakehouse every `interval`, until the table
+/// is unloaded. A failed export is logged and tried again at the next turn.
+fn spawn_exporter(
+    tier: std::sync::Weak<LakehouseTier>,
+    segments: Arc<SegmentSet>,
+    interval: std::time::Duration,
+) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(interval);
+            let Some(tier) = tier.upgrade() else {
+                return;
+            };
+            if let Err(error) = tier.export(&sealed_segments(&segments)) {
+                warn!(
+                    error = format!("{error:#}"),
+                    "lakehouse export failed; trying again later"
+                );
+            }
+        }
+    });
 }
 
 fn local_copy_is_good(path: &Path, crc32: Option<u32>) -> bool {
