@@ -51,9 +51,16 @@ struct LakeFile {
 /// The last refresh's failure: its message and kind.
 type LastError = (String, tessera_status::Status);
 
-/// A data file's segment once read; its lock makes one query read the file while
+/// A data file's segments once read; its lock makes one query read the file while
 /// others wait for it.
-type FileSlot = Arc<Mutex<Option<Arc<ImmutableSegment>>>>;
+type FileSlot = Arc<Mutex<Option<FileSegments>>>;
+
+/// The segments one data file was read into.
+type FileSegments = Arc<Vec<Arc<ImmutableSegment>>>;
+
+/// Rows per segment a data file is read into (a large file makes several, so queries
+/// run on every core and a build's memory stays bounded).
+const ROWS_PER_SEGMENT: u32 = 2_000_000;
 
 /// The snapshot summary key listing the segments an export wrote.
 pub const SEGMENTS_SUMMARY_KEY: &str = "tessera.segments";
@@ -606,19 +613,21 @@ impl LakehouseTier {
         self.counters
             .files_scanned
             .fetch_add(wanted.len() as u64, Ordering::Relaxed);
-        let segments = wanted
+        let per_file = wanted
             .par_iter()
             .with_max_len(1)
-            .map(|file| {
-                self.segment(&file.file)
-                    .map(|s| s as Arc<dyn tessera_segment::SegmentReader>)
-            })
+            .map(|file| self.segments(&file.file))
             .collect::<Result<Vec<_>, QueryError>>()?;
+        let segments = per_file
+            .iter()
+            .flat_map(|segments| segments.iter())
+            .map(|segment| segment.clone() as Arc<dyn tessera_segment::SegmentReader>)
+            .collect();
         Ok(LakehouseScan { plan, segments })
     }
 
-    /// The segment holding a data file's rows, read from the file on first use.
-    fn segment(&self, file: &DataFile) -> Result<Arc<ImmutableSegment>, QueryError> {
+    /// The segments holding a data file's rows, read from the file on first use.
+    fn segments(&self, file: &DataFile) -> Result<FileSegments, QueryError> {
         let slot = self
             .reading
             .lock()
@@ -627,10 +636,10 @@ impl LakehouseTier {
             .or_default()
             .clone();
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(segment) = slot.as_ref() {
-            return Ok(segment.clone());
+        if let Some(segments) = slot.as_ref() {
+            return Ok(segments.clone());
         }
-        let segment = Arc::new(self.read_file(file).map_err(|error| {
+        let segments = Arc::new(self.read_file(file).map_err(|error| {
             let status = error.downcast_ref::<tessera_lakehouse::Error>().map_or(
                 tessera_status::Status::Corrupt,
                 tessera_lakehouse::Error::status,
@@ -643,46 +652,89 @@ impl LakehouseTier {
                 ),
             )
         })?);
-        *slot = Some(segment.clone());
-        Ok(segment)
+        *slot = Some(segments.clone());
+        Ok(segments)
     }
 
-    fn read_file(&self, file: &DataFile) -> anyhow::Result<ImmutableSegment> {
+    /// A data file's segments: those built before (listed in the file's `done`
+    /// marker, each checked as it opens), else built now from a downloaded copy.
+    fn read_file(&self, file: &DataFile) -> anyhow::Result<Vec<Arc<ImmutableSegment>>> {
         let key = file_key(file);
-        let path = self.directory.join(format!("{key}.tseg"));
-        if path.exists() {
-            match ImmutableSegment::open(&path) {
-                Ok(segment) => return Ok(segment),
+        let directory = self.directory.join(&key);
+        let done = directory.join("done");
+        if let Ok(text) = std::fs::read_to_string(&done) {
+            let parts: usize = text.trim().parse().unwrap_or(0);
+            let opened: Result<Vec<_>, _> = (0..parts)
+                .map(|part| {
+                    ImmutableSegment::open(&directory.join(format!("part-{part}.tseg")))
+                        .map(Arc::new)
+                })
+                .collect();
+            match opened {
+                Ok(segments) if parts > 0 => return Ok(segments),
+                Ok(_) => {}
                 Err(error) => {
-                    warn!(path = %path.display(), error = %error, "a lakehouse segment is damaged; reading its data file again");
-                    let _ = std::fs::remove_file(&path);
+                    warn!(file = %file.path, error = %error, "a lakehouse segment is damaged; reading its data file again");
                 }
             }
         }
-        std::fs::create_dir_all(&self.directory)?;
-        let download = self.directory.join(format!("{key}.download.parquet"));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory)?;
+        let download = directory.join("data.download.parquet");
         self.io.download(&file.path, &download)?;
-        let result = self.build(file, &download, &path, &key);
+        let result = self.build(file, &download, &directory, &key);
         let _ = std::fs::remove_file(&download);
-        result
+        let segments = result?;
+        std::fs::write(&done, segments.len().to_string())?;
+        Ok(segments)
     }
 
+    /// Read a downloaded data file into segments of at most [`ROWS_PER_SEGMENT`] rows
+    /// (one batch more), built with the table's schema and indexes.
     fn build(
         &self,
         file: &DataFile,
         parquet: &Path,
-        path: &Path,
+        directory: &Path,
         key: &str,
-    ) -> anyhow::Result<ImmutableSegment> {
+    ) -> anyhow::Result<Vec<Arc<ImmutableSegment>>> {
         let bytes = std::fs::metadata(parquet).map(|m| m.len()).unwrap_or(0);
         let mut source = tessera_ingest::open_file(parquet, &self.schema, &ReadOptions::default())?;
-        let mut builder = SegmentBuilder::new(&self.schema, &self.table_config)?;
         let mut report = RejectReport::default();
+        let mut segments = Vec::new();
+        let mut rows = 0u64;
+        let mut builder: Option<SegmentBuilder> = None;
+        let finish =
+            |builder: SegmentBuilder, part: usize| -> anyhow::Result<Arc<ImmutableSegment>> {
+                let path = directory.join(format!("part-{part}.tseg"));
+                let temporary = path.with_extension("building");
+                builder.finish(
+                    &temporary,
+                    &BuildOptions {
+                        segment_name: Some(format!("{}__iceberg__{key}__{part}", self.table)),
+                        ..BuildOptions::default()
+                    },
+                )?;
+                std::fs::rename(&temporary, &path)?;
+                Ok(Arc::new(ImmutableSegment::open(&path)?))
+            };
         while let Some(batch) = source.next_batch(&mut report)? {
-            builder.add_batch(&batch)?;
+            let current = match builder.as_mut() {
+                Some(current) => current,
+                None => builder.insert(SegmentBuilder::new(&self.schema, &self.table_config)?),
+            };
+            current.add_batch(&batch)?;
+            rows += batch.num_rows as u64;
+            if current.num_rows() >= ROWS_PER_SEGMENT
+                && let Some(full) = builder.take()
+            {
+                segments.push(finish(full, segments.len())?);
+            }
         }
         drop(source);
-        let rows = builder.num_rows();
+        if let Some(last) = builder.take() {
+            segments.push(finish(last, segments.len())?);
+        }
         let rejected = report.rejected_rows;
         if rejected > 0 {
             warn!(table = %self.table, file = %file.path, rejected, "lakehouse rows could not be read as the table's schema and were skipped");
@@ -690,22 +742,11 @@ impl LakehouseTier {
                 .rows_rejected
                 .fetch_add(rejected, Ordering::Relaxed);
         }
-        let temporary = path.with_extension("building");
-        builder.finish(
-            &temporary,
-            &BuildOptions {
-                segment_name: Some(format!("{}__iceberg__{key}", self.table)),
-                ..BuildOptions::default()
-            },
-        )?;
-        std::fs::rename(&temporary, path)?;
         self.counters.files_read.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .rows_read
-            .fetch_add(u64::from(rows), Ordering::Relaxed);
+        self.counters.rows_read.fetch_add(rows, Ordering::Relaxed);
         self.counters.bytes_read.fetch_add(bytes, Ordering::Relaxed);
-        info!(table = %self.table, file = %file.path, rows, "lakehouse data file read");
-        Ok(ImmutableSegment::open(path)?)
+        info!(table = %self.table, file = %file.path, rows, segments = segments.len(), "lakehouse data file read");
+        Ok(segments)
     }
 
     /// The tier's state for `GET /tables/{table}/lakehouse` and the metrics.
