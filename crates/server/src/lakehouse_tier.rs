@@ -6,8 +6,8 @@
 //!   last good view (and reports the error in the tier's status and log); with no good
 //!   view, queries of the table fail with the error, which names the table and file.
 //! - **Boundary**: rows with time `< boundary` come from Iceberg, rows `>= boundary`
-//!   from segments. [`bounded_plan`] adds that conjunct to the query each side runs, so
-//!   a row equal to the boundary is read from segments only.
+//!   from segments (see [`Split`] for the boundary instant itself). Each side runs the
+//!   query with its [`TimeBound`] (segments wholly on its side run it unbounded).
 //! - **Pruning**: each data file's manifest statistics (per-column lower/upper bounds
 //!   and null counts) stand in for segment metadata, and the engine's own
 //!   [`may_match_by_statistics`] decides with the query's filter and the boundary
@@ -34,10 +34,11 @@ use tessera_lakehouse::table::{self as iceberg_table, Catalog};
 use tessera_lakehouse::{DataFile, Datum, FileIo, IcebergType, ManifestCache, TableMetadata};
 use tessera_query::QueryError;
 use tessera_query::error::ErrorCode;
-use tessera_query::expr::{CmpOp, Expr};
+use tessera_query::expr::CmpOp;
+
+use crate::time_bound::TimeBound;
 use tessera_query::filter::may_match_by_statistics;
-use tessera_query::plan::{Filter, QueryPlan};
-use tessera_query::types::{Scalar, SqlType};
+use tessera_query::plan::QueryPlan;
 use tessera_segment::metadata::{ColumnMetadata, Encoding, SegmentMetadata};
 use tessera_segment::{BuildOptions, ImmutableSegment, SegmentBuilder};
 use tracing::{info, warn};
@@ -105,8 +106,19 @@ struct Counters {
 /// The part of a query the lakehouse answers: its plan and the segments that hold the
 /// files it reads.
 pub struct LakehouseScan {
-    pub plan: QueryPlan,
+    /// `None`: nothing to read (an empty snapshot).
+    pub bound: Option<TimeBound>,
     pub segments: Vec<Arc<dyn tessera_segment::SegmentReader>>,
+}
+
+impl LakehouseScan {
+    /// The leaf half of `plan` over the files' segments, bounded to the Iceberg side.
+    pub fn execute(&self, plan: &QueryPlan) -> Result<tessera_query::leaf::Partial, QueryError> {
+        match &self.bound {
+            Some(bound) => bound.execute(plan, &self.segments),
+            None => tessera_query::engine::execute_leaf(plan, &[]),
+        }
+    }
 }
 
 /// Where one query splits the time axis between the tiers.
@@ -595,18 +607,13 @@ impl LakehouseTier {
         let view = self.view()?;
         let Some(split) = split else {
             return Ok(LakehouseScan {
-                plan: plan.clone(),
+                bound: None,
                 segments: Vec::new(),
             });
         };
-        let plan = bounded_plan(
-            plan,
-            &self.schema,
-            &self.time_column,
-            split.lakehouse_op(),
-            split.boundary,
-        );
-        let wanted: Vec<&Arc<LakeFile>> = view.files_for(&plan).collect();
+        let bound = self.lakehouse_bound(split);
+        let bounded = bound.plan(plan);
+        let wanted: Vec<&Arc<LakeFile>> = view.files_for(&bounded).collect();
         self.counters
             .files_pruned
             .fetch_add((view.files.len() - wanted.len()) as u64, Ordering::Relaxed);
@@ -623,7 +630,10 @@ impl LakehouseTier {
             .flat_map(|segments| segments.iter())
             .map(|segment| segment.clone() as Arc<dyn tessera_segment::SegmentReader>)
             .collect();
-        Ok(LakehouseScan { plan, segments })
+        Ok(LakehouseScan {
+            bound: Some(bound),
+            segments,
+        })
     }
 
     /// The segments holding a data file's rows, read from the file on first use.
@@ -822,6 +832,26 @@ impl LakehouseTier {
         &self.time_column
     }
 
+    /// The bound the Iceberg side of `split` runs.
+    pub fn lakehouse_bound(&self, split: Split) -> TimeBound {
+        TimeBound::new(
+            &self.schema,
+            &self.time_column,
+            split.lakehouse_op(),
+            split.boundary,
+        )
+    }
+
+    /// The bound the segment side of `split` runs.
+    pub fn segments_bound(&self, split: Split) -> TimeBound {
+        TimeBound::new(
+            &self.schema,
+            &self.time_column,
+            split.segments_op(),
+            split.boundary,
+        )
+    }
+
     /// The EXPLAIN line of the Iceberg side: the boundary and the files the query reads.
     pub fn describe(&self, plan: &QueryPlan) -> Result<String, QueryError> {
         let view = self.view()?;
@@ -831,7 +861,8 @@ impl LakehouseTier {
                 self.config.table
             ));
         };
-        let bounded = bounded_plan(plan, &self.schema, &self.time_column, CmpOp::Lt, boundary);
+        let bounded =
+            TimeBound::new(&self.schema, &self.time_column, CmpOp::Lt, boundary).plan(plan);
         let read = view.files_for(&bounded).count();
         Ok(format!(
             "LAKEHOUSE(iceberg={}, snapshot={}, boundary={}={boundary}, files={read} of {})",
@@ -890,40 +921,6 @@ fn compatible(data_type: DataType, single_value: bool, ty: &IcebergType) -> bool
         ),
         DataType::String | DataType::Json => matches!(ty, I::String | I::Uuid),
         DataType::Bytes => matches!(ty, I::Binary | I::Fixed(_) | I::Uuid),
-    }
-}
-
-/// `plan` with `time_column <op> boundary` ANDed to its filter: what each tier runs.
-pub fn bounded_plan(
-    plan: &QueryPlan,
-    schema: &Schema,
-    time_column: &str,
-    op: CmpOp,
-    boundary: i64,
-) -> QueryPlan {
-    let ty = schema
-        .field(time_column)
-        .map_or(SqlType::Long, |f| SqlType::of(f.data_type));
-    let leaf = Filter::Leaf(Expr::Compare {
-        op,
-        left: Box::new(Expr::Column {
-            name: time_column.to_string(),
-            ty,
-            single_value: true,
-        }),
-        right: Box::new(Expr::literal(Scalar::Long(boundary), ty)),
-    });
-    let filter = match plan.filter.clone() {
-        None => leaf,
-        Some(Filter::And(mut children)) => {
-            children.push(leaf);
-            Filter::And(children)
-        }
-        Some(other) => Filter::And(vec![other, leaf]),
-    };
-    QueryPlan {
-        filter: Some(filter),
-        ..plan.clone()
     }
 }
 

@@ -17,5 +17,6 @@ pub mod lakehouse_tier;
 mod metrics;
 pub mod push;
 mod role;
+pub mod time_bound;
 
 pub use role::run;

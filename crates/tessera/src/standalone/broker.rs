@@ -12,8 +12,6 @@ use tessera_query::{QueryError, QueryOptions, QueryOutcome, Table};
 use tessera_api::server_metrics::ServerMetrics;
 use tessera_broker::query_service::{QueryService, TableSummary};
 
-use tessera_server::lakehouse_tier::bounded_plan;
-
 use super::servers::{LakehouseServer, LocalServer, ServerClient};
 use super::state::ServerState;
 
@@ -55,6 +53,7 @@ pub fn execute_sql(
         if let Some(fetch) = (LocalServer {
             state,
             segments: None,
+            bound: None,
         })
         .describe_fetch(&plan)
         {
@@ -75,45 +74,38 @@ pub fn execute_sql(
         ));
     }
     // With a lakehouse tier, segments answer for rows at or after the time boundary and
-    // the Iceberg table for rows before it: each side runs the query bounded so.
-    let mut servers: Vec<(Box<dyn ServerClient + '_>, QueryPlan)> = Vec::new();
+    // the Iceberg table for rows before it: each side runs the query bounded so (see
+    // `tessera_server::lakehouse_tier::Split`).
+    let mut servers: Vec<Box<dyn ServerClient + '_>> = Vec::new();
     match &runtime.lakehouse {
         Some(tier) => {
             let segments = runtime.segments.readers();
             let split = tier.split(&segments)?;
-            let segments_plan = match split {
-                Some(split) => bounded_plan(
-                    &plan,
-                    tier.schema(),
-                    tier.time_column(),
-                    split.segments_op(),
-                    split.boundary,
-                ),
-                None => plan.clone(),
-            };
             let local = LocalServer {
                 state,
                 segments: Some(segments),
+                bound: split.map(|split| tier.segments_bound(split)),
             };
-            servers.push((Box::new(local), segments_plan));
+            servers.push(Box::new(local));
             let lake = LakehouseServer {
                 tier: tier.clone(),
                 split,
             };
-            servers.push((Box::new(lake), plan.clone()));
+            servers.push(Box::new(lake));
         }
         None => {
             let local = LocalServer {
                 state,
                 segments: None,
+                bound: None,
             };
-            servers.push((Box::new(local), plan.clone()));
+            servers.push(Box::new(local));
         }
     }
     let mut partials = Vec::with_capacity(servers.len());
     let mut freshness: Option<i64> = None;
-    for (server, server_plan) in &servers {
-        let answer = server.execute(server_plan)?;
+    for server in &servers {
+        let answer = server.execute(&plan)?;
         if let Some(fresh) = answer.freshness_ms {
             freshness = Some(freshness.map_or(fresh, |f| f.min(fresh)));
         }

@@ -16,6 +16,7 @@ use tessera_server::cold_queries;
 use std::sync::Arc;
 
 use tessera_server::lakehouse_tier::{LakehouseTier, Split};
+use tessera_server::time_bound::TimeBound;
 
 use super::state::ServerState;
 
@@ -40,6 +41,8 @@ pub struct LocalServer<'a> {
     /// The segments to run on, when the broker took them already (to split a query at
     /// the lakehouse boundary by what they hold); `None`: the table's segments now.
     pub segments: Option<Vec<Arc<dyn SegmentReader>>>,
+    /// The segment side of a lakehouse split: rows at or after the boundary.
+    pub bound: Option<TimeBound>,
 }
 
 impl LocalServer<'_> {
@@ -76,7 +79,10 @@ impl ServerClient for LocalServer<'_> {
         // The sections this query fetched stay held until it has run.
         let served = table.segments.list();
         let fetched = cold_queries::prefetch(self.state.cold.as_ref(), plan, sealed(&served))?;
-        let mut partial = engine::execute_leaf(plan, &segments)?;
+        let mut partial = match &self.bound {
+            Some(bound) => bound.execute(plan, &segments)?,
+            None => engine::execute_leaf(plan, &segments)?,
+        };
         fetched.count(&mut partial.stats);
         let now = tessera_ingest::realtime::now_ms();
         // Push and generator rows are queryable when acknowledged (fresh up to now); a
@@ -110,7 +116,7 @@ impl ServerClient for LakehouseServer {
     fn execute(&self, plan: &QueryPlan) -> Result<ServerAnswer, QueryError> {
         let scan = self.tier.scan(plan, self.split)?;
         Ok(ServerAnswer {
-            partial: engine::execute_leaf(&scan.plan, &scan.segments)?,
+            partial: scan.execute(plan)?,
             freshness_ms: None,
         })
     }
