@@ -46,20 +46,35 @@ impl Retention<'_> {
                 let end = segment.max_time.and_then(|raw| time.epoch_millis(raw));
                 (segment.name.as_str(), end)
             });
-        let mut trashed = Vec::new();
-        for name in expired(ends, retention_ms, now_ms) {
+        let names: Vec<String> = expired(ends, retention_ms, now_ms)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        self.trash_segments(&record.name, &names, now_ms, "past the table's retention")?;
+        Ok(names)
+    }
+
+    /// Trash the named sealed segments of `table` (restorable for the trash retention);
+    /// `why` is logged with each.
+    pub fn trash_segments(
+        &self,
+        table: &str,
+        names: &[String],
+        now_ms: i64,
+        why: &str,
+    ) -> anyhow::Result<()> {
+        for name in names {
             // Catalog first (out of routing at once); a crash before the file moves
             // leaves it in place, which restore and purge both handle.
-            let moved = self.catalog.trash_segment(&record.name, name, now_ms)?;
+            let moved = self.catalog.trash_segment(table, name, now_ms)?;
             if let Some(location) = &moved.record.location {
                 self.runtime
                     .block_on(self.deep_store.trash_file(location, now_ms))
                     .with_context(|| format!("move segment `{name}` to the trash"))?;
             }
-            info!(table = %record.name, segment = name, "segment past the table's retention: trashed");
-            trashed.push(name.to_string());
+            info!(table, segment = %name, why, "segment trashed");
         }
-        Ok(trashed)
+        Ok(())
     }
 
     /// Delete for good the segments of `table` trashed more than `trash_retention_ms`

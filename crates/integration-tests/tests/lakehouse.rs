@@ -456,8 +456,7 @@ fn produce_and_seal(server: &Server, tansu: &Tansu, first: i64, count: i64) {
     let response = server.post("/tables/events/forceCommit", "");
     assert_eq!(response.status, 200, "{}", response.body);
     tessera_integration_tests::wait_until("every row sealed", Duration::from_secs(60), || {
-        server.metric("tessera_segment_rows{table=\"events\",state=\"sealed\"}") as i64
-            == first + count
+        server.metric("tessera_segment_rows{table=\"events\",state=\"consuming\"}") == 0.0
     });
 }
 
@@ -468,7 +467,8 @@ fn export(server: &Server) -> Json {
 }
 
 #[test]
-fn test_export_appends_only_new_segments_pyiceberg_reads_them_and_a_kill_leaves_a_whole_snapshot() {
+fn test_export_appends_only_new_segments_pyiceberg_reads_them_drops_them_and_a_kill_leaves_a_whole_snapshot()
+ {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().expect("tempdir");
     let moto = Moto::start("lake");
@@ -478,8 +478,10 @@ fn test_export_appends_only_new_segments_pyiceberg_reads_them_and_a_kill_leaves_
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut server = Server::start(&dir.path().join("data"), Some("s3://lake/deep"), &env);
     // The table's lakehouse is an Iceberg table Tessera creates on its first export.
-    let lakehouse = lakehouse_section("s3://lake/wh", "tessera.events")
-        .replace(r#""timeBoundary""#, r#""export": true, "timeBoundary""#);
+    let lakehouse = lakehouse_section("s3://lake/wh", "tessera.events").replace(
+        r#""timeBoundary""#,
+        r#""export": true, "dropExported": true, "timeBoundary""#,
+    );
     server.create_table(SCHEMA, &realtime_config(&tansu.address(), &lakehouse));
     let location = "s3://lake/wh/tessera/events";
     produce_and_seal(&server, &tansu, 0, 2000);
@@ -492,6 +494,17 @@ fn test_export_appends_only_new_segments_pyiceberg_reads_them_and_a_kill_leaves_
     assert_eq!(read["distinct_k"], json!(17), "{read}");
     assert_eq!(read["min_ts_ms"], json!(ts(0)), "{read}");
     assert_eq!(read["max_ts_ms"], json!(ts(1999)), "{read}");
+    // dropExported: the exported segments, all below the boundary, left the table (to
+    // the trash); their rows are read from Iceberg now.
+    let dropped = first["droppedSegments"].as_array().map_or(0, Vec::len);
+    assert!(dropped >= 1, "{first}");
+    assert!(
+        moto.keys("deep/events/").is_empty(),
+        "{:?}",
+        moto.keys("deep/")
+    );
+    assert_eq!(assert_exact_prefix(&server), 2000);
+    eprintln!("first export: {first}");
     let tessera = &rows(&server, "SELECT SUM(v), DISTINCTCOUNT(k) FROM events")[0];
     let sum_v = read["sum_v"].as_f64().expect("sum_v");
     assert!(

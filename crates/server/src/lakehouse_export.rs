@@ -92,6 +92,7 @@ impl ExportSummary {
 }
 
 /// A column of the export: its Tessera name and its Iceberg field.
+#[derive(Debug)]
 struct ExportColumn {
     name: String,
     field: NestedField,
@@ -143,6 +144,18 @@ fn date_of(days: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The segment an exported data file holds rows of, from its name
+/// (`<segment>-<commit uuid>.parquet`); `None` for a file not named so.
+pub fn segment_of_data_file(path: &str) -> Option<&str> {
+    let name = path.rsplit('/').next()?.strip_suffix(".parquet")?;
+    // A uuid is 36 characters: 8-4-4-4-12.
+    let cut = name.len().checked_sub(37)?;
+    let (segment, uuid) = name.split_at(cut);
+    let uuid = uuid.strip_prefix('-')?;
+    let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+    (groups == [8, 4, 4, 4, 12] && !segment.is_empty()).then_some(segment)
 }
 
 /// Every segment the Iceberg table's snapshots record as exported.
@@ -229,70 +242,6 @@ impl LakehouseTier {
         }
     }
 
-    /// The export's columns, and the schema the new snapshot is written with: the
-    /// current one, or one more with the columns the table gained.
-    fn export_schema(
-        &self,
-        metadata: &TableMetadata,
-    ) -> anyhow::Result<(Vec<ExportColumn>, IcebergSchema, bool)> {
-        let current = metadata
-            .schema()
-            .context("the Iceberg table has no current schema")?;
-        let mut schema = current.clone();
-        let mut next_id = metadata
-            .last_column_id
-            .max(current.fields.iter().map(|f| f.id).max().unwrap_or(0));
-        let mut columns = Vec::new();
-        let mut evolved = false;
-        for field in &self.schema().fields {
-            if !field.single_value {
-                anyhow::bail!(
-                    "column `{}` is multi-value: exporting multi-value columns is not supported yet",
-                    field.name
-                );
-            }
-            let iceberg = match current.field(&field.name) {
-                Some(existing) => {
-                    if existing.ty != iceberg_type(field.data_type) {
-                        anyhow::bail!(
-                            "column `{}` is `{}` in the Iceberg table, not `{}` as exported",
-                            field.name,
-                            existing.ty.to_json(),
-                            iceberg_type(field.data_type).to_json()
-                        );
-                    }
-                    existing.clone()
-                }
-                None => {
-                    next_id += 1;
-                    evolved = true;
-                    let added = NestedField {
-                        id: next_id,
-                        name: field.name.clone(),
-                        required: false,
-                        ty: iceberg_type(field.data_type),
-                    };
-                    schema.fields.push(added.clone());
-                    added
-                }
-            };
-            columns.push(ExportColumn {
-                name: field.name.clone(),
-                field: iceberg,
-            });
-        }
-        if evolved {
-            schema.schema_id = metadata
-                .schemas
-                .iter()
-                .map(|s| s.schema_id)
-                .max()
-                .unwrap_or(0)
-                + 1;
-        }
-        Ok((columns, schema, evolved))
-    }
-
     /// Export the sealed segments among `segments` that the Iceberg table does not hold
     /// yet, as one new snapshot; then look the snapshot up.
     pub fn export(&self, segments: &[Arc<ImmutableSegment>]) -> anyhow::Result<ExportSummary> {
@@ -311,7 +260,7 @@ impl LakehouseTier {
                 ..ExportSummary::default()
             });
         }
-        let (columns, schema, evolved) = self.export_schema(&target.metadata)?;
+        let (columns, schema, evolved) = export_schema(self.schema(), &target.metadata)?;
         let spec = target
             .metadata
             .spec(target.metadata.default_spec_id)
@@ -434,6 +383,70 @@ impl LakehouseTier {
         let _ = self.refresh();
         Ok(summary)
     }
+}
+
+/// The export's columns, and the schema the new snapshot is written with: the
+/// current one, or one more with the columns the table gained.
+fn export_schema(
+    tessera: &tessera_config::Schema,
+    metadata: &TableMetadata,
+) -> anyhow::Result<(Vec<ExportColumn>, IcebergSchema, bool)> {
+    let current = metadata
+        .schema()
+        .context("the Iceberg table has no current schema")?;
+    let mut schema = current.clone();
+    let mut next_id = metadata
+        .last_column_id
+        .max(current.fields.iter().map(|f| f.id).max().unwrap_or(0));
+    let mut columns = Vec::new();
+    let mut evolved = false;
+    for field in &tessera.fields {
+        if !field.single_value {
+            anyhow::bail!(
+                "column `{}` is multi-value: exporting multi-value columns is not supported yet",
+                field.name
+            );
+        }
+        let iceberg = match current.field(&field.name) {
+            Some(existing) => {
+                if existing.ty != iceberg_type(field.data_type) {
+                    anyhow::bail!(
+                        "column `{}` is `{}` in the Iceberg table, not `{}` as exported",
+                        field.name,
+                        existing.ty.to_json(),
+                        iceberg_type(field.data_type).to_json()
+                    );
+                }
+                existing.clone()
+            }
+            None => {
+                next_id += 1;
+                evolved = true;
+                let added = NestedField {
+                    id: next_id,
+                    name: field.name.clone(),
+                    required: false,
+                    ty: iceberg_type(field.data_type),
+                };
+                schema.fields.push(added.clone());
+                added
+            }
+        };
+        columns.push(ExportColumn {
+            name: field.name.clone(),
+            field: iceberg,
+        });
+    }
+    if evolved {
+        schema.schema_id = metadata
+            .schemas
+            .iter()
+            .map(|s| s.schema_id)
+            .max()
+            .unwrap_or(0)
+            + 1;
+    }
+    Ok((columns, schema, evolved))
 }
 
 /// A segment's docs by day partition of `time_column` (one group when unpartitioned).
@@ -662,6 +675,65 @@ mod tests {
         assert_eq!(date_of(19_783), "2024-03-01");
         assert_eq!(date_of(-1), "1969-12-31");
         assert_eq!(date_of(11_016), "2000-02-29");
+    }
+
+    #[test]
+    fn a_column_the_table_gained_joins_a_new_schema() {
+        let tessera = tessera_config::Schema::from_json(
+            r#"{"schemaName": "events",
+                "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"},
+                                        {"name": "k", "dataType": "STRING"}],
+                "dateTimeFieldSpecs": [{"name": "ts", "dataType": "TIMESTAMP",
+                    "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#,
+        )
+        .expect("schema")
+        .value;
+        let metadata = TableMetadata::parse(
+            br#"{"format-version": 2, "location": "/t", "last-column-id": 2,
+                "current-schema-id": 0, "schemas": [{"type": "struct", "schema-id": 0, "fields": [
+                  {"id": 1, "name": "id", "required": false, "type": "long"},
+                  {"id": 2, "name": "ts", "required": false, "type": "timestamp"}]}]}"#,
+            "m",
+        )
+        .expect("metadata");
+        let (columns, schema, evolved) = export_schema(&tessera, &metadata).expect("evolves");
+        assert!(evolved);
+        assert_eq!(schema.schema_id, 1);
+        let k = schema.field("k").expect("k added");
+        assert_eq!((k.id, &k.ty), (3, &IcebergType::String));
+        assert_eq!(
+            columns.iter().map(|c| c.field.id).collect::<Vec<_>>(),
+            [1, 3, 2]
+        );
+        // A column whose type differs is refused, naming it.
+        let wrong = TableMetadata::parse(
+            br#"{"format-version": 2, "location": "/t", "current-schema-id": 0,
+                "schemas": [{"type": "struct", "schema-id": 0, "fields": [
+                  {"id": 1, "name": "id", "required": false, "type": "string"}]}]}"#,
+            "m",
+        )
+        .expect("metadata");
+        let error = export_schema(&tessera, &wrong).expect_err("mismatch");
+        assert!(error.to_string().contains("`id`"), "{error}");
+    }
+
+    #[test]
+    fn data_files_name_their_segment() {
+        let id = uuid();
+        let path =
+            format!("s3://b/t/data/ts_day=2024-03-01/events__0__3__20261204T1646Z-{id}.parquet");
+        assert_eq!(
+            segment_of_data_file(&path),
+            Some("events__0__3__20261204T1646Z")
+        );
+        assert_eq!(
+            segment_of_data_file("s3://b/t/data/00000-0-abc.parquet"),
+            None
+        );
+        assert_eq!(
+            segment_of_data_file(&format!("s3://b/t/data/-{id}.parquet")),
+            None
+        );
     }
 
     #[test]

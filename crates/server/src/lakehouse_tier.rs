@@ -566,10 +566,50 @@ impl LakehouseTier {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Rows of exported segments no longer served (dropped, or past retention) are
+        // in Iceberg only: the boundary never falls below them. A late row below it
+        // waits, unseen, for its segment's export (Pinot's hybrid tables do the same).
+        let served: HashSet<&str> = segments.iter().map(|s| s.name()).collect();
+        let floor = view
+            .files
+            .iter()
+            .filter_map(|file| {
+                let segment = crate::lakehouse_export::segment_of_data_file(&file.file.path)?;
+                (view.exported.contains(segment) && !served.contains(segment))
+                    .then_some(file.stats.max_time?.saturating_add(1))
+            })
+            .max();
+        let boundary = match (boundary, floor) {
+            (Some(b), Some(f)) => Some(b.max(f)),
+            (b, f) => b.or(f),
+        };
         Ok(boundary.map(|boundary| Split {
             boundary,
             segments_hold_boundary: true,
         }))
+    }
+
+    /// The exported segments among `segments` whose rows all lie below the boundary a
+    /// query over `segments` would use: with `dropExported`, they leave the table's
+    /// segments and their rows are read from Iceberg.
+    pub fn droppable(
+        &self,
+        segments: &[Arc<dyn tessera_segment::SegmentReader>],
+    ) -> Result<Vec<String>, QueryError> {
+        if !self.config.drop_exported {
+            return Ok(Vec::new());
+        }
+        let view = self.view()?;
+        let Some(split) = self.split(segments)? else {
+            return Ok(Vec::new());
+        };
+        let below = self.lakehouse_bound(split);
+        Ok(segments
+            .iter()
+            .filter(|s| view.exported.contains(s.name()))
+            .filter(|s| below.coverage(s.metadata()) == crate::time_bound::Coverage::All)
+            .map(|s| s.name().to_string())
+            .collect())
     }
 
     pub(crate) fn io(&self) -> &FileIo {

@@ -7,7 +7,8 @@
 //!   "timeBoundary": "auto",
 //!   "refreshInterval": "30s",
 //!   "export": true,
-//!   "exportInterval": "5m"
+//!   "exportInterval": "5m",
+//!   "dropExported": false
 //! }
 //! ```
 //!
@@ -20,7 +21,9 @@
 //! The Iceberg snapshot is looked up again every `refreshInterval` (default 30 s). With
 //! `exportInterval`, sealed segments are also exported into the Iceberg table that often;
 //! with `export` (implied by `exportInterval`) Tessera writes the Iceberg table, and one
-//! that does not exist yet is an empty history until the first export creates it.
+//! that does not exist yet is an empty history until the first export creates it. With
+//! `dropExported`, an export then trashes the exported segments wholly below the
+//! boundary: their rows stay queryable from Iceberg.
 
 use std::time::Duration;
 
@@ -59,6 +62,9 @@ pub struct LakehouseConfig {
     /// Tessera writes the Iceberg table (`"export": true`, or an `exportInterval`): until
     /// the first export creates it, a missing table is an empty history, not an error.
     pub export: bool,
+    /// After an export, trash the exported segments wholly below the boundary: their
+    /// rows are read from Iceberg (storage tiering instead of a copy).
+    pub drop_exported: bool,
 }
 
 /// Snapshots are looked up this often unless the config says otherwise.
@@ -203,6 +209,23 @@ pub fn lakehouse_config(
             return Err(invalid("export", format!("`{other}` is not true or false")));
         }
     };
+    let drop_exported = match config.get("dropExported") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(drop)) => *drop,
+        Some(other) => {
+            return Err(invalid(
+                "dropExported",
+                format!("`{other}` is not true or false"),
+            ));
+        }
+    };
+    if drop_exported && !export {
+        return Err(invalid(
+            "dropExported",
+            "needs `export` (or an `exportInterval`): only segments Tessera exported are dropped"
+                .into(),
+        ));
+    }
     Ok(Some(LakehouseConfig {
         catalog,
         table,
@@ -210,6 +233,7 @@ pub fn lakehouse_config(
         refresh_interval,
         export_interval,
         export,
+        drop_exported,
     }))
 }
 

@@ -308,7 +308,7 @@ async fn get_table_lakehouse(
 }
 
 /// Export the table's sealed segments that its Iceberg table does not hold yet, as one
-/// new snapshot.
+/// new snapshot (then, with `dropExported`, drop those wholly below the boundary).
 async fn export_to_lakehouse(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
@@ -318,19 +318,17 @@ async fn export_to_lakehouse(
         .lakehouse
         .clone()
         .ok_or_else(|| ApiError::not_found(format!("table `{name}` has no lakehouse tier")))?;
-    let sealed = super::state::sealed_segments(&table.segments);
-    let summary = blocking(move || tier.export(&sealed))
-        .await?
-        .map_err(|error| {
-            let status = error
-                .downcast_ref::<tessera_lakehouse::Error>()
-                .map_or(500, |e| e.status().http_status());
-            ApiError::new(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                format!("table `{name}`: export to the lakehouse failed: {error:#}"),
-            )
-        })?;
-    Ok(axum::Json(summary.to_json()))
+    let exporter = state.exporter(&table.record.name, tier, table.segments.clone());
+    let summary = blocking(move || exporter.run()).await?.map_err(|error| {
+        let status = error
+            .downcast_ref::<tessera_lakehouse::Error>()
+            .map_or(500, |e| e.status().http_status());
+        ApiError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            format!("table `{name}`: export to the lakehouse failed: {error:#}"),
+        )
+    })?;
+    Ok(axum::Json(summary))
 }
 
 async fn add_table(

@@ -5,6 +5,7 @@
 
 mod broker;
 pub mod http;
+mod lakehouse;
 mod node_config;
 pub(crate) mod prometheus;
 pub mod quickstart;

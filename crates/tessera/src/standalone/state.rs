@@ -234,7 +234,8 @@ impl ServerState {
             let first = tier.clone();
             std::thread::spawn(move || first.refresh());
             if let Some(interval) = tier.export_interval() {
-                spawn_exporter(Arc::downgrade(tier), segments.clone(), interval);
+                self.exporter(&record.name, tier.clone(), segments.clone())
+                    .spawn(interval);
             }
         }
         let runtime = Arc::new(TableRuntime {
@@ -268,6 +269,24 @@ impl ServerState {
             }
         }
         Ok(())
+    }
+
+    /// The exporter of a table's lakehouse tier.
+    pub fn exporter(
+        &self,
+        table: &str,
+        tier: Arc<LakehouseTier>,
+        segments: Arc<SegmentSet>,
+    ) -> super::lakehouse::Exporter {
+        super::lakehouse::Exporter {
+            table: table.to_string(),
+            tier,
+            segments,
+            catalog: self.catalog.clone(),
+            deep_store: self.deep_store.clone(),
+            runtime: self.runtime.clone(),
+            data_dir: self.data_dir.clone(),
+        }
     }
 
     /// Remove a table from serving (its threads stopped).
@@ -333,29 +352,6 @@ pub fn sealed_segments(segments: &SegmentSet) -> Vec<Arc<ImmutableSegment>> {
             ServedSegment::Consuming(_) => None,
         })
         .collect()
-}
-
-/// Export a table's sealed segments to its lakehouse every `interval`, until the table
-/// is unloaded. A failed export is logged and tried again at the next turn.
-fn spawn_exporter(
-    tier: std::sync::Weak<LakehouseTier>,
-    segments: Arc<SegmentSet>,
-    interval: std::time::Duration,
-) {
-    std::thread::spawn(move || {
-        loop {
-            std::thread::sleep(interval);
-            let Some(tier) = tier.upgrade() else {
-                return;
-            };
-            if let Err(error) = tier.export(&sealed_segments(&segments)) {
-                warn!(
-                    error = format!("{error:#}"),
-                    "lakehouse export failed; trying again later"
-                );
-            }
-        }
-    });
 }
 
 fn local_copy_is_good(path: &Path, crc32: Option<u32>) -> bool {
