@@ -99,7 +99,7 @@ def main():
     reexec_under_venv(["duckdb", "pyiceberg"], "lakehouse_bench.py")
     import duckdb
     from cold_bench import Standalone
-    from query_bench import compare_results, load_queries, run_duckdb, tessera_result
+    from query_bench import compare_results, geometric_mean, load_queries, run_duckdb, tessera_result
 
     dataset_dir = REPO.parent / "shared" / "datasets" / "lineitem"
     parquet = ensure_parquet(args.sf)
@@ -177,12 +177,6 @@ def main():
                 server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    def geo(values):
-        product = 1.0
-        for value in values:
-            product *= value
-        return product ** (1 / len(values))
-
     today = datetime.date.today().isoformat()
     command = f"python3 benches/lakehouse_bench.py --sf {args.sf} --file-rows {args.file_rows} --runs {args.runs}"
     lines = [f"## Lakehouse: lineitem sf{args.sf} as an Iceberg table", "",
@@ -198,8 +192,8 @@ def main():
     for r in results:
         lines.append(f"| {r['name']} | {r['lake']:.1f} | {r['segments']:.1f} | {r['duckdb']:.1f} | "
                      f"{r['lake'] / r['duckdb']:.2f} | {r['lake'] / r['segments']:.2f} |")
-    lines.append(f"| geometric mean | | | | {geo([r['lake'] / r['duckdb'] for r in results]):.2f} | "
-                 f"{geo([r['lake'] / r['segments'] for r in results]):.2f} |")
+    lines.append(f"| geometric mean | | | | {geometric_mean([r['lake'] / r['duckdb'] for r in results]):.2f} | "
+                 f"{geometric_mean([r['lake'] / r['segments'] for r in results]):.2f} |")
     lines += ["", f"- First read: the first query read the {len(files)} data files into segments (every index of "
               f"the table config) in {first_ms / 1000:.1f} s, {rows / (first_ms / 1000):,.0f} rows/s on 2 cores; "
               "later queries read those segments.",

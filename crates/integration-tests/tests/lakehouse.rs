@@ -54,33 +54,40 @@ fn offline_config(name: &str, lakehouse: &str) -> String {
     )
 }
 
-/// PyIceberg, through `clients/lakehouse_iceberg.py`.
-fn pyiceberg(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Json {
+/// `clients/lakehouse_iceberg.py` with `args` (PyIceberg, the independent reader and
+/// writer): the JSON it prints.
+fn lakehouse_script(args: &[&str]) -> Json {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/lakehouse_iceberg.py");
     let output = Command::new(tessera_integration_tests::python())
         .arg(script)
         .args(args)
-        .args([
-            "--catalog-db",
-            &dir.join("catalog.db").display().to_string(),
-        ])
-        .args(["--warehouse", &format!("s3://{}/wh", moto.bucket)])
-        .args(["--endpoint", &moto.endpoint])
-        .args([
-            "--ts-start",
-            &T0.to_string(),
-            "--ts-step",
-            &STEP.to_string(),
-        ])
         .output()
         .expect("python runs");
     assert!(
         output.status.success(),
-        "lakehouse_iceberg.py: {}",
+        "lakehouse_iceberg.py {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// PyIceberg writes through its SQL catalog, whose warehouse is on moto.
+fn pyiceberg(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Json {
+    let catalog = dir.join("catalog.db").display().to_string();
+    let warehouse = format!("s3://{}/wh", moto.bucket);
+    let (start, step) = (T0.to_string(), STEP.to_string());
+    let mut all = args.to_vec();
+    all.extend(["--catalog-db", &catalog, "--warehouse", &warehouse]);
+    all.extend([
+        "--endpoint",
+        &moto.endpoint,
+        "--ts-start",
+        &start,
+        "--ts-step",
+        &step,
+    ]);
+    lakehouse_script(&all)
 }
 
 fn append(moto: &Moto, dir: &std::path::Path, first: i64, count: i64) -> Json {
@@ -424,20 +431,15 @@ fn test_missing_damaged_and_mismatched_iceberg_tables_are_clear_errors_and_the_r
 
 /// PyIceberg reads the table at `location` (its version hint): rows, sums, distincts.
 fn pyiceberg_read(moto: &Moto, location: &str) -> Json {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/lakehouse_iceberg.py");
-    let output = Command::new(tessera_integration_tests::python())
-        .arg(script)
-        .args(["read", "--location", location])
-        .args(["--warehouse", "unused", "--endpoint", &moto.endpoint])
-        .output()
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "lakehouse_iceberg.py read: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+    lakehouse_script(&[
+        "read",
+        "--location",
+        location,
+        "--warehouse",
+        "unused",
+        "--endpoint",
+        &moto.endpoint,
+    ])
 }
 
 /// Produce events `first..first + count` and seal every consuming segment.

@@ -332,6 +332,20 @@ impl<'a> Decoder<'a> {
         Ok(count as usize)
     }
 
+    /// The items of an array or a map: blocks of a count, until a block of none.
+    fn blocks<T>(&mut self, mut item: impl FnMut(&mut Self) -> Result<T>) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        loop {
+            let count = self.block_count()?;
+            if count == 0 {
+                return Ok(out);
+            }
+            for _ in 0..count {
+                out.push(item(self)?);
+            }
+        }
+    }
+
     fn value(&mut self, schema: &Schema) -> Result<Value> {
         Ok(match schema {
             Schema::Null => Value::Null,
@@ -381,35 +395,13 @@ impl<'a> Decoder<'a> {
                     .ok_or_else(|| Error::avro(format!("enum `{name}` has no symbol {index}")))?;
                 Value::Enum(symbol.clone())
             }
-            Schema::Array(items) => {
-                let mut out = Vec::new();
-                loop {
-                    let count = self.block_count()?;
-                    if count == 0 {
-                        break;
-                    }
-                    for _ in 0..count {
-                        out.push(self.value(items)?);
-                    }
-                }
-                Value::Array(out)
-            }
-            Schema::Map(values) => {
-                let mut out = Vec::new();
-                loop {
-                    let count = self.block_count()?;
-                    if count == 0 {
-                        break;
-                    }
-                    for _ in 0..count {
-                        let Value::String(key) = self.value(&Schema::String)? else {
-                            return Err(Error::avro("a map key is not a string"));
-                        };
-                        out.push((key, self.value(values)?));
-                    }
-                }
-                Value::Map(out)
-            }
+            Schema::Array(items) => Value::Array(self.blocks(|decoder| decoder.value(items))?),
+            Schema::Map(values) => Value::Map(self.blocks(|decoder| {
+                let Value::String(key) = decoder.value(&Schema::String)? else {
+                    return Err(Error::avro("a map key is not a string"));
+                };
+                Ok((key, decoder.value(values)?))
+            })?),
             Schema::Union(branches) => {
                 let index = self.long()?;
                 let branch = usize::try_from(index)

@@ -132,11 +132,11 @@ pub fn read_manifest_list(bytes: &[u8], file: &str) -> Result<Vec<ManifestFile>>
             sequence_number: record
                 .field("sequence_number")
                 .and_then(Value::as_i64)
-                .unwrap_or(0),
+                .unwrap_or_default(),
             added_snapshot_id: record
                 .field("added_snapshot_id")
                 .and_then(Value::as_i64)
-                .unwrap_or(0),
+                .unwrap_or_default(),
             partitions,
         });
     }

@@ -231,6 +231,11 @@ fn int(json: &Json, key: &str, file: &str) -> Result<i64> {
         .ok_or_else(|| Error::metadata(file, format!("`{key}` is missing or not an integer")))
 }
 
+/// An optional integer, 0 when absent.
+fn number_or_zero(json: &Json, key: &str) -> i64 {
+    json.get(key).and_then(Json::as_i64).unwrap_or(0)
+}
+
 fn text(json: &Json, key: &str, file: &str) -> Result<String> {
     json.get(key)
         .and_then(Json::as_str)
@@ -383,14 +388,8 @@ impl TableMetadata {
             snapshots.push(Snapshot {
                 snapshot_id,
                 parent_snapshot_id: snapshot.get("parent-snapshot-id").and_then(Json::as_i64),
-                sequence_number: snapshot
-                    .get("sequence-number")
-                    .and_then(Json::as_i64)
-                    .unwrap_or(0),
-                timestamp_ms: snapshot
-                    .get("timestamp-ms")
-                    .and_then(Json::as_i64)
-                    .unwrap_or(0),
+                sequence_number: number_or_zero(snapshot, "sequence-number"),
+                timestamp_ms: number_or_zero(snapshot, "timestamp-ms"),
                 manifest_list: manifest_list.to_string(),
                 summary: string_map(snapshot.get("summary")),
                 schema_id: snapshot
@@ -411,14 +410,8 @@ impl TableMetadata {
                 .unwrap_or_default()
                 .to_string(),
             location: text(&json, "location", file)?,
-            last_sequence_number: json
-                .get("last-sequence-number")
-                .and_then(Json::as_i64)
-                .unwrap_or(0),
-            last_column_id: json
-                .get("last-column-id")
-                .and_then(Json::as_i64)
-                .unwrap_or(0) as i32,
+            last_sequence_number: number_or_zero(&json, "last-sequence-number"),
+            last_column_id: number_or_zero(&json, "last-column-id") as i32,
             schemas,
             current_schema_id,
             partition_specs,

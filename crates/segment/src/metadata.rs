@@ -71,6 +71,38 @@ pub struct SegmentMetadata {
     pub sections: Vec<SectionEntry>,
 }
 
+impl ColumnMetadata {
+    /// A column known by its statistics alone, with no section behind it: how pruning
+    /// sees a file that is not a segment (an Iceberg data file, by its manifest entry).
+    pub fn from_statistics(
+        name: &str,
+        data_type: DataType,
+        single_value: bool,
+        (min, max): (serde_json::Value, serde_json::Value),
+        null_count: u64,
+    ) -> ColumnMetadata {
+        ColumnMetadata {
+            name: name.to_string(),
+            data_type,
+            single_value,
+            encoding: Encoding::Raw,
+            cardinality: 0,
+            cardinality_is_estimate: true,
+            bits_per_id: 0,
+            min,
+            max,
+            null_count,
+            total_elements: 0,
+            max_elements: 0,
+            is_sorted: false,
+            chunk_rows: 0,
+            indexes: Vec::new(),
+            bytes: 0,
+            index_bytes: 0,
+        }
+    }
+}
+
 impl SegmentMetadata {
     pub fn column(&self, name: &str) -> Option<&ColumnMetadata> {
         self.columns.iter().find(|column| column.name == name)

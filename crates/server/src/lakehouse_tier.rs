@@ -39,7 +39,7 @@ use tessera_query::expr::CmpOp;
 use crate::time_bound::TimeBound;
 use tessera_query::filter::may_match_by_statistics;
 use tessera_query::plan::QueryPlan;
-use tessera_segment::metadata::{ColumnMetadata, Encoding, SegmentMetadata};
+use tessera_segment::metadata::{ColumnMetadata, SegmentMetadata};
 use tessera_segment::{BuildOptions, ImmutableSegment, SegmentBuilder};
 use tracing::{info, warn};
 
@@ -437,30 +437,14 @@ impl LakehouseTier {
                 min_time = min.as_i64();
                 max_time = max.as_i64();
             }
-            columns.push(ColumnMetadata {
-                name: field.name.clone(),
-                data_type: field.data_type,
-                single_value: field.single_value,
-                encoding: Encoding::Raw,
-                cardinality: 0,
-                cardinality_is_estimate: true,
-                bits_per_id: 0,
-                min,
-                max,
-                null_count: file
-                    .null_value_counts
-                    .get(&source.id)
-                    .copied()
-                    .unwrap_or(0)
-                    .max(0) as u64,
-                total_elements: 0,
-                max_elements: 0,
-                is_sorted: false,
-                chunk_rows: 0,
-                indexes: Vec::new(),
-                bytes: 0,
-                index_bytes: 0,
-            });
+            let nulls = file.null_value_counts.get(&source.id).copied().unwrap_or(0);
+            columns.push(ColumnMetadata::from_statistics(
+                &field.name,
+                field.data_type,
+                field.single_value,
+                (min, max),
+                nulls.max(0) as u64,
+            ));
         }
         SegmentMetadata {
             name: file.path.clone(),

@@ -136,7 +136,7 @@ mod tests {
     use super::*;
 
     fn metadata(min: i64, max: i64, nulls: u64) -> SegmentMetadata {
-        use tessera_segment::metadata::{ColumnMetadata, Encoding};
+        use tessera_segment::metadata::ColumnMetadata;
         SegmentMetadata {
             name: "s".into(),
             table_name: "t".into(),
@@ -151,25 +151,13 @@ mod tests {
             start_offset: None,
             end_offset: None,
             sections: Vec::new(),
-            columns: vec![ColumnMetadata {
-                name: "ts".into(),
-                data_type: tessera_config::DataType::Timestamp,
-                single_value: true,
-                encoding: Encoding::Dictionary,
-                cardinality: 2,
-                cardinality_is_estimate: false,
-                bits_per_id: 1,
-                min: min.into(),
-                max: max.into(),
-                null_count: nulls,
-                total_elements: 0,
-                max_elements: 0,
-                is_sorted: false,
-                chunk_rows: 0,
-                indexes: Vec::new(),
-                bytes: 0,
-                index_bytes: 0,
-            }],
+            columns: vec![ColumnMetadata::from_statistics(
+                "ts",
+                tessera_config::DataType::Timestamp,
+                true,
+                (min.into(), max.into()),
+                nulls,
+            )],
         }
     }
 

@@ -287,6 +287,17 @@ async fn get_table_status(
     )))
 }
 
+/// The lakehouse tier of a live table, or 404.
+fn lakehouse_of(
+    table: &super::state::TableRuntime,
+    name: &str,
+) -> ApiResult<Arc<tessera_server::lakehouse_tier::LakehouseTier>> {
+    table
+        .lakehouse
+        .clone()
+        .ok_or_else(|| ApiError::not_found(format!("table `{name}` has no lakehouse tier")))
+}
+
 /// The table's lakehouse tier: its Iceberg snapshot, time boundary, files and counters.
 /// `?refresh=true` looks the snapshot up first.
 async fn get_table_lakehouse(
@@ -295,10 +306,7 @@ async fn get_table_lakehouse(
     Query(params): Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<axum::Json<Json>> {
     let table = live_table(&state, &name)?;
-    let tier = table
-        .lakehouse
-        .clone()
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` has no lakehouse tier")))?;
+    let tier = lakehouse_of(&table, &name)?;
     if params.get("refresh").is_some_and(|v| v == "true") {
         let refreshing = tier.clone();
         // A failed refresh is reported in the status (`lastError`).
@@ -314,10 +322,7 @@ async fn export_to_lakehouse(
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Json>> {
     let table = live_table(&state, &name)?;
-    let tier = table
-        .lakehouse
-        .clone()
-        .ok_or_else(|| ApiError::not_found(format!("table `{name}` has no lakehouse tier")))?;
+    let tier = lakehouse_of(&table, &name)?;
     let exporter = state.exporter(&table.record.name, tier, table.segments.clone());
     let summary = blocking(move || exporter.run()).await?.map_err(|error| {
         let status = error
