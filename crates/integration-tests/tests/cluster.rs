@@ -186,6 +186,22 @@ fn test_cluster_answers_exactly_through_failures() {
         "differential through the brokers: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // A lakehouse table is refused, naming why, rather than served without its
+    // Iceberg rows.
+    let broker = brokers[0].trim_start_matches("http://");
+    let schema = r#"{"schemaName": "lake_probe", "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}],
+        "dateTimeFieldSpecs": [{"name": "ts", "dataType": "TIMESTAMP", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
+    let added = http("POST", broker, "/schemas", &[], schema.as_bytes()).expect("broker answers");
+    assert_eq!(added.status, 200, "{}", added.body);
+    let table = r#"{"tableName": "lake_probe", "tableType": "OFFLINE", "segmentsConfig": {"timeColumnName": "ts"},
+        "lakehouse": {"catalog": {"type": "location", "location": "/nowhere"}}}"#;
+    let refused = http("POST", broker, "/tables", &[], table.as_bytes()).expect("broker answers");
+    assert!(
+        refused.status == 400 && refused.body.contains("tessera standalone"),
+        "{} {}",
+        refused.status,
+        refused.body
+    );
     let parquet = lineitem_file("0.01", "parquet");
     let mut expected = duckdb_rows(&format!("SELECT COUNT(*) FROM '{}'", parquet.display()))[0][0]
         .as_u64()

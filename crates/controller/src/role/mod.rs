@@ -886,6 +886,14 @@ async fn add_table(
         config,
         warnings,
     } = blocking(move || new_table(&reader, &text, tessera_ingest::realtime::now_ms())).await??;
+    // Refused rather than served partly: a cluster's brokers do not split queries at a
+    // lakehouse boundary yet, so the table would answer without its Iceberg rows.
+    if config.raw.get("lakehouse").is_some() {
+        return Err(ApiError::bad_request(
+            "`lakehouse` is served by `tessera standalone` only: a cluster's brokers do not \
+             split queries at the time boundary yet (docs/lakehouse.md)",
+        ));
+    }
     let typed = config.table_name_with_type();
     blocking(move || catalog.create_table(&record))
         .await?
