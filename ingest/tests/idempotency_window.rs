@@ -82,6 +82,10 @@ fn test_idempotency_keys_are_forgotten_after_their_window_in_memory_and_in_the_c
         !duplicate(&table, 20, "a"),
         "a retry after the window is a new request"
     );
+    // Its rows fill segment 2: the count below reads the catalog, so wait for the
+    // commit (a stop before it leaves the segment to recovery, which a loaded machine
+    // may not finish before the last stop).
+    wait_until("segment 2 to commit", || done(catalog).len() == 3);
     // "b" is still within its window, across a restart.
     table.stop();
     let table = start();
