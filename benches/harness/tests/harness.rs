@@ -221,7 +221,18 @@ fn a_stall_shows_in_the_open_loop_histogram_and_hides_in_the_closed_loop() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = standalone_with_events(dir.path());
 
-    let (open, stall) = run_with_stall(dir.path(), &server, "open");
+    // A run whose generator fell behind its schedule (the harness says so:
+    // `behind_schedule`, schedule lag p99 over 5 ms) measured the machine, not the
+    // server: on two shared cores that happens now and then, so such a run is repeated,
+    // up to three times in all, and the checks below hold for a run that kept time.
+    let (mut open, mut stall) = run_with_stall(dir.path(), &server, "open");
+    for _ in 0..2 {
+        if open["phases"][0]["behind_schedule"] != true {
+            break;
+        }
+        eprintln!("open loop: the generator fell behind its schedule; running again");
+        (open, stall) = run_with_stall(dir.path(), &server, "open");
+    }
     let phase = &open["phases"][0];
     assert_eq!(phase["errors"], 0, "{phase:#}");
     let max = phase["latency_ms"]["max"].as_f64().expect("max");
