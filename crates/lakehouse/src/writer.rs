@@ -225,20 +225,20 @@ pub fn transform_name(transform: &Transform) -> String {
 
 /// The manifest-list entry of a new manifest.
 #[derive(Debug, Clone)]
-pub struct NewManifest {
+pub struct NewManifest<'a> {
     pub path: String,
     pub length: i64,
     pub spec_id: i32,
     pub snapshot_id: i64,
     pub sequence_number: i64,
-    pub files: Vec<NewDataFile>,
+    pub files: &'a [NewDataFile],
 }
 
 /// A manifest list: the entries of the parent snapshot's list (as read, any version 2
 /// writer's) and the new manifest first.
 pub fn write_manifest_list(
     carried: &[Value],
-    new: &NewManifest,
+    new: &NewManifest<'_>,
     parent_snapshot_id: Option<i64>,
 ) -> Result<Vec<u8>> {
     // Partition summaries: the smallest and largest value of each partition field.
@@ -567,7 +567,7 @@ mod tests {
             spec_id: 0,
             snapshot_id,
             sequence_number: sequence,
-            files: files.clone(),
+            files: &files,
         };
         let list = write_manifest_list(&carried, &new, metadata.current_snapshot_id).expect("list");
         io.write(&list_path, Bytes::from(list)).expect("write list");

@@ -132,18 +132,9 @@ fn uuid() -> String {
 }
 
 /// `YYYY-MM-DD` of a day number since the epoch (the day transform's partition path).
-fn date_of(days: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+fn date_of(days: i32) -> String {
+    tessera_query::time::format_with(i64::from(days) * DAY_MS, "%Y-%m-%d")
+        .unwrap_or_else(|| format!("day{days}"))
 }
 
 /// The segment an exported data file holds rows of, from its name
@@ -175,7 +166,7 @@ pub fn exported_segments(metadata: &TableMetadata) -> HashSet<String> {
 impl LakehouseTier {
     fn export_target(&self) -> anyhow::Result<Target> {
         let io = self.io();
-        match iceberg_table::locate(io, &self.iceberg_catalog(), self.iceberg_table()) {
+        match iceberg_table::locate(io, &self.catalog(), self.iceberg_table()) {
             Ok(file) => {
                 let metadata = iceberg_table::load_metadata(io, &file)?;
                 let version = writer::metadata_version(&file).with_context(|| {
@@ -189,7 +180,7 @@ impl LakehouseTier {
                 })
             }
             Err(tessera_lakehouse::Error::NotFound { .. }) => {
-                let root = table_roots(&self.iceberg_catalog(), self.iceberg_table())
+                let root = table_roots(&self.catalog(), self.iceberg_table())
                     .into_iter()
                     .next()
                     .context("the lakehouse catalog names no location")?;
@@ -290,9 +281,7 @@ impl LakehouseTier {
             {
                 let (parquet, stats) = write_parquet(segment, &columns, &docs)?;
                 let directory = match (&day_field, partition) {
-                    (Some((name, _)), Some(day)) => {
-                        format!("data/{name}={}", date_of(i64::from(day)))
-                    }
+                    (Some((name, _)), Some(day)) => format!("data/{name}={}", date_of(day)),
                     (Some((name, _)), None) => format!("data/{name}=null"),
                     _ => "data".to_string(),
                 };
@@ -338,7 +327,7 @@ impl LakehouseTier {
             spec_id: spec.spec_id,
             snapshot_id,
             sequence_number: sequence,
-            files: files.clone(),
+            files: &files,
         };
         let list =
             writer::write_manifest_list(&carried, &new, target.metadata.current_snapshot_id)?;

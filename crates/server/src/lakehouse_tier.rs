@@ -121,6 +121,14 @@ impl LakehouseScan {
     }
 }
 
+/// One query's view of the tier: the snapshot it reads and where it splits. The broker
+/// takes it once per query, and both sides of the split and EXPLAIN read the same one.
+pub struct LakehouseQuery {
+    view: Arc<View>,
+    /// `None`: the Iceberg table holds no rows, segments serve everything.
+    pub split: Option<Split>,
+}
+
 /// Where one query splits the time axis between the tiers.
 ///
 /// Rows before the boundary come from Iceberg, rows after it from segments. The instant
@@ -234,7 +242,7 @@ impl LakehouseTier {
         })))
     }
 
-    fn catalog(&self) -> Catalog {
+    pub(crate) fn catalog(&self) -> Catalog {
         match &self.config.catalog {
             LakehouseCatalog::FileSystem { warehouse } => Catalog::FileSystem {
                 warehouse: warehouse.clone(),
@@ -305,24 +313,13 @@ impl LakehouseTier {
         let metadata = iceberg_table::load_metadata(&self.io, &metadata_file)?;
         let iceberg_schema = self.check_schema(&metadata, &metadata_file)?;
         let files = iceberg_table::current_data_files(&self.io, &metadata, &self.manifests)?;
-        let time_field = iceberg_schema
-            .field(&self.time_column)
-            .cloned()
-            .ok_or_else(|| tessera_lakehouse::Error::Metadata {
-                file: metadata_file.clone(),
-                message: format!("the Iceberg table has no column `{}`", self.time_column),
-            })?;
         let mut lake_files = Vec::with_capacity(files.len());
         let mut largest: Option<i64> = None;
         for file in files {
             let stats = self.statistics(&file, iceberg_schema);
             if file.record_count > 0 {
-                let upper = file
-                    .upper_bounds
-                    .get(&time_field.id)
-                    .and_then(|bytes| Datum::decode(&time_field.ty, bytes))
-                    .and_then(|datum| self.time_value(&time_field.ty, &datum));
-                match (upper, self.config.time_boundary) {
+                // The time column's upper bound, in the table's unit (see `statistics`).
+                match (stats.max_time, self.config.time_boundary) {
                     (Some(upper), _) => largest = Some(largest.map_or(upper, |l| l.max(upper))),
                     (None, TimeBoundary::Auto) => {
                         return Err(tessera_lakehouse::Error::Metadata {
@@ -524,8 +521,8 @@ impl LakehouseTier {
         ))
     }
 
-    /// Where a query over `segments` splits between the tiers (see [`Split`]); `None`:
-    /// the Iceberg table holds no rows, segments serve everything.
+    /// The snapshot a query over `segments` reads, and where it splits between the tiers
+    /// (see [`Split`]).
     ///
     /// When the Iceberg table holds exported segments, the boundary is also kept at or
     /// below the earliest time of every segment not exported yet: rows below it are all
@@ -534,11 +531,20 @@ impl LakehouseTier {
     pub fn split(
         &self,
         segments: &[Arc<dyn tessera_segment::SegmentReader>],
-    ) -> Result<Option<Split>, QueryError> {
+    ) -> Result<LakehouseQuery, QueryError> {
         let view = self.view()?;
+        let split = self.split_of(&view, segments);
+        Ok(LakehouseQuery { view, split })
+    }
+
+    fn split_of(
+        &self,
+        view: &View,
+        segments: &[Arc<dyn tessera_segment::SegmentReader>],
+    ) -> Option<Split> {
         let largest = segments.iter().filter_map(|s| s.metadata().max_time).max();
         if view.exported.is_empty() || self.config.time_boundary != TimeBoundary::Auto {
-            return Ok(view.boundary.map(|boundary| Split::at(boundary, largest)));
+            return view.boundary.map(|boundary| Split::at(boundary, largest));
         }
         let pending = segments
             .iter()
@@ -567,10 +573,10 @@ impl LakehouseTier {
             (Some(b), Some(f)) => Some(b.max(f)),
             (b, f) => b.or(f),
         };
-        Ok(boundary.map(|boundary| Split {
+        boundary.map(|boundary| Split {
             boundary,
             segments_hold_boundary: true,
-        }))
+        })
     }
 
     /// The exported segments among `segments` whose rows all lie below the boundary a
@@ -583,14 +589,14 @@ impl LakehouseTier {
         if !self.config.drop_exported {
             return Ok(Vec::new());
         }
-        let view = self.view()?;
-        let Some(split) = self.split(segments)? else {
+        let query = self.split(segments)?;
+        let Some(split) = query.split else {
             return Ok(Vec::new());
         };
         let below = self.lakehouse_bound(split);
         Ok(segments
             .iter()
-            .filter(|s| view.exported.contains(s.name()))
+            .filter(|s| query.view.exported.contains(s.name()))
             .filter(|s| below.coverage(s.metadata()) == crate::time_bound::Coverage::All)
             .map(|s| s.name().to_string())
             .collect())
@@ -598,10 +604,6 @@ impl LakehouseTier {
 
     pub(crate) fn io(&self) -> &FileIo {
         &self.io
-    }
-
-    pub(crate) fn iceberg_catalog(&self) -> Catalog {
-        self.catalog()
     }
 
     pub(crate) fn iceberg_table(&self) -> &str {
@@ -626,10 +628,10 @@ impl LakehouseTier {
     pub fn scan(
         &self,
         plan: &QueryPlan,
-        split: Option<Split>,
+        query: &LakehouseQuery,
     ) -> Result<LakehouseScan, QueryError> {
-        let view = self.view()?;
-        let Some(split) = split else {
+        let view = &query.view;
+        let Some(split) = query.split else {
             return Ok(LakehouseScan {
                 bound: None,
                 segments: Vec::new(),
@@ -877,24 +879,25 @@ impl LakehouseTier {
     }
 
     /// The EXPLAIN line of the Iceberg side: the boundary and the files the query reads.
-    pub fn describe(&self, plan: &QueryPlan) -> Result<String, QueryError> {
-        let view = self.view()?;
-        let Some(boundary) = view.boundary else {
-            return Ok(format!(
+    pub fn describe(&self, plan: &QueryPlan, query: &LakehouseQuery) -> String {
+        let view = &query.view;
+        let Some(split) = query.split else {
+            return format!(
                 "LAKEHOUSE(iceberg={}, empty snapshot: segments serve every row)",
                 self.config.table
-            ));
+            );
         };
-        let bounded =
-            TimeBound::new(&self.schema, &self.time_column, CmpOp::Lt, boundary).plan(plan);
-        let read = view.files_for(&bounded).count();
-        Ok(format!(
-            "LAKEHOUSE(iceberg={}, snapshot={}, boundary={}={boundary}, files={read} of {})",
+        let bound = self.lakehouse_bound(split);
+        let read = view.files_for(&bound.plan(plan)).count();
+        format!(
+            "LAKEHOUSE(iceberg={}, snapshot={}, boundary={}{}{}, files={read} of {})",
             self.config.table,
             view.snapshot_id.unwrap_or(-1),
             self.time_column,
+            bound.op.symbol(),
+            split.boundary,
             view.files.len()
-        ))
+        )
     }
 
     /// How often the snapshot is looked up.

@@ -60,7 +60,8 @@ pub fn execute_sql(
             lines.push((fetch, 1));
         }
         if let Some(tier) = &runtime.lakehouse {
-            lines.push((tier.describe(&plan)?, 1));
+            let query = tier.split(&table.segments)?;
+            lines.push((tier.describe(&plan, &query), 1));
         }
         let result = tessera_query::explain::explain_table(&lines);
         return Ok((
@@ -80,16 +81,16 @@ pub fn execute_sql(
     match &runtime.lakehouse {
         Some(tier) => {
             let segments = runtime.segments.readers();
-            let split = tier.split(&segments)?;
+            let query = tier.split(&segments)?;
             let local = LocalServer {
                 state,
                 segments: Some(segments),
-                bound: split.map(|split| tier.segments_bound(split)),
+                bound: query.split.map(|split| tier.segments_bound(split)),
             };
             servers.push(Box::new(local));
             let lake = LakehouseServer {
                 tier: tier.clone(),
-                split,
+                query,
             };
             servers.push(Box::new(lake));
         }

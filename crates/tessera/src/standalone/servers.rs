@@ -15,8 +15,8 @@ use tessera_server::cold_queries;
 
 use std::sync::Arc;
 
-use tessera_server::lakehouse_tier::{LakehouseTier, Split};
-use tessera_server::time_bound::TimeBound;
+use tessera_server::lakehouse_tier::{LakehouseQuery, LakehouseTier};
+use tessera_server::time_bound::{Coverage, TimeBound};
 
 use super::state::ServerState;
 
@@ -78,7 +78,14 @@ impl ServerClient for LocalServer<'_> {
             .any(|s| s.metadata().end_offset.is_none() && s.metadata().stream_partition.is_some());
         // The sections this query fetched stay held until it has run.
         let served = table.segments.list();
-        let fetched = cold_queries::prefetch(self.state.cold.as_ref(), plan, sealed(&served))?;
+        // Segments a lakehouse split leaves wholly to Iceberg are not run: nothing of
+        // theirs is fetched.
+        let wanted = sealed(&served).filter(|segment| {
+            self.bound
+                .as_ref()
+                .is_none_or(|bound| bound.coverage(segment.metadata()) != Coverage::Nothing)
+        });
+        let fetched = cold_queries::prefetch(self.state.cold.as_ref(), plan, wanted)?;
         let mut partial = match &self.bound {
             Some(bound) => bound.execute(plan, &segments)?,
             None => engine::execute_leaf(plan, &segments)?,
@@ -108,13 +115,13 @@ impl ServerClient for LocalServer<'_> {
 /// boundary, read in this process.
 pub struct LakehouseServer {
     pub tier: Arc<LakehouseTier>,
-    /// Where the query was split (`None`: the Iceberg table is empty).
-    pub split: Option<Split>,
+    /// The snapshot the query reads and where it was split.
+    pub query: LakehouseQuery,
 }
 
 impl ServerClient for LakehouseServer {
     fn execute(&self, plan: &QueryPlan) -> Result<ServerAnswer, QueryError> {
-        let scan = self.tier.scan(plan, self.split)?;
+        let scan = self.tier.scan(plan, &self.query)?;
         Ok(ServerAnswer {
             partial: scan.execute(plan)?,
             freshness_ms: None,
