@@ -105,6 +105,30 @@ impl Tansu {
         self.spawn();
     }
 
+    /// Grow `topic` to `partitions` partitions, on a broker started by
+    /// [`Tansu::start_durable`] on `moto`.
+    ///
+    /// tansu 0.6 does not offer the Kafka API's CreatePartitions (librdkafka's admin
+    /// client says "CreatePartitions (KIP-195) not supported by broker"), so this changes the record tansu keeps of the topic in its store
+    /// (`clusters/tansu_cluster/meta.json`, the topic's `num_partitions`). tansu reads
+    /// that record again on each request once its 5 s object cache lapses; from then
+    /// on its Metadata responses list the new partitions and it takes produce and fetch
+    /// requests for them, which is what a Kafka broker shows clients after
+    /// CreatePartitions.
+    pub fn add_partitions(&self, moto: &Moto, topic: &str, partitions: u32) {
+        const META: &str = "clusters/tansu_cluster/meta.json";
+        let mut meta: Json =
+            serde_json::from_slice(&moto.get_object(META)).expect("tansu's meta.json is JSON");
+        let count = &mut meta["topics"][topic]["topic"]["num_partitions"];
+        let before = count.as_u64().expect("the topic is in tansu's meta.json");
+        assert!(
+            u64::from(partitions) > before,
+            "{topic} has {before} partitions already"
+        );
+        *count = Json::from(partitions);
+        moto.put_object(META, meta.to_string().as_bytes());
+    }
+
     pub fn create_topic(&self, topic: &str, partitions: u32) {
         let output = Command::new(tansu_binary())
             .args([

@@ -481,6 +481,44 @@ impl Moto {
             .collect()
     }
 
+    /// The object at `key`, read with a signed request (moto refuses anonymous reads
+    /// of objects a signed client wrote).
+    pub fn get_object(&self, key: &str) -> Vec<u8> {
+        let output = self.signed_curl(key).output().expect("curl runs");
+        assert!(
+            output.status.success(),
+            "GET {key}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    }
+
+    /// Replace the object at `key` with `bytes` (JSON), with a signed request.
+    pub fn put_object(&self, key: &str, bytes: &[u8]) {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), bytes).expect("write the object's body");
+        let output = self
+            .signed_curl(key)
+            .arg("--upload-file")
+            .arg(file.path())
+            .args(["-H", "Content-Type: application/json"])
+            .output()
+            .expect("curl runs");
+        assert!(
+            output.status.success(),
+            "PUT {key}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn signed_curl(&self, key: &str) -> Command {
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3"])
+            .args(["--user", "test:test"])
+            .arg(format!("{}/{}/{key}", self.endpoint, self.bucket));
+        curl
+    }
+
     /// Environment for a Tessera process that uses this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![

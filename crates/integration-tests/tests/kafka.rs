@@ -286,6 +286,71 @@ fn test_broker_restart_mid_stream_resumes_exactly() {
     assert_eq!(count_and_sum(&server), total);
 }
 
+/// The partitions `consumingSegmentsInfo` reports a consuming segment for.
+fn consuming_partitions(server: &Server) -> usize {
+    let info = server.get("/tables/events/consumingSegmentsInfo");
+    assert_eq!(info.status, 200, "{}", info.body);
+    info.json()["_segmentToConsumingInfoMap"]
+        .as_object()
+        .map_or(0, |segments| segments.len())
+}
+
+#[test]
+fn test_partitions_added_to_the_topic_are_discovered_and_consumed_exactly_once() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let moto = Moto::start("tansu-grow");
+    let tansu = Tansu::start_durable(&moto);
+    tansu.create_topic("events", 1);
+    let first = produce(&tansu.address(), "events", 0, 5_000, 1, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), None, &[]);
+    // Discovery every 2 s (`tessera.kafka.partition.discovery.interval`).
+    server.create_table(SCHEMA, &table_config(&tansu.address(), 100_000));
+    wait_for_count(&server, first.rows, Duration::from_secs(120));
+    assert_eq!(consuming_partitions(&server), 1);
+
+    // The topic grows from one partition to three while the table consumes.
+    tansu.add_partitions(&moto, "events", 3);
+    let waited = tessera_integration_tests::wait_until(
+        "the table consumes the topic's three partitions",
+        Duration::from_secs(60),
+        || consuming_partitions(&server) == 3,
+    );
+    eprintln!("new partitions discovered after {waited:?}");
+
+    // Rows in every partition, the new ones included, each counted once.
+    let second = produce(&tansu.address(), "events", 5_000, 6_000, 3, &[]);
+    let total = (first.rows + second.rows, first.sum_id + second.sum_id);
+    assert_eq!(
+        wait_for_count(&server, total.0, Duration::from_secs(120)),
+        total
+    );
+    let per_partition = server.post(
+        "/query/sql",
+        &serde_json::json!({"sql": "SELECT COUNT(*) FROM events WHERE id >= 5000 AND id % 3 = 2"})
+            .to_string(),
+    );
+    assert_eq!(
+        per_partition.json()["resultTable"]["rows"][0][0],
+        2_000,
+        "partition 2's rows: {}",
+        per_partition.body
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(count_and_sum(&server), total);
+
+    // After a restart the table resumes all three partitions from the catalog.
+    let mut server = server;
+    server.restart();
+    assert_eq!(
+        wait_for_count(&server, total.0, Duration::from_secs(60)),
+        total
+    );
+    assert_eq!(consuming_partitions(&server), 3);
+}
+
 #[test]
 fn test_pause_resume_consuming_info_lag_and_freshness() {
     let _serial = SERIAL
