@@ -16,7 +16,7 @@ pub mod table;
 pub use error::{Error, Result};
 pub use schema::DefaultValue;
 pub use schema::{DataType, FieldRole, FieldSpec, Schema};
-pub use table::{ColumnIndexConfig, IndexingConfig, TableConfig, TableType};
+pub use table::{ColumnIndexConfig, IndexingConfig, RawCompression, TableConfig, TableType};
 
 /// A parsed config together with the warnings produced while reading it
 /// (unknown fields, ignored settings). Warnings are also logged with `tracing`.

@@ -60,6 +60,47 @@ pub struct IndexingConfig {
     pub no_dictionary_columns: Vec<String>,
     /// `fieldConfigList` entries whose index types include `TEXT`.
     pub text_index_columns: Vec<String>,
+    /// `fieldConfigList` entries naming a `compressionCodec`; other raw columns take
+    /// [`RawCompression::default`].
+    pub compression_codecs: Vec<(String, RawCompression)>,
+}
+
+/// How a raw column's chunks are compressed (`fieldConfigList[].compressionCodec`).
+/// Frame-of-reference bit-packing comes first whatever the codec: a chunk of numbers
+/// that packs is stored packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RawCompression {
+    /// LZ4 blocks: several times faster to decompress than zstd, so scans of raw
+    /// strings (LIKE, REGEXP) are bound by matching, not decompression. Pinot's
+    /// default for raw columns too.
+    #[default]
+    Lz4,
+    /// zstd frames (level 3): smaller, slower to read.
+    Zstandard,
+    /// Stored as written.
+    PassThrough,
+}
+
+impl RawCompression {
+    /// The codec a `compressionCodec` value names (`SNAPPY` is stored as LZ4, the
+    /// same class of codec; the config reader warns).
+    pub fn parse(name: &str) -> Option<RawCompression> {
+        match name.to_ascii_uppercase().as_str() {
+            "LZ4" | "SNAPPY" => Some(RawCompression::Lz4),
+            "ZSTANDARD" | "ZSTD" => Some(RawCompression::Zstandard),
+            "PASS_THROUGH" | "NONE" => Some(RawCompression::PassThrough),
+            _ => None,
+        }
+    }
+
+    /// The name `segment inspect` and the column metadata show.
+    pub fn name(self) -> &'static str {
+        match self {
+            RawCompression::Lz4 => "LZ4",
+            RawCompression::Zstandard => "ZSTANDARD",
+            RawCompression::PassThrough => "PASS_THROUGH",
+        }
+    }
 }
 
 /// The resolved index settings of one column.
@@ -72,6 +113,8 @@ pub struct ColumnIndexConfig {
     pub range: bool,
     pub bloom: bool,
     pub text: bool,
+    /// Raw columns: how chunks are compressed.
+    pub compression: RawCompression,
 }
 
 /// A validated table config.
@@ -237,6 +280,12 @@ impl TableConfig {
             range: lists(&indexing.range_index_columns),
             bloom: lists(&indexing.bloom_filter_columns),
             text: lists(&indexing.text_index_columns),
+            compression: indexing
+                .compression_codecs
+                .iter()
+                .find(|(name, _)| name == column)
+                .map(|(_, codec)| *codec)
+                .unwrap_or_default(),
         }
     }
 
@@ -564,14 +613,31 @@ mod tests {
     }
 
     #[test]
-    fn test_non_zstd_compression_codec_warns() {
+    fn test_compression_codecs_are_read_per_column() {
+        let table = parse(lineitem_table(json!({"fieldConfigList": [
+            {"name": "l_comment", "encodingType": "RAW", "compressionCodec": "ZSTANDARD"},
+            {"name": "l_extendedprice", "compressionCodec": "pass_through"}]})))
+        .expect("codecs")
+        .value;
+        let codec = |column: &str| table.column_index_config(column).compression;
+        assert_eq!(codec("l_comment"), RawCompression::Zstandard);
+        assert_eq!(codec("l_extendedprice"), RawCompression::PassThrough);
+        assert_eq!(codec("l_tax"), RawCompression::Lz4, "the default");
+    }
+
+    #[test]
+    fn test_snappy_and_unknown_compression_codecs_warn() {
         let warnings = warnings_for(json!({"fieldConfigList": [
-            {"name": "l_comment", "encodingType": "RAW", "compressionCodec": "LZ4"}]}));
+            {"name": "l_comment", "encodingType": "RAW", "compressionCodec": "SNAPPY"},
+            {"name": "l_extendedprice", "compressionCodec": "GORILLA"}]}));
         assert_eq!(
             warnings,
             [
-                "setting ignored: raw columns are always compressed with zstd codec=`LZ4` \
-              field=`fieldConfigList[0].compressionCodec` column=`l_comment`"
+                "stored as LZ4, the same class of codec codec=`SNAPPY` \
+              field=`fieldConfigList[0].compressionCodec` column=`l_comment`",
+                "setting ignored: supported codecs are LZ4, ZSTANDARD and PASS_THROUGH; \
+              the column keeps LZ4 codec=`GORILLA` \
+              field=`fieldConfigList[1].compressionCodec` column=`l_extendedprice`"
             ]
         );
     }

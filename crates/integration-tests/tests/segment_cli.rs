@@ -68,7 +68,7 @@ fn test_lineitem_parquet_segment_matches_duckdb() {
     assert_eq!(report["minTime"], expected[1]);
     assert_eq!(report["maxTime"], expected[2]);
     assert_eq!(report["timeColumn"], "l_shipdate");
-    assert_eq!(report["formatVersion"], 2);
+    assert_eq!(report["formatVersion"], 3);
     assert_eq!(column(&report, "l_shipmode")["cardinality"], 7);
     assert_eq!(column(&report, "l_returnflag")["cardinality"], 3);
     assert_eq!(column(&report, "l_shipmode")["cardinality"], expected[3]);
@@ -89,6 +89,7 @@ fn test_lineitem_parquet_segment_matches_duckdb() {
     let shipdate = column(&report, "l_shipdate");
     assert_eq!(shipdate["indexes"], serde_json::json!(["sorted"]));
     assert_eq!(column(&report, "l_comment")["encoding"], "RAW");
+    assert_eq!(column(&report, "l_comment")["compression"], "LZ4");
     assert_eq!(
         column(&report, "l_comment")["indexes"],
         serde_json::json!(["text"])

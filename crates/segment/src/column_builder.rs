@@ -151,7 +151,7 @@ impl ColumnBuilder {
             input_chunk_use: if rows_will_be_sorted {
                 ChunkUse::Temporary
             } else {
-                ChunkUse::Kept
+                ChunkUse::Kept(config.compression)
             },
             field: field.clone(),
             config,
@@ -300,7 +300,7 @@ impl ColumnBuilder {
                 let chunk_use = self.input_chunk_use;
                 let input_chunk_rows = match chunk_use {
                     ChunkUse::Temporary => TEMPORARY_CHUNK_ROWS,
-                    ChunkUse::Kept => *chunk_rows,
+                    ChunkUse::Kept(_) => *chunk_rows,
                 };
                 let mut push = |null: bool, value_bytes: &[u8]| -> Result<()> {
                     // A NULL string is stored empty; a NULL number keeps its placeholder.
@@ -452,6 +452,7 @@ impl ColumnBuilder {
             max_elements: 0,
             is_sorted: false,
             chunk_rows: 0,
+            compression: None,
             indexes: Vec::new(),
             bytes: 0,
             index_bytes: 0,
@@ -505,6 +506,7 @@ impl ColumnBuilder {
                 metadata.cardinality = hll.estimate();
                 metadata.cardinality_is_estimate = true;
                 metadata.chunk_rows = chunk_rows;
+                metadata.compression = Some(self.config.compression.name().to_string());
                 metadata.min = self.raw_json(min.as_deref());
                 metadata.max = self.raw_json(max.as_deref());
                 self.write_raw_column(
@@ -772,6 +774,7 @@ impl ColumnBuilder {
             Some(inverse) => reorder_chunks(
                 chunks,
                 self.physical,
+                self.config.compression,
                 chunk_rows,
                 self.rows,
                 inverse,
@@ -781,7 +784,7 @@ impl ColumnBuilder {
                 if sink.needs_values() {
                     replay_chunks(&chunks, self.physical, |doc, bytes| sink.visit(doc, bytes))?;
                 }
-                keep_in_order(chunks, self.physical, chunk_rows)?
+                keep_in_order(chunks, self.physical, self.config.compression, chunk_rows)?
             }
         };
         metadata.is_sorted = sink.sorted && sink.previous.is_some() && output_nulls.is_empty();

@@ -22,7 +22,7 @@ pub const TRAILER_MAGIC: &[u8; 8] = b"TSEGEND\0";
 pub const HEADER_LEN: u64 = 16;
 pub const TRAILER_LEN: u64 = 40;
 /// The version this build writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest version this build reads.
 pub const OLDEST_SUPPORTED_VERSION: u32 = 1;
 

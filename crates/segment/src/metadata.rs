@@ -11,7 +11,7 @@ use crate::format::SectionEntry;
 pub enum Encoding {
     /// Sorted dictionary + bit-packed dictionary ids.
     Dictionary,
-    /// Raw values in zstd-compressed chunks.
+    /// Raw values in compressed chunks.
     Raw,
 }
 
@@ -41,6 +41,10 @@ pub struct ColumnMetadata {
     pub is_sorted: bool,
     /// Rows per compressed chunk (raw columns).
     pub chunk_rows: u32,
+    /// Raw columns of format version 3 on: the codec of chunks that do not bit-pack
+    /// (`LZ4`, `ZSTANDARD`, `PASS_THROUGH`). Older files compressed them with zstd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
     /// Index names present: "sorted", "inverted", "range", "bloom", "text".
     pub indexes: Vec<String>,
     /// Forward index + dictionary bytes.
@@ -96,6 +100,7 @@ impl ColumnMetadata {
             max_elements: 0,
             is_sorted: false,
             chunk_rows: 0,
+            compression: None,
             indexes: Vec::new(),
             bytes: 0,
             index_bytes: 0,

@@ -1,12 +1,20 @@
-//! Raw forward index: values in compressed chunks of a fixed number of rows (zstd, or
-//! [`crate::for_chunk`] for numbers that bit-pack).
+//! Raw forward index: values in compressed chunks of a fixed number of rows
+//! ([`crate::for_chunk`] for numbers that bit-pack, else the column's codec: LZ4, zstd or
+//! none).
 //!
 //! Layout: `chunk_count u32 | chunk_offsets u64 × (chunk_count + 1) | uncompressed_lengths
 //! u32 × chunk_count | compressed chunks`, offsets relative to the start of the
 //! compressed chunks. A decompressed chunk of a fixed-width column is its values back to
 //! back (little-endian); of a variable-width column, `rows + 1` u32 offsets then bytes.
+//!
+//! Each stored chunk says what it is by its first four bytes: `TFOR` (frame of
+//! reference), `TLZ4` then an LZ4 block, `TRAW` then the bytes as they are, or a zstd
+//! frame (its own magic, `28 B5 2F FD`). Format versions 1 and 2 wrote only the first
+//! and the last.
 
 use tantivy::directory::OwnedBytes;
+
+use tessera_config::RawCompression;
 
 use crate::for_chunk;
 use crate::format::{ByteCursor, read_u32, read_u64};
@@ -16,11 +24,18 @@ use crate::{Error, Result};
 /// zstd level of the chunks a segment keeps: fast to write, a good ratio on numbers and text.
 pub const FINAL_CHUNK_LEVEL: i32 = 3;
 
+/// The first bytes of a stored LZ4 chunk; an LZ4 block follows.
+const LZ4_TAG: &[u8; 4] = b"TLZ4";
+/// The first bytes of a stored uncompressed chunk; the bytes follow.
+const PLAIN_TAG: &[u8; 4] = b"TRAW";
+/// The first bytes of every zstd frame.
+const ZSTD_MAGIC: &[u8; 4] = &[0x28, 0xB5, 0x2F, 0xFD];
+
 /// What a compressed chunk is for, which decides its codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkUse {
-    /// Written into the segment: frame-of-reference or zstd, as readers expect.
-    Kept,
+    /// Written into the segment: frame-of-reference, else the column's codec.
+    Kept(RawCompression),
     /// Held in memory only until the rows are reordered: frame-of-reference or LZ4,
     /// several times faster to write and read back than zstd.
     Temporary,
@@ -94,7 +109,8 @@ impl ChunkBuffer {
 /// How a compressed chunk's bytes are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkCodec {
-    /// A frame-of-reference chunk ([`for_chunk`]) or a zstd frame: what segments store.
+    /// What segments store: a frame-of-reference chunk ([`for_chunk`]), a tagged LZ4
+    /// block or plain bytes, or a zstd frame (see the module docs).
     Stored,
     /// An LZ4 block (temporary chunks only; never written to a segment).
     Lz4,
@@ -149,15 +165,19 @@ pub fn compress_chunk(
     if let Some(bytes) = for_chunk::encode(physical, raw) {
         return Ok(chunk(ChunkCodec::Stored, bytes));
     }
-    match chunk_use {
-        ChunkUse::Temporary => Ok(chunk(ChunkCodec::Lz4, lz4_compress(raw)?)),
-        ChunkUse::Kept => Ok(chunk(ChunkCodec::Stored, zstd_compress(raw)?)),
-    }
+    let stored = match chunk_use {
+        ChunkUse::Temporary => return Ok(chunk(ChunkCodec::Lz4, lz4_compress(raw, &[])?)),
+        ChunkUse::Kept(RawCompression::Lz4) => lz4_compress(raw, LZ4_TAG)?,
+        ChunkUse::Kept(RawCompression::Zstandard) => zstd_compress(raw)?,
+        ChunkUse::Kept(RawCompression::PassThrough) => [PLAIN_TAG.as_slice(), raw].concat(),
+    };
+    Ok(chunk(ChunkCodec::Stored, stored))
 }
 
-/// An LZ4 block of `raw`, sized to fit (lz4_flex's own `compress` keeps the worst-case
-/// capacity, which a build holding thousands of chunks pays for in resident memory).
-fn lz4_compress(raw: &[u8]) -> Result<Vec<u8>> {
+/// `tag` then an LZ4 block of `raw`, sized to fit (lz4_flex's own `compress` keeps the
+/// worst-case capacity, which a build holding thousands of chunks pays for in resident
+/// memory).
+fn lz4_compress(raw: &[u8], tag: &[u8]) -> Result<Vec<u8>> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -166,7 +186,10 @@ fn lz4_compress(raw: &[u8]) -> Result<Vec<u8>> {
         scratch.resize(lz4_flex::block::get_maximum_output_size(raw.len()), 0);
         let written = lz4_flex::block::compress_into(raw, &mut scratch)
             .map_err(|error| Error::InvalidInput(format!("LZ4 compression failed: {error}")))?;
-        Ok(scratch[..written].to_vec())
+        let mut out = Vec::with_capacity(tag.len() + written);
+        out.extend_from_slice(tag);
+        out.extend_from_slice(&scratch[..written]);
+        Ok(out)
     })
 }
 
@@ -198,8 +221,8 @@ fn zstd_compress(raw: &[u8]) -> Result<Vec<u8>> {
         })
 }
 
-/// Decompress a chunk (a zstd frame, or a frame-of-reference chunk of a fixed-width
-/// column), checking the recorded length.
+/// Decompress a stored chunk (see the module docs for the kinds), checking the recorded
+/// length.
 pub fn decompress(
     physical: PhysicalType,
     bytes: &[u8],
@@ -213,6 +236,24 @@ pub fn decompress(
             return Err("raw chunk length is not a whole number of values".into());
         }
         return for_chunk::decode(physical, bytes, uncompressed_len as usize / width);
+    }
+    if let Some(block) = bytes.strip_prefix(LZ4_TAG) {
+        let mut out = vec![0u8; uncompressed_len as usize];
+        let written = lz4_flex::block::decompress_into(block, &mut out)
+            .map_err(|error| format!("raw chunk does not decompress: {error}"))?;
+        if written != out.len() {
+            return Err("raw chunk decompressed to the wrong length".into());
+        }
+        return Ok(out);
+    }
+    if let Some(plain) = bytes.strip_prefix(PLAIN_TAG) {
+        if plain.len() != uncompressed_len as usize {
+            return Err("raw chunk has the wrong length".into());
+        }
+        return Ok(plain.to_vec());
+    }
+    if !bytes.starts_with(ZSTD_MAGIC) {
+        return Err("raw chunk is of no known kind".into());
     }
     thread_local! {
         // One decompression context per thread: creating one per chunk costs as much
@@ -387,7 +428,7 @@ impl RawForward {
         self.uncompressed_lens.len()
     }
 
-    /// The stored bytes of chunk `index` (a zstd frame or a frame-of-reference chunk).
+    /// The stored bytes of chunk `index` (see the module docs for the kinds).
     fn chunk_bytes(&self, index: usize) -> &[u8] {
         let start = self.chunk_offsets[index] as usize;
         let end = self.chunk_offsets[index + 1] as usize;
@@ -465,5 +506,81 @@ impl RawForward {
             self.uncompressed_lens[index],
         )?;
         DecodedChunk::new(self.physical, self.rows_in_chunk(index), data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings_chunk() -> ChunkBuffer {
+        let mut buffer = ChunkBuffer::default();
+        for i in 0..256 {
+            buffer.push_bytes(format!("carefully regular deposits {i} haggle").as_bytes());
+        }
+        buffer
+    }
+
+    #[test]
+    fn test_each_codec_stores_a_tagged_chunk_that_decompresses_to_the_values() {
+        let buffer = strings_chunk();
+        let raw = buffer.uncompressed(PhysicalType::Bytes);
+        for (codec, starts) in [
+            (RawCompression::Lz4, LZ4_TAG.as_slice()),
+            (RawCompression::Zstandard, ZSTD_MAGIC.as_slice()),
+            (RawCompression::PassThrough, PLAIN_TAG.as_slice()),
+        ] {
+            let chunk = compress_chunk(&buffer, PhysicalType::Bytes, ChunkUse::Kept(codec))
+                .expect("compresses");
+            assert_eq!(chunk.codec, ChunkCodec::Stored);
+            assert!(chunk.bytes.starts_with(starts), "{codec:?}");
+            assert_eq!(
+                decompress(PhysicalType::Bytes, &chunk.bytes, chunk.uncompressed_len),
+                Ok(raw.clone()),
+                "{codec:?}"
+            );
+            if codec != RawCompression::PassThrough {
+                assert!(chunk.bytes.len() < raw.len() / 2, "{codec:?} compresses");
+            }
+        }
+    }
+
+    #[test]
+    fn test_numbers_that_bit_pack_are_frame_of_reference_whatever_the_codec() {
+        let mut buffer = ChunkBuffer::default();
+        for i in 0..4096i64 {
+            buffer.push_fixed(&(1_000 + i % 100).to_le_bytes());
+        }
+        for codec in [RawCompression::Lz4, RawCompression::PassThrough] {
+            let chunk = compress_chunk(&buffer, PhysicalType::I64, ChunkUse::Kept(codec))
+                .expect("compresses");
+            assert!(for_chunk::is_for_chunk(&chunk.bytes), "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn test_damaged_chunks_of_every_codec_are_errors() {
+        let buffer = strings_chunk();
+        for codec in [
+            RawCompression::Lz4,
+            RawCompression::Zstandard,
+            RawCompression::PassThrough,
+        ] {
+            let chunk = compress_chunk(&buffer, PhysicalType::Bytes, ChunkUse::Kept(codec))
+                .expect("compresses");
+            let len = chunk.uncompressed_len;
+            // A wrong recorded length, a truncated chunk and a bare tag.
+            assert!(decompress(PhysicalType::Bytes, &chunk.bytes, len + 1).is_err());
+            let cut = &chunk.bytes[..chunk.bytes.len() - 7];
+            assert!(
+                decompress(PhysicalType::Bytes, cut, len).is_err(),
+                "{codec:?}"
+            );
+            assert!(decompress(PhysicalType::Bytes, &chunk.bytes[..4], len).is_err());
+        }
+        assert_eq!(
+            decompress(PhysicalType::Bytes, b"XXXXnot a chunk", 3),
+            Err("raw chunk is of no known kind".to_string())
+        );
     }
 }

@@ -17,6 +17,7 @@ use crate::raw_forward::{
 };
 use crate::value::PhysicalType;
 use crate::{Error, Result};
+use tessera_config::RawCompression;
 
 /// Uncompressed bytes of one reorder window.
 const WINDOW_BYTES: u64 = 64 << 20;
@@ -98,6 +99,7 @@ pub fn replay_chunks(
 pub fn keep_in_order(
     chunks: Vec<CompressedChunk>,
     physical: PhysicalType,
+    codec: RawCompression,
     chunk_rows: u32,
 ) -> Result<Vec<CompressedChunk>> {
     let last = chunks.len().saturating_sub(1);
@@ -115,13 +117,13 @@ pub fn keep_in_order(
         for row in 0..decoded.rows() as usize {
             buffer.push(physical, value_of(&decoded, physical, row));
             if buffer.rows == chunk_rows {
-                output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
+                output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
                 buffer.clear();
             }
         }
     }
     if buffer.rows > 0 {
-        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
+        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
     }
     Ok(output)
 }
@@ -131,6 +133,7 @@ pub fn keep_in_order(
 pub fn reorder_chunks(
     chunks: Vec<CompressedChunk>,
     physical: PhysicalType,
+    codec: RawCompression,
     chunk_rows: u32,
     rows: u32,
     inverse: &[u32],
@@ -178,14 +181,14 @@ pub fn reorder_chunks(
                 sink.visit(doc, bytes)?;
             }
             if buffer.rows == chunk_rows {
-                output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
+                output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
                 buffer.clear();
             }
         }
         window_start = window_end;
     }
     if buffer.rows > 0 {
-        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept)?);
+        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
     }
     Ok(output)
 }

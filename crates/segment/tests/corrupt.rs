@@ -62,7 +62,7 @@ fn golden_path(version: u32) -> PathBuf {
 }
 
 /// Every format version this build still reads.
-const GOLDEN_VERSIONS: [u32; 2] = [1, 2];
+const GOLDEN_VERSIONS: [u32; 3] = [1, 2, 3];
 
 fn fresh_segment_bytes() -> Vec<u8> {
     let schema = schema(SCHEMA);
@@ -128,20 +128,41 @@ fn test_golden_file_of_format_v1_reads() {
     check_contents(&segment);
 }
 
+#[test]
+fn test_golden_file_of_format_v2_reads() {
+    let segment = ImmutableSegment::open(&golden_path(2)).expect("golden file opens");
+    assert_eq!(segment.metadata().format_version, 2);
+    assert_eq!(
+        segment.metadata().column("note").expect("note").compression,
+        None
+    );
+    check_contents(&segment);
+}
+
 /// Set TESSERA_WRITE_GOLDEN=1 to regenerate the current version's golden file after a
 /// deliberate format change (which also needs a new FORMAT_VERSION, a new test-data/vN
 /// directory and a new entry in GOLDEN_VERSIONS).
 #[test]
-fn test_golden_file_of_format_v2_reads() {
+fn test_golden_file_of_format_v3_reads() {
     if std::env::var_os("TESSERA_WRITE_GOLDEN").is_some() {
-        std::fs::write(golden_path(2), fresh_segment_bytes()).expect("write golden");
+        std::fs::write(golden_path(3), fresh_segment_bytes()).expect("write golden");
     }
-    let segment = ImmutableSegment::open(&golden_path(2)).expect("golden file opens");
-    assert_eq!(segment.metadata().format_version, 2);
+    let segment = ImmutableSegment::open(&golden_path(3)).expect("golden file opens");
+    assert_eq!(segment.metadata().format_version, 3);
+    // The raw string column's chunks are LZ4, the default codec of format 3.
+    assert_eq!(
+        segment
+            .metadata()
+            .column("note")
+            .expect("note")
+            .compression
+            .as_deref(),
+        Some("LZ4")
+    );
     check_contents(&segment);
 }
 
-/// Both golden versions open from their footer (one read: the files are small), with no
+/// Every golden version opens from its footer (one read: the files are small), with no
 /// section read until a column is asked for, and answer like a file opened whole.
 #[test]
 fn test_golden_files_open_lazily_from_their_footer() {

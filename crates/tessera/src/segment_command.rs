@@ -199,6 +199,7 @@ fn inspect(file: &Path) -> anyhow::Result<()> {
                 "dataType": column.data_type.pinot_name(),
                 "singleValue": column.single_value,
                 "encoding": column.encoding,
+                "compression": column.compression,
                 "cardinality": column.cardinality,
                 "min": column.min,
                 "max": column.max,

@@ -76,6 +76,7 @@ pub(crate) fn column_metadata(state: &State) -> Vec<ColumnMetadata> {
                 max_elements: column.max_elements,
                 is_sorted: false,
                 chunk_rows: 0,
+                compression: None,
                 indexes: column.index_names(),
                 bytes: column.memory_bytes() as u64,
                 index_bytes: 0,

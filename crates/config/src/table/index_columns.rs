@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::IndexingConfig;
+use super::{IndexingConfig, RawCompression};
 use crate::error::{Error, Result};
 use crate::json_reader::{ObjectReader, Warnings, element_path, is_set, json_kind};
 
@@ -26,6 +26,8 @@ pub(super) struct IndexColumnRefs {
     pub(super) text: Vec<ColumnRef>,
     /// Columns whose `fieldConfigList` entry says `"encodingType": "DICTIONARY"`.
     pub(super) dictionary: Vec<ColumnRef>,
+    /// `compressionCodec` per column, in config order.
+    pub(super) compression_codecs: Vec<(String, RawCompression)>,
 }
 
 fn add(list: &mut Vec<ColumnRef>, column: &str, field: &str) {
@@ -70,6 +72,7 @@ impl IndexColumnRefs {
             bloom_filter_columns: names(&self.bloom),
             no_dictionary_columns: names(&self.no_dictionary),
             text_index_columns: names(&self.text),
+            compression_codecs: self.compression_codecs.clone(),
         }
     }
 
@@ -330,15 +333,27 @@ fn read_field_config(
     }
 
     if let Some(codec) = entry.optional_str("compressionCodec")? {
-        let is_zstd = codec.eq_ignore_ascii_case("ZSTANDARD") || codec.eq_ignore_ascii_case("ZSTD");
-        if !is_zstd {
-            warnings.push_for_column(
-                &entry.field_path("compressionCodec"),
+        let field = entry.field_path("compressionCodec");
+        match RawCompression::parse(codec) {
+            Some(parsed) => {
+                if codec.eq_ignore_ascii_case("SNAPPY") {
+                    warnings.push_for_column(
+                        &field,
+                        column,
+                        &format!("stored as LZ4, the same class of codec codec=`{codec}`"),
+                    );
+                }
+                refs.compression_codecs.retain(|(name, _)| name != column);
+                refs.compression_codecs.push((column.to_string(), parsed));
+            }
+            None => warnings.push_for_column(
+                &field,
                 column,
                 &format!(
-                    "setting ignored: raw columns are always compressed with zstd codec=`{codec}`"
+                    "setting ignored: supported codecs are LZ4, ZSTANDARD and PASS_THROUGH; \
+                     the column keeps LZ4 codec=`{codec}`"
                 ),
-            );
+            ),
         }
     }
     Ok(())
