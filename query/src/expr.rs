@@ -148,6 +148,26 @@ pub struct LikePattern {
     pub exact: Option<String>,
     /// The pattern is `%literal`: a suffix test.
     pub suffix: Option<String>,
+    /// The longest run of literal characters in the pattern: every matching value
+    /// contains it (a prefilter for scans).
+    pub required: Option<String>,
+}
+
+/// The longest literal that every match of `pattern` (a REGEXP_LIKE regex, searched
+/// anywhere in the value) must contain: a literal of its top-level concatenation.
+/// `None` when there is none (alternations, case-insensitive letters, classes only).
+pub fn regex_required_literal(pattern: &str) -> Option<String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let literal = |node: &Hir| match node.kind() {
+        HirKind::Literal(literal) => std::str::from_utf8(&literal.0).ok().map(str::to_string),
+        _ => None,
+    };
+    match hir.kind() {
+        HirKind::Concat(children) => children.iter().filter_map(literal).max_by_key(String::len),
+        _ => literal(&hir),
+    }
+    .filter(|literal| !literal.is_empty())
 }
 
 impl LikePattern {
@@ -156,6 +176,15 @@ impl LikePattern {
         let mut literal = String::new();
         let mut pieces: Vec<Option<String>> = Vec::new(); // None = %, Some = literal run
         let mut has_underscore = false;
+        // Literal runs between any two wildcards (`%` or `_`).
+        let mut run = String::new();
+        let mut required = String::new();
+        let mut end_run = |run: &mut String| {
+            if run.len() > required.len() {
+                required = run.clone();
+            }
+            run.clear();
+        };
         let mut chars = pattern.chars();
         while let Some(c) = chars.next() {
             if Some(c) == escape {
@@ -166,10 +195,12 @@ impl LikePattern {
                 };
                 regex.push_str(&regex::escape(&next.to_string()));
                 literal.push(next);
+                run.push(next);
                 continue;
             }
             match c {
                 '%' => {
+                    end_run(&mut run);
                     regex.push_str(".*");
                     if !literal.is_empty() {
                         pieces.push(Some(std::mem::take(&mut literal)));
@@ -177,15 +208,18 @@ impl LikePattern {
                     pieces.push(None);
                 }
                 '_' => {
+                    end_run(&mut run);
                     regex.push('.');
                     has_underscore = true;
                 }
                 other => {
                     regex.push_str(&regex::escape(&other.to_string()));
                     literal.push(other);
+                    run.push(other);
                 }
             }
         }
+        end_run(&mut run);
         if !literal.is_empty() {
             pieces.push(Some(literal));
         }
@@ -213,6 +247,7 @@ impl LikePattern {
             prefix,
             exact,
             suffix,
+            required: (!required.is_empty()).then_some(required),
         })
     }
 
@@ -522,8 +557,43 @@ mod tests {
                     compiled.regex.is_match(text),
                     "{text:?} LIKE {pattern:?}"
                 );
+                // The prefilter's literal is in every match.
+                if compiled.matches(text)
+                    && let Some(required) = &compiled.required
+                {
+                    assert!(
+                        text.contains(required.as_str()),
+                        "{text:?} LIKE {pattern:?}"
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    fn required_literals_of_like_patterns_and_regexes() {
+        let like = |pattern| {
+            LikePattern::compile(pattern, Some('!'))
+                .expect("compiles")
+                .required
+        };
+        assert_eq!(like("carefully%").as_deref(), Some("carefully"));
+        assert_eq!(like("%a_bcd%ef").as_deref(), Some("bcd"));
+        assert_eq!(like("50!%%").as_deref(), Some("50%"));
+        assert_eq!(like("%_%"), None);
+        let regex = regex_required_literal;
+        assert_eq!(regex("fox.*bold").as_deref(), Some("bold"));
+        assert_eq!(regex("^carefully").as_deref(), Some("carefully"));
+        assert_eq!(regex("fox").as_deref(), Some("fox"));
+        assert_eq!(
+            regex("a+b").as_deref(),
+            Some("b"),
+            "`a` may repeat; `b` is there"
+        );
+        assert_eq!(regex("fox|bold"), None);
+        assert_eq!(regex("(?i)fox"), None);
+        assert_eq!(regex("[a-z]+"), None);
+        assert_eq!(regex("(unclosed"), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tessera_segment::{ColumnReader, IdSet, Value};
 use crate::docset::{DocSet, bitmap_from_ascending};
 use crate::error::QueryResult;
 use crate::eval::eval;
-use crate::expr::{ArithOp, CmpOp, Expr, Func};
+use crate::expr::{ArithOp, CmpOp, Expr, Func, regex_required_literal};
 use crate::plan::Filter;
 use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
 use crate::types::{Scalar, SqlType};
@@ -476,7 +476,9 @@ fn scan_raw_strings(
     candidates: &DocSet,
 ) -> QueryResult<Option<DocSet>> {
     type BytesTest<'e> = Box<dyn Fn(&[u8]) -> bool + 'e>;
-    let (inner, negated, test): (_, _, BytesTest<'_>) = match expr {
+    // A literal every match contains: only values holding it are tested (found by one
+    // search over each chunk). NOT LIKE visits every value.
+    let (inner, negated, test, required): (_, _, BytesTest<'_>, Option<String>) = match expr {
         Expr::Like {
             expr,
             pattern,
@@ -485,6 +487,7 @@ fn scan_raw_strings(
             &**expr,
             *negated,
             Box::new(|bytes| pattern.matches_bytes(bytes)),
+            pattern.required.clone(),
         ),
         Expr::RegexpLike {
             expr,
@@ -494,9 +497,11 @@ fn scan_raw_strings(
             &**expr,
             *negated,
             Box::new(|bytes| regex.is_match(&String::from_utf8_lossy(bytes))),
+            regex_required_literal(regex.as_str()),
         ),
         _ => return Ok(None),
     };
+    let required = required.filter(|_| !negated);
     let Expr::Column {
         name,
         ty: SqlType::String,
@@ -511,7 +516,7 @@ fn scan_raw_strings(
     let mut entries = 0u64;
     let mut raw = true;
     candidates.for_each_block(|docs| {
-        raw = column.visit_raw(docs, &mut |doc, bytes| {
+        let mut visit = |doc, bytes: &[u8]| {
             // NULL matches neither LIKE nor NOT LIKE.
             if nulls.as_ref().is_some_and(|n| n.contains(doc)) {
                 return;
@@ -519,7 +524,11 @@ fn scan_raw_strings(
             if test(bytes) != negated {
                 matched.push(doc);
             }
-        })?;
+        };
+        raw = match &required {
+            Some(literal) => column.visit_raw_containing(docs, literal.as_bytes(), &mut visit)?,
+            None => column.visit_raw(docs, &mut visit)?,
+        };
         entries += docs.len() as u64;
         context.check_deadline()?;
         Ok(raw)

@@ -344,13 +344,13 @@ impl DecodedChunk {
         self.rows
     }
 
-    /// The fixed-width bytes of row `row` (little-endian value).
-    #[inline]
     /// All fixed-width values of the chunk, back to back.
     pub fn fixed_all(&self) -> &[u8] {
         &self.data
     }
 
+    /// The fixed-width bytes of row `row` (little-endian value).
+    #[inline]
     pub fn fixed(&self, row: usize) -> &[u8] {
         let width = self.physical.fixed_width().unwrap_or(0);
         &self.data[row * width..(row + 1) * width]
@@ -362,6 +362,43 @@ impl DecodedChunk {
         let start = read_u32(&self.data, row * 4) as usize;
         let end = read_u32(&self.data, row * 4 + 4) as usize;
         &self.data[offsets_len + start..offsets_len + end]
+    }
+
+    /// Mark in `found` (one flag per row) the rows of a variable-width chunk whose bytes
+    /// contain `finder`'s needle. The chunk's value bytes are searched at once and each
+    /// hit mapped to its row, instead of a search per value: most values are passed
+    /// over by the SIMD search without a call of their own.
+    pub fn rows_containing(&self, finder: &memchr::memmem::Finder<'_>, found: &mut Vec<bool>) {
+        let rows = self.rows as usize;
+        found.clear();
+        found.resize(rows, false);
+        let needle_len = finder.needle().len();
+        if needle_len == 0 || self.physical.fixed_width().is_some() {
+            found.fill(needle_len == 0);
+            return;
+        }
+        let offsets_len = (rows + 1) * 4;
+        let values = &self.data[offsets_len..];
+        let end_of = |row: usize| read_u32(&self.data, row * 4 + 4) as usize;
+        let (mut position, mut row) = (0usize, 0usize);
+        while let Some(hit) = finder.find(&values[position..]) {
+            let at = position + hit;
+            while row < rows && end_of(row) <= at {
+                row += 1;
+            }
+            if row == rows {
+                break;
+            }
+            let end = end_of(row);
+            if at + needle_len <= end {
+                found[row] = true;
+                position = end;
+                row += 1;
+            } else {
+                // The hit runs into the next value: not a hit of either.
+                position = at + 1;
+            }
+        }
     }
 }
 
@@ -555,6 +592,27 @@ mod tests {
             let chunk = compress_chunk(&buffer, PhysicalType::I64, ChunkUse::Kept(codec))
                 .expect("compresses");
             assert!(for_chunk::is_for_chunk(&chunk.bytes), "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn test_rows_containing_maps_hits_to_rows_and_skips_hits_across_values() {
+        let values = ["abc", "", "xab", "cab", "ab", "zzzab", "a", "bc"];
+        let mut buffer = ChunkBuffer::default();
+        for value in values {
+            buffer.push_bytes(value.as_bytes());
+        }
+        let chunk = DecodedChunk::new(
+            PhysicalType::Bytes,
+            values.len() as u32,
+            buffer.uncompressed(PhysicalType::Bytes),
+        )
+        .expect("chunk");
+        let mut found = Vec::new();
+        for needle in ["ab", "abc", "ca", "bcx", "b", ""] {
+            chunk.rows_containing(&memchr::memmem::Finder::new(needle), &mut found);
+            let expected: Vec<bool> = values.iter().map(|v| v.contains(needle)).collect();
+            assert_eq!(found, expected, "needle {needle:?}");
         }
     }
 

@@ -102,6 +102,22 @@ pub trait ColumnReader: Send + Sync {
     fn visit_raw(&self, _docs: &[u32], _visit: &mut dyn FnMut(u32, &[u8])) -> Result<bool> {
         Ok(false)
     }
+    /// [`ColumnReader::visit_raw`] for only the docs whose stored bytes contain
+    /// `needle` (a literal every match of a LIKE or REGEXP must hold). A segment's
+    /// chunks are searched whole, so most values are passed over without a call.
+    fn visit_raw_containing(
+        &self,
+        docs: &[u32],
+        needle: &[u8],
+        visit: &mut dyn FnMut(u32, &[u8]),
+    ) -> Result<bool> {
+        let finder = memchr::memmem::Finder::new(needle);
+        self.visit_raw(docs, &mut |doc, bytes| {
+            if finder.find(bytes).is_some() {
+                visit(doc, bytes);
+            }
+        })
+    }
     /// Per-chunk value bounds of a raw DOUBLE column (a zone map): rows per chunk, and
     /// each chunk's (smallest value, an upper bound) when its header tells them. `None`
     /// when the column keeps no such chunks.
@@ -984,6 +1000,49 @@ impl ColumnReader for ImmutableColumn {
             return Ok(false);
         }
         self.for_each_raw(docs, |doc, bytes| visit(doc, bytes))?;
+        Ok(true)
+    }
+
+    fn visit_raw_containing(
+        &self,
+        docs: &[u32],
+        needle: &[u8],
+        visit: &mut dyn FnMut(u32, &[u8]),
+    ) -> Result<bool> {
+        let Forward::Raw(raw) = self.forward()? else {
+            return Ok(false);
+        };
+        if !self.metadata.single_value || self.physical != PhysicalType::Bytes {
+            return Ok(false);
+        }
+        let finder = memchr::memmem::Finder::new(needle);
+        let chunk_rows = raw.chunk_rows();
+        let mut found = Vec::new();
+        let mut current: Option<(usize, DecodedChunk)> = None;
+        for doc in docs {
+            let index = (*doc / chunk_rows) as usize;
+            if index >= raw.chunk_count() {
+                return Err(Error::InvalidInput(format!(
+                    "doc id out of range doc=`{doc}`"
+                )));
+            }
+            if current.as_ref().is_none_or(|(loaded, _)| *loaded != index) {
+                let chunk = raw.chunk(index).map_err(|message| self.corrupt(message))?;
+                chunk.rows_containing(&finder, &mut found);
+                current = Some((index, chunk));
+            }
+            if let Some((_, chunk)) = &current {
+                let row = (*doc % chunk_rows) as usize;
+                if row >= chunk.rows() as usize {
+                    return Err(Error::InvalidInput(format!(
+                        "doc id out of range doc=`{doc}`"
+                    )));
+                }
+                if found[row] {
+                    visit(*doc, chunk.bytes(row));
+                }
+            }
+        }
         Ok(true)
     }
 
