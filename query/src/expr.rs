@@ -148,26 +148,38 @@ pub struct LikePattern {
     pub exact: Option<String>,
     /// The pattern is `%literal`: a suffix test.
     pub suffix: Option<String>,
-    /// The longest run of literal characters in the pattern: every matching value
-    /// contains it (a prefilter for scans).
-    pub required: Option<String>,
+    /// The runs of literal characters between wildcards: every matching value contains
+    /// each of them (prefilters for scans and text-index candidates).
+    pub literals: Vec<String>,
 }
 
-/// The longest literal that every match of `pattern` (a REGEXP_LIKE regex, searched
-/// anywhere in the value) must contain: a literal of its top-level concatenation.
-/// `None` when there is none (alternations, case-insensitive letters, classes only).
-pub fn regex_required_literal(pattern: &str) -> Option<String> {
+/// The literals every match of `pattern` (a REGEXP_LIKE regex, searched anywhere in the
+/// value) must contain: the literals of its top-level concatenation. Empty when there
+/// are none (alternations, case-insensitive letters, classes only) or it does not parse.
+pub fn regex_literals(pattern: &str) -> Vec<String> {
     use regex_syntax::hir::{Hir, HirKind};
-    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let Ok(hir) = regex_syntax::Parser::new().parse(pattern) else {
+        return Vec::new();
+    };
     let literal = |node: &Hir| match node.kind() {
         HirKind::Literal(literal) => std::str::from_utf8(&literal.0).ok().map(str::to_string),
         _ => None,
     };
-    match hir.kind() {
-        HirKind::Concat(children) => children.iter().filter_map(literal).max_by_key(String::len),
-        _ => literal(&hir),
+    let literals: Vec<String> = match hir.kind() {
+        HirKind::Concat(children) => children.iter().filter_map(literal).collect(),
+        _ => literal(&hir).into_iter().collect(),
+    };
+    literals.into_iter().filter(|l| !l.is_empty()).collect()
+}
+
+/// The literals every match of a `[NOT] LIKE` or `[NOT] REGEXP_LIKE` leaf must contain
+/// (ignoring the negation); empty for other expressions.
+pub fn match_literals(expr: &Expr) -> Vec<String> {
+    match expr {
+        Expr::Like { pattern, .. } => pattern.literals.clone(),
+        Expr::RegexpLike { regex, .. } => regex_literals(regex.as_str()),
+        _ => Vec::new(),
     }
-    .filter(|literal| !literal.is_empty())
 }
 
 impl LikePattern {
@@ -178,12 +190,11 @@ impl LikePattern {
         let mut has_underscore = false;
         // Literal runs between any two wildcards (`%` or `_`).
         let mut run = String::new();
-        let mut required = String::new();
+        let mut literals = Vec::new();
         let mut end_run = |run: &mut String| {
-            if run.len() > required.len() {
-                required = run.clone();
+            if !run.is_empty() {
+                literals.push(std::mem::take(run));
             }
-            run.clear();
         };
         let mut chars = pattern.chars();
         while let Some(c) = chars.next() {
@@ -247,7 +258,7 @@ impl LikePattern {
             prefix,
             exact,
             suffix,
-            required: (!required.is_empty()).then_some(required),
+            literals,
         })
     }
 
@@ -557,14 +568,11 @@ mod tests {
                     compiled.regex.is_match(text),
                     "{text:?} LIKE {pattern:?}"
                 );
-                // The prefilter's literal is in every match.
-                if compiled.matches(text)
-                    && let Some(required) = &compiled.required
-                {
-                    assert!(
-                        text.contains(required.as_str()),
-                        "{text:?} LIKE {pattern:?}"
-                    );
+                // The prefilters' literals are in every match.
+                if compiled.matches(text) {
+                    for literal in &compiled.literals {
+                        assert!(text.contains(literal.as_str()), "{text:?} LIKE {pattern:?}");
+                    }
                 }
             }
         }
@@ -575,25 +583,21 @@ mod tests {
         let like = |pattern| {
             LikePattern::compile(pattern, Some('!'))
                 .expect("compiles")
-                .required
+                .literals
         };
-        assert_eq!(like("carefully%").as_deref(), Some("carefully"));
-        assert_eq!(like("%a_bcd%ef").as_deref(), Some("bcd"));
-        assert_eq!(like("50!%%").as_deref(), Some("50%"));
-        assert_eq!(like("%_%"), None);
-        let regex = regex_required_literal;
-        assert_eq!(regex("fox.*bold").as_deref(), Some("bold"));
-        assert_eq!(regex("^carefully").as_deref(), Some("carefully"));
-        assert_eq!(regex("fox").as_deref(), Some("fox"));
-        assert_eq!(
-            regex("a+b").as_deref(),
-            Some("b"),
-            "`a` may repeat; `b` is there"
-        );
-        assert_eq!(regex("fox|bold"), None);
-        assert_eq!(regex("(?i)fox"), None);
-        assert_eq!(regex("[a-z]+"), None);
-        assert_eq!(regex("(unclosed"), None);
+        assert_eq!(like("carefully%"), ["carefully"]);
+        assert_eq!(like("%a_bcd%ef"), ["a", "bcd", "ef"]);
+        assert_eq!(like("50!%%"), ["50%"]);
+        assert!(like("%_%").is_empty());
+        let regex = regex_literals;
+        assert_eq!(regex("fox.*bold"), ["fox", "bold"]);
+        assert_eq!(regex("^carefully"), ["carefully"]);
+        assert_eq!(regex("fox"), ["fox"]);
+        assert_eq!(regex("a+b"), ["b"], "`a` may repeat; `b` is there");
+        assert!(regex("fox|bold").is_empty());
+        assert!(regex("(?i)fox").is_empty());
+        assert!(regex("[a-z]+").is_empty());
+        assert!(regex("(unclosed").is_empty());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tessera_segment::{ColumnReader, IdSet, Value};
 use crate::docset::{DocSet, bitmap_from_ascending};
 use crate::error::QueryResult;
 use crate::eval::eval;
-use crate::expr::{ArithOp, CmpOp, Expr, Func, regex_required_literal};
+use crate::expr::{ArithOp, CmpOp, Expr, Func, match_literals};
 use crate::plan::Filter;
 use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
 use crate::types::{Scalar, SqlType};
@@ -423,6 +423,7 @@ fn cost_rank(context: &SegmentContext<'_>, filter: &Filter) -> u8 {
             Access::RangeIndex => 3,
             Access::DictionaryEval => 4,
             Access::DictionaryScan => 5,
+            Access::TextCandidates => 8,
             Access::Scan => 9,
         },
         Filter::And(children) | Filter::Or(children) => children
@@ -478,7 +479,7 @@ fn scan_raw_strings(
     type BytesTest<'e> = Box<dyn Fn(&[u8]) -> bool + 'e>;
     // A literal every match contains: only values holding it are tested (found by one
     // search over each chunk). NOT LIKE visits every value.
-    let (inner, negated, test, required): (_, _, BytesTest<'_>, Option<String>) = match expr {
+    let (inner, negated, test): (_, _, BytesTest<'_>) = match expr {
         Expr::Like {
             expr,
             pattern,
@@ -487,7 +488,6 @@ fn scan_raw_strings(
             &**expr,
             *negated,
             Box::new(|bytes| pattern.matches_bytes(bytes)),
-            pattern.required.clone(),
         ),
         Expr::RegexpLike {
             expr,
@@ -497,11 +497,13 @@ fn scan_raw_strings(
             &**expr,
             *negated,
             Box::new(|bytes| regex.is_match(&String::from_utf8_lossy(bytes))),
-            regex_required_literal(regex.as_str()),
         ),
         _ => return Ok(None),
     };
-    let required = required.filter(|_| !negated);
+    let required = match negated {
+        false => match_literals(expr).into_iter().max_by_key(String::len),
+        true => None,
+    };
     let Expr::Column {
         name,
         ty: SqlType::String,
@@ -923,6 +925,9 @@ pub enum Access {
     NullBitmap,
     /// The predicate evaluated once per dictionary entry.
     DictionaryEval,
+    /// A raw text-indexed column's LIKE or REGEXP_LIKE: the values of the docs the text
+    /// index names as candidates are tested (a full scan when they cover most chunks).
+    TextCandidates,
     Scan,
 }
 
@@ -936,6 +941,7 @@ impl Access {
             Access::TextIndex => "TEXT_INDEX",
             Access::NullBitmap => "NULL_BITMAP",
             Access::DictionaryEval => "DICTIONARY_EVAL",
+            Access::TextCandidates => "TEXT_INDEX_CANDIDATES",
             Access::Scan => "FULL_SCAN",
         }
     }
@@ -1080,6 +1086,13 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
         {
             Access::TextIndex
         }
+        ColumnLeaf::Like {
+            expr,
+            negated: false,
+            ..
+        } if column.cardinality().is_none() && has("text") && !candidate_words(expr).is_empty() => {
+            Access::TextCandidates
+        }
         ColumnLeaf::IsNull { .. } => Access::NullBitmap,
         // Dictionary columns answer from dictionary ids: sorted ranges, inverted
         // bitmaps, or a scan of the ids (their range index serves raw columns only).
@@ -1101,6 +1114,46 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
     let mut note = String::new();
     let _ = write!(note, "{column_name}");
     (access, note)
+}
+
+/// Docs of a raw, text-indexed column that may match a LIKE or REGEXP_LIKE leaf: those
+/// with a token containing each alphanumeric run (of 3+ characters; the longest four)
+/// of the literals every match holds. Such a run of the value lies inside one of its
+/// tokens, which the text index finds by its term dictionary ([`ColumnReader::
+/// text_contains`]). `None` when it cannot say: no such run, or no text index.
+fn text_index_candidates(
+    reader: &dyn ColumnReader,
+    expr: &Expr,
+) -> QueryResult<Option<RoaringBitmap>> {
+    let mut candidates: Option<RoaringBitmap> = None;
+    for word in &candidate_words(expr) {
+        let Some(docs) = reader.text_contains(word)? else {
+            return Ok(None);
+        };
+        candidates = Some(match candidates {
+            None => docs,
+            Some(found) => found & docs,
+        });
+    }
+    Ok(candidates)
+}
+
+/// The runs [`text_index_candidates`] asks the text index for, longest first.
+fn candidate_words(expr: &Expr) -> Vec<String> {
+    let mut words: Vec<String> = match_literals(expr)
+        .iter()
+        .flat_map(|literal| {
+            literal
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|word| word.chars().count() >= 3)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    words.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    words.dedup();
+    words.truncate(4);
+    words
 }
 
 /// Matching ids of a dictionary column.
@@ -1281,14 +1334,42 @@ fn index_leaf(
             let Some(cardinality) = reader.cardinality() else {
                 // Raw column: `LIKE '%word%'` from the text index's case-preserving
                 // tokens (exact for alphanumeric needles).
-                let Expr::Like { pattern, .. } = like else {
-                    return Ok(None);
+                let needle = match like {
+                    Expr::Like { pattern, .. } => pattern.contains.as_deref(),
+                    _ => None,
                 };
-                let Some(needle) = &pattern.contains else {
-                    return Ok(None);
+                let matched = match needle {
+                    Some(needle) => reader.text_contains(needle)?,
+                    None => None,
                 };
-                let Some(matched) = reader.text_contains(needle)? else {
-                    return Ok(None);
+                let Some(matched) = matched else {
+                    if negated {
+                        return Ok(None);
+                    }
+                    // Other shapes: the values of the text index's candidates are
+                    // tested, when they leave most chunks unread.
+                    let Some(found) = text_index_candidates(reader, like)? else {
+                        return Ok(None);
+                    };
+                    let narrowed = candidates.and(&DocSet::Bitmap(found));
+                    let chunk_rows = reader.metadata().chunk_rows.max(1);
+                    let chunks = context.segment.num_docs().div_ceil(chunk_rows);
+                    let mut touched = 0u32;
+                    let mut last = None;
+                    narrowed.for_each_block(|docs| {
+                        for doc in docs {
+                            let chunk = doc / chunk_rows;
+                            if last != Some(chunk) {
+                                touched += 1;
+                                last = Some(chunk);
+                            }
+                        }
+                        Ok(touched * 2 <= chunks)
+                    })?;
+                    if touched * 2 > chunks {
+                        return Ok(None);
+                    }
+                    return scan_raw_strings(context, like, &narrowed);
                 };
                 let matched = DocSet::Bitmap(matched);
                 if !negated {

@@ -74,6 +74,14 @@ fn sorted_inverted_and_range_paths_are_taken() {
     assert!(explain("SELECT id FROM t WHERE r > 3").contains("RANGE_INDEX"));
     assert!(explain("SELECT id FROM t WHERE i = 3").contains("DICTIONARY_ID_SCAN"));
     assert!(explain("SELECT id FROM t WHERE TEXT_MATCH(x, 'beta')").contains("TEXT_INDEX"));
+    assert!(
+        explain("SELECT id FROM t WHERE x LIKE 'beta gamma%'").contains("TEXT_INDEX_CANDIDATES")
+    );
+    assert!(
+        explain("SELECT id FROM t WHERE REGEXP_LIKE(x, 'gam.*Zeta')")
+            .contains("TEXT_INDEX_CANDIDATES")
+    );
+    assert!(explain("SELECT id FROM t WHERE x NOT LIKE 'beta gamma%'").contains("FULL_SCAN"));
     assert!(explain("SELECT id FROM t WHERE n * 2 > 3").contains("DICTIONARY_EVAL"));
     assert!(explain("SELECT id FROM t WHERE n * 2 > i").contains("FULL_SCAN"));
     // Comparisons of one dictionary column merge into one id range: one line, beside the
@@ -107,6 +115,48 @@ fn sorted_inverted_and_range_paths_are_taken() {
         doubles.contains("RANGE_INDEX") && !doubles.contains("valueRange"),
         "{doubles}"
     );
+}
+
+/// LIKE and REGEXP_LIKE shapes the text index narrows to candidates (the docs with a
+/// token containing each word of the pattern's literals) answer as the full scan does.
+#[test]
+fn test_text_index_candidates_equal_the_scan() {
+    let table = common::wordy_table();
+    let options = |use_indexes| QueryOptions {
+        use_indexes,
+        ..QueryOptions::default()
+    };
+    let mut matched = 0;
+    for predicate in [
+        "x LIKE 'w1ord w2ord w3ord'",
+        "x LIKE 'w1ord w2ord%'",
+        "x LIKE '%w5ord w6ord'",
+        "x LIKE '%1ord w2o%'",
+        "x LIKE 'W1ORD W2ORD%'",
+        "x LIKE 'w1_rd w2ord%'",
+        "REGEXP_LIKE(x, 'w7ord.*w8ord')",
+        "REGEXP_LIKE(x, '^w9ord w10ord')",
+        "REGEXP_LIKE(x, 'W11ORD W1')",
+    ] {
+        let sql = format!("SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE {predicate}");
+        let indexed = common::result_rows(table, &sql, options(true)).expect("answers");
+        assert_eq!(
+            indexed,
+            common::result_rows(table, &sql, options(false)).expect("answers"),
+            "{predicate}"
+        );
+        let explained =
+            common::result_rows(table, &format!("EXPLAIN PLAN FOR {sql}"), options(true))
+                .expect("explains");
+        assert!(
+            explained
+                .iter()
+                .any(|line| line.contains("TEXT_INDEX_CANDIDATES")),
+            "{predicate}: {explained:?}"
+        );
+        matched += usize::from(!indexed[0].starts_with("[Long(0)"));
+    }
+    assert!(matched >= 6, "most patterns match some rows: {matched}");
 }
 
 /// MIN and MAX over a whole segment come from its dictionaries' ends with indexes on,

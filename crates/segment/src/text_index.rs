@@ -438,10 +438,20 @@ impl TextIndex {
                 let mut postings = inverted
                     .read_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)
                     .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
+                // Postings ascend: a term's docs are appended in bulk, not inserted one
+                // by one, and unioned once.
+                let mut term_docs = Vec::with_capacity(terms.value().doc_freq as usize);
                 let mut doc = postings.doc();
                 while doc != TERMINATED {
-                    docs.insert(doc);
+                    term_docs.push(doc);
                     doc = postings.advance();
+                }
+                let term_docs = RoaringBitmap::from_sorted_iter(term_docs)
+                    .map_err(|e| Error::TextQuery(format!("postings out of order: {e}")))?;
+                if docs.is_empty() {
+                    docs = term_docs;
+                } else {
+                    docs |= term_docs;
                 }
             }
         }

@@ -166,6 +166,37 @@ pub fn result_rows(
         .collect())
 }
 
+/// One segment of `t` with 12,000 rows (47 chunks of `x`) whose `x` is three words of
+/// 40 (every 97th capitalized): a phrase is rare enough for the text index's candidates
+/// to leave most chunks unread.
+pub fn wordy_table() -> &'static Table {
+    static TABLE_CELL: OnceLock<Table> = OnceLock::new();
+    TABLE_CELL.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let mut rng = Rng(7);
+        let word = |n: u64| format!("w{}ord", n % 40);
+        let rows: Vec<Vec<Value>> = (0..12_000)
+            .map(|id| {
+                let mut row = row(id, &mut rng);
+                let text = format!(
+                    "{} {} {}",
+                    word(rng.below(40)),
+                    word(rng.below(40)),
+                    word(rng.below(40))
+                );
+                row[6] = Value::String(if id % 97 == 0 {
+                    text.to_uppercase()
+                } else {
+                    text
+                });
+                row
+            })
+            .collect();
+        let segments: Vec<Arc<dyn SegmentReader>> = vec![Arc::new(build(&dir, 9, &rows))];
+        Table::from_segments(segments).expect("table")
+    })
+}
+
 /// Two segments of `t` (1,500 and 700 rows) plus the rows themselves.
 pub fn table() -> &'static (Table, Vec<Vec<Value>>) {
     static TABLE_CELL: OnceLock<(Table, Vec<Vec<Value>>)> = OnceLock::new();
@@ -243,10 +274,32 @@ pub fn leaf() -> impl Strategy<Value = String> {
                 ),
                 6 => format!("{column} IS {}NULL", if a % 2 == 0 { "NOT " } else { "" }),
                 7 if matches!(column, "s" | "c" | "x" | "m") => {
+                    // Words of 3+ characters in other shapes than `%word%`: the text
+                    // index's candidates on `x`.
                     let pattern = [
-                        "a%", "%a%", "_e%", "%日%", "", "%", "be__", "%eta%", "%Zet%", "%ZETA%",
-                    ][(a % 10) as usize];
+                        "a%",
+                        "%a%",
+                        "_e%",
+                        "%日%",
+                        "",
+                        "%",
+                        "be__",
+                        "%eta%",
+                        "%Zet%",
+                        "%ZETA%",
+                        "alpha%",
+                        "%gamma",
+                        "beta gamma delta",
+                        "%Zeta alpha%",
+                        "al_ha beta%",
+                        "%épsilon Zeta",
+                    ][(a % 16) as usize];
                     let not = if single && b % 2 == 0 { "NOT " } else { "" };
+                    if column == "x" && b % 3 == 0 {
+                        let regex =
+                            ["gam.*Zeta", "^alpha beta", "lta$", "(?i)zeta"][(a % 4) as usize];
+                        return format!("{not}REGEXP_LIKE({column}, '{regex}')");
+                    }
                     format!("{column} {not}LIKE '{pattern}'")
                 }
                 _ => format!("{column} IS NULL"),
