@@ -1120,13 +1120,29 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
 /// with a token containing each alphanumeric run (of 3+ characters; the longest four)
 /// of the literals every match holds. Such a run of the value lies inside one of its
 /// tokens, which the text index finds by its term dictionary ([`ColumnReader::
-/// text_contains`]). `None` when it cannot say: no such run, or no text index.
+/// text_contains`]). `None` when it cannot say (no such run, no text index), or when
+/// the words' document frequencies, taken as independent, expect candidates in more
+/// than half of the segment's `chunks` (then reading the postings would be wasted: the
+/// scan reads every chunk anyway).
 fn text_index_candidates(
     reader: &dyn ColumnReader,
     expr: &Expr,
+    num_docs: u32,
+    chunks: u32,
 ) -> QueryResult<Option<RoaringBitmap>> {
+    let words = candidate_words(expr);
+    let mut expected = f64::from(num_docs);
+    for word in &words {
+        let Some(at_most) = reader.text_contains_at_most(word)? else {
+            return Ok(None);
+        };
+        expected *= (at_most as f64 / f64::from(num_docs.max(1))).min(1.0);
+    }
+    if expected > f64::from(chunks) / 2.0 {
+        return Ok(None);
+    }
     let mut candidates: Option<RoaringBitmap> = None;
-    for word in &candidate_words(expr) {
+    for word in &words {
         let Some(docs) = reader.text_contains(word)? else {
             return Ok(None);
         };
@@ -1348,12 +1364,13 @@ fn index_leaf(
                     }
                     // Other shapes: the values of the text index's candidates are
                     // tested, when they leave most chunks unread.
-                    let Some(found) = text_index_candidates(reader, like)? else {
+                    let chunk_rows = reader.metadata().chunk_rows.max(1);
+                    let num_docs = context.segment.num_docs();
+                    let chunks = num_docs.div_ceil(chunk_rows);
+                    let Some(found) = text_index_candidates(reader, like, num_docs, chunks)? else {
                         return Ok(None);
                     };
                     let narrowed = candidates.and(&DocSet::Bitmap(found));
-                    let chunk_rows = reader.metadata().chunk_rows.max(1);
-                    let chunks = context.segment.num_docs().div_ceil(chunk_rows);
                     let mut touched = 0u32;
                     let mut last = None;
                     narrowed.for_each_block(|docs| {

@@ -118,7 +118,8 @@ fn sorted_inverted_and_range_paths_are_taken() {
 }
 
 /// LIKE and REGEXP_LIKE shapes the text index narrows to candidates (the docs with a
-/// token containing each word of the pattern's literals) answer as the full scan does.
+/// token containing each word of the pattern's literals) answer as the full scan does;
+/// so do those whose words are too common for it.
 #[test]
 fn test_text_index_candidates_equal_the_scan() {
     let table = common::wordy_table();
@@ -129,14 +130,17 @@ fn test_text_index_candidates_equal_the_scan() {
     let mut matched = 0;
     for predicate in [
         "x LIKE 'w1ord w2ord w3ord'",
+        "x LIKE 'w1ord w2ord w3%'",
+        "x LIKE '%ord w2ord w3ord'",
+        "x LIKE '%1ord w2ord w3o%'",
+        "x LIKE 'W1ORD W2ORD W3%'",
+        "x LIKE 'w1_rd w2ord w3ord%'",
+        "REGEXP_LIKE(x, 'w7ord.*w8ord')",
+        "REGEXP_LIKE(x, '^w7ord zz')",
+        "REGEXP_LIKE(x, 'W7ORD ZZ W8')",
+        // Words too common for candidates: the scan answers.
         "x LIKE 'w1ord w2ord%'",
         "x LIKE '%w5ord w6ord'",
-        "x LIKE '%1ord w2o%'",
-        "x LIKE 'W1ORD W2ORD%'",
-        "x LIKE 'w1_rd w2ord%'",
-        "REGEXP_LIKE(x, 'w7ord.*w8ord')",
-        "REGEXP_LIKE(x, '^w9ord w10ord')",
-        "REGEXP_LIKE(x, 'W11ORD W1')",
     ] {
         let sql = format!("SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE {predicate}");
         let indexed = common::result_rows(table, &sql, options(true)).expect("answers");
@@ -156,7 +160,7 @@ fn test_text_index_candidates_equal_the_scan() {
         );
         matched += usize::from(!indexed[0].starts_with("[Long(0)"));
     }
-    assert!(matched >= 6, "most patterns match some rows: {matched}");
+    assert!(matched >= 9, "most patterns match some rows: {matched}");
 }
 
 /// MIN and MAX over a whole segment come from its dictionaries' ends with indexes on,

@@ -80,6 +80,11 @@ pub trait ColumnReader: Send + Sync {
     /// `Ok(None)` when the index cannot answer (no text index, or the needle has a
     /// non-alphanumeric character).
     fn text_contains(&self, needle: &str) -> Result<Option<RoaringBitmap>>;
+    /// An upper bound of how many docs [`ColumnReader::text_contains`] would name, read
+    /// without reading postings; `Ok(None)` when the index cannot say.
+    fn text_contains_at_most(&self, _needle: &str) -> Result<Option<u64>> {
+        Ok(None)
+    }
 
     // --- forward reads (each appends to `out`)
     /// Dictionary ids of single-value docs (NULL docs read as id 0; check the null bitmap).
@@ -928,8 +933,15 @@ impl ImmutableColumn {
         self.nulls().is_some_and(|nulls| nulls.contains(doc))
     }
 
-    /// Visit raw values of ascending docs, decompressing each chunk once.
-    fn for_each_raw(&self, docs: &[u32], mut visit: impl FnMut(u32, &[u8])) -> Result<()> {
+    /// Visit raw values of ascending docs, decompressing each chunk once; with a
+    /// `finder` (variable-width columns), only the docs whose bytes hold its needle,
+    /// found by one search over each chunk ([`DecodedChunk::rows_containing`]).
+    fn for_each_raw(
+        &self,
+        docs: &[u32],
+        finder: Option<&memchr::memmem::Finder<'_>>,
+        mut visit: impl FnMut(u32, &[u8]),
+    ) -> Result<()> {
         let Forward::Raw(raw) = self.forward()? else {
             return Err(Error::InvalidInput(format!(
                 "column is not raw-encoded column=`{}`",
@@ -937,6 +949,7 @@ impl ImmutableColumn {
             )));
         };
         let chunk_rows = raw.chunk_rows();
+        let mut found = Vec::new();
         let mut current: Option<(usize, DecodedChunk)> = None;
         for doc in docs {
             let index = (*doc / chunk_rows) as usize;
@@ -947,6 +960,9 @@ impl ImmutableColumn {
             }
             if current.as_ref().is_none_or(|(loaded, _)| *loaded != index) {
                 let chunk = raw.chunk(index).map_err(|message| self.corrupt(message))?;
+                if let Some(finder) = finder {
+                    chunk.rows_containing(finder, &mut found);
+                }
                 current = Some((index, chunk));
             }
             if let Some((_, chunk)) = &current {
@@ -955,6 +971,9 @@ impl ImmutableColumn {
                     return Err(Error::InvalidInput(format!(
                         "doc id out of range doc=`{doc}`"
                     )));
+                }
+                if finder.is_some() && !found[row] {
+                    continue;
                 }
                 let bytes = if self.physical == PhysicalType::Bytes {
                     chunk.bytes(row)
@@ -999,7 +1018,7 @@ impl ColumnReader for ImmutableColumn {
         if !matches!(self.forward()?, Forward::Raw(_)) || !self.metadata.single_value {
             return Ok(false);
         }
-        self.for_each_raw(docs, |doc, bytes| visit(doc, bytes))?;
+        self.for_each_raw(docs, None, |doc, bytes| visit(doc, bytes))?;
         Ok(true)
     }
 
@@ -1009,40 +1028,14 @@ impl ColumnReader for ImmutableColumn {
         needle: &[u8],
         visit: &mut dyn FnMut(u32, &[u8]),
     ) -> Result<bool> {
-        let Forward::Raw(raw) = self.forward()? else {
-            return Ok(false);
-        };
-        if !self.metadata.single_value || self.physical != PhysicalType::Bytes {
+        if !matches!(self.forward()?, Forward::Raw(_))
+            || !self.metadata.single_value
+            || self.physical != PhysicalType::Bytes
+        {
             return Ok(false);
         }
         let finder = memchr::memmem::Finder::new(needle);
-        let chunk_rows = raw.chunk_rows();
-        let mut found = Vec::new();
-        let mut current: Option<(usize, DecodedChunk)> = None;
-        for doc in docs {
-            let index = (*doc / chunk_rows) as usize;
-            if index >= raw.chunk_count() {
-                return Err(Error::InvalidInput(format!(
-                    "doc id out of range doc=`{doc}`"
-                )));
-            }
-            if current.as_ref().is_none_or(|(loaded, _)| *loaded != index) {
-                let chunk = raw.chunk(index).map_err(|message| self.corrupt(message))?;
-                chunk.rows_containing(&finder, &mut found);
-                current = Some((index, chunk));
-            }
-            if let Some((_, chunk)) = &current {
-                let row = (*doc % chunk_rows) as usize;
-                if row >= chunk.rows() as usize {
-                    return Err(Error::InvalidInput(format!(
-                        "doc id out of range doc=`{doc}`"
-                    )));
-                }
-                if found[row] {
-                    visit(*doc, chunk.bytes(row));
-                }
-            }
-        }
+        self.for_each_raw(docs, Some(&finder), |doc, bytes| visit(doc, bytes))?;
         Ok(true)
     }
 
@@ -1160,6 +1153,13 @@ impl ColumnReader for ImmutableColumn {
         }
     }
 
+    fn text_contains_at_most(&self, needle: &str) -> Result<Option<u64>> {
+        match self.text()? {
+            None => Ok(None),
+            Some(text) => text.docs_containing_at_most(needle),
+        }
+    }
+
     fn read_dict_ids(&self, docs: &[u32], out: &mut Vec<u32>) -> Result<()> {
         let Forward::DictionarySingle { ids, bits } = self.forward()? else {
             return Err(Error::InvalidInput(format!(
@@ -1223,7 +1223,7 @@ impl ColumnReader for ImmutableColumn {
             }
             Forward::Raw(_) => {
                 let data_type = self.metadata.data_type;
-                self.for_each_raw(docs, |doc, bytes| {
+                self.for_each_raw(docs, None, |doc, bytes| {
                     out.push(if self.is_null(doc) {
                         Value::Null
                     } else {
@@ -1256,7 +1256,8 @@ impl ColumnReader for ImmutableColumn {
             (Forward::Raw(raw), _) => {
                 let physical = self.physical;
                 if physical == PhysicalType::Bytes {
-                    return self.for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes)));
+                    return self
+                        .for_each_raw(docs, None, |_, bytes| out.push(raw_f64(physical, bytes)));
                 }
                 if let (Some(first), Some(last)) = (docs.first(), docs.last())
                     && (last - first) as usize + 1 == docs.len()
@@ -1313,8 +1314,9 @@ impl ColumnReader for ImmutableColumn {
             (Forward::Raw(_), _) => {
                 let physical = self.physical;
                 if physical == PhysicalType::Bytes {
-                    return self
-                        .for_each_raw(docs, |_, bytes| out.push(raw_f64(physical, bytes) as i64));
+                    return self.for_each_raw(docs, None, |_, bytes| {
+                        out.push(raw_f64(physical, bytes) as i64)
+                    });
                 }
                 // Integers exactly (an f64 detour would round beyond 2^53).
                 self.for_each_fixed_run(docs, |run| match physical {

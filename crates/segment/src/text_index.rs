@@ -420,6 +420,42 @@ impl TextIndex {
         Ok(Some(docs))
     }
 
+    /// An upper bound of [`TextIndex::docs_containing`]'s count, from the term
+    /// dictionary alone (the summed document frequencies of the terms that contain the
+    /// needle; no postings are read). `None` when `docs_containing` cannot answer.
+    pub fn docs_containing_at_most(&self, needle: &str) -> Result<Option<u64>> {
+        let Some(raw_field) = self.raw_field else {
+            return Ok(None);
+        };
+        if needle.is_empty() || !needle.chars().all(char::is_alphanumeric) {
+            return Ok(None);
+        }
+        let mut count = self.term_doc_frequency(raw_field, |term| term.contains(needle))?;
+        if needle.chars().all(is_lowercase_fixed_point) {
+            count += self.term_doc_frequency(self.text_field, |term| term.contains(needle))?;
+        }
+        Ok(Some(count))
+    }
+
+    /// Summed document frequencies of the terms of `field` that pass `keep`.
+    fn term_doc_frequency(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<u64> {
+        let searcher = self.reader.searcher();
+        let mut count = 0u64;
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(field).map_err(Error::TextIndex)?;
+            let mut terms = inverted
+                .terms()
+                .stream()
+                .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
+            while terms.advance() {
+                if std::str::from_utf8(terms.key()).is_ok_and(&keep) {
+                    count += u64::from(terms.value().doc_freq);
+                }
+            }
+        }
+        Ok(count)
+    }
+
     /// Union of the postings of the terms of `field` that pass `keep` (the term
     /// dictionary is scanned; it holds each distinct token once).
     fn docs_with_term(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<RoaringBitmap> {

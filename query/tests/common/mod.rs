@@ -166,24 +166,29 @@ pub fn result_rows(
         .collect())
 }
 
-/// One segment of `t` with 12,000 rows (47 chunks of `x`) whose `x` is three words of
-/// 40 (every 97th capitalized): a phrase is rare enough for the text index's candidates
-/// to leave most chunks unread.
+/// One segment of `t` with 60,000 rows (235 chunks of `x`) whose `x` is three words of
+/// 40, every 97th capitalized, with two phrases planted: `w1ord w2ord w3ord` in every
+/// 3,000th row and `w7ord zz w8ord` in every 2,000th. Those are rare enough for the
+/// text index's candidates to leave most chunks unread.
 pub fn wordy_table() -> &'static Table {
     static TABLE_CELL: OnceLock<Table> = OnceLock::new();
     TABLE_CELL.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir").keep();
         let mut rng = Rng(7);
         let word = |n: u64| format!("w{}ord", n % 40);
-        let rows: Vec<Vec<Value>> = (0..12_000)
+        let rows: Vec<Vec<Value>> = (0..60_000)
             .map(|id| {
                 let mut row = row(id, &mut rng);
-                let text = format!(
-                    "{} {} {}",
-                    word(rng.below(40)),
-                    word(rng.below(40)),
-                    word(rng.below(40))
-                );
+                let text = match id {
+                    _ if id % 3_000 == 7 => "w1ord w2ord w3ord".to_string(),
+                    _ if id % 2_000 == 11 => "w7ord zz w8ord".to_string(),
+                    _ => format!(
+                        "{} {} {}",
+                        word(rng.below(40)),
+                        word(rng.below(40)),
+                        word(rng.below(40))
+                    ),
+                };
                 row[6] = Value::String(if id % 97 == 0 {
                     text.to_uppercase()
                 } else {
