@@ -117,17 +117,30 @@ impl DocSet {
                 }
             }
             DocSet::Bitmap(bitmap) => {
+                // Docs come out of the bitmap many at a time (a container's worth per
+                // call, not one iterator step per doc), then split at window bounds.
+                let mut docs = bitmap.iter();
+                let mut buffer = vec![0u32; BLOCK];
                 let mut window = 0u32;
-                for doc in bitmap {
-                    let doc_window = doc / BLOCK as u32;
-                    if doc_window != window && !block.is_empty() {
-                        if !visit(&block)? {
-                            return Ok(());
-                        }
-                        block.clear();
+                loop {
+                    let mut taken: &[u32] = docs.next_many(&mut buffer);
+                    if taken.is_empty() {
+                        break;
                     }
-                    window = doc_window;
-                    block.push(doc);
+                    while let Some(&first) = taken.first() {
+                        let doc_window = first / BLOCK as u32;
+                        if doc_window != window && !block.is_empty() {
+                            if !visit(&block)? {
+                                return Ok(());
+                            }
+                            block.clear();
+                        }
+                        window = doc_window;
+                        let window_end = (u64::from(doc_window) + 1) * BLOCK as u64;
+                        let split = taken.partition_point(|doc| u64::from(*doc) < window_end);
+                        block.extend_from_slice(&taken[..split]);
+                        taken = &taken[split..];
+                    }
                 }
                 if !block.is_empty() {
                     visit(&block)?;
@@ -170,6 +183,52 @@ fn dense_bitmap(docs: &[u32], base: u32, last: u32) -> Option<RoaringBitmap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bitmap_blocks_are_the_docs_split_at_window_bounds() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let dense: RoaringBitmap = (0..200_000u32).filter(|_| random() % 10 != 0).collect();
+        let sparse: RoaringBitmap = (0..300)
+            .map(|_| (random() % 4_000_000_000) as u32)
+            .collect();
+        let edge: RoaringBitmap = [0, 16_383, 16_384, u32::MAX - 1, u32::MAX]
+            .into_iter()
+            .collect();
+        for bitmap in [dense, sparse, edge, RoaringBitmap::new()] {
+            let mut blocks: Vec<Vec<u32>> = Vec::new();
+            DocSet::Bitmap(bitmap.clone())
+                .for_each_block(|docs| {
+                    blocks.push(docs.to_vec());
+                    Ok(true)
+                })
+                .expect("visits");
+            let windows: Vec<u32> = blocks.iter().map(|b| b[0] / BLOCK as u32).collect();
+            for (block, window) in blocks.iter().zip(&windows) {
+                assert!(block.iter().all(|doc| doc / BLOCK as u32 == *window));
+            }
+            assert!(
+                windows.windows(2).all(|w| w[0] < w[1]),
+                "one block per window"
+            );
+            let flat: Vec<u32> = blocks.concat();
+            assert_eq!(flat, bitmap.iter().collect::<Vec<_>>());
+        }
+        // A visitor that stops is not called again.
+        let mut calls = 0;
+        DocSet::Bitmap((0..100_000).collect())
+            .for_each_block(|_| {
+                calls += 1;
+                Ok(false)
+            })
+            .expect("visits");
+        assert_eq!(calls, 1);
+    }
 
     #[test]
     fn ascending_docs_and_others_make_the_same_bitmap() {
