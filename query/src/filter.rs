@@ -12,7 +12,7 @@ use roaring::RoaringBitmap;
 use tessera_segment::format::SectionKind;
 use tessera_segment::{ColumnReader, IdSet, Value};
 
-use crate::docset::{DocSet, bitmap_from_ascending};
+use crate::docset::{DocSet, Matches, bitmap_from_ascending};
 use crate::error::QueryResult;
 use crate::eval::eval;
 use crate::expr::{ArithOp, CmpOp, Expr, Func, match_literals};
@@ -773,9 +773,9 @@ fn scan_blocks(
     context: &mut SegmentContext<'_>,
     candidates: &DocSet,
     columns: usize,
-    mut keep_block: impl FnMut(&[u32], &mut Vec<u32>) -> QueryResult<()>,
+    mut keep_block: impl FnMut(&[u32], &mut Matches) -> QueryResult<()>,
 ) -> QueryResult<DocSet> {
-    let mut matched = Vec::new();
+    let mut matched = Matches::new(candidates, context.segment.num_docs());
     let mut entries = 0u64;
     candidates.for_each_block(|docs| {
         keep_block(docs, &mut matched)?;
@@ -784,7 +784,7 @@ fn scan_blocks(
         Ok(true)
     })?;
     context.stats.num_entries_scanned_in_filter += entries;
-    Ok(DocSet::Bitmap(bitmap_from_ascending(matched)))
+    Ok(DocSet::Bitmap(matched.into_bitmap()))
 }
 
 /// The NULL bitmaps of the columns `names` (those that have NULLs).
@@ -801,38 +801,21 @@ fn null_bitmaps<'n>(
     Ok(bitmaps)
 }
 
-/// [`push_matching`] for docs whose value is NULL in none of `nulls`' columns (a NULL
-/// operand makes a comparison unknown: no match).
+/// [`Matches::keep_where`] for docs whose value is NULL in none of `nulls`' columns (a
+/// NULL operand makes a comparison unknown: no match).
 fn push_non_null_matching(
-    matched: &mut Vec<u32>,
+    matched: &mut Matches,
     docs: &[u32],
     nulls: &[std::sync::Arc<RoaringBitmap>],
     keep: impl Fn(usize) -> bool,
 ) {
     if nulls.is_empty() {
-        push_matching(matched, docs, keep);
+        matched.keep_where(docs, keep);
     } else {
-        push_matching(matched, docs, |i| {
+        matched.keep_where(docs, |i| {
             keep(i) && !nulls.iter().any(|n| n.contains(docs[i]))
         });
     }
-}
-
-/// Append the docs at the positions `keep` passes, without a branch per doc: every doc is
-/// written, and the end advances past the kept ones (a filter's branch mispredicts on
-/// every other row near 50 % selectivity).
-fn push_matching(matched: &mut Vec<u32>, docs: &[u32], keep: impl Fn(usize) -> bool) {
-    let start = matched.len();
-    matched.resize(start + docs.len(), 0);
-    let out = &mut matched[start..];
-    let mut end = 0;
-    for (i, doc) in docs.iter().enumerate() {
-        if let Some(slot) = out.get_mut(end) {
-            *slot = *doc;
-        }
-        end += usize::from(keep(i));
-    }
-    matched.truncate(start + end);
 }
 
 /// The other side, operator (that side on the left) and literal of `e op literal` or
@@ -1524,9 +1507,9 @@ fn docs_for_ids(
             Some(wanted) => wanted.get(id as usize).copied().unwrap_or(false),
         };
         let nulls = context.nulls(column)?;
-        // Matches arrive in ascending order: collected in a vector and turned into a
-        // bitmap once (inserting one by one costs a container lookup per doc).
-        let mut matched_docs: Vec<u32> = Vec::new();
+        // Matches arrive in ascending order: collected as a list or as bits and turned
+        // into a bitmap once (inserting one by one costs a container lookup per doc).
+        let mut matched_docs = Matches::new(candidates, context.segment.num_docs());
         let mut scratch = Vec::with_capacity(crate::docset::BLOCK);
         let mut entries = 0u64;
         let mut failure = None;
@@ -1535,24 +1518,13 @@ fn docs_for_ids(
             if single_value {
                 scratch.clear();
                 reader.read_dict_ids(docs, &mut scratch)?;
-                // Branch-free: write every doc, advance past the matching ones.
-                let start = matched_docs.len();
-                matched_docs.resize(start + docs.len(), 0);
-                let mut end = start;
-                for (doc, id) in docs.iter().zip(&scratch) {
-                    if let Some(slot) = matched_docs.get_mut(end) {
-                        *slot = *doc;
-                    }
-                    end += usize::from(is_wanted(*id));
-                }
-                matched_docs.truncate(end);
+                matched_docs.keep_where(docs, |i| scratch.get(i).is_some_and(|id| is_wanted(*id)));
             } else {
                 for doc in docs {
                     scratch.clear();
                     reader.read_mv_dict_ids(*doc, &mut scratch)?;
-                    if scratch.iter().any(|id| is_wanted(*id)) {
-                        matched_docs.push(*doc);
-                    }
+                    let wanted = scratch.iter().any(|id| is_wanted(*id));
+                    matched_docs.keep_where(std::slice::from_ref(doc), |_| wanted);
                 }
             }
             if let Err(e) = context.check_deadline() {
@@ -1565,7 +1537,7 @@ fn docs_for_ids(
             return Err(e);
         }
         context.stats.num_entries_scanned_in_filter += entries;
-        let mut matched = bitmap_from_ascending(matched_docs);
+        let mut matched = matched_docs.into_bitmap();
         if let Some(nulls) = &nulls {
             matched -= nulls.as_ref();
         }
