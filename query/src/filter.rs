@@ -452,19 +452,19 @@ fn scan_leaf(
     if let Some(matched) = scan_f64_expression(context, expr, candidates)? {
         return Ok(matched);
     }
-    let mut matched = Vec::new();
+    let mut matched = Matches::new(candidates, context.segment.num_docs());
     let mut entries = 0u64;
     candidates.for_each_block(|docs| {
         let mut columns = BlockColumns::new(context, docs);
         let result = eval(expr, &mut columns)?;
         entries += (docs.len() * columns.columns_read().max(1)) as u64;
         let keep = result.true_rows();
-        matched.extend(docs.iter().zip(keep).filter(|(_, k)| *k).map(|(d, _)| *d));
+        matched.keep_where(docs, |i| keep.get(i).copied().unwrap_or(false));
         context.check_deadline()?;
         Ok(true)
     })?;
     context.stats.num_entries_scanned_in_filter += entries;
-    Ok(DocSet::Bitmap(bitmap_from_ascending(matched)))
+    Ok(DocSet::Bitmap(matched.into_bitmap()))
 }
 
 /// `col [NOT] LIKE p` and `[NOT] REGEXP_LIKE(col, r)` over a raw-encoded string column:
