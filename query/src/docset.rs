@@ -189,10 +189,43 @@ impl Matches {
                 matched.truncate(start + end);
             }
             Matches::Bits(bits) => {
-                for (i, doc) in docs.iter().enumerate() {
+                let set = |bits: &mut Vec<u8>, i: usize| {
+                    let doc = docs[i];
                     if let Some(byte) = bits.get_mut((doc / 8) as usize) {
                         *byte |= u8::from(keep(i)) << (doc % 8);
                     }
+                };
+                let (Some(&first), Some(&last)) = (docs.first(), docs.last()) else {
+                    return;
+                };
+                if (last - first) as usize + 1 != docs.len() {
+                    (0..docs.len()).for_each(|i| set(bits, i));
+                    return;
+                }
+                // Consecutive docs (a whole range, the common case): 64 bits gathered
+                // in a register and stored at once, not one read-modify-write of a
+                // byte per doc.
+                let mut i = 0;
+                while i < docs.len() && !(first as usize + i).is_multiple_of(8) {
+                    set(bits, i);
+                    i += 1;
+                }
+                while i + 64 <= docs.len() {
+                    let mut word = 0u64;
+                    for bit in 0..64 {
+                        word |= u64::from(keep(i + bit)) << bit;
+                    }
+                    let start = (first as usize + i) / 8;
+                    if let Some(bytes) = bits.get_mut(start..start + 8) {
+                        for (byte, new) in bytes.iter_mut().zip(word.to_le_bytes()) {
+                            *byte |= new;
+                        }
+                    }
+                    i += 64;
+                }
+                while i < docs.len() {
+                    set(bits, i);
+                    i += 1;
                 }
             }
         }
@@ -245,8 +278,10 @@ mod tests {
         let keep = |doc: u32| doc.is_multiple_of(3) || doc % 1000 < 10;
         for candidates in [
             DocSet::all(num_docs),
+            DocSet::Range(3..num_docs - 5),
             DocSet::Bitmap((0..num_docs).step_by(7).collect()),
             DocSet::Bitmap((50..90).collect()),
+            DocSet::Bitmap((13..40_000).collect()),
         ] {
             let expected: RoaringBitmap =
                 candidates.to_bitmap().iter().filter(|d| keep(*d)).collect();

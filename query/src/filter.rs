@@ -227,8 +227,25 @@ impl F64Range {
     }
 
     #[inline]
+    #[cfg(test)]
     fn contains(&self, v: f64) -> bool {
         self.over_low(v) && self.under_high(v)
+    }
+
+    /// The range as bounds on [`total_order_key`]s (`None`: empty): what a scan loop
+    /// tests, two integer comparisons without a branch on the bound kinds.
+    fn key_bounds(&self) -> Option<KeyRange> {
+        let low = match self.low {
+            Bound::Unbounded => i64::MIN,
+            Bound::Included(l) => total_order_key(l),
+            Bound::Excluded(l) => total_order_key(l).checked_add(1)?,
+        };
+        let high = match self.high {
+            Bound::Unbounded => i64::MAX,
+            Bound::Included(h) => total_order_key(h),
+            Bound::Excluded(h) => total_order_key(h).checked_sub(1)?,
+        };
+        Some(KeyRange { low, high })
     }
 
     /// `v` passes the lower bound.
@@ -250,6 +267,30 @@ impl F64Range {
             Bound::Excluded(h) => v.total_cmp(&h).is_lt(),
         }
     }
+}
+
+/// An [`F64Range`] as included bounds on [`total_order_key`]s.
+#[derive(Debug, Clone, Copy)]
+struct KeyRange {
+    low: i64,
+    high: i64,
+}
+
+impl KeyRange {
+    /// The range holds `v` (as [`F64Range::contains`] says).
+    #[inline]
+    fn holds(self, v: f64) -> bool {
+        let key = total_order_key(v);
+        (self.low <= key) & (key <= self.high)
+    }
+}
+
+/// The integer whose order is `f64::total_cmp`'s (the same transform the standard
+/// library applies): sign-magnitude bits turned into two's complement.
+#[inline]
+fn total_order_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
 }
 
 /// The single-value dictionary columns that two or more comparisons (other than `<>`)
@@ -660,6 +701,9 @@ fn scan_f64_expression(
         .map(|name| context.column(name))
         .collect::<QueryResult<Vec<_>>>()?;
     let nulls = null_bitmaps(context, names.iter().map(String::as_str))?;
+    let Some(keys) = range.key_bounds() else {
+        return Ok(Some(DocSet::empty()));
+    };
     let mut inputs: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     scan_blocks(context, candidates, names.len(), |docs, matched| {
         for (reader, values) in readers.iter().zip(inputs.iter_mut()) {
@@ -667,7 +711,7 @@ fn scan_f64_expression(
             reader.read_f64(docs, values)?;
         }
         let values = program.run(&inputs, docs.len());
-        push_non_null_matching(matched, docs, &nulls, |i| range.contains(values[i]));
+        push_non_null_matching(matched, docs, &nulls, |i| keys.holds(values[i]));
         Ok(())
     })
     .map(Some)
@@ -873,9 +917,22 @@ fn scan_f64_range(
             }
         }
         let narrowed = candidates.and(&DocSet::Bitmap(kept));
-        return scan_f64(context, name, &narrowed, |v| range.contains(v));
+        return scan_f64_keys(context, name, &narrowed, range);
     }
-    scan_f64(context, name, candidates, |v| range.contains(v))
+    scan_f64_keys(context, name, candidates, range)
+}
+
+/// [`scan_f64`] of `range.contains`, as two integer comparisons per value.
+fn scan_f64_keys(
+    context: &mut SegmentContext<'_>,
+    name: &str,
+    candidates: &DocSet,
+    range: F64Range,
+) -> QueryResult<DocSet> {
+    let Some(keys) = range.key_bounds() else {
+        return Ok(DocSet::empty());
+    };
+    scan_f64(context, name, candidates, |v| keys.holds(v))
 }
 
 /// The candidates whose (non-NULL) value of the double column `name` passes `keep`,
@@ -1855,6 +1912,8 @@ mod tests {
                         _ => unreachable!(),
                     };
                     assert_eq!(r.contains(v), expected, "{v} {op:?} {literal:?}");
+                    let keyed = r.key_bounds().is_some_and(|keys| keys.holds(v));
+                    assert_eq!(keyed, expected, "keys: {v} {op:?} {literal:?}");
                 }
             }
         }
