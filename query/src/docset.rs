@@ -117,33 +117,47 @@ impl DocSet {
                 }
             }
             DocSet::Bitmap(bitmap) => {
-                // Docs come out of the bitmap many at a time (a container's worth per
-                // call, not one iterator step per doc), then split at window bounds.
-                let mut docs = bitmap.iter();
-                let mut buffer = vec![0u32; BLOCK];
-                let mut window = 0u32;
-                loop {
-                    let mut taken: &[u32] = docs.next_many(&mut buffer);
-                    if taken.is_empty() {
-                        break;
+                // Window by window: a full window is its range (no doc taken out of
+                // the bitmap one by one); others take roaring's `next_many`, checked
+                // against the window's count. (roaring 0.12's `next_many` skips a
+                // container that is one full run, whose length overflows a u16; a
+                // window is shorter than a container, and a miscount falls back to the
+                // iterator.)
+                let (Some(min), Some(max)) = (bitmap.min(), bitmap.max()) else {
+                    return Ok(());
+                };
+                let window_len = BLOCK as u64;
+                for window in u64::from(min) / window_len..=u64::from(max) / window_len {
+                    let start = window * window_len;
+                    let end = (start + window_len).min(u64::from(u32::MAX) + 1);
+                    let range = start as u32..=(end - 1) as u32;
+                    let count = bitmap.range_cardinality(range.clone());
+                    if count == 0 {
+                        continue;
                     }
-                    while let Some(&first) = taken.first() {
-                        let doc_window = first / BLOCK as u32;
-                        if doc_window != window && !block.is_empty() {
-                            if !visit(&block)? {
-                                return Ok(());
+                    block.clear();
+                    if count == end - start {
+                        block.extend(range);
+                    } else {
+                        // Many docs per call; the count read above checks the call.
+                        block.resize(count as usize, 0);
+                        let mut docs = bitmap.range(range.clone());
+                        let mut filled = 0;
+                        while filled < block.len() {
+                            let taken = docs.next_many(&mut block[filled..]).len();
+                            if taken == 0 {
+                                break;
                             }
-                            block.clear();
+                            filled += taken;
                         }
-                        window = doc_window;
-                        let window_end = (u64::from(doc_window) + 1) * BLOCK as u64;
-                        let split = taken.partition_point(|doc| u64::from(*doc) < window_end);
-                        block.extend_from_slice(&taken[..split]);
-                        taken = &taken[split..];
+                        if filled != block.len() || docs.next().is_some() {
+                            block.clear();
+                            bitmap.range(range).for_each(|doc| block.push(doc));
+                        }
                     }
-                }
-                if !block.is_empty() {
-                    visit(&block)?;
+                    if !visit(&block)? {
+                        return Ok(());
+                    }
                 }
             }
         }
@@ -325,7 +339,27 @@ mod tests {
         let edge: RoaringBitmap = [0, 16_383, 16_384, u32::MAX - 1, u32::MAX]
             .into_iter()
             .collect();
-        for bitmap in [dense, sparse, edge, RoaringBitmap::new()] {
+        // Ranges (run containers), as zone maps and sorted columns make them.
+        let mut ranges = RoaringBitmap::new();
+        for start in (0..1_000_000u32).step_by(12_288) {
+            ranges.insert_range(start..start + 4_096);
+        }
+        let mut halves = RoaringBitmap::new();
+        halves.insert_range(5..70_000);
+        halves.insert_range(100_000..100_001);
+        // Whole containers as one run each (what roaring's `next_many` skipped).
+        let mut full = RoaringBitmap::new();
+        full.insert_range(0..200_000);
+        full.remove_range(70_000..74_096);
+        for bitmap in [
+            dense,
+            sparse,
+            edge,
+            ranges,
+            halves,
+            full,
+            RoaringBitmap::new(),
+        ] {
             let mut blocks: Vec<Vec<u32>> = Vec::new();
             DocSet::Bitmap(bitmap.clone())
                 .for_each_block(|docs| {
