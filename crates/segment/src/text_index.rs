@@ -21,10 +21,11 @@ use tantivy::directory::{
     Directory, DirectoryLock, FileHandle, FileSlice, Lock, OwnedBytes, RamDirectory, WatchCallback,
     WatchHandle, WritePtr,
 };
+use tantivy::postings::TermInfo;
 use tantivy::query::QueryParser;
 use tantivy::schema::{Field, IndexRecordOption, Schema, TEXT, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer, TokenizerManager};
-use tantivy::{DocSet, TERMINATED};
+use tantivy::{DocSet, InvertedIndexReader, TERMINATED};
 use tantivy::{Index, IndexSettings, ReloadPolicy, SingleSegmentIndexWriter, TantivyDocument};
 
 use crate::format::ByteCursor;
@@ -439,8 +440,50 @@ impl TextIndex {
 
     /// Summed document frequencies of the terms of `field` that pass `keep`.
     fn term_doc_frequency(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<u64> {
-        let searcher = self.reader.searcher();
         let mut count = 0u64;
+        self.for_each_term(field, keep, |_, info| {
+            count += u64::from(info.doc_freq);
+            Ok(())
+        })?;
+        Ok(count)
+    }
+
+    /// Union of the postings of the terms of `field` that pass `keep` (the term
+    /// dictionary is scanned; it holds each distinct token once).
+    fn docs_with_term(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<RoaringBitmap> {
+        let mut docs = RoaringBitmap::new();
+        self.for_each_term(field, keep, |inverted, info| {
+            let mut postings = inverted
+                .read_postings_from_terminfo(info, IndexRecordOption::Basic)
+                .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
+            // Postings ascend: a term's docs are appended in bulk, not inserted one by
+            // one, and unioned once.
+            let mut term_docs = Vec::with_capacity(info.doc_freq as usize);
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                term_docs.push(doc);
+                doc = postings.advance();
+            }
+            let term_docs = RoaringBitmap::from_sorted_iter(term_docs)
+                .map_err(|e| Error::TextQuery(format!("postings out of order: {e}")))?;
+            if docs.is_empty() {
+                docs = term_docs;
+            } else {
+                docs |= term_docs;
+            }
+            Ok(())
+        })?;
+        Ok(docs)
+    }
+
+    /// Visit the terms of `field` that pass `keep`, with their segment's inverted index.
+    fn for_each_term(
+        &self,
+        field: Field,
+        keep: impl Fn(&str) -> bool,
+        mut visit: impl FnMut(&InvertedIndexReader, &TermInfo) -> Result<()>,
+    ) -> Result<()> {
+        let searcher = self.reader.searcher();
         for segment in searcher.segment_readers() {
             let inverted = segment.inverted_index(field).map_err(Error::TextIndex)?;
             let mut terms = inverted
@@ -449,49 +492,11 @@ impl TextIndex {
                 .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
             while terms.advance() {
                 if std::str::from_utf8(terms.key()).is_ok_and(&keep) {
-                    count += u64::from(terms.value().doc_freq);
+                    visit(&inverted, terms.value())?;
                 }
             }
         }
-        Ok(count)
-    }
-
-    /// Union of the postings of the terms of `field` that pass `keep` (the term
-    /// dictionary is scanned; it holds each distinct token once).
-    fn docs_with_term(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<RoaringBitmap> {
-        let searcher = self.reader.searcher();
-        let mut docs = RoaringBitmap::new();
-        for segment in searcher.segment_readers() {
-            let inverted = segment.inverted_index(field).map_err(Error::TextIndex)?;
-            let mut terms = inverted
-                .terms()
-                .stream()
-                .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
-            while terms.advance() {
-                if !std::str::from_utf8(terms.key()).is_ok_and(&keep) {
-                    continue;
-                }
-                let mut postings = inverted
-                    .read_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)
-                    .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
-                // Postings ascend: a term's docs are appended in bulk, not inserted one
-                // by one, and unioned once.
-                let mut term_docs = Vec::with_capacity(terms.value().doc_freq as usize);
-                let mut doc = postings.doc();
-                while doc != TERMINATED {
-                    term_docs.push(doc);
-                    doc = postings.advance();
-                }
-                let term_docs = RoaringBitmap::from_sorted_iter(term_docs)
-                    .map_err(|e| Error::TextQuery(format!("postings out of order: {e}")))?;
-                if docs.is_empty() {
-                    docs = term_docs;
-                } else {
-                    docs |= term_docs;
-                }
-            }
-        }
-        Ok(docs)
+        Ok(())
     }
 
     /// Docs matching a tantivy query string (`foo AND bar`, `"a phrase"`, `pre*`).
