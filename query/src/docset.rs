@@ -245,6 +245,18 @@ impl Matches {
         }
     }
 
+    /// Keep `doc` (ascending after the docs kept before it).
+    pub fn push(&mut self, doc: u32) {
+        match self {
+            Matches::Docs(matched) => matched.push(doc),
+            Matches::Bits(bits) => {
+                if let Some(byte) = bits.get_mut((doc / 8) as usize) {
+                    *byte |= 1 << (doc % 8);
+                }
+            }
+        }
+    }
+
     pub fn into_bitmap(self) -> RoaringBitmap {
         match self {
             Matches::Docs(docs) => bitmap_from_ascending(docs),
@@ -312,6 +324,11 @@ mod tests {
                     .expect("visits");
                 assert_eq!(matches.into_bitmap(), expected);
             }
+            let mut pushed = Matches::new(&candidates, num_docs);
+            for doc in candidates.to_bitmap().iter().filter(|d| keep(*d)) {
+                pushed.push(doc);
+            }
+            assert_eq!(pushed.into_bitmap(), expected, "pushed one by one");
         }
         assert!(matches!(
             Matches::new(&DocSet::all(num_docs), num_docs),

@@ -153,10 +153,33 @@ pub struct LikePattern {
     pub literals: Vec<String>,
 }
 
+/// A REGEXP_LIKE pattern, compiled once when the query is planned, with the literals
+/// every match contains (prefilters for scans and text-index candidates).
+#[derive(Debug)]
+pub struct RegexPattern {
+    pub regex: Regex,
+    pub literals: Vec<String>,
+}
+
+impl RegexPattern {
+    pub fn new(regex: Regex) -> RegexPattern {
+        let literals = regex_literals(regex.as_str());
+        RegexPattern { regex, literals }
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.regex.as_str()
+    }
+}
+
 /// The literals every match of `pattern` (a REGEXP_LIKE regex, searched anywhere in the
 /// value) must contain: the literals of its top-level concatenation. Empty when there
 /// are none (alternations, case-insensitive letters, classes only) or it does not parse.
-pub fn regex_literals(pattern: &str) -> Vec<String> {
+fn regex_literals(pattern: &str) -> Vec<String> {
     use regex_syntax::hir::{Hir, HirKind};
     let Ok(hir) = regex_syntax::Parser::new().parse(pattern) else {
         return Vec::new();
@@ -174,11 +197,11 @@ pub fn regex_literals(pattern: &str) -> Vec<String> {
 
 /// The literals every match of a `[NOT] LIKE` or `[NOT] REGEXP_LIKE` leaf must contain
 /// (ignoring the negation); empty for other expressions.
-pub fn match_literals(expr: &Expr) -> Vec<String> {
+pub fn match_literals(expr: &Expr) -> &[String] {
     match expr {
-        Expr::Like { pattern, .. } => pattern.literals.clone(),
-        Expr::RegexpLike { regex, .. } => regex_literals(regex.as_str()),
-        _ => Vec::new(),
+        Expr::Like { pattern, .. } => &pattern.literals,
+        Expr::RegexpLike { regex, .. } => &regex.literals,
+        _ => &[],
     }
 }
 
@@ -346,7 +369,7 @@ pub enum Expr {
     },
     RegexpLike {
         expr: Box<Expr>,
-        regex: Arc<Regex>,
+        regex: Arc<RegexPattern>,
         negated: bool,
     },
     TextMatch {

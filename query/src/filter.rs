@@ -12,7 +12,7 @@ use roaring::RoaringBitmap;
 use tessera_segment::format::SectionKind;
 use tessera_segment::{ColumnReader, IdSet, Value};
 
-use crate::docset::{DocSet, Matches, bitmap_from_ascending};
+use crate::docset::{DocSet, Matches};
 use crate::error::QueryResult;
 use crate::eval::eval;
 use crate::expr::{ArithOp, CmpOp, Expr, Func, match_literals};
@@ -518,8 +518,6 @@ fn scan_raw_strings(
     candidates: &DocSet,
 ) -> QueryResult<Option<DocSet>> {
     type BytesTest<'e> = Box<dyn Fn(&[u8]) -> bool + 'e>;
-    // A literal every match contains: only values holding it are tested (found by one
-    // search over each chunk). NOT LIKE visits every value.
     let (inner, negated, test): (_, _, BytesTest<'_>) = match expr {
         Expr::Like {
             expr,
@@ -541,8 +539,12 @@ fn scan_raw_strings(
         ),
         _ => return Ok(None),
     };
+    // A literal every match contains: only values holding it are tested (found by one
+    // search over each chunk). NOT LIKE visits every value.
     let required = match negated {
-        false => match_literals(expr).into_iter().max_by_key(String::len),
+        false => match_literals(expr)
+            .iter()
+            .max_by_key(|literal| literal.len()),
         true => None,
     };
     let Expr::Column {
@@ -555,7 +557,7 @@ fn scan_raw_strings(
     };
     let column = context.column(name)?;
     let nulls = context.nulls(name)?;
-    let mut matched = Vec::new();
+    let mut matched = Matches::new(candidates, context.segment.num_docs());
     let mut entries = 0u64;
     let mut raw = true;
     candidates.for_each_block(|docs| {
@@ -580,7 +582,7 @@ fn scan_raw_strings(
         return Ok(None);
     }
     context.stats.num_entries_scanned_in_filter += entries;
-    Ok(Some(DocSet::Bitmap(bitmap_from_ascending(matched))))
+    Ok(Some(DocSet::Bitmap(matched.into_bitmap())))
 }
 
 /// `col op literal` (either side) on a single-value DOUBLE or FLOAT column: each block's
@@ -1194,6 +1196,41 @@ fn text_index_candidates(
     Ok(candidates)
 }
 
+/// A LIKE or REGEXP_LIKE leaf on raw, text-indexed `column`: the values of the text
+/// index's candidates (within `candidates`) are tested, when they leave at least half of
+/// the column's chunks unread. `None` (scan instead) otherwise.
+fn scan_text_index_candidates(
+    context: &mut SegmentContext<'_>,
+    column: &str,
+    like: &Expr,
+    candidates: &DocSet,
+) -> QueryResult<Option<DocSet>> {
+    let reader = context.column(column)?;
+    let chunk_rows = reader.metadata().chunk_rows.max(1);
+    let num_docs = context.segment.num_docs();
+    let chunks = num_docs.div_ceil(chunk_rows);
+    let Some(found) = text_index_candidates(reader, like, num_docs, chunks)? else {
+        return Ok(None);
+    };
+    let narrowed = candidates.and(&DocSet::Bitmap(found));
+    let mut touched = 0u32;
+    let mut last = None;
+    narrowed.for_each_block(|docs| {
+        for doc in docs {
+            let chunk = doc / chunk_rows;
+            if last != Some(chunk) {
+                touched += 1;
+                last = Some(chunk);
+            }
+        }
+        Ok(touched * 2 <= chunks)
+    })?;
+    if touched * 2 > chunks {
+        return Ok(None);
+    }
+    scan_raw_strings(context, like, &narrowed)
+}
+
 /// The runs [`text_index_candidates`] asks the text index for, longest first.
 fn candidate_words(expr: &Expr) -> Vec<String> {
     let mut words: Vec<String> = match_literals(expr)
@@ -1399,34 +1436,11 @@ fn index_leaf(
                     None => None,
                 };
                 let Some(matched) = matched else {
-                    if negated {
-                        return Ok(None);
-                    }
-                    // Other shapes: the values of the text index's candidates are
-                    // tested, when they leave most chunks unread.
-                    let chunk_rows = reader.metadata().chunk_rows.max(1);
-                    let num_docs = context.segment.num_docs();
-                    let chunks = num_docs.div_ceil(chunk_rows);
-                    let Some(found) = text_index_candidates(reader, like, num_docs, chunks)? else {
-                        return Ok(None);
+                    // Other shapes: the values of the text index's candidates.
+                    return match negated {
+                        false => scan_text_index_candidates(context, column, like, candidates),
+                        true => Ok(None),
                     };
-                    let narrowed = candidates.and(&DocSet::Bitmap(found));
-                    let mut touched = 0u32;
-                    let mut last = None;
-                    narrowed.for_each_block(|docs| {
-                        for doc in docs {
-                            let chunk = doc / chunk_rows;
-                            if last != Some(chunk) {
-                                touched += 1;
-                                last = Some(chunk);
-                            }
-                        }
-                        Ok(touched * 2 <= chunks)
-                    })?;
-                    if touched * 2 > chunks {
-                        return Ok(None);
-                    }
-                    return scan_raw_strings(context, like, &narrowed);
                 };
                 let matched = DocSet::Bitmap(matched);
                 if !negated {
@@ -1580,8 +1594,9 @@ fn docs_for_ids(
                 for doc in docs {
                     scratch.clear();
                     reader.read_mv_dict_ids(*doc, &mut scratch)?;
-                    let wanted = scratch.iter().any(|id| is_wanted(*id));
-                    matched_docs.keep_where(std::slice::from_ref(doc), |_| wanted);
+                    if scratch.iter().any(|id| is_wanted(*id)) {
+                        matched_docs.push(*doc);
+                    }
                 }
             }
             if let Err(e) = context.check_deadline() {

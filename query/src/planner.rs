@@ -15,7 +15,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::GenericDialect;
 
 use crate::error::{ErrorCode, QueryError, QueryResult};
-use crate::expr::{ArithOp, CmpOp, EpochFormat, Expr, Func, LikePattern};
+use crate::expr::{ArithOp, CmpOp, EpochFormat, Expr, Func, LikePattern, RegexPattern};
 use crate::options::{QueryOptions, split_set_statements};
 use crate::plan::{
     AggCall, AggFunc, AggregationPlan, Filter, OutputColumn, PlanKind, QueryPlan, SelectionPlan,
@@ -1790,7 +1790,7 @@ impl Binder<'_> {
                 }
                 return Ok(Expr::RegexpLike {
                     expr: Box::new(value),
-                    regex: Arc::new(regex),
+                    regex: Arc::new(RegexPattern::new(regex)),
                     negated: false,
                 });
             }

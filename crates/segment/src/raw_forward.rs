@@ -129,14 +129,7 @@ impl CompressedChunk {
     pub fn decompress(&self, physical: PhysicalType) -> Result<Vec<u8>, String> {
         match self.codec {
             ChunkCodec::Stored => decompress(physical, &self.bytes, self.uncompressed_len),
-            ChunkCodec::Lz4 => {
-                let out = lz4_flex::block::decompress(&self.bytes, self.uncompressed_len as usize)
-                    .map_err(|error| format!("temporary chunk does not decompress: {error}"))?;
-                if out.len() != self.uncompressed_len as usize {
-                    return Err("temporary chunk decompressed to the wrong length".into());
-                }
-                Ok(out)
-            }
+            ChunkCodec::Lz4 => lz4_decompress(&self.bytes, self.uncompressed_len, "temporary"),
         }
     }
 }
@@ -221,6 +214,17 @@ fn zstd_compress(raw: &[u8]) -> Result<Vec<u8>> {
         })
 }
 
+/// An LZ4 block (of a `kind` chunk, as errors name it) that must decompress to exactly
+/// `len` bytes.
+fn lz4_decompress(block: &[u8], len: u32, kind: &str) -> Result<Vec<u8>, String> {
+    let out = lz4_flex::block::decompress(block, len as usize)
+        .map_err(|error| format!("{kind} chunk does not decompress: {error}"))?;
+    if out.len() != len as usize {
+        return Err(format!("{kind} chunk decompressed to the wrong length"));
+    }
+    Ok(out)
+}
+
 /// Decompress a stored chunk (see the module docs for the kinds), checking the recorded
 /// length.
 pub fn decompress(
@@ -238,13 +242,7 @@ pub fn decompress(
         return for_chunk::decode(physical, bytes, uncompressed_len as usize / width);
     }
     if let Some(block) = bytes.strip_prefix(LZ4_TAG) {
-        let mut out = vec![0u8; uncompressed_len as usize];
-        let written = lz4_flex::block::decompress_into(block, &mut out)
-            .map_err(|error| format!("raw chunk does not decompress: {error}"))?;
-        if written != out.len() {
-            return Err("raw chunk decompressed to the wrong length".into());
-        }
-        return Ok(out);
+        return lz4_decompress(block, uncompressed_len, "raw");
     }
     if let Some(plain) = bytes.strip_prefix(PLAIN_TAG) {
         if plain.len() != uncompressed_len as usize {

@@ -399,12 +399,9 @@ impl TextIndex {
     /// the regular docs with a `t` term containing the needle (none when the needle
     /// itself changes under lowercasing) plus the docs with an `r` term containing it.
     pub fn docs_containing(&self, needle: &str) -> Result<Option<RoaringBitmap>> {
-        let Some(raw_field) = self.raw_field else {
+        let Some((raw_field, text_field)) = self.fields_containing(needle) else {
             return Ok(None);
         };
-        if needle.is_empty() || !needle.chars().all(char::is_alphanumeric) {
-            return Ok(None);
-        }
         let irregular = match self.irregular.get() {
             Some(docs) => docs,
             None => {
@@ -413,27 +410,39 @@ impl TextIndex {
             }
         };
         let mut docs = self.docs_with_term(raw_field, |term| term.contains(needle))?;
-        if needle.chars().all(is_lowercase_fixed_point) {
-            let mut regular = self.docs_with_term(self.text_field, |term| term.contains(needle))?;
+        if let Some(text_field) = text_field {
+            let mut regular = self.docs_with_term(text_field, |term| term.contains(needle))?;
             regular -= irregular;
             docs |= regular;
         }
         Ok(Some(docs))
     }
 
+    /// The fields whose terms [`TextIndex::docs_containing`] searches for `needle`: the
+    /// case-preserving `r`, and `t` unless the needle changes under lowercasing. `None`
+    /// when the index cannot answer (no `r` field, or a needle that is not alphanumeric).
+    fn fields_containing(&self, needle: &str) -> Option<(Field, Option<Field>)> {
+        let raw_field = self.raw_field?;
+        if needle.is_empty() || !needle.chars().all(char::is_alphanumeric) {
+            return None;
+        }
+        let text_field = needle
+            .chars()
+            .all(is_lowercase_fixed_point)
+            .then_some(self.text_field);
+        Some((raw_field, text_field))
+    }
+
     /// An upper bound of [`TextIndex::docs_containing`]'s count, from the term
     /// dictionary alone (the summed document frequencies of the terms that contain the
     /// needle; no postings are read). `None` when `docs_containing` cannot answer.
     pub fn docs_containing_at_most(&self, needle: &str) -> Result<Option<u64>> {
-        let Some(raw_field) = self.raw_field else {
+        let Some((raw_field, text_field)) = self.fields_containing(needle) else {
             return Ok(None);
         };
-        if needle.is_empty() || !needle.chars().all(char::is_alphanumeric) {
-            return Ok(None);
-        }
         let mut count = self.term_doc_frequency(raw_field, |term| term.contains(needle))?;
-        if needle.chars().all(is_lowercase_fixed_point) {
-            count += self.term_doc_frequency(self.text_field, |term| term.contains(needle))?;
+        if let Some(text_field) = text_field {
+            count += self.term_doc_frequency(text_field, |term| term.contains(needle))?;
         }
         Ok(Some(count))
     }

@@ -343,7 +343,7 @@ fn read_field_config(
                         &format!("stored as LZ4, the same class of codec codec=`{codec}`"),
                     );
                 }
-                refs.compression_codecs.retain(|(name, _)| name != column);
+                // One entry per column: read_field_config_list refuses a second.
                 refs.compression_codecs.push((column.to_string(), parsed));
             }
             None => warnings.push_for_column(
