@@ -17,15 +17,17 @@ use crate::eval::{Columns, eval, eval_shared};
 use crate::expr::Expr;
 use crate::factored::FactoredAggs;
 use crate::filter;
+use crate::group_keys::GroupKeys;
 use crate::plan::{AggFunc, AggregationPlan, Filter, PlanKind, QueryPlan, SelectionPlan, SortKey};
 use crate::segment_scan::{
     BlockColumns, SegmentContext, columns_read_once, eval_on_dictionary, small_dictionary,
 };
+use crate::sorted_codes;
 use crate::state_bytes::{
     Charged, DISTINCT_INT_BYTES, GROUP_SLOT_BYTES, SET_SLOT_OVERHEAD, row_bytes, scalar_bytes,
 };
 use crate::trim;
-use crate::types::Scalar;
+use crate::types::{Scalar, SqlType};
 use crate::vector::Vector;
 
 /// Execution counters, summed over segments and servers.
@@ -61,54 +63,29 @@ impl ExecStats {
     }
 }
 
-/// One group's key values, one per GROUP BY expression.
-pub type GroupKey = Vec<Scalar>;
-
 /// Groups with their aggregate states.
 #[derive(Debug, Clone, Default)]
 pub struct AggPartial {
-    pub keys: Vec<Vec<Scalar>>,
+    pub keys: GroupKeys,
     pub states: Vec<AccState>,
     /// The keys are strictly ascending by [`compare_group_keys`]: partials like this
     /// merge by walking both key lists, without hashing.
+    ///
+    /// [`compare_group_keys`]: crate::group_keys::compare_group_keys
     pub sorted: bool,
-}
-
-/// Order of group keys for sorted merges: column by column, NULL last.
-pub fn compare_group_keys(a: &[Scalar], b: &[Scalar]) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let ordering = match (x.is_null(), y.is_null()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            (false, false) => x.sql_cmp(y),
-        };
-        if ordering != Ordering::Equal {
-            return ordering;
-        }
-    }
-    a.len().cmp(&b.len())
-}
-
-/// Whether group keys are strictly ascending by [`compare_group_keys`] (what a sorted
-/// partial promises).
-pub fn keys_ascending(keys: &[GroupKey]) -> bool {
-    keys.windows(2)
-        .all(|w| compare_group_keys(&w[0], &w[1]) == Ordering::Less)
 }
 
 impl AggPartial {
     /// Put the groups in key order, and mark the partial sorted when the keys are then
     /// strictly ascending (dictionary codes usually are; derived keys may not be).
     pub fn sort_keys(&mut self) {
-        if keys_ascending(&self.keys) {
+        if self.keys.ascending() {
             self.sorted = true;
             return;
         }
-        let mut order: Vec<usize> = (0..self.keys.len()).collect();
-        order.sort_by(|a, b| compare_group_keys(&self.keys[*a], &self.keys[*b]));
+        let order = self.keys.sorted_order();
         self.reorder(&order);
-        self.sorted = keys_ascending(&self.keys);
+        self.sorted = self.keys.ascending();
     }
 
     /// Keep only `groups` (distinct group numbers): group `i` becomes group `groups[i]`
@@ -117,11 +94,7 @@ impl AggPartial {
         if groups.len() == self.keys.len() && groups.iter().enumerate().all(|(i, g)| i == *g) {
             return;
         }
-        let mut keys = std::mem::take(&mut self.keys);
-        self.keys = groups
-            .iter()
-            .map(|i| std::mem::take(&mut keys[*i]))
-            .collect();
+        self.keys.retain(groups);
         for state in &mut self.states {
             state.reorder(groups);
         }
@@ -169,7 +142,7 @@ impl Partial {
         Partial {
             rows: match &plan.kind {
                 PlanKind::Aggregation(aggregation) => PartialRows::Aggregation(AggPartial {
-                    keys: Vec::new(),
+                    keys: GroupKeys::for_types(&aggregation.key_types()),
                     states: aggregation.aggs.iter().map(AccState::new).collect(),
                     sorted: true,
                 }),
@@ -256,6 +229,15 @@ enum Grouper {
         code: Vec<u64>,
         ids: Vec<u32>,
     },
+    /// Dictionary-encoded keys whose key space is too large for an array: every row's
+    /// code was sorted up front ([`sorted_codes`]), and each block takes its rows'
+    /// groups in turn. `codes` ascend: group `g` is the `g`-th smallest code.
+    Sorted {
+        columns: Vec<DictKey>,
+        codes: Vec<u64>,
+        groups: Vec<u32>,
+        next: usize,
+    },
     /// Anything else: hash the evaluated key values.
     Values {
         map: FxHashMap<Vec<Scalar>, u32>,
@@ -297,7 +279,18 @@ impl Grouper {
             let [name] = referenced.as_slice() else {
                 return Ok(Grouper::values());
             };
-            let Some((reader, cardinality)) = small_dictionary(context, name)? else {
+            // A column key is its dictionary id, whatever the dictionary's size; a key
+            // computed from a column is evaluated once per entry, so only over small ones.
+            let dictionary = if matches!(key, Expr::Column { .. }) {
+                let reader = context.column(name)?;
+                reader
+                    .cardinality()
+                    .filter(|_| reader.metadata().single_value)
+                    .map(|cardinality| (reader, cardinality))
+            } else {
+                small_dictionary(context, name)?
+            };
+            let Some((reader, cardinality)) = dictionary else {
                 return Ok(Grouper::values());
             };
             if !matches!(key, Expr::Column { .. }) && !context.use_indexes {
@@ -355,7 +348,7 @@ impl Grouper {
     fn key_space(&self) -> Option<u64> {
         match self {
             Grouper::Single => Some(1),
-            Grouper::Dictionary { columns, .. } => columns
+            Grouper::Dictionary { columns, .. } | Grouper::Sorted { columns, .. } => columns
                 .iter()
                 .try_fold(1u64, |space, c| space.checked_mul(c.radix)),
             Grouper::Values { .. } => None,
@@ -365,8 +358,52 @@ impl Grouper {
     fn groups(&self) -> usize {
         match self {
             Grouper::Single => 1,
-            Grouper::Dictionary { codes, .. } => codes.len(),
+            Grouper::Dictionary { codes, .. } | Grouper::Sorted { codes, .. } => codes.len(),
             Grouper::Values { keys, .. } => keys.len(),
+        }
+    }
+
+    /// A dictionary grouper without an array from code to group groups every row of
+    /// `docs` by sorting their codes, when codes and row positions fit a word.
+    fn sort_rows(self, context: &mut SegmentContext<'_>, docs: &DocSet) -> QueryResult<Grouper> {
+        let space = self.key_space();
+        match (self, space) {
+            (
+                Grouper::Dictionary {
+                    columns,
+                    dense: None,
+                    hashed,
+                    codes,
+                    mut code,
+                    mut ids,
+                },
+                Some(space),
+            ) => {
+                let mut all = Vec::with_capacity(usize::try_from(docs.len()).unwrap_or(0));
+                docs.for_each_block(|block| {
+                    block_codes(context, &columns, block, &mut code, &mut ids)?;
+                    all.extend_from_slice(&code);
+                    context.check_deadline()?;
+                    Ok(true)
+                })?;
+                Ok(match sorted_codes::group_by_sorting(&all, space) {
+                    Some((codes, groups)) => Grouper::Sorted {
+                        columns,
+                        codes,
+                        groups,
+                        next: 0,
+                    },
+                    None => Grouper::Dictionary {
+                        columns,
+                        dense: None,
+                        hashed,
+                        codes,
+                        code,
+                        ids,
+                    },
+                })
+            }
+            (grouper, _) => Ok(grouper),
         }
     }
 
@@ -391,27 +428,7 @@ impl Grouper {
                 code,
                 ids,
             } => {
-                code.clear();
-                code.resize(n, 0);
-                for key in dict_keys.iter() {
-                    ids.clear();
-                    columns
-                        .context
-                        .dict_ids_null_last(&key.name, columns.docs, ids)?;
-                    match &key.derived {
-                        None => {
-                            for (c, id) in code.iter_mut().zip(ids.iter()) {
-                                *c = *c * key.radix + u64::from(*id);
-                            }
-                        }
-                        Some((map, _)) => {
-                            for (c, id) in code.iter_mut().zip(ids.iter()) {
-                                let mapped = map.get(*id as usize).copied().unwrap_or(0);
-                                *c = *c * key.radix + u64::from(mapped);
-                            }
-                        }
-                    }
-                }
+                block_codes(columns.context, dict_keys, columns.docs, code, ids)?;
                 match dense {
                     Some(table) => {
                         // Known codes in one branch-free pass; new ones (rare after the
@@ -449,6 +466,13 @@ impl Grouper {
                         }
                     }
                 }
+            }
+            Grouper::Sorted { groups, next, .. } => {
+                let rows = groups.get(*next..*next + n).ok_or_else(|| {
+                    QueryError::execution("more rows than were grouped by sorting")
+                })?;
+                out.extend_from_slice(rows);
+                *next += n;
             }
             Grouper::Values {
                 map,
@@ -491,15 +515,12 @@ impl Grouper {
     fn into_keys(
         self,
         context: &SegmentContext<'_>,
-    ) -> QueryResult<(Vec<GroupKey>, Option<Vec<usize>>)> {
+        types: &[SqlType],
+    ) -> QueryResult<(GroupKeys, Option<Vec<usize>>)> {
         Ok(match self {
-            Grouper::Single => (vec![Vec::new()], None),
-            Grouper::Values { keys, .. } => (keys, None),
+            Grouper::Single => (GroupKeys::single(), None),
+            Grouper::Values { keys, .. } => (GroupKeys::Rows(keys), None),
             Grouper::Dictionary { columns, codes, .. } => {
-                let readers = columns
-                    .iter()
-                    .map(|k| context.column(&k.name))
-                    .collect::<QueryResult<Vec<_>>>()?;
                 // (code, group) pairs sorted in place: contiguous, unlike sorting group
                 // numbers by a code looked up elsewhere on every comparison.
                 let mut by_code: Vec<(u64, u32)> = codes
@@ -509,34 +530,81 @@ impl Grouper {
                     .collect();
                 by_code.sort_unstable();
                 let order: Vec<usize> = by_code.iter().map(|(_, g)| *g as usize).collect();
-                let mut ids = vec![0u32; columns.len()];
-                let keys = by_code
-                    .iter()
-                    .map(|(code, _)| {
-                        let mut code = *code;
-                        for (i, column) in columns.iter().enumerate().rev() {
-                            ids[i] = (code % column.radix) as u32;
-                            code /= column.radix;
-                        }
-                        let mut key = Vec::with_capacity(columns.len());
-                        for ((column, reader), id) in columns.iter().zip(&readers).zip(&ids) {
-                            key.push(match &column.derived {
-                                Some((_, values)) => {
-                                    values.get(*id as usize).cloned().unwrap_or(Scalar::Null)
-                                }
-                                None if *id < column.cardinality => {
-                                    Scalar::from_value(reader.dictionary_value(*id))
-                                }
-                                None => Scalar::Null,
-                            });
-                        }
-                        key
-                    })
-                    .collect();
+                let keys =
+                    keys_of_codes(context, &columns, by_code.iter().map(|(c, _)| *c), types)?;
                 (keys, Some(order))
             }
+            Grouper::Sorted { columns, codes, .. } => (
+                keys_of_codes(context, &columns, codes.iter().copied(), types)?,
+                None,
+            ),
         })
     }
+}
+
+/// Each row's mixed-radix code of its dictionary key columns' ids, into `code`.
+fn block_codes(
+    context: &mut SegmentContext<'_>,
+    dict_keys: &[DictKey],
+    docs: &[u32],
+    code: &mut Vec<u64>,
+    ids: &mut Vec<u32>,
+) -> QueryResult<()> {
+    code.clear();
+    code.resize(docs.len(), 0);
+    for key in dict_keys {
+        ids.clear();
+        context.dict_ids_null_last(&key.name, docs, ids)?;
+        match &key.derived {
+            None => {
+                for (c, id) in code.iter_mut().zip(ids.iter()) {
+                    *c = *c * key.radix + u64::from(*id);
+                }
+            }
+            Some((map, _)) => {
+                for (c, id) in code.iter_mut().zip(ids.iter()) {
+                    let mapped = map.get(*id as usize).copied().unwrap_or(0);
+                    *c = *c * key.radix + u64::from(mapped);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The group keys of dictionary codes, in the order given.
+fn keys_of_codes(
+    context: &SegmentContext<'_>,
+    columns: &[DictKey],
+    codes: impl ExactSizeIterator<Item = u64>,
+    types: &[SqlType],
+) -> QueryResult<GroupKeys> {
+    let readers = columns
+        .iter()
+        .map(|k| context.column(&k.name))
+        .collect::<QueryResult<Vec<_>>>()?;
+    let mut ids = vec![0u32; columns.len()];
+    let mut keys = GroupKeys::for_types(types);
+    keys.reserve(codes.len());
+    let mut key = Vec::with_capacity(columns.len());
+    for mut code in codes {
+        for (i, column) in columns.iter().enumerate().rev() {
+            ids[i] = (code % column.radix) as u32;
+            code /= column.radix;
+        }
+        key.clear();
+        for ((column, reader), id) in columns.iter().zip(&readers).zip(&ids) {
+            key.push(match &column.derived {
+                Some((_, values)) => values.get(*id as usize).cloned().unwrap_or(Scalar::Null),
+                None if *id < column.cardinality => {
+                    Scalar::from_value(reader.dictionary_value(*id))
+                }
+                None => Scalar::Null,
+            });
+        }
+        keys.push_slice(&key);
+    }
+    Ok(keys)
 }
 
 /// `MIN(col)` / `MAX(col)` (and `COUNT(*)`) over every doc of the segment, with no group
@@ -635,7 +703,7 @@ fn aggregate(
         context.stats.num_docs_scanned = docs.len();
         return Ok((
             AggPartial {
-                keys: vec![Vec::new()],
+                keys: GroupKeys::single(),
                 states,
                 sorted: true,
             },
@@ -650,14 +718,14 @@ fn aggregate(
         context.stats.num_docs_scanned = docs.len();
         return Ok((
             AggPartial {
-                keys: vec![Vec::new()],
+                keys: GroupKeys::single(),
                 states,
                 sorted: true,
             },
             0,
         ));
     }
-    let mut grouper = Grouper::new(context, &aggregation.keys)?;
+    let mut grouper = Grouper::new(context, &aggregation.keys)?.sort_rows(context, docs)?;
     let mut factored = FactoredAggs::plan(context, &aggregation.aggs, grouper.key_space())?;
     let filters: Vec<Option<Expr>> = aggregation
         .aggs
@@ -853,13 +921,13 @@ fn aggregate(
     // Sorted partials merge by walking their keys instead of hashing them. Dictionary
     // codes sort as integers, and for plain columns that is key order.
     let values_grouper = matches!(grouper, Grouper::Values { .. });
-    let (keys, code_order) = grouper.into_keys(context)?;
+    let (keys, code_order) = grouper.into_keys(context, &aggregation.key_types())?;
     if let Some(order) = &code_order {
         for state in &mut states {
             state.reorder(order);
         }
     }
-    held.add(keys.iter().map(|k| row_bytes(k)).sum())?;
+    held.add(keys.bytes_from(0))?;
     let mut partial = AggPartial {
         keys,
         states,

@@ -9,12 +9,12 @@ use rustc_hash::FxHashMap;
 use crate::aggregate::AccState;
 use crate::error::{QueryError, QueryResult};
 use crate::eval::{SlotColumns, eval};
+use crate::group_keys::{FlatIndex, FlatKeys, GroupKeys};
 use crate::leaf::{
-    AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_group_keys,
-    compare_sort_keys, order_by_key,
+    AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_sort_keys, order_by_key,
 };
 use crate::plan::{OutputColumn, PlanKind, QueryPlan};
-use crate::state_bytes::{Charged, GROUP_SLOT_BYTES, row_bytes};
+use crate::state_bytes::{Charged, GROUP_SLOT_BYTES};
 use crate::trim;
 use crate::types::Scalar;
 use crate::vector::{Data, Vector};
@@ -45,6 +45,8 @@ pub struct Merger<'p> {
     /// While every partial so far came sorted: the merged groups in key order (the index
     /// is then left empty). `None` once a partial was not sorted: the index is used.
     key_order: Option<Vec<usize>>,
+    /// The key order a sorted merge replaced, kept to build the next one in.
+    spare_order: Vec<usize>,
     rows: Vec<SelectedRow>,
     /// The state held, charged to the query's `maxStateBytes`.
     held: Charged<'p>,
@@ -52,23 +54,24 @@ pub struct Merger<'p> {
 
 impl<'p> Merger<'p> {
     pub fn new(plan: &'p QueryPlan) -> Merger<'p> {
-        let (states, key_columns) = match &plan.kind {
+        let (states, keys) = match &plan.kind {
             PlanKind::Aggregation(aggregation) => (
                 aggregation.aggs.iter().map(AccState::new).collect(),
-                aggregation.keys.len(),
+                GroupKeys::for_types(&aggregation.key_types()),
             ),
-            PlanKind::Selection(_) => (Vec::new(), 0),
+            PlanKind::Selection(_) => (Vec::new(), GroupKeys::default()),
         };
         Merger {
             plan,
             stats: ExecStats::default(),
             groups: AggPartial {
-                keys: Vec::new(),
+                keys,
                 states,
                 sorted: true,
             },
-            index: GroupIndex::new(key_columns),
+            index: GroupIndex::Empty,
             key_order: Some(Vec::new()),
+            spare_order: Vec::new(),
             rows: Vec::new(),
             held: Charged::new(&plan.options),
         }
@@ -117,62 +120,50 @@ impl<'p> Merger<'p> {
 
     /// Fold in `part`, which holds `part_bytes` of charged state: the merged state's
     /// growth is charged and `part_bytes` released.
-    fn add_groups(&mut self, part: AggPartial, part_bytes: usize) -> QueryResult<()> {
+    fn add_groups(&mut self, mut part: AggPartial, part_bytes: usize) -> QueryResult<()> {
         if let PlanKind::Aggregation(aggregation) = &self.plan.kind
-            && let Some(key) = part.keys.iter().find(|k| k.len() != aggregation.keys.len())
+            && let Some(width) = part.keys.any_key_not_of_width(aggregation.keys.len())
         {
-            return Err(key_shape_error(key.len(), aggregation.keys.len()));
+            return Err(key_shape_error(width, aggregation.keys.len()));
         }
-        if self.groups.keys.is_empty() {
-            // The first partial is taken as it is.
-            self.key_order = part.sorted.then(|| (0..part.keys.len()).collect());
-            if !part.sorted {
-                self.index.reserve(part.keys.len());
-                for (group, key) in part.keys.iter().enumerate() {
-                    self.index.insert(key, group)?;
-                }
-            }
+        if self.groups.keys.unify(&mut part.keys) {
+            // The merged keys changed form: an index over them is built again if needed.
+            self.index = GroupIndex::Empty;
+        }
+        if self.groups.keys.is_empty() && part.sorted {
+            // The first partial, in key order, is taken as it is.
+            self.key_order = Some((0..part.keys.len()).collect());
             self.groups = part;
             self.held.adopt(part_bytes);
         } else {
             let groups_before = self.groups.keys.len();
-            if !part.sorted
-                && let Some(order) = self.key_order.take()
-            {
-                // Fall back to hashing from here on.
-                self.index.reserve(order.len());
-                for (group, key) in self.groups.keys.iter().enumerate() {
-                    self.index.insert(key, group)?;
-                }
+            if !part.sorted {
+                // Hashing from here on: the index is built over the groups so far.
+                self.key_order = None;
             }
             let mapping = match &mut self.key_order {
-                Some(order) => merge_sorted_keys(&mut self.groups.keys, order, part.keys),
+                Some(order) => merge_sorted_keys(
+                    &mut self.groups.keys,
+                    order,
+                    &mut part.keys,
+                    &mut self.spare_order,
+                ),
                 None => {
-                    let merged = &mut self.groups;
-                    let mut mapping = Vec::with_capacity(part.keys.len());
-                    for key in part.keys {
-                        let target = match self.index.get(&key) {
-                            Some(target) => target,
-                            None => {
-                                let target = merged.keys.len();
-                                self.index.insert(&key, target)?;
-                                merged.keys.push(key);
-                                target
-                            }
-                        };
-                        mapping.push(target);
-                    }
-                    mapping
+                    let width = match &self.plan.kind {
+                        PlanKind::Aggregation(aggregation) => aggregation.keys.len(),
+                        PlanKind::Selection(_) => 0,
+                    };
+                    self.index.ensure(&self.groups.keys, width);
+                    self.index.map(&mut self.groups.keys, &mut part.keys)?
                 }
             };
             let merged = &mut self.groups;
             for state in &mut merged.states {
                 state.resize(merged.keys.len());
             }
-            let mut grown: usize = merged.keys[groups_before..]
-                .iter()
-                .map(|k| row_bytes(k) + GROUP_SLOT_BYTES * merged.states.len().max(1))
-                .sum();
+            let new_groups = merged.keys.len() - groups_before;
+            let mut grown = merged.keys.bytes_from(groups_before)
+                + new_groups * GROUP_SLOT_BYTES * merged.states.len().max(1);
             for (state, other) in merged.states.iter_mut().zip(&part.states) {
                 grown += state.merge_from(other, &mapping);
             }
@@ -233,21 +224,27 @@ impl<'p> Merger<'p> {
     }
 }
 
-/// Merge the ascending `incoming` keys into `keys`, whose ascending order is `order`:
-/// new keys are appended to `keys` and placed in `order`. Returns, for each incoming
-/// key, its group in `keys`.
+/// Merge the ascending `incoming` keys into `keys` (of the same form), whose ascending
+/// order is `order`: new keys are moved to the end of `keys` and placed in `order`.
+/// Returns, for each incoming key, its group in `keys`.
 fn merge_sorted_keys(
-    keys: &mut Vec<Vec<Scalar>>,
+    keys: &mut GroupKeys,
     order: &mut Vec<usize>,
-    incoming: Vec<Vec<Scalar>>,
+    incoming: &mut GroupKeys,
+    spare: &mut Vec<usize>,
 ) -> Vec<usize> {
+    if let (GroupKeys::Flat(to), GroupKeys::Flat(from)) = (&mut *keys, &*incoming)
+        && to.same_layout(from)
+    {
+        return merge_sorted_flat(to, order, from, spare);
+    }
     let mut mapping = Vec::with_capacity(incoming.len());
     let mut merged_order = Vec::with_capacity(order.len() + incoming.len());
     let mut existing = order.iter().copied().peekable();
-    for key in incoming {
+    for key in 0..incoming.len() {
         loop {
             match existing.peek() {
-                Some(&group) => match compare_group_keys(&keys[group], &key) {
+                Some(&group) => match keys.compare(group, incoming, key) {
                     Ordering::Less => {
                         merged_order.push(group);
                         existing.next();
@@ -259,12 +256,16 @@ fn merge_sorted_keys(
                         break;
                     }
                     Ordering::Greater => {
-                        mapping.push(push_key(keys, &mut merged_order, key));
+                        let group = keys.push_from(incoming, key);
+                        merged_order.push(group);
+                        mapping.push(group);
                         break;
                     }
                 },
                 None => {
-                    mapping.push(push_key(keys, &mut merged_order, key));
+                    let group = keys.push_from(incoming, key);
+                    merged_order.push(group);
+                    mapping.push(group);
                     break;
                 }
             }
@@ -275,54 +276,138 @@ fn merge_sorted_keys(
     mapping
 }
 
-fn push_key(keys: &mut Vec<Vec<Scalar>>, order: &mut Vec<usize>, key: Vec<Scalar>) -> usize {
-    keys.push(key);
-    order.push(keys.len() - 1);
-    keys.len() - 1
+/// [`merge_sorted_keys`] of flat keys: words compared and copied in one loop. The merged
+/// order is built in `spare`, and the order it replaces is left there for the next merge.
+fn merge_sorted_flat(
+    keys: &mut FlatKeys,
+    order: &mut Vec<usize>,
+    incoming: &FlatKeys,
+    spare: &mut Vec<usize>,
+) -> Vec<usize> {
+    let mut mapping = Vec::with_capacity(incoming.len());
+    let mut merged_order = std::mem::take(spare);
+    merged_order.clear();
+    merged_order.reserve(order.len() + incoming.len());
+    keys.reserve(incoming.len());
+    let mut next = 0;
+    for key in 0..incoming.len() {
+        let words = incoming.key(key);
+        let mut target = None;
+        while let Some(&group) = order.get(next) {
+            match keys.compare_words(keys.key(group), words) {
+                Ordering::Less => {
+                    merged_order.push(group);
+                    next += 1;
+                }
+                Ordering::Equal => {
+                    merged_order.push(group);
+                    next += 1;
+                    target = Some(group);
+                    break;
+                }
+                Ordering::Greater => break,
+            }
+        }
+        let group = match target {
+            Some(group) => group,
+            None => {
+                keys.push_words(words);
+                merged_order.push(keys.len() - 1);
+                keys.len() - 1
+            }
+        };
+        mapping.push(group);
+    }
+    merged_order.extend_from_slice(&order[next.min(order.len())..]);
+    *spare = std::mem::replace(order, merged_order);
+    mapping
 }
 
-/// Group key → merged group number. One-column keys (the common GROUP BY id) hash the
-/// value itself: no key vector to hash, compare or copy.
+/// Group key → merged group number, for partials that are not in key order. One-column
+/// rows (a GROUP BY of strings) hash the value itself; flat keys hash their words.
 enum GroupIndex {
+    /// Not built: sorted partials merge without it.
+    Empty,
     One(FxHashMap<Scalar, usize>),
     Many(FxHashMap<Vec<Scalar>, usize>),
+    Flat(FlatIndex),
 }
 
 impl GroupIndex {
-    fn new(key_columns: usize) -> GroupIndex {
-        if key_columns == 1 {
-            GroupIndex::One(FxHashMap::default())
-        } else {
-            GroupIndex::Many(FxHashMap::default())
+    /// Index every group of `keys` (`width` values per key), unless already built.
+    fn ensure(&mut self, keys: &GroupKeys, width: usize) {
+        if !matches!(self, GroupIndex::Empty) {
+            return;
         }
-    }
-
-    fn reserve(&mut self, n: usize) {
-        match self {
-            GroupIndex::One(map) => map.reserve(n),
-            GroupIndex::Many(map) => map.reserve(n),
-        }
-    }
-
-    fn get(&self, key: &[Scalar]) -> Option<usize> {
-        match (self, key) {
-            (GroupIndex::One(map), [one]) => map.get(one).copied(),
-            (GroupIndex::Many(map), _) => map.get(key).copied(),
-            (GroupIndex::One(_), _) => None,
-        }
-    }
-
-    fn insert(&mut self, key: &[Scalar], group: usize) -> QueryResult<()> {
-        match (self, key) {
-            (GroupIndex::One(map), [one]) => {
-                map.insert(one.clone(), group);
+        *self = match keys {
+            GroupKeys::Flat(flat) => {
+                let mut index = FlatIndex::default();
+                index.reserve(flat.len(), flat);
+                for group in 0..flat.len() {
+                    index.insert_existing(flat, group);
+                }
+                GroupIndex::Flat(index)
             }
-            (GroupIndex::One(_), _) => return Err(key_shape_error(key.len(), 1)),
-            (GroupIndex::Many(map), _) => {
-                map.insert(key.to_vec(), group);
+            GroupKeys::Rows(rows) if width == 1 => GroupIndex::One(
+                rows.iter()
+                    .enumerate()
+                    .map(|(group, key)| (key.first().cloned().unwrap_or(Scalar::Null), group))
+                    .collect(),
+            ),
+            GroupKeys::Rows(rows) => GroupIndex::Many(
+                rows.iter()
+                    .enumerate()
+                    .map(|(group, key)| (key.clone(), group))
+                    .collect(),
+            ),
+        };
+    }
+
+    /// Each incoming key's group in `keys` (both of one form, indexed by `self`); keys
+    /// not there yet are moved to the end of `keys`.
+    fn map(&mut self, keys: &mut GroupKeys, incoming: &mut GroupKeys) -> QueryResult<Vec<usize>> {
+        let mut mapping = Vec::with_capacity(incoming.len());
+        match (self, keys, incoming) {
+            (GroupIndex::Flat(index), GroupKeys::Flat(keys), GroupKeys::Flat(incoming)) => {
+                index.reserve(incoming.len(), keys);
+                for group in 0..incoming.len() {
+                    mapping.push(index.find_or_insert(keys, incoming.key(group)));
+                }
+            }
+            (GroupIndex::One(map), GroupKeys::Rows(keys), GroupKeys::Rows(incoming)) => {
+                map.reserve(incoming.len());
+                for key in incoming.drain(..) {
+                    let one = key.first().cloned().unwrap_or(Scalar::Null);
+                    let next = keys.len();
+                    let target = *map.entry(one).or_insert(next);
+                    if target == next {
+                        keys.push(key);
+                    }
+                    mapping.push(target);
+                }
+            }
+            (GroupIndex::Many(map), GroupKeys::Rows(keys), GroupKeys::Rows(incoming)) => {
+                map.reserve(incoming.len());
+                for key in incoming.drain(..) {
+                    let target = match map.get(&key) {
+                        Some(target) => *target,
+                        None => {
+                            let target = keys.len();
+                            map.insert(key.clone(), target);
+                            keys.push(key);
+                            target
+                        }
+                    };
+                    mapping.push(target);
+                }
+            }
+            _ => {
+                return Err(QueryError::execution(
+                    "group index out of step with its keys",
+                ));
             }
         }
-        Ok(())
+        Ok(mapping)
     }
 }
 
@@ -354,8 +439,7 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
             let n = part.keys.len();
             let mut slots: Vec<Vector> = Vec::new();
             for (i, key) in aggregation.keys.iter().enumerate() {
-                let column: Vec<Scalar> = part.keys.iter().map(|k| k[i].clone()).collect();
-                slots.push(Vector::from_scalars(key.ty(), false, &column));
+                slots.push(part.keys.vector(i, key.ty()));
             }
             for (state, call) in part.states.iter_mut().zip(&aggregation.aggs) {
                 let column: Vec<Scalar> = (0..n).map(|g| state.finish(g)).collect();
@@ -528,31 +612,68 @@ mod tests {
         }
     }
 
-    fn keys(values: &[i64]) -> Vec<Vec<Scalar>> {
+    fn rows(values: &[i64]) -> Vec<Vec<Scalar>> {
         values.iter().map(|v| vec![Scalar::Long(*v)]).collect()
+    }
+
+    /// Rows of scalars, or the same keys flat.
+    fn keys(values: &[i64], flat: bool) -> GroupKeys {
+        let mut keys = if flat {
+            GroupKeys::for_types(&[crate::types::SqlType::Long])
+        } else {
+            GroupKeys::Rows(Vec::new())
+        };
+        for row in rows(values) {
+            keys.push(row);
+        }
+        assert_eq!(matches!(keys, GroupKeys::Flat(_)), flat);
+        keys
     }
 
     #[test]
     fn sorted_merge_maps_equal_keys_and_appends_new_ones() {
-        let mut merged = keys(&[2, 5, 9]);
-        let mut order = vec![0, 1, 2];
-        let mapping = merge_sorted_keys(&mut merged, &mut order, keys(&[1, 5, 7, 9, 11]));
-        assert_eq!(mapping, vec![3, 1, 4, 2, 5]);
-        assert_eq!(merged, keys(&[2, 5, 9, 1, 7, 11]));
-        let in_order: Vec<&Vec<Scalar>> = order.iter().map(|g| &merged[*g]).collect();
-        assert_eq!(
-            in_order,
-            keys(&[1, 2, 5, 7, 9, 11]).iter().collect::<Vec<_>>()
-        );
-        // NULL sorts last and matches NULL.
-        let mut with_null = vec![vec![Scalar::Long(1)], vec![Scalar::Null]];
-        let mut order = vec![0, 1];
-        let mapping = merge_sorted_keys(
-            &mut with_null,
-            &mut order,
-            vec![vec![Scalar::Long(3)], vec![Scalar::Null]],
-        );
-        assert_eq!(mapping, vec![2, 1]);
-        assert_eq!(order, vec![0, 2, 1]);
+        for flat in [false, true] {
+            let mut merged = keys(&[2, 5, 9], flat);
+            let mut order = vec![0, 1, 2];
+            let mapping = merge_sorted_keys(
+                &mut merged,
+                &mut order,
+                &mut keys(&[1, 5, 7, 9, 11], flat),
+                &mut Vec::new(),
+            );
+            assert_eq!(mapping, vec![3, 1, 4, 2, 5]);
+            assert_eq!(merged, keys(&[2, 5, 9, 1, 7, 11], flat));
+            let in_order: Vec<Vec<Scalar>> = order.iter().map(|g| merged.row(*g)).collect();
+            assert_eq!(in_order, rows(&[1, 2, 5, 7, 9, 11]));
+            // NULL sorts last and matches NULL.
+            let mut with_null = keys(&[1], flat);
+            with_null.push(vec![Scalar::Null]);
+            let mut order = vec![0, 1];
+            let mut incoming = keys(&[3], flat);
+            incoming.push(vec![Scalar::Null]);
+            let mapping =
+                merge_sorted_keys(&mut with_null, &mut order, &mut incoming, &mut Vec::new());
+            assert_eq!(mapping, vec![2, 1]);
+            assert_eq!(order, vec![0, 2, 1]);
+        }
+    }
+
+    /// Hashed merging groups equal keys, of either form, and appends new ones.
+    #[test]
+    fn hashed_merge_maps_equal_keys_and_appends_new_ones() {
+        for flat in [false, true] {
+            let mut merged = keys(&[9, 2, 5], flat);
+            let mut index = GroupIndex::Empty;
+            index.ensure(&merged, 1);
+            let mapping = index
+                .map(&mut merged, &mut keys(&[5, 11, 9, 11], flat))
+                .expect("same form");
+            assert_eq!(mapping, vec![2, 3, 0, 3]);
+            assert_eq!(merged, keys(&[9, 2, 5, 11], flat));
+        }
+        let mut index = GroupIndex::Empty;
+        let mut merged = keys(&[1], true);
+        index.ensure(&merged, 1);
+        assert!(index.map(&mut merged, &mut keys(&[1], false)).is_err());
     }
 }

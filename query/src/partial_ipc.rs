@@ -37,7 +37,8 @@ use tessera_segment::hll::HyperLogLog;
 
 use crate::aggregate::AccState;
 use crate::error::{QueryError, QueryResult};
-use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow, keys_ascending};
+use crate::group_keys::GroupKeys;
+use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow};
 use crate::plan::{PlanKind, QueryPlan};
 use crate::tdigest::TDigest;
 use crate::types::{Scalar, SqlType};
@@ -257,7 +258,7 @@ pub fn to_record_batch(plan: &QueryPlan, partial: &Partial) -> QueryResult<Recor
     let kind = match (&plan.kind, &partial.rows) {
         (PlanKind::Aggregation(aggregation), PartialRows::Aggregation(part)) => {
             for (i, key) in aggregation.keys.iter().enumerate() {
-                let values: Vec<Scalar> = part.keys.iter().map(|k| k[i].clone()).collect();
+                let values = part.keys.column(i);
                 columns.push(format!("key{i}"), scalars_to_array(key.ty(), &values));
             }
             for (j, (state, call)) in part.states.iter().zip(&aggregation.aggs).enumerate() {
@@ -478,14 +479,19 @@ pub fn from_record_batch(plan: &QueryPlan, batch: &RecordBatch) -> QueryResult<P
     let kind = metadata.get(KIND_KEY).map(String::as_str);
     let partial_rows = match (&plan.kind, kind) {
         (PlanKind::Aggregation(aggregation), Some("aggregation")) => {
-            let mut keys = vec![Vec::with_capacity(aggregation.keys.len()); rows];
+            let mut key_rows = vec![Vec::with_capacity(aggregation.keys.len()); rows];
             for i in 0..aggregation.keys.len() {
                 for (row, value) in array_to_scalars(column(format!("key{i}"))?.as_ref())?
                     .into_iter()
                     .enumerate()
                 {
-                    keys[row].push(value);
+                    key_rows[row].push(value);
                 }
+            }
+            let mut keys = GroupKeys::for_types(&aggregation.key_types());
+            keys.reserve(rows);
+            for key in key_rows {
+                keys.push(key);
             }
             let mut states = Vec::new();
             for (j, call) in aggregation.aggs.iter().enumerate() {
@@ -495,8 +501,8 @@ pub fn from_record_batch(plan: &QueryPlan, batch: &RecordBatch) -> QueryResult<P
             }
             // A sorted partial merges by walking its keys, so the claim is checked
             // rather than trusted: keys out of order are merged by hashing.
-            let sorted = metadata.get(SORTED_KEY).map(String::as_str) == Some("true")
-                && keys_ascending(&keys);
+            let sorted =
+                metadata.get(SORTED_KEY).map(String::as_str) == Some("true") && keys.ascending();
             PartialRows::Aggregation(AggPartial {
                 keys,
                 states,

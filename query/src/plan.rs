@@ -103,6 +103,13 @@ pub struct AggregationPlan {
     pub offset: usize,
 }
 
+impl AggregationPlan {
+    /// The type of each GROUP BY key.
+    pub fn key_types(&self) -> Vec<crate::types::SqlType> {
+        self.keys.iter().map(Expr::ty).collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum PlanKind {
     Selection(SelectionPlan),

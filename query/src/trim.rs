@@ -47,14 +47,12 @@ pub fn trim_groups(partial: &mut AggPartial, order_by: &[SortKey], keep: usize) 
     if partial.keys.len() <= keep {
         return;
     }
-    let sort_keys: Vec<Vec<Scalar>> = partial
-        .keys
-        .iter()
-        .map(|key| {
+    let sort_keys: Vec<Vec<Scalar>> = (0..partial.keys.len())
+        .map(|group| {
             order_by
                 .iter()
                 .map(|k| match &k.expr {
-                    Expr::Slot { index, .. } => key.get(*index).cloned().unwrap_or(Scalar::Null),
+                    Expr::Slot { index, .. } => partial.keys.value(group, *index),
                     _ => Scalar::Null,
                 })
                 .collect()
@@ -103,10 +101,11 @@ mod tests {
 
     fn partial(keys: &[(i64, i64)]) -> AggPartial {
         AggPartial {
-            keys: keys
-                .iter()
-                .map(|(a, b)| vec![Scalar::Long(*a), Scalar::Long(*b)])
-                .collect(),
+            keys: crate::group_keys::GroupKeys::Rows(
+                keys.iter()
+                    .map(|(a, b)| vec![Scalar::Long(*a), Scalar::Long(*b)])
+                    .collect(),
+            ),
             states: vec![AccState::Count((0..keys.len() as i64).collect())],
             sorted: true,
         }
@@ -119,8 +118,9 @@ mod tests {
         trim_groups(&mut part, &[slot(1, true), slot(0, false)], 3);
         let kept: Vec<i64> = part
             .keys
+            .column(0)
             .iter()
-            .map(|k| k[0].as_i64().unwrap_or(-1))
+            .map(|k| k.as_i64().unwrap_or(-1))
             .collect();
         assert_eq!(kept, vec![1, 2, 3], "kept groups stay in key order");
         match &part.states[0] {

@@ -264,3 +264,54 @@ fn test_double_arithmetic_filters_equal_the_generic_evaluation() {
         }
     }
 }
+
+/// GROUP BY dictionary columns whose key space is too large for an array (two columns of
+/// a thousand and tens of thousands of values) groups each segment's rows by sorting
+/// their codes, and merges the flat keys of the segments; the same keys as expressions,
+/// with indexes off, are hashed by value row by row. Both give the same groups and
+/// aggregates, NULL keys included.
+#[test]
+fn test_large_key_spaces_group_by_sorting_as_by_hashing_values() {
+    let options = |use_indexes| QueryOptions {
+        use_indexes,
+        ..QueryOptions::default()
+    };
+    let aggregates = "COUNT(*), SUM(n), MIN(r), MAX(ts), COUNT(DISTINCT c)";
+    for table in [common::wordy_table(), &common::table().0] {
+        for (columns, expressions) in [
+            ("b, ts", "b + 0, ts"),
+            ("ts, b", "ts, b * 1"),
+            ("ts", "ts + 0"),
+            ("i, b, ts", "i + 0, b, ts"),
+        ] {
+            let width = columns.split(',').count();
+            let keys: Vec<String> = (1..=width).map(|k| k.to_string()).collect();
+            let keys = keys.join(", ");
+            let count = width + 1;
+            for tail in [
+                format!("ORDER BY {keys} LIMIT 100000"),
+                format!("ORDER BY {count} DESC, {keys} LIMIT 7"),
+            ] {
+                let sorted = format!(
+                    "SELECT {columns}, {aggregates} FROM t WHERE id % 5 <> 1 GROUP BY {columns} {tail}"
+                );
+                let hashed = format!(
+                    "SELECT {expressions}, {aggregates} FROM t WHERE id % 5 <> 1 GROUP BY {expressions} {tail}"
+                );
+                let got = common::result_rows(table, &sorted, options(true)).expect("answers");
+                let expected =
+                    common::result_rows(table, &hashed, options(false)).expect("answers");
+                assert!(got.len() > 5, "{sorted}: {} rows", got.len());
+                assert_eq!(got.len(), expected.len(), "{sorted}");
+                if let Some((row, (a, b))) = got
+                    .iter()
+                    .zip(&expected)
+                    .enumerate()
+                    .find(|(_, (a, b))| a != b)
+                {
+                    panic!("{sorted}: row {row} is {a}, by hashing {b}");
+                }
+            }
+        }
+    }
+}

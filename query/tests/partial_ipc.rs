@@ -113,8 +113,11 @@ fn a_partial_of_another_key_shape_is_an_error_not_a_merge() {
     let good = execute_segment(&plan, table.segments[0].as_ref(), None).expect("runs");
     let mut bad = execute_segment(&plan, table.segments[1].as_ref(), None).expect("runs");
     if let PartialRows::Aggregation(groups) = &mut bad.rows {
-        for key in &mut groups.keys {
-            key.push(tessera_query::types::Scalar::Long(1));
+        groups.keys.make_rows();
+        if let tessera_query::group_keys::GroupKeys::Rows(rows) = &mut groups.keys {
+            for key in rows {
+                key.push(tessera_query::types::Scalar::Long(1));
+            }
         }
     }
     let error = merge(&plan, vec![good, bad]).expect_err("shape mismatch");
