@@ -135,6 +135,21 @@ impl AccState {
         }
     }
 
+    /// Whether each group's state is a few machine words (a count, a sum, a bound), so
+    /// sizing the state for groups that get no row costs only memory in proportion.
+    pub fn fixed_width(&self) -> bool {
+        matches!(
+            self,
+            AccState::Count(_)
+                | AccState::SumLong { .. }
+                | AccState::SumDouble { .. }
+                | AccState::Avg { .. }
+                | AccState::MinMaxLong { .. }
+                | AccState::MinMaxDouble { .. }
+                | AccState::Range { .. }
+        )
+    }
+
     pub fn groups(&self) -> usize {
         match self {
             AccState::Count(v) => v.len(),

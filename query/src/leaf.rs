@@ -229,6 +229,17 @@ enum Grouper {
         code: Vec<u64>,
         ids: Vec<u32>,
     },
+    /// Dictionary-encoded keys whose key space is not much larger than the rows: the
+    /// code is the group number, so states are sized for the whole key space and no
+    /// table maps codes; `seen` marks the codes that got a row (the groups kept).
+    Direct {
+        columns: Vec<DictKey>,
+        space: usize,
+        seen: Vec<u64>,
+        found: usize,
+        code: Vec<u64>,
+        ids: Vec<u32>,
+    },
     /// Dictionary-encoded keys whose key space is too large for an array: every row's
     /// code was sorted up front ([`sorted_codes`]), and each block takes its rows'
     /// groups in turn. `codes` ascend: group `g` is the `g`-th smallest code.
@@ -261,6 +272,13 @@ const SORTED_VALUE_KEYS: usize = 4096;
 
 /// Key spaces up to this size use a plain array from code to group.
 const DENSE_KEY_SPACE: u64 = 1 << 20;
+
+/// Key spaces up to this size, and at most [`DIRECT_SPACE_PER_ROW`] times the rows, use
+/// the code as the group number ([`Grouper::Direct`]): 4M groups of a SUM are 64 MiB.
+const DIRECT_KEY_SPACE: u64 = 1 << 22;
+const DIRECT_SPACE_PER_ROW: u64 = 4;
+/// Below this, the array from code to group keeps the states as small as the groups.
+const DENSE_DIRECT_MIN: u64 = 1 << 16;
 
 impl Grouper {
     fn new(context: &SegmentContext<'_>, keys: &[Expr]) -> QueryResult<Grouper> {
@@ -348,7 +366,9 @@ impl Grouper {
     fn key_space(&self) -> Option<u64> {
         match self {
             Grouper::Single => Some(1),
-            Grouper::Dictionary { columns, .. } | Grouper::Sorted { columns, .. } => columns
+            Grouper::Dictionary { columns, .. }
+            | Grouper::Direct { columns, .. }
+            | Grouper::Sorted { columns, .. } => columns
                 .iter()
                 .try_fold(1u64, |space, c| space.checked_mul(c.radix)),
             Grouper::Values { .. } => None,
@@ -359,15 +379,47 @@ impl Grouper {
         match self {
             Grouper::Single => 1,
             Grouper::Dictionary { codes, .. } | Grouper::Sorted { codes, .. } => codes.len(),
+            Grouper::Direct { space, .. } => *space,
             Grouper::Values { keys, .. } => keys.len(),
         }
     }
 
-    /// A dictionary grouper without an array from code to group groups every row of
-    /// `docs` by sorting their codes, when codes and row positions fit a word.
-    fn sort_rows(self, context: &mut SegmentContext<'_>, docs: &DocSet) -> QueryResult<Grouper> {
+    /// Groups that got a row so far (what `numGroupsLimit` counts).
+    fn groups_found(&self) -> usize {
+        match self {
+            Grouper::Direct { found, .. } => *found,
+            other => other.groups(),
+        }
+    }
+
+    /// How a dictionary grouper groups `docs`: by code directly when the key space is
+    /// not much larger than the rows (and every state is fixed-width); by sorting every
+    /// row's code when the space is too large for an array and codes and row positions
+    /// fit a word; else through its table from code to group.
+    fn for_rows(
+        self,
+        context: &mut SegmentContext<'_>,
+        docs: &DocSet,
+        fixed_width_states: bool,
+    ) -> QueryResult<Grouper> {
         let space = self.key_space();
+        let rows = docs.len();
         match (self, space) {
+            (Grouper::Dictionary { columns, .. }, Some(space))
+                if fixed_width_states
+                    && space > DENSE_DIRECT_MIN
+                    && space <= DIRECT_KEY_SPACE
+                    && space <= rows.saturating_mul(DIRECT_SPACE_PER_ROW) =>
+            {
+                Ok(Grouper::Direct {
+                    columns,
+                    space: space as usize,
+                    seen: vec![0; (space as usize).div_ceil(64)],
+                    found: 0,
+                    code: Vec::new(),
+                    ids: Vec::new(),
+                })
+            }
             (
                 Grouper::Dictionary {
                     columns,
@@ -467,6 +519,29 @@ impl Grouper {
                     }
                 }
             }
+            Grouper::Direct {
+                columns: dict_keys,
+                space,
+                seen,
+                found,
+                code,
+                ids,
+            } => {
+                block_codes(columns.context, dict_keys, columns.docs, code, ids)?;
+                for c in code.iter() {
+                    if *c >= *space as u64 {
+                        return Err(QueryError::execution(format!(
+                            "group code {c} outside its key space"
+                        )));
+                    }
+                    let (word, bit) = ((*c / 64) as usize, 1u64 << (*c % 64));
+                    if seen[word] & bit == 0 {
+                        seen[word] |= bit;
+                        *found += 1;
+                    }
+                    out.push(*c as u32);
+                }
+            }
             Grouper::Sorted { groups, next, .. } => {
                 let rows = groups.get(*next..*next + n).ok_or_else(|| {
                     QueryError::execution("more rows than were grouped by sorting")
@@ -533,6 +608,19 @@ impl Grouper {
                 let keys =
                     keys_of_codes(context, &columns, by_code.iter().map(|(c, _)| *c), types)?;
                 (keys, Some(order))
+            }
+            Grouper::Direct { columns, seen, .. } => {
+                // The codes that got a row, ascending: the groups kept, in key order.
+                let mut kept = Vec::new();
+                for (index, word) in seen.iter().enumerate() {
+                    let mut word = *word;
+                    while word != 0 {
+                        kept.push(index * 64 + word.trailing_zeros() as usize);
+                        word &= word - 1;
+                    }
+                }
+                let keys = keys_of_codes(context, &columns, kept.iter().map(|c| *c as u64), types)?;
+                (keys, Some(kept))
             }
             Grouper::Sorted { columns, codes, .. } => (
                 keys_of_codes(context, &columns, codes.iter().copied(), types)?,
@@ -725,7 +813,12 @@ fn aggregate(
             0,
         ));
     }
-    let mut grouper = Grouper::new(context, &aggregation.keys)?.sort_rows(context, docs)?;
+    let fixed_width_states = aggregation
+        .aggs
+        .iter()
+        .all(|call| AccState::new(call).fixed_width());
+    let mut grouper =
+        Grouper::new(context, &aggregation.keys)?.for_rows(context, docs, fixed_width_states)?;
     let mut factored = FactoredAggs::plan(context, &aggregation.aggs, grouper.key_space())?;
     let filters: Vec<Option<Expr>> = aggregation
         .aggs
@@ -821,7 +914,7 @@ fn aggregate(
         let expanded = multi_value_key.map(|(index, _)| (index, expanded_values.as_slice()));
         grouper.assign(&aggregation.keys, &mut columns, expanded, &mut groups)?;
         let n_groups = grouper.groups();
-        if n_groups > limit {
+        if grouper.groups_found() > limit {
             return Err(QueryError::too_many_groups(limit));
         }
         factored.update(&mut columns, &groups, n_groups)?;
