@@ -690,6 +690,63 @@ impl AccState {
     }
 
     /// The final value of group `g`.
+    /// The finished values of groups `0..n` as one vector of `ty` (what
+    /// [`AccState::finish`] gives per group, without a scalar per group for counts,
+    /// sums, averages and bounds).
+    pub fn finish_vector(&mut self, ty: SqlType, n: usize) -> Vector {
+        let nulls_where = |empty: &dyn Fn(usize) -> bool| {
+            let nulls: Vec<bool> = (0..n).map(empty).collect();
+            nulls.contains(&true).then_some(nulls)
+        };
+        let data = match (&*self, ty) {
+            (AccState::Count(counts), SqlType::Long) if counts.len() >= n => {
+                Some((Data::Long(counts[..n].to_vec()), None))
+            }
+            (AccState::SumDouble { sums, counts }, SqlType::Double)
+                if sums.len() >= n && counts.len() >= n =>
+            {
+                Some((
+                    Data::Double(sums[..n].to_vec()),
+                    nulls_where(&|g| counts[g] == 0),
+                ))
+            }
+            (AccState::Avg { sums, counts }, SqlType::Double)
+                if sums.len() >= n && counts.len() >= n =>
+            {
+                Some((
+                    Data::Double((0..n).map(|g| sums[g] / counts[g].max(1) as f64).collect()),
+                    nulls_where(&|g| counts[g] == 0),
+                ))
+            }
+            (AccState::MinMaxLong { values, seen, .. }, SqlType::Long)
+                if values.len() >= n && seen.len() >= n =>
+            {
+                Some((Data::Long(values[..n].to_vec()), nulls_where(&|g| !seen[g])))
+            }
+            (AccState::MinMaxDouble { values, seen, .. }, SqlType::Double)
+                if values.len() >= n && seen.len() >= n =>
+            {
+                Some((
+                    Data::Double(values[..n].to_vec()),
+                    nulls_where(&|g| !seen[g]),
+                ))
+            }
+            _ => None,
+        };
+        match data {
+            Some((data, nulls)) => Vector {
+                ty,
+                multi_value: false,
+                data,
+                nulls,
+            },
+            None => {
+                let column: Vec<Scalar> = (0..n).map(|g| self.finish(g)).collect();
+                Vector::from_scalars(ty, false, &column)
+            }
+        }
+    }
+
     pub fn finish(&mut self, g: usize) -> Scalar {
         match self {
             AccState::Count(v) => Scalar::Long(v[g]),
@@ -856,6 +913,62 @@ fn hash_cell(v: &Vector, i: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole vector of finished values equals finishing each group, NULLs (groups
+    /// with no value) included, for every state `finish_vector` builds directly.
+    #[test]
+    fn test_finished_vectors_equal_finished_groups() {
+        let states = [
+            (AccState::Count(vec![3, 0, 7]), SqlType::Long),
+            (
+                AccState::SumDouble {
+                    sums: vec![1.5, 0.0, -2.0],
+                    counts: vec![2, 0, 1],
+                },
+                SqlType::Double,
+            ),
+            (
+                AccState::Avg {
+                    sums: vec![3.0, 0.0, -2.0],
+                    counts: vec![2, 0, 1],
+                },
+                SqlType::Double,
+            ),
+            (
+                AccState::MinMaxLong {
+                    values: vec![4, 0, -9],
+                    seen: vec![true, false, true],
+                    max: true,
+                },
+                SqlType::Long,
+            ),
+            (
+                AccState::MinMaxDouble {
+                    values: vec![4.5, 0.0, f64::NAN],
+                    seen: vec![true, false, true],
+                    max: false,
+                },
+                SqlType::Double,
+            ),
+            (
+                AccState::SumLong {
+                    sums: vec![i128::from(i64::MAX), 0, -5],
+                    counts: vec![1, 0, 1],
+                },
+                SqlType::Long,
+            ),
+        ];
+        for (mut state, ty) in states {
+            let vector = state.finish_vector(ty, 3);
+            for g in 0..3 {
+                let (got, expected) = (vector.scalar(g), state.finish(g));
+                assert!(
+                    got == expected && got.is_null() == expected.is_null(),
+                    "{state:?} group {g}: {got:?} vs {expected:?}"
+                );
+            }
+        }
+    }
 
     /// Selected ranks answer as the sorted values do, for every rank rule, duplicates,
     /// -0.0 and NaN included.

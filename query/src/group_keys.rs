@@ -161,6 +161,31 @@ impl FlatKeys {
         self.data.extend_from_slice(words);
     }
 
+    /// Whether every key column is an integer (INT, LONG, TIMESTAMP).
+    pub fn all_integers(&self) -> bool {
+        self.lanes.iter().all(|lane| *lane == Lane::Long)
+    }
+
+    /// Append groups given column by column: `columns[i][g]` is group `g`'s value of
+    /// integer key column `i`, NULL where `nulls[i][g]`. Every column has the same length
+    /// and is of a [`Lane::Long`] column (see [`FlatKeys::all_integers`]).
+    pub fn extend_integer_columns(&mut self, columns: &[Vec<i64>], nulls: &[Vec<bool>]) {
+        let groups = columns.first().map_or(0, Vec::len);
+        self.reserve(groups);
+        for group in 0..groups {
+            let mut mask = 0u64;
+            for (i, (values, nulls)) in columns.iter().zip(nulls).enumerate() {
+                if nulls[group] {
+                    mask |= 1 << i;
+                    self.data.push(0);
+                } else {
+                    self.data.push(long_lane(values[group]));
+                }
+            }
+            self.data.push(mask);
+        }
+    }
+
     /// Append `key`; false (and nothing appended) when a value is not of its column's
     /// lane kind or the key has the wrong number of values.
     pub fn push_scalars(&mut self, key: &[Scalar]) -> bool {

@@ -438,7 +438,7 @@ impl Grouper {
                     context.check_deadline()?;
                     Ok(true)
                 })?;
-                Ok(match sorted_codes::group_by_sorting(&all, space) {
+                Ok(match sorted_codes::group_by_sorting(&mut all, space) {
                     Some((codes, groups)) => Grouper::Sorted {
                         columns,
                         codes,
@@ -671,8 +671,31 @@ fn keys_of_codes(
         .iter()
         .map(|k| context.column(&k.name))
         .collect::<QueryResult<Vec<_>>>()?;
-    let mut ids = vec![0u32; columns.len()];
     let mut keys = GroupKeys::for_types(types);
+    if let GroupKeys::Flat(flat) = &mut keys
+        && flat.all_integers()
+        && columns.iter().all(|c| c.derived.is_none())
+    {
+        // Integer columns: each column's ids decoded in bulk, then laid out flat.
+        let mut column_ids = vec![Vec::with_capacity(codes.len()); columns.len()];
+        for mut code in codes {
+            for (i, column) in columns.iter().enumerate().rev() {
+                column_ids[i].push((code % column.radix) as u32);
+                code /= column.radix;
+            }
+        }
+        let mut values = Vec::with_capacity(columns.len());
+        let mut nulls = Vec::with_capacity(columns.len());
+        for ((column, reader), ids) in columns.iter().zip(&readers).zip(&column_ids) {
+            let mut column_values = Vec::with_capacity(ids.len());
+            reader.dictionary_i64s(ids, &mut column_values);
+            values.push(column_values);
+            nulls.push(ids.iter().map(|id| *id >= column.cardinality).collect());
+        }
+        flat.extend_integer_columns(&values, &nulls);
+        return Ok(keys);
+    }
+    let mut ids = vec![0u32; columns.len()];
     keys.reserve(codes.len());
     let mut key = Vec::with_capacity(columns.len());
     for mut code in codes {

@@ -442,8 +442,7 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 slots.push(part.keys.vector(i, key.ty()));
             }
             for (state, call) in part.states.iter_mut().zip(&aggregation.aggs) {
-                let column: Vec<Scalar> = (0..n).map(|g| state.finish(g)).collect();
-                slots.push(Vector::from_scalars(call.ty, false, &column));
+                slots.push(state.finish_vector(call.ty, n));
             }
             let mut rows = n;
             if let Some(having) = &aggregation.having {
@@ -462,11 +461,6 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 slots: &slots,
                 rows,
             };
-            let outputs: Vec<Vector> = aggregation
-                .outputs
-                .iter()
-                .map(|e| eval(e, &mut input))
-                .collect::<QueryResult<_>>()?;
             let sort_vectors: Vec<Vector> = aggregation
                 .order_by
                 .iter()
@@ -492,11 +486,38 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 }
                 order.sort_unstable_by(compare);
             }
-            order
+            let order: Vec<usize> = order
                 .into_iter()
                 .skip(aggregation.offset)
                 .take(limit)
-                .map(|r| outputs.iter().map(|v| v.scalar(r)).collect())
+                .collect();
+            // The output expressions are evaluated for the rows returned only.
+            let mut returned = order.clone();
+            returned.sort_unstable();
+            let slots: Vec<Vector> = if returned.len() < rows {
+                let mut keep = vec![false; rows];
+                for row in &returned {
+                    keep[*row] = true;
+                }
+                slots.iter().map(|s| s.filter(&keep)).collect()
+            } else {
+                slots
+            };
+            let mut input = SlotColumns {
+                slots: &slots,
+                rows: returned.len(),
+            };
+            let outputs: Vec<Vector> = aggregation
+                .outputs
+                .iter()
+                .map(|e| eval(e, &mut input))
+                .collect::<QueryResult<_>>()?;
+            order
+                .iter()
+                .map(|row| {
+                    let at = returned.binary_search(row).unwrap_or(0);
+                    outputs.iter().map(|v| v.scalar(at)).collect()
+                })
                 .collect()
         }
         _ => {

@@ -19,25 +19,25 @@ fn bits_below(n: u64) -> u32 {
 
 /// The distinct codes in ascending order, and each row's group: the index of its code
 /// among them. `None` when a code and a row position do not fit one word together
-/// (`key_space` codes, `codes.len()` rows), or a code is outside the key space.
-pub fn group_by_sorting(codes: &[u64], key_space: u64) -> Option<(Vec<u64>, Vec<u32>)> {
+/// (`key_space` codes, `codes.len()` rows), or a code is outside the key space. `codes`
+/// is used as the sort's space and left in no particular state.
+pub fn group_by_sorting(codes: &mut Vec<u64>, key_space: u64) -> Option<(Vec<u64>, Vec<u32>)> {
     let position_bits = bits_below(codes.len() as u64);
     let code_bits = bits_below(key_space);
-    if position_bits + code_bits > 64 || codes.len() > u32::MAX as usize {
+    if position_bits + code_bits > 64
+        || codes.len() > u32::MAX as usize
+        || codes.iter().any(|code| *code >= key_space)
+    {
         return None;
     }
-    let mut packed = Vec::with_capacity(codes.len());
-    for (position, code) in codes.iter().enumerate() {
-        if *code >= key_space {
-            return None;
-        }
-        packed.push((code << position_bits) | position as u64);
+    for (position, code) in codes.iter_mut().enumerate() {
+        *code = (*code << position_bits) | position as u64;
     }
-    radix_sort_bits(&mut packed, position_bits, position_bits + code_bits);
+    radix_sort_bits(codes, position_bits, position_bits + code_bits);
     let position_mask = (1u64 << position_bits) - 1;
     let mut distinct: Vec<u64> = Vec::new();
     let mut groups = vec![0u32; codes.len()];
-    for word in packed {
+    for word in codes.iter() {
         let code = word >> position_bits;
         if distinct.last() != Some(&code) {
             distinct.push(code);
@@ -47,10 +47,21 @@ pub fn group_by_sorting(codes: &[u64], key_space: u64) -> Option<(Vec<u64>, Vec<
     Some((distinct, groups))
 }
 
+thread_local! {
+    /// The radix sort's second buffer, kept by each thread between sorts: freshly
+    /// allocated, its pages would be faulted in and zeroed by the kernel on every segment.
+    static SPARE: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A spare buffer kept between sorts holds at most this many words (32 MiB).
+const SPARE_KEPT: usize = 1 << 22;
+
 /// Sort `values` by their bits `low..high` (bits outside keep the order they had among
 /// equal digits: the sort is stable).
 pub fn radix_sort_bits(values: &mut Vec<u64>, low: u32, high: u32) {
-    let mut buffer = vec![0u64; values.len()];
+    let mut buffer = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+    buffer.clear();
+    buffer.resize(values.len(), 0);
     let mut counts = vec![0usize; 1 << DIGIT_BITS];
     let mut shift = low;
     while shift < high {
@@ -78,6 +89,9 @@ pub fn radix_sort_bits(values: &mut Vec<u64>, low: u32, high: u32) {
             counts[digit] += 1;
         }
         std::mem::swap(values, &mut buffer);
+    }
+    if buffer.capacity() <= SPARE_KEPT {
+        SPARE.with(|spare| *spare.borrow_mut() = buffer);
     }
 }
 
@@ -121,7 +135,7 @@ mod tests {
             (3_000, 1 << 40),
         ] {
             let codes: Vec<u64> = (0..rows).map(|_| random(&mut seed) % space).collect();
-            let (distinct, groups) = group_by_sorting(&codes, space).expect("fits");
+            let (distinct, groups) = group_by_sorting(&mut codes.clone(), space).expect("fits");
             let mut expected = codes.clone();
             expected.sort_unstable();
             expected.dedup();
@@ -134,9 +148,9 @@ mod tests {
 
     #[test]
     fn codes_and_positions_that_do_not_fit_a_word_are_refused() {
-        assert!(group_by_sorting(&[1, 2, 3], u64::MAX).is_none());
+        assert!(group_by_sorting(&mut vec![1, 2, 3], u64::MAX).is_none());
         assert!(
-            group_by_sorting(&[5], 5).is_none(),
+            group_by_sorting(&mut vec![5], 5).is_none(),
             "a code outside the key space"
         );
     }

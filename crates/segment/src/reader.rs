@@ -59,6 +59,15 @@ pub trait ColumnReader: Send + Sync {
     /// Dictionary size, `None` for raw columns.
     fn cardinality(&self) -> Option<u32>;
     fn dictionary_value(&self, id: u32) -> Value;
+    /// Integer entries of `ids` (INT, LONG, TIMESTAMP dictionaries) into `out`, in bulk;
+    /// an id outside the dictionary (or a non-integer entry) reads 0.
+    fn dictionary_i64s(&self, ids: &[u32], out: &mut Vec<i64>) {
+        out.extend(ids.iter().map(|id| match self.dictionary_value(*id) {
+            Value::Int(v) => i64::from(v),
+            Value::Long(v) | Value::Timestamp(v) => v,
+            _ => 0,
+        }));
+    }
     /// Id of the entry equal to the value.
     fn lookup(&self, value: &Value) -> Option<u32>;
     /// Ids of entries within the bounds.
@@ -1049,6 +1058,20 @@ impl ColumnReader for ImmutableColumn {
 
     fn dictionary_value(&self, id: u32) -> Value {
         self.dictionary().map_or(Value::Null, |d| d.value(id))
+    }
+
+    fn dictionary_i64s(&self, ids: &[u32], out: &mut Vec<i64>) {
+        match self.dictionary() {
+            Some(dictionary)
+                if matches!(
+                    dictionary.physical_type(),
+                    PhysicalType::I32 | PhysicalType::I64
+                ) =>
+            {
+                out.extend(ids.iter().map(|id| dictionary.i64_at(*id)));
+            }
+            _ => out.extend(ids.iter().map(|_| 0)),
+        }
     }
 
     fn lookup(&self, value: &Value) -> Option<u32> {
