@@ -24,14 +24,16 @@ fn bits_below(n: u64) -> u32 {
 pub fn group_by_sorting(codes: &mut Vec<u64>, key_space: u64) -> Option<(Vec<u64>, Vec<u32>)> {
     let position_bits = bits_below(codes.len() as u64);
     let code_bits = bits_below(key_space);
-    if position_bits + code_bits > 64
-        || codes.len() > u32::MAX as usize
-        || codes.iter().any(|code| *code >= key_space)
-    {
+    if position_bits + code_bits > 64 || codes.len() > u32::MAX as usize {
         return None;
     }
+    let mut outside = false;
     for (position, code) in codes.iter_mut().enumerate() {
+        outside |= *code >= key_space;
         *code = (*code << position_bits) | position as u64;
+    }
+    if outside {
+        return None;
     }
     radix_sort_bits(codes, position_bits, position_bits + code_bits);
     let position_mask = (1u64 << position_bits) - 1;
@@ -57,22 +59,26 @@ thread_local! {
 const SPARE_KEPT: usize = 1 << 22;
 
 /// Sort `values` by their bits `low..high` (bits outside keep the order they had among
-/// equal digits: the sort is stable).
+/// equal digits: the sort is stable). Every digit's counts are taken in one read of the
+/// values before the first pass.
 pub fn radix_sort_bits(values: &mut Vec<u64>, low: u32, high: u32) {
+    let digits: Vec<(u32, u32)> = (low..high)
+        .step_by(DIGIT_BITS as usize)
+        .map(|at| (at, DIGIT_BITS.min(high - at)))
+        .collect();
+    let buckets = 1usize << DIGIT_BITS;
+    let mut counts = vec![0usize; buckets * digits.len()];
+    for value in values.iter() {
+        for (d, (at, bits)) in digits.iter().enumerate() {
+            let digit = ((value >> at) & ((1u64 << bits) - 1)) as usize;
+            counts[d * buckets + digit] += 1;
+        }
+    }
     let mut buffer = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
     buffer.clear();
     buffer.resize(values.len(), 0);
-    let mut counts = vec![0usize; 1 << DIGIT_BITS];
-    let mut shift = low;
-    while shift < high {
-        let at = shift;
-        let bits = DIGIT_BITS.min(high - at);
-        let mask = (1u64 << bits) - 1;
-        shift += bits;
-        counts.iter_mut().for_each(|c| *c = 0);
-        for value in values.iter() {
-            counts[((value >> at) & mask) as usize] += 1;
-        }
+    for (d, (at, bits)) in digits.iter().enumerate() {
+        let counts = &mut counts[d * buckets..(d + 1) * buckets];
         if counts.contains(&values.len()) {
             // Every value has the same digit: the pass would not move anything.
             continue;
@@ -83,6 +89,7 @@ pub fn radix_sort_bits(values: &mut Vec<u64>, low: u32, high: u32) {
             *count = offset;
             offset += n;
         }
+        let mask = (1u64 << bits) - 1;
         for value in values.iter() {
             let digit = ((value >> at) & mask) as usize;
             buffer[counts[digit]] = *value;
