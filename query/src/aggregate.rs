@@ -135,6 +135,19 @@ impl AccState {
         }
     }
 
+    /// The first of groups `0..n` whose exact integer sum does not fit the LONG the
+    /// SUM returns.
+    pub fn long_sum_overflow(&self, n: usize) -> Option<usize> {
+        match self {
+            AccState::SumLong { sums, counts } => sums
+                .iter()
+                .zip(counts)
+                .take(n)
+                .position(|(sum, count)| *count > 0 && i64::try_from(*sum).is_err()),
+            _ => None,
+        }
+    }
+
     /// Whether each group's state is a few machine words (a count, a sum, a bound), so
     /// sizing the state for groups that get no row costs only memory in proportion.
     pub fn fixed_width(&self) -> bool {

@@ -442,6 +442,15 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 slots.push(part.keys.vector(i, key.ty()));
             }
             for (state, call) in part.states.iter_mut().zip(&aggregation.aggs) {
+                if state.long_sum_overflow(n).is_some() {
+                    // A LONG cannot hold it; a number that is not the sum is worse than
+                    // an error.
+                    return Err(QueryError::data(format!(
+                        "integer overflow in `{}`: the sum is outside the LONG range \
+                         (CAST the argument to DOUBLE to sum it approximately)",
+                        call.text
+                    )));
+                }
                 slots.push(state.finish_vector(call.ty, n));
             }
             let mut rows = n;

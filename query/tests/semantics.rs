@@ -559,3 +559,28 @@ fn a_limit_over_groups_is_the_full_order_cut_to_its_window() {
         }
     }
 }
+
+/// An integer SUM whose exact total leaves the LONG range is a data error naming the
+/// aggregate, not a wrapped or zeroed number; a total at the range's edge is returned.
+#[test]
+fn a_long_sum_outside_the_long_range_is_a_data_error() {
+    let (table, rows) = common::table();
+    let run =
+        |sql: &str| tessera_query::run(sql, QueryOptions::default(), std::slice::from_ref(table));
+    let error = run("SELECT SUM(CASE WHEN id >= 0 THEN 9000000000000000000 ELSE 0 END) FROM t")
+        .expect_err("the sum overflows");
+    assert_eq!(
+        error.code,
+        tessera_query::ErrorCode::DataException,
+        "{error}"
+    );
+    assert!(error.message.contains("outside the LONG range"), "{error}");
+    let grouped = run(
+        "SELECT flag, SUM(CASE WHEN id >= 0 THEN 9000000000000000000 ELSE 0 END) FROM t GROUP BY flag",
+    )
+    .expect_err("every group overflows");
+    assert_eq!(grouped.code, tessera_query::ErrorCode::DataException);
+    let one = query("SELECT SUM(CASE WHEN id = 7 THEN 9223372036854775807 ELSE 0 END) FROM t");
+    assert_eq!(one, vec![vec![Scalar::Long(i64::MAX)]]);
+    assert!(rows.len() > 2);
+}
