@@ -13,7 +13,7 @@ use crate::eval::{f64s, i64s};
 use crate::plan::{AggCall, AggFunc};
 use crate::state_bytes::{DISTINCT_INT_BYTES, SET_SLOT_OVERHEAD, scalar_bytes};
 use crate::tdigest::TDigest;
-use crate::types::{Scalar, SqlType};
+use crate::types::{Scalar, SqlType, ordered_u64};
 use crate::vector::{Data, Vector};
 
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ pub enum AccState {
     },
     Distinct(Vec<FxHashSet<Scalar>>),
     /// Exact distinct integers (INT, LONG, TIMESTAMP) as 64-bit roaring bitmaps of
-    /// [`distinct_key`]s: compact, and merged by bitmap union.
+    /// [`ordered_u64`] words: compact, and merged by bitmap union.
     DistinctInt(Vec<RoaringTreemap>),
     Hll(Vec<HyperLogLog>),
     Percentile {
@@ -385,7 +385,7 @@ impl AccState {
                 let Some(arg) = arg else { return Ok(0) };
                 let values = i64s(arg);
                 for (i, g) in groups.iter().enumerate() {
-                    if live(i) && sets[*g as usize].insert(distinct_key(values[i])) {
+                    if live(i) && sets[*g as usize].insert(ordered_u64(values[i])) {
                         grown += DISTINCT_INT_BYTES;
                     }
                 }
@@ -842,11 +842,6 @@ fn improves(ordering: Ordering, max: bool) -> bool {
     } else {
         ordering == Ordering::Less
     }
-}
-
-/// An integer as a key of [`AccState::DistinctInt`] (order-preserving bijection to u64).
-pub fn distinct_key(value: i64) -> u64 {
-    (value as u64) ^ (1 << 63)
 }
 
 /// `PERCENTILE(x, p)` on the sorted values: index `floor(p/100 · (n-1))`. (Not

@@ -18,7 +18,7 @@ use crate::eval::eval;
 use crate::expr::{ArithOp, CmpOp, Expr, Func, match_literals};
 use crate::plan::Filter;
 use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
-use crate::types::{Scalar, SqlType};
+use crate::types::{Scalar, SqlType, total_order_key};
 
 /// Inverted-index lookups beyond this many dictionary ids scan the ids instead.
 const MAX_BITMAP_UNION: usize = 2048;
@@ -283,14 +283,6 @@ impl KeyRange {
         let key = total_order_key(v);
         (self.low <= key) & (key <= self.high)
     }
-}
-
-/// The integer whose order is `f64::total_cmp`'s (the same transform the standard
-/// library applies): sign-magnitude bits turned into two's complement.
-#[inline]
-fn total_order_key(v: f64) -> i64 {
-    let bits = v.to_bits() as i64;
-    bits ^ (((bits >> 63) as u64) >> 1) as i64
 }
 
 /// The single-value dictionary columns that two or more comparisons (other than `<>`)

@@ -17,7 +17,9 @@ use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 use crate::state_bytes::row_bytes;
-use crate::types::{Scalar, SqlType};
+use crate::types::{
+    Scalar, SqlType, from_ordered_u64, from_total_order_key, ordered_u64, total_order_key,
+};
 use crate::vector::{Data, Vector};
 
 /// One group's key values, one per GROUP BY expression.
@@ -53,8 +55,6 @@ pub enum Lane {
     Double,
 }
 
-const SIGN: u64 = 1 << 63;
-
 impl Lane {
     pub fn of(ty: SqlType) -> Option<Lane> {
         match ty {
@@ -68,7 +68,7 @@ impl Lane {
     /// The lane of a non-null value; `None` when the value is not of this lane's kind.
     fn encode(self, value: &Scalar) -> Option<u64> {
         match (self, value) {
-            (Lane::Long, Scalar::Long(v)) => Some(long_lane(*v)),
+            (Lane::Long, Scalar::Long(v)) => Some(ordered_u64(*v)),
             (Lane::Bool, Scalar::Bool(v)) => Some(u64::from(*v)),
             (Lane::Double, Scalar::Double(v)) => Some(double_lane(*v)),
             _ => None,
@@ -77,20 +77,11 @@ impl Lane {
 
     fn decode(self, lane: u64) -> Scalar {
         match self {
-            Lane::Long => Scalar::Long(long_of_lane(lane)),
+            Lane::Long => Scalar::Long(from_ordered_u64(lane)),
             Lane::Bool => Scalar::Bool(lane != 0),
             Lane::Double => Scalar::Double(double_of_lane(lane)),
         }
     }
-}
-
-/// An integer's lane: unsigned order is signed order.
-pub fn long_lane(value: i64) -> u64 {
-    (value as u64) ^ SIGN
-}
-
-fn long_of_lane(lane: u64) -> i64 {
-    (lane ^ SIGN) as i64
 }
 
 /// A double's lane: unsigned order is `total_cmp` order, and doubles equal by grouping's
@@ -103,12 +94,11 @@ fn double_lane(value: f64) -> u64 {
     } else {
         value
     };
-    let bits = value.to_bits();
-    if bits & SIGN != 0 { !bits } else { bits | SIGN }
+    ordered_u64(total_order_key(value))
 }
 
 fn double_of_lane(lane: u64) -> f64 {
-    f64::from_bits(if lane & SIGN != 0 { lane ^ SIGN } else { !lane })
+    from_total_order_key(from_ordered_u64(lane))
 }
 
 /// Flat keys: per group, one lane per key column, then a lane whose bit `i` is set when
@@ -179,7 +169,7 @@ impl FlatKeys {
                     mask |= 1 << i;
                     self.data.push(0);
                 } else {
-                    self.data.push(long_lane(values[group]));
+                    self.data.push(ordered_u64(values[group]));
                 }
             }
             self.data.push(mask);
@@ -258,7 +248,7 @@ impl FlatKeys {
             .map(|mask| mask & (1 << column) != 0)
             .collect();
         let data = match self.lanes[column] {
-            Lane::Long => Data::Long(words().map(|w| long_of_lane(*w)).collect()),
+            Lane::Long => Data::Long(words().map(|w| from_ordered_u64(*w)).collect()),
             Lane::Bool => Data::Bool(words().map(|w| *w != 0).collect()),
             Lane::Double => Data::Double(words().map(|w| double_of_lane(*w)).collect()),
         };
@@ -314,15 +304,7 @@ impl GroupKeys {
         self.len() == 0
     }
 
-    /// How many values each key has, when there is a key to tell (`None`: no rows).
-    pub fn columns(&self) -> Option<usize> {
-        match self {
-            GroupKeys::Rows(rows) => rows.first().map(Vec::len),
-            GroupKeys::Flat(flat) => Some(flat.lanes.len()),
-        }
-    }
-
-    /// Whether some key has other than `n` values.
+    /// The number of values of a key that has other than `n` (`None`: every key has `n`).
     pub fn any_key_not_of_width(&self, n: usize) -> Option<usize> {
         match self {
             GroupKeys::Rows(rows) => rows.iter().map(Vec::len).find(|len| *len != n),
@@ -389,7 +371,7 @@ impl GroupKeys {
     /// become rows. Returns whether `self` changed form.
     pub fn unify(&mut self, other: &mut GroupKeys) -> bool {
         match (&*self, &*other) {
-            (GroupKeys::Flat(a), GroupKeys::Flat(b)) if a.lanes == b.lanes => false,
+            (GroupKeys::Flat(a), GroupKeys::Flat(b)) if a.same_layout(b) => false,
             (GroupKeys::Rows(_), GroupKeys::Rows(_)) => false,
             (GroupKeys::Flat(a), GroupKeys::Rows(rows)) => {
                 if let Some(flat) = flatten(&a.lanes, rows) {
@@ -420,7 +402,7 @@ impl GroupKeys {
     /// Group `a` of `self` against group `b` of `other`, in key order.
     pub fn compare(&self, a: usize, other: &GroupKeys, b: usize) -> Ordering {
         match (self, other) {
-            (GroupKeys::Flat(x), GroupKeys::Flat(y)) if x.lanes == y.lanes => {
+            (GroupKeys::Flat(x), GroupKeys::Flat(y)) if x.same_layout(y) => {
                 x.compare_words(x.key(a), y.key(b))
             }
             (GroupKeys::Rows(x), GroupKeys::Rows(y)) => compare_group_keys(&x[a], &y[b]),

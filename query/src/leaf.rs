@@ -10,7 +10,7 @@ use roaring::{RoaringBitmap, RoaringTreemap};
 use rustc_hash::FxHashMap;
 use tessera_segment::SegmentReader;
 
-use crate::aggregate::{AccState, BlockCounts, distinct_key};
+use crate::aggregate::{AccState, BlockCounts};
 use crate::docset::{BLOCK, DocSet};
 use crate::error::{QueryError, QueryResult};
 use crate::eval::{Columns, eval, eval_shared};
@@ -27,7 +27,7 @@ use crate::state_bytes::{
     Charged, DISTINCT_INT_BYTES, GROUP_SLOT_BYTES, SET_SLOT_OVERHEAD, row_bytes, scalar_bytes,
 };
 use crate::trim;
-use crate::types::{Scalar, SqlType};
+use crate::types::{Scalar, SqlType, ordered_u64};
 use crate::vector::Vector;
 
 /// Execution counters, summed over segments and servers.
@@ -345,9 +345,10 @@ impl Grouper {
                 radix: radix.max(1),
             });
         }
+        // The table from code to group is chosen for the rows to group (`for_rows`).
         Ok(Grouper::Dictionary {
             columns,
-            dense: (space <= DENSE_KEY_SPACE).then(|| vec![u32::MAX; space as usize]),
+            dense: None,
             hashed: FxHashMap::default(),
             codes: Vec::new(),
             code: Vec::new(),
@@ -393,9 +394,9 @@ impl Grouper {
     }
 
     /// How a dictionary grouper groups `docs`: by code directly when the key space is
-    /// not much larger than the rows (and every state is fixed-width); by sorting every
-    /// row's code when the space is too large for an array and codes and row positions
-    /// fit a word; else through its table from code to group.
+    /// not much larger than the rows (and every state is fixed-width); through an array
+    /// from code to group when the space is small enough; by sorting every row's code
+    /// when codes and row positions fit a word; else through a hash map of codes.
     fn for_rows(
         self,
         context: &mut SegmentContext<'_>,
@@ -423,11 +424,29 @@ impl Grouper {
             (
                 Grouper::Dictionary {
                     columns,
-                    dense: None,
+                    hashed,
+                    codes,
+                    code,
+                    ids,
+                    ..
+                },
+                Some(space),
+            ) if space <= DENSE_KEY_SPACE => Ok(Grouper::Dictionary {
+                columns,
+                dense: Some(vec![u32::MAX; space as usize]),
+                hashed,
+                codes,
+                code,
+                ids,
+            }),
+            (
+                Grouper::Dictionary {
+                    columns,
                     hashed,
                     codes,
                     mut code,
                     mut ids,
+                    ..
                 },
                 Some(space),
             ) => {
@@ -671,19 +690,21 @@ fn keys_of_codes(
         .iter()
         .map(|k| context.column(&k.name))
         .collect::<QueryResult<Vec<_>>>()?;
+    // Each code's dictionary ids, column by column (NULL: the column's cardinality).
+    let mut column_ids = vec![Vec::with_capacity(codes.len()); columns.len()];
+    for mut code in codes {
+        for (i, column) in columns.iter().enumerate().rev() {
+            column_ids[i].push((code % column.radix) as u32);
+            code /= column.radix;
+        }
+    }
+    let groups = column_ids.first().map_or(0, Vec::len);
     let mut keys = GroupKeys::for_types(types);
     if let GroupKeys::Flat(flat) = &mut keys
         && flat.all_integers()
         && columns.iter().all(|c| c.derived.is_none())
     {
         // Integer columns: each column's ids decoded in bulk, then laid out flat.
-        let mut column_ids = vec![Vec::with_capacity(codes.len()); columns.len()];
-        for mut code in codes {
-            for (i, column) in columns.iter().enumerate().rev() {
-                column_ids[i].push((code % column.radix) as u32);
-                code /= column.radix;
-            }
-        }
         let mut values = Vec::with_capacity(columns.len());
         let mut nulls = Vec::with_capacity(columns.len());
         for ((column, reader), ids) in columns.iter().zip(&readers).zip(&column_ids) {
@@ -695,21 +716,15 @@ fn keys_of_codes(
         flat.extend_integer_columns(&values, &nulls);
         return Ok(keys);
     }
-    let mut ids = vec![0u32; columns.len()];
-    keys.reserve(codes.len());
+    keys.reserve(groups);
     let mut key = Vec::with_capacity(columns.len());
-    for mut code in codes {
-        for (i, column) in columns.iter().enumerate().rev() {
-            ids[i] = (code % column.radix) as u32;
-            code /= column.radix;
-        }
+    for group in 0..groups {
         key.clear();
-        for ((column, reader), id) in columns.iter().zip(&readers).zip(&ids) {
+        for ((column, reader), ids) in columns.iter().zip(&readers).zip(&column_ids) {
+            let id = ids[group];
             key.push(match &column.derived {
-                Some((_, values)) => values.get(*id as usize).cloned().unwrap_or(Scalar::Null),
-                None if *id < column.cardinality => {
-                    Scalar::from_value(reader.dictionary_value(*id))
-                }
+                Some((_, values)) => values.get(id as usize).cloned().unwrap_or(Scalar::Null),
+                None if id < column.cardinality => Scalar::from_value(reader.dictionary_value(id)),
                 None => Scalar::Null,
             });
         }
@@ -836,10 +851,7 @@ fn aggregate(
             0,
         ));
     }
-    let fixed_width_states = aggregation
-        .aggs
-        .iter()
-        .all(|call| AccState::new(call).fixed_width());
+    let fixed_width_states = states.iter().all(AccState::fixed_width);
     let mut grouper =
         Grouper::new(context, &aggregation.keys)?.for_rows(context, docs, fixed_width_states)?;
     let mut factored = FactoredAggs::plan(context, &aggregation.aggs, grouper.key_space())?;
@@ -1018,7 +1030,7 @@ fn aggregate(
                         if let Some(value) =
                             Scalar::from_value(reader.dictionary_value(id)).as_i64()
                         {
-                            keys.push(distinct_key(value));
+                            keys.push(ordered_u64(value));
                         }
                     });
                     grown += keys.len() * DISTINCT_INT_BYTES;

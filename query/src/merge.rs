@@ -121,10 +121,12 @@ impl<'p> Merger<'p> {
     /// Fold in `part`, which holds `part_bytes` of charged state: the merged state's
     /// growth is charged and `part_bytes` released.
     fn add_groups(&mut self, mut part: AggPartial, part_bytes: usize) -> QueryResult<()> {
-        if let PlanKind::Aggregation(aggregation) = &self.plan.kind
-            && let Some(width) = part.keys.any_key_not_of_width(aggregation.keys.len())
-        {
-            return Err(key_shape_error(width, aggregation.keys.len()));
+        let width = match &self.plan.kind {
+            PlanKind::Aggregation(aggregation) => aggregation.keys.len(),
+            PlanKind::Selection(_) => 0,
+        };
+        if let Some(got) = part.keys.any_key_not_of_width(width) {
+            return Err(key_shape_error(got, width));
         }
         if self.groups.keys.unify(&mut part.keys) {
             // The merged keys changed form: an index over them is built again if needed.
@@ -149,10 +151,6 @@ impl<'p> Merger<'p> {
                     &mut self.spare_order,
                 ),
                 None => {
-                    let width = match &self.plan.kind {
-                        PlanKind::Aggregation(aggregation) => aggregation.keys.len(),
-                        PlanKind::Selection(_) => 0,
-                    };
                     self.index.ensure(&self.groups.keys, width);
                     self.index.map(&mut self.groups.keys, &mut part.keys)?
                 }
@@ -226,75 +224,91 @@ impl<'p> Merger<'p> {
 
 /// Merge the ascending `incoming` keys into `keys` (of the same form), whose ascending
 /// order is `order`: new keys are moved to the end of `keys` and placed in `order`.
-/// Returns, for each incoming key, its group in `keys`.
+/// Returns, for each incoming key, its group in `keys`. The merged order is built in
+/// `spare`, and the order it replaces is left there for the next merge.
 fn merge_sorted_keys(
     keys: &mut GroupKeys,
     order: &mut Vec<usize>,
     incoming: &mut GroupKeys,
     spare: &mut Vec<usize>,
 ) -> Vec<usize> {
-    if let (GroupKeys::Flat(to), GroupKeys::Flat(from)) = (&mut *keys, &*incoming)
-        && to.same_layout(from)
-    {
-        return merge_sorted_flat(to, order, from, spare);
-    }
-    let mut mapping = Vec::with_capacity(incoming.len());
-    let mut merged_order = Vec::with_capacity(order.len() + incoming.len());
-    let mut existing = order.iter().copied().peekable();
-    for key in 0..incoming.len() {
-        loop {
-            match existing.peek() {
-                Some(&group) => match keys.compare(group, incoming, key) {
-                    Ordering::Less => {
-                        merged_order.push(group);
-                        existing.next();
-                    }
-                    Ordering::Equal => {
-                        merged_order.push(group);
-                        existing.next();
-                        mapping.push(group);
-                        break;
-                    }
-                    Ordering::Greater => {
-                        let group = keys.push_from(incoming, key);
-                        merged_order.push(group);
-                        mapping.push(group);
-                        break;
-                    }
-                },
-                None => {
-                    let group = keys.push_from(incoming, key);
-                    merged_order.push(group);
-                    mapping.push(group);
-                    break;
-                }
-            }
+    match (keys, incoming) {
+        (GroupKeys::Flat(keys), GroupKeys::Flat(incoming)) if keys.same_layout(incoming) => {
+            keys.reserve(incoming.len());
+            merge_sorted(&mut FlatMerge { keys, incoming }, order, spare)
         }
+        (keys, incoming) => merge_sorted(&mut AnyMerge { keys, incoming }, order, spare),
     }
-    merged_order.extend(existing);
-    *order = merged_order;
-    mapping
 }
 
-/// [`merge_sorted_keys`] of flat keys: words compared and copied in one loop. The merged
-/// order is built in `spare`, and the order it replaces is left there for the next merge.
-fn merge_sorted_flat(
-    keys: &mut FlatKeys,
+/// The two key lists a sorted merge walks: the merged keys, by group, and the incoming
+/// ones, by position.
+trait SortedMerge {
+    fn incoming(&self) -> usize;
+    fn compare(&self, group: usize, key: usize) -> Ordering;
+    /// Move incoming key `key` to the end of the merged keys; returns its group.
+    fn push(&mut self, key: usize) -> usize;
+}
+
+/// Flat keys of one layout: words compared and copied.
+struct FlatMerge<'k> {
+    keys: &'k mut FlatKeys,
+    incoming: &'k FlatKeys,
+}
+
+impl SortedMerge for FlatMerge<'_> {
+    fn incoming(&self) -> usize {
+        self.incoming.len()
+    }
+
+    #[inline]
+    fn compare(&self, group: usize, key: usize) -> Ordering {
+        self.keys
+            .compare_words(self.keys.key(group), self.incoming.key(key))
+    }
+
+    fn push(&mut self, key: usize) -> usize {
+        self.keys.push_words(self.incoming.key(key));
+        self.keys.len() - 1
+    }
+}
+
+/// Keys of any one form.
+struct AnyMerge<'k> {
+    keys: &'k mut GroupKeys,
+    incoming: &'k mut GroupKeys,
+}
+
+impl SortedMerge for AnyMerge<'_> {
+    fn incoming(&self) -> usize {
+        self.incoming.len()
+    }
+
+    fn compare(&self, group: usize, key: usize) -> Ordering {
+        self.keys.compare(group, self.incoming, key)
+    }
+
+    fn push(&mut self, key: usize) -> usize {
+        self.keys.push_from(self.incoming, key)
+    }
+}
+
+/// The walk of [`merge_sorted_keys`].
+fn merge_sorted(
+    merge: &mut impl SortedMerge,
     order: &mut Vec<usize>,
-    incoming: &FlatKeys,
     spare: &mut Vec<usize>,
 ) -> Vec<usize> {
-    let mut mapping = Vec::with_capacity(incoming.len());
+    let incoming = merge.incoming();
+    let mut mapping = Vec::with_capacity(incoming);
     let mut merged_order = std::mem::take(spare);
     merged_order.clear();
-    merged_order.reserve(order.len() + incoming.len());
-    keys.reserve(incoming.len());
+    merged_order.reserve(order.len() + incoming);
     let mut next = 0;
-    for key in 0..incoming.len() {
-        let words = incoming.key(key);
+    for key in 0..incoming {
         let mut target = None;
         while let Some(&group) = order.get(next) {
-            match keys.compare_words(keys.key(group), words) {
+            match merge.compare(group, key) {
                 Ordering::Less => {
                     merged_order.push(group);
                     next += 1;
@@ -311,14 +325,14 @@ fn merge_sorted_flat(
         let group = match target {
             Some(group) => group,
             None => {
-                keys.push_words(words);
-                merged_order.push(keys.len() - 1);
-                keys.len() - 1
+                let group = merge.push(key);
+                merged_order.push(group);
+                group
             }
         };
         mapping.push(group);
     }
-    merged_order.extend_from_slice(&order[next.min(order.len())..]);
+    merged_order.extend_from_slice(&order[next..]);
     *spare = std::mem::replace(order, merged_order);
     mapping
 }

@@ -234,6 +234,32 @@ impl Scalar {
     }
 }
 
+/// An integer as an unsigned word of the same order (its sign bit flipped).
+#[inline]
+pub fn ordered_u64(value: i64) -> u64 {
+    (value as u64) ^ (1 << 63)
+}
+
+/// The integer of an [`ordered_u64`] word.
+#[inline]
+pub fn from_ordered_u64(word: u64) -> i64 {
+    (word ^ (1 << 63)) as i64
+}
+
+/// The integer whose order is `f64::total_cmp`'s (the same transform the standard
+/// library applies): sign-magnitude bits turned into two's complement.
+#[inline]
+pub fn total_order_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+/// The double of a [`total_order_key`] (the transform is its own inverse on the bits).
+#[inline]
+pub fn from_total_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+}
+
 /// Compare an integer with a float exactly (no rounding of large integers).
 pub fn cmp_i64_f64(a: i64, b: f64) -> Ordering {
     if b.is_nan() {
