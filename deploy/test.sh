@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib/env.sh
 
+# The build needs about 15 GB under target/ on a fresh machine; a full disk shows up as a
+# linker "Bus error" deep in the test build, so say how much there is before starting.
+df -h . "${TMPDIR:-/tmp}" | sed 's/^/test.sh: disk: /'
 bash deploy/install-test-deps.sh
 bash deploy/gen-lineitem.sh 0.01 csv
 
@@ -25,7 +28,12 @@ cargo test --workspace --doc --no-fail-fast 2>&1 | tee -a "$test_log"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo fmt --all --check
 
-# The benchmark needs the release binary; it shares target/ with the test build.
+# The benchmark needs the release binary; it shares target/ with the test build. On CI the
+# test executables (about 5 GB) are not needed again: .ci/run has their space freed first.
+if [[ ${TESSERA_FREE_TEST_BINARIES:-} == 1 ]]; then
+    find target/debug/deps -maxdepth 1 -type f -executable ! -name '*.so' -delete
+    df -h . | sed 's/^/test.sh: disk: /'
+fi
 cargo build --release -p tessera
 "$TESSERA_PYTHON" benches/build_bench.py --sf 0.01 --check
 "$TESSERA_PYTHON" benches/query_bench.py --sf 0.01 --runs 1 --check
