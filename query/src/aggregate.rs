@@ -4,10 +4,10 @@
 
 use std::cmp::Ordering;
 
-use roaring::RoaringTreemap;
 use rustc_hash::FxHashSet;
 use tessera_segment::hll::{HyperLogLog, hash_bytes, mix64};
 
+use crate::distinct_set::DistinctSet;
 use crate::error::QueryResult;
 use crate::eval::{f64s, i64s};
 use crate::plan::{AggCall, AggFunc};
@@ -51,9 +51,9 @@ pub enum AccState {
         seen: Vec<bool>,
     },
     Distinct(Vec<FxHashSet<Scalar>>),
-    /// Exact distinct integers (INT, LONG, TIMESTAMP) as 64-bit roaring bitmaps of
-    /// [`ordered_u64`] words: compact, and merged by bitmap union.
-    DistinctInt(Vec<RoaringTreemap>),
+    /// Exact distinct integers (INT, LONG, TIMESTAMP) as sets of [`ordered_u64`] words:
+    /// small sets inline or sorted, large ones 64-bit roaring bitmaps.
+    DistinctInt(Vec<DistinctSet>),
     Hll(Vec<HyperLogLog>),
     Percentile {
         values: Vec<Vec<f64>>,
@@ -214,7 +214,7 @@ impl AccState {
                 apply(seen, order, || false);
             }
             AccState::Distinct(v) => apply(v, order, FxHashSet::default),
-            AccState::DistinctInt(v) => apply(v, order, RoaringTreemap::new),
+            AccState::DistinctInt(v) => apply(v, order, DistinctSet::default),
             AccState::Hll(v) => apply(v, order, HyperLogLog::default),
             AccState::Percentile { values, .. } => apply(values, order, Vec::new),
             AccState::TDigest { digests, .. } => apply(digests, order, TDigest::default),
@@ -251,7 +251,7 @@ impl AccState {
                 seen.resize(n, false);
             }
             AccState::Distinct(v) => v.resize_with(n, FxHashSet::default),
-            AccState::DistinctInt(v) => v.resize_with(n, RoaringTreemap::new),
+            AccState::DistinctInt(v) => v.resize_with(n, DistinctSet::default),
             AccState::Hll(v) => v.resize_with(n, HyperLogLog::default),
             AccState::Percentile { values, .. } => values.resize_with(n, Vec::new),
             AccState::TDigest { digests, .. } => digests.resize_with(n, TDigest::default),
@@ -676,9 +676,7 @@ impl AccState {
             }
             (AccState::DistinctInt(a), AccState::DistinctInt(b)) => {
                 for (from, &into) in mapping.iter().enumerate() {
-                    let before = a[into].len();
-                    a[into] |= &b[from];
-                    grown += (a[into].len() - before) as usize * DISTINCT_INT_BYTES;
+                    grown += a[into].union_with(&b[from]) as usize * DISTINCT_INT_BYTES;
                 }
             }
             (AccState::Hll(a), AccState::Hll(b)) => {

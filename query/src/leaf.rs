@@ -6,11 +6,11 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 use std::time::Instant;
 
-use roaring::{RoaringBitmap, RoaringTreemap};
 use rustc_hash::FxHashMap;
 use tessera_segment::SegmentReader;
 
 use crate::aggregate::{AccState, BlockCounts};
+use crate::distinct_set::DistinctSet;
 use crate::docset::{BLOCK, DocSet};
 use crate::error::{QueryError, QueryResult};
 use crate::eval::{Columns, eval, eval_shared};
@@ -979,7 +979,7 @@ fn aggregate(
                     .column(name)?
                     .read_dict_ids(block, &mut ids)?;
                 let nulls = columns.context.nulls(name)?;
-                grown += sets.insert(n_groups, &groups, &ids, |row| {
+                grown += sets.insert(&groups, &ids, |row| {
                     let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
                     !null && keep.as_ref().is_none_or(|k| k[row])
                 });
@@ -1006,9 +1006,10 @@ fn aggregate(
     factored.fold_into(&mut states);
     for (state, by_id) in states.iter_mut().zip(distinct_ids) {
         state.resize(grouper.groups());
-        let Some((name, sets)) = by_id else {
+        let Some((name, mut sets)) = by_id else {
             continue;
         };
+        held.release(sets.finish(grouper.groups()));
         let reader = context.column(&name)?;
         let mut grown = 0usize;
         match &mut *state {
@@ -1023,20 +1024,28 @@ fn aggregate(
                 }
             }
             AccState::DistinctInt(values) => {
+                let (mut ids, mut decoded, mut keys) = (Vec::new(), Vec::new(), Vec::new());
                 for (group, set) in values.iter_mut().enumerate() {
-                    // Ids ascend with values in a sorted dictionary: keys come sorted.
-                    let mut keys = Vec::new();
-                    sets.for_each_id(group, |id| {
-                        if let Some(value) =
-                            Scalar::from_value(reader.dictionary_value(id)).as_i64()
-                        {
-                            keys.push(ordered_u64(value));
-                        }
-                    });
+                    ids.clear();
+                    sets.for_each_id(group, |id| ids.push(id));
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    decoded.clear();
+                    reader.dictionary_i64s(&ids, &mut decoded);
+                    keys.clear();
+                    keys.extend(decoded.iter().map(|v| ordered_u64(*v)));
                     grown += keys.len() * DISTINCT_INT_BYTES;
-                    match RoaringTreemap::from_sorted_iter(keys.iter().copied()) {
-                        Ok(sorted) => *set |= sorted,
-                        Err(_) => set.extend(keys),
+                    // Ids ascend with values in a sorted dictionary; a consuming
+                    // segment's dictionary is in arrival order.
+                    if keys.windows(2).any(|w| w[0] >= w[1]) {
+                        keys.sort_unstable();
+                        keys.dedup();
+                    }
+                    if set.is_empty() {
+                        *set = DistinctSet::from_sorted(&keys);
+                    } else {
+                        set.union_with(&DistinctSet::from_sorted(&keys));
                     }
                 }
             }
@@ -1100,33 +1109,42 @@ fn expand_multi_value(
 
 /// The dictionary ids COUNT(DISTINCT col) has seen, per group: a plain bitset when
 /// there is one group and the dictionary is not huge (a bit set per row, no container
-/// lookups), roaring bitmaps otherwise.
+/// lookups); with groups, every kept row's (group, id) pair, radix-sorted and
+/// deduplicated once the segment is read. A set per group cost a container lookup and
+/// an insert per row, and most groups of a large GROUP BY hold few ids.
 enum DistinctIds {
     Dense(Vec<u64>),
-    Roaring(Vec<RoaringBitmap>),
+    Pairs {
+        /// `group << id_bits | id`; after [`DistinctIds::finish`], ascending and distinct.
+        pairs: Vec<u64>,
+        id_bits: u32,
+        /// After `finish`: group `g`'s pairs are `pairs[starts[g]..starts[g + 1]]`.
+        starts: Vec<usize>,
+    },
 }
 
 /// Dictionaries up to this many ids use a bitset (2 MiB).
 const DENSE_DISTINCT_IDS: u32 = 1 << 24;
+
+/// Bytes charged for a (group, id) pair held until the segment is read.
+const DISTINCT_PAIR_BYTES: usize = std::mem::size_of::<u64>();
 
 impl DistinctIds {
     fn new(single_group: bool, cardinality: u32) -> DistinctIds {
         if single_group && cardinality <= DENSE_DISTINCT_IDS {
             DistinctIds::Dense(vec![0; (cardinality as usize).div_ceil(64)])
         } else {
-            DistinctIds::Roaring(Vec::new())
+            DistinctIds::Pairs {
+                pairs: Vec::new(),
+                id_bits: 32 - cardinality.saturating_sub(1).leading_zeros(),
+                starts: Vec::new(),
+            }
         }
     }
 
     /// Record `ids[row]` in group `groups[row]` for the rows `keep` accepts; returns
     /// the bytes the sets grew by (the dense bitset is sized up front, at most 2 MiB).
-    fn insert(
-        &mut self,
-        n_groups: usize,
-        groups: &[u32],
-        ids: &[u32],
-        keep: impl Fn(usize) -> bool,
-    ) -> usize {
+    fn insert(&mut self, groups: &[u32], ids: &[u32], keep: impl Fn(usize) -> bool) -> usize {
         match self {
             DistinctIds::Dense(bits) => {
                 for (row, id) in ids.iter().enumerate() {
@@ -1137,17 +1155,44 @@ impl DistinctIds {
                 }
                 0
             }
-            DistinctIds::Roaring(sets) => {
-                sets.resize_with(n_groups.max(sets.len()), RoaringBitmap::new);
-                let mut grown = 0;
+            DistinctIds::Pairs { pairs, id_bits, .. } => {
+                let before = pairs.len();
                 for (row, (id, group)) in ids.iter().zip(groups).enumerate() {
-                    if keep(row) && sets[*group as usize].insert(*id) {
-                        grown += DISTINCT_INT_BYTES;
+                    let pair = ((*group as u64) << *id_bits) | *id as u64;
+                    // Runs of one group and id (sorted or clustered columns) push once.
+                    if keep(row) && pairs.last() != Some(&pair) {
+                        pairs.push(pair);
                     }
                 }
-                grown
+                (pairs.len() - before) * DISTINCT_PAIR_BYTES
             }
         }
+    }
+
+    /// Once every row is in: sort and deduplicate the pairs. Returns the bytes charged
+    /// while they were held, now released.
+    fn finish(&mut self, n_groups: usize) -> usize {
+        let DistinctIds::Pairs {
+            pairs,
+            id_bits,
+            starts,
+        } = self
+        else {
+            return 0;
+        };
+        let held = pairs.len() * DISTINCT_PAIR_BYTES;
+        let group_bits = usize::BITS - n_groups.saturating_sub(1).leading_zeros();
+        crate::sorted_codes::radix_sort_bits(pairs, 0, *id_bits + group_bits);
+        pairs.dedup();
+        starts.clear();
+        starts.resize(n_groups + 1, 0);
+        for pair in pairs.iter() {
+            starts[(pair >> *id_bits) as usize + 1] += 1;
+        }
+        for g in 0..n_groups {
+            starts[g + 1] += starts[g];
+        }
+        held
     }
 
     /// Visit the ids of `group` in ascending order.
@@ -1163,9 +1208,16 @@ impl DistinctIds {
                 }
             }
             DistinctIds::Dense(_) => {}
-            DistinctIds::Roaring(sets) => {
-                if let Some(set) = sets.get(group) {
-                    set.iter().for_each(visit);
+            DistinctIds::Pairs {
+                pairs,
+                id_bits,
+                starts,
+            } => {
+                if let (Some(&from), Some(&to)) = (starts.get(group), starts.get(group + 1)) {
+                    let id_mask = (1u64 << *id_bits) - 1;
+                    for pair in &pairs[from..to] {
+                        visit((pair & id_mask) as u32);
+                    }
                 }
             }
         }

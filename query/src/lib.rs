@@ -14,6 +14,7 @@
 
 pub mod aggregate;
 pub mod cancel;
+pub mod distinct_set;
 pub mod docset;
 pub mod engine;
 pub mod error;

@@ -1,7 +1,7 @@
 //! The wire format of [`Partial`] results between servers and brokers: one Arrow IPC
 //! stream holding one record batch, versioned in the schema metadata.
 //!
-//! Metadata: `tessera.partial.version` = `1`, `tessera.partial.kind` = `aggregation` |
+//! Metadata: `tessera.partial.version` = `2`, `tessera.partial.kind` = `aggregation` |
 //! `selection`, `tessera.stats` = the [`ExecStats`] as JSON. Columns, one row per group
 //! (aggregation) or per selected row (selection):
 //!
@@ -10,8 +10,9 @@
 //!   little-endian i128) + `count`; SUM/AVG of doubles `sum` (Float64) + `count`;
 //!   MIN/MAX `value` (the argument's type, NULL = no value yet); MINMAXRANGE `min`,
 //!   `max` (Float64); exact distinct `values` (List of the argument's type), or for
-//!   integer arguments `bitmaps` (Binary: a portable 64-bit roaring treemap of the
-//!   values with the sign bit flipped); HLL
+//!   integer arguments `bitmaps` (Binary, of the values with the sign bit flipped: tag
+//!   byte 1 and the ascending words, 8 little-endian bytes each, for small sets; tag
+//!   byte 2 and a portable 64-bit roaring treemap for large ones); HLL
 //!   `registers` (Binary, 4,096 bytes); PERCENTILE `values` (List<Float64>);
 //!   PERCENTILETDIGEST `means`, `weights` (List<Float64>).
 //! - selection: `sort{i}` per ORDER BY key, then `value{i}` per output column
@@ -36,6 +37,7 @@ use arrow_schema::{DataType, Field, Schema};
 use tessera_segment::hll::HyperLogLog;
 
 use crate::aggregate::AccState;
+use crate::distinct_set::DistinctSet;
 use crate::error::{QueryError, QueryResult};
 use crate::group_keys::GroupKeys;
 use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow};
@@ -43,7 +45,7 @@ use crate::plan::{PlanKind, QueryPlan};
 use crate::tdigest::TDigest;
 use crate::types::{Scalar, SqlType};
 
-pub const VERSION: &str = "1";
+pub const VERSION: &str = "2";
 const VERSION_KEY: &str = "tessera.partial.version";
 const KIND_KEY: &str = "tessera.partial.kind";
 const STATS_KEY: &str = "tessera.stats";
@@ -628,7 +630,7 @@ fn decode_state<'b>(
                 .downcast_ref::<BinaryArray>()
                 .ok_or_else(|| bad("distinct bitmap state is not Binary"))?;
             *sets = (0..a.len())
-                .map(|i| roaring::RoaringTreemap::deserialize_from(a.value(i)).map_err(bad))
+                .map(|i| DistinctSet::deserialize(a.value(i)).map_err(bad))
                 .collect::<QueryResult<_>>()?;
         }
         AccState::Hll(sketches) => {
