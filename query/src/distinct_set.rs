@@ -295,16 +295,18 @@ mod tests {
                 .collect();
             let set = DistinctSet::from_sorted(&words);
             let mut bytes = Vec::new();
-            set.serialize_into(&mut bytes).unwrap();
-            let back = DistinctSet::deserialize(&bytes).unwrap();
+            set.serialize_into(&mut bytes).expect("writes to a vector");
+            let back = DistinctSet::deserialize(&bytes).expect("reads what it wrote");
             assert_eq!(contents(&back), words);
         }
         // A small set sent as a bitmap reads back in the small form.
         let mut bitmap = RoaringTreemap::new();
         bitmap.insert(5);
         let mut bytes = vec![TAG_BITMAP];
-        bitmap.serialize_into(&mut bytes).unwrap();
-        let back = DistinctSet::deserialize(&bytes).unwrap();
+        bitmap
+            .serialize_into(&mut bytes)
+            .expect("writes to a vector");
+        let back = DistinctSet::deserialize(&bytes).expect("reads what it wrote");
         assert!(matches!(back, DistinctSet::Inline { len: 1, .. }));
 
         assert!(DistinctSet::deserialize(&[]).is_err());
