@@ -85,6 +85,160 @@ fn arith_with_literal(
     Ok(Some(Vector::new(ty, Data::Double(out), None)))
 }
 
+/// A non-NULL integer literal.
+fn long_literal(expr: &Expr) -> Option<i64> {
+    match expr {
+        Expr::Literal {
+            value: Scalar::Long(v),
+            ..
+        } => Some(*v),
+        _ => None,
+    }
+}
+
+/// `column op literal` (and `literal + column`, `literal * column`, `literal - column`)
+/// on LONG values: one pass over the values, NULLs passed through, no constant vector.
+/// A modulo or division by a literal zero is NULL, as in [`arith`].
+fn long_arith_with_literal(
+    op: ArithOp,
+    left: &Expr,
+    right: &Expr,
+    ty: SqlType,
+    expr: &Expr,
+    input: &mut dyn Columns,
+) -> QueryResult<Option<Vector>> {
+    if ty != SqlType::Long {
+        return Ok(None);
+    }
+    let (constant, other, constant_left) = match (long_literal(left), long_literal(right)) {
+        (None, Some(c)) => (c, left, false),
+        (Some(c), None) if matches!(op, ArithOp::Add | ArithOp::Sub | ArithOp::Mul) => {
+            (c, right, true)
+        }
+        _ => return Ok(None),
+    };
+    let v = eval_shared(other, input)?;
+    let Data::Long(values) = &v.data else {
+        return Ok(None);
+    };
+    if v.multi_value {
+        return Ok(None);
+    }
+    let len = values.len();
+    if matches!(op, ArithOp::Mod | ArithOp::Div) && constant == 0 {
+        return Ok(Some(Vector::constant(ty, &Scalar::Null, len)));
+    }
+    let is_null = |i: usize| v.nulls.as_ref().is_some_and(|n| n[i]);
+    let checked = |f: fn(i64, i64) -> Option<i64>| -> QueryResult<Vec<i64>> {
+        let mut out = Vec::with_capacity(len);
+        for (i, x) in values.iter().enumerate() {
+            let (a, b) = if constant_left {
+                (constant, *x)
+            } else {
+                (*x, constant)
+            };
+            out.push(match f(a, b) {
+                Some(value) => value,
+                None if is_null(i) => 0,
+                None => return Err(overflow(expr)),
+            });
+        }
+        Ok(out)
+    };
+    let out = match op {
+        ArithOp::Add => checked(i64::checked_add)?,
+        ArithOp::Sub => checked(i64::checked_sub)?,
+        ArithOp::Mul => checked(i64::checked_mul)?,
+        ArithOp::Mod | ArithOp::Div => divide_by_constant(values, constant, op == ArithOp::Mod),
+    };
+    Ok(Some(Vector::new(ty, Data::Long(out), v.nulls.clone())))
+}
+
+/// `x % divisor` (with `remainder`) or `x / divisor` for every value, as `wrapping_rem`
+/// and `wrapping_div` give them, by a multiply and a shift per value: a hardware
+/// division costs tens of cycles, and a divisor known only at run time is not turned
+/// into a multiplication by the compiler. `divisor` is not 0.
+fn divide_by_constant(values: &[i64], divisor: i64, remainder: bool) -> Vec<i64> {
+    let magnitude = divisor.unsigned_abs();
+    let divider = fastdivide::DividerU64::divide_by(magnitude);
+    if remainder {
+        // The remainder takes the dividend's sign.
+        values
+            .iter()
+            .map(|x| {
+                let n = x.unsigned_abs();
+                let r = (n - divider.divide(n) * magnitude) as i64;
+                if *x < 0 { r.wrapping_neg() } else { r }
+            })
+            .collect()
+    } else {
+        values
+            .iter()
+            .map(|x| {
+                let q = divider.divide(x.unsigned_abs()) as i64;
+                if (*x < 0) != (divisor < 0) {
+                    q.wrapping_neg()
+                } else {
+                    q
+                }
+            })
+            .collect()
+    }
+}
+
+/// `expr op literal` or `literal op expr` on single-value LONG or DOUBLE values: one
+/// pass, no constant vector. Orders as [`compare`] does (`total_cmp` for doubles,
+/// [`cmp_i64_f64`] across the two).
+fn compare_with_literal(
+    op: CmpOp,
+    left: &Expr,
+    right: &Expr,
+    input: &mut dyn Columns,
+) -> QueryResult<Option<Vector>> {
+    let (literal, other, op) = match (left, right) {
+        (_, Expr::Literal { value, .. }) if !matches!(left, Expr::Literal { .. }) => {
+            (value, left, op)
+        }
+        (Expr::Literal { value, .. }, _) if !matches!(right, Expr::Literal { .. }) => {
+            (value, right, op.flip())
+        }
+        _ => return Ok(None),
+    };
+    if !matches!(literal, Scalar::Long(_) | Scalar::Double(_)) {
+        return Ok(None);
+    }
+    let v = eval_shared(other, input)?;
+    if v.multi_value || v.ty == SqlType::Null {
+        return Ok(None);
+    }
+    // One loop per operator, so the comparison is not dispatched per row.
+    fn bits<T: Copy>(values: &[T], op: CmpOp, order: impl Fn(T) -> Ordering) -> Vec<bool> {
+        let it = values.iter();
+        match op {
+            CmpOp::Eq => it.map(|x| order(*x) == Ordering::Equal).collect(),
+            CmpOp::NotEq => it.map(|x| order(*x) != Ordering::Equal).collect(),
+            CmpOp::Lt => it.map(|x| order(*x) == Ordering::Less).collect(),
+            CmpOp::LtEq => it.map(|x| order(*x) != Ordering::Greater).collect(),
+            CmpOp::Gt => it.map(|x| order(*x) == Ordering::Greater).collect(),
+            CmpOp::GtEq => it.map(|x| order(*x) != Ordering::Less).collect(),
+        }
+    }
+    let out = match (&v.data, literal) {
+        (Data::Long(values), Scalar::Long(c)) => bits(values, op, |x: i64| x.cmp(c)),
+        (Data::Long(values), Scalar::Double(c)) => bits(values, op, |x: i64| cmp_i64_f64(x, *c)),
+        (Data::Double(values), Scalar::Double(c)) => bits(values, op, |x: f64| x.total_cmp(c)),
+        (Data::Double(values), Scalar::Long(c)) => {
+            bits(values, op, |x: f64| cmp_i64_f64(*c, x).reverse())
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Vector::new(
+        SqlType::Boolean,
+        Data::Bool(out),
+        v.nulls.clone(),
+    )))
+}
+
 pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
     let len = input.len();
     match expr {
@@ -98,6 +252,9 @@ pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
             ty,
         } => {
             if let Some(v) = arith_with_literal(*op, left, right, *ty, input)? {
+                return Ok(v);
+            }
+            if let Some(v) = long_arith_with_literal(*op, left, right, *ty, expr, input)? {
                 return Ok(v);
             }
             let l = eval_shared(left, input)?;
@@ -127,6 +284,9 @@ pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
             })
         }
         Expr::Compare { op, left, right } => {
+            if let Some(v) = compare_with_literal(*op, left, right, input)? {
+                return Ok(v);
+            }
             let l = eval_shared(left, input)?;
             let r = eval_shared(right, input)?;
             Ok(compare(*op, &l, &r))
@@ -952,5 +1112,52 @@ impl Columns for SlotColumns<'_> {
         Err(QueryError::execution(format!(
             "TEXT_MATCH on `{column}` after aggregation"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn division_by_a_constant_equals_the_hardware_division() {
+        let mut values = vec![0, 1, -1, 7, -7, 9, -9, 10, -10, 11, 1 << 40, -(1 << 40)];
+        values.extend([i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1]);
+        let mut state = 5u64;
+        for _ in 0..2000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            values.push(state as i64 >> (state % 60));
+        }
+        for divisor in [
+            1,
+            -1,
+            2,
+            -2,
+            3,
+            7,
+            -7,
+            10,
+            16,
+            1000,
+            1 << 33,
+            12345678901,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let remainders: Vec<i64> = values.iter().map(|x| x.wrapping_rem(divisor)).collect();
+            let quotients: Vec<i64> = values.iter().map(|x| x.wrapping_div(divisor)).collect();
+            assert_eq!(
+                divide_by_constant(&values, divisor, true),
+                remainders,
+                "% {divisor}"
+            );
+            assert_eq!(
+                divide_by_constant(&values, divisor, false),
+                quotients,
+                "/ {divisor}"
+            );
+        }
     }
 }

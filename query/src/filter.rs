@@ -17,7 +17,7 @@ use crate::error::QueryResult;
 use crate::eval::eval;
 use crate::expr::{ArithOp, CmpOp, Expr, Func, match_literals};
 use crate::plan::Filter;
-use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, small_dictionary};
+use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, filter_dictionary};
 use crate::types::{Scalar, SqlType, total_order_key};
 
 /// Inverted-index lookups beyond this many dictionary ids scan the ids instead.
@@ -1102,7 +1102,10 @@ fn classify(expr: &Expr) -> Option<ColumnLeaf<'_>> {
 /// How this segment would answer a leaf, and a note for EXPLAIN.
 pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, String) {
     let Some(leaf) = classify(expr) else {
-        if context.use_indexes && matches!(single_dictionary_column(context, expr), Ok(Some(_))) {
+        let rows = u64::from(context.segment.num_docs());
+        if context.use_indexes
+            && matches!(single_dictionary_column(context, expr, rows), Ok(Some(_)))
+        {
             return (Access::DictionaryEval, String::new());
         }
         return (Access::Scan, String::new());
@@ -1245,6 +1248,12 @@ fn candidate_words(expr: &Expr) -> Vec<String> {
 enum Ids {
     Range(std::ops::Range<u32>),
     List(Vec<u32>),
+    /// `wanted[id]` for every id of the dictionary (an expression evaluated per entry),
+    /// and how many are wanted.
+    Table {
+        wanted: Vec<bool>,
+        count: usize,
+    },
 }
 
 impl Ids {
@@ -1252,6 +1261,21 @@ impl Ids {
         match self {
             Ids::Range(r) => r.len(),
             Ids::List(l) => l.len(),
+            Ids::Table { count, .. } => *count,
+        }
+    }
+
+    /// A table as the list of its ids; ranges and lists as they are.
+    fn listed(self) -> Ids {
+        match self {
+            Ids::Table { wanted, .. } => Ids::List(
+                (0u32..)
+                    .zip(&wanted)
+                    .filter(|(_, w)| **w)
+                    .map(|(id, _)| id)
+                    .collect(),
+            ),
+            other => other,
         }
     }
 }
@@ -1473,25 +1497,31 @@ fn dictionary_leaf(
     expr: &Expr,
     candidates: &DocSet,
 ) -> QueryResult<Option<DocSet>> {
-    let Some((column, reader, cardinality)) = single_dictionary_column(context, expr)? else {
+    let Some((column, reader, cardinality)) =
+        single_dictionary_column(context, expr, candidates.len())?
+    else {
         return Ok(None);
     };
-    let truth = eval_on_dictionary(reader, cardinality, expr)?.true_rows();
-    let ids: Vec<u32> = (0..cardinality).filter(|id| truth[*id as usize]).collect();
+    let mut wanted = eval_on_dictionary(reader, cardinality, expr)?.true_rows();
+    // The last row is what NULL docs evaluate to.
+    let null_passes = wanted.pop().unwrap_or(false);
+    let count = wanted.iter().filter(|w| **w).count();
     context.stats.num_entries_scanned_in_filter += u64::from(cardinality);
-    let mut matched = docs_for_ids(context, &column, Ids::List(ids), false, candidates)?;
-    if truth[cardinality as usize]
-        && let Some(nulls) = context.nulls(&column)?
-    {
+    let ids = Ids::Table { wanted, count };
+    let mut matched = docs_for_ids(context, &column, ids, false, candidates)?;
+    if null_passes && let Some(nulls) = context.nulls(&column)? {
         // The predicate is TRUE on NULL (`COALESCE(x, 0) = 0`): NULL docs pass too.
         matched = matched.or(&DocSet::Bitmap((*nulls).clone()));
     }
     Ok(Some(matched))
 }
 
+/// The one dictionary column `expr` reads, when evaluating `expr` once per entry costs
+/// no more than testing `rows` rows.
 fn single_dictionary_column<'a>(
     context: &SegmentContext<'a>,
     expr: &Expr,
+    rows: u64,
 ) -> QueryResult<Option<(String, &'a dyn ColumnReader, u32)>> {
     if matches!(expr, Expr::TextMatch { .. }) {
         return Ok(None);
@@ -1501,7 +1531,7 @@ fn single_dictionary_column<'a>(
     let [column] = referenced.as_slice() else {
         return Ok(None);
     };
-    Ok(small_dictionary(context, column)?
+    Ok(filter_dictionary(context, column, rows)?
         .map(|(reader, cardinality)| (column.clone(), reader, cardinality)))
 }
 
@@ -1516,20 +1546,25 @@ fn docs_for_ids(
 ) -> QueryResult<DocSet> {
     let reader = context.column(column)?;
     let single_value = reader.metadata().single_value;
+    // Only the scan below reads a table of wanted ids directly.
+    let sorted = single_value && reader.sorted_doc_range(0..0).is_some();
+    let inverted = reader.metadata().indexes.iter().any(|i| i == "inverted");
+    let ids = if sorted || (ids.count() <= MAX_BITMAP_UNION && inverted) {
+        ids.listed()
+    } else {
+        ids
+    };
     let matched = if ids.count() == 0 {
         DocSet::empty()
     } else if let (true, Some(range)) = (
         single_value,
         match &ids {
             Ids::Range(r) => reader.sorted_doc_range(r.clone()),
-            Ids::List(_) => None,
+            Ids::List(_) | Ids::Table { .. } => None,
         },
     ) {
         DocSet::Range(range)
-    } else if single_value
-        && let Ids::List(list) = &ids
-        && reader.sorted_doc_range(0..0).is_some()
-    {
+    } else if sorted && let Ids::List(list) = &ids {
         let mut set = DocSet::empty();
         for id in list {
             if let Some(range) = reader.sorted_doc_range(*id..*id + 1) {
@@ -1537,9 +1572,7 @@ fn docs_for_ids(
             }
         }
         set
-    } else if ids.count() <= MAX_BITMAP_UNION
-        && reader.metadata().indexes.iter().any(|i| i == "inverted")
-    {
+    } else if ids.count() <= MAX_BITMAP_UNION && inverted {
         let mut union = RoaringBitmap::new();
         let mut visit = |id: u32| -> QueryResult<()> {
             if let Some(bitmap) = reader.inverted_bitmap(id)? {
@@ -1550,6 +1583,8 @@ fn docs_for_ids(
         match &ids {
             Ids::Range(range) => range.clone().try_for_each(&mut visit)?,
             Ids::List(list) => list.iter().try_for_each(|id| visit(*id))?,
+            // Listed above.
+            Ids::Table { .. } => {}
         }
         DocSet::Bitmap(union)
     } else {
@@ -1557,13 +1592,14 @@ fn docs_for_ids(
         // wrapping), a list through a table of the wanted ids.
         let cardinality = reader.cardinality().unwrap_or(0) as usize;
         // (first id, id count) of a range; the table of wanted ids of a list.
-        let (range_start, range_len, wanted) = match &ids {
+        let (range_start, range_len, wanted) = match ids {
             Ids::Range(range) => (range.start, range.len() as u32, None),
             Ids::List(list) => {
                 let mut wanted = vec![false; cardinality];
                 list.iter().for_each(|id| wanted[*id as usize] = true);
                 (0, 0, Some(wanted))
             }
+            Ids::Table { wanted, .. } => (0, 0, Some(wanted)),
         };
         let is_wanted = |id: u32| match &wanted {
             None => id.wrapping_sub(range_start) < range_len,

@@ -273,6 +273,35 @@ impl Dictionary {
         }
     }
 
+    /// Entries `ids` of an integer dictionary into `out`, unpacked in bulk (ids past the
+    /// end read 0, as in [`Dictionary::i64_at`]).
+    pub fn i64s_in(&self, ids: std::ops::Range<u32>, out: &mut Vec<i64>) {
+        let in_range = ids.start.min(self.cardinality as u32)..ids.end.min(self.cardinality as u32);
+        let outside = ids.len() - in_range.len();
+        match self.physical {
+            PhysicalType::I32 | PhysicalType::I64 => {
+                let values = &self.data.as_slice()[self.values_start..];
+                if self.integer_bits == PLAIN_I64 {
+                    out.extend(in_range.map(|id| read_u64(values, id as usize * 8) as i64));
+                } else {
+                    let unpacker = BitUnpacker::new(values, self.integer_bits);
+                    let mut offsets = [0u32; 1024];
+                    let mut at = in_range.start as usize;
+                    while at < in_range.end as usize {
+                        let n = offsets.len().min(in_range.end as usize - at);
+                        unpacker.get_range(at, &mut offsets[..n]);
+                        out.extend(offsets[..n].iter().map(|offset| {
+                            (self.integer_min as u64).wrapping_add(u64::from(*offset)) as i64
+                        }));
+                        at += n;
+                    }
+                }
+            }
+            _ => out.extend(in_range.map(|id| self.i64_at(id))),
+        }
+        out.extend(std::iter::repeat_n(0, outside));
+    }
+
     /// Entry as an f64 (any numeric dictionary).
     #[inline]
     pub fn f64_at(&self, id: u32) -> f64 {
@@ -419,6 +448,30 @@ mod tests {
         assert_eq!(dictionary.i64_at(0), -3);
         assert_eq!(dictionary.lower_bound(&Probe::Float(2.5)), 2);
         assert_eq!(dictionary.upper_bound(&Probe::Int(5)), 3);
+    }
+
+    #[test]
+    fn test_integer_entries_in_bulk_equal_one_by_one() {
+        // Packed offsets (a narrow span) and plain words (a span past 2^63).
+        for values in [
+            (0..3000i64).map(|v| v * 7 - 500).collect::<Vec<_>>(),
+            vec![i64::MIN, -1, 0, 5, i64::MAX],
+        ] {
+            let mut builder = DictionaryBuilder::new(PhysicalType::I64);
+            for v in &values {
+                builder.id_of_bits(i64_bits(*v));
+            }
+            let (encoded, _) = builder.finish();
+            let n = values.len() as u32;
+            let dictionary =
+                Dictionary::open(DataType::Long, n as usize, owned(encoded)).expect("valid");
+            for range in [0..n, 3..n.min(1500), n - 1..n + 2, 0..0] {
+                let mut bulk = Vec::new();
+                dictionary.i64s_in(range.clone(), &mut bulk);
+                let one_by_one: Vec<i64> = range.map(|id| dictionary.i64_at(id)).collect();
+                assert_eq!(bulk, one_by_one);
+            }
+        }
     }
 
     #[test]

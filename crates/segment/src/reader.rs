@@ -68,6 +68,11 @@ pub trait ColumnReader: Send + Sync {
             _ => 0,
         }));
     }
+    /// Integer entries `ids.start..ids.end` into `out`, as [`Self::dictionary_i64s`].
+    fn dictionary_i64_range(&self, ids: std::ops::Range<u32>, out: &mut Vec<i64>) {
+        let ids: Vec<u32> = ids.collect();
+        self.dictionary_i64s(&ids, out);
+    }
     /// Id of the entry equal to the value.
     fn lookup(&self, value: &Value) -> Option<u32>;
     /// Ids of entries within the bounds.
@@ -1058,6 +1063,20 @@ impl ColumnReader for ImmutableColumn {
 
     fn dictionary_value(&self, id: u32) -> Value {
         self.dictionary().map_or(Value::Null, |d| d.value(id))
+    }
+
+    fn dictionary_i64_range(&self, ids: std::ops::Range<u32>, out: &mut Vec<i64>) {
+        match self.dictionary() {
+            Some(dictionary)
+                if matches!(
+                    dictionary.physical_type(),
+                    PhysicalType::I32 | PhysicalType::I64
+                ) =>
+            {
+                dictionary.i64s_in(ids, out);
+            }
+            _ => out.extend(ids.map(|_| 0)),
+        }
     }
 
     fn dictionary_i64s(&self, ids: &[u32], out: &mut Vec<i64>) {
