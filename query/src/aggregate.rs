@@ -221,6 +221,36 @@ impl AccState {
         }
     }
 
+    /// Offer `value` as group `g`'s MIN or MAX (a no-op for other states).
+    pub fn offer_extreme(&mut self, g: usize, value: &Scalar) {
+        match self {
+            AccState::MinMaxLong { values, seen, max } => {
+                if let Some(v) = value.as_i64()
+                    && (!seen[g] || improves(v.cmp(&values[g]), *max))
+                {
+                    values[g] = v;
+                    seen[g] = true;
+                }
+            }
+            AccState::MinMaxDouble { values, seen, max } => {
+                if let Some(v) = value.as_f64()
+                    && (!seen[g] || improves(v.total_cmp(&values[g]), *max))
+                {
+                    values[g] = v;
+                    seen[g] = true;
+                }
+            }
+            AccState::MinMaxScalar { values, max } => {
+                let current = &mut values[g];
+                if !value.is_null() && (current.is_null() || improves(value.sql_cmp(current), *max))
+                {
+                    *current = value.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Make room for `n` groups.
     pub fn resize(&mut self, n: usize) {
         if n <= self.groups() {

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
+use tessera_config::DataType;
 use tessera_segment::SegmentReader;
 
 use crate::aggregate::{AccState, BlockCounts};
@@ -883,6 +884,41 @@ fn aggregate(
         };
         distinct_ids.push(by_id);
     }
+    // MIN/MAX of a column whose dictionary ids ascend with its values keep the extreme
+    // id per group, decoded once at the end.
+    let mut extreme_ids: Vec<Option<(String, ExtremeIds)>> = Vec::new();
+    for call in &aggregation.aggs {
+        let by_id = match (&call.func, &call.arg) {
+            (
+                AggFunc::Min | AggFunc::Max,
+                Some(Expr::Column {
+                    name,
+                    single_value: true,
+                    ..
+                }),
+            ) if context.use_indexes && call.filter.is_none() => {
+                let reader = context.column(name)?;
+                match reader.cardinality() {
+                    Some(cardinality)
+                        if reader.dictionary_ordered()
+                            && matches!(
+                                reader.metadata().data_type,
+                                DataType::Int
+                                    | DataType::Long
+                                    | DataType::Timestamp
+                                    | DataType::String
+                            ) =>
+                    {
+                        let max = call.func == AggFunc::Max;
+                        Some((name.clone(), ExtremeIds::new(max, cardinality)))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        extreme_ids.push(by_id);
+    }
     let mut groups = Vec::with_capacity(BLOCK);
     let mut block_counts = BlockCounts::default();
     let mut ids = Vec::with_capacity(BLOCK);
@@ -957,11 +993,12 @@ fn aggregate(
         charged_groups = charged_groups.max(n_groups);
         let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
         block_counts.clear();
-        for (index, (((state, arg_slot), filter), by_id)) in states
+        for (index, ((((state, arg_slot), filter), by_id), extreme)) in states
             .iter_mut()
             .zip(&arg_slots)
             .zip(&filters)
             .zip(&mut distinct_ids)
+            .zip(&mut extreme_ids)
             .enumerate()
         {
             if factored.serves(index) {
@@ -985,6 +1022,21 @@ fn aggregate(
                 });
                 continue;
             }
+            if let Some((name, extremes)) = extreme {
+                ids.clear();
+                columns
+                    .context
+                    .column(name)?
+                    .read_dict_ids(block, &mut ids)?;
+                let nulls = columns.context.nulls(name)?;
+                match nulls {
+                    Some(nulls) => {
+                        extremes.update(n_groups, &groups, &ids, |row| !nulls.contains(block[row]))
+                    }
+                    None => extremes.update_all(n_groups, &groups, &ids),
+                }
+                continue;
+            }
             state.resize(n_groups);
             let arg = match arg_slot {
                 Some(slot) => {
@@ -1004,6 +1056,15 @@ fn aggregate(
         Ok(true)
     })?;
     factored.fold_into(&mut states);
+    for (state, extreme) in states.iter_mut().zip(&extreme_ids) {
+        state.resize(grouper.groups());
+        if let Some((name, extremes)) = extreme {
+            let reader = context.column(name)?;
+            for (group, id) in extremes.ids() {
+                state.offer_extreme(group, &Scalar::from_value(reader.dictionary_value(id)));
+            }
+        }
+    }
     for (state, by_id) in states.iter_mut().zip(distinct_ids) {
         state.resize(grouper.groups());
         let Some((name, mut sets)) = by_id else {
@@ -1105,6 +1166,93 @@ fn expand_multi_value(
         }
     }
     Ok(())
+}
+
+/// The extreme dictionary id of MIN(col) or MAX(col) per group, for a column whose ids
+/// ascend with its values: a comparison of ids per row, no value decoded until the end.
+struct ExtremeIds {
+    /// Per group: 0 when no row was seen, else the id's key, which grows toward the
+    /// extreme (`id + 1` for MAX, `cardinality - id` for MIN), so both take a maximum.
+    keys: Vec<u32>,
+    max: bool,
+    cardinality: u32,
+}
+
+impl ExtremeIds {
+    fn new(max: bool, cardinality: u32) -> ExtremeIds {
+        ExtremeIds {
+            keys: Vec::new(),
+            max,
+            cardinality,
+        }
+    }
+
+    fn key(&self, id: u32) -> u32 {
+        if self.max {
+            id.saturating_add(1)
+        } else {
+            self.cardinality.saturating_sub(id)
+        }
+    }
+
+    /// Every row counts (no NULLs, no filter).
+    fn update_all(&mut self, n_groups: usize, groups: &[u32], ids: &[u32]) {
+        if self.keys.len() < n_groups {
+            self.keys.resize(n_groups, 0);
+        }
+        if n_groups == 1 {
+            // One group: a reduction the compiler vectorises.
+            let extreme = if self.max {
+                ids.iter().copied().max()
+            } else {
+                ids.iter().copied().min()
+            };
+            if let Some(id) = extreme {
+                self.keys[0] = self.keys[0].max(self.key(id));
+            }
+            return;
+        }
+        for (id, group) in ids.iter().zip(groups) {
+            let key = self.key(*id);
+            let slot = &mut self.keys[*group as usize];
+            *slot = (*slot).max(key);
+        }
+    }
+
+    fn update(
+        &mut self,
+        n_groups: usize,
+        groups: &[u32],
+        ids: &[u32],
+        keep: impl Fn(usize) -> bool,
+    ) {
+        if self.keys.len() < n_groups {
+            self.keys.resize(n_groups, 0);
+        }
+        for (row, (id, group)) in ids.iter().zip(groups).enumerate() {
+            if keep(row) {
+                let key = self.key(*id);
+                let slot = &mut self.keys[*group as usize];
+                *slot = (*slot).max(key);
+            }
+        }
+    }
+
+    /// (group, extreme id) of every group that saw a row.
+    fn ids(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| **key > 0)
+            .map(|(group, key)| {
+                let id = if self.max {
+                    key - 1
+                } else {
+                    self.cardinality - key
+                };
+                (group, id)
+            })
+    }
 }
 
 /// The dictionary ids COUNT(DISTINCT col) has seen, per group: a plain bitset when

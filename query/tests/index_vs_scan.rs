@@ -32,10 +32,12 @@ proptest! {
     fn index_path_equals_full_scan(predicate in predicate()) {
         same_answer(&format!("SELECT id FROM t WHERE {predicate} ORDER BY id LIMIT 100000"))?;
         same_answer(&format!("SELECT COUNT(*), SUM(n), MIN(r), COUNT(DISTINCT c), COUNT(DISTINCT i), COUNT(DISTINCT ts) FROM t WHERE {predicate}"))?;
+        // MIN/MAX of dictionary columns compare ids with indexes on, values with them off.
+        same_answer(&format!("SELECT MIN(c), MAX(c), MIN(s), MAX(i), MIN(ts), MAX(ts), MIN(b) FROM t WHERE {predicate}"))?;
         // Keys derived from one dictionary column are grouped by dictionary id with
         // indexes on and per row with them off.
         let grouped = format!(
-            "SELECT DATE_TRUNC('day', ts) AS d, i * 2, COUNT(*), COUNT(DISTINCT s) FROM t WHERE {predicate} \
+            "SELECT DATE_TRUNC('day', ts) AS d, i * 2, COUNT(*), COUNT(DISTINCT s), MAX(c), MIN(i) FROM t WHERE {predicate} \
              GROUP BY DATE_TRUNC('day', ts), i * 2 ORDER BY d, 2 LIMIT 1000"
         );
         same_answer(&grouped)?;

@@ -73,6 +73,11 @@ pub trait ColumnReader: Send + Sync {
         let ids: Vec<u32> = ids.collect();
         self.dictionary_i64s(&ids, out);
     }
+    /// Whether dictionary ids ascend with the values (a sealed segment's sorted
+    /// dictionary; a consuming segment's ids are in arrival order).
+    fn dictionary_ordered(&self) -> bool {
+        false
+    }
     /// Id of the entry equal to the value.
     fn lookup(&self, value: &Value) -> Option<u32>;
     /// Ids of entries within the bounds.
@@ -1063,6 +1068,10 @@ impl ColumnReader for ImmutableColumn {
 
     fn dictionary_value(&self, id: u32) -> Value {
         self.dictionary().map_or(Value::Null, |d| d.value(id))
+    }
+
+    fn dictionary_ordered(&self) -> bool {
+        self.dictionary().is_some()
     }
 
     fn dictionary_i64_range(&self, ids: std::ops::Range<u32>, out: &mut Vec<i64>) {
