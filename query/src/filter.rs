@@ -17,7 +17,7 @@ use crate::error::QueryResult;
 use crate::eval::eval;
 use crate::expr::{ArithOp, CmpOp, Expr, Func, match_literals};
 use crate::plan::Filter;
-use crate::segment_scan::{BlockColumns, SegmentContext, eval_on_dictionary, filter_dictionary};
+use crate::segment_scan::{BlockColumns, SegmentContext, filter_dictionary, truth_on_dictionary};
 use crate::types::{Scalar, SqlType, total_order_key};
 
 /// Inverted-index lookups beyond this many dictionary ids scan the ids instead.
@@ -1502,7 +1502,7 @@ fn dictionary_leaf(
     else {
         return Ok(None);
     };
-    let mut wanted = eval_on_dictionary(reader, cardinality, expr)?.true_rows();
+    let mut wanted = truth_on_dictionary(context, reader, cardinality, expr)?;
     // The last row is what NULL docs evaluate to.
     let null_passes = wanted.pop().unwrap_or(false);
     let count = wanted.iter().filter(|w| **w).count();

@@ -1010,12 +1010,7 @@ fn aggregate(
                 .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
                 .transpose()?;
             if let Some((name, sets)) = by_id {
-                ids.clear();
-                columns
-                    .context
-                    .column(name)?
-                    .read_dict_ids(block, &mut ids)?;
-                let nulls = columns.context.nulls(name)?;
+                let nulls = read_block_ids(columns.context, name, block, &mut ids)?;
                 grown += sets.insert(&groups, &ids, |row| {
                     let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
                     !null && keep.as_ref().is_none_or(|k| k[row])
@@ -1023,13 +1018,7 @@ fn aggregate(
                 continue;
             }
             if let Some((name, extremes)) = extreme {
-                ids.clear();
-                columns
-                    .context
-                    .column(name)?
-                    .read_dict_ids(block, &mut ids)?;
-                let nulls = columns.context.nulls(name)?;
-                match nulls {
+                match read_block_ids(columns.context, name, block, &mut ids)? {
                     Some(nulls) => {
                         extremes.update(n_groups, &groups, &ids, |row| !nulls.contains(block[row]))
                     }
@@ -1166,6 +1155,19 @@ fn expand_multi_value(
         }
     }
     Ok(())
+}
+
+/// The dictionary ids of column `name` for the docs of `block` into `ids`; returns the
+/// column's null bitmap.
+fn read_block_ids(
+    context: &mut SegmentContext<'_>,
+    name: &str,
+    block: &[u32],
+    ids: &mut Vec<u32>,
+) -> QueryResult<Option<std::sync::Arc<roaring::RoaringBitmap>>> {
+    ids.clear();
+    context.column(name)?.read_dict_ids(block, ids)?;
+    context.nulls(name)
 }
 
 /// The extreme dictionary id of MIN(col) or MAX(col) per group, for a column whose ids

@@ -3,6 +3,7 @@
 //! needs for one block of docs.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -344,7 +345,7 @@ pub fn eval_on_dictionary(
     cardinality: u32,
     expr: &crate::expr::Expr,
 ) -> QueryResult<Vector> {
-    let vector = Rc::new(dictionary_vector(reader, cardinality));
+    let vector = Rc::new(dictionary_vector(reader, 0..cardinality, true));
     let mut input = DictionaryColumns {
         name: &reader.metadata().name,
         vector,
@@ -352,38 +353,72 @@ pub fn eval_on_dictionary(
     crate::eval::eval(expr, &mut input)
 }
 
-/// Every dictionary entry as one vector, with one extra last row, NULL. Integer and
-/// timestamp entries decode in bulk; a dictionary of a million entries is evaluated
-/// in about the time of a block scan of as many rows.
-fn dictionary_vector(reader: &dyn ColumnReader, cardinality: u32) -> Vector {
+/// Entries `ids` of a dictionary as one vector, and one extra last row, NULL, when
+/// `null_row`. Integer and timestamp entries decode in bulk; a dictionary of a million
+/// entries is evaluated in about the time of a block scan of as many rows.
+fn dictionary_vector(reader: &dyn ColumnReader, ids: Range<u32>, null_row: bool) -> Vector {
     let ty = SqlType::of(reader.metadata().data_type);
-    let mut nulls = vec![false; cardinality as usize + 1];
-    nulls[cardinality as usize] = true;
+    let entries = ids.len();
+    let mut nulls = vec![false; entries + usize::from(null_row)];
+    if null_row {
+        nulls[entries] = true;
+    }
     match ty {
         SqlType::Int | SqlType::Long | SqlType::Timestamp => {
-            let mut values = Vec::with_capacity(cardinality as usize + 1);
-            reader.dictionary_i64_range(0..cardinality, &mut values);
-            values.push(0);
+            let mut values = Vec::with_capacity(nulls.len());
+            reader.dictionary_i64_range(ids, &mut values);
+            values.extend(null_row.then_some(0));
             Vector::new(ty, Data::Long(values), Some(nulls))
         }
         SqlType::Float | SqlType::Double => {
-            let mut values: Vec<f64> = (0..cardinality)
+            let mut values: Vec<f64> = ids
                 .map(|id| {
                     Scalar::from_value(reader.dictionary_value(id))
                         .as_f64()
                         .unwrap_or(0.0)
                 })
                 .collect();
-            values.push(0.0);
+            values.extend(null_row.then_some(0.0));
             Vector::new(ty, Data::Double(values), Some(nulls))
         }
         _ => {
-            let mut values: Vec<Scalar> = (0..cardinality)
+            let mut values: Vec<Scalar> = ids
                 .map(|id| Scalar::from_value(reader.dictionary_value(id)))
                 .collect();
-            values.push(Scalar::Null);
+            values.extend(null_row.then_some(Scalar::Null));
             Vector::from_scalars(ty, false, &values)
         }
+    }
+}
+
+/// Entries a filter evaluates at once, between two checks of the query's deadline and
+/// cancellation: as many as the rows of a scan's block.
+const DICTIONARY_EVAL_CHUNK: u32 = crate::docset::BLOCK as u32;
+
+/// Whether a predicate holds on each dictionary entry (then one last value: whether it
+/// holds on NULL), evaluated a chunk of entries at a time so that a cancelled or late
+/// query stops within one chunk.
+pub fn truth_on_dictionary(
+    context: &SegmentContext<'_>,
+    reader: &dyn ColumnReader,
+    cardinality: u32,
+    expr: &crate::expr::Expr,
+) -> QueryResult<Vec<bool>> {
+    let mut truth = Vec::with_capacity(cardinality as usize + 1);
+    let mut start = 0u32;
+    loop {
+        context.check_deadline()?;
+        let end = cardinality.min(start.saturating_add(DICTIONARY_EVAL_CHUNK));
+        let last = end == cardinality;
+        let mut input = DictionaryColumns {
+            name: &reader.metadata().name,
+            vector: Rc::new(dictionary_vector(reader, start..end, last)),
+        };
+        truth.extend(crate::eval::eval(expr, &mut input)?.true_rows());
+        if last {
+            return Ok(truth);
+        }
+        start = end;
     }
 }
 

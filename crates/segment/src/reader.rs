@@ -791,6 +791,16 @@ impl ImmutableColumn {
         self.dictionary.get().and_then(Option::as_ref)
     }
 
+    /// The dictionary of an INT, LONG or TIMESTAMP column.
+    fn integer_dictionary(&self) -> Option<&Dictionary> {
+        self.dictionary().filter(|dictionary| {
+            matches!(
+                dictionary.physical_type(),
+                PhysicalType::I32 | PhysicalType::I64
+            )
+        })
+    }
+
     fn nulls(&self) -> Option<&RoaringBitmap> {
         self.nulls.get().and_then(Option::as_ref)
     }
@@ -1075,27 +1085,15 @@ impl ColumnReader for ImmutableColumn {
     }
 
     fn dictionary_i64_range(&self, ids: std::ops::Range<u32>, out: &mut Vec<i64>) {
-        match self.dictionary() {
-            Some(dictionary)
-                if matches!(
-                    dictionary.physical_type(),
-                    PhysicalType::I32 | PhysicalType::I64
-                ) =>
-            {
-                dictionary.i64s_in(ids, out);
-            }
-            _ => out.extend(ids.map(|_| 0)),
+        match self.integer_dictionary() {
+            Some(dictionary) => dictionary.i64s_in(ids, out),
+            None => out.extend(ids.map(|_| 0)),
         }
     }
 
     fn dictionary_i64s(&self, ids: &[u32], out: &mut Vec<i64>) {
-        match self.dictionary() {
-            Some(dictionary)
-                if matches!(
-                    dictionary.physical_type(),
-                    PhysicalType::I32 | PhysicalType::I64
-                ) =>
-            {
+        match self.integer_dictionary() {
+            Some(dictionary) => {
                 out.extend(ids.iter().map(|id| dictionary.i64_at(*id)));
             }
             _ => out.extend(ids.iter().map(|_| 0)),
