@@ -11,7 +11,7 @@ use crate::distinct_set::DistinctSet;
 use crate::error::QueryResult;
 use crate::eval::{f64s, i64s};
 use crate::plan::{AggCall, AggFunc};
-use crate::state_bytes::{DISTINCT_INT_BYTES, SET_SLOT_OVERHEAD, scalar_bytes};
+use crate::state_bytes::{SET_SLOT_OVERHEAD, scalar_bytes};
 use crate::tdigest::TDigest;
 use crate::types::{Scalar, SqlType, ordered_u64};
 use crate::vector::{Data, Vector};
@@ -416,7 +416,7 @@ impl AccState {
                 let values = i64s(arg);
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) && sets[*g as usize].insert(ordered_u64(values[i])) {
-                        grown += DISTINCT_INT_BYTES;
+                        grown += sets[*g as usize].value_bytes();
                     }
                 }
             }
@@ -706,7 +706,8 @@ impl AccState {
             }
             (AccState::DistinctInt(a), AccState::DistinctInt(b)) => {
                 for (from, &into) in mapping.iter().enumerate() {
-                    grown += a[into].union_with(&b[from]) as usize * DISTINCT_INT_BYTES;
+                    let added = a[into].union_with(&b[from]) as usize;
+                    grown += added * a[into].value_bytes();
                 }
             }
             (AccState::Hll(a), AccState::Hll(b)) => {

@@ -70,6 +70,16 @@ impl DistinctSet {
         }
     }
 
+    /// Bytes a value adds to the set in its present form, for the memory budget: none
+    /// inline, a word in the sorted vector, a roaring array container's two bytes.
+    pub fn value_bytes(&self) -> usize {
+        match self {
+            DistinctSet::Inline { .. } => 0,
+            DistinctSet::Sorted(_) => std::mem::size_of::<u64>(),
+            DistinctSet::Bitmap(_) => crate::state_bytes::DISTINCT_INT_BYTES,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -24,9 +24,7 @@ use crate::segment_scan::{
     BlockColumns, SegmentContext, columns_read_once, eval_on_dictionary, small_dictionary,
 };
 use crate::sorted_codes;
-use crate::state_bytes::{
-    Charged, DISTINCT_INT_BYTES, GROUP_SLOT_BYTES, SET_SLOT_OVERHEAD, row_bytes, scalar_bytes,
-};
+use crate::state_bytes::{Charged, GROUP_SLOT_BYTES, SET_SLOT_OVERHEAD, row_bytes, scalar_bytes};
 use crate::trim;
 use crate::types::{Scalar, SqlType, ordered_u64};
 use crate::vector::Vector;
@@ -1085,18 +1083,19 @@ fn aggregate(
                     reader.dictionary_i64s(&ids, &mut decoded);
                     keys.clear();
                     keys.extend(decoded.iter().map(|v| ordered_u64(*v)));
-                    grown += keys.len() * DISTINCT_INT_BYTES;
                     // Ids ascend with values in a sorted dictionary; a consuming
                     // segment's dictionary is in arrival order.
                     if keys.windows(2).any(|w| w[0] >= w[1]) {
                         keys.sort_unstable();
                         keys.dedup();
                     }
-                    if set.is_empty() {
+                    let added = if set.is_empty() {
                         *set = DistinctSet::from_sorted(&keys);
+                        keys.len()
                     } else {
-                        set.union_with(&DistinctSet::from_sorted(&keys));
-                    }
+                        set.union_with(&DistinctSet::from_sorted(&keys)) as usize
+                    };
+                    grown += added * set.value_bytes();
                 }
             }
             _ => {}
