@@ -273,14 +273,23 @@ fn test_console_queries_charts_explores_and_watches_a_live_quickstart() {
 
     // Completion offers the columns of the table the query names.
     let editor = browser.wait_for("#sql-input", WAIT);
-    browser.clear(&editor);
-    browser.type_keys(&editor, "SELECT coun");
-    browser.type_keys(&editor, "\u{E009} \u{E000}");
-    let offered = browser.wait_until(
-        "completion offers country",
-        "const l = document.querySelector('#sql-completion'); return l && !l.hidden ? l.textContent : '';",
-        WAIT,
-    );
+    let completion = "const l = document.querySelector('#sql-completion'); return l && !l.hidden ? l.textContent : '';";
+    // Chromedriver once delivered the chord's space without its Control (the editor
+    // then holds "SELECT coun "): the chord is typed again, on a fresh text, up to three
+    // times; the assertion below is unchanged.
+    for _ in 0..3 {
+        browser.clear(&editor);
+        browser.type_keys(&editor, "SELECT coun");
+        browser.type_keys(&editor, "\u{E009} \u{E000}");
+        let shown = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < shown && browser.execute(completion, json!([])) == json!("") {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if browser.execute(completion, json!([])) != json!("") {
+            break;
+        }
+    }
+    let offered = browser.wait_until("completion offers country", completion, WAIT);
     assert!(
         offered.as_str().unwrap_or_default().contains("country"),
         "{offered}"
