@@ -189,20 +189,9 @@ fn divide_by_constant(values: &[i64], divisor: i64, remainder: bool) -> Vec<i64>
 /// `expr op literal` or `literal op expr` on single-value LONG or DOUBLE values: one
 /// pass, no constant vector. Orders as [`compare`] does (`total_cmp` for doubles,
 /// [`cmp_i64_f64`] across the two).
-fn compare_with_literal(
-    op: CmpOp,
-    left: &Expr,
-    right: &Expr,
-    input: &mut dyn Columns,
-) -> QueryResult<Option<Vector>> {
-    let (literal, other, op) = match (left, right) {
-        (_, Expr::Literal { value, .. }) if !matches!(left, Expr::Literal { .. }) => {
-            (value, left, op)
-        }
-        (Expr::Literal { value, .. }, _) if !matches!(right, Expr::Literal { .. }) => {
-            (value, right, op.flip())
-        }
-        _ => return Ok(None),
+fn compare_with_literal(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Option<Vector>> {
+    let Some((other, op, literal)) = expr.literal_comparison() else {
+        return Ok(None);
     };
     if !matches!(literal, Scalar::Long(_) | Scalar::Double(_)) {
         return Ok(None);
@@ -284,7 +273,7 @@ pub fn eval(expr: &Expr, input: &mut dyn Columns) -> QueryResult<Vector> {
             })
         }
         Expr::Compare { op, left, right } => {
-            if let Some(v) = compare_with_literal(*op, left, right, input)? {
+            if let Some(v) = compare_with_literal(expr, input)? {
                 return Ok(v);
             }
             let l = eval_shared(left, input)?;

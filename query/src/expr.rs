@@ -393,6 +393,19 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// The other side, operator (that side on the left) and literal of `e op literal` or
+    /// `literal op e`.
+    pub fn literal_comparison(&self) -> Option<(&Expr, CmpOp, &Scalar)> {
+        let Expr::Compare { op, left, right } = self else {
+            return None;
+        };
+        match (&**left, &**right) {
+            (e, Expr::Literal { value, .. }) => Some((e, *op, value)),
+            (Expr::Literal { value, .. }, e) => Some((e, op.flip(), value)),
+            _ => None,
+        }
+    }
+
     pub fn ty(&self) -> SqlType {
         match self {
             Expr::Column { ty, .. } | Expr::Slot { ty, .. } | Expr::Literal { ty, .. } => *ty,

@@ -674,7 +674,7 @@ fn scan_f64_expression(
     expr: &Expr,
     candidates: &DocSet,
 ) -> QueryResult<Option<DocSet>> {
-    let Some((computed, op, literal)) = literal_comparison(expr) else {
+    let Some((computed, op, literal)) = expr.literal_comparison() else {
         return Ok(None);
     };
     if !matches!(
@@ -856,23 +856,10 @@ fn push_non_null_matching(
     }
 }
 
-/// The other side, operator (that side on the left) and literal of `e op literal` or
-/// `literal op e`.
-fn literal_comparison(expr: &Expr) -> Option<(&Expr, CmpOp, &Scalar)> {
-    let Expr::Compare { op, left, right } = expr else {
-        return None;
-    };
-    match (&**left, &**right) {
-        (e, Expr::Literal { value, .. }) => Some((e, *op, value)),
-        (Expr::Literal { value, .. }, e) => Some((e, op.flip(), value)),
-        _ => None,
-    }
-}
-
 /// The column, operator (column on the left) and literal of `col op literal` (either
 /// side) on a single-value DOUBLE or FLOAT column.
 pub fn double_comparison(expr: &Expr) -> Option<(&str, CmpOp, &Scalar)> {
-    match literal_comparison(expr)? {
+    match expr.literal_comparison()? {
         (
             Expr::Column {
                 name,

@@ -1198,25 +1198,18 @@ impl ExtremeIds {
 
     /// Every row counts (no NULLs, no filter).
     fn update_all(&mut self, n_groups: usize, groups: &[u32], ids: &[u32]) {
-        if self.keys.len() < n_groups {
-            self.keys.resize(n_groups, 0);
+        if n_groups != 1 {
+            return self.update(n_groups, groups, ids, |_| true);
         }
-        if n_groups == 1 {
-            // One group: a reduction the compiler vectorises.
-            let extreme = if self.max {
-                ids.iter().copied().max()
-            } else {
-                ids.iter().copied().min()
-            };
-            if let Some(id) = extreme {
-                self.keys[0] = self.keys[0].max(self.key(id));
-            }
-            return;
-        }
-        for (id, group) in ids.iter().zip(groups) {
-            let key = self.key(*id);
-            let slot = &mut self.keys[*group as usize];
-            *slot = (*slot).max(key);
+        self.keys.resize(self.keys.len().max(1), 0);
+        // One group: a reduction the compiler vectorises.
+        let extreme = if self.max {
+            ids.iter().copied().max()
+        } else {
+            ids.iter().copied().min()
+        };
+        if let Some(id) = extreme {
+            self.keys[0] = self.keys[0].max(self.key(id));
         }
     }
 

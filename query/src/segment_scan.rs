@@ -302,15 +302,7 @@ pub fn small_dictionary<'a>(
     context: &SegmentContext<'a>,
     name: &str,
 ) -> QueryResult<Option<(&'a dyn ColumnReader, u32)>> {
-    let reader = context.column(name)?;
-    Ok(match reader.cardinality() {
-        Some(cardinality)
-            if reader.metadata().single_value && cardinality <= MAX_DICTIONARY_EVAL =>
-        {
-            Some((reader, cardinality))
-        }
-        _ => None,
-    })
+    filter_dictionary(context, name, 0)
 }
 
 /// A filter evaluates a larger dictionary entry by entry too, when it has no more
@@ -318,7 +310,8 @@ pub fn small_dictionary<'a>(
 /// LONG entries).
 pub const MAX_FILTER_DICTIONARY_EVAL: u32 = 1 << 23;
 
-/// [`small_dictionary`] for a filter that would otherwise test `rows` rows.
+/// [`small_dictionary`] for a filter that would otherwise test `rows` rows: also a
+/// dictionary of up to [`MAX_FILTER_DICTIONARY_EVAL`] entries, no more than `rows`.
 pub fn filter_dictionary<'a>(
     context: &SegmentContext<'a>,
     name: &str,
@@ -345,10 +338,20 @@ pub fn eval_on_dictionary(
     cardinality: u32,
     expr: &crate::expr::Expr,
 ) -> QueryResult<Vector> {
-    let vector = Rc::new(dictionary_vector(reader, 0..cardinality, true));
+    eval_on_entries(reader, 0..cardinality, true, expr)
+}
+
+/// Evaluate an expression over dictionary entries `ids`, and over NULL as one extra last
+/// row when `null_row`.
+fn eval_on_entries(
+    reader: &dyn ColumnReader,
+    ids: Range<u32>,
+    null_row: bool,
+    expr: &crate::expr::Expr,
+) -> QueryResult<Vector> {
     let mut input = DictionaryColumns {
         name: &reader.metadata().name,
-        vector,
+        vector: Rc::new(dictionary_vector(reader, ids, null_row)),
     };
     crate::eval::eval(expr, &mut input)
 }
@@ -410,11 +413,7 @@ pub fn truth_on_dictionary(
         context.check_deadline()?;
         let end = cardinality.min(start.saturating_add(DICTIONARY_EVAL_CHUNK));
         let last = end == cardinality;
-        let mut input = DictionaryColumns {
-            name: &reader.metadata().name,
-            vector: Rc::new(dictionary_vector(reader, start..end, last)),
-        };
-        truth.extend(crate::eval::eval(expr, &mut input)?.true_rows());
+        truth.extend(eval_on_entries(reader, start..end, last, expr)?.true_rows());
         if last {
             return Ok(truth);
         }
