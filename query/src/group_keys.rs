@@ -214,6 +214,32 @@ impl FlatKeys {
             .collect()
     }
 
+    /// For each pair of [`crate::absorb::sorted_pairs`], its group's words: from `a`
+    /// where the pair has a group there, else from `b` (of the same layout). Gathered
+    /// chunk by chunk in parallel.
+    pub fn gather_pairs(a: &FlatKeys, b: &FlatKeys, pairs: &[(u32, u32)]) -> FlatKeys {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 14;
+        let stride = a.stride();
+        let mut data = vec![0u64; pairs.len() * stride];
+        data.par_chunks_mut(CHUNK * stride)
+            .zip(pairs.par_chunks(CHUNK))
+            .for_each(|(out, pairs)| {
+                for (slot, &(ga, gb)) in out.chunks_exact_mut(stride).zip(pairs) {
+                    let words = if ga == crate::absorb::ABSENT {
+                        b.key(gb as usize)
+                    } else {
+                        a.key(ga as usize)
+                    };
+                    slot.copy_from_slice(words);
+                }
+            });
+        FlatKeys {
+            lanes: a.lanes.clone(),
+            data,
+        }
+    }
+
     /// Two groups' words in key order.
     #[inline]
     pub fn compare_words(&self, a: &[u64], b: &[u64]) -> Ordering {

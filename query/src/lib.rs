@@ -12,6 +12,7 @@
 //! Invariant: no SQL text can panic the engine; anything outside the supported surface
 //! is a [`QueryError`] naming the construct and its position.
 
+pub mod absorb;
 pub mod aggregate;
 pub mod cancel;
 pub mod distinct_set;

@@ -4,11 +4,13 @@
 
 use std::cmp::Ordering;
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::AccState;
 use crate::error::{QueryError, QueryResult};
 use crate::eval::{SlotColumns, eval};
+use crate::expr::Expr;
 use crate::group_keys::{FlatIndex, FlatKeys, GroupKeys};
 use crate::leaf::{
     AggPartial, ExecStats, Partial, PartialRows, SelectedRow, compare_sort_keys, order_by_key,
@@ -34,6 +36,10 @@ pub fn merge(plan: &QueryPlan, partials: Vec<Partial>) -> QueryResult<Partial> {
     }
     Ok(merger.finish())
 }
+
+/// Groups on each side from which two mergers' sorted groups are merged into a new set
+/// in key order on every core; smaller sets are folded into the larger in place.
+const MIN_GROUPS_MERGED_BY_PAIRS: usize = 1 << 12;
 
 /// Merges partials one at a time, keeping its group index between them (a merge of n
 /// partials hashes each key once, not once per pairwise step).
@@ -78,12 +84,63 @@ impl<'p> Merger<'p> {
     }
 
     /// Fold in another merger's result (of the docs after this one's).
-    pub fn absorb(&mut self, other: Merger<'p>) -> QueryResult<()> {
+    pub fn absorb(&mut self, mut other: Merger<'p>) -> QueryResult<()> {
         if self.is_empty() {
             // Take the other's groups with their index: nothing to hash again.
             let stats = std::mem::take(&mut self.stats);
             *self = other;
             self.stats.add(&stats);
+            return Ok(());
+        }
+        // Two large sorted group sets of flat keys: merged into a new set in key order,
+        // on every core (see `absorb`).
+        if let (Some(a_order), Some(b_order), GroupKeys::Flat(a), GroupKeys::Flat(b)) = (
+            &self.key_order,
+            &other.key_order,
+            &self.groups.keys,
+            &other.groups.keys,
+        ) && a.same_layout(b)
+            && a.len().min(b.len()) >= MIN_GROUPS_MERGED_BY_PAIRS
+            && a.len().max(b.len()) < crate::absorb::ABSENT as usize
+            && self.groups.states.len() == other.groups.states.len()
+        {
+            let pairs = crate::absorb::sorted_pairs(a, a_order, b, b_order);
+            let a_states = std::mem::take(&mut self.groups.states);
+            let b_states = std::mem::take(&mut other.groups.states);
+            let (keys, states) = rayon::join(
+                || FlatKeys::gather_pairs(a, b, &pairs),
+                || {
+                    a_states
+                        .into_par_iter()
+                        .zip(b_states)
+                        .map(|(x, y)| crate::absorb::merge_state_pairs(x, y, &pairs))
+                        .collect::<Vec<_>>()
+                },
+            );
+            let groups_before = a.len();
+            let keys = GroupKeys::Flat(keys);
+            let new_groups = keys.len() - groups_before;
+            let mut grown = keys.bytes_from(groups_before)
+                + new_groups * GROUP_SLOT_BYTES * states.len().max(1);
+            let mut merged_states = Vec::with_capacity(states.len());
+            for (state, state_grown) in states {
+                merged_states.push(state);
+                grown += state_grown;
+            }
+            self.groups = AggPartial {
+                keys,
+                states: merged_states,
+                sorted: true,
+            };
+            self.key_order = Some((0..self.groups.keys.len()).collect());
+            self.index = GroupIndex::Empty;
+            self.stats.add(&other.stats);
+            self.plan.options.state_bytes.release(other.held.bytes());
+            self.held.add(grown)?;
+            let limit = self.plan.options.num_groups_limit;
+            if self.groups.keys.len() > limit {
+                return Err(QueryError::too_many_groups(limit));
+            }
             return Ok(());
         }
         self.add(other.finish())
@@ -451,10 +508,6 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 }
             }
             let n = part.keys.len();
-            let mut slots: Vec<Vector> = Vec::new();
-            for (i, key) in aggregation.keys.iter().enumerate() {
-                slots.push(part.keys.vector(i, key.ty()));
-            }
             for (state, call) in part.states.iter_mut().zip(&aggregation.aggs) {
                 if state.long_sum_overflow(n).is_some() {
                     // A LONG cannot hold it; a number that is not the sum is worse than
@@ -465,8 +518,28 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                         call.text
                     )));
                 }
-                slots.push(state.finish_vector(call.ty, n));
             }
+            // Every key column and aggregate becomes its vector at once (a million
+            // groups: each is a pass over them).
+            let keys = &part.keys;
+            let (mut slots, aggregates): (Vec<Vector>, Vec<Vector>) = rayon::join(
+                || {
+                    aggregation
+                        .keys
+                        .par_iter()
+                        .enumerate()
+                        .map(|(i, key)| keys.vector(i, key.ty()))
+                        .collect()
+                },
+                || {
+                    part.states
+                        .par_iter_mut()
+                        .zip(&aggregation.aggs)
+                        .map(|(state, call)| state.finish_vector(call.ty, n))
+                        .collect()
+                },
+            );
+            slots.extend(aggregates);
             let mut rows = n;
             if let Some(having) = &aggregation.having {
                 let keep = eval(
@@ -484,11 +557,25 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 slots: &slots,
                 rows,
             };
-            let sort_vectors: Vec<Vector> = aggregation
+            // A sort key that is a slot is read where it lies; others are evaluated.
+            let evaluated: Vec<Option<Vector>> = aggregation
                 .order_by
                 .iter()
-                .map(|k| eval(&k.expr, &mut input))
+                .map(|k| match &k.expr {
+                    Expr::Slot { index, .. } if *index < slots.len() => Ok(None),
+                    expr => eval(expr, &mut input).map(Some),
+                })
                 .collect::<QueryResult<_>>()?;
+            let sort_vectors: Vec<&Vector> = aggregation
+                .order_by
+                .iter()
+                .zip(&evaluated)
+                .filter_map(|(k, evaluated)| match (evaluated, &k.expr) {
+                    (Some(vector), _) => Some(vector),
+                    (None, Expr::Slot { index, .. }) => slots.get(*index),
+                    (None, _) => None,
+                })
+                .collect();
             let mut order: Vec<usize> = (0..rows).collect();
             let limit = aggregation
                 .limit
@@ -558,7 +645,7 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
 /// Rows `a` and `b` of the sort vectors in ORDER BY order, as [`compare_sort_keys`]
 /// orders their values.
 fn compare_vector_rows(
-    vectors: &[Vector],
+    vectors: &[&Vector],
     a: usize,
     b: usize,
     order_by: &[crate::plan::SortKey],
@@ -636,7 +723,7 @@ mod tests {
                         descending,
                         nulls_first,
                     };
-                    let one = std::slice::from_ref(vector);
+                    let one: &[&Vector] = &[vector];
                     for a in 0..4 {
                         for b in 0..4 {
                             let expected = compare_sort_keys(

@@ -584,3 +584,88 @@ fn a_long_sum_outside_the_long_range_is_a_data_error() {
     assert_eq!(one, vec![vec![Scalar::Long(i64::MAX)]]);
     assert!(rows.len() > 2);
 }
+
+/// Groups folded together from eight segments (each thread's sorted group sets merged
+/// into one, on every core) count, sum and bound what the rows say, and every other
+/// aggregate answers as it does over the same rows in one segment.
+#[test]
+fn groups_merged_across_segments_equal_the_rows() {
+    use std::collections::BTreeMap;
+    let (many, one, rows) = common::segmented_tables();
+    let run = |table: &tessera_query::Table, sql: &str| {
+        tessera_query::run(sql, QueryOptions::default(), std::slice::from_ref(table))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .result
+            .rows
+    };
+    // (b, i) with NULL last, as ORDER BY b, i puts it.
+    type Key = (Option<i64>, Option<i64>);
+    let key_of = |row: &[Value]| -> Key {
+        let int = |v: &Value| match v {
+            Value::Long(x) => Some(*x),
+            Value::Int(x) => Some(i64::from(*x)),
+            _ => None,
+        };
+        (int(&row[col("b")]), int(&row[col("i")]))
+    };
+    let order = |k: &Key| {
+        (
+            k.0.is_none(),
+            k.0.unwrap_or(0),
+            k.1.is_none(),
+            k.1.unwrap_or(0),
+        )
+    };
+    // Per group: count, sum of n (None: no n), min of r, max of ts.
+    type Expected = (i64, Option<i64>, Option<f64>, i64);
+    let mut expected: BTreeMap<(bool, i64, bool, i64), Expected> = BTreeMap::new();
+    for row in rows {
+        let entry = expected
+            .entry(order(&key_of(row)))
+            .or_insert((0, None, None, i64::MIN));
+        entry.0 += 1;
+        if let Value::Long(n) = row[col("n")] {
+            entry.1 = Some(entry.1.unwrap_or(0) + n);
+        }
+        if let Value::Double(r) = row[col("r")] {
+            entry.2 = Some(entry.2.map_or(r, |m: f64| m.min(r)));
+        }
+        if let Value::Timestamp(ts) = row[col("ts")] {
+            entry.3 = entry.3.max(ts);
+        }
+    }
+    assert!(expected.len() > 15_000, "{} groups", expected.len());
+    let got = run(
+        many,
+        "SELECT b, i, COUNT(*), SUM(n), MIN(r), MAX(ts) FROM t GROUP BY b, i ORDER BY b, i LIMIT 100000",
+    );
+    assert_eq!(got.len(), expected.len());
+    for (row, (key, (count, sum, min_r, max_ts))) in got.iter().zip(&expected) {
+        let got_key = (
+            row[0].is_null(),
+            row[0].as_i64().unwrap_or(0),
+            row[1].is_null(),
+            row[1].as_i64().unwrap_or(0),
+        );
+        assert_eq!(&got_key, key);
+        assert_eq!(long(&row[2]), *count, "count of {key:?}");
+        assert_eq!(row[3].as_i64(), *sum, "sum of {key:?}");
+        assert_eq!(row[4].as_f64(), *min_r, "min of {key:?}");
+        assert_eq!(long(&row[5]), *max_ts, "max of {key:?}");
+    }
+    // The ten largest groups, ties by key.
+    let mut by_count: Vec<_> = expected.iter().map(|(k, v)| (-v.0, *k)).collect();
+    by_count.sort();
+    let top = run(
+        many,
+        "SELECT b, i, COUNT(*) AS n FROM t GROUP BY b, i ORDER BY n DESC, b, i LIMIT 10",
+    );
+    let top_counts: Vec<i64> = top.iter().map(|r| long(&r[2])).collect();
+    let expected_counts: Vec<i64> = by_count.iter().take(10).map(|(c, _)| -c).collect();
+    assert_eq!(top_counts, expected_counts);
+    // Aggregates whose state is not a number: as over one segment.
+    let sql = "SELECT b, i, AVG(f), COUNT(DISTINCT c), COUNT(DISTINCT n), PERCENTILE(r, 90), \
+               MIN(c), MAX(b), MIN(n), MAX(r), MIN(ts), MINMAXRANGE(n) FROM t GROUP BY b, i ORDER BY b, i \
+               LIMIT 100000";
+    assert_eq!(run(many, sql), run(one, sql));
+}

@@ -325,3 +325,26 @@ pub fn predicate() -> impl Strategy<Value = String> {
         ]
     })
 }
+
+/// The same 40,000 rows of `t` as eight segments of 5,000 and as one segment, plus the
+/// rows. Grouped by `b, i` (about 21,000 groups), every segment holds thousands of
+/// groups, so the per-thread merges of a query fold large sorted group sets together.
+pub fn segmented_tables() -> &'static (Table, Table, Vec<Vec<Value>>) {
+    static TABLES: OnceLock<(Table, Table, Vec<Vec<Value>>)> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let mut rng = Rng(1234);
+        let rows: Vec<Vec<Value>> = (0..40_000).map(|id| row(id, &mut rng)).collect();
+        let segments: Vec<Arc<dyn SegmentReader>> = rows
+            .chunks(5_000)
+            .enumerate()
+            .map(|(i, chunk)| Arc::new(build(&dir, 20 + i as u32, chunk)) as Arc<dyn SegmentReader>)
+            .collect();
+        let whole: Vec<Arc<dyn SegmentReader>> = vec![Arc::new(build(&dir, 40, &rows))];
+        (
+            Table::from_segments(segments).expect("table"),
+            Table::from_segments(whole).expect("table"),
+            rows,
+        )
+    })
+}
