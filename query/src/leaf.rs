@@ -605,6 +605,25 @@ impl Grouper {
     /// The group keys, and for dictionary keys the order they come in: ascending codes
     /// (group `i` of the result is group `order[i]` of the states). Keys are built in
     /// that order so they sit in memory in the order merges walk them.
+    /// Whether ascending codes are ascending keys: every key is a column (not derived)
+    /// whose dictionary ids ascend with its values, so a code, the ids in key order
+    /// with NULL (the largest id) last, orders groups as their keys do.
+    fn codes_in_key_order(&self, context: &SegmentContext<'_>) -> bool {
+        let columns = match self {
+            Grouper::Single => return true,
+            Grouper::Values { .. } => return false,
+            Grouper::Dictionary { columns, .. }
+            | Grouper::Direct { columns, .. }
+            | Grouper::Sorted { columns, .. } => columns,
+        };
+        columns.iter().all(|key| {
+            key.derived.is_none()
+                && context
+                    .column(&key.name)
+                    .is_ok_and(|reader| reader.dictionary_ordered())
+        })
+    }
+
     fn into_keys(
         self,
         context: &SegmentContext<'_>,
@@ -1107,6 +1126,7 @@ fn aggregate(
     // Sorted partials merge by walking their keys instead of hashing them. Dictionary
     // codes sort as integers, and for plain columns that is key order.
     let values_grouper = matches!(grouper, Grouper::Values { .. });
+    let codes_in_key_order = grouper.codes_in_key_order(context);
     let (keys, code_order) = grouper.into_keys(context, &aggregation.key_types())?;
     if let Some(order) = &code_order {
         for state in &mut states {
@@ -1123,7 +1143,14 @@ fn aggregate(
         // Sorting many hashed keys by value costs more than hashing them in the merge.
         return Ok((partial, held.bytes()));
     }
-    partial.sort_keys();
+    match &partial.keys {
+        // Integer keys of ordered dictionaries, taken in code order: ascending already.
+        GroupKeys::Flat(flat) if codes_in_key_order && flat.all_integers() => {
+            debug_assert!(partial.keys.ascending());
+            partial.sorted = true;
+        }
+        _ => partial.sort_keys(),
+    }
     Ok((partial, held.bytes()))
 }
 

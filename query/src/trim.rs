@@ -68,17 +68,49 @@ pub fn trim_groups(partial: &mut AggPartial, order_by: &[SortKey], keep: usize) 
 
 /// Cut `order` to its first `keep` entries by `compare`, found by selection rather than a
 /// full sort (they are left in no particular order).
+///
+/// A few kept among many (`LIMIT 10` of a million groups) take one comparison per entry
+/// against a threshold: entries are gathered in a buffer of a few times `keep`; when it
+/// fills, a selection cuts it to `keep` and its last entry becomes the threshold that
+/// later entries must beat to be gathered at all.
 pub fn keep_first_by(
     order: &mut Vec<usize>,
     keep: usize,
-    compare: impl FnMut(&usize, &usize) -> std::cmp::Ordering,
+    mut compare: impl FnMut(&usize, &usize) -> std::cmp::Ordering,
 ) {
     if keep == 0 {
         order.clear();
-    } else if keep < order.len() {
+        return;
+    }
+    if keep >= order.len() {
+        return;
+    }
+    let capacity = keep.saturating_mul(4).max(1024);
+    if order.len() <= capacity {
         order.select_nth_unstable_by(keep - 1, compare);
         order.truncate(keep);
+        return;
     }
+    let mut kept: Vec<usize> = Vec::with_capacity(capacity);
+    let mut threshold: Option<usize> = None;
+    for &entry in order.iter() {
+        if let Some(bar) = threshold
+            && compare(&entry, &bar) != std::cmp::Ordering::Less
+        {
+            continue;
+        }
+        kept.push(entry);
+        if kept.len() == capacity {
+            kept.select_nth_unstable_by(keep - 1, &mut compare);
+            kept.truncate(keep);
+            threshold = kept.last().copied();
+        }
+    }
+    if kept.len() > keep {
+        kept.select_nth_unstable_by(keep - 1, &mut compare);
+        kept.truncate(keep);
+    }
+    *order = kept;
 }
 
 #[cfg(test)]
@@ -131,6 +163,37 @@ mod tests {
         trim_groups(&mut part, &[slot(1, true), slot(0, false)], 0);
         assert!(part.keys.is_empty());
         assert_eq!(part.states[0].groups(), 0);
+    }
+
+    /// The threshold path keeps exactly the entries a full sort puts first, with ties
+    /// broken by position, for many sizes around the buffer's capacity.
+    #[test]
+    fn keep_first_by_matches_a_full_sort() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (n, keep, spread) in [
+            (5000usize, 10usize, 50u64),
+            (5000, 1, 3),
+            (1023, 10, 1000),
+            (4096, 1024, 7),
+            (20_000, 300, 100_000),
+            (20_000, 19_999, 10),
+        ] {
+            let values: Vec<u64> = (0..n).map(|_| next() % spread).collect();
+            let compare = |a: &usize, b: &usize| values[*b].cmp(&values[*a]).then(a.cmp(b));
+            let mut expected: Vec<usize> = (0..n).collect();
+            expected.sort_by(compare);
+            expected.truncate(keep);
+            let mut order: Vec<usize> = (0..n).collect();
+            keep_first_by(&mut order, keep, compare);
+            order.sort_by(compare);
+            assert_eq!(order, expected, "n {n}, keep {keep}");
+        }
     }
 
     #[test]
