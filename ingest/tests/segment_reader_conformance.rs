@@ -352,6 +352,21 @@ fn test_range_and_text_lookups_agree_with_the_rows() {
                 );
                 assert_eq!(set(&found), holding, "{what}: x contains {needle}");
             }
+            // And an exact `starts_with` answer, the rows that start with it.
+            if let Some(found) = column.text_starts_with(needle).expect("text_starts_with") {
+                let starting = docs_where(
+                    &want,
+                    |v| matches!(v, Value::String(s) if s.starts_with(needle)),
+                );
+                assert_eq!(set(&found), starting, "{what}: x starts with {needle}");
+            }
+            if let Some(found) = column.text_ends_with(needle).expect("text_ends_with") {
+                let ending = docs_where(
+                    &want,
+                    |v| matches!(v, Value::String(s) if s.ends_with(needle)),
+                );
+                assert_eq!(set(&found), ending, "{what}: x ends with {needle}");
+            }
         }
     }
 }

@@ -1002,6 +1002,8 @@ fn text_like(like: &Expr) -> bool {
         Expr::Like { pattern, .. } => pattern
             .contains
             .as_ref()
+            .or(pattern.prefix.as_ref())
+            .or(pattern.suffix.as_ref())
             .is_some_and(|n| !n.is_empty() && n.chars().all(char::is_alphanumeric)),
         _ => false,
     }
@@ -1429,14 +1431,21 @@ fn index_leaf(
             let reader = context.column(column)?;
             let Some(cardinality) = reader.cardinality() else {
                 // Raw column: `LIKE '%word%'` from the text index's case-preserving
-                // tokens (exact for alphanumeric needles).
-                let needle = match like {
-                    Expr::Like { pattern, .. } => pattern.contains.as_deref(),
+                // tokens, `LIKE 'word%'` and `LIKE '%word'` from its leading and
+                // trailing runs (exact for alphanumeric words).
+                let matched = match like {
+                    Expr::Like { pattern, .. } => {
+                        if let Some(needle) = &pattern.contains {
+                            reader.text_contains(needle)?
+                        } else if let Some(prefix) = &pattern.prefix {
+                            reader.text_starts_with(prefix)?
+                        } else if let Some(suffix) = &pattern.suffix {
+                            reader.text_ends_with(suffix)?
+                        } else {
+                            None
+                        }
+                    }
                     _ => None,
-                };
-                let matched = match needle {
-                    Some(needle) => reader.text_contains(needle)?,
-                    None => None,
                 };
                 let Some(matched) = matched else {
                     // Other shapes: the values of the text index's candidates.

@@ -165,6 +165,61 @@ fn test_text_index_candidates_equal_the_scan() {
     assert!(matched >= 9, "most patterns match some rows: {matched}");
 }
 
+/// `LIKE 'word%'` and `LIKE '%word'` with an alphanumeric word on a raw, text-indexed
+/// column are answered by the text index's leading and trailing runs alone (no value
+/// read) and equal the full scan, NOT LIKE and case included.
+#[test]
+fn test_text_index_prefixes_and_suffixes_equal_the_scan() {
+    let table = common::wordy_table();
+    let options = |use_indexes| QueryOptions {
+        use_indexes,
+        ..QueryOptions::default()
+    };
+    let mut matched = 0;
+    for predicate in [
+        "x LIKE 'w1ord%'",
+        "x LIKE 'w1%'",
+        "x LIKE 'w%'",
+        "x LIKE 'W1ORD%'",
+        "x LIKE 'w39ord%'",
+        "x LIKE 'zz%'",
+        "x NOT LIKE 'w7%'",
+        "x LIKE '%w3ord'",
+        "x LIKE '%ord'",
+        "x LIKE '%W8ORD'",
+        "x NOT LIKE '%3ord'",
+    ] {
+        let sql = format!("SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE {predicate}");
+        let indexed = common::result_rows(table, &sql, options(true)).expect("answers");
+        assert_eq!(
+            indexed,
+            common::result_rows(table, &sql, options(false)).expect("answers"),
+            "{predicate}"
+        );
+        let explained =
+            common::result_rows(table, &format!("EXPLAIN PLAN FOR {sql}"), options(true))
+                .expect("explains");
+        assert!(
+            explained.iter().any(|line| line.contains("TEXT_INDEX")),
+            "{predicate}: {explained:?}"
+        );
+        matched += usize::from(!indexed[0].starts_with("[Long(0)"));
+    }
+    assert!(matched >= 10, "most patterns match some rows: {matched}");
+    // The index names no value it did not read: the leading runs answered alone.
+    for sql in [
+        "SELECT COUNT(*) FROM t WHERE x LIKE 'w1ord%'",
+        "SELECT COUNT(*) FROM t WHERE x LIKE '%w1ord'",
+    ] {
+        let indexed =
+            tessera_query::run(sql, options(true), std::slice::from_ref(table)).expect("answers");
+        assert_eq!(indexed.stats.num_entries_scanned_in_filter, 0, "{sql}");
+        let scanned =
+            tessera_query::run(sql, options(false), std::slice::from_ref(table)).expect("answers");
+        assert!(scanned.stats.num_entries_scanned_in_filter > 0, "{sql}");
+    }
+}
+
 /// MIN and MAX over a whole segment come from its dictionaries' ends with indexes on,
 /// from the values with them off; a filter or a group key takes the values either way.
 #[test]

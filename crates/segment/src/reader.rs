@@ -104,6 +104,16 @@ pub trait ColumnReader: Send + Sync {
     fn text_contains_at_most(&self, _needle: &str) -> Result<Option<u64>> {
         Ok(None)
     }
+    /// Docs whose value starts with `prefix` (case-sensitive), from the text index;
+    /// exact. `Ok(None)` when the index cannot answer (no text index, an index built
+    /// before leading runs were indexed, or a prefix that is not alphanumeric).
+    fn text_starts_with(&self, _prefix: &str) -> Result<Option<RoaringBitmap>> {
+        Ok(None)
+    }
+    /// Docs whose value ends with `suffix`, as [`ColumnReader::text_starts_with`].
+    fn text_ends_with(&self, _suffix: &str) -> Result<Option<RoaringBitmap>> {
+        Ok(None)
+    }
 
     // --- forward reads (each appends to `out`)
     /// Dictionary ids of single-value docs (NULL docs read as id 0; check the null bitmap).
@@ -1206,6 +1216,20 @@ impl ColumnReader for ImmutableColumn {
         match self.text()? {
             None => Ok(None),
             Some(text) => text.docs_containing_at_most(needle),
+        }
+    }
+
+    fn text_starts_with(&self, prefix: &str) -> Result<Option<RoaringBitmap>> {
+        match self.text()? {
+            None => Ok(None),
+            Some(text) => text.docs_starting_with(prefix),
+        }
+    }
+
+    fn text_ends_with(&self, suffix: &str) -> Result<Option<RoaringBitmap>> {
+        match self.text()? {
+            None => Ok(None),
+            Some(text) => text.docs_ending_with(suffix),
         }
     }
 

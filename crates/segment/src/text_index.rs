@@ -36,12 +36,30 @@ const TEXT_FIELD: &str = "t";
 /// change (see [`is_irregular`]); docs only.
 const RAW_FIELD: &str = "r";
 const RAW_TOKENIZER: &str = "tessera_raw";
+/// The leading alphanumeric run of each doc whose text starts with one, as it is (cut
+/// to [`EDGE_RUN_LIMIT_BYTES`]): `LIKE 'word%'` exactly. Absent from segments built
+/// before it (their prefixes are scanned).
+const LEAD_FIELD: &str = "l";
+/// The trailing alphanumeric run of each doc whose text ends with one, its characters
+/// reversed (cut to [`EDGE_RUN_LIMIT_BYTES`]): `LIKE '%word'` exactly, as a prefix of
+/// the reversed word.
+const TAIL_FIELD: &str = "e";
+/// Leading and trailing runs are indexed up to this many bytes; longer prefixes and
+/// suffixes are not answered.
+pub const EDGE_RUN_LIMIT_BYTES: usize = 64;
 /// Initial arena of the single-segment writer; it grows as the text does.
 const WRITER_MEMORY_BYTES: usize = 16 << 20;
 /// Tantivy's `default` tokenizer drops tokens of this many bytes or more.
 pub const DEFAULT_TOKEN_LIMIT_BYTES: usize = 40;
 
-fn text_schema() -> (Schema, Field, Field) {
+struct Fields {
+    text: Field,
+    raw: Field,
+    lead: Field,
+    tail: Field,
+}
+
+fn text_schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let text = builder.add_text_field(TEXT_FIELD, TEXT);
     let raw_indexing = TextFieldIndexing::default()
@@ -51,7 +69,55 @@ fn text_schema() -> (Schema, Field, Field) {
         RAW_FIELD,
         TextOptions::default().set_indexing_options(raw_indexing),
     );
-    (builder.build(), text, raw)
+    // Tantivy's `raw` tokenizer: the whole run is one term.
+    let edge_options = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic),
+    );
+    let lead = builder.add_text_field(LEAD_FIELD, edge_options.clone());
+    let tail = builder.add_text_field(TAIL_FIELD, edge_options);
+    let fields = Fields {
+        text,
+        raw,
+        lead,
+        tail,
+    };
+    (builder.build(), fields)
+}
+
+/// A prefix or suffix the edge runs answer: alphanumeric, within the indexed length.
+fn is_edge_word(word: &str) -> bool {
+    !word.is_empty()
+        && word.len() <= EDGE_RUN_LIMIT_BYTES
+        && word.chars().all(char::is_alphanumeric)
+}
+
+/// The alphanumeric run `text` starts with (as the tokenizers split: on characters
+/// that are not `char::is_alphanumeric`), cut to [`EDGE_RUN_LIMIT_BYTES`] at a
+/// character boundary; empty when `text` starts with anything else.
+fn leading_run(text: &str) -> &str {
+    let mut end = 0;
+    for (at, c) in text.char_indices() {
+        if !c.is_alphanumeric() || at + c.len_utf8() > EDGE_RUN_LIMIT_BYTES {
+            break;
+        }
+        end = at + c.len_utf8();
+    }
+    &text[..end]
+}
+
+/// The alphanumeric run `text` ends with, its characters in reverse order, cut to
+/// [`EDGE_RUN_LIMIT_BYTES`]; empty when `text` ends with anything else.
+fn trailing_run_reversed(text: &str) -> String {
+    let mut reversed = String::new();
+    for c in text.chars().rev() {
+        if !c.is_alphanumeric() || reversed.len() + c.len_utf8() > EDGE_RUN_LIMIT_BYTES {
+            break;
+        }
+        reversed.push(c);
+    }
+    reversed
 }
 
 /// Tantivy's tokenizers plus `tessera_raw`: the `default` tokenizer's splitting on
@@ -115,14 +181,13 @@ pub fn is_lowercase_fixed_point(c: char) -> bool {
 pub struct TextIndexBuilder {
     directory: RamDirectory,
     writer: SingleSegmentIndexWriter<TantivyDocument>,
-    text_field: Field,
-    raw_field: Field,
+    fields: Fields,
     next_doc: u32,
 }
 
 impl TextIndexBuilder {
     pub fn new() -> Result<TextIndexBuilder> {
-        let (schema, text_field, raw_field) = text_schema();
+        let (schema, fields) = text_schema();
         let directory = RamDirectory::create();
         // Tantivy's single-segment writer indexes on the calling thread (no channel, no
         // merges) and yields exactly one segment whose doc ids are the add order.
@@ -135,8 +200,7 @@ impl TextIndexBuilder {
         Ok(TextIndexBuilder {
             directory,
             writer,
-            text_field,
-            raw_field,
+            fields,
             next_doc: 0,
         })
     }
@@ -153,9 +217,17 @@ impl TextIndexBuilder {
             self.add_document(TantivyDocument::default())?;
         }
         let mut document = TantivyDocument::default();
-        document.add_text(self.text_field, text);
+        document.add_text(self.fields.text, text);
         if is_irregular(text) {
-            document.add_text(self.raw_field, text);
+            document.add_text(self.fields.raw, text);
+        }
+        let lead = leading_run(text);
+        if !lead.is_empty() {
+            document.add_text(self.fields.lead, lead);
+        }
+        let tail = trailing_run_reversed(text);
+        if !tail.is_empty() {
+            document.add_text(self.fields.tail, tail);
         }
         self.add_document(document)
     }
@@ -327,6 +399,9 @@ pub struct TextIndex {
     text_field: Field,
     /// `None` in segments written before the field existed.
     raw_field: Option<Field>,
+    /// Absent in indexes built before leading and trailing runs were indexed.
+    lead_field: Option<Field>,
+    tail_field: Option<Field>,
     /// Docs with `r` tokens, computed on first use.
     irregular: OnceLock<RoaringBitmap>,
 }
@@ -381,11 +456,15 @@ impl TextIndex {
             ));
         }
         let raw_field = index.schema().get_field(RAW_FIELD).ok();
+        let lead_field = index.schema().get_field(LEAD_FIELD).ok();
+        let tail_field = index.schema().get_field(TAIL_FIELD).ok();
         Ok(TextIndex {
             index,
             reader,
             text_field,
             raw_field,
+            lead_field,
+            tail_field,
             irregular: OnceLock::new(),
         })
     }
@@ -416,6 +495,67 @@ impl TextIndex {
             docs |= regular;
         }
         Ok(Some(docs))
+    }
+
+    /// Docs whose text starts with `prefix` (case-sensitive), exactly, when `prefix` is
+    /// alphanumeric and at most [`EDGE_RUN_LIMIT_BYTES`] long; `None` otherwise (or for
+    /// an index without leading runs).
+    ///
+    /// An alphanumeric prefix of a text lies inside the text's leading alphanumeric run,
+    /// which the `l` field holds as one term (cut to the limit, which a prefix within
+    /// the limit does not reach past). So the matches are the docs with an `l` term
+    /// starting with `prefix`: a range of the term dictionary, no text read.
+    pub fn docs_starting_with(&self, prefix: &str) -> Result<Option<RoaringBitmap>> {
+        match self.lead_field {
+            Some(lead_field) if is_edge_word(prefix) => {
+                self.docs_with_term_prefix(lead_field, prefix).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Docs whose text ends with `suffix` (case-sensitive), exactly, under the same
+    /// conditions as [`TextIndex::docs_starting_with`]: an alphanumeric suffix lies
+    /// inside the trailing run, which the `e` field holds reversed, so the matches are
+    /// the docs with an `e` term starting with the reversed suffix.
+    pub fn docs_ending_with(&self, suffix: &str) -> Result<Option<RoaringBitmap>> {
+        match self.tail_field {
+            Some(tail_field) if is_edge_word(suffix) => {
+                let reversed: String = suffix.chars().rev().collect();
+                self.docs_with_term_prefix(tail_field, &reversed).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Union of the postings of the terms of `field` (one term per doc at most, so the
+    /// postings are disjoint) that start with `prefix`: a range of the term dictionary.
+    fn docs_with_term_prefix(&self, field: Field, prefix: &str) -> Result<RoaringBitmap> {
+        let mut docs = Vec::new();
+        let searcher = self.reader.searcher();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(field).map_err(Error::TextIndex)?;
+            let mut terms = inverted
+                .terms()
+                .range()
+                .ge(prefix.as_bytes())
+                .into_stream()
+                .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
+            // Terms ascend bytewise: those starting with the prefix are consecutive.
+            while terms.advance() && terms.key().starts_with(prefix.as_bytes()) {
+                let mut postings = inverted
+                    .read_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)
+                    .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    docs.push(doc);
+                    doc = postings.advance();
+                }
+            }
+        }
+        docs.sort_unstable();
+        RoaringBitmap::from_sorted_iter(docs)
+            .map_err(|e| Error::TextQuery(format!("postings out of order: {e}")))
     }
 
     /// The fields whose terms [`TextIndex::docs_containing`] searches for `needle`: the
@@ -554,6 +694,97 @@ mod tests {
             .collect();
         assert_eq!(phrase, vec![4]);
         assert!(index.search("AND (").is_err());
+    }
+
+    #[test]
+    fn test_prefix_and_suffix_docs_are_exact_and_case_sensitive() {
+        let long = "a".repeat(EDGE_RUN_LIMIT_BYTES + 10);
+        let texts = [
+            "carefully final deposits",
+            "Carefully final",
+            " carefully leading space",
+            "carefullyx run on",
+            "careful",
+            "-carefully dash",
+            "日本語のテキスト",
+            "",
+            long.as_str(),
+            "ca",
+            "quickly carefully",
+            "trailing dash-",
+            "Dash",
+        ];
+        let mut builder = TextIndexBuilder::new().expect("builder");
+        // Doc 1 is NULL: no text at all.
+        for (doc, text) in texts.iter().enumerate() {
+            builder.add(doc as u32 + 2, text).expect("add");
+        }
+        let rows = texts.len() as u32 + 2;
+        let packed = builder.finish(rows).expect("finish");
+        let index = TextIndex::open(OwnedBytes::new(packed.to_vec()), rows).expect("open");
+        let at_limit = "a".repeat(EDGE_RUN_LIMIT_BYTES);
+        for prefix in [
+            "carefully",
+            "careful",
+            "Careful",
+            "c",
+            "ca",
+            "car",
+            "carefullyx",
+            "quick",
+            "日本",
+            "日本語のテキスト",
+            "zzz",
+            at_limit.as_str(),
+        ] {
+            let expected: Vec<u32> = (0..texts.len() as u32)
+                .filter(|d| texts[*d as usize].starts_with(prefix))
+                .map(|d| d + 2)
+                .collect();
+            let docs: Vec<u32> = index
+                .docs_starting_with(prefix)
+                .expect("lookup")
+                .expect("answerable")
+                .iter()
+                .collect();
+            assert_eq!(docs, expected, "prefix {prefix}");
+        }
+        // Prefixes with separators, or past the indexed length, are not answered.
+        for prefix in [
+            "carefully final",
+            " carefully",
+            "",
+            &long[..EDGE_RUN_LIMIT_BYTES + 1],
+        ] {
+            assert!(index.docs_starting_with(prefix).expect("lookup").is_none());
+            assert!(index.docs_ending_with(prefix).expect("lookup").is_none());
+        }
+        for suffix in [
+            "dash",
+            "h",
+            "ash",
+            "Dash",
+            "final",
+            "inal",
+            "テキスト",
+            "on",
+            "carefully",
+            "ca",
+            "deposits",
+            at_limit.as_str(),
+        ] {
+            let expected: Vec<u32> = (0..texts.len() as u32)
+                .filter(|d| texts[*d as usize].ends_with(suffix))
+                .map(|d| d + 2)
+                .collect();
+            let docs: Vec<u32> = index
+                .docs_ending_with(suffix)
+                .expect("lookup")
+                .expect("answerable")
+                .iter()
+                .collect();
+            assert_eq!(docs, expected, "suffix {suffix}");
+        }
     }
 
     #[test]

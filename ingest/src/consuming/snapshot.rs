@@ -319,6 +319,14 @@ impl ColumnReader for SnapshotColumn {
         self.with_text(|chunks, visible, text_of| chunks.contains(needle, visible, text_of))
     }
 
+    fn text_starts_with(&self, prefix: &str) -> SegmentResult<Option<RoaringBitmap>> {
+        self.with_text(|chunks, visible, text_of| chunks.starts_with(prefix, visible, text_of))
+    }
+
+    fn text_ends_with(&self, suffix: &str) -> SegmentResult<Option<RoaringBitmap>> {
+        self.with_text(|chunks, visible, text_of| chunks.ends_with(suffix, visible, text_of))
+    }
+
     fn read_dict_ids(&self, docs: &[u32], out: &mut Vec<u32>) -> SegmentResult<()> {
         self.check(docs)?;
         self.with(|column| match &column.forward {

@@ -102,14 +102,50 @@ impl TextChunks {
         visible: u32,
         text_of: &dyn Fn(u32) -> Option<String>,
     ) -> Result<Option<RoaringBitmap>> {
+        self.lookup(visible, text_of, "text search", |index| {
+            index.docs_containing(needle)
+        })
+    }
+
+    /// Docs below `visible` starting with `prefix` (see `TextIndex::docs_starting_with`).
+    pub(crate) fn starts_with(
+        &mut self,
+        prefix: &str,
+        visible: u32,
+        text_of: &dyn Fn(u32) -> Option<String>,
+    ) -> Result<Option<RoaringBitmap>> {
+        self.lookup(visible, text_of, "text prefix search", |index| {
+            index.docs_starting_with(prefix)
+        })
+    }
+
+    /// Docs below `visible` ending with `suffix` (see `TextIndex::docs_ending_with`).
+    pub(crate) fn ends_with(
+        &mut self,
+        suffix: &str,
+        visible: u32,
+        text_of: &dyn Fn(u32) -> Option<String>,
+    ) -> Result<Option<RoaringBitmap>> {
+        self.lookup(visible, text_of, "text suffix search", |index| {
+            index.docs_ending_with(suffix)
+        })
+    }
+
+    /// An exact lookup on every chunk covering `[0, visible)`, unioned; `None` when a
+    /// chunk cannot answer it.
+    fn lookup(
+        &mut self,
+        visible: u32,
+        text_of: &dyn Fn(u32) -> Option<String>,
+        context: &str,
+        lookup: impl Fn(&TextIndex) -> tessera_segment::Result<Option<RoaringBitmap>>,
+    ) -> Result<Option<RoaringBitmap>> {
         self.cover(visible, text_of)?;
         self.union(visible, |index| {
-            index
-                .docs_containing(needle)
-                .map_err(|source| Error::Segment {
-                    context: "text search".into(),
-                    source,
-                })
+            lookup(index).map_err(|source| Error::Segment {
+                context: context.into(),
+                source,
+            })
         })
     }
 
