@@ -110,10 +110,7 @@ pub fn merge_state_pairs(a: AccState, b: AccState, pairs: &[(u32, u32)]) -> (Acc
                 counts: c2,
             },
         ) => {
-            let (sums, counts) = rayon::join(
-                || gather_sum(&sums, &s2, pairs),
-                || gather_sum(&counts, &c2, pairs),
-            );
+            let (sums, counts) = gather_sums_and_counts((&sums, &counts), (&s2, &c2), pairs);
             (AccState::SumLong { sums, counts }, 0)
         }
         (
@@ -123,10 +120,7 @@ pub fn merge_state_pairs(a: AccState, b: AccState, pairs: &[(u32, u32)]) -> (Acc
                 counts: c2,
             },
         ) => {
-            let (sums, counts) = rayon::join(
-                || gather_sum(&sums, &s2, pairs),
-                || gather_sum(&counts, &c2, pairs),
-            );
+            let (sums, counts) = gather_sums_and_counts((&sums, &counts), (&s2, &c2), pairs);
             (AccState::SumDouble { sums, counts }, 0)
         }
         (
@@ -136,10 +130,7 @@ pub fn merge_state_pairs(a: AccState, b: AccState, pairs: &[(u32, u32)]) -> (Acc
                 counts: c2,
             },
         ) => {
-            let (sums, counts) = rayon::join(
-                || gather_sum(&sums, &s2, pairs),
-                || gather_sum(&counts, &c2, pairs),
-            );
+            let (sums, counts) = gather_sums_and_counts((&sums, &counts), (&s2, &c2), pairs);
             (AccState::Avg { sums, counts }, 0)
         }
         (
@@ -194,6 +185,21 @@ pub fn merge_state_pairs(a: AccState, b: AccState, pairs: &[(u32, u32)]) -> (Acc
             (a, grown)
         }
     }
+}
+
+/// [`gather_sum`] of a state's sums and of its counts, side by side.
+fn gather_sums_and_counts<T>(
+    a: (&[T], &[i64]),
+    b: (&[T], &[i64]),
+    pairs: &[(u32, u32)],
+) -> (Vec<T>, Vec<i64>)
+where
+    T: Copy + Default + std::ops::Add<Output = T> + Send + Sync,
+{
+    rayon::join(
+        || gather_sum(a.0, b.0, pairs),
+        || gather_sum(a.1, b.1, pairs),
+    )
 }
 
 /// `out[i] = a[pair.0] + b[pair.1]` (an absent side adds nothing), chunk by chunk in

@@ -119,18 +119,43 @@ fn sorted_inverted_and_range_paths_are_taken() {
     );
 }
 
+fn wordy_options(use_indexes: bool) -> QueryOptions {
+    QueryOptions {
+        use_indexes,
+        ..QueryOptions::default()
+    }
+}
+
+/// Asserts `predicate` on the wordy table answers as the full scan does, through the
+/// access path EXPLAIN names `path`; returns whether it matched any row.
+fn assert_wordy_equals_the_scan(predicate: &str, path: &str) -> bool {
+    let table = common::wordy_table();
+    let sql = format!("SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE {predicate}");
+    let indexed = common::result_rows(table, &sql, wordy_options(true)).expect("answers");
+    assert_eq!(
+        indexed,
+        common::result_rows(table, &sql, wordy_options(false)).expect("answers"),
+        "{predicate}"
+    );
+    let explained = common::result_rows(
+        table,
+        &format!("EXPLAIN PLAN FOR {sql}"),
+        wordy_options(true),
+    )
+    .expect("explains");
+    assert!(
+        explained.iter().any(|line| line.contains(path)),
+        "{predicate}: {explained:?}"
+    );
+    !indexed[0].starts_with("[Long(0)")
+}
+
 /// LIKE and REGEXP_LIKE shapes the text index narrows to candidates (the docs with a
 /// token containing each word of the pattern's literals) answer as the full scan does;
 /// so do those whose words are too common for it.
 #[test]
 fn test_text_index_candidates_equal_the_scan() {
-    let table = common::wordy_table();
-    let options = |use_indexes| QueryOptions {
-        use_indexes,
-        ..QueryOptions::default()
-    };
-    let mut matched = 0;
-    for predicate in [
+    let matched = [
         "x LIKE 'w1ord w2ord w3ord'",
         "x LIKE 'w1ord w2ord w3%'",
         "x LIKE '%ord w2ord w3ord'",
@@ -143,25 +168,10 @@ fn test_text_index_candidates_equal_the_scan() {
         // Words too common for candidates: the scan answers.
         "x LIKE 'w1ord w2ord%'",
         "x LIKE '%w5ord w6ord'",
-    ] {
-        let sql = format!("SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE {predicate}");
-        let indexed = common::result_rows(table, &sql, options(true)).expect("answers");
-        assert_eq!(
-            indexed,
-            common::result_rows(table, &sql, options(false)).expect("answers"),
-            "{predicate}"
-        );
-        let explained =
-            common::result_rows(table, &format!("EXPLAIN PLAN FOR {sql}"), options(true))
-                .expect("explains");
-        assert!(
-            explained
-                .iter()
-                .any(|line| line.contains("TEXT_INDEX_CANDIDATES")),
-            "{predicate}: {explained:?}"
-        );
-        matched += usize::from(!indexed[0].starts_with("[Long(0)"));
-    }
+    ]
+    .into_iter()
+    .filter(|predicate| assert_wordy_equals_the_scan(predicate, "TEXT_INDEX_CANDIDATES"))
+    .count();
     assert!(matched >= 9, "most patterns match some rows: {matched}");
 }
 
@@ -170,13 +180,7 @@ fn test_text_index_candidates_equal_the_scan() {
 /// read) and equal the full scan, NOT LIKE and case included.
 #[test]
 fn test_text_index_prefixes_and_suffixes_equal_the_scan() {
-    let table = common::wordy_table();
-    let options = |use_indexes| QueryOptions {
-        use_indexes,
-        ..QueryOptions::default()
-    };
-    let mut matched = 0;
-    for predicate in [
+    let matched = [
         "x LIKE 'w1ord%'",
         "x LIKE 'w1%'",
         "x LIKE 'w%'",
@@ -188,34 +192,22 @@ fn test_text_index_prefixes_and_suffixes_equal_the_scan() {
         "x LIKE '%ord'",
         "x LIKE '%W8ORD'",
         "x NOT LIKE '%3ord'",
-    ] {
-        let sql = format!("SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE {predicate}");
-        let indexed = common::result_rows(table, &sql, options(true)).expect("answers");
-        assert_eq!(
-            indexed,
-            common::result_rows(table, &sql, options(false)).expect("answers"),
-            "{predicate}"
-        );
-        let explained =
-            common::result_rows(table, &format!("EXPLAIN PLAN FOR {sql}"), options(true))
-                .expect("explains");
-        assert!(
-            explained.iter().any(|line| line.contains("TEXT_INDEX")),
-            "{predicate}: {explained:?}"
-        );
-        matched += usize::from(!indexed[0].starts_with("[Long(0)"));
-    }
+    ]
+    .into_iter()
+    .filter(|predicate| assert_wordy_equals_the_scan(predicate, "TEXT_INDEX"))
+    .count();
     assert!(matched >= 10, "most patterns match some rows: {matched}");
-    // The index names no value it did not read: the leading runs answered alone.
+    // The index names no value it did not read: the edge runs answered alone.
+    let table = common::wordy_table();
     for sql in [
         "SELECT COUNT(*) FROM t WHERE x LIKE 'w1ord%'",
         "SELECT COUNT(*) FROM t WHERE x LIKE '%w1ord'",
     ] {
-        let indexed =
-            tessera_query::run(sql, options(true), std::slice::from_ref(table)).expect("answers");
+        let indexed = tessera_query::run(sql, wordy_options(true), std::slice::from_ref(table))
+            .expect("answers");
         assert_eq!(indexed.stats.num_entries_scanned_in_filter, 0, "{sql}");
-        let scanned =
-            tessera_query::run(sql, options(false), std::slice::from_ref(table)).expect("answers");
+        let scanned = tessera_query::run(sql, wordy_options(false), std::slice::from_ref(table))
+            .expect("answers");
         assert!(scanned.stats.num_entries_scanned_in_filter > 0, "{sql}");
     }
 }

@@ -64,16 +64,20 @@ fn text_schema() -> (Schema, Fields) {
     let text = builder.add_text_field(TEXT_FIELD, TEXT);
     let raw_indexing = TextFieldIndexing::default()
         .set_tokenizer(RAW_TOKENIZER)
-        .set_index_option(IndexRecordOption::Basic);
+        .set_index_option(IndexRecordOption::Basic)
+        .set_fieldnorms(false);
     let raw = builder.add_text_field(
         RAW_FIELD,
         TextOptions::default().set_indexing_options(raw_indexing),
     );
     // Tantivy's `raw` tokenizer: the whole run is one term.
+    // Doc ids only, for `r` too: no field norms (a byte per doc each; nothing here is
+    // scored).
     let edge_options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer("raw")
-            .set_index_option(IndexRecordOption::Basic),
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
     );
     let lead = builder.add_text_field(LEAD_FIELD, edge_options.clone());
     let tail = builder.add_text_field(TAIL_FIELD, edge_options);
@@ -723,6 +727,16 @@ mod tests {
         let packed = builder.finish(rows).expect("finish");
         let index = TextIndex::open(OwnedBytes::new(packed.to_vec()), rows).expect("open");
         let at_limit = "a".repeat(EDGE_RUN_LIMIT_BYTES);
+        // Doc ids of the texts that pass `test`, and of an answerable lookup.
+        let matching = |test: &dyn Fn(&str) -> bool| -> Vec<u32> {
+            (0..texts.len() as u32)
+                .filter(|d| test(texts[*d as usize]))
+                .map(|d| d + 2)
+                .collect()
+        };
+        let answer = |found: Result<Option<RoaringBitmap>>| -> Vec<u32> {
+            found.expect("lookup").expect("answerable").iter().collect()
+        };
         for prefix in [
             "carefully",
             "careful",
@@ -737,16 +751,8 @@ mod tests {
             "zzz",
             at_limit.as_str(),
         ] {
-            let expected: Vec<u32> = (0..texts.len() as u32)
-                .filter(|d| texts[*d as usize].starts_with(prefix))
-                .map(|d| d + 2)
-                .collect();
-            let docs: Vec<u32> = index
-                .docs_starting_with(prefix)
-                .expect("lookup")
-                .expect("answerable")
-                .iter()
-                .collect();
+            let expected = matching(&|text: &str| text.starts_with(prefix));
+            let docs = answer(index.docs_starting_with(prefix));
             assert_eq!(docs, expected, "prefix {prefix}");
         }
         // Prefixes with separators, or past the indexed length, are not answered.
@@ -773,16 +779,8 @@ mod tests {
             "deposits",
             at_limit.as_str(),
         ] {
-            let expected: Vec<u32> = (0..texts.len() as u32)
-                .filter(|d| texts[*d as usize].ends_with(suffix))
-                .map(|d| d + 2)
-                .collect();
-            let docs: Vec<u32> = index
-                .docs_ending_with(suffix)
-                .expect("lookup")
-                .expect("answerable")
-                .iter()
-                .collect();
+            let expected = matching(&|text: &str| text.ends_with(suffix));
+            let docs = answer(index.docs_ending_with(suffix));
             assert_eq!(docs, expected, "suffix {suffix}");
         }
     }
