@@ -86,6 +86,33 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)
 }
 
+/// Run a query's work on the query (rayon) pool, and wait for it without holding an
+/// async worker. `spawn_blocking` took two thread hops (to a blocking thread, then from
+/// it to the rayon workers that scan); here the work starts on a rayon worker, whose
+/// scans run where it is. Each hop wakes a sleeping thread, which costs most of a point
+/// lookup's time on a machine that was idle (see docs/benchmarks.md). A panic in the
+/// work comes back as its message: it neither aborts the process (rayon's default for
+/// a panicking spawn) nor loses the request.
+pub async fn on_query_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        // The receiver is gone when the client disconnected: nothing to tell.
+        let _ = sender.send(outcome);
+    });
+    match receiver.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => Err(panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the query panicked".to_string())),
+        Err(_) => Err("the query pool dropped the query".to_string()),
+    }
+}
+
 pub fn json_text(text: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }

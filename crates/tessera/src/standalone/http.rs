@@ -731,7 +731,7 @@ async fn run_query(state: Arc<ServerState>, request: QueryRequest, use_status: b
     // A client that disconnects drops this future, and the guard stops the scans.
     let cancel = tessera_query::Cancel::new();
     let stop_if_dropped = cancel.on_drop();
-    let outcome = tokio::task::spawn_blocking(move || {
+    let outcome = tessera_api::http::on_query_pool(move || {
         let mut options = QueryOptions {
             cancel,
             ..QueryOptions::default()
@@ -758,12 +758,7 @@ async fn run_query(state: Arc<ServerState>, request: QueryRequest, use_status: b
             axum::Json(body).into_response()
         }
         Ok(Err(error)) => query_failure(&state, &error, micros, use_status),
-        Err(join) => query_failure(
-            &state,
-            &QueryError::execution(join.to_string()),
-            micros,
-            use_status,
-        ),
+        Err(panic) => query_failure(&state, &QueryError::execution(panic), micros, use_status),
     }
 }
 
