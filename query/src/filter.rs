@@ -995,16 +995,20 @@ enum ColumnLeaf<'e> {
     },
 }
 
-/// A `LIKE '%word%'` whose word the text index can look up (alphanumeric): the text
-/// index answers it exactly.
+/// A `LIKE '%word%'`, `LIKE 'word%'` or `LIKE '%word'` whose word the text index can
+/// look up (alphanumeric; a prefix or suffix within the indexed edge runs): the text
+/// index answers it exactly (but for segments built before the edge runs).
 fn text_like(like: &Expr) -> bool {
+    let alphanumeric = |word: &String| !word.is_empty() && word.chars().all(char::is_alphanumeric);
+    let edge = |word: &String| {
+        alphanumeric(word) && word.len() <= tessera_segment::text_index::EDGE_RUN_LIMIT_BYTES
+    };
     match like {
-        Expr::Like { pattern, .. } => pattern
-            .contains
-            .as_ref()
-            .or(pattern.prefix.as_ref())
-            .or(pattern.suffix.as_ref())
-            .is_some_and(|n| !n.is_empty() && n.chars().all(char::is_alphanumeric)),
+        Expr::Like { pattern, .. } => {
+            pattern.contains.as_ref().is_some_and(alphanumeric)
+                || pattern.prefix.as_ref().is_some_and(edge)
+                || pattern.suffix.as_ref().is_some_and(edge)
+        }
         _ => false,
     }
 }
