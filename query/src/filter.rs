@@ -772,34 +772,91 @@ impl F64Expr {
 
     /// The expression's value for each of `n` rows, from the columns' values.
     fn run(&self, inputs: &[Vec<f64>], n: usize) -> Vec<f64> {
+        match self.operand(inputs) {
+            Operand::Values(values) => values,
+            Operand::Column(column) => column.to_vec(),
+            Operand::Constant(c) => vec![c; n],
+        }
+    }
+
+    /// The expression as an operand: a column read is borrowed and a literal stays a
+    /// scalar, so `price * (1 - discount)` allocates one vector and copies no column.
+    fn operand<'i>(&self, inputs: &'i [Vec<f64>]) -> Operand<'i> {
         match self {
-            F64Expr::Input(i) => inputs[*i].clone(),
-            F64Expr::Constant(c) => vec![*c; n],
-            F64Expr::Negate(inner) => {
-                let mut values = inner.run(inputs, n);
-                values.iter_mut().for_each(|x| *x = -*x);
-                values
-            }
+            F64Expr::Input(i) => Operand::Column(&inputs[*i]),
+            F64Expr::Constant(c) => Operand::Constant(*c),
+            F64Expr::Negate(inner) => inner.operand(inputs).map(|x| -x),
             F64Expr::Unary(func, inner) => {
-                let mut values = inner.run(inputs, n);
-                let f: fn(f64) -> f64 = match func {
-                    Func::Abs => f64::abs,
-                    Func::Floor => f64::floor,
-                    _ => f64::ceil,
-                };
-                values.iter_mut().for_each(|x| *x = f(*x));
-                values
-            }
-            F64Expr::Binary(op, left, right) => {
-                let mut a = left.run(inputs, n);
-                let b = right.run(inputs, n);
-                match op {
-                    ArithOp::Add => a.iter_mut().zip(&b).for_each(|(x, y)| *x += y),
-                    ArithOp::Sub => a.iter_mut().zip(&b).for_each(|(x, y)| *x -= y),
-                    _ => a.iter_mut().zip(&b).for_each(|(x, y)| *x *= y),
+                let inner = inner.operand(inputs);
+                match func {
+                    Func::Abs => inner.map(f64::abs),
+                    Func::Floor => inner.map(f64::floor),
+                    _ => inner.map(f64::ceil),
                 }
-                a
             }
+            // One monomorphic loop per operator (a function pointer would stop the
+            // compiler vectorizing it).
+            F64Expr::Binary(op, left, right) => {
+                let (left, right) = (left.operand(inputs), right.operand(inputs));
+                match op {
+                    ArithOp::Add => Operand::combine(left, right, |x, y| x + y),
+                    ArithOp::Sub => Operand::combine(left, right, |x, y| x - y),
+                    _ => Operand::combine(left, right, |x, y| x * y),
+                }
+            }
+        }
+    }
+}
+
+/// A value of [`F64Expr::operand`]: computed values, a column's values as read, or one
+/// value for every row.
+enum Operand<'i> {
+    Values(Vec<f64>),
+    Column(&'i [f64]),
+    Constant(f64),
+}
+
+impl Operand<'_> {
+    fn map(self, f: impl Fn(f64) -> f64) -> Self {
+        match self {
+            Operand::Values(mut values) => {
+                values.iter_mut().for_each(|x| *x = f(*x));
+                Operand::Values(values)
+            }
+            Operand::Column(column) => Operand::Values(column.iter().map(|x| f(*x)).collect()),
+            Operand::Constant(c) => Operand::Constant(f(c)),
+        }
+    }
+
+    /// `f(left, right)` row by row, the operands in that order (a computed vector is
+    /// reused for the result).
+    fn combine(left: Self, right: Self, f: impl Fn(f64, f64) -> f64) -> Self {
+        use Operand::{Column, Constant, Values};
+        match (left, right) {
+            (Constant(a), Constant(b)) => Constant(f(a, b)),
+            (Values(mut a), Constant(b)) => {
+                a.iter_mut().for_each(|x| *x = f(*x, b));
+                Values(a)
+            }
+            (Constant(a), Values(mut b)) => {
+                b.iter_mut().for_each(|y| *y = f(a, *y));
+                Values(b)
+            }
+            (Values(mut a), Values(b)) => {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x = f(*x, *y));
+                Values(a)
+            }
+            (Values(mut a), Column(b)) => {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x = f(*x, *y));
+                Values(a)
+            }
+            (Column(a), Values(mut b)) => {
+                b.iter_mut().zip(a).for_each(|(y, x)| *y = f(*x, *y));
+                Values(b)
+            }
+            (Column(a), Column(b)) => Values(a.iter().zip(b).map(|(x, y)| f(*x, *y)).collect()),
+            (Column(a), Constant(b)) => Values(a.iter().map(|x| f(*x, b)).collect()),
+            (Constant(a), Column(b)) => Values(b.iter().map(|y| f(a, *y)).collect()),
         }
     }
 }

@@ -298,6 +298,14 @@ fn test_double_arithmetic_filters_equal_the_generic_evaluation() {
         ("FLOOR(r * 3) - n", ">=", "-4"),
         ("CEIL(f) * i", "=", "2"),
         ("r + n * 0.5", "<>", "3"),
+        // Every pairing of computed values, columns and constants, in both orders (a
+        // difference compared with 0 is planned as a comparison of its two sides).
+        ("2 - r * f", ">", "1"),
+        ("r - f", ">", "0.25"),
+        ("(2 - 1) * r", "<", "0.5"),
+        ("r - f * 2", ">", "0.5"),
+        ("f * 2 - r", ">", "0.5"),
+        ("-(r) - -(f)", "<=", "0"),
     ] {
         let direct = format!("{expression} {op} {literal}");
         let generic = format!("({expression}) / 1 {op} {literal}");
