@@ -18,8 +18,8 @@ use crate::group_keys::FlatKeys;
 /// A group absent from one side of a pair.
 pub const ABSENT: u32 = u32::MAX;
 
-/// Merged groups per chunk of parallel work.
-const CHUNK: usize = 1 << 14;
+/// Merged groups per chunk of parallel work (keys and states alike).
+pub(crate) const CHUNK: usize = 1 << 14;
 
 /// For each merged group, in key order: its group in `a` and in `b` ([`ABSENT`] where
 /// it has none). `a_order` and `b_order` list each side's groups in strictly ascending

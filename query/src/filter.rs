@@ -1056,15 +1056,12 @@ enum ColumnLeaf<'e> {
 /// look up (alphanumeric; a prefix or suffix within the indexed edge runs): the text
 /// index answers it exactly (but for segments built before the edge runs).
 fn text_like(like: &Expr) -> bool {
-    let alphanumeric = |word: &String| !word.is_empty() && word.chars().all(char::is_alphanumeric);
-    let edge = |word: &String| {
-        alphanumeric(word) && word.len() <= tessera_segment::text_index::EDGE_RUN_LIMIT_BYTES
-    };
+    use tessera_segment::text_index::{is_edge_word, is_index_word};
     match like {
         Expr::Like { pattern, .. } => {
-            pattern.contains.as_ref().is_some_and(alphanumeric)
-                || pattern.prefix.as_ref().is_some_and(edge)
-                || pattern.suffix.as_ref().is_some_and(edge)
+            pattern.contains.as_deref().is_some_and(is_index_word)
+                || pattern.prefix.as_deref().is_some_and(is_edge_word)
+                || pattern.suffix.as_deref().is_some_and(is_edge_word)
         }
         _ => false,
     }

@@ -218,8 +218,8 @@ impl FlatKeys {
     /// where the pair has a group there, else from `b` (of the same layout). Gathered
     /// chunk by chunk in parallel.
     pub fn gather_pairs(a: &FlatKeys, b: &FlatKeys, pairs: &[(u32, u32)]) -> FlatKeys {
+        use crate::absorb::CHUNK;
         use rayon::prelude::*;
-        const CHUNK: usize = 1 << 14;
         let stride = a.stride();
         let mut data = vec![0u64; pairs.len() * stride];
         data.par_chunks_mut(CHUNK * stride)

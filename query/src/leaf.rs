@@ -602,9 +602,6 @@ impl Grouper {
         Ok(())
     }
 
-    /// The group keys, and for dictionary keys the order they come in: ascending codes
-    /// (group `i` of the result is group `order[i]` of the states). Keys are built in
-    /// that order so they sit in memory in the order merges walk them.
     /// Whether ascending codes are ascending keys: every key is a column (not derived)
     /// whose dictionary ids ascend with its values, so a code, the ids in key order
     /// with NULL (the largest id) last, orders groups as their keys do.
@@ -624,6 +621,9 @@ impl Grouper {
         })
     }
 
+    /// The group keys, and for dictionary keys the order they come in: ascending codes
+    /// (group `i` of the result is group `order[i]` of the states). Keys are built in
+    /// that order so they sit in memory in the order merges walk them.
     fn into_keys(
         self,
         context: &SegmentContext<'_>,

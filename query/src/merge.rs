@@ -2,6 +2,7 @@
 //! broker's) and finish the query — HAVING, output expressions, ORDER BY, OFFSET/LIMIT.
 //! Nothing here reads a segment.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use rayon::prelude::*;
@@ -558,24 +559,16 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
                 rows,
             };
             // A sort key that is a slot is read where it lies; others are evaluated.
-            let evaluated: Vec<Option<Vector>> = aggregation
+            let sort_vectors: Vec<Cow<'_, Vector>> = aggregation
                 .order_by
                 .iter()
                 .map(|k| match &k.expr {
-                    Expr::Slot { index, .. } if *index < slots.len() => Ok(None),
-                    expr => eval(expr, &mut input).map(Some),
+                    Expr::Slot { index, .. } if *index < slots.len() => {
+                        Ok(Cow::Borrowed(&slots[*index]))
+                    }
+                    expr => eval(expr, &mut input).map(Cow::Owned),
                 })
                 .collect::<QueryResult<_>>()?;
-            let sort_vectors: Vec<&Vector> = aggregation
-                .order_by
-                .iter()
-                .zip(&evaluated)
-                .filter_map(|(k, evaluated)| match (evaluated, &k.expr) {
-                    (Some(vector), _) => Some(vector),
-                    (None, Expr::Slot { index, .. }) => slots.get(*index),
-                    (None, _) => None,
-                })
-                .collect();
             let mut order: Vec<usize> = (0..rows).collect();
             let limit = aggregation
                 .limit
@@ -644,8 +637,8 @@ pub fn finish(plan: &QueryPlan, partial: Partial) -> QueryResult<ResultTable> {
 
 /// Rows `a` and `b` of the sort vectors in ORDER BY order, as [`compare_sort_keys`]
 /// orders their values.
-fn compare_vector_rows(
-    vectors: &[&Vector],
+fn compare_vector_rows<V: std::ops::Deref<Target = Vector>>(
+    vectors: &[V],
     a: usize,
     b: usize,
     order_by: &[crate::plan::SortKey],

@@ -8,12 +8,16 @@ use common::predicate;
 use proptest::prelude::*;
 use tessera_query::QueryOptions;
 
-fn rows(sql: &str, use_indexes: bool) -> Result<Vec<String>, String> {
-    let options = QueryOptions {
+/// The default options, with indexes on or off.
+fn options(use_indexes: bool) -> QueryOptions {
+    QueryOptions {
         use_indexes,
         ..QueryOptions::default()
-    };
-    common::result_rows(&common::table().0, sql, options)
+    }
+}
+
+fn rows(sql: &str, use_indexes: bool) -> Result<Vec<String>, String> {
+    common::result_rows(&common::table().0, sql, options(use_indexes))
 }
 
 /// `sql` answers (an error fails, even the same error both ways) and answers the same
@@ -119,30 +123,19 @@ fn sorted_inverted_and_range_paths_are_taken() {
     );
 }
 
-fn wordy_options(use_indexes: bool) -> QueryOptions {
-    QueryOptions {
-        use_indexes,
-        ..QueryOptions::default()
-    }
-}
-
 /// Asserts `predicate` on the wordy table answers as the full scan does, through the
 /// access path EXPLAIN names `path`; returns whether it matched any row.
 fn assert_wordy_equals_the_scan(predicate: &str, path: &str) -> bool {
     let table = common::wordy_table();
     let sql = format!("SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE {predicate}");
-    let indexed = common::result_rows(table, &sql, wordy_options(true)).expect("answers");
+    let indexed = common::result_rows(table, &sql, options(true)).expect("answers");
     assert_eq!(
         indexed,
-        common::result_rows(table, &sql, wordy_options(false)).expect("answers"),
+        common::result_rows(table, &sql, options(false)).expect("answers"),
         "{predicate}"
     );
-    let explained = common::result_rows(
-        table,
-        &format!("EXPLAIN PLAN FOR {sql}"),
-        wordy_options(true),
-    )
-    .expect("explains");
+    let explained = common::result_rows(table, &format!("EXPLAIN PLAN FOR {sql}"), options(true))
+        .expect("explains");
     assert!(
         explained.iter().any(|line| line.contains(path)),
         "{predicate}: {explained:?}"
@@ -203,11 +196,11 @@ fn test_text_index_prefixes_and_suffixes_equal_the_scan() {
         "SELECT COUNT(*) FROM t WHERE x LIKE 'w1ord%'",
         "SELECT COUNT(*) FROM t WHERE x LIKE '%w1ord'",
     ] {
-        let indexed = tessera_query::run(sql, wordy_options(true), std::slice::from_ref(table))
-            .expect("answers");
+        let indexed =
+            tessera_query::run(sql, options(true), std::slice::from_ref(table)).expect("answers");
         assert_eq!(indexed.stats.num_entries_scanned_in_filter, 0, "{sql}");
-        let scanned = tessera_query::run(sql, wordy_options(false), std::slice::from_ref(table))
-            .expect("answers");
+        let scanned =
+            tessera_query::run(sql, options(false), std::slice::from_ref(table)).expect("answers");
         assert!(scanned.stats.num_entries_scanned_in_filter > 0, "{sql}");
     }
 }
@@ -330,10 +323,6 @@ fn test_double_arithmetic_filters_equal_the_generic_evaluation() {
 /// groups and aggregates, NULL keys included.
 #[test]
 fn test_large_key_spaces_group_by_sorting_as_by_hashing_values() {
-    let options = |use_indexes| QueryOptions {
-        use_indexes,
-        ..QueryOptions::default()
-    };
     for (table, (columns, expressions), aggregates) in [common::wordy_table(), &common::table().0]
         .into_iter()
         .flat_map(|table| {

@@ -70,9 +70,8 @@ fn text_schema() -> (Schema, Fields) {
         RAW_FIELD,
         TextOptions::default().set_indexing_options(raw_indexing),
     );
-    // Tantivy's `raw` tokenizer: the whole run is one term.
-    // Doc ids only, for `r` too: no field norms (a byte per doc each; nothing here is
-    // scored).
+    // The edge runs: tantivy's `raw` tokenizer (the whole run is one term), doc ids
+    // only. Like `r`, no field norms (a byte per doc each; nothing here is scored).
     let edge_options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer("raw")
@@ -90,11 +89,16 @@ fn text_schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-/// A prefix or suffix the edge runs answer: alphanumeric, within the indexed length.
-fn is_edge_word(word: &str) -> bool {
-    !word.is_empty()
-        && word.len() <= EDGE_RUN_LIMIT_BYTES
-        && word.chars().all(char::is_alphanumeric)
+/// A word the index looks up exactly as a substring ([`TextIndex::docs_containing`]):
+/// non-empty and alphanumeric.
+pub fn is_index_word(word: &str) -> bool {
+    !word.is_empty() && word.chars().all(char::is_alphanumeric)
+}
+
+/// A prefix or suffix the edge runs answer ([`TextIndex::docs_starting_with`],
+/// [`TextIndex::docs_ending_with`]): an index word within the indexed length.
+pub fn is_edge_word(word: &str) -> bool {
+    word.len() <= EDGE_RUN_LIMIT_BYTES && is_index_word(word)
 }
 
 /// The alphanumeric run `text` starts with (as the tokenizers split: on characters
@@ -122,6 +126,23 @@ fn trailing_run_reversed(text: &str) -> String {
         reversed.push(c);
     }
     reversed
+}
+
+/// Append the docs of a term's postings, ascending, to `docs`.
+fn push_postings(
+    inverted: &InvertedIndexReader,
+    info: &TermInfo,
+    docs: &mut Vec<u32>,
+) -> Result<()> {
+    let mut postings = inverted
+        .read_postings_from_terminfo(info, IndexRecordOption::Basic)
+        .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
+    let mut doc = postings.doc();
+    while doc != TERMINATED {
+        docs.push(doc);
+        doc = postings.advance();
+    }
+    Ok(())
 }
 
 /// Tantivy's tokenizers plus `tessera_raw`: the `default` tokenizer's splitting on
@@ -547,14 +568,7 @@ impl TextIndex {
                 .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
             // Terms ascend bytewise: those starting with the prefix are consecutive.
             while terms.advance() && terms.key().starts_with(prefix.as_bytes()) {
-                let mut postings = inverted
-                    .read_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)
-                    .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
-                let mut doc = postings.doc();
-                while doc != TERMINATED {
-                    docs.push(doc);
-                    doc = postings.advance();
-                }
+                push_postings(&inverted, terms.value(), &mut docs)?;
             }
         }
         docs.sort_unstable();
@@ -567,7 +581,7 @@ impl TextIndex {
     /// when the index cannot answer (no `r` field, or a needle that is not alphanumeric).
     fn fields_containing(&self, needle: &str) -> Option<(Field, Option<Field>)> {
         let raw_field = self.raw_field?;
-        if needle.is_empty() || !needle.chars().all(char::is_alphanumeric) {
+        if !is_index_word(needle) {
             return None;
         }
         let text_field = needle
@@ -606,17 +620,10 @@ impl TextIndex {
     fn docs_with_term(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<RoaringBitmap> {
         let mut docs = RoaringBitmap::new();
         self.for_each_term(field, keep, |inverted, info| {
-            let mut postings = inverted
-                .read_postings_from_terminfo(info, IndexRecordOption::Basic)
-                .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
             // Postings ascend: a term's docs are appended in bulk, not inserted one by
             // one, and unioned once.
             let mut term_docs = Vec::with_capacity(info.doc_freq as usize);
-            let mut doc = postings.doc();
-            while doc != TERMINATED {
-                term_docs.push(doc);
-                doc = postings.advance();
-            }
+            push_postings(inverted, info, &mut term_docs)?;
             let term_docs = RoaringBitmap::from_sorted_iter(term_docs)
                 .map_err(|e| Error::TextQuery(format!("postings out of order: {e}")))?;
             if docs.is_empty() {
