@@ -272,6 +272,7 @@ mod tests {
     use super::*;
     use crate::group_keys::{GroupKeys, Lane};
     use crate::types::Scalar;
+    use crate::value_lists::ValueLists;
 
     fn flat(keys: &[(i64, i64)]) -> FlatKeys {
         let mut flat = FlatKeys::new(vec![Lane::Long, Lane::Long]);
@@ -335,19 +336,19 @@ mod tests {
     fn state_pairs_merge_as_merge_from() {
         let pairs = vec![(1, ABSENT), (ABSENT, 0), (0, 2), (2, 1)];
         let a = AccState::Percentile {
-            values: vec![vec![1.0], vec![2.0, 3.0], vec![]],
+            values: ValueLists::from_lists(vec![vec![1.0], vec![2.0, 3.0], vec![]]),
             p: 50.0,
             rank: crate::aggregate::PercentileRank::Interpolated,
         };
         let b = AccState::Percentile {
-            values: vec![vec![4.0], vec![5.0], vec![6.0]],
+            values: ValueLists::from_lists(vec![vec![4.0], vec![5.0], vec![6.0]]),
             p: 50.0,
             rank: crate::aggregate::PercentileRank::Interpolated,
         };
         let (merged, _) = merge_state_pairs(a, b, &pairs);
         match merged {
             AccState::Percentile { values, .. } => assert_eq!(
-                values,
+                values.to_lists(),
                 vec![vec![2.0, 3.0], vec![4.0], vec![1.0, 6.0], vec![5.0]]
             ),
             other => panic!("unexpected {other:?}"),

@@ -14,6 +14,7 @@ use crate::plan::{AggCall, AggFunc};
 use crate::state_bytes::{SET_SLOT_OVERHEAD, scalar_bytes};
 use crate::tdigest::TDigest;
 use crate::types::{Scalar, SqlType, ordered_u64};
+use crate::value_lists::{VALUE_BYTES, ValueLists};
 use crate::vector::{Data, Vector};
 
 #[derive(Debug, Clone)]
@@ -56,7 +57,7 @@ pub enum AccState {
     DistinctInt(Vec<DistinctSet>),
     Hll(Vec<HyperLogLog>),
     Percentile {
-        values: Vec<Vec<f64>>,
+        values: ValueLists,
         p: f64,
         rank: PercentileRank,
     },
@@ -114,17 +115,17 @@ impl AccState {
                 seen: Vec::new(),
             },
             AggFunc::Percentile(p) => AccState::Percentile {
-                values: Vec::new(),
+                values: ValueLists::default(),
                 p,
                 rank: PercentileRank::Nearest,
             },
             AggFunc::PercentileCont(p) => AccState::Percentile {
-                values: Vec::new(),
+                values: ValueLists::default(),
                 p,
                 rank: PercentileRank::Interpolated,
             },
             AggFunc::PercentileDisc(p) => AccState::Percentile {
-                values: Vec::new(),
+                values: ValueLists::default(),
                 p,
                 rank: PercentileRank::CumulativeShare,
             },
@@ -175,7 +176,7 @@ impl AccState {
             AccState::Distinct(v) => v.len(),
             AccState::DistinctInt(v) => v.len(),
             AccState::Hll(v) => v.len(),
-            AccState::Percentile { values, .. } => values.len(),
+            AccState::Percentile { values, .. } => values.groups(),
             AccState::TDigest { digests, .. } => digests.len(),
         }
     }
@@ -216,7 +217,7 @@ impl AccState {
             AccState::Distinct(v) => apply(v, order, FxHashSet::default),
             AccState::DistinctInt(v) => apply(v, order, DistinctSet::default),
             AccState::Hll(v) => apply(v, order, HyperLogLog::default),
-            AccState::Percentile { values, .. } => apply(values, order, Vec::new),
+            AccState::Percentile { values, .. } => values.reorder(order),
             AccState::TDigest { digests, .. } => apply(digests, order, TDigest::default),
         }
     }
@@ -283,7 +284,7 @@ impl AccState {
             AccState::Distinct(v) => v.resize_with(n, FxHashSet::default),
             AccState::DistinctInt(v) => v.resize_with(n, DistinctSet::default),
             AccState::Hll(v) => v.resize_with(n, HyperLogLog::default),
-            AccState::Percentile { values, .. } => values.resize_with(n, Vec::new),
+            AccState::Percentile { values, .. } => values.resize(n),
             AccState::TDigest { digests, .. } => digests.resize_with(n, TDigest::default),
         }
     }
@@ -433,8 +434,8 @@ impl AccState {
                 let input = f64s(arg);
                 for (i, g) in groups.iter().enumerate() {
                     if live(i) {
-                        values[*g as usize].push(input[i]);
-                        grown += std::mem::size_of::<f64>();
+                        values.push(*g, input[i]);
+                        grown += VALUE_BYTES;
                     }
                 }
             }
@@ -716,10 +717,7 @@ impl AccState {
                 }
             }
             (AccState::Percentile { values, .. }, AccState::Percentile { values: v2, .. }) => {
-                for (from, &into) in mapping.iter().enumerate() {
-                    values[into].extend_from_slice(&v2[from]);
-                    grown += v2[from].len() * std::mem::size_of::<f64>();
-                }
+                grown += values.merge_from(v2, mapping);
             }
             (AccState::TDigest { digests, .. }, AccState::TDigest { digests: d2, .. }) => {
                 for (from, &into) in mapping.iter().enumerate() {
@@ -842,7 +840,7 @@ impl AccState {
             AccState::DistinctInt(sets) => Scalar::Long(sets[g].len() as i64),
             AccState::Hll(sketches) => Scalar::Long(sketches[g].estimate() as i64),
             AccState::Percentile { values, p, rank } => {
-                let values = &mut values[g];
+                let values = values.group_mut(g);
                 if values.is_empty() {
                     return Scalar::Null;
                 }

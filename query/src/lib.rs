@@ -41,6 +41,7 @@ pub mod tdigest;
 pub mod time;
 pub mod trim;
 pub mod types;
+pub mod value_lists;
 pub mod vector;
 
 pub use cancel::{Cancel, CancelOnDrop};

@@ -44,6 +44,7 @@ use crate::leaf::{AggPartial, ExecStats, Partial, PartialRows, SelectedRow};
 use crate::plan::{PlanKind, QueryPlan};
 use crate::tdigest::TDigest;
 use crate::types::{Scalar, SqlType};
+use crate::value_lists::ValueLists;
 
 pub const VERSION: &str = "2";
 const VERSION_KEY: &str = "tessera.partial.version";
@@ -398,6 +399,7 @@ fn encode_state(
         }
         AccState::Percentile { values, .. } => {
             let lists: Vec<Option<Vec<Scalar>>> = values
+                .to_lists()
                 .iter()
                 .map(|v| Some(v.iter().map(|x| Scalar::Double(*x)).collect()))
                 .collect();
@@ -647,7 +649,7 @@ fn decode_state<'b>(
                 .collect::<QueryResult<_>>()?;
         }
         AccState::Percentile { values, .. } => {
-            *values = f64_lists(get("values")?.as_ref())?;
+            *values = ValueLists::from_lists(f64_lists(get("values")?.as_ref())?);
         }
         AccState::TDigest { digests, .. } => {
             let means = f64_lists(get("means")?.as_ref())?;
