@@ -187,6 +187,35 @@ impl Matches {
     /// filter's branch mispredicts on every other row near 50 % selectivity).
     #[inline]
     pub fn keep_where(&mut self, docs: &[u32], keep: impl Fn(usize) -> bool) {
+        self.keep_by(docs, |start, lanes| {
+            for (k, lane) in lanes.iter_mut().enumerate() {
+                *lane = u8::from(keep(start + k));
+            }
+        });
+    }
+
+    /// Keep `docs[i]` for each `values[i]` that `test` passes (`values` has a value per
+    /// doc). The tests run over slices of `values`, with no index checks, so they
+    /// compile to vector compares.
+    #[inline]
+    pub fn keep_values<T: Copy>(&mut self, docs: &[u32], values: &[T], test: impl Fn(T) -> bool) {
+        let Some(values) = values.get(..docs.len()) else {
+            debug_assert!(false, "fewer values than docs");
+            return;
+        };
+        self.keep_by(docs, |start, lanes| {
+            let end = start + lanes.len();
+            for (lane, value) in lanes.iter_mut().zip(&values[start..end]) {
+                *lane = u8::from(test(*value));
+            }
+        });
+    }
+
+    /// Keep the docs whose flags `fill(start, lanes)` sets: it writes 1 or 0 for docs
+    /// `start..start + lanes.len()`, 64 at a time (fewer at the ends).
+    #[inline]
+    fn keep_by(&mut self, docs: &[u32], mut fill: impl FnMut(usize, &mut [u8])) {
+        let mut lanes = [0u8; 64];
         match self {
             Matches::Docs(matched) => {
                 // Every doc is written; the end advances past the kept ones.
@@ -194,52 +223,64 @@ impl Matches {
                 matched.resize(start + docs.len(), 0);
                 let out = &mut matched[start..];
                 let mut end = 0;
-                for (i, doc) in docs.iter().enumerate() {
-                    if let Some(slot) = out.get_mut(end) {
-                        *slot = *doc;
+                for (chunk, chunk_docs) in docs.chunks(64).enumerate() {
+                    let lanes = &mut lanes[..chunk_docs.len()];
+                    fill(chunk * 64, lanes);
+                    for (doc, lane) in chunk_docs.iter().zip(lanes.iter()) {
+                        if let Some(slot) = out.get_mut(end) {
+                            *slot = *doc;
+                        }
+                        end += usize::from(*lane);
                     }
-                    end += usize::from(keep(i));
                 }
                 matched.truncate(start + end);
             }
             Matches::Bits(bits) => {
-                let set = |bits: &mut Vec<u8>, i: usize| {
-                    let doc = docs[i];
+                let set = |bits: &mut Vec<u8>, doc: u32, lane: u8| {
                     if let Some(byte) = bits.get_mut((doc / 8) as usize) {
-                        *byte |= u8::from(keep(i)) << (doc % 8);
+                        *byte |= lane << (doc % 8);
                     }
                 };
                 let (Some(&first), Some(&last)) = (docs.first(), docs.last()) else {
                     return;
                 };
                 if (last - first) as usize + 1 != docs.len() {
-                    (0..docs.len()).for_each(|i| set(bits, i));
+                    for (chunk, chunk_docs) in docs.chunks(64).enumerate() {
+                        let lanes = &mut lanes[..chunk_docs.len()];
+                        fill(chunk * 64, lanes);
+                        for (doc, lane) in chunk_docs.iter().zip(lanes.iter()) {
+                            set(bits, *doc, *lane);
+                        }
+                    }
                     return;
                 }
-                // Consecutive docs (a whole range, the common case): 64 bits gathered
-                // in a register and stored at once, not one read-modify-write of a
-                // byte per doc.
+                // Consecutive docs (a whole range, the common case): the docs before
+                // the first byte boundary one by one, then 64 flags packed into a word
+                // and stored at once, not one read-modify-write of a byte per doc.
+                let head = ((8 - first as usize % 8) % 8).min(docs.len());
                 let mut i = 0;
-                while i < docs.len() && !(first as usize + i).is_multiple_of(8) {
-                    set(bits, i);
-                    i += 1;
-                }
-                while i + 64 <= docs.len() {
-                    let mut word = 0u64;
-                    for bit in 0..64 {
-                        word |= u64::from(keep(i + bit)) << bit;
-                    }
+                while i < docs.len() {
+                    let len = if i == 0 && head > 0 {
+                        head
+                    } else {
+                        (docs.len() - i).min(64)
+                    };
+                    let chunk = &mut lanes[..len];
+                    fill(i, chunk);
                     let start = (first as usize + i) / 8;
-                    if let Some(bytes) = bits.get_mut(start..start + 8) {
+                    if len == 64
+                        && let Some(bytes) = bits.get_mut(start..start + 8)
+                    {
+                        let word = pack_bits(&lanes);
                         for (byte, new) in bytes.iter_mut().zip(word.to_le_bytes()) {
                             *byte |= new;
                         }
+                    } else {
+                        for (k, lane) in chunk.iter().enumerate() {
+                            set(bits, first + (i + k) as u32, *lane);
+                        }
                     }
-                    i += 64;
-                }
-                while i < docs.len() {
-                    set(bits, i);
-                    i += 1;
+                    i += len;
                 }
             }
         }
@@ -263,6 +304,22 @@ impl Matches {
             Matches::Bits(bits) => RoaringBitmap::from_lsb0_bytes(0, &bits),
         }
     }
+}
+
+/// Bit `k` of the word is byte `k` of `lanes` (each byte 0 or 1). Eight bytes read as a
+/// little-endian word hold their flags at bits 0, 8, ..., 56; multiplying by
+/// `0x0102040810204080` moves flag `k` to bit `56 + k` (every other product lands at a
+/// distinct bit below 56 or above 63, so nothing carries into the top byte).
+#[inline]
+fn pack_bits(lanes: &[u8; 64]) -> u64 {
+    let mut word = 0u64;
+    for (k, eight) in lanes.chunks_exact(8).enumerate() {
+        let mut flags = [0u8; 8];
+        flags.copy_from_slice(eight);
+        let flags = u64::from_le_bytes(flags);
+        word |= (flags.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    word
 }
 
 /// A bitmap of docs collected in ascending order (one pass, no per-doc container lookup).
@@ -299,6 +356,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn packed_bits_are_the_flags_in_order() {
+        let mut seed = 11u64;
+        for _ in 0..200 {
+            let mut lanes = [0u8; 64];
+            let mut expected = 0u64;
+            for (bit, lane) in lanes.iter_mut().enumerate() {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                *lane = (seed >> 63) as u8;
+                expected |= u64::from(*lane) << bit;
+            }
+            assert_eq!(pack_bits(&lanes), expected);
+        }
+        assert_eq!(pack_bits(&[1; 64]), u64::MAX);
+        assert_eq!(pack_bits(&[0; 64]), 0);
+    }
+
+    #[test]
     fn matches_as_a_list_or_as_bits_make_the_same_bitmap() {
         let num_docs = 100_000u32;
         let keep = |doc: u32| doc.is_multiple_of(3) || doc % 1000 < 10;
@@ -308,6 +384,8 @@ mod tests {
             DocSet::Bitmap((0..num_docs).step_by(7).collect()),
             DocSet::Bitmap((50..90).collect()),
             DocSet::Bitmap((13..40_000).collect()),
+            DocSet::Range(5..70),
+            DocSet::Range(9..12),
         ] {
             let expected: RoaringBitmap =
                 candidates.to_bitmap().iter().filter(|d| keep(*d)).collect();
@@ -323,6 +401,21 @@ mod tests {
                     })
                     .expect("visits");
                 assert_eq!(matches.into_bitmap(), expected);
+            }
+            for mut matches in [
+                Matches::Docs(Vec::new()),
+                Matches::Bits(vec![0; num_docs.div_ceil(8) as usize]),
+            ] {
+                candidates
+                    .for_each_block(|docs| {
+                        // Each doc's value is the doc itself, with more values than docs.
+                        let mut values = docs.to_vec();
+                        values.push(3);
+                        matches.keep_values(docs, &values, keep);
+                        Ok(true)
+                    })
+                    .expect("visits");
+                assert_eq!(matches.into_bitmap(), expected, "kept by values");
             }
             let mut pushed = Matches::new(&candidates, num_docs);
             for doc in candidates.to_bitmap().iter().filter(|d| keep(*d)) {

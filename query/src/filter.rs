@@ -705,7 +705,7 @@ fn scan_f64_expression(
             reader.read_f64(docs, values)?;
         }
         let values = program.run(&inputs, docs.len());
-        push_non_null_matching(matched, docs, &nulls, |i| keys.holds(values[i]));
+        keep_non_null_values(matched, docs, &nulls, &values, |v| keys.holds(v));
         Ok(())
     })
     .map(Some)
@@ -913,6 +913,21 @@ fn push_non_null_matching(
     }
 }
 
+/// [`Matches::keep_values`] for docs whose value is NULL in none of `nulls`' columns.
+fn keep_non_null_values<T: Copy>(
+    matched: &mut Matches,
+    docs: &[u32],
+    nulls: &[std::sync::Arc<RoaringBitmap>],
+    values: &[T],
+    test: impl Fn(T) -> bool,
+) {
+    if nulls.is_empty() {
+        matched.keep_values(docs, values, test);
+    } else {
+        push_non_null_matching(matched, docs, nulls, |i| test(values[i]));
+    }
+}
+
 /// The column, operator (column on the left) and literal of `col op literal` (either
 /// side) on a single-value DOUBLE or FLOAT column.
 pub fn double_comparison(expr: &Expr) -> Option<(&str, CmpOp, &Scalar)> {
@@ -987,7 +1002,7 @@ fn scan_f64(
     scan_blocks(context, candidates, 1, |docs, matched| {
         values.clear();
         column.read_f64(docs, &mut values)?;
-        push_non_null_matching(matched, docs, &nulls, |i| keep(values[i]));
+        keep_non_null_values(matched, docs, &nulls, &values, &keep);
         Ok(())
     })
 }
@@ -1671,7 +1686,15 @@ fn docs_for_ids(
             if single_value {
                 scratch.clear();
                 reader.read_dict_ids(docs, &mut scratch)?;
-                matched_docs.keep_where(docs, |i| scratch.get(i).is_some_and(|id| is_wanted(*id)));
+                // One loop per kind of test, each free of the other's branch.
+                match &wanted {
+                    None => matched_docs.keep_values(docs, &scratch, |id| {
+                        id.wrapping_sub(range_start) < range_len
+                    }),
+                    Some(wanted) => matched_docs.keep_values(docs, &scratch, |id| {
+                        wanted.get(id as usize).copied().unwrap_or(false)
+                    }),
+                }
             } else {
                 for doc in docs {
                     scratch.clear();
