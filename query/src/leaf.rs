@@ -1351,7 +1351,7 @@ impl DistinctIds {
         };
         let held = pairs.len() * DISTINCT_PAIR_BYTES;
         let group_bits = usize::BITS - n_groups.saturating_sub(1).leading_zeros();
-        crate::sorted_codes::radix_sort_bits(pairs, 0, *id_bits + group_bits);
+        crate::sorted_codes::sort_words(pairs, *id_bits + group_bits);
         pairs.dedup();
         starts.clear();
         starts.resize(n_groups + 1, 0);

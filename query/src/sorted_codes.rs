@@ -1,16 +1,24 @@
-//! Grouping by sorting: a segment's group codes, all of them at once, sorted by radix.
+//! Grouping by sorting: a segment's group codes, all of them at once, sorted.
 //!
 //! A GROUP BY of dictionary columns whose key space is too large for an array (two id
 //! columns, or one of millions of entries) would hash every row's code, then sort the
 //! distinct codes so the partial comes out in key order. When a segment holds nearly as
 //! many groups as rows — the usual shape of such a query — the hash table misses the
 //! cache on almost every row. Sorting every row's code instead (each packed with its
-//! row's position into one word, a few passes of a least-significant-digit radix sort)
-//! reads and writes memory in order, yields the groups already in code order, and gives
-//! each row its group number by one pass over the sorted words.
+//! row's position into one word) yields the groups already in code order and gives each row its group number by one
+//! pass over the sorted words. The sort moves every word once, into a bucket by its top
+//! bits (buckets of about a hundred words), then sorts each bucket in the cache: on this
+//! project's VM, where every scattered write that misses the TLB costs a page walk, that
+//! is a third faster than three passes of an 11-bit least-significant-digit radix sort.
 
-/// Bits of one radix pass: 2,048 buckets, whose counts stay in the L1 cache.
-const DIGIT_BITS: u32 = 11;
+/// Words per bucket the first pass aims at: a bucket this size sorts inside the L1 cache.
+const BUCKET_WORDS: usize = 128;
+
+/// At most this many buckets (2^14: their counts stay in the L2 cache).
+const MAX_BUCKET_BITS: u32 = 14;
+
+/// Fewer words than this are sorted directly.
+const DIRECT_SORT_WORDS: usize = 4_096;
 
 /// Bits needed to write every value below `n`.
 fn bits_below(n: u64) -> u32 {
@@ -35,7 +43,8 @@ pub fn group_by_sorting(codes: &mut Vec<u64>, key_space: u64) -> Option<(Vec<u64
     if outside {
         return None;
     }
-    radix_sort_bits(codes, position_bits, position_bits + code_bits);
+    // Sorting the whole words orders them by code, and rows of one code by position.
+    sort_words(codes, position_bits + code_bits);
     let position_mask = (1u64 << position_bits) - 1;
     let mut distinct: Vec<u64> = Vec::new();
     let mut groups = vec![0u32; codes.len()];
@@ -58,45 +67,40 @@ thread_local! {
 /// A spare buffer kept between sorts holds at most this many words (32 MiB).
 const SPARE_KEPT: usize = 1 << 22;
 
-/// Sort `values` by their bits `low..high` (bits outside keep the order they had among
-/// equal digits: the sort is stable). Every digit's counts are taken in one read of the
-/// values before the first pass.
-pub fn radix_sort_bits(values: &mut Vec<u64>, low: u32, high: u32) {
-    let digits: Vec<(u32, u32)> = (low..high)
-        .step_by(DIGIT_BITS as usize)
-        .map(|at| (at, DIGIT_BITS.min(high - at)))
-        .collect();
-    let buckets = 1usize << DIGIT_BITS;
-    let mut counts = vec![0usize; buckets * digits.len()];
+/// Sort `values` ascending (every value below `2^high`): one pass moves each value into
+/// a bucket by its top bits, then each bucket is sorted where it lies.
+pub fn sort_words(values: &mut Vec<u64>, high: u32) {
+    let n = values.len();
+    if n < DIRECT_SORT_WORDS || high == 0 {
+        values.sort_unstable();
+        return;
+    }
+    let bits = bits_below((n / BUCKET_WORDS) as u64)
+        .clamp(1, MAX_BUCKET_BITS)
+        .min(high);
+    let at = high - bits;
+    let buckets = 1usize << bits;
+    let bucket = |value: u64| ((value >> at) as usize) & (buckets - 1);
+    let mut starts = vec![0usize; buckets + 1];
     for value in values.iter() {
-        for (d, (at, bits)) in digits.iter().enumerate() {
-            let digit = ((value >> at) & ((1u64 << bits) - 1)) as usize;
-            counts[d * buckets + digit] += 1;
-        }
+        starts[bucket(*value) + 1] += 1;
+    }
+    for b in 0..buckets {
+        starts[b + 1] += starts[b];
     }
     let mut buffer = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
     buffer.clear();
-    buffer.resize(values.len(), 0);
-    for (d, (at, bits)) in digits.iter().enumerate() {
-        let counts = &mut counts[d * buckets..(d + 1) * buckets];
-        if counts.contains(&values.len()) {
-            // Every value has the same digit: the pass would not move anything.
-            continue;
-        }
-        let mut offset = 0;
-        for count in counts.iter_mut() {
-            let n = *count;
-            *count = offset;
-            offset += n;
-        }
-        let mask = (1u64 << bits) - 1;
-        for value in values.iter() {
-            let digit = ((value >> at) & mask) as usize;
-            buffer[counts[digit]] = *value;
-            counts[digit] += 1;
-        }
-        std::mem::swap(values, &mut buffer);
+    buffer.resize(n, 0);
+    let mut next = starts.clone();
+    for value in values.iter() {
+        let slot = &mut next[bucket(*value)];
+        buffer[*slot] = *value;
+        *slot += 1;
     }
+    for b in 0..buckets {
+        buffer[starts[b]..starts[b + 1]].sort_unstable();
+    }
+    std::mem::swap(values, &mut buffer);
     if buffer.capacity() <= SPARE_KEPT {
         SPARE.with(|spare| *spare.borrow_mut() = buffer);
     }
@@ -114,20 +118,32 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_orders_by_the_chosen_bits_and_is_stable() {
+    fn words_sort_as_a_plain_sort_does() {
         let mut seed = 0x9e37_79b9_7f4a_7c15;
-        for (low, high) in [(0, 64), (8, 40), (20, 23), (63, 64)] {
-            let values: Vec<u64> = (0..5_000).map(|_| random(&mut seed)).collect();
-            let mask = if high - low == 64 {
+        for (n, high) in [
+            (0, 10),
+            (10, 64),
+            (5_000, 64),
+            (50_000, 40),
+            (50_000, 3),
+            (70_000, 20),
+        ] {
+            let mask = if high == 64 {
                 u64::MAX
             } else {
-                ((1u64 << (high - low)) - 1) << low
+                (1u64 << high) - 1
             };
-            let mut sorted = values.clone();
-            radix_sort_bits(&mut sorted, low, high);
-            let mut expected = values;
-            expected.sort_by_key(|v| v & mask); // stable, as the radix sort is
-            assert_eq!(sorted, expected, "bits {low}..{high}");
+            let mut values: Vec<u64> = (0..n).map(|_| random(&mut seed) & mask).collect();
+            if n > 100 {
+                // A skewed share: many values in one bucket.
+                for value in values.iter_mut().step_by(3) {
+                    *value &= 0xff;
+                }
+            }
+            let mut expected = values.clone();
+            expected.sort_unstable();
+            sort_words(&mut values, high);
+            assert_eq!(values, expected, "{n} values below 2^{high}");
         }
     }
 
