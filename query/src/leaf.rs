@@ -153,6 +153,16 @@ impl Partial {
     }
 }
 
+/// What a segment the filter prunes adds to a query's statistics: it was queried and
+/// holds its docs, and nothing of it was processed.
+pub fn pruned_segment_stats(segment: &dyn SegmentReader) -> ExecStats {
+    ExecStats {
+        num_segments_queried: 1,
+        total_docs: u64::from(segment.num_docs()),
+        ..ExecStats::default()
+    }
+}
+
 /// Run the plan on one segment.
 pub fn execute_segment(
     plan: &QueryPlan,
@@ -166,8 +176,7 @@ pub fn execute_segment(
         plan.options.cancel.clone(),
     );
     let mut partial = Partial::empty(plan);
-    partial.stats.num_segments_queried = 1;
-    partial.stats.total_docs = u64::from(segment.num_docs());
+    partial.stats = pruned_segment_stats(segment);
     if let Some(filter) = &plan.filter
         && plan.options.use_indexes
         && !filter::may_match(&context, filter)

@@ -73,3 +73,33 @@ fn disjoint_id_ranges_prune() {
         "ids 0..1500 cannot hold id >= 1600"
     );
 }
+
+/// The leaf prunes segments by their statistics before it runs the rest: a query that
+/// keeps one segment of eight (run on the calling thread) or three (run on the pool)
+/// answers as the same rows in one segment do, and its statistics count every segment
+/// as queried and only the kept ones as processed.
+#[test]
+fn leaf_prunes_before_it_runs_and_counts_every_segment() {
+    let (segmented, whole, _) = common::segmented_tables();
+    for (sql, kept) in [
+        ("SELECT COUNT(*), SUM(b) FROM t WHERE id = 12345", 1),
+        (
+            "SELECT COUNT(*), SUM(b) FROM t WHERE id >= 4000 AND id < 14000",
+            3,
+        ),
+        ("SELECT i, COUNT(*) FROM t WHERE id > 39999 GROUP BY i", 0),
+    ] {
+        let plan = tessera_query::engine::plan_for(
+            sql,
+            QueryOptions::default(),
+            std::slice::from_ref(segmented),
+        )
+        .expect("plan");
+        let (result, stats) = tessera_query::engine::execute(&plan, segmented).expect("runs");
+        let (expected, _) = tessera_query::engine::execute(&plan, whole).expect("runs");
+        assert_eq!(result.rows, expected.rows, "{sql}");
+        assert_eq!(stats.num_segments_queried, 8, "{sql}");
+        assert_eq!(stats.num_segments_processed, kept, "{sql}");
+        assert_eq!(stats.total_docs, 40_000, "{sql}");
+    }
+}
