@@ -1287,8 +1287,11 @@ impl ExtremeIds {
 
 /// The dictionary ids COUNT(DISTINCT col) has seen, per group: a plain bitset when
 /// there is one group and the dictionary is not huge (a bit set per row, no container
-/// lookups); with groups, every kept row's (group, id) pair, radix-sorted and
-/// deduplicated once the segment is read. A set per group cost a container lookup and
+/// lookups); with groups, every kept row's (group, id) pair, sorted and deduplicated
+/// once the segment is read. A pair seen lately is not pushed again: a small
+/// direct-mapped table of recent pairs, in the L2 cache, catches the repeats of a
+/// query whose pairs are few (each (group, id) on hundreds of rows), which would
+/// otherwise all be sorted; when most pairs are distinct it costs a probe per row. A set per group cost a container lookup and
 /// an insert per row, and most groups of a large GROUP BY hold few ids.
 enum DistinctIds {
     Dense(Vec<u64>),
@@ -1298,8 +1301,17 @@ enum DistinctIds {
         id_bits: u32,
         /// After `finish`: group `g`'s pairs are `pairs[starts[g]..starts[g + 1]]`.
         starts: Vec<usize>,
+        /// Pairs pushed lately, by a hash of the pair ([`NO_PAIR`] where none); sized at
+        /// the first insert.
+        recent: Vec<u64>,
     },
 }
+
+/// Slots of the table of recent pairs (128 KiB).
+const RECENT_PAIRS_BITS: u32 = 14;
+
+/// An empty slot of the table of recent pairs (a pair equal to it is always pushed).
+const NO_PAIR: u64 = u64::MAX;
 
 /// Dictionaries up to this many ids use a bitset (2 MiB).
 const DENSE_DISTINCT_IDS: u32 = 1 << 24;
@@ -1316,6 +1328,7 @@ impl DistinctIds {
                 pairs: Vec::new(),
                 id_bits: 32 - cardinality.saturating_sub(1).leading_zeros(),
                 starts: Vec::new(),
+                recent: Vec::new(),
             }
         }
     }
@@ -1333,12 +1346,26 @@ impl DistinctIds {
                 }
                 0
             }
-            DistinctIds::Pairs { pairs, id_bits, .. } => {
+            DistinctIds::Pairs {
+                pairs,
+                id_bits,
+                recent,
+                ..
+            } => {
                 let before = pairs.len();
+                if recent.is_empty() {
+                    recent.resize(1 << RECENT_PAIRS_BITS, NO_PAIR);
+                }
                 for (row, (id, group)) in ids.iter().zip(groups).enumerate() {
                     let pair = ((*group as u64) << *id_bits) | *id as u64;
-                    // Runs of one group and id (sorted or clustered columns) push once.
-                    if keep(row) && pairs.last() != Some(&pair) {
+                    let slot = (pair.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                        >> (64 - RECENT_PAIRS_BITS)) as usize;
+                    // Runs of one group and id (sorted or clustered columns), and pairs
+                    // still in the table, push once.
+                    if keep(row) && (pair == NO_PAIR || recent.get(slot) != Some(&pair)) {
+                        if let Some(seen) = recent.get_mut(slot) {
+                            *seen = pair;
+                        }
                         pairs.push(pair);
                     }
                 }
@@ -1354,10 +1381,12 @@ impl DistinctIds {
             pairs,
             id_bits,
             starts,
+            recent,
         } = self
         else {
             return 0;
         };
+        *recent = Vec::new();
         let held = pairs.len() * DISTINCT_PAIR_BYTES;
         let group_bits = usize::BITS - n_groups.saturating_sub(1).leading_zeros();
         crate::sorted_codes::sort_words(pairs, *id_bits + group_bits);
@@ -1390,6 +1419,7 @@ impl DistinctIds {
                 pairs,
                 id_bits,
                 starts,
+                ..
             } => {
                 if let (Some(&from), Some(&to)) = (starts.get(group), starts.get(group + 1)) {
                     let id_mask = (1u64 << *id_bits) - 1;
