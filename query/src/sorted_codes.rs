@@ -89,8 +89,12 @@ pub fn sort_words(values: &mut Vec<u64>, high: u32) {
         starts[b + 1] += starts[b];
     }
     let mut buffer = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
-    buffer.clear();
-    buffer.resize(n, 0);
+    // Every slot is written below: a kept buffer is only cut or grown, not zeroed again.
+    if buffer.len() < n {
+        buffer.resize(n, 0);
+    } else {
+        buffer.truncate(n);
+    }
     let mut next = starts.clone();
     for value in values.iter() {
         let slot = &mut next[bucket(*value)];
