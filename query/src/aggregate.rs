@@ -432,10 +432,15 @@ impl AccState {
             AccState::Percentile { values, .. } => {
                 let Some(arg) = arg else { return Ok(0) };
                 let input = f64s(arg);
-                for (i, g) in groups.iter().enumerate() {
-                    if live(i) {
-                        values.push(*g, input[i]);
-                        grown += VALUE_BYTES;
+                if arg.nulls.is_none() && keep.is_none() && arg.ty != SqlType::Null {
+                    values.extend(groups, &input);
+                    grown += groups.len() * VALUE_BYTES;
+                } else {
+                    for (i, g) in groups.iter().enumerate() {
+                        if live(i) {
+                            values.push(*g, input[i]);
+                            grown += VALUE_BYTES;
+                        }
                     }
                 }
             }

@@ -10,16 +10,31 @@
 /// Group numbers of the values; a value whose group was dropped is gone.
 const DROPPED: u32 = u32::MAX;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ValueLists {
     /// Number of groups (some may hold no value).
     groups: usize,
-    /// The group of each value.
+    /// Every value is in group 0 and `owners` is empty: a percentile without GROUP BY
+    /// keeps no group numbers, and its merges append values alone.
+    single: bool,
+    /// The group of each value (unless `single`).
     owners: Vec<u32>,
     values: Vec<f64>,
-    /// When set, `owners` is ascending and group `g`'s values are
+    /// When set, the values are in group order and group `g`'s values are
     /// `values[starts[g]..starts[g + 1]]` (`groups + 1` entries).
     starts: Option<Vec<usize>>,
+}
+
+impl Default for ValueLists {
+    fn default() -> ValueLists {
+        ValueLists {
+            groups: 0,
+            single: true,
+            owners: Vec::new(),
+            values: Vec::new(),
+            starts: None,
+        }
+    }
 }
 
 /// Bytes a value takes in [`ValueLists`] (its group number and itself).
@@ -28,12 +43,15 @@ pub const VALUE_BYTES: usize = std::mem::size_of::<u32>() + std::mem::size_of::<
 impl ValueLists {
     /// Lists of groups `0..lists.len()`, each value in its order.
     pub fn from_lists(lists: Vec<Vec<f64>>) -> ValueLists {
-        let mut out = ValueLists {
-            groups: lists.len(),
-            ..ValueLists::default()
-        };
+        let mut out = ValueLists::default();
+        out.resize(lists.len());
         for (g, list) in lists.into_iter().enumerate() {
-            out.owners.extend(std::iter::repeat_n(g as u32, list.len()));
+            if g > 0 && !list.is_empty() {
+                out.separate();
+            }
+            if !out.single {
+                out.owners.extend(std::iter::repeat_n(g as u32, list.len()));
+            }
             out.values.extend(list);
         }
         out
@@ -51,17 +69,57 @@ impl ValueLists {
         }
     }
 
+    /// Give every value its group number (0 while `single`).
+    fn separate(&mut self) {
+        if self.single {
+            self.single = false;
+            self.owners = vec![0; self.values.len()];
+        }
+    }
+
     /// Add `value` to group `g` (which must exist).
     pub fn push(&mut self, g: u32, value: f64) {
         debug_assert!((g as usize) < self.groups);
-        self.owners.push(g);
+        if g != 0 {
+            self.separate();
+        }
+        if !self.single {
+            self.owners.push(g);
+        }
         self.values.push(value);
+        self.starts = None;
+    }
+
+    /// Add `values[i]` to group `groups[i]` for every `i` (the groups must exist).
+    pub fn extend(&mut self, groups: &[u32], values: &[f64]) {
+        if groups.iter().any(|g| *g != 0) {
+            self.separate();
+        }
+        if !self.single {
+            self.owners
+                .extend_from_slice(&groups[..values.len().min(groups.len())]);
+        }
+        self.values
+            .extend_from_slice(&values[..values.len().min(groups.len())]);
         self.starts = None;
     }
 
     /// Group `i` becomes group `order[i]` of before (`order` holds distinct groups; the
     /// groups it does not name are dropped with their values).
     pub fn reorder(&mut self, order: &[usize]) {
+        self.starts = None;
+        if self.single {
+            match order.iter().position(|old| *old == 0) {
+                Some(0) => {}
+                Some(new) => {
+                    self.single = false;
+                    self.owners = vec![new as u32; self.values.len()];
+                }
+                None => self.values.clear(),
+            }
+            self.groups = order.len();
+            return;
+        }
         let mut new_of_old = vec![DROPPED; self.groups];
         for (new, &old) in order.iter().enumerate() {
             new_of_old[old] = new as u32;
@@ -78,20 +136,33 @@ impl ValueLists {
         self.owners.truncate(kept);
         self.values.truncate(kept);
         self.groups = order.len();
-        self.starts = None;
     }
 
     /// Add every value of `other`'s group `from` to group `mapping[from]`. Returns the
     /// bytes added.
     pub fn merge_from(&mut self, other: &ValueLists, mapping: &[usize]) -> usize {
+        self.starts = None;
+        let added = other.values.len() * VALUE_BYTES;
+        if other.single {
+            let into = mapping.first().copied().unwrap_or(0);
+            if into != 0 {
+                self.separate();
+            }
+            if !self.single {
+                self.owners
+                    .extend(std::iter::repeat_n(into as u32, other.values.len()));
+            }
+            self.values.extend_from_slice(&other.values);
+            return added;
+        }
+        self.separate();
         self.owners.reserve(other.values.len());
         self.values.reserve(other.values.len());
         for (&owner, &value) in other.owners.iter().zip(&other.values) {
             self.owners.push(mapping[owner as usize] as u32);
             self.values.push(value);
         }
-        self.starts = None;
-        other.values.len() * VALUE_BYTES
+        added
     }
 
     /// Group `g`'s values (in no particular order once a percentile has selected in
@@ -105,6 +176,12 @@ impl ValueLists {
     /// Every group's values, in group order, each in the order it was added.
     pub fn to_lists(&self) -> Vec<Vec<f64>> {
         let mut lists = vec![Vec::new(); self.groups];
+        if self.single {
+            if let Some(first) = lists.first_mut() {
+                first.extend_from_slice(&self.values);
+            }
+            return lists;
+        }
         for (&owner, &value) in self.owners.iter().zip(&self.values) {
             lists[owner as usize].push(value);
         }
@@ -115,23 +192,28 @@ impl ValueLists {
     fn group_starts(&mut self) -> &[usize] {
         if self.starts.is_none() {
             let mut starts = vec![0usize; self.groups + 1];
-            for &owner in &self.owners {
-                starts[owner as usize + 1] += 1;
-            }
-            for g in 0..self.groups {
-                starts[g + 1] += starts[g];
-            }
-            if !self.owners.is_sorted() {
-                let mut next = starts.clone();
-                let mut values = vec![0.0f64; self.values.len()];
-                for (&owner, &value) in self.owners.iter().zip(&self.values) {
-                    let at = &mut next[owner as usize];
-                    values[*at] = value;
-                    *at += 1;
+            if self.single {
+                // Group 0 holds every value.
+                starts[1..].fill(self.values.len());
+            } else {
+                for &owner in &self.owners {
+                    starts[owner as usize + 1] += 1;
                 }
-                self.values = values;
                 for g in 0..self.groups {
-                    self.owners[starts[g]..starts[g + 1]].fill(g as u32);
+                    starts[g + 1] += starts[g];
+                }
+                if !self.owners.is_sorted() {
+                    let mut next = starts.clone();
+                    let mut values = vec![0.0f64; self.values.len()];
+                    for (&owner, &value) in self.owners.iter().zip(&self.values) {
+                        let at = &mut next[owner as usize];
+                        values[*at] = value;
+                        *at += 1;
+                    }
+                    self.values = values;
+                    for g in 0..self.groups {
+                        self.owners[starts[g]..starts[g + 1]].fill(g as u32);
+                    }
                 }
             }
             self.starts = Some(starts);
@@ -172,6 +254,39 @@ mod tests {
             lists(&mut values),
             vec![vec![2.0, 4.0, 6.0], vec![5.0], vec![1.0, 3.0]]
         );
+    }
+
+    #[test]
+    fn one_group_keeps_no_group_numbers_until_another_appears() {
+        let mut values = ValueLists::default();
+        values.resize(1);
+        values.extend(&[0, 0, 0], &[3.0, 1.0, 2.0]);
+        values.push(0, 4.0);
+        assert!(values.single);
+        let other = ValueLists::from_lists(vec![vec![9.0]]);
+        values.merge_from(&other, &[0]);
+        assert!(values.single);
+        assert_eq!(lists(&mut values), vec![vec![3.0, 1.0, 2.0, 4.0, 9.0]]);
+        // Moved to another place, or joined by a second group: group numbers appear.
+        let mut moved = values.clone();
+        moved.resize(2);
+        moved.reorder(&[1, 0]);
+        assert_eq!(
+            lists(&mut moved),
+            vec![vec![], vec![3.0, 1.0, 2.0, 4.0, 9.0]]
+        );
+        values.resize(3);
+        values.extend(&[2, 0], &[7.0, 8.0]);
+        values.merge_from(&other, &[1]);
+        assert!(!values.single);
+        assert_eq!(
+            lists(&mut values),
+            vec![vec![3.0, 1.0, 2.0, 4.0, 9.0, 8.0], vec![9.0], vec![7.0]]
+        );
+        let mut dropped = ValueLists::from_lists(vec![vec![1.0]]);
+        dropped.resize(2);
+        dropped.reorder(&[1]);
+        assert_eq!(lists(&mut dropped), vec![Vec::<f64>::new()]);
     }
 
     #[test]
