@@ -8,13 +8,13 @@ use rayon::prelude::*;
 use tessera_segment::SegmentReader;
 
 use crate::error::{QueryError, QueryResult};
-use crate::filter;
-use crate::leaf::{ExecStats, Partial, execute_segment, pruned_segment_stats};
+use crate::leaf::{
+    ExecStats, Partial, execute_unpruned_segment, pruned_segment_stats, segment_may_match,
+};
 use crate::merge::{Merger, ResultTable, finish, merge};
 use crate::options::QueryOptions;
 use crate::plan::QueryPlan;
 use crate::planner::{SchemaColumn, TableSchema, plan};
-use crate::segment_scan::SegmentContext;
 use crate::types::{ColumnType, SqlType};
 
 /// A table: its schema and the segments that hold its rows.
@@ -91,46 +91,40 @@ pub fn execute_leaf(plan: &QueryPlan, segments: &[Arc<dyn SegmentReader>]) -> Qu
     let deadline = now
         .checked_add(Duration::from_millis(plan.options.timeout_ms))
         .map(|deadline| (deadline, plan.options.timeout_ms));
-    // Each worker folds the segments it ran into one merger as it goes, so merging runs
-    // on every core and overlaps execution; the per-worker mergers combine last.
-    // A few runs of consecutive segments per thread: each run's merger hashes its
-    // groups once, and there are few mergers to combine; still enough runs to balance.
-    //
     // A filter that the segments' statistics and bloom filters answer (a point lookup)
     // usually leaves one segment of many: those checks run here first, on this thread,
     // so that a lone segment left runs here too, without waking another worker (on a
     // VM a sleeping thread takes a fraction of a millisecond to wake, longer than the
     // lookup). The checks are cheap: metadata, and a bloom probe for an equality.
     let mut pruned = ExecStats::default();
-    let kept: Vec<&Arc<dyn SegmentReader>> = match &plan.filter {
-        Some(filter) if plan.options.use_indexes && segments.len() > 1 => segments
-            .iter()
-            .filter(|segment| {
-                let context =
-                    SegmentContext::new(segment.as_ref(), true, None, plan.options.cancel.clone());
-                let may = filter::may_match(&context, filter);
-                if !may {
-                    pruned.add(&pruned_segment_stats(segment.as_ref()));
-                }
-                may
-            })
-            .collect(),
-        _ => segments.iter().collect(),
-    };
+    let kept: Vec<&Arc<dyn SegmentReader>> = segments
+        .iter()
+        .filter(|segment| {
+            let may = segment_may_match(plan, segment.as_ref());
+            if !may {
+                pruned.add(&pruned_segment_stats(segment.as_ref()));
+            }
+            may
+        })
+        .collect();
     if kept.len() <= 1 {
         let mut merger = Merger::new(plan);
         for segment in kept {
-            merger.add(execute_segment(plan, segment.as_ref(), deadline)?)?;
+            merger.add(execute_unpruned_segment(plan, segment.as_ref(), deadline)?)?;
         }
         let mut partial = merger.finish();
         partial.stats.add(&pruned);
         return Ok(partial);
     }
+    // Each worker folds the segments it ran into one merger as it goes, so merging runs
+    // on every core and overlaps execution; the per-worker mergers combine last.
+    // A few runs of consecutive segments per thread: each run's merger hashes its
+    // groups once, and there are few mergers to combine; still enough runs to balance.
     let runs = 2 * rayon::current_num_threads().max(1);
     let merged = kept
         .par_iter()
-        .with_min_len(segments.len().div_ceil(runs).max(1))
-        .map(|segment| execute_segment(plan, segment.as_ref(), deadline))
+        .with_min_len(kept.len().div_ceil(runs).max(1))
+        .map(|segment| execute_unpruned_segment(plan, segment.as_ref(), deadline))
         .try_fold(
             || Merger::new(plan),
             |mut merger, partial| -> QueryResult<Merger<'_>> {

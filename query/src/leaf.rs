@@ -163,8 +163,34 @@ pub fn pruned_segment_stats(segment: &dyn SegmentReader) -> ExecStats {
     }
 }
 
+/// Whether `segment` may hold a match of the plan's filter, by the checks that read no
+/// data (column statistics, bloom filters): `false` prunes it.
+pub fn segment_may_match(plan: &QueryPlan, segment: &dyn SegmentReader) -> bool {
+    match &plan.filter {
+        Some(filter) if plan.options.use_indexes => {
+            let context = SegmentContext::new(segment, true, None, plan.options.cancel.clone());
+            filter::may_match(&context, filter)
+        }
+        _ => true,
+    }
+}
+
 /// Run the plan on one segment.
 pub fn execute_segment(
+    plan: &QueryPlan,
+    segment: &dyn SegmentReader,
+    deadline: Option<(Instant, u64)>,
+) -> QueryResult<Partial> {
+    if !segment_may_match(plan, segment) {
+        let mut partial = Partial::empty(plan);
+        partial.stats = pruned_segment_stats(segment);
+        return Ok(partial);
+    }
+    execute_unpruned_segment(plan, segment, deadline)
+}
+
+/// Run the plan on a segment that [`segment_may_match`] kept.
+pub fn execute_unpruned_segment(
     plan: &QueryPlan,
     segment: &dyn SegmentReader,
     deadline: Option<(Instant, u64)>,
@@ -177,12 +203,6 @@ pub fn execute_segment(
     );
     let mut partial = Partial::empty(plan);
     partial.stats = pruned_segment_stats(segment);
-    if let Some(filter) = &plan.filter
-        && plan.options.use_indexes
-        && !filter::may_match(&context, filter)
-    {
-        return Ok(partial);
-    }
     partial.stats.num_segments_processed = 1;
     let all = DocSet::all(segment.num_docs());
     let docs = match &plan.filter {
@@ -1288,11 +1308,11 @@ impl ExtremeIds {
 /// The dictionary ids COUNT(DISTINCT col) has seen, per group: a plain bitset when
 /// there is one group and the dictionary is not huge (a bit set per row, no container
 /// lookups); with groups, every kept row's (group, id) pair, sorted and deduplicated
-/// once the segment is read. A pair seen lately is not pushed again: a small
-/// direct-mapped table of recent pairs, in the L2 cache, catches the repeats of a
-/// query whose pairs are few (each (group, id) on hundreds of rows), which would
-/// otherwise all be sorted; when most pairs are distinct it costs a probe per row. A set per group cost a container lookup and
-/// an insert per row, and most groups of a large GROUP BY hold few ids.
+/// once the segment is read. A pair seen lately is not pushed again: a direct-mapped
+/// table of recent pairs (at most 1 MiB) catches the repeats of a query whose pairs are
+/// few (each (group, id) on hundreds of rows), which would otherwise all be sorted; when
+/// most pairs are distinct it costs a probe per row. A set per group cost a container
+/// lookup and an insert per row, and most groups of a large GROUP BY hold few ids.
 enum DistinctIds {
     Dense(Vec<u64>),
     Pairs {
@@ -1567,7 +1587,7 @@ mod tests {
             block.extend([17, 17, 17]);
             expected[3].insert(17);
             groups.push(4);
-            block.push(999);
+            block.push(1010);
             let kept = block.len() - 1;
             ids.insert(&groups, &block, |row| row < kept);
         }

@@ -5,11 +5,12 @@
 //! distinct codes so the partial comes out in key order. When a segment holds nearly as
 //! many groups as rows — the usual shape of such a query — the hash table misses the
 //! cache on almost every row. Sorting every row's code instead (each packed with its
-//! row's position into one word) yields the groups already in code order and gives each row its group number by one
-//! pass over the sorted words. The sort moves every word once, into a bucket by its top
-//! bits (buckets of about a hundred words), then sorts each bucket in the cache: on this
-//! project's VM, where every scattered write that misses the TLB costs a page walk, that
-//! is a third faster than three passes of an 11-bit least-significant-digit radix sort.
+//! row's position into one word) yields the groups already in code order and gives each
+//! row its group number by one pass over the sorted words. The sort moves every word
+//! once, into a bucket by its top bits (buckets of about a hundred words), then sorts
+//! each bucket in the cache: on this project's VM, where every scattered write that
+//! misses the TLB costs a page walk, that is a third faster than three passes of an
+//! 11-bit least-significant-digit radix sort.
 
 /// Words per bucket the first pass aims at: a bucket this size sorts inside the L1 cache.
 const BUCKET_WORDS: usize = 128;

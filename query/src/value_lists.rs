@@ -95,12 +95,11 @@ impl ValueLists {
         if groups.iter().any(|g| *g != 0) {
             self.separate();
         }
+        let n = values.len().min(groups.len());
         if !self.single {
-            self.owners
-                .extend_from_slice(&groups[..values.len().min(groups.len())]);
+            self.owners.extend_from_slice(&groups[..n]);
         }
-        self.values
-            .extend_from_slice(&values[..values.len().min(groups.len())]);
+        self.values.extend_from_slice(&values[..n]);
         self.starts = None;
     }
 
