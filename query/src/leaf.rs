@@ -271,11 +271,14 @@ enum Grouper {
     /// Dictionary-encoded keys whose key space is too large for an array: every row's
     /// code was sorted up front ([`sorted_codes`]), and each block takes its rows'
     /// groups in turn. `codes` ascend: group `g` is the `g`-th smallest code.
+    /// `counts`: when `COUNT(*)` is the only aggregate, each group's rows, counted by the
+    /// sort itself; no row's group is kept (`groups` is empty) and no block is read.
     Sorted {
         columns: Vec<DictKey>,
         codes: Vec<u64>,
         groups: Vec<u32>,
         next: usize,
+        counts: Option<Vec<i64>>,
     },
     /// Anything else: hash the evaluated key values.
     Values {
@@ -413,6 +416,15 @@ impl Grouper {
         }
     }
 
+    /// Each group's rows, when the sort counted them (`COUNT(*)` alone); the grouper
+    /// keeps its groups' codes for the keys.
+    fn take_counts(&mut self) -> Option<Vec<i64>> {
+        match self {
+            Grouper::Sorted { counts, .. } => counts.take(),
+            _ => None,
+        }
+    }
+
     /// Groups that got a row so far (what `numGroupsLimit` counts).
     fn groups_found(&self) -> usize {
         match self {
@@ -425,11 +437,13 @@ impl Grouper {
     /// not much larger than the rows (and every state is fixed-width); through an array
     /// from code to group when the space is small enough; by sorting every row's code
     /// when codes and row positions fit a word; else through a hash map of codes.
+    /// `count_only`: every aggregate is `COUNT(*)`, so sorted codes need only be counted.
     fn for_rows(
         self,
         context: &mut SegmentContext<'_>,
         docs: &DocSet,
         fixed_width_states: bool,
+        count_only: bool,
     ) -> QueryResult<Grouper> {
         let space = self.key_space();
         let rows = docs.len();
@@ -485,12 +499,23 @@ impl Grouper {
                     context.check_deadline()?;
                     Ok(true)
                 })?;
+                if count_only && let Some(counts) = sorted_codes::count_by_sorting(&mut all, space)
+                {
+                    return Ok(Grouper::Sorted {
+                        columns,
+                        codes: all,
+                        groups: Vec::new(),
+                        next: 0,
+                        counts: Some(counts),
+                    });
+                }
                 Ok(match sorted_codes::group_by_sorting(&mut all, space) {
                     Some((codes, groups)) => Grouper::Sorted {
                         columns,
                         codes,
                         groups,
                         next: 0,
+                        counts: None,
                     },
                     None => Grouper::Dictionary {
                         columns,
@@ -899,9 +924,12 @@ fn aggregate(
         ));
     }
     let fixed_width_states = states.iter().all(AccState::fixed_width);
-    let mut grouper =
-        Grouper::new(context, &aggregation.keys)?.for_rows(context, docs, fixed_width_states)?;
+    let grouper = Grouper::new(context, &aggregation.keys)?;
     let mut factored = FactoredAggs::plan(context, &aggregation.aggs, grouper.key_space())?;
+    let count_rows_only = count_only
+        && !aggregation.keys.iter().any(Expr::multi_value)
+        && (0..aggregation.aggs.len()).all(|index| !factored.serves(index));
+    let mut grouper = grouper.for_rows(context, docs, fixed_width_states, count_rows_only)?;
     let filters: Vec<Option<Expr>> = aggregation
         .aggs
         .iter()
@@ -1012,84 +1040,98 @@ fn aggregate(
     };
     let mut expanded_docs: Vec<u32> = Vec::new();
     let mut expanded_values: Vec<Scalar> = Vec::new();
-    docs.for_each_block(|block| {
-        let original_rows = block.len();
-        let block: &[u32] = match multi_value_key {
-            Some((_, name)) => {
-                expand_multi_value(
-                    context,
-                    name,
-                    block,
-                    &mut expanded_docs,
-                    &mut expanded_values,
-                )?;
-                &expanded_docs
-            }
-            None => block,
-        };
-        let mut columns = BlockColumns::with_read_once(context, block, &read_once);
-        let expanded = multi_value_key.map(|(index, _)| (index, expanded_values.as_slice()));
-        grouper.assign(&aggregation.keys, &mut columns, expanded, &mut groups)?;
-        let n_groups = grouper.groups();
-        if grouper.groups_found() > limit {
+    if let Some(counts) = grouper.take_counts() {
+        // COUNT(*) alone over sorted codes: the sort counted every group's rows.
+        let n_groups = counts.len();
+        if n_groups > limit {
             return Err(QueryError::too_many_groups(limit));
         }
-        factored.update(&mut columns, &groups, n_groups)?;
-        let mut grown = (n_groups - charged_groups.min(n_groups)) * per_group;
-        charged_groups = charged_groups.max(n_groups);
-        let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
-        block_counts.clear();
-        for (index, ((((state, arg_slot), filter), by_id), extreme)) in states
-            .iter_mut()
-            .zip(&arg_slots)
-            .zip(&filters)
-            .zip(&mut distinct_ids)
-            .zip(&mut extreme_ids)
-            .enumerate()
-        {
-            if factored.serves(index) {
-                state.resize(n_groups);
-                continue;
-            }
-            let keep = filter
-                .as_ref()
-                .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
-                .transpose()?;
-            if let Some((name, sets)) = by_id {
-                let nulls = read_block_ids(columns.context, name, block, &mut ids)?;
-                grown += sets.insert(&groups, &ids, |row| {
-                    let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
-                    !null && keep.as_ref().is_none_or(|k| k[row])
-                });
-                continue;
-            }
-            if let Some((name, extremes)) = extreme {
-                match read_block_ids(columns.context, name, block, &mut ids)? {
-                    Some(nulls) => {
-                        extremes.update(n_groups, &groups, &ids, |row| !nulls.contains(block[row]))
-                    }
-                    None => extremes.update_all(n_groups, &groups, &ids),
-                }
-                continue;
-            }
-            state.resize(n_groups);
-            let arg = match arg_slot {
-                Some(slot) => {
-                    if args[*slot].is_none() {
-                        args[*slot] = Some(eval_shared(unique_args[*slot], &mut columns)?);
-                    }
-                    args[*slot].clone()
-                }
-                None => None,
-            };
-            grown += state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
+        held.add(n_groups * per_group)?;
+        for state in &mut states {
+            *state = AccState::Count(counts.clone());
         }
-        held.add(grown)?;
-        scanned += original_rows as u64;
-        entries += (block.len() * (columns.columns_read() + factored.columns_read())) as u64;
-        columns.context.check_deadline()?;
-        Ok(true)
-    })?;
+        scanned = docs.len();
+        entries = docs.len() * aggregation.keys.len() as u64;
+    } else {
+        docs.for_each_block(|block| {
+            let original_rows = block.len();
+            let block: &[u32] = match multi_value_key {
+                Some((_, name)) => {
+                    expand_multi_value(
+                        context,
+                        name,
+                        block,
+                        &mut expanded_docs,
+                        &mut expanded_values,
+                    )?;
+                    &expanded_docs
+                }
+                None => block,
+            };
+            let mut columns = BlockColumns::with_read_once(context, block, &read_once);
+            let expanded = multi_value_key.map(|(index, _)| (index, expanded_values.as_slice()));
+            grouper.assign(&aggregation.keys, &mut columns, expanded, &mut groups)?;
+            let n_groups = grouper.groups();
+            if grouper.groups_found() > limit {
+                return Err(QueryError::too_many_groups(limit));
+            }
+            factored.update(&mut columns, &groups, n_groups)?;
+            let mut grown = (n_groups - charged_groups.min(n_groups)) * per_group;
+            charged_groups = charged_groups.max(n_groups);
+            let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
+            block_counts.clear();
+            for (index, ((((state, arg_slot), filter), by_id), extreme)) in states
+                .iter_mut()
+                .zip(&arg_slots)
+                .zip(&filters)
+                .zip(&mut distinct_ids)
+                .zip(&mut extreme_ids)
+                .enumerate()
+            {
+                if factored.serves(index) {
+                    state.resize(n_groups);
+                    continue;
+                }
+                let keep = filter
+                    .as_ref()
+                    .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
+                    .transpose()?;
+                if let Some((name, sets)) = by_id {
+                    let nulls = read_block_ids(columns.context, name, block, &mut ids)?;
+                    grown += sets.insert(&groups, &ids, |row| {
+                        let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
+                        !null && keep.as_ref().is_none_or(|k| k[row])
+                    });
+                    continue;
+                }
+                if let Some((name, extremes)) = extreme {
+                    match read_block_ids(columns.context, name, block, &mut ids)? {
+                        Some(nulls) => extremes
+                            .update(n_groups, &groups, &ids, |row| !nulls.contains(block[row])),
+                        None => extremes.update_all(n_groups, &groups, &ids),
+                    }
+                    continue;
+                }
+                state.resize(n_groups);
+                let arg = match arg_slot {
+                    Some(slot) => {
+                        if args[*slot].is_none() {
+                            args[*slot] = Some(eval_shared(unique_args[*slot], &mut columns)?);
+                        }
+                        args[*slot].clone()
+                    }
+                    None => None,
+                };
+                grown +=
+                    state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
+            }
+            held.add(grown)?;
+            scanned += original_rows as u64;
+            entries += (block.len() * (columns.columns_read() + factored.columns_read())) as u64;
+            columns.context.check_deadline()?;
+            Ok(true)
+        })?;
+    }
     factored.fold_into(&mut states);
     for (state, extreme) in states.iter_mut().zip(&extreme_ids) {
         state.resize(grouper.groups());

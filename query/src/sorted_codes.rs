@@ -59,6 +59,33 @@ pub fn group_by_sorting(codes: &mut Vec<u64>, key_space: u64) -> Option<(Vec<u64
     Some((distinct, groups))
 }
 
+/// The distinct codes in ascending order and how many rows hold each: a GROUP BY whose
+/// only aggregate is `COUNT(*)` needs no row's group, so the codes sort alone (no row
+/// positions in the words) and each count is the length of a run of equal codes.
+/// `None` when a code is outside the key space. `codes` becomes the distinct codes.
+pub fn count_by_sorting(codes: &mut Vec<u64>, key_space: u64) -> Option<Vec<i64>> {
+    if codes.iter().any(|code| *code >= key_space) {
+        return None;
+    }
+    sort_words(codes, bits_below(key_space));
+    let mut counts: Vec<i64> = Vec::new();
+    let mut kept = 0usize;
+    let mut start = 0usize;
+    while start < codes.len() {
+        let code = codes[start];
+        let mut end = start + 1;
+        while end < codes.len() && codes[end] == code {
+            end += 1;
+        }
+        codes[kept] = code;
+        kept += 1;
+        counts.push((end - start) as i64);
+        start = end;
+    }
+    codes.truncate(kept);
+    Some(counts)
+}
+
 thread_local! {
     /// The radix sort's second buffer, kept by each thread between sorts: freshly
     /// allocated, its pages would be faulted in and zeroed by the kernel on every segment.
@@ -172,6 +199,26 @@ mod tests {
                 assert_eq!(distinct[*group as usize], *code);
             }
         }
+    }
+
+    #[test]
+    fn counts_are_the_rows_of_each_code() {
+        let mut seed = 11;
+        for (rows, space) in [(0usize, 10u64), (1, 1), (5_000, 3), (30_000, 1 << 30)] {
+            let codes: Vec<u64> = (0..rows).map(|_| random(&mut seed) % space).collect();
+            let mut distinct = codes.clone();
+            let counts = count_by_sorting(&mut distinct, space).expect("inside the space");
+            let mut expected: std::collections::BTreeMap<u64, i64> = Default::default();
+            for code in &codes {
+                *expected.entry(*code).or_default() += 1;
+            }
+            assert_eq!(distinct, expected.keys().copied().collect::<Vec<_>>());
+            assert_eq!(counts, expected.values().copied().collect::<Vec<_>>());
+        }
+        assert!(
+            count_by_sorting(&mut vec![3, 9], 9).is_none(),
+            "outside the space"
+        );
     }
 
     #[test]

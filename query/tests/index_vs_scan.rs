@@ -320,7 +320,8 @@ fn test_double_arithmetic_filters_equal_the_generic_evaluation() {
 /// their codes; a key space a few times the rows (`b, i, c`: 189,189 codes for 60,000
 /// rows) uses the code as the group. The segments' flat keys merge. The same keys as
 /// expressions, with indexes off, are hashed by value row by row. Both give the same
-/// groups and aggregates, NULL keys included.
+/// groups and aggregates, NULL keys included; so does `COUNT(*)` alone, which the sort
+/// counts without giving any row its group.
 #[test]
 fn test_large_key_spaces_group_by_sorting_as_by_hashing_values() {
     for (table, (columns, expressions), aggregates) in [common::wordy_table(), &common::table().0]
@@ -339,6 +340,8 @@ fn test_large_key_spaces_group_by_sorting_as_by_hashing_values() {
                 [
                     "COUNT(*), SUM(n), MIN(r), MAX(ts), COUNT(DISTINCT c)",
                     "COUNT(*), SUM(n), MIN(r), MAX(ts), AVG(f)",
+                    // COUNT(*) alone: counted by the sort, no row's group kept.
+                    "COUNT(*), COUNT(*) * 2",
                 ]
                 .into_iter()
                 .map(move |aggregates| (table, keys, aggregates))
