@@ -396,9 +396,12 @@ fn group_by_multi_value_joins_a_group_per_value() {
         _ => None,
     };
     let check = |sql: &str, keep: &dyn Fn(&Vec<Value>) -> bool| {
-        // value → (rows, sum of n, distinct c)
-        let mut expected: BTreeMap<Option<String>, (i64, i64, std::collections::BTreeSet<String>)> =
-            BTreeMap::new();
+        // value → (rows, sum of n, distinct c, sum of r × 4: the raw doubles are quarters)
+        #[allow(clippy::type_complexity)]
+        let mut expected: BTreeMap<
+            Option<String>,
+            (i64, i64, std::collections::BTreeSet<String>, i64),
+        > = BTreeMap::new();
         for row in rows().iter().filter(|r| keep(r)) {
             for value in values_of(row) {
                 let entry = expected.entry(value).or_default();
@@ -406,6 +409,9 @@ fn group_by_multi_value_joins_a_group_per_value() {
                 entry.1 += n_of(row).unwrap_or(0);
                 if let Value::String(c) = &row[col("c")] {
                     entry.2.insert(c.clone());
+                }
+                if let Value::Double(r) = row[col("r")] {
+                    entry.3 += (r * 4.0) as i64;
                 }
             }
         }
@@ -419,7 +425,7 @@ fn group_by_multi_value_joins_a_group_per_value() {
                 .unwrap_or_else(|e| panic!("{sql}: {e}"))
                 .result
                 .rows;
-            let got: BTreeMap<Option<String>, (i64, i64, usize)> = result
+            let got: BTreeMap<Option<String>, (i64, i64, usize, i64)> = result
                 .iter()
                 .map(|r| {
                     (
@@ -428,28 +434,31 @@ fn group_by_multi_value_joins_a_group_per_value() {
                             long(&r[1]),
                             r[2].as_i64().unwrap_or(0),
                             long(&r[3]) as usize,
+                            r[4].as_f64().unwrap_or(f64::NAN) as i64,
                         ),
                     )
                 })
                 .collect();
-            let want: BTreeMap<Option<String>, (i64, i64, usize)> = expected
+            let want: BTreeMap<Option<String>, (i64, i64, usize, i64)> = expected
                 .iter()
-                .map(|(k, (rows, sum, distinct))| (k.clone(), (*rows, *sum, distinct.len())))
+                .map(|(k, (rows, sum, distinct, quarters))| {
+                    (k.clone(), (*rows, *sum, distinct.len(), *quarters))
+                })
                 .collect();
             assert_eq!(got, want, "{sql} (useIndexes={use_indexes})");
             assert_eq!(result.len(), want.len(), "{sql}: one row per group");
         }
     };
     check(
-        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c) FROM t GROUP BY m LIMIT 1000",
+        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c), SUM(r * 4) FROM t GROUP BY m LIMIT 1000",
         &|_| true,
     );
     check(
-        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c) FROM t WHERE m = 'beta' GROUP BY m LIMIT 1000",
+        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c), SUM(r * 4) FROM t WHERE m = 'beta' GROUP BY m LIMIT 1000",
         &|row| values_of(row).contains(&Some("beta".to_string())),
     );
     check(
-        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c) FROM t WHERE id < 700 GROUP BY m LIMIT 1000",
+        "SELECT m, COUNT(*), SUM(n), COUNT(DISTINCT c), SUM(r * 4) FROM t WHERE id < 700 GROUP BY m LIMIT 1000",
         &|row| matches!(row[col("id")], Value::Long(id) if id < 700),
     );
     // SELECT DISTINCT of a multi-value column: its values, and NULL.

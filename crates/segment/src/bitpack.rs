@@ -191,20 +191,24 @@ impl<'a> BitUnpacker<'a> {
         }
     }
 
-    /// Append the values at `docs` (ascending, distinct): a contiguous run decodes in one
-    /// pass; docs that cover at least a quarter of their span decode the whole span and
-    /// keep theirs (a sequential unpack beats a shifted load per doc); sparser docs are
-    /// read one by one.
+    /// Append the values at `docs` (ascending; a doc may repeat): a contiguous run
+    /// decodes in one pass; distinct docs that cover at least a quarter of their span
+    /// decode the whole span and keep theirs (a sequential unpack beats a shifted load
+    /// per doc); other docs are read one by one.
     pub fn extend_from_docs(&self, docs: &[u32], out: &mut Vec<u32>) {
         let (Some(first), Some(last)) = (docs.first(), docs.last()) else {
             return;
         };
         let span = (last - first) as usize + 1;
         let start = out.len();
-        if span == docs.len() {
+        // Repeated docs can fill a span as distinct ones do (`5, 5, 7`): both range
+        // paths need every doc once.
+        let dense = span <= docs.len().saturating_mul(DENSE_SPAN_PER_DOC)
+            && docs.windows(2).all(|pair| pair[0] < pair[1]);
+        if dense && span == docs.len() {
             out.resize(start + docs.len(), 0);
             self.get_range(*first as usize, &mut out[start..]);
-        } else if span > docs.len() && span <= docs.len().saturating_mul(DENSE_SPAN_PER_DOC) {
+        } else if dense {
             out.resize(start + span, 0);
             self.get_range(*first as usize, &mut out[start..]);
             // In place: doc `i` sits at `doc - first >= i` (docs ascend), so every
@@ -263,6 +267,12 @@ mod tests {
                 prop_assert_eq!(&extended[1..], &values[start..]);
                 // Docs with gaps: dense (every other, a span decoded whole) and sparse
                 // (every ninth, read one by one).
+                // Repeated docs (a multi-value GROUP BY repeats a doc per value).
+                let repeated: Vec<u32> = (start..values.len()).step_by(3).flat_map(|d| [d as u32, d as u32]).collect();
+                let mut extended = vec![7u32];
+                unpacker.extend_from_docs(&repeated, &mut extended);
+                let expected: Vec<u32> = repeated.iter().map(|d| values[*d as usize]).collect();
+                prop_assert_eq!(&extended[1..], &expected[..]);
                 for step in [2usize, 3, 9] {
                     let docs: Vec<u32> = (start..values.len()).step_by(step).map(|d| d as u32).collect();
                     let mut extended = vec![7u32];
