@@ -93,7 +93,7 @@ pub trait ColumnReader: Send + Sync {
     fn range_lookup(&self, low: Bound<&Value>, high: Bound<&Value>) -> Result<Option<RangeMatch>>;
     /// `Some(false)` when the bloom filter proves the value absent.
     fn bloom_might_contain(&self, value: &Value) -> Option<bool>;
-    /// Docs matching a tantivy query string, from the text index.
+    /// Docs matching a `TEXT_MATCH` query string, from the text index.
     fn text_search(&self, query: &str) -> Result<Option<RoaringBitmap>>;
     /// Docs whose value contains `needle` (case-sensitive), from the text index; exact.
     /// `Ok(None)` when the index cannot answer (no text index, or the needle has a
@@ -1335,9 +1335,11 @@ impl ColumnReader for ImmutableColumn {
                 if let (Some(first), Some(last)) = (docs.first(), docs.last())
                     && (last - first) as usize + 1 == docs.len()
                     && *last < raw.row_count()
+                    && docs.windows(2).all(|pair| pair[0] < pair[1])
                 {
                     // A contiguous run (a block of a range filter): bit-packed chunks
-                    // decode straight into the output.
+                    // decode straight into the output. (Repeated docs, as a multi-value
+                    // GROUP BY reads them, can span as many rows as they are docs.)
                     let chunk_rows = raw.chunk_rows();
                     let mut doc = *first;
                     while doc <= *last {
