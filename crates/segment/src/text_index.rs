@@ -1,93 +1,47 @@
-//! Text index: a tantivy index stored inside the segment file and read from it in place.
+//! Text index: per row, the words of a string column (alphanumeric runs, lowercased,
+//! with their positions, as tantivy's `default` tokenizer makes them), plus what
+//! `LIKE` needs to answer exactly: the case-preserving runs of rows whose words the
+//! tokenizer changes, and each row's leading and trailing runs. Written in the
+//! project's own format ([`postings`]); sections written by tantivy before it
+//! ([`tantivy_legacy`]) are still read.
 //!
-//! Each row becomes one tantivy document with the text in field `t` (tokenized, with
-//! positions, so phrase queries work); NULL rows become empty documents. The index is
-//! written as one tantivy segment by a single-segment writer on the calling thread, so
-//! tantivy's doc id *is* the segment doc id and no mapping is stored.
-//! The tantivy files are packed into one section:
-//! `file_count u32 | per file: name_len u32, name, offset u64, length u64 | file bytes`
-//! (offsets relative to the start of the file bytes). At read time a read-only tantivy
-//! `Directory` serves slices of the mmap, so nothing is copied.
+//! The section: `magic u32 ("TTX1") | rows u32 | per field (t, r, l, e): offset u64,
+//! length u64 (from the section's start) | the fields' bytes`, each field a sorted term
+//! table ([`postings`]): `t` the words with positions; `r` the case-preserving runs of
+//! the docs [`is_irregular`] names (docs only); `l` each doc's leading run and `e` its
+//! trailing run reversed, cut to [`EDGE_RUN_LIMIT_BYTES`] (docs only).
 
-use std::collections::HashMap;
-use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+mod postings;
+mod query;
+mod tantivy_legacy;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use roaring::RoaringBitmap;
-use tantivy::collector::DocSetCollector;
-use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
-use tantivy::directory::{
-    Directory, DirectoryLock, FileHandle, FileSlice, Lock, OwnedBytes, RamDirectory, WatchCallback,
-    WatchHandle, WritePtr,
-};
-use tantivy::postings::TermInfo;
-use tantivy::query::QueryParser;
-use tantivy::schema::{Field, IndexRecordOption, Schema, TEXT, TextFieldIndexing, TextOptions};
-use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer, TokenizerManager};
-use tantivy::{DocSet, InvertedIndexReader, TERMINATED};
-use tantivy::{Index, IndexSettings, ReloadPolicy, SingleSegmentIndexWriter, TantivyDocument};
+use tantivy::directory::OwnedBytes;
 
-use crate::format::ByteCursor;
+use crate::format::read_u32;
 use crate::{Error, Result};
+use postings::{Field, FieldBuilder, Layout};
+use query::{Ast, Occur};
+use tantivy_legacy::TantivyText;
 
-const TEXT_FIELD: &str = "t";
-/// Case-preserving alphanumeric runs of the docs whose text the `t` tokenizer would
-/// change (see [`is_irregular`]); docs only.
-const RAW_FIELD: &str = "r";
-const RAW_TOKENIZER: &str = "tessera_raw";
-/// The leading alphanumeric run of each doc whose text starts with one, as it is (cut
-/// to [`EDGE_RUN_LIMIT_BYTES`]): `LIKE 'word%'` exactly. Absent from segments built
-/// before it (their prefixes are scanned).
-const LEAD_FIELD: &str = "l";
-/// The trailing alphanumeric run of each doc whose text ends with one, its characters
-/// reversed (cut to [`EDGE_RUN_LIMIT_BYTES`]): `LIKE '%word'` exactly, as a prefix of
-/// the reversed word.
-const TAIL_FIELD: &str = "e";
 /// Leading and trailing runs are indexed up to this many bytes; longer prefixes and
 /// suffixes are not answered.
 pub const EDGE_RUN_LIMIT_BYTES: usize = 64;
-/// Initial arena of the single-segment writer; it grows as the text does.
-const WRITER_MEMORY_BYTES: usize = 16 << 20;
-/// Tantivy's `default` tokenizer drops tokens of this many bytes or more.
+/// Tantivy's `default` tokenizer drops tokens of this many bytes or more; so does the
+/// word field.
 pub const DEFAULT_TOKEN_LIMIT_BYTES: usize = 40;
-
-struct Fields {
-    text: Field,
-    raw: Field,
-    lead: Field,
-    tail: Field,
-}
-
-fn text_schema() -> (Schema, Fields) {
-    let mut builder = Schema::builder();
-    let text = builder.add_text_field(TEXT_FIELD, TEXT);
-    let raw_indexing = TextFieldIndexing::default()
-        .set_tokenizer(RAW_TOKENIZER)
-        .set_index_option(IndexRecordOption::Basic)
-        .set_fieldnorms(false);
-    let raw = builder.add_text_field(
-        RAW_FIELD,
-        TextOptions::default().set_indexing_options(raw_indexing),
-    );
-    // The edge runs: tantivy's `raw` tokenizer (the whole run is one term), doc ids
-    // only. Like `r`, no field norms (a byte per doc each; nothing here is scored).
-    let edge_options = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer("raw")
-            .set_index_option(IndexRecordOption::Basic)
-            .set_fieldnorms(false),
-    );
-    let lead = builder.add_text_field(LEAD_FIELD, edge_options.clone());
-    let tail = builder.add_text_field(TAIL_FIELD, edge_options);
-    let fields = Fields {
-        text,
-        raw,
-        lead,
-        tail,
-    };
-    (builder.build(), fields)
-}
+/// The first four bytes of an own-format section (tantivy's start with a file count).
+const MAGIC: u32 = u32::from_le_bytes(*b"TTX1");
+/// The fields, in section order.
+const WORDS: usize = 0;
+const RAW_RUNS: usize = 1;
+const LEADING_RUNS: usize = 2;
+const TRAILING_RUNS: usize = 3;
+const FIELDS: usize = 4;
+const HEADER_BYTES: usize = 8 + FIELDS * 16;
 
 /// A word the index looks up exactly as a substring ([`TextIndex::docs_containing`]):
 /// non-empty and alphanumeric.
@@ -126,34 +80,6 @@ fn trailing_run_reversed(text: &str) -> String {
         reversed.push(c);
     }
     reversed
-}
-
-/// Append the docs of a term's postings, ascending, to `docs`.
-fn push_postings(
-    inverted: &InvertedIndexReader,
-    info: &TermInfo,
-    docs: &mut Vec<u32>,
-) -> Result<()> {
-    let mut postings = inverted
-        .read_postings_from_terminfo(info, IndexRecordOption::Basic)
-        .map_err(|e| Error::TextQuery(format!("postings: {e}")))?;
-    let mut doc = postings.doc();
-    while doc != TERMINATED {
-        docs.push(doc);
-        doc = postings.advance();
-    }
-    Ok(())
-}
-
-/// Tantivy's tokenizers plus `tessera_raw`: the `default` tokenizer's splitting on
-/// non-alphanumeric characters, without lowercasing or a length limit.
-fn tokenizers() -> TokenizerManager {
-    let manager = TokenizerManager::default();
-    manager.register(
-        RAW_TOKENIZER,
-        TextAnalyzer::from(SimpleTokenizer::default()),
-    );
-    manager
 }
 
 /// Whether the `default` tokenizer would change some alphanumeric run of `text`: a
@@ -202,135 +128,174 @@ pub fn is_lowercase_fixed_point(c: char) -> bool {
     lower.next() == Some(c) && lower.next().is_none()
 }
 
+/// Visit the alphanumeric runs of `text` (split on characters that are not
+/// `char::is_alphanumeric`, as tantivy's `SimpleTokenizer` splits) with their
+/// positions: the run's index among the runs.
+fn for_each_run(text: &str, mut visit: impl FnMut(u32, &str)) {
+    let mut position = 0u32;
+    if text.is_ascii() {
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            if !bytes[at].is_ascii_alphanumeric() {
+                at += 1;
+                continue;
+            }
+            let start = at;
+            while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
+                at += 1;
+            }
+            visit(position, &text[start..at]);
+            position += 1;
+        }
+        return;
+    }
+    let mut start: Option<usize> = None;
+    for (at, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                visit(position, &text[from..at]);
+                position += 1;
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        visit(position, &text[from..]);
+    }
+}
+
+/// The word a run becomes (tantivy's `default` tokenizer): `None` when it is too long
+/// to keep, else the run lowercased character by character, into `buffer` when that
+/// changes it.
+fn word_of<'a>(run: &'a str, buffer: &'a mut String) -> Option<&'a str> {
+    if run.len() >= DEFAULT_TOKEN_LIMIT_BYTES {
+        return None;
+    }
+    if run.is_ascii() {
+        if !run.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Some(run);
+        }
+        buffer.clear();
+        buffer.push_str(run);
+        buffer.make_ascii_lowercase();
+        return Some(buffer);
+    }
+    if run.chars().all(is_lowercase_fixed_point) {
+        return Some(run);
+    }
+    buffer.clear();
+    for c in run.chars() {
+        buffer.extend(c.to_lowercase());
+    }
+    Some(buffer)
+}
+
+/// The words of a query's text with their positions.
+fn query_words(text: &str) -> Vec<(u32, String)> {
+    let mut words = Vec::new();
+    let mut buffer = String::new();
+    for_each_run(text, |position, run| {
+        if let Some(word) = word_of(run, &mut buffer) {
+            words.push((position, word.to_string()));
+        }
+    });
+    words
+}
+
 /// Builds a text index from rows given in segment doc order.
 pub struct TextIndexBuilder {
-    directory: RamDirectory,
-    writer: SingleSegmentIndexWriter<TantivyDocument>,
-    fields: Fields,
+    fields: [FieldBuilder; FIELDS],
     next_doc: u32,
+    buffer: String,
 }
 
 impl TextIndexBuilder {
     pub fn new() -> Result<TextIndexBuilder> {
-        let (schema, fields) = text_schema();
-        let directory = RamDirectory::create();
-        // Tantivy's single-segment writer indexes on the calling thread (no channel, no
-        // merges) and yields exactly one segment whose doc ids are the add order.
-        let writer = Index::builder()
-            .schema(schema)
-            .tokenizers(tokenizers())
-            .settings(IndexSettings::default())
-            .single_segment_index_writer(directory.clone(), WRITER_MEMORY_BYTES)
-            .map_err(Error::TextIndex)?;
         Ok(TextIndexBuilder {
-            directory,
-            writer,
-            fields,
+            fields: [
+                FieldBuilder::new(true),
+                FieldBuilder::new(false),
+                FieldBuilder::new(false),
+                FieldBuilder::new(false),
+            ],
             next_doc: 0,
+            buffer: String::new(),
         })
     }
 
-    /// Index the text of doc `doc_id`; docs skipped since the last call (NULL rows)
-    /// become empty documents, so tantivy's doc ids stay equal to the segment's.
+    /// Index the text of doc `doc_id` (docs ascend; docs never added have no text).
     pub fn add(&mut self, doc_id: u32, text: &str) -> Result<()> {
         if doc_id < self.next_doc {
             return Err(Error::InvalidInput(
                 "text index docs must arrive in ascending order".into(),
             ));
         }
-        while self.next_doc < doc_id {
-            self.add_document(TantivyDocument::default())?;
-        }
-        let mut document = TantivyDocument::default();
-        document.add_text(self.fields.text, text);
+        let [words, raw, leading, trailing] = &mut self.fields;
+        let buffer = &mut self.buffer;
+        for_each_run(text, |position, run| {
+            if let Some(word) = word_of(run, buffer) {
+                words.add(word.as_bytes(), position);
+            }
+        });
+        words.end_doc(doc_id);
         if is_irregular(text) {
-            document.add_text(self.fields.raw, text);
+            for_each_run(text, |_, run| raw.add(run.as_bytes(), 0));
+            raw.end_doc(doc_id);
         }
         let lead = leading_run(text);
         if !lead.is_empty() {
-            document.add_text(self.fields.lead, lead);
+            leading.add(lead.as_bytes(), 0);
+            leading.end_doc(doc_id);
         }
         let tail = trailing_run_reversed(text);
         if !tail.is_empty() {
-            document.add_text(self.fields.tail, tail);
+            trailing.add(tail.as_bytes(), 0);
+            trailing.end_doc(doc_id);
         }
-        self.add_document(document)
-    }
-
-    fn add_document(&mut self, document: TantivyDocument) -> Result<()> {
-        self.writer
-            .add_document(document)
-            .map_err(Error::TextIndex)?;
-        self.next_doc += 1;
+        self.next_doc = doc_id.saturating_add(1);
         Ok(())
     }
 
-    /// Pad to `rows` docs, finalize the one tantivy segment, and pack its files.
-    pub fn finish(mut self, rows: u32) -> Result<PackedTextIndex> {
-        while self.next_doc < rows {
-            self.add_document(TantivyDocument::default())?;
+    /// The finished index of a segment with `rows` docs.
+    pub fn finish(self, rows: u32) -> Result<PackedTextIndex> {
+        if self.next_doc > rows {
+            return Err(Error::InvalidInput(format!(
+                "text index holds doc {} of a segment with {rows} rows",
+                self.next_doc - 1
+            )));
         }
-        let index = self.writer.finalize().map_err(Error::TextIndex)?;
-        let metas = index.load_metas().map_err(Error::TextIndex)?;
-        let mut names: Vec<PathBuf> = metas.list_segment_files().into_iter().collect();
-        names.push(PathBuf::from("meta.json"));
-        names.sort();
-        let mut files = Vec::new();
-        for name in names {
-            let exists = self
-                .directory
-                .exists(&name)
-                .map_err(|error| Error::TextIndex(tantivy::TantivyError::from(error)))?;
-            if !exists {
-                continue;
-            }
-            let bytes = self
-                .directory
-                .open_read(&name)
-                .and_then(|slice| {
-                    slice
-                        .read_bytes()
-                        .map_err(|io_error| OpenReadError::IoError {
-                            io_error: Arc::new(io_error),
-                            filepath: name.clone(),
-                        })
-                })
-                .map_err(|error| Error::TextIndex(tantivy::TantivyError::from(error)))?;
-            files.push((name.to_string_lossy().into_owned(), bytes));
+        let fields: Vec<Vec<u8>> = self.fields.into_iter().map(FieldBuilder::finish).collect();
+        let mut header = Vec::with_capacity(HEADER_BYTES);
+        header.extend_from_slice(&MAGIC.to_le_bytes());
+        header.extend_from_slice(&rows.to_le_bytes());
+        let mut offset = HEADER_BYTES as u64;
+        for field in &fields {
+            header.extend_from_slice(&offset.to_le_bytes());
+            header.extend_from_slice(&(field.len() as u64).to_le_bytes());
+            offset += field.len() as u64;
         }
-        let mut table = Vec::new();
-        table.extend_from_slice(&(files.len() as u32).to_le_bytes());
-        let mut offset = 0u64;
-        for (name, bytes) in &files {
-            table.extend_from_slice(&(name.len() as u32).to_le_bytes());
-            table.extend_from_slice(name.as_bytes());
-            table.extend_from_slice(&offset.to_le_bytes());
-            table.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            offset += bytes.len() as u64;
-        }
-        Ok(PackedTextIndex {
-            table,
-            files: files.into_iter().map(|(_, bytes)| bytes).collect(),
-        })
+        let mut parts = vec![header];
+        parts.extend(fields);
+        Ok(PackedTextIndex { parts })
     }
 }
 
-/// A finished text index: the file table and the files, written as one section
-/// without joining them into one buffer first.
+/// A finished text index: its header and fields, written as one section without
+/// joining them into one buffer first.
 pub struct PackedTextIndex {
-    table: Vec<u8>,
-    files: Vec<OwnedBytes>,
+    parts: Vec<Vec<u8>>,
 }
 
 impl PackedTextIndex {
     pub fn parts(&self) -> Vec<&[u8]> {
-        std::iter::once(self.table.as_slice())
-            .chain(self.files.iter().map(|file| file.as_slice()))
-            .collect()
+        self.parts.iter().map(Vec::as_slice).collect()
     }
 
     pub fn to_vec(&self) -> Vec<u8> {
-        self.parts().concat()
+        self.parts.concat()
     }
 
     /// Open the finished index in memory (consuming segments search their text this
@@ -343,183 +308,56 @@ impl PackedTextIndex {
     }
 }
 
-/// A read-only tantivy directory over slices of the segment file.
-#[derive(Clone, Debug)]
-struct SectionDirectory {
-    files: Arc<HashMap<PathBuf, FileSlice>>,
-}
-
-fn read_only_error(path: &Path) -> io::Error {
-    io::Error::other(format!(
-        "text index inside a segment is read-only path=`{}`",
-        path.display()
-    ))
-}
-
-impl Directory for SectionDirectory {
-    fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
-        let slice = self.open_read(path)?;
-        Ok(Arc::new(slice))
-    }
-
-    fn open_read(&self, path: &Path) -> Result<FileSlice, OpenReadError> {
-        self.files
-            .get(path)
-            .cloned()
-            .ok_or_else(|| OpenReadError::FileDoesNotExist(path.to_path_buf()))
-    }
-
-    fn delete(&self, path: &Path) -> Result<(), DeleteError> {
-        Err(DeleteError::IoError {
-            io_error: Arc::new(read_only_error(path)),
-            filepath: path.to_path_buf(),
-        })
-    }
-
-    fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
-        Ok(self.files.contains_key(path))
-    }
-
-    fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
-        Err(OpenWriteError::IoError {
-            io_error: Arc::new(read_only_error(path)),
-            filepath: path.to_path_buf(),
-        })
-    }
-
-    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
-        let slice = self.open_read(path)?;
-        let bytes = slice
-            .read_bytes()
-            .map_err(|io_error| OpenReadError::IoError {
-                io_error: Arc::new(io_error),
-                filepath: path.to_path_buf(),
-            })?;
-        Ok(bytes.as_slice().to_vec())
-    }
-
-    fn atomic_write(&self, path: &Path, _data: &[u8]) -> io::Result<()> {
-        Err(read_only_error(path))
-    }
-
-    fn sync_directory(&self) -> io::Result<()> {
-        Ok(())
-    }
-
-    /// Readers take tantivy's meta lock; nothing can write here, so the lock is a no-op.
-    fn acquire_lock(&self, _lock: &Lock) -> Result<DirectoryLock, LockError> {
-        Ok(DirectoryLock::from(Box::new(())))
-    }
-
-    fn watch(&self, _callback: WatchCallback) -> tantivy::Result<WatchHandle> {
-        Ok(WatchHandle::empty())
-    }
-}
-
 /// An opened text index.
 #[derive(Clone)]
 pub struct TextIndex {
-    index: Index,
-    reader: tantivy::IndexReader,
-    text_field: Field,
-    /// `None` in segments written before the field existed.
-    raw_field: Option<Field>,
-    /// Absent in indexes built before leading and trailing runs were indexed.
-    lead_field: Option<Field>,
-    tail_field: Option<Field>,
-    /// Docs with `r` tokens, computed on first use.
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Own(Box<OwnText>),
+    Tantivy(Box<TantivyText>),
+}
+
+/// An own-format section: its bytes and each field's checked layout.
+#[derive(Clone)]
+struct OwnText {
+    data: OwnedBytes,
+    rows: u32,
+    fields: [(usize, usize, Layout); FIELDS],
+    /// Docs with raw runs (the irregular docs), computed on first use.
     irregular: OnceLock<RoaringBitmap>,
 }
 
 impl TextIndex {
-    /// Open the packed section of a segment with `rows` docs; `Err` holds a message
-    /// for a corruption error.
+    /// Open the section of a segment with `rows` docs; `Err` holds a message for a
+    /// corruption error.
     pub fn open(data: OwnedBytes, rows: u32) -> Result<TextIndex, String> {
-        let mut cursor = ByteCursor::new(data.as_slice());
-        let truncated = || "text index file table is truncated".to_string();
-        let count = cursor.u32().ok_or_else(truncated)?;
-        let mut entries = Vec::new();
-        for _ in 0..count {
-            let name_len = cursor.u32().ok_or_else(truncated)? as usize;
-            let name = cursor.take(name_len).ok_or_else(truncated)?;
-            let name =
-                std::str::from_utf8(name).map_err(|_| "text index file name is not UTF-8")?;
-            let offset = cursor.u64().ok_or_else(truncated)?;
-            let length = cursor.u64().ok_or_else(truncated)?;
-            entries.push((PathBuf::from(name), offset, length));
+        let bytes = data.as_slice();
+        if bytes.len() < 4 || read_u32(bytes, 0) != MAGIC {
+            return TantivyText::open(data, rows).map(|text| TextIndex {
+                inner: Inner::Tantivy(Box::new(text)),
+            });
         }
-        let data_start = data.len() - cursor.remaining();
-        let data_len = cursor.remaining() as u64;
-        let mut files = HashMap::new();
-        for (name, offset, length) in entries {
-            let end = offset
-                .checked_add(length)
-                .filter(|end| *end <= data_len)
-                .ok_or("text index file runs past its section")?;
-            let start = data_start + offset as usize;
-            let slice = FileSlice::new(Arc::new(data.slice(start..data_start + end as usize)));
-            files.insert(name, slice);
-        }
-        let directory = SectionDirectory {
-            files: Arc::new(files),
-        };
-        let index = Index::open(directory).map_err(|error| format!("text index: {error}"))?;
-        let text_field = index
-            .schema()
-            .get_field(TEXT_FIELD)
-            .map_err(|error| format!("text index: {error}"))?;
-        let reader: tantivy::IndexReader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|error: tantivy::TantivyError| format!("text index: {error}"))?;
-        let segments = reader.searcher().segment_readers().len();
-        let docs = reader.searcher().num_docs();
-        if segments > 1 || docs != u64::from(rows) {
-            return Err(format!(
-                "text index has {segments} tantivy segments and {docs} docs; expected one segment with {rows}"
-            ));
-        }
-        let raw_field = index.schema().get_field(RAW_FIELD).ok();
-        let lead_field = index.schema().get_field(LEAD_FIELD).ok();
-        let tail_field = index.schema().get_field(TAIL_FIELD).ok();
-        Ok(TextIndex {
-            index,
-            reader,
-            text_field,
-            raw_field,
-            lead_field,
-            tail_field,
-            irregular: OnceLock::new(),
+        OwnText::open(data, rows).map(|text| TextIndex {
+            inner: Inner::Own(Box::new(text)),
         })
     }
 
     /// Docs whose text contains `needle` (case-sensitive), exactly, when `needle` is
-    /// alphanumeric; `None` otherwise (or for an index without the `r` field).
+    /// alphanumeric; `None` otherwise (or for an index without raw runs).
     ///
     /// An occurrence of an alphanumeric needle lies inside one maximal alphanumeric
-    /// run. For a *regular* doc (not [`is_irregular`]) every run is a `t` term as it
-    /// is; for an irregular doc every run is an `r` term as it is. So the matches are
-    /// the regular docs with a `t` term containing the needle (none when the needle
-    /// itself changes under lowercasing) plus the docs with an `r` term containing it.
+    /// run. For a *regular* doc (not [`is_irregular`]) every run is a word as it is;
+    /// for an irregular doc every run is a raw run as it is. So the matches are the
+    /// regular docs with a word containing the needle (none when the needle itself
+    /// changes under lowercasing) plus the docs with a raw run containing it.
     pub fn docs_containing(&self, needle: &str) -> Result<Option<RoaringBitmap>> {
-        let Some((raw_field, text_field)) = self.fields_containing(needle) else {
-            return Ok(None);
-        };
-        let irregular = match self.irregular.get() {
-            Some(docs) => docs,
-            None => {
-                let docs = self.docs_with_term(raw_field, |_| true)?;
-                self.irregular.get_or_init(|| docs)
-            }
-        };
-        let mut docs = self.docs_with_term(raw_field, |term| term.contains(needle))?;
-        if let Some(text_field) = text_field {
-            let mut regular = self.docs_with_term(text_field, |term| term.contains(needle))?;
-            regular -= irregular;
-            docs |= regular;
+        match &self.inner {
+            Inner::Own(text) => text.docs_containing(needle),
+            Inner::Tantivy(text) => text.docs_containing(needle),
         }
-        Ok(Some(docs))
     }
 
     /// Docs whose text starts with `prefix` (case-sensitive), exactly, when `prefix` is
@@ -527,153 +365,294 @@ impl TextIndex {
     /// an index without leading runs).
     ///
     /// An alphanumeric prefix of a text lies inside the text's leading alphanumeric run,
-    /// which the `l` field holds as one term (cut to the limit, which a prefix within
-    /// the limit does not reach past). So the matches are the docs with an `l` term
-    /// starting with `prefix`: a range of the term dictionary, no text read.
+    /// which the index holds as one term (cut to the limit, which a prefix within the
+    /// limit does not reach past). So the matches are the docs with a leading run
+    /// starting with `prefix`: a range of the term table, no text read.
     pub fn docs_starting_with(&self, prefix: &str) -> Result<Option<RoaringBitmap>> {
-        match self.lead_field {
-            Some(lead_field) if is_edge_word(prefix) => {
-                self.docs_with_term_prefix(lead_field, prefix).map(Some)
-            }
-            _ => Ok(None),
+        match &self.inner {
+            Inner::Own(text) if is_edge_word(prefix) => text
+                .docs_with_prefix(LEADING_RUNS, prefix.as_bytes())
+                .map(Some),
+            Inner::Own(_) => Ok(None),
+            Inner::Tantivy(text) => text.docs_starting_with(prefix),
         }
     }
 
-    /// Docs whose text ends with `suffix` (case-sensitive), exactly, under the same
-    /// conditions as [`TextIndex::docs_starting_with`]: an alphanumeric suffix lies
-    /// inside the trailing run, which the `e` field holds reversed, so the matches are
-    /// the docs with an `e` term starting with the reversed suffix.
+    /// Docs whose text ends with `suffix` (case-sensitive), under the same conditions
+    /// as [`TextIndex::docs_starting_with`]: an alphanumeric suffix lies inside the
+    /// trailing run, held reversed, so the matches are the docs whose reversed trailing
+    /// run starts with the reversed suffix.
     pub fn docs_ending_with(&self, suffix: &str) -> Result<Option<RoaringBitmap>> {
-        match self.tail_field {
-            Some(tail_field) if is_edge_word(suffix) => {
+        match &self.inner {
+            Inner::Own(text) if is_edge_word(suffix) => {
                 let reversed: String = suffix.chars().rev().collect();
-                self.docs_with_term_prefix(tail_field, &reversed).map(Some)
+                text.docs_with_prefix(TRAILING_RUNS, reversed.as_bytes())
+                    .map(Some)
             }
-            _ => Ok(None),
+            Inner::Own(_) => Ok(None),
+            Inner::Tantivy(text) => text.docs_ending_with(suffix),
         }
     }
 
-    /// Union of the postings of the terms of `field` (one term per doc at most, so the
-    /// postings are disjoint) that start with `prefix`: a range of the term dictionary.
-    fn docs_with_term_prefix(&self, field: Field, prefix: &str) -> Result<RoaringBitmap> {
-        let mut docs = Vec::new();
-        let searcher = self.reader.searcher();
-        for segment in searcher.segment_readers() {
-            let inverted = segment.inverted_index(field).map_err(Error::TextIndex)?;
-            let mut terms = inverted
-                .terms()
-                .range()
-                .ge(prefix.as_bytes())
-                .into_stream()
-                .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
-            // Terms ascend bytewise: those starting with the prefix are consecutive.
-            while terms.advance() && terms.key().starts_with(prefix.as_bytes()) {
-                push_postings(&inverted, terms.value(), &mut docs)?;
-            }
-        }
-        docs.sort_unstable();
-        RoaringBitmap::from_sorted_iter(docs)
-            .map_err(|e| Error::TextQuery(format!("postings out of order: {e}")))
-    }
-
-    /// The fields whose terms [`TextIndex::docs_containing`] searches for `needle`: the
-    /// case-preserving `r`, and `t` unless the needle changes under lowercasing. `None`
-    /// when the index cannot answer (no `r` field, or a needle that is not alphanumeric).
-    fn fields_containing(&self, needle: &str) -> Option<(Field, Option<Field>)> {
-        let raw_field = self.raw_field?;
-        if !is_index_word(needle) {
-            return None;
-        }
-        let text_field = needle
-            .chars()
-            .all(is_lowercase_fixed_point)
-            .then_some(self.text_field);
-        Some((raw_field, text_field))
-    }
-
-    /// An upper bound of [`TextIndex::docs_containing`]'s count, from the term
-    /// dictionary alone (the summed document frequencies of the terms that contain the
-    /// needle; no postings are read). `None` when `docs_containing` cannot answer.
+    /// An upper bound of [`TextIndex::docs_containing`]'s count, from the term table
+    /// alone (the summed doc counts of the terms that contain the needle; no postings
+    /// are read). `None` when `docs_containing` cannot answer.
     pub fn docs_containing_at_most(&self, needle: &str) -> Result<Option<u64>> {
-        let Some((raw_field, text_field)) = self.fields_containing(needle) else {
-            return Ok(None);
-        };
-        let mut count = self.term_doc_frequency(raw_field, |term| term.contains(needle))?;
-        if let Some(text_field) = text_field {
-            count += self.term_doc_frequency(text_field, |term| term.contains(needle))?;
+        match &self.inner {
+            Inner::Own(text) => Ok(text.docs_containing_at_most(needle)),
+            Inner::Tantivy(text) => text.docs_containing_at_most(needle),
         }
-        Ok(Some(count))
     }
 
-    /// Summed document frequencies of the terms of `field` that pass `keep`.
-    fn term_doc_frequency(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<u64> {
-        let mut count = 0u64;
-        self.for_each_term(field, keep, |_, info| {
-            count += u64::from(info.doc_freq);
-            Ok(())
-        })?;
-        Ok(count)
+    /// Docs matching a `TEXT_MATCH` query string (`foo AND bar`, `"a phrase"`, `pre*`;
+    /// see [`query`]).
+    pub fn search(&self, query: &str) -> Result<RoaringBitmap> {
+        match &self.inner {
+            Inner::Own(text) => text.search(query),
+            Inner::Tantivy(text) => text.search(query),
+        }
+    }
+}
+
+fn corrupt(message: String) -> Error {
+    Error::TextQuery(format!("text index: {message}"))
+}
+
+impl OwnText {
+    fn open(data: OwnedBytes, rows: u32) -> Result<OwnText, String> {
+        let bytes = data.as_slice();
+        if bytes.len() < HEADER_BYTES {
+            return Err("text index header is truncated".into());
+        }
+        let section_rows = read_u32(bytes, 4);
+        if section_rows != rows {
+            return Err(format!(
+                "text index holds {section_rows} docs; its segment has {rows}"
+            ));
+        }
+        let mut fields = [(0usize, 0usize, Layout::EMPTY); FIELDS];
+        for (index, field) in fields.iter_mut().enumerate() {
+            let at = 8 + index * 16;
+            let offset = crate::format::read_u64(bytes, at);
+            let length = crate::format::read_u64(bytes, at + 8);
+            let end = offset
+                .checked_add(length)
+                .filter(|end| *end <= bytes.len() as u64 && offset >= HEADER_BYTES as u64)
+                .ok_or("text index field runs past its section")?;
+            let (start, end) = (offset as usize, end as usize);
+            *field = (start, end, Layout::check(&bytes[start..end])?);
+        }
+        Ok(OwnText {
+            data,
+            rows,
+            fields,
+            irregular: OnceLock::new(),
+        })
     }
 
-    /// Union of the postings of the terms of `field` that pass `keep` (the term
-    /// dictionary is scanned; it holds each distinct token once).
-    fn docs_with_term(&self, field: Field, keep: impl Fn(&str) -> bool) -> Result<RoaringBitmap> {
+    fn field(&self, index: usize) -> Field<'_> {
+        let (start, end, layout) = self.fields[index];
+        Field::new(&self.data.as_slice()[start..end], layout)
+    }
+
+    /// The union of the docs of `field`'s terms `terms` (ascending indexes).
+    fn docs_of_terms(
+        &self,
+        field: Field<'_>,
+        terms: impl Iterator<Item = usize>,
+    ) -> Result<RoaringBitmap> {
         let mut docs = RoaringBitmap::new();
-        self.for_each_term(field, keep, |inverted, info| {
-            // Postings ascend: a term's docs are appended in bulk, not inserted one by
-            // one, and unioned once.
-            let mut term_docs = Vec::with_capacity(info.doc_freq as usize);
-            push_postings(inverted, info, &mut term_docs)?;
-            let term_docs = RoaringBitmap::from_sorted_iter(term_docs)
-                .map_err(|e| Error::TextQuery(format!("postings out of order: {e}")))?;
+        let mut term_docs = Vec::new();
+        for term in terms {
+            term_docs.clear();
+            field.push_docs(term, &mut term_docs).map_err(corrupt)?;
+            // A term's docs ascend: appended in bulk, unioned once.
+            let bitmap = RoaringBitmap::from_sorted_iter(term_docs.iter().copied())
+                .map_err(|e| corrupt(format!("postings out of order: {e}")))?;
             if docs.is_empty() {
-                docs = term_docs;
+                docs = bitmap;
             } else {
-                docs |= term_docs;
+                docs |= bitmap;
             }
-            Ok(())
-        })?;
+        }
+        if docs.max().is_some_and(|max| max >= self.rows) {
+            return Err(corrupt(format!(
+                "a doc past the segment's {} rows",
+                self.rows
+            )));
+        }
         Ok(docs)
     }
 
-    /// Visit the terms of `field` that pass `keep`, with their segment's inverted index.
-    fn for_each_term(
-        &self,
-        field: Field,
-        keep: impl Fn(&str) -> bool,
-        mut visit: impl FnMut(&InvertedIndexReader, &TermInfo) -> Result<()>,
-    ) -> Result<()> {
-        let searcher = self.reader.searcher();
-        for segment in searcher.segment_readers() {
-            let inverted = segment.inverted_index(field).map_err(Error::TextIndex)?;
-            let mut terms = inverted
-                .terms()
-                .stream()
-                .map_err(|e| Error::TextQuery(format!("term dictionary: {e}")))?;
-            while terms.advance() {
-                if std::str::from_utf8(terms.key()).is_ok_and(&keep) {
-                    visit(&inverted, terms.value())?;
-                }
-            }
-        }
-        Ok(())
+    fn docs_with_prefix(&self, field: usize, prefix: &[u8]) -> Result<RoaringBitmap> {
+        let field = self.field(field);
+        self.docs_of_terms(field, field.prefix_range(prefix))
     }
 
-    /// Docs matching a tantivy query string (`foo AND bar`, `"a phrase"`, `pre*`).
-    pub fn search(&self, query: &str) -> Result<RoaringBitmap> {
-        let parser = QueryParser::for_index(&self.index, vec![self.text_field]);
-        let parsed = parser
-            .parse_query(query)
-            .map_err(|error| Error::TextQuery(format!("{error} query=`{query}`")))?;
-        let searcher = self.reader.searcher();
-        let addresses = searcher
-            .search(&parsed, &DocSetCollector)
-            .map_err(Error::TextIndex)?;
-        // One tantivy segment whose doc ids are the segment's doc ids.
-        let docs: RoaringBitmap = addresses
-            .into_iter()
-            .map(|address| address.doc_id)
-            .collect();
+    /// Terms of `field` that contain `needle`.
+    fn terms_containing<'a>(
+        &'a self,
+        field: Field<'a>,
+        needle: &'a str,
+    ) -> impl Iterator<Item = usize> + 'a {
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        (0..field.len()).filter(move |term| finder.find(field.term(*term)).is_some())
+    }
+
+    /// The word field too, unless the needle changes under lowercasing (then only
+    /// irregular docs can hold it).
+    fn searches_words(needle: &str) -> Option<bool> {
+        is_index_word(needle).then(|| needle.chars().all(is_lowercase_fixed_point))
+    }
+
+    fn docs_containing(&self, needle: &str) -> Result<Option<RoaringBitmap>> {
+        let Some(words_too) = Self::searches_words(needle) else {
+            return Ok(None);
+        };
+        let raw = self.field(RAW_RUNS);
+        let irregular = match self.irregular.get() {
+            Some(docs) => docs,
+            None => {
+                let docs = self.docs_of_terms(raw, 0..raw.len())?;
+                self.irregular.get_or_init(|| docs)
+            }
+        };
+        let mut docs = self.docs_of_terms(raw, self.terms_containing(raw, needle))?;
+        if words_too {
+            let words = self.field(WORDS);
+            let mut regular = self.docs_of_terms(words, self.terms_containing(words, needle))?;
+            regular -= irregular;
+            docs |= regular;
+        }
+        Ok(Some(docs))
+    }
+
+    fn docs_containing_at_most(&self, needle: &str) -> Option<u64> {
+        let words_too = Self::searches_words(needle)?;
+        let count = |field: Field<'_>| -> u64 {
+            self.terms_containing(field, needle)
+                .map(|term| u64::from(field.doc_freq(term)))
+                .sum()
+        };
+        let raw = count(self.field(RAW_RUNS));
+        Some(
+            raw + if words_too {
+                count(self.field(WORDS))
+            } else {
+                0
+            },
+        )
+    }
+
+    fn search(&self, text: &str) -> Result<RoaringBitmap> {
+        let ast = query::parse(text)?;
+        self.evaluate(&ast, text)
+    }
+
+    fn evaluate(&self, ast: &Ast, query: &str) -> Result<RoaringBitmap> {
+        match ast {
+            Ast::All => {
+                let mut all = RoaringBitmap::new();
+                all.insert_range(0..self.rows);
+                Ok(all)
+            }
+            Ast::Text(text) => self.docs_with_words(&query_words(text)),
+            Ast::Prefix(text) => {
+                let words = query_words(text);
+                match words.as_slice() {
+                    [] => Ok(RoaringBitmap::new()),
+                    [(_, word)] => self.docs_with_prefix(WORDS, word.as_bytes()),
+                    _ => Err(Error::TextQuery(format!(
+                        "a prefix of several words (`{text}*`) is not supported in TEXT_MATCH query=`{query}`"
+                    ))),
+                }
+            }
+            Ast::Clause(children) => {
+                let (mut must, mut should, mut must_not) = (None, None, RoaringBitmap::new());
+                for (occur, child) in children {
+                    let docs = self.evaluate(child, query)?;
+                    match occur.unwrap_or(Occur::Should) {
+                        Occur::Must => {
+                            must = Some(match must {
+                                None => docs,
+                                Some(kept) => kept & docs,
+                            })
+                        }
+                        Occur::Should => {
+                            should = Some(match should {
+                                None => docs,
+                                Some(any) => any | docs,
+                            })
+                        }
+                        Occur::MustNot => must_not |= docs,
+                    }
+                }
+                // Optional clauses only matter when nothing is required.
+                let mut docs = must.or(should).unwrap_or_default();
+                docs -= must_not;
+                Ok(docs)
+            }
+        }
+    }
+
+    /// Docs holding the words at their relative positions: one word is a term lookup;
+    /// several are a phrase (every word in the doc, at positions that keep the query's
+    /// offsets).
+    fn docs_with_words(&self, words: &[(u32, String)]) -> Result<RoaringBitmap> {
+        let field = self.field(WORDS);
+        let mut terms = Vec::with_capacity(words.len());
+        for (_, word) in words {
+            match field.find(word.as_bytes()) {
+                Some(term) => terms.push(term),
+                None => return Ok(RoaringBitmap::new()),
+            }
+        }
+        let Some(first) = terms.first() else {
+            return Ok(RoaringBitmap::new());
+        };
+        let mut candidates = self.docs_of_terms(field, std::iter::once(*first))?;
+        if terms.len() == 1 {
+            return Ok(candidates);
+        }
+        for term in &terms[1..] {
+            candidates &= self.docs_of_terms(field, std::iter::once(*term))?;
+        }
+        let candidates: Vec<u32> = candidates.iter().collect();
+        // Each word's positions in each candidate doc.
+        let mut positions: Vec<Vec<Vec<u32>>> = Vec::with_capacity(terms.len());
+        for term in &terms {
+            let mut per_doc: Vec<Vec<u32>> = vec![Vec::new(); candidates.len()];
+            let mut next = 0usize;
+            field
+                .for_each_position_list(*term, |doc, list| {
+                    while next < candidates.len() && candidates[next] < doc {
+                        next += 1;
+                    }
+                    if candidates.get(next) == Some(&doc) {
+                        per_doc[next] = list.to_vec();
+                    }
+                })
+                .map_err(corrupt)?;
+            positions.push(per_doc);
+        }
+        let base = words[0].0;
+        let mut docs = RoaringBitmap::new();
+        for (rank, doc) in candidates.iter().enumerate() {
+            let found = positions[0][rank].iter().any(|start| {
+                words
+                    .iter()
+                    .zip(&positions)
+                    .skip(1)
+                    .all(|((offset, _), lists)| {
+                        start
+                            .checked_add(offset.saturating_sub(base))
+                            .is_some_and(|at| lists[rank].binary_search(&at).is_ok())
+                    })
+            });
+            if found {
+                docs.insert(*doc);
+            }
+        }
         Ok(docs)
     }
 }
@@ -847,6 +826,252 @@ mod tests {
         ];
         for text in ascii {
             assert_eq!(is_irregular(text), is_irregular_by_char(text), "{text:?}");
+        }
+    }
+
+    /// Texts for the comparisons with tantivy: mixed case, punctuation, repeated and
+    /// long words, non-ASCII, empty and NULL rows.
+    fn corpus() -> Vec<Option<String>> {
+        let words = [
+            "quick",
+            "brown",
+            "fox",
+            "lazy",
+            "dog",
+            "Quick",
+            "special",
+            "requests",
+            "deposits",
+            "carefully",
+            "final",
+            "pending",
+            "日本語",
+            "ÉTÉ",
+            "été",
+            "x9",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut texts = Vec::new();
+        for row in 0..600 {
+            if row % 37 == 5 {
+                texts.push(None);
+                continue;
+            }
+            let count = next(9);
+            let mut text = String::new();
+            for k in 0..count {
+                if k > 0 {
+                    text.push_str([" ", " ", "-", ", ", "  ", "\n"][next(6)]);
+                }
+                if next(40) == 0 {
+                    text.push_str(&"long".repeat(11));
+                } else {
+                    text.push_str(words[next(words.len())]);
+                }
+            }
+            if next(10) == 0 {
+                text.push('.');
+            }
+            texts.push(Some(text));
+        }
+        texts
+    }
+
+    /// The same rows indexed by tantivy (as older segments hold them) and in the own
+    /// format.
+    fn both_indexes(texts: &[Option<String>]) -> (TextIndex, TextIndex) {
+        let rows = texts.len() as u32;
+        let mut own = TextIndexBuilder::new().expect("builder");
+        let mut legacy = tantivy_legacy::TantivyBuilder::new().expect("builder");
+        for (doc, text) in texts.iter().enumerate() {
+            if let Some(text) = text {
+                own.add(doc as u32, text).expect("add");
+                legacy.add(doc as u32, text).expect("add");
+            }
+        }
+        let own = TextIndex::open(
+            OwnedBytes::new(own.finish(rows).expect("finish").to_vec()),
+            rows,
+        )
+        .expect("opens");
+        let legacy = TextIndex::open(OwnedBytes::new(legacy.finish(rows).expect("finish")), rows)
+            .expect("opens");
+        assert!(matches!(own.inner, Inner::Own(_)) && matches!(legacy.inner, Inner::Tantivy(_)));
+        (own, legacy)
+    }
+
+    #[test]
+    fn queries_match_the_docs_tantivy_matches() {
+        let texts = corpus();
+        let (own, legacy) = both_indexes(&texts);
+        let queries = [
+            "quick",
+            "QUICK",
+            "été",
+            "ÉTÉ",
+            "日本語",
+            "quick fox",
+            "quick AND fox",
+            "quick OR fox",
+            "quick AND -fox",
+            "+quick -fox dog",
+            "+quick fox",
+            "-quick",
+            "NOT quick",
+            "quick AND fox OR dog",
+            "quick OR fox AND dog",
+            "quick OR -fox",
+            "(quick OR fox) AND (dog OR lazy)",
+            "\"quick brown\"",
+            "\"brown quick\"",
+            "\"quick quick\"",
+            "\"special requests deposits\"",
+            "\"quick, brown\"",
+            "quick-brown",
+            "nothing",
+            "\"nothing here\"",
+            "*",
+            "* AND -dog",
+            "x9",
+            "long",
+            "longlonglonglonglonglonglonglonglonglonglong",
+            "\"quick longlonglonglonglonglonglonglonglonglonglong brown\"",
+            "",
+            "   ",
+            "-",
+        ];
+        for query in queries {
+            let expected = legacy.search(query);
+            let got = own.search(query);
+            match (expected, got) {
+                (Ok(expected), Ok(got)) => assert_eq!(
+                    got.iter().collect::<Vec<_>>(),
+                    expected.iter().collect::<Vec<_>>(),
+                    "query {query:?}"
+                ),
+                (Err(_), Err(_)) => {}
+                (expected, got) => panic!("query {query:?}: tantivy {expected:?}, own {got:?}"),
+            }
+        }
+        // A match count that is not trivial: the comparison can fail.
+        assert!(own.search("quick AND fox").expect("searches").len() > 10);
+        // `prefix*`: every doc with a word starting with the lowercased prefix (tantivy
+        // 0.27's parser answers such queries with no docs at all).
+        for (query, prefix) in [("qui*", "qui"), ("sp*", "sp"), ("ÉT*", "ét"), ("日*", "日")] {
+            let expected: Vec<u32> = (0..texts.len() as u32)
+                .filter(|d| {
+                    texts[*d as usize]
+                        .as_deref()
+                        .is_some_and(|t| query_words(t).iter().any(|(_, w)| w.starts_with(prefix)))
+                })
+                .collect();
+            let got = own.search(query).expect("searches");
+            assert_eq!(got.iter().collect::<Vec<_>>(), expected, "query {query}");
+            assert!(!expected.is_empty(), "{query}");
+        }
+        // `a AND NOT b` excludes b (as Lucene does); tantivy 0.27 parses `NOT b` after an
+        // operator as a clause of exclusions alone, which matches nothing.
+        let excluded = own.search("quick AND NOT fox").expect("searches");
+        assert_eq!(excluded, own.search("+quick -fox").expect("searches"));
+        assert!(!excluded.is_empty());
+        assert!(
+            legacy
+                .search("quick AND NOT fox")
+                .expect("searches")
+                .is_empty()
+        );
+        for needle in [
+            "quick", "uic", "Quick", "Q", "été", "ÉTÉ", "日本", "x", "9", "ong",
+        ] {
+            let expected: Vec<u32> = (0..texts.len() as u32)
+                .filter(|d| {
+                    texts[*d as usize]
+                        .as_deref()
+                        .is_some_and(|t| t.contains(needle))
+                })
+                .collect();
+            for index in [&own, &legacy] {
+                let docs = index
+                    .docs_containing(needle)
+                    .expect("lookup")
+                    .expect("answers");
+                assert_eq!(docs.iter().collect::<Vec<_>>(), expected, "needle {needle}");
+                let at_most = index.docs_containing_at_most(needle).expect("lookup");
+                assert!(at_most.expect("answers") >= expected.len() as u64);
+            }
+        }
+        for edge in ["quick", "Quick", "q", "日本", "été", "x9", "s"] {
+            let starting: Vec<u32> = (0..texts.len() as u32)
+                .filter(|d| {
+                    texts[*d as usize]
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with(edge))
+                })
+                .collect();
+            let ending: Vec<u32> = (0..texts.len() as u32)
+                .filter(|d| {
+                    texts[*d as usize]
+                        .as_deref()
+                        .is_some_and(|t| t.ends_with(edge))
+                })
+                .collect();
+            for index in [&own, &legacy] {
+                let docs = index
+                    .docs_starting_with(edge)
+                    .expect("lookup")
+                    .expect("answers");
+                assert_eq!(docs.iter().collect::<Vec<_>>(), starting, "prefix {edge}");
+                let docs = index
+                    .docs_ending_with(edge)
+                    .expect("lookup")
+                    .expect("answers");
+                assert_eq!(docs.iter().collect::<Vec<_>>(), ending, "suffix {edge}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_corrupt_section_is_an_error_not_a_panic() {
+        let texts = corpus();
+        let rows = texts.len() as u32;
+        let mut builder = TextIndexBuilder::new().expect("builder");
+        for (doc, text) in texts.iter().enumerate() {
+            if let Some(text) = text {
+                builder.add(doc as u32, text).expect("add");
+            }
+        }
+        let bytes = builder.finish(rows).expect("finish").to_vec();
+        assert!(TextIndex::open(OwnedBytes::new(bytes.clone()), rows + 1).is_err());
+        for cut in [
+            5,
+            HEADER_BYTES - 1,
+            HEADER_BYTES + 3,
+            bytes.len() / 2,
+            bytes.len() - 1,
+        ] {
+            assert!(TextIndex::open(OwnedBytes::new(bytes[..cut].to_vec()), rows).is_err());
+        }
+        // Flipped bytes in the postings: opening or searching may fail, never panic.
+        let mut seed = 99u64;
+        for _ in 0..200 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut damaged = bytes.clone();
+            let at = HEADER_BYTES + (seed >> 33) as usize % (bytes.len() - HEADER_BYTES);
+            damaged[at] ^= 0x5a;
+            if let Ok(index) = TextIndex::open(OwnedBytes::new(damaged), rows) {
+                let _ = index.search("quick AND \"brown fox\"");
+                let _ = index.search("qu*");
+                let _ = index.docs_containing("uic");
+                let _ = index.docs_starting_with("q");
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The text index of a consuming segment, in chunks: every [`CHUNK_ROWS`] docs become
-//! one immutable tantivy index (the sealed segment's [`TextIndexBuilder`]), built the
+//! one immutable text index (the sealed segment's [`TextIndexBuilder`]), built the
 //! first time a text query needs them; the docs past the last full chunk form a tail
 //! index rebuilt when a query sees more docs than the cached tail. A search is the
 //! union of the chunks' results shifted by each chunk's first doc.
@@ -75,7 +75,7 @@ impl TextChunks {
         self.chunks.iter().chain(self.tail.as_ref())
     }
 
-    /// Docs below `visible` matching a tantivy query.
+    /// Docs below `visible` matching a `TEXT_MATCH` query.
     pub(crate) fn search(
         &mut self,
         query: &str,

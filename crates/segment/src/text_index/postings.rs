@@ -1,0 +1,470 @@
+//! The text index's own postings: per field, a sorted table of terms and each term's
+//! docs (and, for the tokenized field, each doc's token positions), varint-coded.
+//!
+//! A field's bytes:
+//! `term_count u32 | flags u8 (1: positions) | term_ends [u32] | doc_ends [u64] |
+//! doc_freqs [u32] | position_ends [u64] (with positions) | term bytes | doc bytes |
+//! position bytes`. Ends are exclusive offsets into their byte runs, one per term;
+//! terms ascend bytewise. A term's docs are LEB128 deltas (the first from 0); its
+//! positions, per doc in the same order, a count then LEB128 deltas (the first from 0).
+
+use rustc_hash::FxHashMap;
+
+use crate::format::read_u32;
+
+/// LEB128 of `value` onto `out`.
+#[inline]
+pub(super) fn push_varint(out: &mut Vec<u8>, mut value: u32) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads LEB128 values from a byte slice; `None` past its end or on a value longer
+/// than five bytes.
+pub(super) struct Varints<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Varints<'a> {
+    pub(super) fn new(bytes: &'a [u8]) -> Varints<'a> {
+        Varints { bytes, at: 0 }
+    }
+
+    #[inline]
+    pub(super) fn next_value(&mut self) -> Option<u32> {
+        let mut value = 0u32;
+        for shift in [0u32, 7, 14, 21, 28] {
+            let byte = *self.bytes.get(self.at)?;
+            self.at += 1;
+            value |= u32::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+}
+
+/// One term's postings while they are collected.
+#[derive(Default)]
+struct TermPostings {
+    docs: Vec<u8>,
+    positions: Vec<u8>,
+    /// The last doc added (meaningful once `doc_freq > 0`).
+    last_doc: u32,
+    doc_freq: u32,
+}
+
+/// Collects one field's terms in doc order.
+pub(super) struct FieldBuilder {
+    ids: FxHashMap<Box<[u8]>, u32>,
+    terms: Vec<TermPostings>,
+    positions: bool,
+    /// The current doc's (term id << 32 | position) pairs.
+    pending: Vec<u64>,
+}
+
+impl FieldBuilder {
+    pub(super) fn new(positions: bool) -> FieldBuilder {
+        FieldBuilder {
+            ids: FxHashMap::default(),
+            terms: Vec::new(),
+            positions,
+            pending: Vec::new(),
+        }
+    }
+
+    fn id_of(&mut self, term: &[u8]) -> u32 {
+        if let Some(id) = self.ids.get(term) {
+            return *id;
+        }
+        let id = self.terms.len() as u32;
+        self.ids.insert(term.into(), id);
+        self.terms.push(TermPostings::default());
+        id
+    }
+
+    /// Note `term` at `position` of the doc being added (see [`FieldBuilder::end_doc`]).
+    #[inline]
+    pub(super) fn add(&mut self, term: &[u8], position: u32) {
+        let id = self.id_of(term);
+        self.pending
+            .push((u64::from(id) << 32) | u64::from(position));
+    }
+
+    /// Record the terms noted since the last call as doc `doc`'s (docs ascend).
+    pub(super) fn end_doc(&mut self, doc: u32) {
+        if self.pending.is_empty() {
+            return;
+        }
+        // Few terms a doc: sorting groups a term's positions, ascending.
+        self.pending.sort_unstable();
+        let mut at = 0;
+        while at < self.pending.len() {
+            let id = (self.pending[at] >> 32) as usize;
+            let mut end = at + 1;
+            while end < self.pending.len() && (self.pending[end] >> 32) as usize == id {
+                end += 1;
+            }
+            let term = &mut self.terms[id];
+            if term.doc_freq == 0 || doc > term.last_doc {
+                let delta = if term.doc_freq == 0 {
+                    doc
+                } else {
+                    doc - term.last_doc
+                };
+                push_varint(&mut term.docs, delta);
+                term.last_doc = doc;
+                term.doc_freq += 1;
+                if self.positions {
+                    push_varint(&mut term.positions, (end - at) as u32);
+                    let mut previous = 0u32;
+                    for pair in &self.pending[at..end] {
+                        let position = *pair as u32;
+                        push_varint(&mut term.positions, position - previous);
+                        previous = position;
+                    }
+                }
+            }
+            at = end;
+        }
+        self.pending.clear();
+    }
+
+    /// The field's bytes, terms in ascending order. Each term's buffers are freed as
+    /// they are copied, so the field is not held twice.
+    pub(super) fn finish(mut self) -> Vec<u8> {
+        let mut order: Vec<(Box<[u8]>, u32)> = std::mem::take(&mut self.ids).into_iter().collect();
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let n = order.len();
+        let mut header = Vec::with_capacity(5 + n * 24);
+        header.extend_from_slice(&(n as u32).to_le_bytes());
+        header.push(u8::from(self.positions));
+        let (mut term_end, mut doc_end, mut position_end) = (0u32, 0u64, 0u64);
+        for (term, _) in &order {
+            term_end += term.len() as u32;
+            header.extend_from_slice(&term_end.to_le_bytes());
+        }
+        for (_, id) in &order {
+            doc_end += self.terms[*id as usize].docs.len() as u64;
+            header.extend_from_slice(&doc_end.to_le_bytes());
+        }
+        for (_, id) in &order {
+            header.extend_from_slice(&self.terms[*id as usize].doc_freq.to_le_bytes());
+        }
+        if self.positions {
+            for (_, id) in &order {
+                position_end += self.terms[*id as usize].positions.len() as u64;
+                header.extend_from_slice(&position_end.to_le_bytes());
+            }
+        }
+        let mut out = header;
+        out.reserve(term_end as usize + doc_end as usize + position_end as usize);
+        for (term, _) in &order {
+            out.extend_from_slice(term);
+        }
+        for (_, id) in &order {
+            out.extend_from_slice(&std::mem::take(&mut self.terms[*id as usize].docs));
+        }
+        for (_, id) in &order {
+            out.extend_from_slice(&std::mem::take(&mut self.terms[*id as usize].positions));
+        }
+        out
+    }
+}
+
+/// Where a field's parts lie in its bytes, checked once ([`Layout::check`]): term
+/// `i`'s byte ranges are in bounds for every `i < len`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Layout {
+    len: usize,
+    positions: bool,
+    term_ends_at: usize,
+    doc_ends_at: usize,
+    doc_freqs_at: usize,
+    position_ends_at: usize,
+    terms_at: usize,
+    docs_at: usize,
+    positions_at: usize,
+}
+
+fn read_u64_at(data: &[u8], at: usize) -> u64 {
+    crate::format::read_u64(data, at)
+}
+
+/// One field of an opened index: its bytes and their checked layout.
+#[derive(Clone, Copy)]
+pub(super) struct Field<'a> {
+    data: &'a [u8],
+    layout: Layout,
+}
+
+impl Layout {
+    /// The layout of no bytes (a placeholder until a field is checked).
+    pub(super) const EMPTY: Layout = Layout {
+        len: 0,
+        positions: false,
+        term_ends_at: 0,
+        doc_ends_at: 0,
+        doc_freqs_at: 0,
+        position_ends_at: 0,
+        terms_at: 0,
+        docs_at: 0,
+        positions_at: 0,
+    };
+
+    /// Check a field's bytes; `Err` names what is wrong.
+    pub(super) fn check(data: &[u8]) -> Result<Layout, String> {
+        let truncated = || "text index field is truncated".to_string();
+        if data.len() < 5 {
+            return Err(truncated());
+        }
+        let len = read_u32(data, 0) as usize;
+        let positions = match data[4] {
+            0 => false,
+            1 => true,
+            other => return Err(format!("text index field has unknown flags {other}")),
+        };
+        let term_ends_at = 5usize;
+        let doc_ends_at = len
+            .checked_mul(4)
+            .and_then(|b| term_ends_at.checked_add(b))
+            .ok_or_else(truncated)?;
+        let doc_freqs_at = len
+            .checked_mul(8)
+            .and_then(|b| doc_ends_at.checked_add(b))
+            .ok_or_else(truncated)?;
+        let position_ends_at = len
+            .checked_mul(4)
+            .and_then(|b| doc_freqs_at.checked_add(b))
+            .ok_or_else(truncated)?;
+        let terms_at = if positions {
+            len.checked_mul(8)
+                .and_then(|b| position_ends_at.checked_add(b))
+                .ok_or_else(truncated)?
+        } else {
+            position_ends_at
+        };
+        if terms_at > data.len() {
+            return Err(truncated());
+        }
+        let mut layout = Layout {
+            len,
+            positions,
+            term_ends_at,
+            doc_ends_at,
+            doc_freqs_at,
+            position_ends_at,
+            terms_at,
+            docs_at: 0,
+            positions_at: 0,
+        };
+        // Every end ascends and the runs tile the rest of the bytes.
+        let ascending = |end: &dyn Fn(usize) -> u64| (1..len).all(|i| end(i - 1) <= end(i));
+        let last = |end: &dyn Fn(usize) -> u64| if len == 0 { 0 } else { end(len - 1) };
+        let term_end = |i: usize| u64::from(read_u32(data, term_ends_at + 4 * i));
+        let doc_end = |i: usize| read_u64_at(data, doc_ends_at + 8 * i);
+        let position_end = |i: usize| read_u64_at(data, position_ends_at + 8 * i);
+        if !ascending(&term_end) || !ascending(&doc_end) {
+            return Err("text index field's offsets do not ascend".into());
+        }
+        let terms_len = last(&term_end);
+        let docs_len = last(&doc_end);
+        let positions_len = if positions {
+            if !ascending(&position_end) {
+                return Err("text index field's offsets do not ascend".into());
+            }
+            last(&position_end)
+        } else {
+            0
+        };
+        let total = (terms_at as u64)
+            .checked_add(terms_len)
+            .and_then(|t| t.checked_add(docs_len))
+            .and_then(|t| t.checked_add(positions_len));
+        if total != Some(data.len() as u64) {
+            return Err("text index field's runs do not match its length".into());
+        }
+        layout.docs_at = terms_at + terms_len as usize;
+        layout.positions_at = layout.docs_at + docs_len as usize;
+        Ok(layout)
+    }
+}
+
+impl<'a> Field<'a> {
+    /// `data` must be the bytes `layout` was checked on.
+    pub(super) fn new(data: &'a [u8], layout: Layout) -> Field<'a> {
+        Field { data, layout }
+    }
+
+    /// Check and open a field's bytes.
+    #[cfg(test)]
+    pub(super) fn open(data: &'a [u8]) -> Result<Field<'a>, String> {
+        Ok(Field::new(data, Layout::check(data)?))
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.layout.len
+    }
+
+    fn start_end(&self, ends_at: usize, i: usize, wide: bool) -> (usize, usize) {
+        let end = |i: usize| {
+            if wide {
+                read_u64_at(self.data, ends_at + 8 * i) as usize
+            } else {
+                read_u32(self.data, ends_at + 4 * i) as usize
+            }
+        };
+        let start = if i == 0 { 0 } else { end(i - 1) };
+        (start, end(i))
+    }
+
+    /// Term `i`'s bytes.
+    pub(super) fn term(&self, i: usize) -> &'a [u8] {
+        let (start, end) = self.start_end(self.layout.term_ends_at, i, false);
+        &self.data[self.layout.terms_at + start..self.layout.terms_at + end]
+    }
+
+    pub(super) fn doc_freq(&self, i: usize) -> u32 {
+        read_u32(self.data, self.layout.doc_freqs_at + 4 * i)
+    }
+
+    /// The index of `term`, if the field holds it.
+    pub(super) fn find(&self, term: &[u8]) -> Option<usize> {
+        let at = self.lower_bound(term);
+        (at < self.layout.len && self.term(at) == term).then_some(at)
+    }
+
+    /// The first term index whose term is not below `key`.
+    pub(super) fn lower_bound(&self, key: &[u8]) -> usize {
+        let (mut low, mut high) = (0usize, self.layout.len);
+        while low < high {
+            let middle = (low + high) / 2;
+            if self.term(middle) < key {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
+    /// The term indexes whose terms start with `prefix` (consecutive: terms ascend).
+    pub(super) fn prefix_range(&self, prefix: &[u8]) -> std::ops::Range<usize> {
+        let start = self.lower_bound(prefix);
+        let mut end = start;
+        while end < self.layout.len && self.term(end).starts_with(prefix) {
+            end += 1;
+        }
+        start..end
+    }
+
+    /// Append term `i`'s docs (ascending) to `out`; `Err` when its bytes are corrupt.
+    pub(super) fn push_docs(&self, i: usize, out: &mut Vec<u32>) -> Result<(), String> {
+        let (start, end) = self.start_end(self.layout.doc_ends_at, i, true);
+        let mut values =
+            Varints::new(&self.data[self.layout.docs_at + start..self.layout.docs_at + end]);
+        let mut doc = 0u32;
+        for k in 0..self.doc_freq(i) {
+            let delta = values.next_value().ok_or_else(corrupt_postings)?;
+            doc = if k == 0 {
+                delta
+            } else {
+                doc.checked_add(delta)
+                    .filter(|_| delta > 0)
+                    .ok_or_else(corrupt_postings)?
+            };
+            out.push(doc);
+        }
+        Ok(())
+    }
+
+    /// Term `i`'s docs and, per doc, its positions: `visit(doc, positions)`.
+    pub(super) fn for_each_position_list(
+        &self,
+        i: usize,
+        mut visit: impl FnMut(u32, &[u32]),
+    ) -> Result<(), String> {
+        if !self.layout.positions {
+            return Err("text index field has no positions".into());
+        }
+        let mut docs = Vec::with_capacity(self.doc_freq(i) as usize);
+        self.push_docs(i, &mut docs)?;
+        let (start, end) = self.start_end(self.layout.position_ends_at, i, true);
+        let mut values = Varints::new(
+            &self.data[self.layout.positions_at + start..self.layout.positions_at + end],
+        );
+        let mut positions = Vec::new();
+        for doc in docs {
+            let count = values.next_value().ok_or_else(corrupt_postings)?;
+            positions.clear();
+            let mut position = 0u32;
+            for _ in 0..count {
+                let delta = values.next_value().ok_or_else(corrupt_postings)?;
+                position = position.checked_add(delta).ok_or_else(corrupt_postings)?;
+                positions.push(position);
+            }
+            visit(doc, &positions);
+        }
+        Ok(())
+    }
+}
+
+fn corrupt_postings() -> String {
+    "text index postings are corrupt".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_roundtrip_and_refuse_overlong_values() {
+        let values = [0u32, 1, 127, 128, 16_383, 16_384, u32::MAX];
+        let mut bytes = Vec::new();
+        for v in values {
+            push_varint(&mut bytes, v);
+        }
+        let mut read = Varints::new(&bytes);
+        for v in values {
+            assert_eq!(read.next_value(), Some(v));
+        }
+        assert_eq!(read.next_value(), None);
+        assert_eq!(Varints::new(&[0xff; 6]).next_value(), None);
+    }
+
+    #[test]
+    fn a_field_keeps_terms_docs_and_positions() {
+        let mut builder = FieldBuilder::new(true);
+        let docs: [&[&str]; 4] = [&["b", "a", "b"], &[], &["a"], &["c", "b"]];
+        for (doc, terms) in docs.iter().enumerate() {
+            for (position, term) in terms.iter().enumerate() {
+                builder.add(term.as_bytes(), position as u32);
+            }
+            builder.end_doc(doc as u32);
+        }
+        let bytes = builder.finish();
+        let field = Field::open(&bytes).expect("opens");
+        assert_eq!(field.len(), 3);
+        assert_eq!(field.term(0), b"a");
+        assert_eq!(field.find(b"b"), Some(1));
+        assert_eq!(field.find(b"bb"), None);
+        assert_eq!(field.prefix_range(b"b"), 1..2);
+        let mut b_docs = Vec::new();
+        field
+            .for_each_position_list(1, |doc, positions| b_docs.push((doc, positions.to_vec())))
+            .expect("decodes");
+        assert_eq!(b_docs, vec![(0, vec![0, 2]), (3, vec![1])]);
+        let mut a_docs = Vec::new();
+        field.push_docs(0, &mut a_docs).expect("decodes");
+        assert_eq!(a_docs, vec![0, 2]);
+        // Every cut of the bytes is refused, not read out of bounds.
+        for cut in 0..bytes.len() {
+            assert!(Field::open(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
