@@ -151,6 +151,10 @@ pub struct LikePattern {
     /// The runs of literal characters between wildcards: every matching value contains
     /// each of them (prefilters for scans and text-index candidates).
     pub literals: Vec<String>,
+    /// The literal every match starts with (the pattern's run before its first
+    /// wildcard), and the one every match ends with (the run after its last).
+    pub starts: Option<String>,
+    pub ends: Option<String>,
 }
 
 /// A REGEXP_LIKE pattern, compiled once when the query is planned, with the literals
@@ -214,7 +218,13 @@ impl LikePattern {
         // Literal runs between any two wildcards (`%` or `_`).
         let mut run = String::new();
         let mut literals = Vec::new();
-        let mut end_run = |run: &mut String| {
+        let mut starts: Option<String> = None;
+        let mut wildcard_seen = false;
+        let mut end_run = |run: &mut String, wildcard_seen: &mut bool| {
+            if !*wildcard_seen && !run.is_empty() {
+                starts = Some(run.clone());
+            }
+            *wildcard_seen = true;
             if !run.is_empty() {
                 literals.push(std::mem::take(run));
             }
@@ -234,7 +244,7 @@ impl LikePattern {
             }
             match c {
                 '%' => {
-                    end_run(&mut run);
+                    end_run(&mut run, &mut wildcard_seen);
                     regex.push_str(".*");
                     if !literal.is_empty() {
                         pieces.push(Some(std::mem::take(&mut literal)));
@@ -242,7 +252,7 @@ impl LikePattern {
                     pieces.push(None);
                 }
                 '_' => {
-                    end_run(&mut run);
+                    end_run(&mut run, &mut wildcard_seen);
                     regex.push('.');
                     has_underscore = true;
                 }
@@ -253,7 +263,12 @@ impl LikePattern {
                 }
             }
         }
-        end_run(&mut run);
+        // The run left at the end is what every match ends with (and, with no wildcard
+        // at all, also what it starts with).
+        let ends = (!run.is_empty()).then(|| run.clone());
+        let no_wildcard = !wildcard_seen;
+        end_run(&mut run, &mut wildcard_seen);
+        let starts = if no_wildcard { ends.clone() } else { starts };
         if !literal.is_empty() {
             pieces.push(Some(literal));
         }
@@ -282,6 +297,8 @@ impl LikePattern {
             exact,
             suffix,
             literals,
+            starts,
+            ends,
         })
     }
 
@@ -649,5 +666,30 @@ mod tests {
         assert!(p.matches("a.b*") && !p.matches("axb*"));
         let p = LikePattern::compile("x\ny%", None).expect("compiles");
         assert!(p.matches("x\nyz"));
+    }
+
+    #[test]
+    fn like_patterns_name_what_every_match_starts_and_ends_with() {
+        for (pattern, starts, ends) in [
+            (
+                "quickly regular deposits",
+                Some("quickly regular deposits"),
+                Some("quickly regular deposits"),
+            ),
+            ("ab%cd", Some("ab"), Some("cd")),
+            ("ab_cd%", Some("ab"), None),
+            ("%cd", None, Some("cd")),
+            ("_x", None, Some("x")),
+            ("%", None, None),
+            ("", None, None),
+            ("50!%%", Some("50%"), None),
+        ] {
+            let p = LikePattern::compile(pattern, Some('!')).expect("compiles");
+            assert_eq!(
+                (p.starts.as_deref(), p.ends.as_deref()),
+                (starts, ends),
+                "{pattern}"
+            );
+        }
     }
 }

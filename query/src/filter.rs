@@ -1216,6 +1216,8 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
 }
 
 /// Docs of a raw, text-indexed column that may match a LIKE or REGEXP_LIKE leaf: those
+/// whose leading and trailing runs fit the literals a LIKE's matches start and end with
+/// ([`edge_candidates`]), and those
 /// with a token containing each alphanumeric run (of 3+ characters; the longest four)
 /// of the literals every match holds. Such a run of the value lies inside one of its
 /// tokens, which the text index finds by its term dictionary ([`ColumnReader::
@@ -1224,6 +1226,69 @@ pub fn describe_leaf(context: &SegmentContext<'_>, expr: &Expr) -> (Access, Stri
 /// than half of the segment's `chunks` (then reading the postings would be wasted: the
 /// scan reads every chunk anyway).
 fn text_index_candidates(
+    reader: &dyn ColumnReader,
+    expr: &Expr,
+    num_docs: u32,
+    chunks: u32,
+) -> QueryResult<Option<RoaringBitmap>> {
+    let edges = edge_candidates(reader, expr)?;
+    // Edges that leave about a doc a chunk already bound the values read: the words'
+    // postings (unions over every term containing each word) would cost more.
+    if edges.as_ref().is_some_and(|e| e.len() <= u64::from(chunks)) {
+        return Ok(edges);
+    }
+    let words = word_candidates(reader, expr, num_docs, chunks)?;
+    Ok(match (edges, words) {
+        (Some(edges), Some(words)) => Some(edges & words),
+        (edges, words) => edges.or(words),
+    })
+}
+
+/// Docs of a raw, text-indexed column that may match a LIKE whose matches all start
+/// (or end) with a literal: the value's leading run starts with the literal's leading
+/// alphanumeric run (its trailing run ends with the literal's trailing run), which the
+/// index's leading and trailing runs answer by a range of their term tables. `None`
+/// when the pattern has no such run or the index cannot answer.
+fn edge_candidates(reader: &dyn ColumnReader, expr: &Expr) -> QueryResult<Option<RoaringBitmap>> {
+    use tessera_segment::text_index::EDGE_RUN_LIMIT_BYTES;
+    let Expr::Like { pattern, .. } = expr else {
+        return Ok(None);
+    };
+    let mut found: Option<RoaringBitmap> = None;
+    if let Some(start) = &pattern.starts {
+        let mut end = 0;
+        for (at, c) in start.char_indices() {
+            if !c.is_alphanumeric() || at + c.len_utf8() > EDGE_RUN_LIMIT_BYTES {
+                break;
+            }
+            end = at + c.len_utf8();
+        }
+        if end > 0 {
+            found = reader.text_starts_with(&start[..end])?;
+        }
+    }
+    if let Some(last) = &pattern.ends {
+        let mut begin = last.len();
+        for (at, c) in last.char_indices().rev() {
+            if !c.is_alphanumeric() || last.len() - at > EDGE_RUN_LIMIT_BYTES {
+                break;
+            }
+            begin = at;
+        }
+        if begin < last.len()
+            && let Some(docs) = reader.text_ends_with(&last[begin..])?
+        {
+            found = Some(match found {
+                Some(starting) => starting & docs,
+                None => docs,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The docs [`text_index_candidates`] takes from the words of the pattern's literals.
+fn word_candidates(
     reader: &dyn ColumnReader,
     expr: &Expr,
     num_docs: u32,
