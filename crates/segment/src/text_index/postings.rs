@@ -36,6 +36,12 @@ impl<'a> Varints<'a> {
 
     #[inline]
     pub(super) fn next_value(&mut self) -> Option<u32> {
+        // Most deltas of a frequent term fit one byte.
+        let first = *self.bytes.get(self.at)?;
+        if first < 0x80 {
+            self.at += 1;
+            return Some(u32::from(first));
+        }
         let mut value = 0u32;
         for shift in [0u32, 7, 14, 21, 28] {
             let byte = *self.bytes.get(self.at)?;
