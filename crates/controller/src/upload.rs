@@ -56,6 +56,23 @@ pub fn uploaded_segment_record(
     location: String,
     bytes: &[u8],
 ) -> SegmentRecord {
+    uploaded_file_record(
+        table_name,
+        metadata,
+        location,
+        bytes.len() as u64,
+        file_crc32(bytes),
+    )
+}
+
+/// [`uploaded_segment_record`] of a file of `size_bytes` bytes with checksum `crc32`.
+pub fn uploaded_file_record(
+    table_name: &str,
+    metadata: &SegmentMetadata,
+    location: String,
+    size_bytes: u64,
+    crc32: u32,
+) -> SegmentRecord {
     SegmentRecord {
         name: metadata.name.clone(),
         table: table_name.to_string(),
@@ -65,8 +82,8 @@ pub fn uploaded_segment_record(
         start_offset: 0,
         end_offset: None,
         location: Some(location),
-        size_bytes: bytes.len() as u64,
-        crc32: Some(file_crc32(bytes)),
+        size_bytes,
+        crc32: Some(crc32),
         num_docs: u64::from(metadata.row_count),
         min_time: metadata.min_time,
         max_time: metadata.max_time,

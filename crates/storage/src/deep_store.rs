@@ -1,7 +1,7 @@
 //! [`DeepStore`]: segment files on object storage.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,8 @@ pub struct DeepStore {
     /// Deterministic tests: asked before every operation (`put LOCATION`, ...); true
     /// fails it (see [`DeepStore::with_faults`]).
     faults: Option<FaultCue>,
+    /// The directory of a local store (objects are files under it).
+    local_root: Option<PathBuf>,
 }
 
 /// Whether to fail an operation, given its description.
@@ -91,6 +93,24 @@ pub fn file_crc32(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
 
+/// The length and [`file_crc32`] of the file at `path`, read a megabyte at a time (no
+/// copy of the whole file in memory).
+pub fn file_len_and_crc32(path: &Path) -> std::io::Result<(u64, u32)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok((len, hasher.finalize()));
+        }
+        hasher.update(&buffer[..read]);
+        len += read as u64;
+    }
+}
+
 impl DeepStore {
     /// Open the deep store at `uri`: a local directory (a path or `file://` URL), or
     /// `s3://bucket[/prefix]` configured from the standard `AWS_*` environment
@@ -116,6 +136,7 @@ impl DeepStore {
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
                 metrics: Arc::default(),
                 faults: None,
+                local_root: None,
             });
         }
         if let Some(rest) = uri
@@ -133,6 +154,7 @@ impl DeepStore {
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
                 metrics: Arc::default(),
                 faults: None,
+                local_root: None,
             });
         }
         if let Some((scheme, _)) = uri.split_once("://")
@@ -152,6 +174,7 @@ impl DeepStore {
             prefix: ObjectPath::default(),
             metrics: Arc::default(),
             faults: None,
+            local_root: Some(PathBuf::from(dir)),
         })
     }
 
@@ -241,6 +264,46 @@ impl DeepStore {
                 operation: format!("put `{location}`"),
                 source,
             }),
+        }
+    }
+
+    /// [`DeepStore::put_new`] of a file. A local store copies the file in the kernel
+    /// (`std::fs::copy`: no buffer of the whole file in this process) to a staging name
+    /// and links it into place, which fails when the object exists: its own copy, so a
+    /// damaged served file can still be fetched again whole. Other stores put the file's
+    /// bytes.
+    pub async fn put_file_new(&self, location: &str, file: &Path) -> Result<bool> {
+        let Some(root) = &self.local_root else {
+            let bytes = std::fs::read(file).map_err(io(format!("read `{}`", file.display())))?;
+            return self.put_new(location, bytes.into()).await;
+        };
+        self.fault("put", location)?;
+        let target = root.join(self.path(location).as_ref());
+        static STAGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let staged = STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staging = target.with_extension(format!("staging-{}-{staged}", std::process::id()));
+        let copied = target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::copy(file, &staging))
+            .and_then(|_| std::fs::hard_link(&staging, &target));
+        let _ = std::fs::remove_file(&staging);
+        match copied {
+            Ok(()) => {
+                self.metrics.record(Operation::Put, true);
+                Ok(true)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                self.metrics.record(Operation::Put, true);
+                Ok(false)
+            }
+            Err(error) => {
+                self.metrics.record(Operation::Put, false);
+                Err(Error::Io {
+                    context: format!("put `{location}` from `{}`", file.display()),
+                    source: error,
+                })
+            }
         }
     }
 
@@ -456,6 +519,52 @@ impl DeepStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn test_a_local_store_copies_a_file_put_once() -> Result<()> {
+        let root = tempfile::tempdir().map_err(io("tempdir".into()))?;
+        let store = DeepStore::open(&root.path().join("deep").display().to_string())?;
+        let file = root.path().join("upload.tseg");
+        std::fs::write(&file, b"segment bytes").map_err(io("write".into()))?;
+        let bytes = bytes::Bytes::from_static(b"segment bytes");
+        let location = DeepStore::segment_location("events", "events__0__0");
+        assert!(store.put_file_new(&location, &file).await?);
+        assert_eq!(
+            file_len_and_crc32(&file).map_err(io("crc".into()))?,
+            (bytes.len() as u64, file_crc32(&bytes))
+        );
+        assert!(
+            !store.put_file_new(&location, &file).await?,
+            "a second upload of a name is refused"
+        );
+        let stored = root
+            .path()
+            .join("deep")
+            .join(store.path(&location).as_ref());
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(&stored).map_err(io("stat".into()))?;
+        assert_eq!(
+            metadata.nlink(),
+            1,
+            "a copy of its own, not a link to the file"
+        );
+        assert_eq!(
+            std::fs::read(&stored).map_err(io("read".into()))?,
+            bytes.to_vec()
+        );
+        assert_eq!(store.list("events/").await?, vec![location.clone()]);
+        // The served file goes away (a cold segment): the stored one stays.
+        std::fs::remove_file(&file).map_err(io("remove".into()))?;
+        let cached = root.path().join("cached.tseg");
+        store
+            .download(&location, &cached, Some(file_crc32(&bytes)))
+            .await?;
+        // Injected faults still fail the put.
+        let failing = store.with_faults(Arc::new(|call: &str| call.starts_with("put")));
+        let other = DeepStore::segment_location("events", "events__0__1");
+        assert!(failing.put_file_new(&other, &cached).await.is_err());
+        Ok(())
+    }
 
     #[tokio::test]
     async fn test_local_put_download_trash_restore() -> Result<()> {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use tessera_ingest::realtime::ServedSegment;
 use tessera_segment::ImmutableSegment;
-use tessera_storage::DeepStore;
+use tessera_storage::{DeepStore, file_len_and_crc32};
 
 use tessera_api::http::ApiError;
-use tessera_controller::upload::{check_segment_file, uploaded_segment_record};
+use tessera_controller::upload::{check_segment_file, uploaded_file_record};
 
 use super::state::{ServerState, TableRuntime};
 
@@ -17,20 +17,28 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 
-/// Check, store and serve one uploaded segment file; returns its name.
+/// A new temporary file beside `table`'s segments, for an upload to be written into
+/// (the body streams there; no copy of the whole file is held in memory).
+pub fn upload_file(
+    state: &ServerState,
+    table: &TableRuntime,
+) -> Result<tempfile::NamedTempFile, ApiError> {
+    let dir = tessera_ingest::realtime::segments_dir(&state.data_dir, &table.record.name);
+    std::fs::create_dir_all(&dir).map_err(internal)?;
+    tempfile::Builder::new()
+        .suffix(".upload")
+        .tempfile_in(&dir)
+        .map_err(internal)
+}
+
+/// Check, store and serve one uploaded segment file, written to `temporary` (from
+/// [`upload_file`]); returns its name.
 pub fn add_segment(
     state: &ServerState,
     table: &TableRuntime,
-    bytes: &bytes::Bytes,
+    temporary: tempfile::NamedTempFile,
 ) -> Result<String, ApiError> {
     let table_name = &table.record.name;
-    let dir = tessera_ingest::realtime::segments_dir(&state.data_dir, table_name);
-    std::fs::create_dir_all(&dir).map_err(internal)?;
-    let temporary = tempfile::Builder::new()
-        .suffix(".upload")
-        .tempfile_in(&dir)
-        .map_err(internal)?;
-    std::fs::write(temporary.path(), bytes).map_err(internal)?;
     let metadata = check_segment_file(temporary.path(), table_name, &table.query_schema)?;
     let name = metadata.name.clone();
     if table.segments.list().iter().any(|s| s.name() == name) {
@@ -42,7 +50,7 @@ pub fn add_segment(
     let location = DeepStore::segment_location(table_name, &name);
     let created = state
         .runtime
-        .block_on(state.deep_store.put_new(&location, bytes.clone()))
+        .block_on(state.deep_store.put_file_new(&location, temporary.path()))
         .map_err(|e| ApiError::from_status(e.status(), format!("deep store: {e}")))?;
     if !created {
         return Err(ApiError::new(
@@ -50,7 +58,8 @@ pub fn add_segment(
             format!("segment `{name}` already exists in the deep store of table `{table_name}`"),
         ));
     }
-    let record = uploaded_segment_record(table_name, &metadata, location, bytes);
+    let (size_bytes, crc32) = file_len_and_crc32(temporary.path()).map_err(internal)?;
+    let record = uploaded_file_record(table_name, &metadata, location, size_bytes, crc32);
     state.catalog.add_segment(&record).map_err(|e| match e {
         tessera_meta::Error::Conflict(_) => ApiError::new(
             StatusCode::CONFLICT,
