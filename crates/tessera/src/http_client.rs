@@ -44,11 +44,44 @@ fn authorization() -> Option<String> {
 
 /// One request; blocking (it runs its own small runtime).
 pub fn send(method: &str, url: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Reply> {
+    send_body(method, url, content_type, || Ok(body.into()))
+}
+
+/// One POST of the file at `path`, read as it is sent (no copy of the whole file in
+/// memory); blocking.
+pub fn send_file(url: &str, content_type: &str, path: &std::path::Path) -> anyhow::Result<Reply> {
+    use tokio::io::AsyncReadExt;
+    /// Bytes read from the file per piece of the body.
+    const PIECE_BYTES: usize = 1 << 20;
+    let file = std::fs::File::open(path).with_context(|| format!("open `{}`", path.display()))?;
+    send_body("POST", url, content_type, move || {
+        let file = tokio::fs::File::from_std(file);
+        let pieces = futures::stream::try_unfold(file, |mut file| async move {
+            let mut piece = Vec::with_capacity(PIECE_BYTES);
+            while piece.len() < PIECE_BYTES {
+                if file.read_buf(&mut piece).await? == 0 {
+                    break;
+                }
+            }
+            Ok::<_, std::io::Error>((!piece.is_empty()).then_some((piece, file)))
+        });
+        Ok(reqwest::Body::wrap_stream(pieces))
+    })
+}
+
+/// One request whose body `body` makes inside the request's runtime.
+fn send_body(
+    method: &str,
+    url: &str,
+    content_type: &str,
+    body: impl FnOnce() -> anyhow::Result<reqwest::Body>,
+) -> anyhow::Result<Reply> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("start the HTTP client runtime")?;
     runtime.block_on(async {
+        let body = body()?;
         let client = reqwest::Client::new();
         let method = reqwest::Method::from_bytes(method.as_bytes()).context("HTTP method")?;
         let mut request = client

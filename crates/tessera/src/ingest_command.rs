@@ -14,7 +14,7 @@ use tessera_ingest::source::BatchSource;
 use tessera_ingest::{ReadOptions, RejectReport, open_files};
 use tessera_segment::{BuildOptions, SegmentBuilder};
 
-use crate::http_client::send;
+use crate::http_client::{send, send_file};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -211,14 +211,15 @@ impl Load<'_> {
                 ..BuildOptions::default()
             },
         )?;
-        let bytes = std::fs::read(&path)?;
-        std::fs::remove_file(&path)?;
-        let reply = send(
-            "POST",
+        // Sent from the file as it is read: a copy of the whole segment in memory would
+        // cost as much as building some of its columns.
+        let reply = send_file(
             &format!("{url}/segments?tableName={table_name}"),
             "application/octet-stream",
-            bytes,
-        )?;
+            &path,
+        );
+        std::fs::remove_file(&path)?;
+        let reply = reply?;
         if reply.status != 200 {
             bail!(
                 "upload of `{}` failed (HTTP {}): {}",
