@@ -233,6 +233,17 @@ impl TextIndexBuilder {
                 "text index docs must arrive in ascending order".into(),
             ));
         }
+        if text.is_ascii() {
+            self.add_ascii(doc_id, text);
+        } else {
+            self.add_any(doc_id, text);
+        }
+        self.next_doc = doc_id.saturating_add(1);
+        Ok(())
+    }
+
+    /// [`TextIndexBuilder::add`] of any text, run by run and character by character.
+    fn add_any(&mut self, doc_id: u32, text: &str) {
         let [words, raw, leading, trailing] = &mut self.fields;
         let buffer = &mut self.buffer;
         for_each_run(text, |position, run| {
@@ -255,8 +266,62 @@ impl TextIndexBuilder {
             trailing.add(tail.as_bytes(), 0);
             trailing.end_doc(doc_id);
         }
-        self.next_doc = doc_id.saturating_add(1);
-        Ok(())
+    }
+
+    /// [`TextIndexBuilder::add`] of ASCII text in one pass over its bytes: the runs give
+    /// the words, tell whether the doc is irregular (an uppercase letter, or a run of
+    /// 40+ bytes) and which runs the text starts and ends with; ASCII slices at any byte.
+    fn add_ascii(&mut self, doc_id: u32, text: &str) {
+        let [words, raw, leading, trailing] = &mut self.fields;
+        let bytes = text.as_bytes();
+        let (mut at, mut position) = (0usize, 0u32);
+        let mut irregular = false;
+        let (mut first, mut last) = (None, None);
+        while at < bytes.len() {
+            if !bytes[at].is_ascii_alphanumeric() {
+                at += 1;
+                continue;
+            }
+            let start = at;
+            let mut upper = false;
+            while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
+                upper |= bytes[at].is_ascii_uppercase();
+                at += 1;
+            }
+            let run = &text[start..at];
+            irregular |= upper || run.len() >= DEFAULT_TOKEN_LIMIT_BYTES;
+            if run.len() < DEFAULT_TOKEN_LIMIT_BYTES {
+                if upper {
+                    self.buffer.clear();
+                    self.buffer.push_str(run);
+                    self.buffer.make_ascii_lowercase();
+                    words.add(self.buffer.as_bytes(), position);
+                } else {
+                    words.add(run.as_bytes(), position);
+                }
+            }
+            first.get_or_insert(start..at);
+            last = Some(start..at);
+            position += 1;
+        }
+        words.end_doc(doc_id);
+        if irregular {
+            for_each_run(text, |_, run| raw.add(run.as_bytes(), 0));
+            raw.end_doc(doc_id);
+        }
+        if let Some(run) = first.filter(|run| run.start == 0) {
+            let end = run.end.min(EDGE_RUN_LIMIT_BYTES);
+            leading.add(&bytes[..end], 0);
+            leading.end_doc(doc_id);
+        }
+        if let Some(run) = last.filter(|run| run.end == bytes.len()) {
+            let start = run.start.max(run.end.saturating_sub(EDGE_RUN_LIMIT_BYTES));
+            self.buffer.clear();
+            self.buffer
+                .extend(bytes[start..run.end].iter().rev().map(|b| char::from(*b)));
+            trailing.add(self.buffer.as_bytes(), 0);
+            trailing.end_doc(doc_id);
+        }
     }
 
     /// The finished index of a segment with `rows` docs.
@@ -1034,6 +1099,38 @@ mod tests {
                 assert_eq!(docs.iter().collect::<Vec<_>>(), ending, "suffix {edge}");
             }
         }
+    }
+
+    #[test]
+    fn the_ascii_pass_indexes_as_the_character_pass_does() {
+        let long = "x".repeat(70);
+        let texts = [
+            "quick brown fox",
+            "  Quick, BROWN-fox.",
+            long.as_str(),
+            &format!("{long} tail"),
+            &format!("head {long}"),
+            "",
+            "...",
+            "a",
+            "Tiresias sleeps",
+            &"w".repeat(39),
+            &"w".repeat(40),
+        ];
+        let (mut fast, mut slow) = (
+            TextIndexBuilder::new().expect("builder"),
+            TextIndexBuilder::new().expect("builder"),
+        );
+        for (doc, text) in texts.iter().enumerate() {
+            fast.add(doc as u32, text).expect("add");
+            slow.add_any(doc as u32, text);
+            slow.next_doc = doc as u32 + 1;
+        }
+        let rows = texts.len() as u32;
+        assert_eq!(
+            fast.finish(rows).expect("finish").to_vec(),
+            slow.finish(rows).expect("finish").to_vec()
+        );
     }
 
     #[test]
