@@ -948,6 +948,13 @@ mod tests {
         texts
     }
 
+    /// The docs whose text passes `test` (NULL rows never do).
+    fn docs_where(texts: &[Option<String>], test: impl Fn(&str) -> bool) -> Vec<u32> {
+        (0..texts.len() as u32)
+            .filter(|d| texts[*d as usize].as_deref().is_some_and(&test))
+            .collect()
+    }
+
     /// The same rows indexed by tantivy (as older segments hold them) and in the own
     /// format.
     fn both_indexes(texts: &[Option<String>]) -> (TextIndex, TextIndex) {
@@ -1029,13 +1036,9 @@ mod tests {
         // `prefix*`: every doc with a word starting with the lowercased prefix (tantivy
         // 0.27's parser answers such queries with no docs at all).
         for (query, prefix) in [("qui*", "qui"), ("sp*", "sp"), ("ÉT*", "ét"), ("日*", "日")] {
-            let expected: Vec<u32> = (0..texts.len() as u32)
-                .filter(|d| {
-                    texts[*d as usize]
-                        .as_deref()
-                        .is_some_and(|t| query_words(t).iter().any(|(_, w)| w.starts_with(prefix)))
-                })
-                .collect();
+            let expected: Vec<u32> = docs_where(&texts, |t| {
+                query_words(t).iter().any(|(_, w)| w.starts_with(prefix))
+            });
             let got = own.search(query).expect("searches");
             assert_eq!(got.iter().collect::<Vec<_>>(), expected, "query {query}");
             assert!(!expected.is_empty(), "{query}");
@@ -1054,13 +1057,7 @@ mod tests {
         for needle in [
             "quick", "uic", "Quick", "Q", "été", "ÉTÉ", "日本", "x", "9", "ong",
         ] {
-            let expected: Vec<u32> = (0..texts.len() as u32)
-                .filter(|d| {
-                    texts[*d as usize]
-                        .as_deref()
-                        .is_some_and(|t| t.contains(needle))
-                })
-                .collect();
+            let expected: Vec<u32> = docs_where(&texts, |t| t.contains(needle));
             for index in [&own, &legacy] {
                 let docs = index
                     .docs_containing(needle)
@@ -1072,20 +1069,8 @@ mod tests {
             }
         }
         for edge in ["quick", "Quick", "q", "日本", "été", "x9", "s"] {
-            let starting: Vec<u32> = (0..texts.len() as u32)
-                .filter(|d| {
-                    texts[*d as usize]
-                        .as_deref()
-                        .is_some_and(|t| t.starts_with(edge))
-                })
-                .collect();
-            let ending: Vec<u32> = (0..texts.len() as u32)
-                .filter(|d| {
-                    texts[*d as usize]
-                        .as_deref()
-                        .is_some_and(|t| t.ends_with(edge))
-                })
-                .collect();
+            let starting: Vec<u32> = docs_where(&texts, |t| t.starts_with(edge));
+            let ending: Vec<u32> = docs_where(&texts, |t| t.ends_with(edge));
             for index in [&own, &legacy] {
                 let docs = index
                     .docs_starting_with(edge)
