@@ -1038,8 +1038,7 @@ fn aggregate(
         },
         None => None,
     };
-    let mut expanded_docs: Vec<u32> = Vec::new();
-    let mut expanded_values: Vec<Scalar> = Vec::new();
+    let mut layers = ValueLayers::default();
     if let Some(counts) = grouper.take_counts() {
         // COUNT(*) alone over sorted codes: the sort counted every group's rows.
         let n_groups = counts.len();
@@ -1053,82 +1052,86 @@ fn aggregate(
         scanned = docs.len();
         entries = docs.len() * aggregation.keys.len() as u64;
     } else {
-        docs.for_each_block(|block| {
-            let original_rows = block.len();
-            let block: &[u32] = match multi_value_key {
-                Some((_, name)) => {
-                    expand_multi_value(
-                        context,
-                        name,
-                        block,
-                        &mut expanded_docs,
-                        &mut expanded_values,
-                    )?;
-                    &expanded_docs
-                }
-                None => block,
+        docs.for_each_block(|original| {
+            let layer_count = match multi_value_key {
+                Some((_, name)) => layers.expand(context, name, original)?,
+                None => 1,
             };
-            let mut columns = BlockColumns::with_read_once(context, block, &read_once);
-            let expanded = multi_value_key.map(|(index, _)| (index, expanded_values.as_slice()));
-            grouper.assign(&aggregation.keys, &mut columns, expanded, &mut groups)?;
-            let n_groups = grouper.groups();
-            if grouper.groups_found() > limit {
-                return Err(QueryError::too_many_groups(limit));
-            }
-            factored.update(&mut columns, &groups, n_groups)?;
-            let mut grown = (n_groups - charged_groups.min(n_groups)) * per_group;
-            charged_groups = charged_groups.max(n_groups);
-            let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
-            block_counts.clear();
-            for (index, ((((state, arg_slot), filter), by_id), extreme)) in states
-                .iter_mut()
-                .zip(&arg_slots)
-                .zip(&filters)
-                .zip(&mut distinct_ids)
-                .zip(&mut extreme_ids)
-                .enumerate()
-            {
-                if factored.serves(index) {
-                    state.resize(n_groups);
-                    continue;
-                }
-                let keep = filter
-                    .as_ref()
-                    .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
-                    .transpose()?;
-                if let Some((name, sets)) = by_id {
-                    let nulls = read_block_ids(columns.context, name, block, &mut ids)?;
-                    grown += sets.insert(&groups, &ids, |row| {
-                        let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
-                        !null && keep.as_ref().is_none_or(|k| k[row])
-                    });
-                    continue;
-                }
-                if let Some((name, extremes)) = extreme {
-                    match read_block_ids(columns.context, name, block, &mut ids)? {
-                        Some(nulls) => extremes
-                            .update(n_groups, &groups, &ids, |row| !nulls.contains(block[row])),
-                        None => extremes.update_all(n_groups, &groups, &ids),
-                    }
-                    continue;
-                }
-                state.resize(n_groups);
-                let arg = match arg_slot {
-                    Some(slot) => {
-                        if args[*slot].is_none() {
-                            args[*slot] = Some(eval_shared(unique_args[*slot], &mut columns)?);
-                        }
-                        args[*slot].clone()
-                    }
-                    None => None,
+            for layer in 0..layer_count {
+                let block: &[u32] = match multi_value_key {
+                    Some(_) => &layers.docs[layer],
+                    None => original,
                 };
-                grown +=
-                    state.update(&groups, arg.as_deref(), keep.as_deref(), &mut block_counts)?;
+                let mut columns = BlockColumns::with_read_once(context, block, &read_once);
+                let expanded =
+                    multi_value_key.map(|(index, _)| (index, layers.values[layer].as_slice()));
+                grouper.assign(&aggregation.keys, &mut columns, expanded, &mut groups)?;
+                let n_groups = grouper.groups();
+                if grouper.groups_found() > limit {
+                    return Err(QueryError::too_many_groups(limit));
+                }
+                factored.update(&mut columns, &groups, n_groups)?;
+                let mut grown = (n_groups - charged_groups.min(n_groups)) * per_group;
+                charged_groups = charged_groups.max(n_groups);
+                let mut args: Vec<Option<Rc<Vector>>> = vec![None; unique_args.len()];
+                block_counts.clear();
+                for (index, ((((state, arg_slot), filter), by_id), extreme)) in states
+                    .iter_mut()
+                    .zip(&arg_slots)
+                    .zip(&filters)
+                    .zip(&mut distinct_ids)
+                    .zip(&mut extreme_ids)
+                    .enumerate()
+                {
+                    if factored.serves(index) {
+                        state.resize(n_groups);
+                        continue;
+                    }
+                    let keep = filter
+                        .as_ref()
+                        .map(|f| eval(f, &mut columns).map(|v| v.true_rows()))
+                        .transpose()?;
+                    if let Some((name, sets)) = by_id {
+                        let nulls = read_block_ids(columns.context, name, block, &mut ids)?;
+                        grown += sets.insert(&groups, &ids, |row| {
+                            let null = nulls.as_ref().is_some_and(|n| n.contains(block[row]));
+                            !null && keep.as_ref().is_none_or(|k| k[row])
+                        });
+                        continue;
+                    }
+                    if let Some((name, extremes)) = extreme {
+                        match read_block_ids(columns.context, name, block, &mut ids)? {
+                            Some(nulls) => extremes
+                                .update(n_groups, &groups, &ids, |row| !nulls.contains(block[row])),
+                            None => extremes.update_all(n_groups, &groups, &ids),
+                        }
+                        continue;
+                    }
+                    state.resize(n_groups);
+                    let arg = match arg_slot {
+                        Some(slot) => {
+                            if args[*slot].is_none() {
+                                args[*slot] = Some(eval_shared(unique_args[*slot], &mut columns)?);
+                            }
+                            args[*slot].clone()
+                        }
+                        None => None,
+                    };
+                    grown += state.update(
+                        &groups,
+                        arg.as_deref(),
+                        keep.as_deref(),
+                        &mut block_counts,
+                    )?;
+                }
+                held.add(grown)?;
+                if layer == 0 {
+                    scanned += original.len() as u64;
+                }
+                entries +=
+                    (block.len() * (columns.columns_read() + factored.columns_read())) as u64;
+                columns.context.check_deadline()?;
             }
-            held.add(grown)?;
-            scanned += original_rows as u64;
-            entries += (block.len() * (columns.columns_read() + factored.columns_read())) as u64;
-            columns.context.check_deadline()?;
             Ok(true)
         })?;
     }
@@ -1225,33 +1228,48 @@ fn aggregate(
     Ok((partial, held.bytes()))
 }
 
-/// `block`'s docs repeated once per value of multi-value column `name` they hold, into
-/// `docs`, with those values into `values` (a NULL or empty cell: once, NULL).
-fn expand_multi_value(
-    context: &mut SegmentContext<'_>,
-    name: &str,
-    block: &[u32],
-    docs: &mut Vec<u32>,
-    values: &mut Vec<Scalar>,
-) -> QueryResult<()> {
-    docs.clear();
-    values.clear();
-    let cells = context.read(name, block)?;
-    for (row, doc) in block.iter().enumerate() {
-        match cells.scalar(row) {
-            Scalar::Array(items) if !items.is_empty() => {
-                for item in items {
-                    docs.push(*doc);
-                    values.push(item);
+/// A block of a GROUP BY on a multi-value column, in layers: layer `k` holds the docs
+/// with a `k`-th value, and that value. Each doc joins the group of each of its values
+/// (a NULL or empty cell once, in layer 0 with a NULL value), and every layer's docs
+/// ascend with none repeated, as column readers take them (one block of docs repeated
+/// once per value would not be: `5, 5, 7` spans as many rows as a contiguous run).
+#[derive(Default)]
+struct ValueLayers {
+    docs: Vec<Vec<u32>>,
+    values: Vec<Vec<Scalar>>,
+}
+
+impl ValueLayers {
+    /// Lay out `block`'s values of column `name`; returns the number of layers.
+    fn expand(
+        &mut self,
+        context: &mut SegmentContext<'_>,
+        name: &str,
+        block: &[u32],
+    ) -> QueryResult<usize> {
+        for (docs, values) in self.docs.iter_mut().zip(&mut self.values) {
+            docs.clear();
+            values.clear();
+        }
+        let mut used = 0;
+        let cells = context.read(name, block)?;
+        for (row, doc) in block.iter().enumerate() {
+            let items = match cells.scalar(row) {
+                Scalar::Array(items) if !items.is_empty() => items,
+                _ => vec![Scalar::Null],
+            };
+            for (layer, item) in items.into_iter().enumerate() {
+                if layer == self.docs.len() {
+                    self.docs.push(Vec::new());
+                    self.values.push(Vec::new());
                 }
-            }
-            _ => {
-                docs.push(*doc);
-                values.push(Scalar::Null);
+                self.docs[layer].push(*doc);
+                self.values[layer].push(item);
+                used = used.max(layer + 1);
             }
         }
+        Ok(used)
     }
-    Ok(())
 }
 
 /// The dictionary ids of column `name` for the docs of `block` into `ids`; returns the

@@ -1335,11 +1335,11 @@ impl ColumnReader for ImmutableColumn {
                 if let (Some(first), Some(last)) = (docs.first(), docs.last())
                     && (last - first) as usize + 1 == docs.len()
                     && *last < raw.row_count()
-                    && docs.windows(2).all(|pair| pair[0] < pair[1])
                 {
                     // A contiguous run (a block of a range filter): bit-packed chunks
-                    // decode straight into the output. (Repeated docs, as a multi-value
-                    // GROUP BY reads them, can span as many rows as they are docs.)
+                    // decode straight into the output. Docs never repeat (a repeated
+                    // `5, 5, 7` would pass for one; debug builds check).
+                    debug_assert!(crate::bitpack::distinct_ascending(docs));
                     let chunk_rows = raw.chunk_rows();
                     let mut doc = *first;
                     while doc <= *last {

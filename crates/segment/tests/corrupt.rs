@@ -106,19 +106,6 @@ fn check_contents(segment: &ImmutableSegment) {
     let mut sparse = Vec::new();
     amount.read_f64(&[3, 39], &mut sparse).expect("read amount");
     assert_eq!(sparse, vec![all[3], all[39]]);
-    // Repeated docs (a multi-value GROUP BY reads a doc once per value) that span as
-    // many rows as they are docs are not a contiguous run.
-    let mut repeated = Vec::new();
-    amount
-        .read_f64(&[5, 5, 7], &mut repeated)
-        .expect("read amount");
-    assert_eq!(repeated, vec![all[5], all[5], all[7]]);
-    let mut cities = Vec::new();
-    city.read_dict_ids(&[5, 5, 7], &mut cities)
-        .expect("read city");
-    let mut each = Vec::new();
-    city.read_dict_ids(&[5, 7], &mut each).expect("read city");
-    assert_eq!(cities, vec![each[0], each[0], each[1]]);
     let mut expected: Vec<f64> = (0..40).map(|i| f64::from(i) * 1.25).collect();
     let mut sorted = all.clone();
     sorted.sort_by(f64::total_cmp);
