@@ -93,21 +93,23 @@ pub fn file_crc32(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
 
-/// The length and [`file_crc32`] of the file at `path`, read a megabyte at a time (no
-/// copy of the whole file in memory).
-pub fn file_len_and_crc32(path: &Path) -> std::io::Result<(u64, u32)> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = crc32fast::Hasher::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut len = 0u64;
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            return Ok((len, hasher.finalize()));
-        }
-        hasher.update(&buffer[..read]);
-        len += read as u64;
+/// The length and [`file_crc32`] of a file taken piece by piece as it passes (an upload
+/// streamed to disk is checksummed on its way, not read back).
+#[derive(Default)]
+pub struct FileChecksum {
+    hasher: crc32fast::Hasher,
+    len: u64,
+}
+
+impl FileChecksum {
+    pub fn update(&mut self, piece: &[u8]) {
+        self.hasher.update(piece);
+        self.len += piece.len() as u64;
+    }
+
+    /// The length and the CRC of every piece so far, in order.
+    pub fn finish(self) -> (u64, u32) {
+        (self.len, self.hasher.finalize())
     }
 }
 
@@ -529,10 +531,11 @@ mod tests {
         let bytes = bytes::Bytes::from_static(b"segment bytes");
         let location = DeepStore::segment_location("events", "events__0__0");
         assert!(store.put_file_new(&location, &file).await?);
-        assert_eq!(
-            file_len_and_crc32(&file).map_err(io("crc".into()))?,
-            (bytes.len() as u64, file_crc32(&bytes))
-        );
+        let mut checksum = FileChecksum::default();
+        for piece in bytes.chunks(5) {
+            checksum.update(piece);
+        }
+        assert_eq!(checksum.finish(), (bytes.len() as u64, file_crc32(&bytes)));
         assert!(
             !store.put_file_new(&location, &file).await?,
             "a second upload of a name is refused"

@@ -15,6 +15,6 @@ pub mod error;
 pub mod metrics;
 pub mod section_cache;
 
-pub use deep_store::{DeepStore, file_crc32, file_len_and_crc32};
+pub use deep_store::{DeepStore, FileChecksum, file_crc32};
 pub use error::{Error, Result};
 pub use metrics::{Operation, StoreMetrics};

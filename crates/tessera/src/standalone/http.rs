@@ -600,33 +600,13 @@ async fn upload_segment(
     Query(params): Query<UploadParams>,
     body: axum::body::Body,
 ) -> ApiResult<axum::Json<Json>> {
-    use futures::StreamExt;
-    use tokio::io::AsyncWriteExt;
     let table = live_table(&state, &params.table_name)?;
     let (opened, opened_table) = (state.clone(), table.clone());
     let temporary = blocking(move || super::upload::upload_file(&opened, &opened_table)).await??;
-    // The body goes to the file as it arrives, a megabyte per write.
-    let file = temporary.reopen().map_err(ApiError::internal)?;
-    let mut file = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file));
-    let mut stream = body.into_data_stream();
-    let mut received = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("reading the upload: {e}"))
-        })?;
-        received += chunk.len();
-        if received > MAX_BODY_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("a segment upload is limited to {MAX_BODY_BYTES} bytes"),
-            ));
-        }
-        file.write_all(&chunk).await.map_err(ApiError::internal)?;
-    }
-    file.flush().await.map_err(ApiError::internal)?;
-    drop(file);
+    let checksum = super::upload::receive(body, &temporary).await?;
     let uploaded = state.clone();
-    let name = blocking(move || super::upload::add_segment(&uploaded, &table, temporary)).await??;
+    let name = blocking(move || super::upload::add_segment(&uploaded, &table, temporary, checksum))
+        .await??;
     Ok(axum::Json(
         json!({"status": format!("segment {name} added")}),
     ))

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use tessera_api::http::MAX_BODY_BYTES;
 use tessera_ingest::realtime::ServedSegment;
 use tessera_segment::ImmutableSegment;
-use tessera_storage::{DeepStore, file_len_and_crc32};
+use tessera_storage::{DeepStore, FileChecksum};
 
 use tessera_api::http::ApiError;
 use tessera_controller::upload::{check_segment_file, uploaded_file_record};
@@ -31,12 +32,44 @@ pub fn upload_file(
         .map_err(internal)
 }
 
-/// Check, store and serve one uploaded segment file, written to `temporary` (from
-/// [`upload_file`]); returns its name.
+/// Write an upload's `body` into `temporary` as it arrives, a megabyte per write, and
+/// checksum it on the way; its length and CRC. At most [`MAX_BODY_BYTES`].
+pub async fn receive(
+    body: axum::body::Body,
+    temporary: &tempfile::NamedTempFile,
+) -> Result<(u64, u32), ApiError> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let file = temporary.reopen().map_err(internal)?;
+    let mut file = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file));
+    let mut checksum = FileChecksum::default();
+    let mut stream = body.into_data_stream();
+    let mut received = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("reading the upload: {e}"))
+        })?;
+        received += chunk.len();
+        if received > MAX_BODY_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a segment upload is limited to {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        checksum.update(&chunk);
+        file.write_all(&chunk).await.map_err(internal)?;
+    }
+    file.flush().await.map_err(internal)?;
+    Ok(checksum.finish())
+}
+
+/// Check, store and serve one uploaded segment file, written to `temporary` by
+/// [`receive`] (`checksum`: its length and CRC); returns its name.
 pub fn add_segment(
     state: &ServerState,
     table: &TableRuntime,
     temporary: tempfile::NamedTempFile,
+    (size_bytes, crc32): (u64, u32),
 ) -> Result<String, ApiError> {
     let table_name = &table.record.name;
     let metadata = check_segment_file(temporary.path(), table_name, &table.query_schema)?;
@@ -58,7 +91,6 @@ pub fn add_segment(
             format!("segment `{name}` already exists in the deep store of table `{table_name}`"),
         ));
     }
-    let (size_bytes, crc32) = file_len_and_crc32(temporary.path()).map_err(internal)?;
     let record = uploaded_file_record(table_name, &metadata, location, size_bytes, crc32);
     state.catalog.add_segment(&record).map_err(|e| match e {
         tessera_meta::Error::Conflict(_) => ApiError::new(
