@@ -1250,33 +1250,21 @@ fn text_index_candidates(
 /// index's leading and trailing runs answer by a range of their term tables. `None`
 /// when the pattern has no such run or the index cannot answer.
 fn edge_candidates(reader: &dyn ColumnReader, expr: &Expr) -> QueryResult<Option<RoaringBitmap>> {
-    use tessera_segment::text_index::EDGE_RUN_LIMIT_BYTES;
+    use tessera_segment::text_index::{leading_run, trailing_run};
     let Expr::Like { pattern, .. } = expr else {
         return Ok(None);
     };
     let mut found: Option<RoaringBitmap> = None;
     if let Some(start) = &pattern.starts {
-        let mut end = 0;
-        for (at, c) in start.char_indices() {
-            if !c.is_alphanumeric() || at + c.len_utf8() > EDGE_RUN_LIMIT_BYTES {
-                break;
-            }
-            end = at + c.len_utf8();
-        }
-        if end > 0 {
-            found = reader.text_starts_with(&start[..end])?;
+        let run = leading_run(start);
+        if !run.is_empty() {
+            found = reader.text_starts_with(run)?;
         }
     }
     if let Some(last) = &pattern.ends {
-        let mut begin = last.len();
-        for (at, c) in last.char_indices().rev() {
-            if !c.is_alphanumeric() || last.len() - at > EDGE_RUN_LIMIT_BYTES {
-                break;
-            }
-            begin = at;
-        }
-        if begin < last.len()
-            && let Some(docs) = reader.text_ends_with(&last[begin..])?
+        let run = trailing_run(last);
+        if !run.is_empty()
+            && let Some(docs) = reader.text_ends_with(run)?
         {
             found = Some(match found {
                 Some(starting) => starting & docs,

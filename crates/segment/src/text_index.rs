@@ -58,7 +58,7 @@ pub fn is_edge_word(word: &str) -> bool {
 /// The alphanumeric run `text` starts with (as the tokenizers split: on characters
 /// that are not `char::is_alphanumeric`), cut to [`EDGE_RUN_LIMIT_BYTES`] at a
 /// character boundary; empty when `text` starts with anything else.
-fn leading_run(text: &str) -> &str {
+pub fn leading_run(text: &str) -> &str {
     let mut end = 0;
     for (at, c) in text.char_indices() {
         if !c.is_alphanumeric() || at + c.len_utf8() > EDGE_RUN_LIMIT_BYTES {
@@ -69,17 +69,22 @@ fn leading_run(text: &str) -> &str {
     &text[..end]
 }
 
-/// The alphanumeric run `text` ends with, its characters in reverse order, cut to
-/// [`EDGE_RUN_LIMIT_BYTES`]; empty when `text` ends with anything else.
-fn trailing_run_reversed(text: &str) -> String {
-    let mut reversed = String::new();
-    for c in text.chars().rev() {
-        if !c.is_alphanumeric() || reversed.len() + c.len_utf8() > EDGE_RUN_LIMIT_BYTES {
+/// The alphanumeric run `text` ends with, cut to its last [`EDGE_RUN_LIMIT_BYTES`] at a
+/// character boundary; empty when `text` ends with anything else.
+pub fn trailing_run(text: &str) -> &str {
+    let mut start = text.len();
+    for (at, c) in text.char_indices().rev() {
+        if !c.is_alphanumeric() || text.len() - at > EDGE_RUN_LIMIT_BYTES {
             break;
         }
-        reversed.push(c);
+        start = at;
     }
-    reversed
+    &text[start..]
+}
+
+/// [`trailing_run`] with its characters in reverse order (the trailing-run field's term).
+fn trailing_run_reversed(text: &str) -> String {
+    trailing_run(text).chars().rev().collect()
 }
 
 /// Whether the `default` tokenizer would change some alphanumeric run of `text`: a
