@@ -218,13 +218,10 @@ impl LikePattern {
         // Literal runs between any two wildcards (`%` or `_`).
         let mut run = String::new();
         let mut literals = Vec::new();
-        let mut starts: Option<String> = None;
-        let mut wildcard_seen = false;
-        let mut end_run = |run: &mut String, wildcard_seen: &mut bool| {
-            if !*wildcard_seen && !run.is_empty() {
-                starts = Some(run.clone());
-            }
-            *wildcard_seen = true;
+        // What every match starts with: decided at the first wildcard (the run before
+        // it, if any); with no wildcard, the whole pattern.
+        let mut starts: Option<Option<String>> = None;
+        let mut end_run = |run: &mut String| {
             if !run.is_empty() {
                 literals.push(std::mem::take(run));
             }
@@ -244,7 +241,8 @@ impl LikePattern {
             }
             match c {
                 '%' => {
-                    end_run(&mut run, &mut wildcard_seen);
+                    starts.get_or_insert_with(|| (!run.is_empty()).then(|| run.clone()));
+                    end_run(&mut run);
                     regex.push_str(".*");
                     if !literal.is_empty() {
                         pieces.push(Some(std::mem::take(&mut literal)));
@@ -252,7 +250,8 @@ impl LikePattern {
                     pieces.push(None);
                 }
                 '_' => {
-                    end_run(&mut run, &mut wildcard_seen);
+                    starts.get_or_insert_with(|| (!run.is_empty()).then(|| run.clone()));
+                    end_run(&mut run);
                     regex.push('.');
                     has_underscore = true;
                 }
@@ -263,12 +262,10 @@ impl LikePattern {
                 }
             }
         }
-        // The run left at the end is what every match ends with (and, with no wildcard
-        // at all, also what it starts with).
+        // The run left at the end is what every match ends with.
         let ends = (!run.is_empty()).then(|| run.clone());
-        let no_wildcard = !wildcard_seen;
-        end_run(&mut run, &mut wildcard_seen);
-        let starts = if no_wildcard { ends.clone() } else { starts };
+        end_run(&mut run);
+        let starts = starts.unwrap_or_else(|| ends.clone());
         if !literal.is_empty() {
             pieces.push(Some(literal));
         }

@@ -1413,8 +1413,7 @@ impl DistinctIds {
                 id_bits: 32 - cardinality.saturating_sub(1).leading_zeros(),
                 starts: Vec::new(),
                 recent: Vec::new(),
-                recent_bits: (64 - rows.saturating_sub(1).leading_zeros())
-                    .clamp(6, RECENT_PAIRS_BITS),
+                recent_bits: sorted_codes::bits_below(rows).clamp(6, RECENT_PAIRS_BITS),
             }
         }
     }

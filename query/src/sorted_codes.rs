@@ -22,7 +22,7 @@ const MAX_BUCKET_BITS: u32 = 14;
 const DIRECT_SORT_WORDS: usize = 4_096;
 
 /// Bits needed to write every value below `n`.
-fn bits_below(n: u64) -> u32 {
+pub(crate) fn bits_below(n: u64) -> u32 {
     64 - n.saturating_sub(1).leading_zeros()
 }
 
@@ -68,21 +68,11 @@ pub fn count_by_sorting(codes: &mut Vec<u64>, key_space: u64) -> Option<Vec<i64>
         return None;
     }
     sort_words(codes, bits_below(key_space));
-    let mut counts: Vec<i64> = Vec::new();
-    let mut kept = 0usize;
-    let mut start = 0usize;
-    while start < codes.len() {
-        let code = codes[start];
-        let mut end = start + 1;
-        while end < codes.len() && codes[end] == code {
-            end += 1;
-        }
-        codes[kept] = code;
-        kept += 1;
-        counts.push((end - start) as i64);
-        start = end;
-    }
-    codes.truncate(kept);
+    let counts = codes
+        .chunk_by(|a, b| a == b)
+        .map(|run| run.len() as i64)
+        .collect();
+    codes.dedup();
     Some(counts)
 }
 

@@ -212,23 +212,21 @@ impl<'a> BitUnpacker<'a> {
         // Repeated docs could fill a span as distinct ones do (`5, 5, 7`): callers pass
         // every doc once (a multi-value GROUP BY reads its values in layers).
         debug_assert!(distinct_ascending(docs), "docs repeat or descend");
-        let dense = span <= docs.len().saturating_mul(DENSE_SPAN_PER_DOC);
-        if dense && span == docs.len() {
-            out.resize(start + docs.len(), 0);
-            self.get_range(*first as usize, &mut out[start..]);
-        } else if dense {
+        if span <= docs.len().saturating_mul(DENSE_SPAN_PER_DOC) {
             out.resize(start + span, 0);
             self.get_range(*first as usize, &mut out[start..]);
-            // In place: doc `i` sits at `doc - first >= i` (docs ascend), so every
-            // read is at or after the slot written.
-            let decoded = &mut out[start..];
-            for (i, doc) in docs.iter().enumerate() {
-                let at = (doc - first) as usize;
-                if let Some(value) = decoded.get(at).copied() {
-                    decoded[i] = value;
+            if span > docs.len() {
+                // In place: doc `i` sits at `doc - first >= i` (docs ascend), so every
+                // read is at or after the slot written.
+                let decoded = &mut out[start..];
+                for (i, doc) in docs.iter().enumerate() {
+                    let at = (doc - first) as usize;
+                    if let Some(value) = decoded.get(at).copied() {
+                        decoded[i] = value;
+                    }
                 }
+                out.truncate(start + docs.len());
             }
-            out.truncate(start + docs.len());
         } else {
             out.extend(docs.iter().map(|doc| self.get(*doc as usize)));
         }

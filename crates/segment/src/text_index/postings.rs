@@ -10,7 +10,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::format::read_u32;
+use crate::format::{read_u32, read_u64};
 
 /// LEB128 of `value` onto `out`.
 #[inline]
@@ -198,10 +198,6 @@ pub(super) struct Layout {
     positions_at: usize,
 }
 
-fn read_u64_at(data: &[u8], at: usize) -> u64 {
-    crate::format::read_u64(data, at)
-}
-
 /// One field of an opened index: its bytes and their checked layout.
 #[derive(Clone, Copy)]
 pub(super) struct Field<'a> {
@@ -273,8 +269,8 @@ impl Layout {
         let ascending = |end: &dyn Fn(usize) -> u64| (1..len).all(|i| end(i - 1) <= end(i));
         let last = |end: &dyn Fn(usize) -> u64| if len == 0 { 0 } else { end(len - 1) };
         let term_end = |i: usize| u64::from(read_u32(data, term_ends_at + 4 * i));
-        let doc_end = |i: usize| read_u64_at(data, doc_ends_at + 8 * i);
-        let position_end = |i: usize| read_u64_at(data, position_ends_at + 8 * i);
+        let doc_end = |i: usize| read_u64(data, doc_ends_at + 8 * i);
+        let position_end = |i: usize| read_u64(data, position_ends_at + 8 * i);
         if !ascending(&term_end) || !ascending(&doc_end) {
             return Err("text index field's offsets do not ascend".into());
         }
@@ -320,7 +316,7 @@ impl<'a> Field<'a> {
     fn start_end(&self, ends_at: usize, i: usize, wide: bool) -> (usize, usize) {
         let end = |i: usize| {
             if wide {
-                read_u64_at(self.data, ends_at + 8 * i) as usize
+                read_u64(self.data, ends_at + 8 * i) as usize
             } else {
                 read_u32(self.data, ends_at + 4 * i) as usize
             }
