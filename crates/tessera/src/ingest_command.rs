@@ -3,8 +3,9 @@
 //! upload them into the table — an OFFLINE table, or history of a REALTIME one.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -12,7 +13,7 @@ use clap::Args;
 use tessera_config::{Schema, TableConfig};
 use tessera_ingest::source::BatchSource;
 use tessera_ingest::{ReadOptions, RejectReport, open_files};
-use tessera_segment::{BuildOptions, SegmentBuilder};
+use tessera_segment::{BuildOptions, ColumnBatch, SegmentBuilder};
 
 use crate::http_client::{send, send_file};
 
@@ -84,7 +85,6 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         schema: &schema,
         config: &config,
         segment_rows: args.segment_rows,
-        input: Mutex::new((source, RejectReport::default())),
         next_sequence: AtomicU32::new(sequence),
         dir: tempfile::tempdir().context("temporary directory")?,
         // Two loads of one file at once would otherwise name their segments alike (same
@@ -92,33 +92,50 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         run: run_id(),
         failed: AtomicBool::new(false),
     };
-    // Every worker pulls batches from the one reader into a segment of its own, and
-    // builds and uploads it when full: the cores share the accumulation (dictionaries,
-    // raw chunks) and the build (sort, indexes, text); memory holds one segment per
-    // worker.
-    let outcomes: Vec<anyhow::Result<(u64, u32)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs.max(1))
-            .map(|_| scope.spawn(|| load.worker()))
+    // One reader decodes the input ahead of the workers, at most `jobs` batches ahead
+    // (decoding under a lock the workers shared left a core idle whenever two workers
+    // were filling at once). Every worker pulls batches into a segment of its own and
+    // builds it when full: the cores share the accumulation (dictionaries, raw chunks)
+    // and the build (sort, indexes, text); memory holds one segment per worker. Built
+    // segments go to one uploader, so that no worker waits on the server's write and
+    // commit of a segment before filling the next; at most `jobs` built segments wait
+    // on disk for it.
+    let jobs = jobs.max(1);
+    let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<anyhow::Result<ColumnBatch>>(jobs);
+    // Shared by the workers; dropped with the last of them, which stops the reader.
+    let batch_rx = Arc::new(Mutex::new(batch_rx));
+    let (built_tx, built_rx) = std::sync::mpsc::sync_channel::<Built>(jobs);
+    let (report, uploaded, outcomes) = std::thread::scope(|scope| {
+        let load = &load;
+        let reader = scope.spawn(move || load.reader(source, &batch_tx));
+        let uploader = scope.spawn(move || load.uploader(built_rx));
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let (batch_rx, built_tx) = (Arc::clone(&batch_rx), built_tx.clone());
+                scope.spawn(move || load.worker(&batch_rx, &built_tx))
+            })
             .collect();
-        workers
+        drop((batch_rx, built_tx));
+        let outcomes: Vec<anyhow::Result<()>> = workers
             .into_iter()
             .map(|worker| {
                 worker
                     .join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("a load worker panicked")))
             })
-            .collect()
+            .collect();
+        let uploaded = uploader
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the uploader panicked")));
+        let report = reader.join().unwrap_or_default();
+        (report, uploaded, outcomes)
     });
-    let (mut total_rows, mut segments) = (0u64, 0u32);
+    // The uploader's failure first: a worker whose segment could not be handed over
+    // failed because of it.
+    let (total_rows, segments) = uploaded?;
     for outcome in outcomes {
-        let (rows, built) = outcome?;
-        total_rows += rows;
-        segments += built;
+        outcome?;
     }
-    let report = load
-        .input
-        .into_inner()
-        .map_or_else(|poisoned| poisoned.into_inner().1, |(_, report)| report);
     if !report.is_empty() {
         eprintln!("{}", report.summary());
     }
@@ -140,41 +157,77 @@ struct Load<'a> {
     schema: &'a Schema,
     config: &'a TableConfig,
     segment_rows: u32,
-    /// The input and its reject report: one reader, batches handed out in turn.
-    input: Mutex<(Box<dyn BatchSource>, RejectReport)>,
     next_sequence: AtomicU32,
     dir: tempfile::TempDir,
     run: String,
-    /// Set by the first worker that fails, so the others stop reading.
+    /// Set by the first worker or upload that fails, so the others stop.
     failed: AtomicBool,
 }
 
+/// A segment file built and waiting for its upload.
+struct Built {
+    path: PathBuf,
+    name: String,
+    rows: u64,
+    bytes: u64,
+}
+
 impl Load<'_> {
-    /// Fill segments from the shared input, building and uploading each when full;
-    /// returns (rows, segments) uploaded.
-    fn worker(&self) -> anyhow::Result<(u64, u32)> {
-        let outcome = self.fill_and_upload();
+    /// Decode the input into batches for the workers until it ends, a worker fails or
+    /// every worker is gone; the rows rejected on the way.
+    fn reader(
+        &self,
+        mut source: Box<dyn BatchSource>,
+        batches: &SyncSender<anyhow::Result<ColumnBatch>>,
+    ) -> RejectReport {
+        let mut report = RejectReport::default();
+        while !self.failed.load(Ordering::Relaxed) {
+            let batch = match source.next_batch(&mut report) {
+                Ok(Some(batch)) => Ok(batch),
+                Ok(None) => break,
+                Err(error) => Err(anyhow::Error::new(error).context("reading the input failed")),
+            };
+            let failed = batch.is_err();
+            if batches.send(batch).is_err() || failed {
+                break;
+            }
+        }
+        report
+    }
+
+    /// Fill segments from the reader's batches and build each when full, handing it to
+    /// the uploader.
+    fn worker(
+        &self,
+        batches: &Mutex<Receiver<anyhow::Result<ColumnBatch>>>,
+        uploader: &SyncSender<Built>,
+    ) -> anyhow::Result<()> {
+        let outcome = self.fill_and_build(batches, uploader);
         if outcome.is_err() {
             self.failed.store(true, Ordering::Relaxed);
         }
         outcome
     }
 
-    fn fill_and_upload(&self) -> anyhow::Result<(u64, u32)> {
-        let (mut rows, mut segments) = (0u64, 0u32);
+    fn fill_and_build(
+        &self,
+        batches: &Mutex<Receiver<anyhow::Result<ColumnBatch>>>,
+        uploader: &SyncSender<Built>,
+    ) -> anyhow::Result<()> {
+        let hand_over = |built: Built| {
+            uploader
+                .send(built)
+                .map_err(|_| anyhow::anyhow!("the upload of an earlier segment failed"))
+        };
         let mut builder: Option<SegmentBuilder> = None;
         while !self.failed.load(Ordering::Relaxed) {
-            let batch = {
-                let mut input = self
-                    .input
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("the input reader failed in another worker"))?;
-                let (source, report) = &mut *input;
-                source
-                    .next_batch(report)
-                    .context("reading the input failed")?
-            };
-            let Some(batch) = batch else { break };
+            let batch = batches
+                .lock()
+                .map_err(|_| anyhow::anyhow!("a load worker panicked"))?
+                .recv();
+            // The reader is done when its end of the channel is gone.
+            let Ok(batch) = batch else { break };
+            let batch = batch?;
             let current = match &mut builder {
                 Some(current) => current,
                 None => builder.insert(SegmentBuilder::new(self.schema, self.config)?),
@@ -183,23 +236,20 @@ impl Load<'_> {
             if current.num_rows() >= self.segment_rows
                 && let Some(full) = builder.take()
             {
-                rows += self.upload(full)?;
-                segments += 1;
+                hand_over(self.build(full)?)?;
             }
         }
         if let Some(last) = builder.take()
             && last.num_rows() > 0
             && !self.failed.load(Ordering::Relaxed)
         {
-            rows += self.upload(last)?;
-            segments += 1;
+            hand_over(self.build(last)?)?;
         }
-        Ok((rows, segments))
+        Ok(())
     }
 
-    /// Build `builder`'s segment and upload it; its row count.
-    fn upload(&self, builder: SegmentBuilder) -> anyhow::Result<u64> {
-        let (url, table_name) = (self.url, self.table_name);
+    /// Build `builder`'s segment into a file of the run's directory.
+    fn build(&self, builder: SegmentBuilder) -> anyhow::Result<Built> {
         let sequence = self.next_sequence.fetch_add(1, Ordering::Relaxed);
         let rows = u64::from(builder.num_rows());
         let path = self.dir.path().join(format!("segment-{sequence}.tseg"));
@@ -211,28 +261,52 @@ impl Load<'_> {
                 ..BuildOptions::default()
             },
         )?;
+        Ok(Built {
+            path,
+            name: summary.metadata.name,
+            rows,
+            bytes: summary.bytes,
+        })
+    }
+
+    /// Upload the built segments in the order they arrive; (rows, segments) uploaded.
+    fn uploader(&self, built: Receiver<Built>) -> anyhow::Result<(u64, u32)> {
+        let (mut rows, mut segments) = (0u64, 0u32);
+        for segment in built {
+            if let Err(error) = self.upload(&segment) {
+                self.failed.store(true, Ordering::Relaxed);
+                return Err(error);
+            }
+            rows += segment.rows;
+            segments += 1;
+        }
+        Ok((rows, segments))
+    }
+
+    fn upload(&self, segment: &Built) -> anyhow::Result<()> {
+        let (url, table_name) = (self.url, self.table_name);
         // Sent from the file as it is read: a copy of the whole segment in memory would
         // cost as much as building some of its columns.
         let reply = send_file(
             &format!("{url}/segments?tableName={table_name}"),
             "application/octet-stream",
-            &path,
+            &segment.path,
         );
-        std::fs::remove_file(&path)?;
+        std::fs::remove_file(&segment.path)?;
         let reply = reply?;
         if reply.status != 200 {
             bail!(
                 "upload of `{}` failed (HTTP {}): {}",
-                summary.metadata.name,
+                segment.name,
                 reply.status,
                 reply.error_message()
             );
         }
         eprintln!(
-            "uploaded {} rows={rows} bytes={}",
-            summary.metadata.name, summary.bytes
+            "uploaded {} rows={} bytes={}",
+            segment.name, segment.rows, segment.bytes
         );
-        Ok(rows)
+        Ok(())
     }
 }
 
