@@ -14,6 +14,7 @@
 mod postings;
 mod query;
 mod tantivy_legacy;
+mod term_ids;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

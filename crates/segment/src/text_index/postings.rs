@@ -8,8 +8,7 @@
 //! terms ascend bytewise. A term's docs are LEB128 deltas (the first from 0); its
 //! positions, per doc in the same order, a count then LEB128 deltas (the first from 0).
 
-use rustc_hash::FxHashMap;
-
+use super::term_ids::TermIds;
 use crate::format::{read_u32, read_u64};
 
 /// LEB128 of `value` onto `out`.
@@ -67,7 +66,7 @@ struct TermPostings {
 
 /// Collects one field's terms in doc order.
 pub(super) struct FieldBuilder {
-    ids: FxHashMap<Box<[u8]>, u32>,
+    ids: TermIds,
     terms: Vec<TermPostings>,
     positions: bool,
     /// The current doc's (term id << 32 | position) pairs.
@@ -77,20 +76,19 @@ pub(super) struct FieldBuilder {
 impl FieldBuilder {
     pub(super) fn new(positions: bool) -> FieldBuilder {
         FieldBuilder {
-            ids: FxHashMap::default(),
+            ids: TermIds::default(),
             terms: Vec::new(),
             positions,
             pending: Vec::new(),
         }
     }
 
+    #[inline]
     fn id_of(&mut self, term: &[u8]) -> u32 {
-        if let Some(id) = self.ids.get(term) {
-            return *id;
+        let (id, new) = self.ids.id_of(term);
+        if new {
+            self.terms.push(TermPostings::default());
         }
-        let id = self.terms.len() as u32;
-        self.ids.insert(term.into(), id);
-        self.terms.push(TermPostings::default());
         id
     }
 
@@ -144,39 +142,39 @@ impl FieldBuilder {
     /// The field's bytes, terms in ascending order. Each term's buffers are freed as
     /// they are copied, so the field is not held twice.
     pub(super) fn finish(mut self) -> Vec<u8> {
-        let mut order: Vec<(Box<[u8]>, u32)> = std::mem::take(&mut self.ids).into_iter().collect();
-        order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let ids = std::mem::take(&mut self.ids);
+        let order = ids.sorted();
         let n = order.len();
         let mut header = Vec::with_capacity(5 + n * 24);
         header.extend_from_slice(&(n as u32).to_le_bytes());
         header.push(u8::from(self.positions));
         let (mut term_end, mut doc_end, mut position_end) = (0u32, 0u64, 0u64);
-        for (term, _) in &order {
-            term_end += term.len() as u32;
+        for id in &order {
+            term_end += ids.term(*id).len() as u32;
             header.extend_from_slice(&term_end.to_le_bytes());
         }
-        for (_, id) in &order {
+        for id in &order {
             doc_end += self.terms[*id as usize].docs.len() as u64;
             header.extend_from_slice(&doc_end.to_le_bytes());
         }
-        for (_, id) in &order {
+        for id in &order {
             header.extend_from_slice(&self.terms[*id as usize].doc_freq.to_le_bytes());
         }
         if self.positions {
-            for (_, id) in &order {
+            for id in &order {
                 position_end += self.terms[*id as usize].positions.len() as u64;
                 header.extend_from_slice(&position_end.to_le_bytes());
             }
         }
         let mut out = header;
         out.reserve(term_end as usize + doc_end as usize + position_end as usize);
-        for (term, _) in &order {
-            out.extend_from_slice(term);
+        for id in &order {
+            out.extend_from_slice(ids.term(*id));
         }
-        for (_, id) in &order {
+        for id in &order {
             out.extend_from_slice(&std::mem::take(&mut self.terms[*id as usize].docs));
         }
-        for (_, id) in &order {
+        for id in &order {
             out.extend_from_slice(&std::mem::take(&mut self.terms[*id as usize].positions));
         }
         out
