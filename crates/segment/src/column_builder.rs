@@ -20,7 +20,7 @@ use crate::inverted::{Postings, encode_bitmap, encode_sorted, write_inverted};
 use crate::metadata::{ColumnMetadata, Encoding};
 use crate::raw_forward::{
     ChunkBuffer, ChunkUse, CompressedChunk, TEMPORARY_CHUNK_ROWS, chunk_rows_for,
-    chunk_section_parts, compress_chunk,
+    chunk_section_parts, input_chunk,
 };
 use crate::raw_reorder::{RawSink, keep_in_order, reorder_chunks, replay_chunks};
 use crate::text_index::TextIndexBuilder;
@@ -65,6 +65,8 @@ enum Storage {
         chunk_rows: u32,
         buffer: ChunkBuffer,
         chunks: Vec<CompressedChunk>,
+        /// Uncompressed bytes of `chunks`.
+        held_bytes: u64,
         hll: HyperLogLog,
         min: Option<Vec<u8>>,
         max: Option<Vec<u8>>,
@@ -142,6 +144,7 @@ impl ColumnBuilder {
                 chunk_rows: chunk_rows_for(physical),
                 buffer: ChunkBuffer::default(),
                 chunks: Vec::new(),
+                held_bytes: 0,
                 hll: HyperLogLog::default(),
                 min: None,
                 max: None,
@@ -292,6 +295,7 @@ impl ColumnBuilder {
                 chunk_rows,
                 buffer,
                 chunks,
+                held_bytes,
                 hll,
                 min,
                 max,
@@ -299,7 +303,7 @@ impl ColumnBuilder {
                 let physical = self.physical;
                 let chunk_use = self.input_chunk_use;
                 let input_chunk_rows = match chunk_use {
-                    ChunkUse::Temporary => TEMPORARY_CHUNK_ROWS,
+                    ChunkUse::Temporary | ChunkUse::TemporaryPlain => TEMPORARY_CHUNK_ROWS,
                     ChunkUse::Kept(_) => *chunk_rows,
                 };
                 let mut push = |null: bool, value_bytes: &[u8]| -> Result<()> {
@@ -315,7 +319,7 @@ impl ColumnBuilder {
                         update_min_max(physical, min, max, value_bytes);
                     }
                     if buffer.rows == input_chunk_rows {
-                        chunks.push(compress_chunk(buffer, physical, chunk_use)?);
+                        chunks.push(input_chunk(buffer, physical, chunk_use, held_bytes)?);
                         buffer.clear();
                     }
                     Ok(())
@@ -463,6 +467,7 @@ impl ColumnBuilder {
                 chunk_rows: 0,
                 buffer: ChunkBuffer::default(),
                 chunks: Vec::new(),
+                held_bytes: 0,
                 hll: HyperLogLog::default(),
                 min: None,
                 max: None,
@@ -491,15 +496,17 @@ impl ColumnBuilder {
                 chunk_rows,
                 buffer,
                 mut chunks,
+                mut held_bytes,
                 hll,
                 min,
                 max,
             } => {
                 if buffer.rows > 0 {
-                    chunks.push(compress_chunk(
+                    chunks.push(input_chunk(
                         &buffer,
                         self.physical,
                         self.input_chunk_use,
+                        &mut held_bytes,
                     )?);
                 }
                 drop(buffer);

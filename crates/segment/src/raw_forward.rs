@@ -39,6 +39,28 @@ pub enum ChunkUse {
     /// Held in memory only until the rows are reordered: frame-of-reference or LZ4,
     /// several times faster to write and read back than zstd.
     Temporary,
+    /// Held in memory only until the rows are reordered, uncompressed: the first
+    /// [`TEMPORARY_PLAIN_BYTES`] of a column, which the reorder would hold uncompressed
+    /// at once anyway (its window), so compressing them saves no peak memory.
+    TemporaryPlain,
+}
+
+/// Uncompressed bytes of a column's temporary chunks held plain; the rest are LZ4.
+/// Equal to the reorder's window ([`crate::raw_reorder::WINDOW_BYTES`]).
+pub const TEMPORARY_PLAIN_BYTES: u64 = crate::raw_reorder::WINDOW_BYTES;
+
+impl ChunkUse {
+    /// The use of a chunk of `adding` uncompressed bytes for a column already holding
+    /// `held`: a temporary chunk is plain while the column's chunks fit
+    /// [`TEMPORARY_PLAIN_BYTES`].
+    pub fn for_held(self, held: u64, adding: u64) -> ChunkUse {
+        match self {
+            ChunkUse::Temporary if held + adding <= TEMPORARY_PLAIN_BYTES => {
+                ChunkUse::TemporaryPlain
+            }
+            other => other,
+        }
+    }
 }
 
 /// Rows per temporary chunk (compressed as rows arrive, until they are reordered): large,
@@ -99,6 +121,14 @@ impl ChunkBuffer {
         out
     }
 
+    /// Bytes of [`ChunkBuffer::uncompressed`].
+    pub fn uncompressed_len(&self, physical: PhysicalType) -> u64 {
+        match physical {
+            PhysicalType::Bytes => (4 * (self.ends.len() + 1) + self.data.len()) as u64,
+            _ => self.data.len() as u64,
+        }
+    }
+
     pub fn clear(&mut self) {
         self.rows = 0;
         self.data.clear();
@@ -114,6 +144,8 @@ pub enum ChunkCodec {
     Stored,
     /// An LZ4 block (temporary chunks only; never written to a segment).
     Lz4,
+    /// The uncompressed bytes (temporary chunks only; never written to a segment).
+    Plain,
 }
 
 /// One compressed chunk.
@@ -130,8 +162,31 @@ impl CompressedChunk {
         match self.codec {
             ChunkCodec::Stored => decompress(physical, &self.bytes, self.uncompressed_len),
             ChunkCodec::Lz4 => lz4_decompress(&self.bytes, self.uncompressed_len, "temporary"),
+            ChunkCodec::Plain => {
+                check_plain_len(&self.bytes, self.uncompressed_len)?;
+                Ok(self.bytes.clone())
+            }
         }
     }
+
+    /// [`CompressedChunk::decompress`], taking the bytes of a plain chunk instead of
+    /// copying them.
+    pub fn into_decompressed(self, physical: PhysicalType) -> Result<Vec<u8>, String> {
+        match self.codec {
+            ChunkCodec::Plain => {
+                check_plain_len(&self.bytes, self.uncompressed_len)?;
+                Ok(self.bytes)
+            }
+            _ => self.decompress(physical),
+        }
+    }
+}
+
+fn check_plain_len(bytes: &[u8], uncompressed_len: u32) -> Result<(), String> {
+    if bytes.len() != uncompressed_len as usize {
+        return Err("temporary chunk has the wrong length".into());
+    }
+    Ok(())
 }
 
 pub fn compress_chunk(
@@ -139,6 +194,15 @@ pub fn compress_chunk(
     physical: PhysicalType,
     chunk_use: ChunkUse,
 ) -> Result<CompressedChunk> {
+    if chunk_use == ChunkUse::TemporaryPlain {
+        let bytes = buffer.uncompressed(physical);
+        return Ok(CompressedChunk {
+            rows: buffer.rows,
+            uncompressed_len: chunk_len(&bytes)?,
+            codec: ChunkCodec::Plain,
+            bytes,
+        });
+    }
     let joined;
     let raw: &[u8] = if physical == PhysicalType::Bytes {
         joined = buffer.uncompressed(physical);
@@ -146,9 +210,7 @@ pub fn compress_chunk(
     } else {
         &buffer.data
     };
-    let uncompressed_len = u32::try_from(raw.len()).map_err(|_| {
-        Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into())
-    })?;
+    let uncompressed_len = chunk_len(raw)?;
     let chunk = |codec, bytes| CompressedChunk {
         rows: buffer.rows,
         uncompressed_len,
@@ -159,12 +221,34 @@ pub fn compress_chunk(
         return Ok(chunk(ChunkCodec::Stored, bytes));
     }
     let stored = match chunk_use {
-        ChunkUse::Temporary => return Ok(chunk(ChunkCodec::Lz4, lz4_compress(raw, &[])?)),
+        ChunkUse::Temporary | ChunkUse::TemporaryPlain => {
+            return Ok(chunk(ChunkCodec::Lz4, lz4_compress(raw, &[])?));
+        }
         ChunkUse::Kept(RawCompression::Lz4) => lz4_compress(raw, LZ4_TAG)?,
         ChunkUse::Kept(RawCompression::Zstandard) => zstd_compress(raw)?,
         ChunkUse::Kept(RawCompression::PassThrough) => [PLAIN_TAG.as_slice(), raw].concat(),
     };
     Ok(chunk(ChunkCodec::Stored, stored))
+}
+
+/// Compress the chunk of an input column that holds `held` uncompressed bytes of
+/// chunks already (a temporary chunk is held plain while they fit, see
+/// [`ChunkUse::for_held`]), counting the chunk's into `held`.
+pub fn input_chunk(
+    buffer: &ChunkBuffer,
+    physical: PhysicalType,
+    chunk_use: ChunkUse,
+    held: &mut u64,
+) -> Result<CompressedChunk> {
+    let adding = buffer.uncompressed_len(physical);
+    let chunk = compress_chunk(buffer, physical, chunk_use.for_held(*held, adding))?;
+    *held += adding;
+    Ok(chunk)
+}
+
+fn chunk_len(raw: &[u8]) -> Result<u32> {
+    u32::try_from(raw.len())
+        .map_err(|_| Error::InvalidInput("a raw chunk exceeds 4 GiB; values are too large".into()))
 }
 
 /// `tag` then an LZ4 block of `raw`, sized to fit (lz4_flex's own `compress` keeps the

@@ -5,8 +5,10 @@
 //! by window: for each window of output positions, every input chunk is decompressed
 //! and the values that land in the window are copied out; the window is then compressed
 //! into output chunks. A window holds about [`WINDOW_BYTES`] of values, so memory stays
-//! at the compressed column plus one window, and a column smaller than a window is
-//! reordered in a single pass.
+//! at the compressed column plus one window. A column no larger than a window is
+//! decompressed whole instead (its first [`WINDOW_BYTES`] were held uncompressed, see
+//! [`crate::raw_forward::TEMPORARY_PLAIN_BYTES`]) and each output doc's value copied
+//! from where it lies, with no window in between.
 
 use roaring::RoaringBitmap;
 
@@ -20,7 +22,7 @@ use crate::{Error, Result};
 use tessera_config::RawCompression;
 
 /// Uncompressed bytes of one reorder window.
-const WINDOW_BYTES: u64 = 64 << 20;
+pub const WINDOW_BYTES: u64 = 64 << 20;
 
 /// Consumers of a raw column's values in output order: the indexes built in the same
 /// pass as the reorder, and whether the values come out sorted.
@@ -128,6 +130,66 @@ pub fn keep_in_order(
     Ok(output)
 }
 
+/// [`reorder_chunks`] of a column held whole: every chunk decompressed (a plain one
+/// taken as it is), then each output doc's value copied from its input chunk and row.
+fn reorder_whole(
+    chunks: Vec<CompressedChunk>,
+    physical: PhysicalType,
+    codec: RawCompression,
+    chunk_rows: u32,
+    rows: u32,
+    inverse: &[u32],
+    sink: &mut RawSink<'_>,
+) -> Result<Vec<CompressedChunk>> {
+    let bad_order =
+        || Error::InvalidInput("raw column reorder is not a permutation of its rows".into());
+    if inverse.len() != rows as usize {
+        return Err(bad_order());
+    }
+    let output_chunks = rows.div_ceil(chunk_rows.max(1)) as usize;
+    let decoded = chunks
+        .into_iter()
+        .map(|chunk| {
+            let chunk_rows = chunk.rows;
+            let data = chunk
+                .into_decompressed(physical)
+                .map_err(Error::InvalidInput)?;
+            DecodedChunk::new(physical, chunk_rows, data).map_err(Error::InvalidInput)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // (input chunk, row in it) of each output doc; `u32::MAX` until one is found.
+    let mut sources = vec![(u32::MAX, 0u32); rows as usize];
+    let mut input_row = 0usize;
+    for (index, chunk) in decoded.iter().enumerate() {
+        for row in 0..chunk.rows() {
+            let doc = *inverse.get(input_row).ok_or_else(bad_order)?;
+            *sources.get_mut(doc as usize).ok_or_else(bad_order)? = (index as u32, row);
+            input_row += 1;
+        }
+    }
+    if input_row != rows as usize {
+        return Err(bad_order());
+    }
+    let mut output = Vec::with_capacity(output_chunks);
+    let mut buffer = ChunkBuffer::default();
+    for (doc, (index, row)) in sources.into_iter().enumerate() {
+        let chunk = decoded.get(index as usize).ok_or_else(bad_order)?;
+        let bytes = value_of(chunk, physical, row as usize);
+        buffer.push(physical, bytes);
+        if sink.needs_values() {
+            sink.visit(doc as u32, bytes)?;
+        }
+        if buffer.rows == chunk_rows {
+            output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
+            buffer.clear();
+        }
+    }
+    if buffer.rows > 0 {
+        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
+    }
+    Ok(output)
+}
+
 /// Rewrite chunks so that output doc `d` holds input row `r` where `inverse[r] == d`,
 /// in chunks of `chunk_rows` rows (the input chunks may hold another number each).
 pub fn reorder_chunks(
@@ -139,9 +201,33 @@ pub fn reorder_chunks(
     inverse: &[u32],
     sink: &mut RawSink<'_>,
 ) -> Result<Vec<CompressedChunk>> {
+    reorder_in_windows(
+        chunks,
+        physical,
+        codec,
+        (chunk_rows, rows),
+        inverse,
+        sink,
+        WINDOW_BYTES,
+    )
+}
+
+/// [`reorder_chunks`] with windows of `window_bytes`.
+fn reorder_in_windows(
+    chunks: Vec<CompressedChunk>,
+    physical: PhysicalType,
+    codec: RawCompression,
+    (chunk_rows, rows): (u32, u32),
+    inverse: &[u32],
+    sink: &mut RawSink<'_>,
+    window_bytes: u64,
+) -> Result<Vec<CompressedChunk>> {
     let total_bytes: u64 = chunks.iter().map(|c| u64::from(c.uncompressed_len)).sum();
+    if total_bytes <= window_bytes {
+        return reorder_whole(chunks, physical, codec, chunk_rows, rows, inverse, sink);
+    }
     let bytes_per_row = (total_bytes / u64::from(rows.max(1))).max(1);
-    let window_rows = (WINDOW_BYTES / bytes_per_row)
+    let window_rows = (window_bytes / bytes_per_row)
         .max(u64::from(chunk_rows))
         .div_ceil(u64::from(chunk_rows))
         * u64::from(chunk_rows);
@@ -191,4 +277,130 @@ pub fn reorder_chunks(
         output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
     }
     Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raw_forward::{ChunkCodec, ChunkUse, input_chunk};
+
+    /// Input chunks of `values` as a build holds them: temporary chunks of `per_chunk`
+    /// rows, the first plain (1,500 bytes left of the budget), LZ4 after.
+    fn held_chunks(
+        values: &[Vec<u8>],
+        physical: PhysicalType,
+        per_chunk: usize,
+    ) -> Vec<CompressedChunk> {
+        let mut held = crate::raw_forward::TEMPORARY_PLAIN_BYTES - 1500;
+        let mut chunks = Vec::new();
+        for piece in values.chunks(per_chunk) {
+            let mut buffer = ChunkBuffer::default();
+            for value in piece {
+                buffer.push(physical, value);
+            }
+            chunks.push(input_chunk(&buffer, physical, ChunkUse::Temporary, &mut held).unwrap());
+        }
+        chunks
+    }
+
+    fn values_of(chunks: &[CompressedChunk], physical: PhysicalType) -> Vec<Vec<u8>> {
+        let mut values = Vec::new();
+        replay_chunks(chunks, physical, |_, bytes| {
+            values.push(bytes.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        values
+    }
+
+    #[test]
+    fn test_whole_and_windowed_reorders_write_the_same_values_in_output_order() {
+        let rows = 1000u32;
+        // A permutation that scatters: doc of input row r.
+        let inverse: Vec<u32> = (0..rows).map(|r| (r * 7919) % rows).collect();
+        for physical in [PhysicalType::Bytes, PhysicalType::F64] {
+            let values: Vec<Vec<u8>> = (0..rows)
+                .map(|r| match physical {
+                    PhysicalType::Bytes => {
+                        format!("value {r} {}", "x".repeat((r % 13) as usize)).into_bytes()
+                    }
+                    _ => (f64::from(r) * 1.5).to_le_bytes().to_vec(),
+                })
+                .collect();
+            let mut expected = vec![Vec::new(); rows as usize];
+            for (row, doc) in inverse.iter().enumerate() {
+                expected[*doc as usize] = values[row].clone();
+            }
+            let chunks = held_chunks(&values, physical, 64);
+            // Some chunks plain, some compressed (LZ4, or frame-of-reference for
+            // numbers): both kinds are read.
+            let plain = chunks
+                .iter()
+                .filter(|c| c.codec == ChunkCodec::Plain)
+                .count();
+            assert!(
+                plain > 0 && plain < chunks.len(),
+                "{plain} of {}",
+                chunks.len()
+            );
+            for window_bytes in [u64::MAX, 1, 2_000] {
+                let nulls = RoaringBitmap::new();
+                let mut sink = RawSink {
+                    physical,
+                    nulls: &nulls,
+                    bloom: None,
+                    range_keys: None,
+                    sorted: true,
+                    previous: None,
+                };
+                let output = reorder_in_windows(
+                    held_chunks(&values, physical, 64),
+                    physical,
+                    RawCompression::Lz4,
+                    (100, rows),
+                    &inverse,
+                    &mut sink,
+                    window_bytes,
+                )
+                .unwrap();
+                assert!(output.iter().all(|c| c.codec == ChunkCodec::Stored));
+                assert_eq!(
+                    values_of(&output, physical),
+                    expected,
+                    "window {window_bytes}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_an_order_that_is_not_a_permutation_is_an_error() {
+        let values: Vec<Vec<u8>> = (0..10u32).map(|r| r.to_le_bytes().to_vec()).collect();
+        let nulls = RoaringBitmap::new();
+        let mut sink = RawSink {
+            physical: PhysicalType::I32,
+            nulls: &nulls,
+            bloom: None,
+            range_keys: None,
+            sorted: true,
+            previous: None,
+        };
+        for inverse in [
+            vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 10],
+            vec![0, 0, 2, 3, 4, 5, 6, 7, 8, 9],
+            vec![0; 9],
+        ] {
+            let chunks = held_chunks(&values, PhysicalType::I32, 4);
+            let outcome = reorder_chunks(
+                chunks,
+                PhysicalType::I32,
+                RawCompression::Lz4,
+                4,
+                10,
+                &inverse,
+                &mut sink,
+            );
+            assert!(outcome.is_err(), "{inverse:?}");
+        }
+    }
 }
