@@ -34,6 +34,9 @@ pub struct BuildOptions {
     pub stream_partition: Option<u32>,
     pub start_offset: Option<u64>,
     pub end_offset: Option<u64>,
+    /// The file is read once and removed (`tessera ingest` uploads it): it is not
+    /// fsynced, and waits on no disk.
+    pub transient: bool,
 }
 
 /// What a finished build produced.
@@ -236,12 +239,14 @@ impl SegmentBuilder {
         let json = serde_json::to_vec(&metadata).map_err(|error| {
             Error::InvalidInput(format!("metadata does not serialize: {error}"))
         })?;
-        let bytes = writer.finish(&json)?;
+        let bytes = writer.finish(&json, !options.transient)?;
         std::fs::rename(&temporary.0, path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        sync_parent_directory(path)?;
+        if !options.transient {
+            sync_parent_directory(path)?;
+        }
         Ok(BuildSummary {
             path: path.to_path_buf(),
             bytes,

@@ -837,7 +837,7 @@ impl ColumnBuilder {
 }
 
 fn add_text(text: &mut TextIndexBuilder, doc: u32, bytes: &[u8]) -> Result<()> {
-    text.add(doc, &String::from_utf8_lossy(bytes))
+    text.add_bytes(doc, bytes)
 }
 
 /// Serialized bytes of an opened dictionary (for writing it as a section).

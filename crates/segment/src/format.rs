@@ -166,8 +166,9 @@ impl SegmentFileWriter {
         self.position
     }
 
-    /// Write the metadata and trailer, flush and fsync. Returns the file length.
-    pub fn finish(mut self, metadata_json: &[u8]) -> Result<u64> {
+    /// Write the metadata and trailer, flush, and fsync when `sync`. Returns the file
+    /// length.
+    pub fn finish(mut self, metadata_json: &[u8], sync: bool) -> Result<u64> {
         let metadata_offset = self.position;
         self.write_raw(metadata_json)?;
         let file_len = self.position + TRAILER_LEN;
@@ -184,8 +185,10 @@ impl SegmentFileWriter {
             path: path.clone(),
             source: error.into_error(),
         })?;
-        file.sync_all()
-            .map_err(|source| Error::Io { path, source })?;
+        if sync {
+            file.sync_all()
+                .map_err(|source| Error::Io { path, source })?;
+        }
         Ok(file_len)
     }
 }

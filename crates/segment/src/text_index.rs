@@ -211,11 +211,34 @@ fn query_words(text: &str) -> Vec<(u32, String)> {
     words
 }
 
+/// [`ASCII_CLASS`] of an alphanumeric byte.
+const ASCII_ALPHANUMERIC: u8 = 1;
+/// [`ASCII_CLASS`] bit of an uppercase letter.
+const ASCII_UPPER: u8 = 2;
+/// What the ASCII pass needs of a byte, by byte: 0 outside a run.
+const ASCII_CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    let mut byte = 0usize;
+    while byte < 256 {
+        let b = byte as u8;
+        if b.is_ascii_alphanumeric() {
+            class[byte] = ASCII_ALPHANUMERIC;
+        }
+        if b.is_ascii_uppercase() {
+            class[byte] |= ASCII_UPPER;
+        }
+        byte += 1;
+    }
+    class
+};
+
 /// Builds a text index from rows given in segment doc order.
 pub struct TextIndexBuilder {
     fields: [FieldBuilder; FIELDS],
     next_doc: u32,
     buffer: String,
+    /// Bytes of a lowercased or reversed run (the ASCII pass).
+    scratch: Vec<u8>,
 }
 
 impl TextIndexBuilder {
@@ -229,20 +252,27 @@ impl TextIndexBuilder {
             ],
             next_doc: 0,
             buffer: String::new(),
+            scratch: Vec::new(),
         })
     }
 
     /// Index the text of doc `doc_id` (docs ascend; docs never added have no text).
     pub fn add(&mut self, doc_id: u32, text: &str) -> Result<()> {
+        self.add_bytes(doc_id, text.as_bytes())
+    }
+
+    /// [`TextIndexBuilder::add`] of text as stored bytes: ASCII is indexed as it is,
+    /// anything else as its UTF-8 reading (an invalid sequence reads as U+FFFD).
+    pub fn add_bytes(&mut self, doc_id: u32, bytes: &[u8]) -> Result<()> {
         if doc_id < self.next_doc {
             return Err(Error::InvalidInput(
                 "text index docs must arrive in ascending order".into(),
             ));
         }
-        if text.is_ascii() {
-            self.add_ascii(doc_id, text);
+        if bytes.is_ascii() {
+            self.add_ascii(doc_id, bytes);
         } else {
-            self.add_any(doc_id, text);
+            self.add_any(doc_id, &String::from_utf8_lossy(bytes));
         }
         self.next_doc = doc_id.saturating_add(1);
         Ok(())
@@ -264,46 +294,47 @@ impl TextIndexBuilder {
         }
         let lead = leading_run(text);
         if !lead.is_empty() {
-            leading.add(lead.as_bytes(), 0);
-            leading.end_doc(doc_id);
+            leading.add_only_term(lead.as_bytes(), doc_id);
         }
         let tail = trailing_run_reversed(text);
         if !tail.is_empty() {
-            trailing.add(tail.as_bytes(), 0);
-            trailing.end_doc(doc_id);
+            trailing.add_only_term(tail.as_bytes(), doc_id);
         }
     }
 
     /// [`TextIndexBuilder::add`] of ASCII text in one pass over its bytes: the runs give
     /// the words, tell whether the doc is irregular (an uppercase letter, or a run of
-    /// 40+ bytes) and which runs the text starts and ends with; ASCII slices at any byte.
-    fn add_ascii(&mut self, doc_id: u32, text: &str) {
+    /// 40+ bytes) and which runs the text starts and ends with.
+    fn add_ascii(&mut self, doc_id: u32, bytes: &[u8]) {
         let [words, raw, leading, trailing] = &mut self.fields;
-        let bytes = text.as_bytes();
         let (mut at, mut position) = (0usize, 0u32);
         let mut irregular = false;
         let (mut first, mut last) = (None, None);
         while at < bytes.len() {
-            if !bytes[at].is_ascii_alphanumeric() {
+            if ASCII_CLASS[usize::from(bytes[at])] == 0 {
                 at += 1;
                 continue;
             }
             let start = at;
-            let mut upper = false;
-            while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
-                upper |= bytes[at].is_ascii_uppercase();
+            let mut class = 0u8;
+            while let Some(&byte) = bytes.get(at) {
+                let byte_class = ASCII_CLASS[usize::from(byte)];
+                if byte_class == 0 {
+                    break;
+                }
+                class |= byte_class;
                 at += 1;
             }
-            let run = &text[start..at];
+            let run = &bytes[start..at];
+            let upper = class & ASCII_UPPER != 0;
             irregular |= upper || run.len() >= DEFAULT_TOKEN_LIMIT_BYTES;
             if run.len() < DEFAULT_TOKEN_LIMIT_BYTES {
                 if upper {
-                    self.buffer.clear();
-                    self.buffer.push_str(run);
-                    self.buffer.make_ascii_lowercase();
-                    words.add(self.buffer.as_bytes(), position);
+                    self.scratch.clear();
+                    self.scratch.extend(run.iter().map(u8::to_ascii_lowercase));
+                    words.add(&self.scratch, position);
                 } else {
-                    words.add(run.as_bytes(), position);
+                    words.add(run, position);
                 }
             }
             first.get_or_insert(start..at);
@@ -311,22 +342,19 @@ impl TextIndexBuilder {
             position += 1;
         }
         words.end_doc(doc_id);
-        if irregular {
+        if irregular && let Ok(text) = std::str::from_utf8(bytes) {
             for_each_run(text, |_, run| raw.add(run.as_bytes(), 0));
             raw.end_doc(doc_id);
         }
         if let Some(run) = first.filter(|run| run.start == 0) {
             let end = run.end.min(EDGE_RUN_LIMIT_BYTES);
-            leading.add(&bytes[..end], 0);
-            leading.end_doc(doc_id);
+            leading.add_only_term(&bytes[..end], doc_id);
         }
         if let Some(run) = last.filter(|run| run.end == bytes.len()) {
             let start = run.start.max(run.end.saturating_sub(EDGE_RUN_LIMIT_BYTES));
-            self.buffer.clear();
-            self.buffer
-                .extend(bytes[start..run.end].iter().rev().map(|b| char::from(*b)));
-            trailing.add(self.buffer.as_bytes(), 0);
-            trailing.end_doc(doc_id);
+            self.scratch.clear();
+            self.scratch.extend(bytes[start..run.end].iter().rev());
+            trailing.add_only_term(&self.scratch, doc_id);
         }
     }
 

@@ -258,6 +258,7 @@ impl Load<'_> {
             &BuildOptions {
                 sequence,
                 name_postfix: Some(self.run.clone()),
+                transient: true,
                 ..BuildOptions::default()
             },
         )?;

@@ -62,6 +62,24 @@ struct TermPostings {
     /// The last doc added (meaningful once `doc_freq > 0`).
     last_doc: u32,
     doc_freq: u32,
+    /// The [`FieldBuilder::generation`] of the doc that last noted this term.
+    noted: u32,
+}
+
+impl TermPostings {
+    /// Count `doc` as the term's next doc; the delta to write, or `None` when `doc` does
+    /// not come after the last one (already recorded).
+    #[inline]
+    fn next_doc(&mut self, doc: u32) -> Option<u32> {
+        let delta = match self.doc_freq {
+            0 => doc,
+            _ if doc > self.last_doc => doc - self.last_doc,
+            _ => return None,
+        };
+        self.last_doc = doc;
+        self.doc_freq += 1;
+        Some(delta)
+    }
 }
 
 /// Collects one field's terms in doc order.
@@ -71,6 +89,11 @@ pub(super) struct FieldBuilder {
     positions: bool,
     /// The current doc's (term id << 32 | position) pairs.
     pending: Vec<u64>,
+    /// Counts docs ended, from 1: tells a term noted twice in the current doc.
+    generation: u32,
+    /// Whether the current doc noted a term twice (its pairs are then sorted, so
+    /// that a term's positions are together).
+    repeats: bool,
 }
 
 impl FieldBuilder {
@@ -80,6 +103,8 @@ impl FieldBuilder {
             terms: Vec::new(),
             positions,
             pending: Vec::new(),
+            generation: 1,
+            repeats: false,
         }
     }
 
@@ -96,17 +121,40 @@ impl FieldBuilder {
     #[inline]
     pub(super) fn add(&mut self, term: &[u8], position: u32) {
         let id = self.id_of(term);
+        let noted = &mut self.terms[id as usize].noted;
+        self.repeats |= *noted == self.generation;
+        *noted = self.generation;
         self.pending
             .push((u64::from(id) << 32) | u64::from(position));
     }
 
+    /// Record `term` as doc `doc`'s only term, at position 0 (docs ascend): what
+    /// [`FieldBuilder::add`] then [`FieldBuilder::end_doc`] do, for a field of one
+    /// term a doc.
+    pub(super) fn add_only_term(&mut self, term: &[u8], doc: u32) {
+        debug_assert!(self.pending.is_empty());
+        let id = self.id_of(term);
+        let term = &mut self.terms[id as usize];
+        if let Some(delta) = term.next_doc(doc) {
+            push_varint(&mut term.docs, delta);
+            if self.positions {
+                push_varint(&mut term.positions, 1);
+                push_varint(&mut term.positions, 0);
+            }
+        }
+    }
+
     /// Record the terms noted since the last call as doc `doc`'s (docs ascend).
     pub(super) fn end_doc(&mut self, doc: u32) {
+        self.generation = self.generation.wrapping_add(1).max(1);
         if self.pending.is_empty() {
             return;
         }
-        // Few terms a doc: sorting groups a term's positions, ascending.
-        self.pending.sort_unstable();
+        // Few terms a doc: sorting groups a term's positions, ascending. A doc whose
+        // terms all differ has nothing to group, and its positions already ascend.
+        if std::mem::take(&mut self.repeats) {
+            self.pending.sort_unstable();
+        }
         let mut at = 0;
         while at < self.pending.len() {
             let id = (self.pending[at] >> 32) as usize;
@@ -115,15 +163,8 @@ impl FieldBuilder {
                 end += 1;
             }
             let term = &mut self.terms[id];
-            if term.doc_freq == 0 || doc > term.last_doc {
-                let delta = if term.doc_freq == 0 {
-                    doc
-                } else {
-                    doc - term.last_doc
-                };
+            if let Some(delta) = term.next_doc(doc) {
                 push_varint(&mut term.docs, delta);
-                term.last_doc = doc;
-                term.doc_freq += 1;
                 if self.positions {
                     push_varint(&mut term.positions, (end - at) as u32);
                     let mut previous = 0u32;
@@ -465,6 +506,20 @@ mod tests {
         // Every cut of the bytes is refused, not read out of bounds.
         for cut in 0..bytes.len() {
             assert!(Field::open(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn only_terms_write_what_add_and_end_doc_write() {
+        for positions in [false, true] {
+            let (mut general, mut only) =
+                (FieldBuilder::new(positions), FieldBuilder::new(positions));
+            for (doc, term) in [(0u32, "x"), (2, "y"), (3, "x"), (3, "x"), (7, "x")] {
+                general.add(term.as_bytes(), 0);
+                general.end_doc(doc);
+                only.add_only_term(term.as_bytes(), doc);
+            }
+            assert_eq!(general.finish(), only.finish(), "positions {positions}");
         }
     }
 }
