@@ -35,4 +35,7 @@ pub use coerce::{FieldCoercer, Reject};
 pub use error::{Error, Result};
 pub use json_source::MAX_LINE_BYTES;
 pub use reject::{RejectReport, RejectedValue};
-pub use source::{BatchSource, DEFAULT_BATCH_ROWS, ReadOptions, open_file, open_files};
+pub use source::{
+    BatchSource, DEFAULT_BATCH_ROWS, InputPart, PART_ROWS, ReadOptions, open_file, open_files,
+    split_files,
+};

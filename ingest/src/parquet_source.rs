@@ -85,12 +85,22 @@ fn narrow_decimals(metadata: &ArrowReaderMetadata) -> Option<SchemaRef> {
     })
 }
 
-impl ParquetSource {
-    pub(crate) fn open(
-        path: &Path,
-        schema: &Schema,
-        options: &ReadOptions,
-    ) -> Result<ParquetSource> {
+/// A Parquet file checked against the schema (footer read, column types convertible),
+/// ready to read whole or a run of its row groups at a time.
+pub(crate) struct ParquetFile {
+    path: PathBuf,
+    schema: Schema,
+    options: ReadOptions,
+    metadata: ArrowReaderMetadata,
+    /// The schema's columns in the file, as root column indexes.
+    projection_roots: Vec<usize>,
+    plans: Vec<FieldPlan>,
+    batch_column: Vec<Option<usize>>,
+    total_bytes: u64,
+}
+
+impl ParquetFile {
+    pub(crate) fn open(path: &Path, schema: &Schema, options: &ReadOptions) -> Result<ParquetFile> {
         let io_error = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -111,11 +121,9 @@ impl ParquetSource {
             .map_err(parquet_error)?,
             None => metadata,
         };
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
-        let file_schema = builder.schema().clone();
+        let file_schema = metadata.schema().clone();
         let coercers = field_coercers(schema, path)?;
         let plans: Vec<FieldPlan> = coercers.iter().map(FieldPlan::new).collect();
-
         let file_position: Vec<Option<usize>> = schema
             .fields
             .iter()
@@ -162,25 +170,76 @@ impl ParquetSource {
             .iter()
             .map(|position| position.and_then(|position| roots.binary_search(&position).ok()))
             .collect();
-        let total_rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        let projection = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let reader = builder
-            .with_projection(projection)
-            .with_batch_size(options.rows_per_batch())
-            .build()
-            .map_err(parquet_error)?;
-        Ok(ParquetSource {
+        Ok(ParquetFile {
             path: path.to_path_buf(),
-            file_label: path.display().to_string(),
             schema: schema.clone(),
             options: options.clone(),
-            reader,
+            metadata,
+            projection_roots: roots,
             plans,
             batch_column,
-            rows_read: 0,
-            total_rows,
             total_bytes,
         })
+    }
+
+    /// Rows in each row group, in file order.
+    pub(crate) fn row_group_rows(&self) -> Vec<u64> {
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| u64::try_from(group.num_rows()).unwrap_or(0))
+            .collect()
+    }
+
+    /// A reader of the whole file (`None`), or of `row_groups` whose first row is row
+    /// `first_row` of the file (0-based; rejected rows are numbered from it).
+    pub(crate) fn source(&self, row_groups: Option<(Vec<usize>, u64)>) -> Result<ParquetSource> {
+        let parquet_error = |source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        };
+        let file = File::open(&self.path).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let total_rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        let projection = ProjectionMask::roots(
+            builder.parquet_schema(),
+            self.projection_roots.iter().copied(),
+        );
+        let builder = builder
+            .with_projection(projection)
+            .with_batch_size(self.options.rows_per_batch());
+        let (builder, rows_read) = match row_groups {
+            Some((groups, first_row)) => (builder.with_row_groups(groups), first_row),
+            None => (builder, 0),
+        };
+        let reader = builder.build().map_err(parquet_error)?;
+        Ok(ParquetSource {
+            path: self.path.clone(),
+            file_label: self.path.display().to_string(),
+            schema: self.schema.clone(),
+            options: self.options.clone(),
+            reader,
+            plans: self.plans.clone(),
+            batch_column: self.batch_column.clone(),
+            rows_read,
+            total_rows,
+            total_bytes: self.total_bytes,
+        })
+    }
+}
+
+impl ParquetSource {
+    pub(crate) fn open(
+        path: &Path,
+        schema: &Schema,
+        options: &ReadOptions,
+    ) -> Result<ParquetSource> {
+        ParquetFile::open(path, schema, options)?.source(None)
     }
 
     fn convert_error(&self, field_index: usize, error: ConvertError) -> Error {

@@ -68,6 +68,16 @@ impl RejectReport {
         self.rejected_rows == 0
     }
 
+    /// Add the rejects of `later`, input that came after this report's.
+    pub fn merge(&mut self, later: RejectReport) {
+        self.rejected_rows += later.rejected_rows;
+        for (reason, count) in later.by_reason {
+            *self.by_reason.entry(reason).or_insert(0) += count;
+        }
+        let room = MAX_SAMPLES.saturating_sub(self.samples.len());
+        self.samples.extend(later.samples.into_iter().take(room));
+    }
+
     /// Human-readable text for the end of a build: the counts by reason, then the samples.
     pub fn summary(&self) -> String {
         if self.rejected_rows == 0 {

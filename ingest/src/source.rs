@@ -3,6 +3,7 @@
 //! batch builder and reject handling.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tessera_config::Schema;
 use tessera_segment::{ColumnBatch, Value};
@@ -11,7 +12,7 @@ use crate::coerce::FieldCoercer;
 use crate::csv_source::CsvSource;
 use crate::error::{Error, Result};
 use crate::json_source::JsonLinesSource;
-use crate::parquet_source::ParquetSource;
+use crate::parquet_source::{ParquetFile, ParquetSource};
 use crate::reject::{RejectReport, RejectedValue};
 
 /// Rows per batch when not told otherwise: large enough to amortize per-batch work,
@@ -119,6 +120,100 @@ pub fn open_files(
         current_index: 0,
         current,
     }))
+}
+
+/// A piece of the input that decodes apart from the others, so that several readers can
+/// share one load: a CSV or JSON-lines file, or about [`PART_ROWS`] rows of whole row
+/// groups of a Parquet file.
+pub struct InputPart {
+    kind: PartKind,
+}
+
+enum PartKind {
+    File {
+        path: PathBuf,
+        schema: Schema,
+        options: ReadOptions,
+    },
+    RowGroups {
+        file: Arc<ParquetFile>,
+        row_groups: Vec<usize>,
+        first_row: u64,
+    },
+}
+
+/// Rows a Parquet part holds at least (whole row groups; a file's last part may hold
+/// fewer): enough to amortize opening a reader, few enough to keep several readers busy.
+pub const PART_ROWS: u64 = 100_000;
+
+impl InputPart {
+    /// A reader of the part's rows.
+    pub fn open(&self) -> Result<Box<dyn BatchSource>> {
+        match &self.kind {
+            PartKind::File {
+                path,
+                schema,
+                options,
+            } => open_file(path, schema, options),
+            PartKind::RowGroups {
+                file,
+                row_groups,
+                first_row,
+            } => Ok(Box::new(
+                file.source(Some((row_groups.clone(), *first_row)))?,
+            )),
+        }
+    }
+}
+
+/// The input files as parts, in input order. Parquet files are opened and checked
+/// against the schema here (footers only); other files when their part is opened.
+pub fn split_files(
+    paths: &[PathBuf],
+    schema: &Schema,
+    options: &ReadOptions,
+) -> Result<Vec<InputPart>> {
+    let mut parts = Vec::new();
+    for path in paths {
+        let format = format_of(path).ok_or_else(|| Error::UnknownFormat { path: path.clone() })?;
+        if format != FileFormat::Parquet {
+            parts.push(InputPart {
+                kind: PartKind::File {
+                    path: path.clone(),
+                    schema: schema.clone(),
+                    options: options.clone(),
+                },
+            });
+            continue;
+        }
+        let file = Arc::new(ParquetFile::open(path, schema, options)?);
+        let (mut groups, mut part_rows, mut first_row) = (Vec::new(), 0u64, 0u64);
+        for (group, rows) in file.row_group_rows().into_iter().enumerate() {
+            groups.push(group);
+            part_rows += rows;
+            if part_rows >= PART_ROWS {
+                parts.push(InputPart {
+                    kind: PartKind::RowGroups {
+                        file: Arc::clone(&file),
+                        row_groups: std::mem::take(&mut groups),
+                        first_row,
+                    },
+                });
+                first_row += part_rows;
+                part_rows = 0;
+            }
+        }
+        if !groups.is_empty() {
+            parts.push(InputPart {
+                kind: PartKind::RowGroups {
+                    file,
+                    row_groups: groups,
+                    first_row,
+                },
+            });
+        }
+    }
+    Ok(parts)
 }
 
 struct ChainedSource {

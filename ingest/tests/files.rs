@@ -14,7 +14,9 @@ use parquet::arrow::ArrowWriter;
 use serde_json::json;
 use tempfile::TempDir;
 use tessera_config::Schema;
-use tessera_ingest::{BatchSource, Error, ReadOptions, RejectReport, open_file, open_files};
+use tessera_ingest::{
+    BatchSource, Error, ReadOptions, RejectReport, open_file, open_files, split_files,
+};
 use tessera_segment::{ColumnBatch, ColumnData, ColumnValues, VarBytes};
 use tessera_status::Status;
 
@@ -721,4 +723,69 @@ fn test_open_errors() {
         .err()
         .expect("corrupt");
     assert!(matches!(error, Error::Parquet { .. }), "{error}");
+}
+
+#[test]
+fn test_split_files_reads_row_group_parts_that_together_are_the_file() {
+    let dir = TempDir::new().expect("tempdir");
+    // 300,000 rows in row groups of 40,000: parts of three groups (120,000 rows, the
+    // first that reach PART_ROWS), the last of two. Two values overflow INT.
+    let rows = 300_000i64;
+    let values: Vec<i64> = (0..rows)
+        .map(|row| match row {
+            49_999 | 250_000 => 5_000_000_000,
+            _ => row,
+        })
+        .collect();
+    let batch =
+        RecordBatch::try_from_iter(vec![("n", Arc::new(Int64Array::from(values)) as ArrayRef)])
+            .expect("record batch");
+    let path = dir.path().join("groups.parquet");
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(40_000))
+        .build();
+    let file = std::fs::File::create(&path).expect("create");
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties)).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+    let csv = write_text(&dir, "more.csv", "n\n7\nseven\n");
+    let schema = schema(
+        json!({"schemaName": "t", "dimensionFieldSpecs": [{"name": "n", "dataType": "INT"}]}),
+    );
+    let parts = split_files(&[path, csv], &schema, &ReadOptions::default()).expect("split");
+    assert_eq!(parts.len(), 4, "three Parquet parts and the CSV file");
+    // Parts read out of order, as concurrent readers may: each part's rows and rejects
+    // are its own, numbered by the file's rows.
+    let mut read: Vec<(Vec<i32>, RejectReport)> = Vec::new();
+    for part in parts.iter().rev() {
+        let mut source = part.open().expect("open part");
+        let (batches, report) = drain(source.as_mut(), &schema);
+        let mut ids = Vec::new();
+        for batch in batches {
+            let ColumnData::I32(values) = &batch.columns[0].data else {
+                panic!("INT column reads as i32");
+            };
+            ids.extend_from_slice(values);
+        }
+        read.push((ids, report));
+    }
+    read.reverse();
+    let lens: Vec<usize> = read.iter().map(|(ids, _)| ids.len()).collect();
+    assert_eq!(lens, vec![119_999, 120_000, 59_999, 1]);
+    let parquet_ids: Vec<i32> = read[..3].iter().flat_map(|(ids, _)| ids.clone()).collect();
+    let expected: Vec<i32> = (0..rows as i32)
+        .filter(|row| *row != 49_999 && *row != 250_000)
+        .collect();
+    assert_eq!(parquet_ids, expected);
+    let mut report = RejectReport::default();
+    for (_, part_report) in read {
+        report.merge(part_report);
+    }
+    assert_eq!(report.rejected_rows, 3);
+    let rejected: Vec<(u64, bool)> = report
+        .samples
+        .iter()
+        .map(|sample| (sample.row, sample.file.ends_with("more.csv")))
+        .collect();
+    assert_eq!(rejected, vec![(50_000, false), (250_001, false), (2, true)]);
 }

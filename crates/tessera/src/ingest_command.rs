@@ -3,7 +3,7 @@
 //! upload them into the table — an OFFLINE table, or history of a REALTIME one.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -11,8 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use tessera_config::{Schema, TableConfig};
-use tessera_ingest::source::BatchSource;
-use tessera_ingest::{ReadOptions, RejectReport, open_files};
+use tessera_ingest::{InputPart, ReadOptions, RejectReport, split_files};
 use tessera_segment::{BuildOptions, ColumnBatch, SegmentBuilder};
 
 use crate::http_client::{send, send_file};
@@ -75,7 +74,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
             .min(args.segment_rows.max(1) as usize),
         ..ReadOptions::default()
     };
-    let source = open_files(&args.files, &schema, &options).context("cannot open the input")?;
+    let parts = split_files(&args.files, &schema, &options).context("cannot open the input")?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
@@ -92,9 +91,9 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         run: run_id(),
         failed: AtomicBool::new(false),
     };
-    // One reader decodes the input ahead of the workers, at most `jobs` batches ahead
-    // (decoding under a lock the workers shared left a core idle whenever two workers
-    // were filling at once). Every worker pulls batches into a segment of its own and
+    // `jobs` readers decode the input's parts ahead of the workers, at most `jobs`
+    // batches ahead (decoding under a lock the workers shared left a core idle whenever
+    // two workers were filling at once). Every worker pulls batches into a segment of its own and
     // builds it when full: the cores share the accumulation (dictionaries, raw chunks)
     // and the build (sort, indexes, text); memory holds one segment per worker. Built
     // segments go to one uploader, so that no worker waits on the server's write and
@@ -105,9 +104,17 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     // Shared by the workers; dropped with the last of them, which stops the reader.
     let batch_rx = Arc::new(Mutex::new(batch_rx));
     let (built_tx, built_rx) = std::sync::mpsc::sync_channel::<Built>(jobs);
+    let next_part = AtomicUsize::new(0);
     let (report, uploaded, outcomes) = std::thread::scope(|scope| {
         let load = &load;
-        let reader = scope.spawn(move || load.reader(source, &batch_tx));
+        let (parts, next_part) = (&parts, &next_part);
+        let readers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let batch_tx = batch_tx.clone();
+                scope.spawn(move || load.reader(parts, next_part, &batch_tx))
+            })
+            .collect();
+        drop(batch_tx);
         let uploader = scope.spawn(move || load.uploader(built_rx));
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
@@ -127,7 +134,16 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         let uploaded = uploader
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the uploader panicked")));
-        let report = reader.join().unwrap_or_default();
+        // Rejects in input order: each part's, in part order.
+        let mut by_part: Vec<(usize, RejectReport)> = readers
+            .into_iter()
+            .flat_map(|reader| reader.join().unwrap_or_default())
+            .collect();
+        by_part.sort_by_key(|(part, _)| *part);
+        let mut report = RejectReport::default();
+        for (_, part_report) in by_part {
+            report.merge(part_report);
+        }
         (report, uploaded, outcomes)
     });
     // The uploader's failure first: a worker whose segment could not be handed over
@@ -173,26 +189,58 @@ struct Built {
 }
 
 impl Load<'_> {
-    /// Decode the input into batches for the workers until it ends, a worker fails or
-    /// every worker is gone; the rows rejected on the way.
+    /// Decode parts of the input into batches for the workers, taking the next part
+    /// until none is left, a worker fails or every worker is gone; the rejects of each
+    /// part read that had any.
     fn reader(
         &self,
-        mut source: Box<dyn BatchSource>,
+        parts: &[InputPart],
+        next_part: &AtomicUsize,
         batches: &SyncSender<anyhow::Result<ColumnBatch>>,
-    ) -> RejectReport {
-        let mut report = RejectReport::default();
+    ) -> Vec<(usize, RejectReport)> {
+        let mut reports = Vec::new();
         while !self.failed.load(Ordering::Relaxed) {
-            let batch = match source.next_batch(&mut report) {
+            let index = next_part.fetch_add(1, Ordering::Relaxed);
+            let Some(part) = parts.get(index) else { break };
+            let mut report = RejectReport::default();
+            let sent = Self::read_part(part, &mut report, batches);
+            if !report.is_empty() {
+                reports.push((index, report));
+            }
+            if !sent {
+                break;
+            }
+        }
+        reports
+    }
+
+    /// Send `part`'s batches; whether reading may go on (false after an error, or when
+    /// the workers are gone).
+    fn read_part(
+        part: &InputPart,
+        report: &mut RejectReport,
+        batches: &SyncSender<anyhow::Result<ColumnBatch>>,
+    ) -> bool {
+        let mut source = match part.open() {
+            Ok(source) => source,
+            Err(error) => {
+                let _ = batches.send(Err(
+                    anyhow::Error::new(error).context("cannot open the input")
+                ));
+                return false;
+            }
+        };
+        loop {
+            let batch = match source.next_batch(report) {
                 Ok(Some(batch)) => Ok(batch),
-                Ok(None) => break,
+                Ok(None) => return true,
                 Err(error) => Err(anyhow::Error::new(error).context("reading the input failed")),
             };
             let failed = batch.is_err();
             if batches.send(batch).is_err() || failed {
-                break;
+                return false;
             }
         }
-        report
     }
 
     /// Fill segments from the reader's batches and build each when full, handing it to
