@@ -34,9 +34,6 @@ pub struct BuildOptions {
     pub stream_partition: Option<u32>,
     pub start_offset: Option<u64>,
     pub end_offset: Option<u64>,
-    /// The file is read once and removed (`tessera ingest` uploads it): it is not
-    /// fsynced, and waits on no disk.
-    pub transient: bool,
 }
 
 /// What a finished build produced.
@@ -143,7 +140,39 @@ impl SegmentBuilder {
     }
 
     /// Write the segment file to `path`.
-    pub fn finish(mut self, path: &Path, options: &BuildOptions) -> Result<BuildSummary> {
+    pub fn finish(self, path: &Path, options: &BuildOptions) -> Result<BuildSummary> {
+        let temporary = TemporaryFile(temporary_path(path));
+        let writer = SegmentFileWriter::create(&temporary.0)?;
+        let (bytes, metadata) = self.write_segment(writer, options)?;
+        std::fs::rename(&temporary.0, path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        sync_parent_directory(path)?;
+        Ok(BuildSummary {
+            path: path.to_path_buf(),
+            bytes,
+            metadata,
+        })
+    }
+
+    /// Write the segment into `stream` as its bytes are produced (`tessera ingest`
+    /// uploads them so, without a file); `label` names the stream in errors. The
+    /// segment's length and metadata.
+    pub fn finish_into(
+        self,
+        stream: Box<dyn std::io::Write + Send>,
+        label: &str,
+        options: &BuildOptions,
+    ) -> Result<(u64, SegmentMetadata)> {
+        self.write_segment(SegmentFileWriter::to_stream(label, stream)?, options)
+    }
+
+    fn write_segment(
+        mut self,
+        mut writer: SegmentFileWriter,
+        options: &BuildOptions,
+    ) -> Result<(u64, SegmentMetadata)> {
         allocator::trim_eagerly();
         let inverse = self.sort_inverse();
         // Single-value columns are reordered through the inverse alone; only
@@ -162,8 +191,6 @@ impl SegmentBuilder {
             permutation: permutation.as_deref(),
             inverse: inverse.as_deref(),
         };
-        let temporary = TemporaryFile(temporary_path(path));
-        let mut writer = SegmentFileWriter::create(&temporary.0)?;
         // Cheap columns first: each frees its accumulated state as it is written, so the
         // costly ones (large inverted indexes, text) run with the most room. The metadata
         // keeps schema order; the section table records where each section landed.
@@ -239,19 +266,8 @@ impl SegmentBuilder {
         let json = serde_json::to_vec(&metadata).map_err(|error| {
             Error::InvalidInput(format!("metadata does not serialize: {error}"))
         })?;
-        let bytes = writer.finish(&json, !options.transient)?;
-        std::fs::rename(&temporary.0, path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if !options.transient {
-            sync_parent_directory(path)?;
-        }
-        Ok(BuildSummary {
-            path: path.to_path_buf(),
-            bytes,
-            metadata,
-        })
+        let bytes = writer.finish(&json)?;
+        Ok((bytes, metadata))
     }
 }
 

@@ -89,10 +89,34 @@ pub struct SectionEntry {
     pub crc32: u32,
 }
 
-/// Writes sections one after another to a file, recording their table.
+/// Where a segment's bytes go: a file, or a stream that takes them as they are written
+/// (an upload). The format only appends, so either works.
+enum Destination {
+    File(std::fs::File),
+    Stream(Box<dyn Write + Send>),
+}
+
+impl Write for Destination {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Destination::File(file) => file.write(bytes),
+            Destination::Stream(stream) => stream.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Destination::File(file) => file.flush(),
+            Destination::Stream(stream) => stream.flush(),
+        }
+    }
+}
+
+/// Writes sections one after another to a file or stream, recording their table.
 pub struct SegmentFileWriter {
+    /// The file, or what errors call the stream.
     path: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
+    out: std::io::BufWriter<Destination>,
     position: u64,
     sections: Vec<SectionEntry>,
 }
@@ -103,9 +127,19 @@ impl SegmentFileWriter {
             path: path.to_path_buf(),
             source,
         })?;
+        SegmentFileWriter::start(path.to_path_buf(), Destination::File(file))
+    }
+
+    /// A writer into `stream` (errors name it `label`); [`SegmentFileWriter::finish`]
+    /// flushes it.
+    pub fn to_stream(label: &str, stream: Box<dyn Write + Send>) -> Result<SegmentFileWriter> {
+        SegmentFileWriter::start(PathBuf::from(label), Destination::Stream(stream))
+    }
+
+    fn start(path: PathBuf, destination: Destination) -> Result<SegmentFileWriter> {
         let mut writer = SegmentFileWriter {
-            path: path.to_path_buf(),
-            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            path,
+            out: std::io::BufWriter::with_capacity(1 << 20, destination),
             position: 0,
             sections: Vec::new(),
         };
@@ -166,9 +200,8 @@ impl SegmentFileWriter {
         self.position
     }
 
-    /// Write the metadata and trailer, flush, and fsync when `sync`. Returns the file
-    /// length.
-    pub fn finish(mut self, metadata_json: &[u8], sync: bool) -> Result<u64> {
+    /// Write the metadata and trailer, flush, and fsync a file. Returns the length.
+    pub fn finish(mut self, metadata_json: &[u8]) -> Result<u64> {
         let metadata_offset = self.position;
         self.write_raw(metadata_json)?;
         let file_len = self.position + TRAILER_LEN;
@@ -181,14 +214,15 @@ impl SegmentFileWriter {
         trailer.extend_from_slice(TRAILER_MAGIC);
         self.write_raw(&trailer)?;
         let path = self.path.clone();
-        let file = self.out.into_inner().map_err(|error| Error::Io {
+        let destination = self.out.into_inner().map_err(|error| Error::Io {
             path: path.clone(),
             source: error.into_error(),
         })?;
-        if sync {
-            file.sync_all()
-                .map_err(|source| Error::Io { path, source })?;
+        match destination {
+            Destination::File(file) => file.sync_all(),
+            Destination::Stream(mut stream) => stream.flush(),
         }
+        .map_err(|source| Error::Io { path, source })?;
         Ok(file_len)
     }
 }

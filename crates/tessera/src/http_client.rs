@@ -47,23 +47,61 @@ pub fn send(method: &str, url: &str, content_type: &str, body: Vec<u8>) -> anyho
     send_body(method, url, content_type, || Ok(body.into()))
 }
 
-/// One POST of the file at `path`, read as it is sent (no copy of the whole file in
-/// memory); blocking.
-pub fn send_file(url: &str, content_type: &str, path: &std::path::Path) -> anyhow::Result<Reply> {
-    use tokio::io::AsyncReadExt;
-    /// Bytes read from the file per piece of the body.
-    const PIECE_BYTES: usize = 1 << 20;
-    let file = std::fs::File::open(path).with_context(|| format!("open `{}`", path.display()))?;
+/// Bytes in flight between a [`BodyWriter`] and its request: four pieces of a megabyte.
+const BODY_PIECES: usize = 4;
+const PIECE_BYTES: usize = 1 << 20;
+
+/// The writing end of a streamed request body (see [`body_pipe`]): each write becomes
+/// pieces of at most a megabyte, handed to the request as it sends; a write blocks
+/// while [`BODY_PIECES`] pieces wait. Writes fail once the request has stopped.
+#[derive(Clone)]
+pub struct BodyWriter {
+    pieces: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+}
+
+impl BodyWriter {
+    /// End the body with `error` instead of its end: the request is aborted, so the
+    /// server never takes what was sent for a whole body.
+    pub fn abort(&self, error: std::io::Error) {
+        let _ = self.pieces.blocking_send(Err(error));
+    }
+}
+
+impl std::io::Write for BodyWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let piece = &bytes[..bytes.len().min(PIECE_BYTES)];
+        self.pieces.blocking_send(Ok(piece.to_vec())).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped")
+        })?;
+        Ok(piece.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading end of a streamed request body: what [`send_stream`] sends.
+pub struct BodyReader {
+    pieces: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+}
+
+/// A request body written as it is sent: the body ends when every [`BodyWriter`] is
+/// dropped.
+pub fn body_pipe() -> (BodyWriter, BodyReader) {
+    let (sender, receiver) = tokio::sync::mpsc::channel(BODY_PIECES);
+    (
+        BodyWriter { pieces: sender },
+        BodyReader { pieces: receiver },
+    )
+}
+
+/// One POST whose body is written through the pipe's [`BodyWriter`] meanwhile
+/// (chunked); blocking until the server answers.
+pub fn send_stream(url: &str, content_type: &str, body: BodyReader) -> anyhow::Result<Reply> {
     send_body("POST", url, content_type, move || {
-        let file = tokio::fs::File::from_std(file);
-        let pieces = futures::stream::try_unfold(file, |mut file| async move {
-            let mut piece = Vec::with_capacity(PIECE_BYTES);
-            while piece.len() < PIECE_BYTES {
-                if file.read_buf(&mut piece).await? == 0 {
-                    break;
-                }
-            }
-            Ok::<_, std::io::Error>((!piece.is_empty()).then_some((piece, file)))
+        let pieces = futures::stream::unfold(body.pieces, |mut pieces| async move {
+            pieces.recv().await.map(|piece| (piece, pieces))
         });
         Ok(reqwest::Body::wrap_stream(pieces))
     })

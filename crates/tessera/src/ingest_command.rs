@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -14,7 +15,7 @@ use tessera_config::{Schema, TableConfig};
 use tessera_ingest::{InputPart, ReadOptions, RejectReport, split_files};
 use tessera_segment::{BuildOptions, ColumnBatch, SegmentBuilder};
 
-use crate::http_client::{send, send_file};
+use crate::http_client::{Reply, body_pipe, send, send_stream};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -85,7 +86,6 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         config: &config,
         segment_rows: args.segment_rows,
         next_sequence: AtomicU32::new(sequence),
-        dir: tempfile::tempdir().context("temporary directory")?,
         // Two loads of one file at once would otherwise name their segments alike (same
         // table, time range and sequence) and the second upload would be refused.
         run: run_id(),
@@ -95,15 +95,14 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     // batches ahead (decoding under a lock the workers shared left a core idle whenever
     // two workers were filling at once). Every worker pulls batches into a segment of its own and
     // builds it when full: the cores share the accumulation (dictionaries, raw chunks)
-    // and the build (sort, indexes, text); memory holds one segment per worker. Built
-    // segments go to one uploader, so that no worker waits on the server's write and
-    // commit of a segment before filling the next; at most `jobs` built segments wait
-    // on disk for it.
+    // and the build (sort, indexes, text); memory holds one segment per worker. A
+    // segment is uploaded as it is built (no file: the bytes go from the build to the
+    // socket), and its upload handed to one collector that waits for the server's
+    // answers, so that no worker waits on the server's commit before filling the next.
     let jobs = jobs.max(1);
     let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<anyhow::Result<ColumnBatch>>(jobs);
     // Shared by the workers; dropped with the last of them, which stops the reader.
     let batch_rx = Arc::new(Mutex::new(batch_rx));
-    let (built_tx, built_rx) = std::sync::mpsc::sync_channel::<Built>(jobs);
     let next_part = AtomicUsize::new(0);
     let (report, uploaded, outcomes) = std::thread::scope(|scope| {
         let load = &load;
@@ -115,14 +114,15 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
             })
             .collect();
         drop(batch_tx);
-        let uploader = scope.spawn(move || load.uploader(built_rx));
+        let (upload_tx, upload_rx) = std::sync::mpsc::sync_channel::<Upload<'_>>(jobs);
+        let collector = scope.spawn(move || load.collect_uploads(upload_rx));
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
-                let (batch_rx, built_tx) = (Arc::clone(&batch_rx), built_tx.clone());
-                scope.spawn(move || load.worker(&batch_rx, &built_tx))
+                let (batch_rx, upload_tx) = (Arc::clone(&batch_rx), upload_tx.clone());
+                scope.spawn(move || load.worker(scope, &batch_rx, &upload_tx))
             })
             .collect();
-        drop((batch_rx, built_tx));
+        drop((batch_rx, upload_tx));
         let outcomes: Vec<anyhow::Result<()>> = workers
             .into_iter()
             .map(|worker| {
@@ -131,9 +131,9 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("a load worker panicked")))
             })
             .collect();
-        let uploaded = uploader
+        let uploaded = collector
             .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the uploader panicked")));
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the upload collector panicked")));
         // Rejects in input order: each part's, in part order.
         let mut by_part: Vec<(usize, RejectReport)> = readers
             .into_iter()
@@ -146,8 +146,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         }
         (report, uploaded, outcomes)
     });
-    // The uploader's failure first: a worker whose segment could not be handed over
-    // failed because of it.
+    // The uploads' failure first: a worker whose upload could not be handed over failed
+    // because of it.
     let (total_rows, segments) = uploaded?;
     for outcome in outcomes {
         outcome?;
@@ -174,15 +174,14 @@ struct Load<'a> {
     config: &'a TableConfig,
     segment_rows: u32,
     next_sequence: AtomicU32,
-    dir: tempfile::TempDir,
     run: String,
     /// Set by the first worker or upload that fails, so the others stop.
     failed: AtomicBool,
 }
 
-/// A segment file built and waiting for its upload.
-struct Built {
-    path: PathBuf,
+/// A segment built and sent; its upload thread ends with the server's answer.
+struct Upload<'scope> {
+    reply: ScopedJoinHandle<'scope, anyhow::Result<Reply>>,
     name: String,
     rows: u64,
     bytes: u64,
@@ -243,28 +242,30 @@ impl Load<'_> {
         }
     }
 
-    /// Fill segments from the reader's batches and build each when full, handing it to
-    /// the uploader.
-    fn worker(
-        &self,
+    /// Fill segments from the reader's batches and build each when full, sending it as
+    /// it is built and handing its upload to the collector.
+    fn worker<'scope>(
+        &'scope self,
+        scope: &'scope Scope<'scope, '_>,
         batches: &Mutex<Receiver<anyhow::Result<ColumnBatch>>>,
-        uploader: &SyncSender<Built>,
+        uploads: &SyncSender<Upload<'scope>>,
     ) -> anyhow::Result<()> {
-        let outcome = self.fill_and_build(batches, uploader);
+        let outcome = self.fill_and_build(scope, batches, uploads);
         if outcome.is_err() {
             self.failed.store(true, Ordering::Relaxed);
         }
         outcome
     }
 
-    fn fill_and_build(
-        &self,
+    fn fill_and_build<'scope>(
+        &'scope self,
+        scope: &'scope Scope<'scope, '_>,
         batches: &Mutex<Receiver<anyhow::Result<ColumnBatch>>>,
-        uploader: &SyncSender<Built>,
+        uploads: &SyncSender<Upload<'scope>>,
     ) -> anyhow::Result<()> {
-        let hand_over = |built: Built| {
-            uploader
-                .send(built)
+        let hand_over = |upload: Upload<'scope>| {
+            uploads
+                .send(upload)
                 .map_err(|_| anyhow::anyhow!("the upload of an earlier segment failed"))
         };
         let mut builder: Option<SegmentBuilder> = None;
@@ -273,7 +274,7 @@ impl Load<'_> {
                 .lock()
                 .map_err(|_| anyhow::anyhow!("a load worker panicked"))?
                 .recv();
-            // The reader is done when its end of the channel is gone.
+            // The readers are done when their ends of the channel are gone.
             let Ok(batch) = batch else { break };
             let batch = batch?;
             let current = match &mut builder {
@@ -284,79 +285,102 @@ impl Load<'_> {
             if current.num_rows() >= self.segment_rows
                 && let Some(full) = builder.take()
             {
-                hand_over(self.build(full)?)?;
+                hand_over(self.build_and_send(scope, full)?)?;
             }
         }
         if let Some(last) = builder.take()
             && last.num_rows() > 0
             && !self.failed.load(Ordering::Relaxed)
         {
-            hand_over(self.build(last)?)?;
+            hand_over(self.build_and_send(scope, last)?)?;
         }
         Ok(())
     }
 
-    /// Build `builder`'s segment into a file of the run's directory.
-    fn build(&self, builder: SegmentBuilder) -> anyhow::Result<Built> {
+    /// Build `builder`'s segment into an upload that sends its bytes as they are
+    /// written.
+    fn build_and_send<'scope>(
+        &'scope self,
+        scope: &'scope Scope<'scope, '_>,
+        builder: SegmentBuilder,
+    ) -> anyhow::Result<Upload<'scope>> {
         let sequence = self.next_sequence.fetch_add(1, Ordering::Relaxed);
         let rows = u64::from(builder.num_rows());
-        let path = self.dir.path().join(format!("segment-{sequence}.tseg"));
-        let summary = builder.finish(
-            &path,
+        let (writer, body) = body_pipe();
+        let url = format!("{}/segments?tableName={}", self.url, self.table_name);
+        let reply = scope.spawn(move || send_stream(&url, "application/octet-stream", body));
+        let built = builder.finish_into(
+            Box::new(writer.clone()),
+            &format!("<upload of segment {sequence}>"),
             &BuildOptions {
                 sequence,
                 name_postfix: Some(self.run.clone()),
-                transient: true,
                 ..BuildOptions::default()
             },
-        )?;
-        Ok(Built {
-            path,
-            name: summary.metadata.name,
+        );
+        let (bytes, metadata) = match built {
+            Ok(built) => built,
+            Err(error) => {
+                // The request must not end as if the body were whole.
+                writer.abort(std::io::Error::other("the segment build failed"));
+                drop(writer);
+                let stopped = matches!(&error, tessera_segment::Error::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::BrokenPipe);
+                let upload = reply
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("an upload panicked")));
+                // A build cut short by its upload stopping failed for the upload's reason.
+                return Err(
+                    match upload.and_then(|reply| check_upload(&reply, "a segment")) {
+                        Err(upload_error) if stopped => upload_error,
+                        _ => error.into(),
+                    },
+                );
+            }
+        };
+        Ok(Upload {
+            reply,
+            name: metadata.name,
             rows,
-            bytes: summary.bytes,
+            bytes,
         })
     }
 
-    /// Upload the built segments in the order they arrive; (rows, segments) uploaded.
-    fn uploader(&self, built: Receiver<Built>) -> anyhow::Result<(u64, u32)> {
+    /// Wait for each upload's answer, in the order they were handed over; (rows,
+    /// segments) uploaded.
+    fn collect_uploads(&self, uploads: Receiver<Upload<'_>>) -> anyhow::Result<(u64, u32)> {
         let (mut rows, mut segments) = (0u64, 0u32);
-        for segment in built {
-            if let Err(error) = self.upload(&segment) {
+        for upload in uploads {
+            let outcome = upload
+                .reply
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("an upload panicked")))
+                .and_then(|reply| check_upload(&reply, &format!("`{}`", upload.name)));
+            if let Err(error) = outcome {
                 self.failed.store(true, Ordering::Relaxed);
                 return Err(error);
             }
-            rows += segment.rows;
+            eprintln!(
+                "uploaded {} rows={} bytes={}",
+                upload.name, upload.rows, upload.bytes
+            );
+            rows += upload.rows;
             segments += 1;
         }
         Ok((rows, segments))
     }
+}
 
-    fn upload(&self, segment: &Built) -> anyhow::Result<()> {
-        let (url, table_name) = (self.url, self.table_name);
-        // Sent from the file as it is read: a copy of the whole segment in memory would
-        // cost as much as building some of its columns.
-        let reply = send_file(
-            &format!("{url}/segments?tableName={table_name}"),
-            "application/octet-stream",
-            &segment.path,
+/// An error unless the server took the upload of `what`.
+fn check_upload(reply: &Reply, what: &str) -> anyhow::Result<()> {
+    if reply.status != 200 {
+        bail!(
+            "upload of {what} failed (HTTP {}): {}",
+            reply.status,
+            reply.error_message()
         );
-        std::fs::remove_file(&segment.path)?;
-        let reply = reply?;
-        if reply.status != 200 {
-            bail!(
-                "upload of `{}` failed (HTTP {}): {}",
-                segment.name,
-                reply.status,
-                reply.error_message()
-            );
-        }
-        eprintln!(
-            "uploaded {} rows={} bytes={}",
-            segment.name, segment.rows, segment.bytes
-        );
-        Ok(())
     }
+    Ok(())
 }
 
 /// Eight hex digits that tell this run's segments from another's: the clock's

@@ -157,7 +157,6 @@ fn build(shared: &TableShared, job: &SealJob, path: &Path) -> Result<ImmutableSe
         stream_partition: Some(identity.partition),
         start_offset: Some(identity.start_offset),
         end_offset: Some(job.end_offset),
-        transient: false,
     };
     builder
         .finish(&temporary, &options)
