@@ -298,7 +298,9 @@ mod tests {
             for value in piece {
                 buffer.push(physical, value);
             }
-            chunks.push(input_chunk(&buffer, physical, ChunkUse::Temporary, &mut held).unwrap());
+            chunks.push(
+                input_chunk(&buffer, physical, ChunkUse::Temporary, &mut held).expect("chunk"),
+            );
         }
         chunks
     }
@@ -309,7 +311,7 @@ mod tests {
             values.push(bytes.to_vec());
             Ok(())
         })
-        .unwrap();
+        .expect("replays");
         values
     }
 
@@ -362,7 +364,7 @@ mod tests {
                     &mut sink,
                     window_bytes,
                 )
-                .unwrap();
+                .expect("reorders");
                 assert!(output.iter().all(|c| c.codec == ChunkCodec::Stored));
                 assert_eq!(
                     values_of(&output, physical),
