@@ -441,6 +441,25 @@ impl DecodedChunk {
         &self.data[row * width..(row + 1) * width]
     }
 
+    /// The chunk's decoded bytes: values (fixed) or offsets then values (bytes).
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Where `row`'s value lies in [`DecodedChunk::data`].
+    #[inline]
+    pub fn value_range(&self, row: usize) -> std::ops::Range<usize> {
+        match self.physical.fixed_width() {
+            Some(width) => row * width..(row + 1) * width,
+            None => {
+                let offsets_len = (self.rows as usize + 1) * 4;
+                let start = read_u32(&self.data, row * 4) as usize;
+                let end = read_u32(&self.data, row * 4 + 4) as usize;
+                offsets_len + start..offsets_len + end
+            }
+        }
+    }
+
     #[inline]
     pub fn bytes(&self, row: usize) -> &[u8] {
         let offsets_len = (self.rows as usize + 1) * 4;

@@ -157,13 +157,17 @@ fn reorder_whole(
             DecodedChunk::new(physical, chunk_rows, data).map_err(Error::InvalidInput)
         })
         .collect::<Result<Vec<_>>>()?;
-    // (input chunk, row in it) of each output doc; `u32::MAX` until one is found.
-    let mut sources = vec![(u32::MAX, 0u32); rows as usize];
+    // Where each output doc's value lies: (input chunk, start, end) in the chunk's
+    // data, found reading the input in order, so that the copy below reads each value
+    // with one access at random; `u32::MAX` until found.
+    let mut sources = vec![(u32::MAX, 0u32, 0u32); rows as usize];
     let mut input_row = 0usize;
     for (index, chunk) in decoded.iter().enumerate() {
-        for row in 0..chunk.rows() {
+        for row in 0..chunk.rows() as usize {
             let doc = *inverse.get(input_row).ok_or_else(bad_order)?;
-            *sources.get_mut(doc as usize).ok_or_else(bad_order)? = (index as u32, row);
+            let range = chunk.value_range(row);
+            *sources.get_mut(doc as usize).ok_or_else(bad_order)? =
+                (index as u32, range.start as u32, range.end as u32);
             input_row += 1;
         }
     }
@@ -172,9 +176,11 @@ fn reorder_whole(
     }
     let mut output = Vec::with_capacity(output_chunks);
     let mut buffer = ChunkBuffer::default();
-    for (doc, (index, row)) in sources.into_iter().enumerate() {
-        let chunk = decoded.get(index as usize).ok_or_else(bad_order)?;
-        let bytes = value_of(chunk, physical, row as usize);
+    for (doc, (index, start, end)) in sources.iter().copied().enumerate() {
+        let bytes = decoded
+            .get(index as usize)
+            .and_then(|chunk| chunk.data().get(start as usize..end as usize))
+            .ok_or_else(bad_order)?;
         buffer.push(physical, bytes);
         if sink.needs_values() {
             sink.visit(doc as u32, bytes)?;
