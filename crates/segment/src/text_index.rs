@@ -282,15 +282,15 @@ impl TextIndexBuilder {
     fn add_any(&mut self, doc_id: u32, text: &str) {
         let [words, raw, leading, trailing] = &mut self.fields;
         let buffer = &mut self.buffer;
+        words.begin_doc(doc_id);
         for_each_run(text, |position, run| {
             if let Some(word) = word_of(run, buffer) {
                 words.add(word.as_bytes(), position);
             }
         });
-        words.end_doc(doc_id);
         if is_irregular(text) {
+            raw.begin_doc(doc_id);
             for_each_run(text, |_, run| raw.add(run.as_bytes(), 0));
-            raw.end_doc(doc_id);
         }
         let lead = leading_run(text);
         if !lead.is_empty() {
@@ -307,6 +307,7 @@ impl TextIndexBuilder {
     /// 40+ bytes) and which runs the text starts and ends with.
     fn add_ascii(&mut self, doc_id: u32, bytes: &[u8]) {
         let [words, raw, leading, trailing] = &mut self.fields;
+        words.begin_doc(doc_id);
         let (mut at, mut position) = (0usize, 0u32);
         let mut irregular = false;
         let (mut first, mut last) = (None, None);
@@ -341,10 +342,9 @@ impl TextIndexBuilder {
             last = Some(start..at);
             position += 1;
         }
-        words.end_doc(doc_id);
         if irregular && let Ok(text) = std::str::from_utf8(bytes) {
+            raw.begin_doc(doc_id);
             for_each_run(text, |_, run| raw.add(run.as_bytes(), 0));
-            raw.end_doc(doc_id);
         }
         if let Some(run) = first.filter(|run| run.start == 0) {
             let end = run.end.min(EDGE_RUN_LIMIT_BYTES);

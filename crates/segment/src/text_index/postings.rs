@@ -64,6 +64,14 @@ struct TermPostings {
     doc_freq: u32,
     /// The [`FieldBuilder::generation`] of the doc that last noted this term.
     noted: u32,
+    /// Whether the doc that last noted the term recorded it (a doc not after the
+    /// term's last one records nothing).
+    recording: bool,
+    /// Where the recording doc's position count starts in `positions`, the count, and
+    /// its last position.
+    count_at: u32,
+    count: u32,
+    last_position: u32,
 }
 
 impl TermPostings {
@@ -80,20 +88,40 @@ impl TermPostings {
         self.doc_freq += 1;
         Some(delta)
     }
+
+    /// One more position of the recording doc: the count rewritten in place (moving
+    /// the doc's positions when it takes another byte), the position's delta appended.
+    fn repeat(&mut self, position: u32) {
+        let at = self.count_at as usize;
+        let old_len = varint_len(self.count);
+        self.count += 1;
+        let mut count = Vec::with_capacity(5);
+        push_varint(&mut count, self.count);
+        if count.len() == old_len {
+            self.positions[at..at + old_len].copy_from_slice(&count);
+        } else {
+            self.positions.splice(at..at + old_len, count);
+        }
+        push_varint(&mut self.positions, position - self.last_position);
+        self.last_position = position;
+    }
 }
 
-/// Collects one field's terms in doc order.
+/// Bytes of `value`'s LEB128.
+fn varint_len(value: u32) -> usize {
+    (32 - value.leading_zeros() as usize).div_ceil(7).max(1)
+}
+
+/// Collects one field's terms, doc by doc in ascending order: each term's doc and
+/// positions are written to its postings as the term arrives.
 pub(super) struct FieldBuilder {
     ids: TermIds,
     terms: Vec<TermPostings>,
     positions: bool,
-    /// The current doc's (term id << 32 | position) pairs.
-    pending: Vec<u64>,
-    /// Counts docs ended, from 1: tells a term noted twice in the current doc.
+    /// The doc being added ([`FieldBuilder::begin_doc`]).
+    doc: u32,
+    /// Counts docs begun, from 1: tells a term noted again in the same doc.
     generation: u32,
-    /// Whether the current doc noted a term twice (its pairs are then sorted, so
-    /// that a term's positions are together).
-    repeats: bool,
 }
 
 impl FieldBuilder {
@@ -102,9 +130,8 @@ impl FieldBuilder {
             ids: TermIds::default(),
             terms: Vec::new(),
             positions,
-            pending: Vec::new(),
-            generation: 1,
-            repeats: false,
+            doc: 0,
+            generation: 0,
         }
     }
 
@@ -117,67 +144,46 @@ impl FieldBuilder {
         id
     }
 
-    /// Note `term` at `position` of the doc being added (see [`FieldBuilder::end_doc`]).
+    /// Start doc `doc` (docs ascend; a doc not after a term's last one adds nothing
+    /// to that term).
+    #[inline]
+    pub(super) fn begin_doc(&mut self, doc: u32) {
+        self.doc = doc;
+        self.generation = self.generation.wrapping_add(1).max(1);
+    }
+
+    /// Note `term` at `position` of the current doc (positions ascend within a doc).
     #[inline]
     pub(super) fn add(&mut self, term: &[u8], position: u32) {
         let id = self.id_of(term);
-        let noted = &mut self.terms[id as usize].noted;
-        self.repeats |= *noted == self.generation;
-        *noted = self.generation;
-        self.pending
-            .push((u64::from(id) << 32) | u64::from(position));
-    }
-
-    /// Record `term` as doc `doc`'s only term, at position 0 (docs ascend): what
-    /// [`FieldBuilder::add`] then [`FieldBuilder::end_doc`] do, for a field of one
-    /// term a doc.
-    pub(super) fn add_only_term(&mut self, term: &[u8], doc: u32) {
-        debug_assert!(self.pending.is_empty());
-        let id = self.id_of(term);
+        let (doc, generation, positions) = (self.doc, self.generation, self.positions);
         let term = &mut self.terms[id as usize];
-        if let Some(delta) = term.next_doc(doc) {
-            push_varint(&mut term.docs, delta);
-            if self.positions {
-                push_varint(&mut term.positions, 1);
-                push_varint(&mut term.positions, 0);
+        if term.noted == generation {
+            if term.recording && positions {
+                term.repeat(position);
             }
-        }
-    }
-
-    /// Record the terms noted since the last call as doc `doc`'s (docs ascend).
-    pub(super) fn end_doc(&mut self, doc: u32) {
-        self.generation = self.generation.wrapping_add(1).max(1);
-        if self.pending.is_empty() {
             return;
         }
-        // Few terms a doc: sorting groups a term's positions, ascending. A doc whose
-        // terms all differ has nothing to group, and its positions already ascend.
-        if std::mem::take(&mut self.repeats) {
-            self.pending.sort_unstable();
-        }
-        let mut at = 0;
-        while at < self.pending.len() {
-            let id = (self.pending[at] >> 32) as usize;
-            let mut end = at + 1;
-            while end < self.pending.len() && (self.pending[end] >> 32) as usize == id {
-                end += 1;
+        term.noted = generation;
+        term.recording = false;
+        if let Some(delta) = term.next_doc(doc) {
+            term.recording = true;
+            push_varint(&mut term.docs, delta);
+            if positions {
+                term.count_at = term.positions.len() as u32;
+                term.count = 1;
+                term.last_position = position;
+                term.positions.push(1);
+                push_varint(&mut term.positions, position);
             }
-            let term = &mut self.terms[id];
-            if let Some(delta) = term.next_doc(doc) {
-                push_varint(&mut term.docs, delta);
-                if self.positions {
-                    push_varint(&mut term.positions, (end - at) as u32);
-                    let mut previous = 0u32;
-                    for pair in &self.pending[at..end] {
-                        let position = *pair as u32;
-                        push_varint(&mut term.positions, position - previous);
-                        previous = position;
-                    }
-                }
-            }
-            at = end;
         }
-        self.pending.clear();
+    }
+
+    /// Record `term` as doc `doc`'s only term, at position 0 (docs ascend).
+    #[inline]
+    pub(super) fn add_only_term(&mut self, term: &[u8], doc: u32) {
+        self.begin_doc(doc);
+        self.add(term, 0);
     }
 
     /// The field's bytes, terms in ascending order. Each term's buffers are freed as
@@ -483,10 +489,10 @@ mod tests {
         let mut builder = FieldBuilder::new(true);
         let docs: [&[&str]; 4] = [&["b", "a", "b"], &[], &["a"], &["c", "b"]];
         for (doc, terms) in docs.iter().enumerate() {
+            builder.begin_doc(doc as u32);
             for (position, term) in terms.iter().enumerate() {
                 builder.add(term.as_bytes(), position as u32);
             }
-            builder.end_doc(doc as u32);
         }
         let bytes = builder.finish();
         let field = Field::open(&bytes).expect("opens");
@@ -510,13 +516,46 @@ mod tests {
     }
 
     #[test]
-    fn only_terms_write_what_add_and_end_doc_write() {
+    fn many_positions_of_a_term_in_one_doc_and_a_doc_begun_again() {
+        let mut builder = FieldBuilder::new(true);
+        // Doc 0: "a" at the even positions up to 400 (a count of two LEB128 bytes,
+        // grown in place), "b" between them.
+        builder.begin_doc(0);
+        for position in 0..401u32 {
+            builder.add(if position % 2 == 0 { b"a" } else { b"b" }, position);
+        }
+        // Doc 1 twice: the second time adds nothing to "a", which it holds already,
+        // but "c" is new to it.
+        builder.begin_doc(1);
+        builder.add(b"a", 3);
+        builder.begin_doc(1);
+        builder.add(b"a", 0);
+        builder.add(b"a", 5);
+        builder.add(b"c", 9);
+        let bytes = builder.finish();
+        let field = Field::open(&bytes).expect("opens");
+        let lists = |id: usize| {
+            let mut lists = Vec::new();
+            field
+                .for_each_position_list(id, |doc, positions| lists.push((doc, positions.to_vec())))
+                .expect("decodes");
+            lists
+        };
+        let evens: Vec<u32> = (0..401).step_by(2).collect();
+        let odds: Vec<u32> = (1..401).step_by(2).collect();
+        assert_eq!(lists(0), vec![(0, evens), (1, vec![3])]);
+        assert_eq!(lists(1), vec![(0, odds)]);
+        assert_eq!(lists(2), vec![(1, vec![9])]);
+    }
+
+    #[test]
+    fn only_terms_write_what_begin_doc_and_add_write() {
         for positions in [false, true] {
             let (mut general, mut only) =
                 (FieldBuilder::new(positions), FieldBuilder::new(positions));
             for (doc, term) in [(0u32, "x"), (2, "y"), (3, "x"), (3, "x"), (7, "x")] {
+                general.begin_doc(doc);
                 general.add(term.as_bytes(), 0);
-                general.end_doc(doc);
                 only.add_only_term(term.as_bytes(), doc);
             }
             assert_eq!(general.finish(), only.finish(), "positions {positions}");
