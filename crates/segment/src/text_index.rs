@@ -239,6 +239,30 @@ pub struct TextIndexBuilder {
     buffer: String,
     /// Bytes of a lowercased or reversed run (the ASCII pass).
     scratch: Vec<u8>,
+    /// By word id: the id of the same bytes in the leading-run field, and of their
+    /// reverse in the trailing-run field ([`NO_ID`] until seen).
+    leading_by_word: Vec<u32>,
+    trailing_by_word: Vec<u32>,
+}
+
+/// No id yet, in [`TextIndexBuilder`]'s by-word tables.
+const NO_ID: u32 = u32::MAX;
+
+/// The edge field's id remembered for word `word`, if any.
+fn known_edge(by_word: &[u32], word: Option<u32>) -> Option<u32> {
+    word.and_then(|word| by_word.get(word as usize).copied())
+        .filter(|id| *id != NO_ID)
+}
+
+/// Remember `id` as the edge field's id of word `word` (when the edge is a word).
+fn remember_edge(by_word: &mut Vec<u32>, word: Option<u32>, id: u32) {
+    if let Some(word) = word {
+        let word = word as usize;
+        if by_word.len() <= word {
+            by_word.resize(word + 1, NO_ID);
+        }
+        by_word[word] = id;
+    }
 }
 
 impl TextIndexBuilder {
@@ -253,6 +277,8 @@ impl TextIndexBuilder {
             next_doc: 0,
             buffer: String::new(),
             scratch: Vec::new(),
+            leading_by_word: Vec::new(),
+            trailing_by_word: Vec::new(),
         })
     }
 
@@ -290,7 +316,9 @@ impl TextIndexBuilder {
         });
         if is_irregular(text) {
             raw.begin_doc(doc_id);
-            for_each_run(text, |_, run| raw.add(run.as_bytes(), 0));
+            for_each_run(text, |_, run| {
+                raw.add(run.as_bytes(), 0);
+            });
         }
         let lead = leading_run(text);
         if !lead.is_empty() {
@@ -311,6 +339,9 @@ impl TextIndexBuilder {
         let (mut at, mut position) = (0usize, 0u32);
         let mut irregular = false;
         let (mut first, mut last) = (None, None);
+        // The word ids of the first and last runs when the word is the run's bytes as
+        // they are (no uppercase, short enough to keep).
+        let (mut first_word, mut last_word) = (None, None);
         while at < bytes.len() {
             if ASCII_CLASS[usize::from(bytes[at])] == 0 {
                 at += 1;
@@ -329,32 +360,57 @@ impl TextIndexBuilder {
             let run = &bytes[start..at];
             let upper = class & ASCII_UPPER != 0;
             irregular |= upper || run.len() >= DEFAULT_TOKEN_LIMIT_BYTES;
+            let mut same_word = None;
             if run.len() < DEFAULT_TOKEN_LIMIT_BYTES {
                 if upper {
                     self.scratch.clear();
                     self.scratch.extend(run.iter().map(u8::to_ascii_lowercase));
                     words.add(&self.scratch, position);
                 } else {
-                    words.add(run, position);
+                    same_word = Some(words.add(run, position));
                 }
             }
-            first.get_or_insert(start..at);
+            if first.is_none() {
+                first = Some(start..at);
+                first_word = same_word;
+            }
             last = Some(start..at);
+            last_word = same_word;
             position += 1;
         }
         if irregular && let Ok(text) = std::str::from_utf8(bytes) {
             raw.begin_doc(doc_id);
-            for_each_run(text, |_, run| raw.add(run.as_bytes(), 0));
+            for_each_run(text, |_, run| {
+                raw.add(run.as_bytes(), 0);
+            });
         }
+        // An edge run that is a word has the word's bytes (reversed, trailing): its id
+        // is looked up once per word, then found by the word's id.
         if let Some(run) = first.filter(|run| run.start == 0) {
             let end = run.end.min(EDGE_RUN_LIMIT_BYTES);
-            leading.add_only_term(&bytes[..end], doc_id);
+            let id = match known_edge(&self.leading_by_word, first_word) {
+                Some(id) => id,
+                None => {
+                    let id = leading.id_of(&bytes[..end]);
+                    remember_edge(&mut self.leading_by_word, first_word, id);
+                    id
+                }
+            };
+            leading.add_only_id(id, doc_id);
         }
         if let Some(run) = last.filter(|run| run.end == bytes.len()) {
-            let start = run.start.max(run.end.saturating_sub(EDGE_RUN_LIMIT_BYTES));
-            self.scratch.clear();
-            self.scratch.extend(bytes[start..run.end].iter().rev());
-            trailing.add_only_term(&self.scratch, doc_id);
+            let id = match known_edge(&self.trailing_by_word, last_word) {
+                Some(id) => id,
+                None => {
+                    let start = run.start.max(run.end.saturating_sub(EDGE_RUN_LIMIT_BYTES));
+                    self.scratch.clear();
+                    self.scratch.extend(bytes[start..run.end].iter().rev());
+                    let id = trailing.id_of(&self.scratch);
+                    remember_edge(&mut self.trailing_by_word, last_word, id);
+                    id
+                }
+            };
+            trailing.add_only_id(id, doc_id);
         }
     }
 

@@ -135,8 +135,9 @@ impl FieldBuilder {
         }
     }
 
+    /// The id of `term` in this field (a new one the first time).
     #[inline]
-    fn id_of(&mut self, term: &[u8]) -> u32 {
+    pub(super) fn id_of(&mut self, term: &[u8]) -> u32 {
         let (id, new) = self.ids.id_of(term);
         if new {
             self.terms.push(TermPostings::default());
@@ -152,10 +153,18 @@ impl FieldBuilder {
         self.generation = self.generation.wrapping_add(1).max(1);
     }
 
-    /// Note `term` at `position` of the current doc (positions ascend within a doc).
+    /// Note `term` at `position` of the current doc (positions ascend within a doc);
+    /// its id.
     #[inline]
-    pub(super) fn add(&mut self, term: &[u8], position: u32) {
+    pub(super) fn add(&mut self, term: &[u8], position: u32) -> u32 {
         let id = self.id_of(term);
+        self.add_id(id, position);
+        id
+    }
+
+    /// [`FieldBuilder::add`] of the term with id `id` ([`FieldBuilder::id_of`]).
+    #[inline]
+    pub(super) fn add_id(&mut self, id: u32, position: u32) {
         let (doc, generation, positions) = (self.doc, self.generation, self.positions);
         let term = &mut self.terms[id as usize];
         if term.noted == generation {
@@ -184,6 +193,13 @@ impl FieldBuilder {
     pub(super) fn add_only_term(&mut self, term: &[u8], doc: u32) {
         self.begin_doc(doc);
         self.add(term, 0);
+    }
+
+    /// [`FieldBuilder::add_only_term`] of the term with id `id`.
+    #[inline]
+    pub(super) fn add_only_id(&mut self, id: u32, doc: u32) {
+        self.begin_doc(doc);
+        self.add_id(id, 0);
     }
 
     /// The field's bytes, terms in ascending order. Each term's buffers are freed as
