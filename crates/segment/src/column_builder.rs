@@ -20,7 +20,7 @@ use crate::inverted::{Postings, encode_bitmap, encode_sorted, write_inverted};
 use crate::metadata::{ColumnMetadata, Encoding};
 use crate::raw_forward::{
     ChunkBuffer, ChunkUse, CompressedChunk, TEMPORARY_CHUNK_ROWS, chunk_rows_for,
-    chunk_section_parts, input_chunk,
+    chunk_section_parts, push_input_chunk,
 };
 use crate::raw_reorder::{RawSink, keep_in_order, reorder_chunks, replay_chunks};
 use crate::text_index::TextIndexBuilder;
@@ -319,7 +319,7 @@ impl ColumnBuilder {
                         update_min_max(physical, min, max, value_bytes);
                     }
                     if buffer.rows == input_chunk_rows {
-                        chunks.push(input_chunk(buffer, physical, chunk_use, held_bytes)?);
+                        push_input_chunk(chunks, buffer, physical, chunk_use, held_bytes)?;
                         buffer.clear();
                     }
                     Ok(())
@@ -502,12 +502,13 @@ impl ColumnBuilder {
                 max,
             } => {
                 if buffer.rows > 0 {
-                    chunks.push(input_chunk(
+                    push_input_chunk(
+                        &mut chunks,
                         &buffer,
                         self.physical,
                         self.input_chunk_use,
                         &mut held_bytes,
-                    )?);
+                    )?;
                 }
                 drop(buffer);
                 metadata.cardinality = hll.estimate();

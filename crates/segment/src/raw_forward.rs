@@ -231,19 +231,32 @@ pub fn compress_chunk(
     Ok(chunk(ChunkCodec::Stored, stored))
 }
 
-/// Compress the chunk of an input column that holds `held` uncompressed bytes of
-/// chunks already (a temporary chunk is held plain while they fit, see
-/// [`ChunkUse::for_held`]), counting the chunk's into `held`.
-pub fn input_chunk(
+/// Compress `buffer` into the next of an input column's `chunks`, which hold `held`
+/// uncompressed bytes (counting the new chunk's in). A temporary chunk is held plain
+/// while the column fits [`TEMPORARY_PLAIN_BYTES`] (see [`ChunkUse::for_held`]); the
+/// chunk that takes it past turns the plain chunks held into LZ4, so that a column the
+/// reorder will take window by window is held compressed, as before it was plain.
+pub fn push_input_chunk(
+    chunks: &mut Vec<CompressedChunk>,
     buffer: &ChunkBuffer,
     physical: PhysicalType,
     chunk_use: ChunkUse,
     held: &mut u64,
-) -> Result<CompressedChunk> {
+) -> Result<()> {
     let adding = buffer.uncompressed_len(physical);
-    let chunk = compress_chunk(buffer, physical, chunk_use.for_held(*held, adding))?;
+    let chunk_use = chunk_use.for_held(*held, adding);
+    if chunk_use == ChunkUse::Temporary && *held <= TEMPORARY_PLAIN_BYTES {
+        for chunk in chunks
+            .iter_mut()
+            .filter(|chunk| chunk.codec == ChunkCodec::Plain)
+        {
+            chunk.bytes = lz4_compress(&chunk.bytes, &[])?;
+            chunk.codec = ChunkCodec::Lz4;
+        }
+    }
+    chunks.push(compress_chunk(buffer, physical, chunk_use)?);
     *held += adding;
-    Ok(chunk)
+    Ok(())
 }
 
 fn chunk_len(raw: &[u8]) -> Result<u32> {

@@ -313,25 +313,30 @@ fn reorder_in_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raw_forward::{ChunkCodec, ChunkUse, input_chunk};
+    use crate::raw_forward::{ChunkCodec, ChunkUse, push_input_chunk};
 
     /// Input chunks of `values` as a build holds them: temporary chunks of `per_chunk`
-    /// rows, the first plain (1,500 bytes left of the budget), LZ4 after.
+    /// rows, for a column that held `held` bytes before them.
     fn held_chunks(
         values: &[Vec<u8>],
         physical: PhysicalType,
         per_chunk: usize,
+        mut held: u64,
     ) -> Vec<CompressedChunk> {
-        let mut held = crate::raw_forward::TEMPORARY_PLAIN_BYTES - 1500;
         let mut chunks = Vec::new();
         for piece in values.chunks(per_chunk) {
             let mut buffer = ChunkBuffer::default();
             for value in piece {
                 buffer.push(physical, value);
             }
-            chunks.push(
-                input_chunk(&buffer, physical, ChunkUse::Temporary, &mut held).expect("chunk"),
-            );
+            push_input_chunk(
+                &mut chunks,
+                &buffer,
+                physical,
+                ChunkUse::Temporary,
+                &mut held,
+            )
+            .expect("chunk");
         }
         chunks
     }
@@ -364,19 +369,24 @@ mod tests {
             for (row, doc) in inverse.iter().enumerate() {
                 expected[*doc as usize] = values[row].clone();
             }
-            let chunks = held_chunks(&values, physical, 64);
-            // Some chunks plain, some compressed (LZ4, or frame-of-reference for
-            // numbers): both kinds are read.
-            let plain = chunks
-                .iter()
-                .filter(|c| c.codec == ChunkCodec::Plain)
-                .count();
-            assert!(
-                plain > 0 && plain < chunks.len(),
-                "{plain} of {}",
-                chunks.len()
-            );
-            for window_bytes in [u64::MAX, 1, 2_000] {
+            // A column within the plain budget is held plain; one that goes past it
+            // (1,500 bytes left) is held compressed (LZ4, or frame-of-reference for
+            // numbers), its first chunks compressed when the budget runs out.
+            let budget = crate::raw_forward::TEMPORARY_PLAIN_BYTES;
+            let plain = |chunks: &[CompressedChunk]| {
+                chunks
+                    .iter()
+                    .filter(|c| c.codec == ChunkCodec::Plain)
+                    .count()
+            };
+            let small = held_chunks(&values, physical, 64, 0);
+            assert_eq!(plain(&small), small.len());
+            let past = held_chunks(&values, physical, 64, budget - 1500);
+            assert_eq!(plain(&past), 0);
+            for (held, window_bytes) in [0, budget - 1500]
+                .into_iter()
+                .flat_map(|held| [u64::MAX, 1, 2_000].map(|window| (held, window)))
+            {
                 let nulls = RoaringBitmap::new();
                 let mut sink = RawSink {
                     physical,
@@ -387,7 +397,7 @@ mod tests {
                     previous: None,
                 };
                 let output = reorder_in_windows(
-                    held_chunks(&values, physical, 64),
+                    held_chunks(&values, physical, 64, held),
                     physical,
                     RawCompression::Lz4,
                     (100, rows),
@@ -400,7 +410,7 @@ mod tests {
                 assert_eq!(
                     values_of(&output, physical),
                     expected,
-                    "window {window_bytes}"
+                    "held {held}, window {window_bytes}"
                 );
             }
         }
@@ -423,7 +433,7 @@ mod tests {
             vec![0, 0, 2, 3, 4, 5, 6, 7, 8, 9],
             vec![0; 9],
         ] {
-            let chunks = held_chunks(&values, PhysicalType::I32, 4);
+            let chunks = held_chunks(&values, PhysicalType::I32, 4, 0);
             let outcome = reorder_chunks(
                 chunks,
                 PhysicalType::I32,
