@@ -65,6 +65,50 @@ impl RawSink<'_> {
     }
 }
 
+/// Output chunks of a raw column as a segment keeps them, filled value by value in
+/// output order: `chunk_rows` values each, compressed with the column's codec.
+struct KeptChunks {
+    physical: PhysicalType,
+    codec: RawCompression,
+    chunk_rows: u32,
+    buffer: ChunkBuffer,
+    chunks: Vec<CompressedChunk>,
+}
+
+impl KeptChunks {
+    fn new(physical: PhysicalType, codec: RawCompression, chunk_rows: u32) -> KeptChunks {
+        KeptChunks {
+            physical,
+            codec,
+            chunk_rows,
+            buffer: ChunkBuffer::default(),
+            chunks: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        self.buffer.push(self.physical, bytes);
+        if self.buffer.rows == self.chunk_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let chunk = compress_chunk(&self.buffer, self.physical, ChunkUse::Kept(self.codec))?;
+        self.chunks.push(chunk);
+        self.buffer.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<CompressedChunk>> {
+        if self.buffer.rows > 0 {
+            self.flush()?;
+        }
+        Ok(self.chunks)
+    }
+}
+
 fn decode(chunk: &CompressedChunk, physical: PhysicalType) -> Result<DecodedChunk> {
     let data = chunk.decompress(physical).map_err(Error::InvalidInput)?;
     DecodedChunk::new(physical, chunk.rows, data).map_err(Error::InvalidInput)
@@ -111,23 +155,15 @@ pub fn keep_in_order(
     if stored {
         return Ok(chunks);
     }
-    let mut output = Vec::new();
-    let mut buffer = ChunkBuffer::default();
+    let mut output = KeptChunks::new(physical, codec, chunk_rows);
     for chunk in chunks {
         let decoded = decode(&chunk, physical)?;
         drop(chunk);
         for row in 0..decoded.rows() as usize {
-            buffer.push(physical, value_of(&decoded, physical, row));
-            if buffer.rows == chunk_rows {
-                output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
-                buffer.clear();
-            }
+            output.push(value_of(&decoded, physical, row))?;
         }
     }
-    if buffer.rows > 0 {
-        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
-    }
-    Ok(output)
+    output.finish()
 }
 
 /// Values ahead of the copy whose bytes are fetched early: the copy reads the values at
@@ -156,8 +192,7 @@ fn reorder_whole(
     chunks: Vec<CompressedChunk>,
     physical: PhysicalType,
     codec: RawCompression,
-    chunk_rows: u32,
-    rows: u32,
+    (chunk_rows, rows): (u32, u32),
     inverse: &[u32],
     sink: &mut RawSink<'_>,
 ) -> Result<Vec<CompressedChunk>> {
@@ -166,7 +201,6 @@ fn reorder_whole(
     if inverse.len() != rows as usize {
         return Err(bad_order());
     }
-    let output_chunks = rows.div_ceil(chunk_rows.max(1)) as usize;
     let decoded = chunks
         .into_iter()
         .map(|chunk| {
@@ -194,8 +228,7 @@ fn reorder_whole(
     if input_row != rows as usize {
         return Err(bad_order());
     }
-    let mut output = Vec::with_capacity(output_chunks);
-    let mut buffer = ChunkBuffer::default();
+    let mut output = KeptChunks::new(physical, codec, chunk_rows);
     for (doc, (index, start, end)) in sources.iter().copied().enumerate() {
         if let Some((ahead, ahead_start, _)) = sources.get(doc + PREFETCH_DISTANCE)
             && let Some(chunk) = decoded.get(*ahead as usize)
@@ -206,19 +239,12 @@ fn reorder_whole(
             .get(index as usize)
             .and_then(|chunk| chunk.data().get(start as usize..end as usize))
             .ok_or_else(bad_order)?;
-        buffer.push(physical, bytes);
+        output.push(bytes)?;
         if sink.needs_values() {
             sink.visit(doc as u32, bytes)?;
         }
-        if buffer.rows == chunk_rows {
-            output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
-            buffer.clear();
-        }
     }
-    if buffer.rows > 0 {
-        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
-    }
-    Ok(output)
+    output.finish()
 }
 
 /// Rewrite chunks so that output doc `d` holds input row `r` where `inverse[r] == d`,
@@ -255,7 +281,7 @@ fn reorder_in_windows(
 ) -> Result<Vec<CompressedChunk>> {
     let total_bytes: u64 = chunks.iter().map(|c| u64::from(c.uncompressed_len)).sum();
     if total_bytes <= window_bytes {
-        return reorder_whole(chunks, physical, codec, chunk_rows, rows, inverse, sink);
+        return reorder_whole(chunks, physical, codec, (chunk_rows, rows), inverse, sink);
     }
     let bytes_per_row = (total_bytes / u64::from(rows.max(1))).max(1);
     let window_rows = (window_bytes / bytes_per_row)
@@ -263,8 +289,7 @@ fn reorder_in_windows(
         .div_ceil(u64::from(chunk_rows))
         * u64::from(chunk_rows);
     let window_rows = window_rows.min(u64::from(rows.max(1))) as u32;
-    let mut output = Vec::with_capacity(chunks.len());
-    let mut buffer = ChunkBuffer::default();
+    let mut output = KeptChunks::new(physical, codec, chunk_rows);
     let mut window_start = 0u32;
     while window_start < rows {
         let window_end = window_start.saturating_add(window_rows).min(rows);
@@ -293,21 +318,14 @@ fn reorder_in_windows(
         for (offset, (start, len)) in spans.iter().enumerate() {
             let bytes = &arena[*start as usize..(*start + *len) as usize];
             let doc = window_start + offset as u32;
-            buffer.push(physical, bytes);
+            output.push(bytes)?;
             if sink.needs_values() {
                 sink.visit(doc, bytes)?;
-            }
-            if buffer.rows == chunk_rows {
-                output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
-                buffer.clear();
             }
         }
         window_start = window_end;
     }
-    if buffer.rows > 0 {
-        output.push(compress_chunk(&buffer, physical, ChunkUse::Kept(codec))?);
-    }
-    Ok(output)
+    output.finish()
 }
 
 #[cfg(test)]
