@@ -303,7 +303,7 @@ impl ColumnBuilder {
                 let physical = self.physical;
                 let chunk_use = self.input_chunk_use;
                 let input_chunk_rows = match chunk_use {
-                    ChunkUse::Temporary | ChunkUse::TemporaryPlain => TEMPORARY_CHUNK_ROWS,
+                    ChunkUse::Temporary => TEMPORARY_CHUNK_ROWS,
                     ChunkUse::Kept(_) => *chunk_rows,
                 };
                 let mut push = |null: bool, value_bytes: &[u8]| -> Result<()> {

@@ -37,31 +37,16 @@ pub enum ChunkUse {
     /// Written into the segment: frame-of-reference, else the column's codec.
     Kept(RawCompression),
     /// Held in memory only until the rows are reordered: frame-of-reference or LZ4,
-    /// several times faster to write and read back than zstd.
+    /// several times faster to write and read back than zstd (or held plain, see
+    /// [`push_input_chunk`]).
     Temporary,
-    /// Held in memory only until the rows are reordered, uncompressed: the first
-    /// [`TEMPORARY_PLAIN_BYTES`] of a column, which the reorder would hold uncompressed
-    /// at once anyway (its window), so compressing them saves no peak memory.
-    TemporaryPlain,
 }
 
 /// Uncompressed bytes of a column's temporary chunks held plain; the rest are LZ4.
-/// Equal to the reorder's window ([`crate::raw_reorder::WINDOW_BYTES`]).
+/// Equal to the reorder's window ([`crate::raw_reorder::WINDOW_BYTES`]): the reorder
+/// would hold that much uncompressed at once anyway, so compressing it saves no peak
+/// memory.
 pub const TEMPORARY_PLAIN_BYTES: u64 = crate::raw_reorder::WINDOW_BYTES;
-
-impl ChunkUse {
-    /// The use of a chunk of `adding` uncompressed bytes for a column already holding
-    /// `held`: a temporary chunk is plain while the column's chunks fit
-    /// [`TEMPORARY_PLAIN_BYTES`].
-    pub fn for_held(self, held: u64, adding: u64) -> ChunkUse {
-        match self {
-            ChunkUse::Temporary if held + adding <= TEMPORARY_PLAIN_BYTES => {
-                ChunkUse::TemporaryPlain
-            }
-            other => other,
-        }
-    }
-}
 
 /// Rows per temporary chunk (compressed as rows arrive, until they are reordered): large,
 /// so that per-chunk work is small against the values.
@@ -194,15 +179,6 @@ pub fn compress_chunk(
     physical: PhysicalType,
     chunk_use: ChunkUse,
 ) -> Result<CompressedChunk> {
-    if chunk_use == ChunkUse::TemporaryPlain {
-        let bytes = buffer.uncompressed(physical);
-        return Ok(CompressedChunk {
-            rows: buffer.rows,
-            uncompressed_len: chunk_len(&bytes)?,
-            codec: ChunkCodec::Plain,
-            bytes,
-        });
-    }
     let joined;
     let raw: &[u8] = if physical == PhysicalType::Bytes {
         joined = buffer.uncompressed(physical);
@@ -221,9 +197,7 @@ pub fn compress_chunk(
         return Ok(chunk(ChunkCodec::Stored, bytes));
     }
     let stored = match chunk_use {
-        ChunkUse::Temporary | ChunkUse::TemporaryPlain => {
-            return Ok(chunk(ChunkCodec::Lz4, lz4_compress(raw, &[])?));
-        }
+        ChunkUse::Temporary => return Ok(chunk(ChunkCodec::Lz4, lz4_compress(raw, &[])?)),
         ChunkUse::Kept(RawCompression::Lz4) => lz4_compress(raw, LZ4_TAG)?,
         ChunkUse::Kept(RawCompression::Zstandard) => zstd_compress(raw)?,
         ChunkUse::Kept(RawCompression::PassThrough) => [PLAIN_TAG.as_slice(), raw].concat(),
@@ -233,9 +207,9 @@ pub fn compress_chunk(
 
 /// Compress `buffer` into the next of an input column's `chunks`, which hold `held`
 /// uncompressed bytes (counting the new chunk's in). A temporary chunk is held plain
-/// while the column fits [`TEMPORARY_PLAIN_BYTES`] (see [`ChunkUse::for_held`]); the
-/// chunk that takes it past turns the plain chunks held into LZ4, so that a column the
-/// reorder will take window by window is held compressed, as before it was plain.
+/// while the column fits [`TEMPORARY_PLAIN_BYTES`]; the chunk that takes it past turns
+/// the plain chunks held into LZ4, so that a column the reorder will take window by
+/// window is held compressed, as before it was plain.
 pub fn push_input_chunk(
     chunks: &mut Vec<CompressedChunk>,
     buffer: &ChunkBuffer,
@@ -244,18 +218,31 @@ pub fn push_input_chunk(
     held: &mut u64,
 ) -> Result<()> {
     let adding = buffer.uncompressed_len(physical);
-    let chunk_use = chunk_use.for_held(*held, adding);
-    if chunk_use == ChunkUse::Temporary && *held <= TEMPORARY_PLAIN_BYTES {
-        for chunk in chunks
-            .iter_mut()
-            .filter(|chunk| chunk.codec == ChunkCodec::Plain)
-        {
-            chunk.bytes = lz4_compress(&chunk.bytes, &[])?;
-            chunk.codec = ChunkCodec::Lz4;
-        }
-    }
-    chunks.push(compress_chunk(buffer, physical, chunk_use)?);
+    let was_within = *held <= TEMPORARY_PLAIN_BYTES;
     *held += adding;
+    let chunk = match chunk_use {
+        ChunkUse::Temporary if *held <= TEMPORARY_PLAIN_BYTES => {
+            let bytes = buffer.uncompressed(physical);
+            CompressedChunk {
+                rows: buffer.rows,
+                uncompressed_len: chunk_len(&bytes)?,
+                codec: ChunkCodec::Plain,
+                bytes,
+            }
+        }
+        ChunkUse::Temporary if was_within => {
+            for chunk in chunks
+                .iter_mut()
+                .filter(|chunk| chunk.codec == ChunkCodec::Plain)
+            {
+                chunk.bytes = lz4_compress(&chunk.bytes, &[])?;
+                chunk.codec = ChunkCodec::Lz4;
+            }
+            compress_chunk(buffer, physical, chunk_use)?
+        }
+        _ => compress_chunk(buffer, physical, chunk_use)?,
+    };
+    chunks.push(chunk);
     Ok(())
 }
 

@@ -114,6 +114,15 @@ fn decode(chunk: &CompressedChunk, physical: PhysicalType) -> Result<DecodedChun
     DecodedChunk::new(physical, chunk.rows, data).map_err(Error::InvalidInput)
 }
 
+/// [`decode`] of a chunk no longer needed: a plain chunk's bytes are taken, not copied.
+fn decode_owned(chunk: CompressedChunk, physical: PhysicalType) -> Result<DecodedChunk> {
+    let rows = chunk.rows;
+    let data = chunk
+        .into_decompressed(physical)
+        .map_err(Error::InvalidInput)?;
+    DecodedChunk::new(physical, rows, data).map_err(Error::InvalidInput)
+}
+
 fn value_of(chunk: &DecodedChunk, physical: PhysicalType, row: usize) -> &[u8] {
     if physical == PhysicalType::Bytes {
         chunk.bytes(row)
@@ -157,8 +166,7 @@ pub fn keep_in_order(
     }
     let mut output = KeptChunks::new(physical, codec, chunk_rows);
     for chunk in chunks {
-        let decoded = decode(&chunk, physical)?;
-        drop(chunk);
+        let decoded = decode_owned(chunk, physical)?;
         for row in 0..decoded.rows() as usize {
             output.push(value_of(&decoded, physical, row))?;
         }
@@ -203,13 +211,7 @@ fn reorder_whole(
     }
     let decoded = chunks
         .into_iter()
-        .map(|chunk| {
-            let chunk_rows = chunk.rows;
-            let data = chunk
-                .into_decompressed(physical)
-                .map_err(Error::InvalidInput)?;
-            DecodedChunk::new(physical, chunk_rows, data).map_err(Error::InvalidInput)
-        })
+        .map(|chunk| decode_owned(chunk, physical))
         .collect::<Result<Vec<_>>>()?;
     // Where each output doc's value lies: (input chunk, start, end) in the chunk's
     // data, found reading the input in order, so that the copy below reads each value

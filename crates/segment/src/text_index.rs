@@ -248,14 +248,22 @@ pub struct TextIndexBuilder {
 /// No id yet, in [`TextIndexBuilder`]'s by-word tables.
 const NO_ID: u32 = u32::MAX;
 
-/// The edge field's id remembered for word `word`, if any.
-fn known_edge(by_word: &[u32], word: Option<u32>) -> Option<u32> {
-    word.and_then(|word| by_word.get(word as usize).copied())
+/// The id in `field` of an edge run: when the run is word `word` (the same bytes, or
+/// their reverse), the id remembered for the word in `by_word`; else, and the first
+/// time, the id of the run's bytes, which `term` makes.
+fn edge_id<'a>(
+    field: &mut FieldBuilder,
+    by_word: &mut Vec<u32>,
+    word: Option<u32>,
+    term: impl FnOnce() -> &'a [u8],
+) -> u32 {
+    if let Some(id) = word
+        .and_then(|word| by_word.get(word as usize).copied())
         .filter(|id| *id != NO_ID)
-}
-
-/// Remember `id` as the edge field's id of word `word` (when the edge is a word).
-fn remember_edge(by_word: &mut Vec<u32>, word: Option<u32>, id: u32) {
+    {
+        return id;
+    }
+    let id = field.id_of(term());
     if let Some(word) = word {
         let word = word as usize;
         if by_word.len() <= word {
@@ -263,6 +271,7 @@ fn remember_edge(by_word: &mut Vec<u32>, word: Option<u32>, id: u32) {
         }
         by_word[word] = id;
     }
+    id
 }
 
 impl TextIndexBuilder {
@@ -388,28 +397,19 @@ impl TextIndexBuilder {
         // is looked up once per word, then found by the word's id.
         if let Some(run) = first.filter(|run| run.start == 0) {
             let end = run.end.min(EDGE_RUN_LIMIT_BYTES);
-            let id = match known_edge(&self.leading_by_word, first_word) {
-                Some(id) => id,
-                None => {
-                    let id = leading.id_of(&bytes[..end]);
-                    remember_edge(&mut self.leading_by_word, first_word, id);
-                    id
-                }
-            };
+            let id = edge_id(leading, &mut self.leading_by_word, first_word, || {
+                &bytes[..end]
+            });
             leading.add_only_id(id, doc_id);
         }
         if let Some(run) = last.filter(|run| run.end == bytes.len()) {
-            let id = match known_edge(&self.trailing_by_word, last_word) {
-                Some(id) => id,
-                None => {
-                    let start = run.start.max(run.end.saturating_sub(EDGE_RUN_LIMIT_BYTES));
-                    self.scratch.clear();
-                    self.scratch.extend(bytes[start..run.end].iter().rev());
-                    let id = trailing.id_of(&self.scratch);
-                    remember_edge(&mut self.trailing_by_word, last_word, id);
-                    id
-                }
-            };
+            let scratch = &mut self.scratch;
+            let id = edge_id(trailing, &mut self.trailing_by_word, last_word, || {
+                let start = run.start.max(run.end.saturating_sub(EDGE_RUN_LIMIT_BYTES));
+                scratch.clear();
+                scratch.extend(bytes[start..run.end].iter().rev());
+                scratch.as_slice()
+            });
             trailing.add_only_id(id, doc_id);
         }
     }

@@ -95,11 +95,12 @@ impl TermPostings {
         let at = self.count_at as usize;
         let old_len = varint_len(self.count);
         self.count += 1;
-        let mut count = Vec::with_capacity(5);
-        push_varint(&mut count, self.count);
-        if count.len() == old_len {
-            self.positions[at..at + old_len].copy_from_slice(&count);
+        if self.count < 0x80 {
+            // A one-byte count stays one byte: no buffer for its encoding.
+            self.positions[at] = self.count as u8;
         } else {
+            let mut count = Vec::with_capacity(5);
+            push_varint(&mut count, self.count);
             self.positions.splice(at..at + old_len, count);
         }
         push_varint(&mut self.positions, position - self.last_position);
