@@ -187,11 +187,12 @@ pub fn split_files(
             continue;
         }
         let file = Arc::new(ParquetFile::open(path, schema, options)?);
+        let group_rows = file.row_group_rows();
         let (mut groups, mut part_rows, mut first_row) = (Vec::new(), 0u64, 0u64);
-        for (group, rows) in file.row_group_rows().into_iter().enumerate() {
+        for (group, rows) in group_rows.iter().enumerate() {
             groups.push(group);
             part_rows += rows;
-            if part_rows >= PART_ROWS {
+            if part_rows >= PART_ROWS || group + 1 == group_rows.len() {
                 parts.push(InputPart {
                     kind: PartKind::RowGroups {
                         file: Arc::clone(&file),
@@ -202,15 +203,6 @@ pub fn split_files(
                 first_row += part_rows;
                 part_rows = 0;
             }
-        }
-        if !groups.is_empty() {
-            parts.push(InputPart {
-                kind: PartKind::RowGroups {
-                    file,
-                    row_groups: groups,
-                    first_row,
-                },
-            });
         }
     }
     Ok(parts)

@@ -93,15 +93,16 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     };
     // `jobs` readers decode the input's parts ahead of the workers, at most `jobs`
     // batches ahead (decoding under a lock the workers shared left a core idle whenever
-    // two workers were filling at once). Every worker pulls batches into a segment of its own and
-    // builds it when full: the cores share the accumulation (dictionaries, raw chunks)
-    // and the build (sort, indexes, text); memory holds one segment per worker. A
-    // segment is uploaded as it is built (no file: the bytes go from the build to the
-    // socket), and its upload handed to one collector that waits for the server's
-    // answers, so that no worker waits on the server's commit before filling the next.
+    // two workers were filling at once). Every worker pulls batches into a segment of
+    // its own and builds it when full: the cores share the accumulation (dictionaries,
+    // raw chunks) and the build (sort, indexes, text); memory holds one segment per
+    // worker. A segment is uploaded as it is built (no file: the bytes go from the
+    // build to the socket), and its upload handed to one collector that waits for the
+    // server's answers, so that no worker waits on the server's commit before filling
+    // the next.
     let jobs = jobs.max(1);
     let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<anyhow::Result<ColumnBatch>>(jobs);
-    // Shared by the workers; dropped with the last of them, which stops the reader.
+    // Shared by the workers; dropped with the last of them, which stops the readers.
     let batch_rx = Arc::new(Mutex::new(batch_rx));
     let next_part = AtomicUsize::new(0);
     let (report, uploaded, outcomes) = std::thread::scope(|scope| {
@@ -115,11 +116,13 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
             .collect();
         drop(batch_tx);
         let (upload_tx, upload_rx) = std::sync::mpsc::sync_channel::<Upload<'_>>(jobs);
-        let collector = scope.spawn(move || load.collect_uploads(upload_rx));
+        let collector = scope.spawn(move || load.noting_failure(load.collect_uploads(upload_rx)));
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
                 let (batch_rx, upload_tx) = (Arc::clone(&batch_rx), upload_tx.clone());
-                scope.spawn(move || load.worker(scope, &batch_rx, &upload_tx))
+                scope.spawn(move || {
+                    load.noting_failure(load.fill_and_build(scope, &batch_rx, &upload_tx))
+                })
             })
             .collect();
         drop((batch_rx, upload_tx));
@@ -242,21 +245,17 @@ impl Load<'_> {
         }
     }
 
-    /// Fill segments from the reader's batches and build each when full, sending it as
-    /// it is built and handing its upload to the collector.
-    fn worker<'scope>(
-        &'scope self,
-        scope: &'scope Scope<'scope, '_>,
-        batches: &Mutex<Receiver<anyhow::Result<ColumnBatch>>>,
-        uploads: &SyncSender<Upload<'scope>>,
-    ) -> anyhow::Result<()> {
-        let outcome = self.fill_and_build(scope, batches, uploads);
+    /// `outcome`, marking the load failed when it is an error (so that the readers,
+    /// the other workers and the collector stop).
+    fn noting_failure<T>(&self, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
         if outcome.is_err() {
             self.failed.store(true, Ordering::Relaxed);
         }
         outcome
     }
 
+    /// Fill segments from the readers' batches and build each when full, sending it as
+    /// it is built and handing its upload to the collector.
     fn fill_and_build<'scope>(
         &'scope self,
         scope: &'scope Scope<'scope, '_>,
@@ -347,19 +346,15 @@ impl Load<'_> {
     }
 
     /// Wait for each upload's answer, in the order they were handed over; (rows,
-    /// segments) uploaded.
+    /// segments) uploaded, or the first upload's failure.
     fn collect_uploads(&self, uploads: Receiver<Upload<'_>>) -> anyhow::Result<(u64, u32)> {
         let (mut rows, mut segments) = (0u64, 0u32);
         for upload in uploads {
-            let outcome = upload
+            upload
                 .reply
                 .join()
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("an upload panicked")))
-                .and_then(|reply| check_upload(&reply, &format!("`{}`", upload.name)));
-            if let Err(error) = outcome {
-                self.failed.store(true, Ordering::Relaxed);
-                return Err(error);
-            }
+                .and_then(|reply| check_upload(&reply, &format!("`{}`", upload.name)))?;
             eprintln!(
                 "uploaded {} rows={} bytes={}",
                 upload.name, upload.rows, upload.bytes
